@@ -1,0 +1,43 @@
+# Two entry points for a fresh machine with Python >= 3.11 and pip:
+#   make run    set up .venv when missing, then run the whole DAG on the embedded default data (CPU)
+#   make test   set up .venv when missing, then run the test suite
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+CORES  ?= 2
+EXTRAS ?= dev,text,slurm
+
+.PHONY: run test test-all setup benchmarks report dag lint clean
+
+$(BIN)/neuromodels: pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -c constraints.txt torch==2.13.0
+	$(BIN)/python -m pip install -c constraints.txt -e ".[$(EXTRAS)]"
+	touch $(BIN)/neuromodels
+
+setup: $(BIN)/neuromodels
+
+run: setup
+	$(BIN)/snakemake --profile workflow/profiles/default --cores $(CORES)
+
+test: setup
+	$(BIN)/python -m pytest -m "not slow" -q
+
+test-all: setup
+	$(BIN)/python -m pytest -q
+
+benchmarks: setup
+	$(BIN)/snakemake --profile workflow/profiles/default --cores $(CORES) benchmarks
+
+report: setup
+	$(BIN)/snakemake --profile workflow/profiles/default --cores $(CORES) report
+
+dag: setup
+	$(BIN)/snakemake --dag --config preset=tiny | dot -Tsvg > docs/dag.svg
+
+lint: setup
+	$(BIN)/snakemake --lint
+
+clean:
+	rm -rf results/* .snakemake

@@ -1,0 +1,21 @@
+# neuromodels: the whole DAG. Loads and checks the config, includes one rule file per family, names the targets.
+# Threads and resources live in the rules and in workflow/profiles/, never in the config.
+
+configfile: "workflow/config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/stimuli.smk"
+include: "workflow/rules/benchmarks.smk"
+include: "workflow/rules/gaze.smk"
+include: "workflow/rules/search.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        rules.stimuli.input,
+        rules.benchmarks.input,
+
+
+include: "workflow/rules/report.smk"

@@ -1,0 +1,50 @@
+"""Command-line options shared by every step (used by each part's ``commands.py``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+
+def add_runtime_arguments(parser: argparse.ArgumentParser, device: bool = True) -> None:
+    """Seed and threads, and (optionally) device and precision."""
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="CPU threads for torch (Snakemake passes the rule's `threads`)")
+    if device:
+        parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
+                            help="where to compute (default auto: CUDA when available)")
+        parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
+                            help="autocast precision (default auto: bf16 on GPU, fp32 on CPU)")
+
+
+def add_params_argument(parser: argparse.ArgumentParser) -> None:
+    """``--params``: the family's validated config section, as a JSON string or a path to a JSON/YAML file."""
+    parser.add_argument("--params", default=None,
+                        help="family settings as JSON text or a .json/.yaml file (Snakemake passes the "
+                             "validated config section)")
+
+
+def load_params(value: str | None) -> dict[str, Any]:
+    """Parse ``--params`` into a dict ({} when absent)."""
+    if not value:
+        return {}
+    text = value
+    path = Path(value)
+    if not value.lstrip().startswith("{") and path.exists():
+        text = path.read_text()
+        if path.suffix in (".yaml", ".yml"):
+            import yaml
+
+            return dict(yaml.safe_load(text) or {})
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError("--params", f"not valid JSON ({exc.msg})") from None
+    if not isinstance(data, dict):
+        raise ConfigError("--params", "must be a JSON object")
+    return data

@@ -1,0 +1,94 @@
+"""Configuration checked against a JSON schema (YAML), with defaults filled from the schema.
+
+The schema may split into one file per family joined by ``$ref`` (relative file names); defaults are filled
+through those references too. A wrong key or value raises :class:`ConfigError` whose message is one line naming
+the key, e.g. ``config key 'decoding.epochs': 'ten' is not of type 'integer'``.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from .errors import ConfigError
+
+
+def _load_yaml(path: Path) -> dict:
+    with open(path) as fh:
+        return yaml.safe_load(fh) or {}
+
+
+def _registry(schema_path: Path) -> Registry:
+    """Every schema file in the schema's folder, addressable by its file name."""
+    resources = []
+    for p in sorted(schema_path.parent.glob("*.y*ml")):
+        resources.append((p.name, Resource.from_contents(_load_yaml(p), default_specification=DRAFT202012)))
+    return Registry().with_resources(resources)
+
+
+def _resolve(node: dict, folder: Path) -> dict:
+    ref = node.get("$ref")
+    if isinstance(ref, str) and not ref.startswith("#"):
+        target = _load_yaml(folder / ref)
+        merged = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
+        return merged
+    return node
+
+
+def _fill_defaults(instance: Any, schema: dict, folder: Path) -> None:
+    schema = _resolve(schema, folder)
+    if not isinstance(instance, dict):
+        return
+    for key, sub in (schema.get("properties") or {}).items():
+        sub = _resolve(sub, folder)
+        if key not in instance and "default" in sub:
+            instance[key] = copy.deepcopy(sub["default"])
+        if key in instance:
+            _fill_defaults(instance[key], sub, folder)
+
+
+def _key_path(error: jsonschema.ValidationError) -> str:
+    parts = [str(p) for p in error.absolute_path]
+    if error.validator == "additionalProperties":
+        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        parts.append(extra[0] if extra else "?")
+        return ".".join(parts)
+    if error.validator == "required":
+        missing = [r for r in error.validator_value if r not in error.instance]
+        parts.append(missing[0] if missing else "?")
+    return ".".join(parts) or "<top level>"
+
+
+def _message(error: jsonschema.ValidationError) -> str:
+    if error.validator == "additionalProperties":
+        allowed = ", ".join(sorted(error.schema.get("properties", {})))
+        return f"unknown key (allowed here: {allowed})"
+    if error.validator == "required":
+        return "is required"
+    return error.message
+
+
+def check_config(config: dict, schema_path: str | Path) -> dict:
+    """Validate ``config`` against the schema at ``schema_path``; return a copy with defaults filled.
+
+    Raises
+    ------
+    ConfigError
+        naming the first offending key (dotted path) and the problem, in one line.
+    """
+    schema_path = Path(schema_path)
+    schema = _load_yaml(schema_path)
+    filled = copy.deepcopy(dict(config))
+    _fill_defaults(filled, schema, schema_path.parent)
+    validator = jsonschema.Draft202012Validator(schema, registry=_registry(schema_path))
+    errors = sorted(validator.iter_errors(filled), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    if errors:
+        error = jsonschema.exceptions.best_match(errors)
+        raise ConfigError(_key_path(error), _message(error))
+    return filled

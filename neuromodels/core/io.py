@@ -1,0 +1,191 @@
+"""Atomic writes for every output, and the checkpoint format.
+
+Every file the pipeline writes goes through :func:`atomic_path`: the content is written to a temporary file
+in the same folder and renamed over the target, so a killed job never leaves a half-written output that a
+later run (or Snakemake) would take for a finished one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .runtime import get_logger, rng_state, set_rng_state
+
+PathLike = str | os.PathLike
+
+
+@contextlib.contextmanager
+def atomic_path(path: PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success rename it to ``path``, on error remove it.
+
+    The temporary name keeps the target's suffix so libraries that infer a format from it still work.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix="".join(path.suffixes) or ".tmp",
+                               dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp_path.unlink()
+        raise
+
+
+def _default(obj: Any) -> Any:
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating,)):
+        return float(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().cpu().tolist()
+    raise TypeError(f"cannot write {type(obj).__name__} as JSON")
+
+
+def write_json(path: PathLike, data: Any) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, default=_default) + "\n")
+    return Path(path)
+
+
+def read_json(path: PathLike) -> Any:
+    from .errors import DataError
+
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise DataError(path, "file not found") from None
+    except json.JSONDecodeError as exc:
+        raise DataError(path, f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
+
+
+def write_text(path: PathLike, text: str) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+    return Path(path)
+
+
+def write_table(path: PathLike, table: pd.DataFrame, index: bool = False) -> Path:
+    """Write a table as CSV (``.csv``) or parquet (``.parquet``, needs pyarrow), atomically."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        if path.suffix == ".parquet":
+            table.to_parquet(tmp, index=index)
+        else:
+            table.to_csv(tmp, index=index)
+    return path
+
+
+def save_figure(path: PathLike, fig: Any, dpi: int = 150) -> Path:
+    """Save a matplotlib figure atomically and close it."""
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=path.suffix.lstrip(".") or "png")
+    plt.close(fig)
+    return path
+
+
+def write_npz(path: PathLike, **arrays: np.ndarray) -> Path:
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+    return path
+
+
+def torch_save(path: PathLike, obj: Any) -> Path:
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
+    return path
+
+
+def torch_load(path: PathLike, map_location: str | torch.device = "cpu") -> Any:
+    from .errors import DataError
+
+    if not Path(path).exists():
+        raise DataError(path, "file not found")
+    return torch.load(path, map_location=map_location, weights_only=False)
+
+
+# ---------------------------------------------------------------------------------------------- checkpoints
+CHECKPOINT_VERSION = 1
+
+
+def save_checkpoint(
+    path: PathLike,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer | None = None,
+    scheduler: Any | None = None,
+    scaler: Any | None = None,
+    step: int = 0,
+    epoch: int = 0,
+    extra: dict | None = None,
+) -> Path:
+    """One file with model, optimizer, scheduler, grad-scaler and RNG states plus the step and epoch.
+
+    Written atomically, so a kill during the write keeps the previous checkpoint intact.
+    """
+    state = {
+        "version": CHECKPOINT_VERSION,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict() if optimizer is not None else None,
+        "scheduler": scheduler.state_dict() if scheduler is not None else None,
+        "scaler": scaler.state_dict() if scaler is not None else None,
+        "rng": rng_state(),
+        "step": int(step),
+        "epoch": int(epoch),
+        "extra": extra or {},
+    }
+    return torch_save(path, state)
+
+
+def load_checkpoint(
+    path: PathLike,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer | None = None,
+    scheduler: Any | None = None,
+    scaler: Any | None = None,
+    restore_rng: bool = True,
+    map_location: str | torch.device = "cpu",
+) -> dict:
+    """Restore what :func:`save_checkpoint` wrote into the given objects; return the whole state
+    (``step``, ``epoch``, ``extra``)."""
+    from .errors import DataError
+
+    state = torch_load(path, map_location=map_location)
+    if not isinstance(state, dict) or state.get("version") != CHECKPOINT_VERSION:
+        raise DataError(path, f"not a neuromodels checkpoint (version {CHECKPOINT_VERSION})")
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise DataError(path, f"checkpoint does not fit this model: {first}") from None
+    if optimizer is not None and state["optimizer"] is not None:
+        optimizer.load_state_dict(state["optimizer"])
+    if scheduler is not None and state["scheduler"] is not None:
+        scheduler.load_state_dict(state["scheduler"])
+    if scaler is not None and state["scaler"] is not None:
+        scaler.load_state_dict(state["scaler"])
+    if restore_rng:
+        set_rng_state(state["rng"])
+    get_logger(__name__).info("resumed from %s at step %d (epoch %d)", path, state["step"], state["epoch"])
+    return state

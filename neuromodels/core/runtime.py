@@ -1,0 +1,139 @@
+"""Runtime: logging, device choice, threads, seeding and autocast."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import random
+import sys
+from typing import Iterator, Literal
+
+import numpy as np
+import torch
+
+DevicePreference = Literal["auto", "cpu", "cuda"]
+PrecisionPreference = Literal["auto", "fp32", "bf16", "fp16"]
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def get_logger(name: str = "neuromodels") -> logging.Logger:
+    """The package logger (child loggers per module: ``get_logger(__name__)``)."""
+    return logging.getLogger(name)
+
+
+def setup_logging(level: int | str = "INFO") -> None:
+    """One stderr handler on the package logger; idempotent."""
+    root = logging.getLogger("neuromodels")
+    root.setLevel(level)
+    if not any(getattr(h, "_neuromodels", False) for h in root.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(LOG_FORMAT, datefmt="%H:%M:%S"))
+        handler._neuromodels = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+    root.propagate = False
+
+
+def select_device(preference: str = "auto", logger: logging.Logger | None = None) -> torch.device:
+    """Choose the device and log what runs where.
+
+    ``auto`` takes CUDA when available, else CPU; ``cuda`` fails clearly when no GPU is visible.
+    The GPU used is ``cuda:0`` of the visible ones: on a cluster the scheduler (or ``CUDA_VISIBLE_DEVICES``)
+    decides which physical GPU that is.
+    """
+    logger = logger or get_logger()
+    if preference not in ("auto", "cpu", "cuda"):
+        from .errors import ConfigError
+
+        raise ConfigError("device", f"must be one of auto, cpu, cuda; got {preference!r}")
+    if preference == "cuda" and not torch.cuda.is_available():
+        from .errors import ConfigError
+
+        raise ConfigError("device", "'cuda' was asked for but torch sees no CUDA device")
+    use_cuda = preference == "cuda" or (preference == "auto" and torch.cuda.is_available())
+    device = torch.device("cuda:0" if use_cuda else "cpu")
+    if use_cuda:
+        visible = os.environ.get("CUDA_VISIBLE_DEVICES", "all")
+        logger.info("device: %s (%s; CUDA_VISIBLE_DEVICES=%s; torch %s)", device,
+                    torch.cuda.get_device_name(device), visible, torch.__version__)
+    else:
+        logger.info("device: cpu (%d threads; torch %s)", torch.get_num_threads(), torch.__version__)
+    return device
+
+
+def set_threads(n: int | None) -> None:
+    """Make a job's ``threads`` reach torch, so parallel jobs do not oversubscribe the cores."""
+    if n is not None and n > 0:
+        torch.set_num_threads(int(n))
+        os.environ.setdefault("OMP_NUM_THREADS", str(n))
+
+
+def seed_everything(seed: int, deterministic: bool = True) -> torch.Generator:
+    """Seed python, numpy and torch (CPU and CUDA); return a torch Generator seeded the same way.
+
+    With ``deterministic`` the cuDNN autotuner is off and deterministic kernels are preferred, so the same
+    seed gives the same numbers on the same machine.
+    """
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+    if deterministic:
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.deterministic = True
+    gen = torch.Generator()
+    gen.manual_seed(seed)
+    return gen
+
+
+def rng(seed: int) -> np.random.Generator:
+    """A numpy Generator for ``seed`` (use one per purpose instead of the global state)."""
+    return np.random.default_rng(seed)
+
+
+def resolve_precision(precision: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype for ``precision`` on ``device``; None means plain fp32.
+
+    ``auto`` is bf16 on a CUDA device that supports it (fp16 otherwise) and fp32 on CPU.
+    """
+    if precision in ("fp32", None):
+        return None
+    if device.type != "cuda":
+        if precision == "auto":
+            return None
+        return torch.bfloat16 if precision == "bf16" else None
+    if precision == "auto":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return {"bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+
+
+@contextlib.contextmanager
+def autocast(device: torch.device, dtype: torch.dtype | None) -> Iterator[None]:
+    """``torch.autocast`` when ``dtype`` is set, a no-op otherwise."""
+    if dtype is None:
+        yield
+    else:
+        with torch.autocast(device_type=device.type, dtype=dtype):
+            yield
+
+
+def rng_state() -> dict:
+    """Snapshot of every RNG the training loop touches (python, numpy, torch CPU and CUDA)."""
+    state = {
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])

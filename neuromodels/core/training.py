@@ -1,0 +1,265 @@
+"""The one training loop of neuromodels.
+
+A family supplies its model, its data (a function of the epoch returning batches) and its loss; the
+:class:`Trainer` does the rest: device placement, autocast (bf16/fp16 on GPU), gradient scaling and clipping,
+optimizer and learning-rate schedule, checkpoints that resume after a kill to the same numbers, a tqdm progress
+bar, and a history with samples/s.
+
+Resuming is exact: the checkpoint holds model, optimizer, scheduler, scaler and RNG states and the step; data
+for an epoch must be a deterministic function of the epoch (seed your shuffling with it), so batches already
+seen in a half-finished epoch are skipped, not re-drawn.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from .io import load_checkpoint, save_checkpoint
+from .runtime import autocast, get_logger, resolve_precision
+
+log = get_logger(__name__)
+
+LossOutput = Tensor | tuple[Tensor, Mapping[str, float]]
+LossFn = Callable[[nn.Module, Any], LossOutput]
+DataFn = Callable[[int], Iterable[Any]]
+
+
+@dataclass
+class TrainSettings:
+    """How to train (what to train is the family's business).
+
+    ``epochs`` passes over ``data(epoch)``; ``max_steps`` (if set) stops earlier. ``checkpoint_every`` is in
+    steps (0: only at the end of each epoch). ``precision``: auto (bf16 on GPU, fp32 on CPU), fp32, bf16, fp16.
+    ``scheduler``: none, onecycle or cosine.
+    """
+
+    epochs: int = 1
+    max_steps: int | None = None
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    betas: tuple[float, float] = (0.9, 0.999)
+    grad_clip: float | None = 1.0
+    precision: str = "auto"
+    scheduler: str = "none"
+    warmup_fraction: float = 0.1
+    checkpoint_path: str | None = None
+    checkpoint_every: int = 0
+    progress: bool = True
+    desc: str = "train"
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    epochs: int
+    samples: int
+    seconds: float
+    history: list[dict] = field(default_factory=list)
+    resumed_from_step: int = 0
+
+    @property
+    def samples_per_second(self) -> float:
+        return self.samples / self.seconds if self.seconds > 0 else float("nan")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["samples_per_second"] = self.samples_per_second
+        return d
+
+
+def to_device(batch: Any, device: torch.device) -> Any:
+    """Move every tensor in a (nested) tuple/list/dict batch to ``device``."""
+    if isinstance(batch, Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, Mapping):
+        return {k: to_device(v, device) for k, v in batch.items()}
+    if isinstance(batch, (list, tuple)):
+        moved = [to_device(v, device) for v in batch]
+        return type(batch)(*moved) if hasattr(batch, "_fields") else type(batch)(moved)
+    return batch
+
+
+def batch_size(batch: Any) -> int:
+    """Number of samples in a batch: the first dimension of its first tensor."""
+    if isinstance(batch, Tensor):
+        return int(batch.shape[0])
+    if isinstance(batch, Mapping):
+        batch = list(batch.values())
+    if isinstance(batch, Sequence):
+        for item in batch:
+            n = batch_size(item)
+            if n:
+                return n
+    return 0
+
+
+def trainable_parameters(model: nn.Module) -> list[nn.Parameter]:
+    return [p for p in model.parameters() if p.requires_grad]
+
+
+class Trainer:
+    """Train ``model`` with ``loss_fn(model, batch) -> loss | (loss, metrics)``.
+
+    Parameters
+    ----------
+    optimizer:
+        Optional; defaults to AdamW over the parameters that require gradients (frozen parts stay frozen).
+    on_epoch_end:
+        Optional ``f(model, epoch) -> dict`` (e.g. validation metrics), recorded in the history. Returning a
+        dict with ``{"stop": True}`` ends training early.
+    on_step_end:
+        Optional ``f(step, metrics)`` called after every optimizer step (after any checkpoint).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        loss_fn: LossFn,
+        settings: TrainSettings,
+        device: torch.device | str = "cpu",
+        optimizer: torch.optim.Optimizer | None = None,
+        on_epoch_end: Callable[[nn.Module, int], Mapping[str, Any]] | None = None,
+        on_step_end: Callable[[int, Mapping[str, float]], None] | None = None,
+    ) -> None:
+        self.device = torch.device(device)
+        self.model = model.to(self.device)
+        self.loss_fn = loss_fn
+        self.settings = settings
+        params = trainable_parameters(model)
+        if not params:
+            raise ValueError("the model has no parameters that require gradients")
+        self.optimizer = optimizer or torch.optim.AdamW(
+            params, lr=settings.lr, weight_decay=settings.weight_decay, betas=settings.betas)
+        self.amp_dtype = resolve_precision(settings.precision, self.device)
+        use_scaler = self.amp_dtype == torch.float16 and self.device.type == "cuda"
+        self.scaler = torch.amp.GradScaler("cuda") if use_scaler else None
+        self.on_epoch_end = on_epoch_end
+        self.on_step_end = on_step_end
+        self.scheduler: Any = None
+
+    def _make_scheduler(self, total_steps: int) -> Any:
+        kind = self.settings.scheduler
+        if kind == "none":
+            return None
+        if kind == "onecycle":
+            return torch.optim.lr_scheduler.OneCycleLR(
+                self.optimizer, max_lr=[g["lr"] for g in self.optimizer.param_groups],
+                total_steps=max(total_steps, 2), pct_start=self.settings.warmup_fraction)
+        if kind == "cosine":
+            return torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=max(total_steps, 1))
+        raise ValueError(f"unknown scheduler {kind!r} (none, onecycle, cosine)")
+
+    def _loss(self, batch: Any) -> tuple[Tensor, dict[str, float]]:
+        with autocast(self.device, self.amp_dtype):
+            out = self.loss_fn(self.model, batch)
+        loss, metrics = (out if isinstance(out, tuple) else (out, {}))
+        return loss, {k: float(v) for k, v in metrics.items()}
+
+    def _checkpoint(self, step: int, epoch: int, history: list[dict]) -> None:
+        if self.settings.checkpoint_path:
+            save_checkpoint(self.settings.checkpoint_path, self.model, self.optimizer, self.scheduler,
+                            self.scaler, step=step, epoch=epoch, extra={"history": history})
+
+    def fit(self, data: DataFn, steps_per_epoch: int | None = None) -> TrainResult:
+        """Train over ``data(epoch)`` for ``settings.epochs`` epochs (or ``settings.max_steps`` steps)."""
+        s = self.settings
+        if steps_per_epoch is None:
+            steps_per_epoch = len(data(0))  # type: ignore[arg-type]
+        total = s.epochs * steps_per_epoch
+        if s.max_steps is not None:
+            total = min(total, s.max_steps)
+        self.scheduler = self._make_scheduler(total)
+
+        step, start_epoch, history = 0, 0, []
+        resumed_from = 0
+        if s.checkpoint_path and Path(s.checkpoint_path).exists():
+            state = load_checkpoint(s.checkpoint_path, self.model, self.optimizer, self.scheduler, self.scaler,
+                                    map_location=self.device)
+            step, start_epoch = state["step"], state["epoch"]
+            history = list(state["extra"].get("history", []))
+            resumed_from = step
+
+        samples, seconds = 0, 0.0
+        self.model.train()
+        bar = tqdm(total=total, initial=step, desc=s.desc, disable=not s.progress, leave=False,
+                   dynamic_ncols=True)
+        epoch = start_epoch
+        try:
+            while step < total and epoch < s.epochs:
+                skip = step - epoch * steps_per_epoch  # batches of this epoch already trained before a resume
+                running: dict[str, float] = {}
+                n_running = 0
+                for i, batch in enumerate(data(epoch)):
+                    if i < skip:
+                        continue
+                    if step >= total or i >= steps_per_epoch:
+                        break
+                    t0 = time.perf_counter()
+                    batch = to_device(batch, self.device)
+                    self.optimizer.zero_grad(set_to_none=True)
+                    loss, metrics = self._loss(batch)
+                    if not torch.isfinite(loss):
+                        raise FloatingPointError(f"{s.desc}: loss is {loss.item()} at step {step}")
+                    if self.scaler is not None:
+                        self.scaler.scale(loss).backward()
+                        self.scaler.unscale_(self.optimizer)
+                    else:
+                        loss.backward()
+                    if s.grad_clip:
+                        torch.nn.utils.clip_grad_norm_(trainable_parameters(self.model), s.grad_clip)
+                    if self.scaler is not None:
+                        self.scaler.step(self.optimizer)
+                        self.scaler.update()
+                    else:
+                        self.optimizer.step()
+                    if self.scheduler is not None:
+                        self.scheduler.step()
+                    if self.device.type == "cuda":
+                        torch.cuda.synchronize(self.device)
+                    seconds += time.perf_counter() - t0
+                    samples += batch_size(batch)
+                    step += 1
+                    metrics = {"loss": float(loss.detach()), **metrics}
+                    for k, v in metrics.items():
+                        running[k] = running.get(k, 0.0) + v
+                    n_running += 1
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{metrics['loss']:.4g}", refresh=False)
+                    if s.checkpoint_every and step % s.checkpoint_every == 0:
+                        self._checkpoint(step, epoch, history)
+                    if self.on_step_end is not None:
+                        self.on_step_end(step, metrics)
+                epoch_done = step >= (epoch + 1) * steps_per_epoch or step >= total
+                if not epoch_done:
+                    break  # data ran out early; do not loop forever
+                record: dict[str, Any] = {"epoch": epoch, "step": step}
+                record.update({k: v / max(n_running, 1) for k, v in running.items()})
+                stop = False
+                if self.on_epoch_end is not None:
+                    self.model.eval()
+                    with torch.no_grad():
+                        extra = dict(self.on_epoch_end(self.model, epoch) or {})
+                    self.model.train()
+                    stop = bool(extra.pop("stop", False))
+                    record.update(extra)
+                history.append(record)
+                epoch += 1
+                log.debug("%s epoch %d: %s", s.desc, epoch, record)
+                self._checkpoint(step, epoch, history)
+                if stop:
+                    break
+        finally:
+            bar.close()
+        self.model.eval()
+        result = TrainResult(steps=step, epochs=epoch, samples=samples, seconds=seconds, history=history,
+                             resumed_from_step=resumed_from)
+        if samples:
+            log.info("%s: %d steps, %.1f samples/s on %s", s.desc, step, result.samples_per_second, self.device)
+        return result

@@ -1,0 +1,30 @@
+# Benchmarks: each writes JSON under results/benchmarks/ with timings and ratios against a baseline run in the
+# same process. Family rule files append their benchmark outputs to BENCHMARKS.
+
+BENCHMARKS = [f"{BENCH}/attention.json"]
+
+
+rule bench_attention:
+    output:
+        f"{BENCH}/attention.json",
+    params:
+        lengths=" ".join(
+            str(n)
+            for n in config["benchmarks"]["attention_lengths"]
+            if PRESET != "tiny" or n <= 512
+        ),
+    threads: 2
+    resources:
+        mem_mb=8000,
+        runtime=20,
+        gpu=gpus,
+    log:
+        f"{RESULTS}/logs/bench_attention.log",
+    shell:
+        "neuromodels bench attention --lengths {params.lengths} --device {DEVICE} --threads {threads} "
+        "--out {output} 2> {log}"
+
+
+rule benchmarks:
+    input:
+        BENCHMARKS,

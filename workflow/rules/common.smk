@@ -1,0 +1,47 @@
+# Helpers shared by every rule file: checked config, the CLI prefix, resources.
+import json
+import os
+import shlex
+import sys
+
+from snakemake.utils import validate
+
+from neuromodels.core.config import check_config
+from neuromodels.core.errors import ConfigError
+
+SCHEMA = os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml")
+
+# Our check first: it fills defaults through each family's schema and names the wrong key in one line.
+try:
+    _checked = check_config(config, SCHEMA)
+except ConfigError as exc:
+    sys.exit(f"neuromodels: {exc}")
+config.clear()
+config.update(_checked)
+validate(config, SCHEMA)
+
+PRESET = config["preset"]
+DEVICE = config["device"]
+SEEDS = config["seeds"]
+DATA = "data"
+RESULTS = "results"
+BENCH = f"{RESULTS}/benchmarks"
+
+
+def neuromodels(family, step):
+    """The one CLI every rule calls."""
+    return f"neuromodels {family} {step}"
+
+
+def params(section):
+    """A family's validated config section, quoted for the shell (passed as --params)."""
+    return shlex.quote(json.dumps(config[section], sort_keys=True))
+
+
+def gpus(wildcards=None):
+    """GPUs a GPU-capable rule asks for: none when the config says cpu."""
+    return 0 if DEVICE == "cpu" else 1
+
+
+def runtime_args(threads_placeholder="{threads}"):
+    return f"--device {DEVICE} --threads {threads_placeholder}"

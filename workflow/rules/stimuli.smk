@@ -1,0 +1,43 @@
+# The shared procedural stimulus world: images of objects with known latent attributes, captions, search displays.
+
+
+rule stimuli_world:
+    output:
+        table=f"{DATA}/stimuli/world/stimuli.csv",
+        sheet=report(f"{RESULTS}/stimuli/contact_sheet.png",
+                     caption="../report/stimuli_contact_sheet.rst", category="Stimuli"),
+    params:
+        n=min(config["stimuli"]["n_images"], 32) if PRESET == "tiny" else config["stimuli"]["n_images"],
+        size=config["stimuli"]["image_size"],
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    log:
+        f"{RESULTS}/logs/stimuli_world.log",
+    shell:
+        "neuromodels stimuli generate --out {DATA}/stimuli/world --sheet {output.sheet} --n {params.n} "
+        "--size {params.size} --seed 0 2> {log}"
+
+
+rule stimuli_displays:
+    output:
+        index=f"{DATA}/stimuli/displays/displays.csv",
+    params:
+        set_sizes=" ".join(map(str, config["stimuli"]["display_set_sizes"])),
+        n=config["stimuli"]["n_displays"],
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    log:
+        f"{RESULTS}/logs/stimuli_displays.log",
+    shell:
+        "neuromodels stimuli displays --out {DATA}/stimuli/displays --n {params.n} "
+        "--set-sizes {params.set_sizes} --seed 0 2> {log}"
+
+
+rule stimuli:
+    input:
+        rules.stimuli_world.output,
+        rules.stimuli_displays.output,
