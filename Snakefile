@@ -6,15 +6,24 @@ configfile: "workflow/config/config.yaml"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/stimuli.smk"
-include: "workflow/rules/benchmarks.smk"
+include: "workflow/rules/networks.smk"
+include: "workflow/rules/decoding.smk"
+include: "workflow/rules/seeg.smk"
+include: "workflow/rules/brainscore.smk"
 include: "workflow/rules/gaze.smk"
 include: "workflow/rules/search.smk"
+include: "workflow/rules/benchmarks.smk"
 
 
 rule all:
     default_target: True
     input:
         rules.stimuli.input,
+        rules.decoding.input,
+        rules.seeg.input,
+        rules.brainscore.input,
+        rules.gaze.input,
+        rules.search.input,
         rules.benchmarks.input,
 
 

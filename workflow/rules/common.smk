@@ -26,6 +26,8 @@ SEEDS = config["seeds"]
 DATA = "data"
 RESULTS = "results"
 BENCH = f"{RESULTS}/benchmarks"
+# Benchmark outputs: each family appends its own; the `benchmarks` target collects them.
+BENCHMARKS = []
 
 
 def neuromodels(family, step):

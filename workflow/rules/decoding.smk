@@ -1,0 +1,6 @@
+# The decoding family: rules arrive with the family (each calls `neuromodels decoding <step>`).
+
+
+rule decoding:
+    input:
+        [],

@@ -1,0 +1,6 @@
+# The seeg family: rules arrive with the family (each calls `neuromodels seeg <step>`).
+
+
+rule seeg:
+    input:
+        [],
