@@ -160,7 +160,7 @@ class Trainer:
         with autocast(self.device, self.amp_dtype):
             out = self.loss_fn(self.model, batch)
         loss, metrics = (out if isinstance(out, tuple) else (out, {}))
-        return loss, {k: float(v) for k, v in metrics.items()}
+        return loss, {k: float(v.detach() if isinstance(v, Tensor) else v) for k, v in metrics.items()}
 
     def _checkpoint(self, step: int, epoch: int, history: list[dict]) -> None:
         if self.settings.checkpoint_path:

@@ -1,0 +1,127 @@
+"""Atomic writes, config checking with one-line errors, seeding, device choice, activations by layer name."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+from neuromodels.core.activations import extract_activations, layer_names
+from neuromodels.core.config import check_config
+from neuromodels.core.errors import ConfigError, DataError, require
+from neuromodels.core.io import atomic_path, read_json, write_json, write_table
+from neuromodels.core.runtime import resolve_precision, seed_everything, select_device
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def test_atomic_path_leaves_nothing_on_failure(tmp_path):
+    target = tmp_path / "out" / "table.csv"
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("killed")
+    assert not target.exists()
+    assert list(target.parent.iterdir()) == []
+
+
+def test_atomic_path_replaces_old_file_only_on_success(tmp_path):
+    target = tmp_path / "a.json"
+    write_json(target, {"v": 1})
+    with pytest.raises(ValueError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("{broken")
+            raise ValueError
+    assert read_json(target) == {"v": 1}
+    write_json(target, {"v": np.float32(2.5), "arr": np.arange(2)})
+    assert read_json(target) == {"v": 2.5, "arr": [0, 1]}
+
+
+def test_write_table_roundtrip(tmp_path):
+    df = pd.DataFrame({"subject": ["s1", "s2"], "r": [0.5, 0.25]})
+    write_table(tmp_path / "t.csv", df)
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "t.csv"), df)
+
+
+def test_read_json_errors_name_the_file(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{nope")
+    with pytest.raises(DataError, match=r"bad.json: not valid JSON"):
+        read_json(bad)
+    with pytest.raises(DataError, match=r"missing.json: file not found"):
+        read_json(tmp_path / "missing.json")
+    with pytest.raises(DataError, match=r"x.h5: 3 NaN"):
+        require(False, "x.h5", "3 NaN voxels inside the mask")
+
+
+def test_config_defaults_filled_from_schema():
+    config = check_config({}, SCHEMA)
+    assert config["preset"] == "default" and config["device"] == "auto" and config["seeds"] == [0]
+    assert config["stimuli"]["image_size"] == 64  # filled through the $ref'd family schema
+
+
+def test_shipped_config_is_valid():
+    import yaml
+
+    with open(ROOT / "workflow" / "config" / "config.yaml") as fh:
+        check_config(yaml.safe_load(fh), SCHEMA)
+
+
+@pytest.mark.parametrize(
+    "config, key, problem",
+    [
+        ({"preset": "huge"}, "preset", "is not one of"),
+        ({"devise": "cpu"}, "devise", "unknown key"),
+        ({"seeds": [0, "a"]}, "seeds.1", "is not of type 'integer'"),
+        ({"stimuli": {"image_size": 4}}, "stimuli.image_size", "less than the minimum"),
+        ({"stimuli": {"n_pics": 3}}, "stimuli.n_pics", "unknown key"),
+    ],
+)
+def test_config_errors_name_the_key_in_one_line(config, key, problem):
+    with pytest.raises(ConfigError) as info:
+        check_config(config, SCHEMA)
+    message = str(info.value)
+    assert info.value.key == key
+    assert problem in message and "\n" not in message
+
+
+def test_seed_everything_repeats_numbers():
+    seed_everything(11)
+    a = (torch.rand(3), np.random.rand(3))
+    seed_everything(11)
+    b = (torch.rand(3), np.random.rand(3))
+    assert torch.equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+
+
+def test_select_device_logs_and_refuses_missing_cuda(caplog):
+    with caplog.at_level(logging.INFO, logger="neuromodels"):
+        logger = logging.getLogger("neuromodels.test")
+        logger.propagate = True
+        assert select_device("cpu", logger=logger).type == "cpu"
+    assert any("device: cpu" in r.message for r in caplog.records)
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="device"):
+            select_device("cuda")
+    with pytest.raises(ConfigError):
+        select_device("tpu")
+    assert resolve_precision("auto", torch.device("cpu")) is None
+
+
+def test_extract_activations_matches_manual_forward():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 5), nn.ReLU(), nn.Linear(5, 2))
+    x = torch.randn(10, 4)
+    acts = extract_activations(model, [x[:6], x[6:]], ["0", "1", "2"])
+    with torch.no_grad():
+        torch.testing.assert_close(torch.from_numpy(acts["1"]), torch.relu(model[0](x)))
+        torch.testing.assert_close(torch.from_numpy(acts["2"]), model(x))
+    assert layer_names(model) == ["0", "1", "2"]
+    with pytest.raises(ConfigError, match="unknown layer"):
+        extract_activations(model, [x], ["nope"])
