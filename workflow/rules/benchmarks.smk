@@ -8,11 +8,14 @@ rule bench_attention:
     output:
         f"{BENCH}/attention.json",
     params:
+        device=DEVICE,
         lengths=" ".join(
             str(n)
             for n in config["benchmarks"]["attention_lengths"]
             if PRESET != "tiny" or n <= 512
         ),
+    conda:
+        ENV
     threads: 2
     resources:
         mem_mb=8000,
@@ -21,7 +24,7 @@ rule bench_attention:
     log:
         f"{RESULTS}/logs/bench_attention.log",
     shell:
-        "neuromodels bench attention --lengths {params.lengths} --device {DEVICE} --threads {threads} "
+        "neuromodels bench attention --lengths {params.lengths} --device {params.device} --threads {threads} "
         "--out {output} 2> {log}"
 
 

@@ -1,4 +1,4 @@
-# Helpers shared by every rule file: checked config, the CLI prefix, resources.
+# Helpers shared by the workflow: the checked config, the CLI prefix, resources.
 import json
 import os
 import shlex
@@ -41,9 +41,8 @@ def params(section):
 
 
 def gpus(wildcards=None):
-    """GPUs a GPU-capable rule asks for: none when the config says cpu."""
+    """GPUs asked for by steps that can use one (none when the config says cpu)."""
     return 0 if DEVICE == "cpu" else 1
 
-
-def runtime_args(threads_placeholder="{threads}"):
-    return f"--device {DEVICE} --threads {threads_placeholder}"
+# The software environment every rule declares (documents what runs; used with --sdm conda).
+ENV = "../envs/neuromodels.yaml"

@@ -6,7 +6,13 @@ rule report:
         rules.all.input,
     output:
         f"{RESULTS}/report.html",
+    params:
+        preset=PRESET,
+        device=DEVICE,
+    log:
+        f"{RESULTS}/logs/report.log",
+    conda:
+        ENV
     localrule: True
     shell:
-        "snakemake --nolock --report {output} --configfile workflow/config/config.yaml "
-        "--config preset={PRESET} device={DEVICE}"
+        "snakemake --nolock --report {output} --config preset={params.preset} device={params.device} 2> {log}"

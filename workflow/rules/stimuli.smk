@@ -7,8 +7,11 @@ rule stimuli_world:
         sheet=report(f"{RESULTS}/stimuli/contact_sheet.png",
                      caption="../report/stimuli_contact_sheet.rst", category="Stimuli"),
     params:
+        out=lambda wildcards, output: os.path.dirname(output.table),
         n=min(config["stimuli"]["n_images"], 32) if PRESET == "tiny" else config["stimuli"]["n_images"],
         size=config["stimuli"]["image_size"],
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=1000,
@@ -16,7 +19,7 @@ rule stimuli_world:
     log:
         f"{RESULTS}/logs/stimuli_world.log",
     shell:
-        "neuromodels stimuli generate --out {DATA}/stimuli/world --sheet {output.sheet} --n {params.n} "
+        "neuromodels stimuli generate --out {params.out} --sheet {output.sheet} --n {params.n} "
         "--size {params.size} --seed 0 2> {log}"
 
 
@@ -24,8 +27,11 @@ rule stimuli_displays:
     output:
         index=f"{DATA}/stimuli/displays/displays.csv",
     params:
+        out=lambda wildcards, output: os.path.dirname(output.index),
         set_sizes=" ".join(map(str, config["stimuli"]["display_set_sizes"])),
         n=config["stimuli"]["n_displays"],
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=1000,
@@ -33,7 +39,7 @@ rule stimuli_displays:
     log:
         f"{RESULTS}/logs/stimuli_displays.log",
     shell:
-        "neuromodels stimuli displays --out {DATA}/stimuli/displays --n {params.n} "
+        "neuromodels stimuli displays --out {params.out} --n {params.n} "
         "--set-sizes {params.set_sizes} --seed 0 2> {log}"
 
 
