@@ -6,6 +6,9 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 CORES  ?= 2
 EXTRAS ?= dev,text,slurm
+# Rules call `neuromodels` and `snakemake`: the environment's bin comes first. Nothing is fetched at run time.
+export PATH := $(abspath $(BIN)):$(PATH)
+export HF_HUB_OFFLINE := 1
 
 .PHONY: run test test-all setup benchmarks report dag lint clean
 
@@ -34,7 +37,8 @@ report: setup
 	$(BIN)/snakemake --profile workflow/profiles/default --cores $(CORES) report
 
 dag: setup
-	$(BIN)/snakemake --dag --config preset=tiny | dot -Tsvg > docs/dag.svg
+	mkdir -p docs
+	$(BIN)/snakemake --dag | dot -Tsvg > docs/dag.svg
 
 lint: setup
 	$(BIN)/snakemake --lint
