@@ -65,6 +65,21 @@ def causal_mask(n_queries: int, n_keys: int | None = None, device: torch.device 
     return torch.ones(n_queries, n_keys, dtype=torch.bool, device=device).tril(diagonal=offset)
 
 
+def _check_mask(mask: Tensor, q: Tensor, k: Tensor) -> None:
+    """Fail clearly on a mask SDPA would misread: a float mask is *added* to the scores, and a mask of the
+    wrong shape either fails deep inside the kernel or broadcasts silently over the wrong axis."""
+    if mask.dtype != torch.bool:
+        raise TypeError(f"attention mask must be boolean (True = attend), got dtype {mask.dtype}")
+    target = (*q.shape[:-1], k.shape[-2])
+    try:
+        ok = mask.dim() >= 2 and torch.broadcast_shapes(mask.shape, target) == target
+    except RuntimeError:
+        ok = False
+    if not ok:
+        raise ValueError(f"attention mask of shape {tuple(mask.shape)} does not broadcast to "
+                         f"(..., n_queries, n_keys) = {target}")
+
+
 def combine_masks(
     batch: int,
     n_queries: int,
@@ -73,25 +88,44 @@ def combine_masks(
     attn_mask: Tensor | None = None,
     is_causal: bool = False,
     device: torch.device | None = None,
+    num_heads: int | None = None,
 ) -> Tensor | None:
     """Merge a key mask, an attention mask and causality into one boolean mask broadcastable to
-    ``(batch, heads, n_queries, n_keys)``, or ``None`` when nothing is masked."""
+    ``(batch, heads, n_queries, n_keys)``, or ``None`` when nothing is masked.
+
+    ``attn_mask`` is ``(n_queries, n_keys)``, ``(batch, n_queries, n_keys)`` or
+    ``(batch, heads, n_queries, n_keys)`` (a leading batch or heads axis may be 1 to broadcast);
+    ``key_mask`` is ``(batch, n_keys)``. ``num_heads``, when given, is checked against a 4-d mask.
+    Raises ``TypeError`` for a non-boolean mask and ``ValueError`` for a wrong shape.
+    """
     mask: Tensor | None = None
     if attn_mask is not None:
         if attn_mask.dtype != torch.bool:
-            raise TypeError("attn_mask must be boolean (True = attend)")
+            raise TypeError(f"attn_mask must be boolean (True = attend), got dtype {attn_mask.dtype}")
+        shape = tuple(attn_mask.shape)
+        if attn_mask.dim() not in (2, 3, 4):
+            raise ValueError(f"attn_mask must have 2, 3 or 4 dims, got shape {shape}")
+        expected = {2: "(n_queries, n_keys)", 3: "(batch, n_queries, n_keys)",
+                    4: "(batch, heads, n_queries, n_keys)"}[attn_mask.dim()]
+        bad = shape[-2:] != (n_queries, n_keys)
+        if attn_mask.dim() >= 3:
+            bad = bad or shape[0] not in (1, batch)
+        if attn_mask.dim() == 4 and num_heads is not None:
+            bad = bad or shape[1] not in (1, num_heads)
+        if bad:
+            raise ValueError(f"attn_mask must be {expected} with batch={batch}, n_queries={n_queries}, "
+                             f"n_keys={n_keys}, got shape {shape}")
         if attn_mask.dim() == 2:
             mask = attn_mask[None, None]
         elif attn_mask.dim() == 3:
             mask = attn_mask[:, None]
-        elif attn_mask.dim() == 4:
-            mask = attn_mask
         else:
-            raise ValueError(f"attn_mask must have 2, 3 or 4 dims, got shape {tuple(attn_mask.shape)}")
+            mask = attn_mask
     if key_mask is not None:
         if key_mask.dtype != torch.bool:
-            raise TypeError("key_mask must be boolean (True = real token, False = padding)")
-        if key_mask.shape != (batch, n_keys):
+            raise TypeError(f"key_mask must be boolean (True = real token, False = padding), "
+                            f"got dtype {key_mask.dtype}")
+        if tuple(key_mask.shape) != (batch, n_keys):
             raise ValueError(f"key_mask must be (batch, n_keys) = {(batch, n_keys)}, got {tuple(key_mask.shape)}")
         km = key_mask[:, None, None, :]
         mask = km if mask is None else mask & km
@@ -115,6 +149,8 @@ def reference_attention(
     Shapes: ``q`` (..., Lq, E), ``k`` (..., Lk, E), ``v`` (..., Lk, Ev); ``mask`` boolean, broadcastable to
     (..., Lq, Lk), True = attend. Fully masked rows give zeros.
     """
+    if mask is not None:
+        _check_mask(mask, q, k)
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
     scores = torch.matmul(q, k.transpose(-2, -1)) * scale
     if is_causal:
@@ -147,9 +183,12 @@ def attention(
     """Attention over ``(batch, heads, length, head_dim)`` tensors through SDPA (or the reference).
 
     Fully masked query rows return zeros. ``is_causal`` without a mask goes straight to SDPA's causal path
-    so the fused kernels stay eligible.
+    so the fused kernels stay eligible. ``mask`` must be boolean (True = attend) and broadcast to
+    ``(batch, heads, n_queries, n_keys)``; anything else raises ``TypeError`` / ``ValueError``.
     """
     backend = backend or _DEFAULT_BACKEND
+    if mask is not None:
+        _check_mask(mask, q, k)
     if backend == "reference":
         return reference_attention(q, k, v, mask=mask, is_causal=is_causal, dropout_p=dropout_p, scale=scale)
     if mask is None:
@@ -234,7 +273,8 @@ class MultiHeadAttention(nn.Module):
         if key_mask is None and attn_mask is None:
             mask = None
         else:
-            mask = combine_masks(b, lq, lk, key_mask, attn_mask, is_causal, device=query.device)
+            mask = combine_masks(b, lq, lk, key_mask, attn_mask, is_causal, device=query.device,
+                                 num_heads=self.num_heads)
             is_causal = False
         out = attention(
             q, k, v, mask=mask, is_causal=is_causal,
