@@ -1,0 +1,40 @@
+"""Trainable encoders shared by several families, trained on the procedural stimulus world.
+
+* :class:`VisionTransformer` (on the package's attention library) and :class:`CaptionEncoder` (caption words),
+  trained with SimCLR, CLIP or SLIP (:func:`train_image_encoder`, :func:`fit_encoder`) through the one
+  training loop; saved and loaded as bundles (:func:`save_encoder`, :func:`load_encoder`), with
+  :func:`random_init_copy` as the random-init control.
+* :class:`MiniLMEncoder`: the packaged trained sentence encoder all-MiniLM-L6-v2 (the ``text`` extra) and
+  its re-initialised copy.
+* Features: :func:`embed_images`, :func:`embed_texts`, :func:`image_layer_features`,
+  :func:`text_layer_features`; embedding files keyed by stimulus id (:func:`write_embeddings`,
+  :func:`read_embeddings`).
+
+Imports only ``neuromodels.core`` (and ``neuromodels.stimuli`` to read stimulus sets).
+"""
+
+from .augment import Augmentation, caption_safe_augmentation, color_jitter, random_grayscale, \
+    random_resized_crop, simclr_augmentation
+from .data import read_embeddings, write_embeddings
+from .encoders import ImageEncoder, load_encoder, random_init_copy, save_encoder
+from .features import embed_images, embed_texts, image_layer_features, text_layer_features
+from .minilm import MINILM_DIM, MiniLMEncoder, minilm_available
+from .objectives import OBJECTIVES, ContrastiveModel, simclr_loss
+from .presets import PRESETS, NetworkPreset, get_preset
+from .text import CaptionEncoder, build_vocab
+from .train import fit_encoder, retrieval_accuracy, train_image_encoder
+from .vit import VisionTransformer, prepare_images
+
+__all__ = [
+    "Augmentation", "caption_safe_augmentation", "color_jitter", "random_grayscale", "random_resized_crop",
+    "simclr_augmentation",
+    "read_embeddings", "write_embeddings",
+    "ImageEncoder", "load_encoder", "random_init_copy", "save_encoder",
+    "embed_images", "embed_texts", "image_layer_features", "text_layer_features",
+    "MINILM_DIM", "MiniLMEncoder", "minilm_available",
+    "OBJECTIVES", "ContrastiveModel", "simclr_loss",
+    "PRESETS", "NetworkPreset", "get_preset",
+    "CaptionEncoder", "build_vocab",
+    "fit_encoder", "retrieval_accuracy", "train_image_encoder",
+    "VisionTransformer", "prepare_images",
+]
