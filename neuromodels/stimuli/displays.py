@@ -46,17 +46,17 @@ def shaded_disc(light_deg: float, shading: float = 0.9, level: float = BACKGROUN
 def crossing_lines(crossing: bool = True, orientation_deg: float = 0.0,
                    colour: tuple[float, float, float] = INK) -> Glyph:
     """Two equal perpendicular strokes: a plus sign (``crossing``) or the same two strokes apart, the
-    vertical one ending a gap above the middle of the horizontal one (no intersection, no junction)."""
-    half = 0.8
+    vertical one starting a gap above the middle of the horizontal one (no intersection, no junction)."""
+    half, gap = 0.575, 0.2
     if crossing:
         def sdf(u, v):
             return np.minimum(sd_segment(u, v, (-half, 0), (half, 0), STROKE),
                               sd_segment(u, v, (0, -half), (0, half), STROKE))
     else:
-        base, gap = -0.55, 0.25  # horizontal stroke low, vertical stroke above it with a gap
+        base = -(gap + 2 * half) / 2  # the pair is centred vertically
         def sdf(u, v):
             return np.minimum(sd_segment(u, v, (-half, base), (half, base), STROKE),
-                              sd_segment(u, v, (0, base + gap), (0, base + gap + 2 * half * 0.85), STROKE))
+                              sd_segment(u, v, (0, base + gap), (0, base + gap + 2 * half), STROKE))
     return Glyph(sdf, colour, rotation_deg=orientation_deg, name="cross" if crossing else "non-cross")
 
 

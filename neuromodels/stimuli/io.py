@@ -162,17 +162,18 @@ def read_stimulus_set(directory: PathLike) -> StimulusSet:
     for column, vocab in (("category", CATEGORY_NAMES), ("colour", COLOUR_NAMES), ("texture", TEXTURES)):
         unknown = sorted(set(table[column].dropna()) - set(vocab))
         require(not unknown, table_path, f"unknown {column} values {unknown[:5]}")
-    shapes: dict[tuple[int, int], Path] = {}
+    shapes: dict[Path, tuple[int, int]] = {}
     for filename in table["filename"]:
         path = root / str(filename)
         require(path.is_file(), path, "image file listed in stimuli.csv not found")
-        shape = _png_size(path)
-        shapes.setdefault(shape, path)
-        if len(shapes) > 1:
-            (first, first_path) = next(iter(shapes.items()))
-            raise DataError(path, f"image is {shape[1]}x{shape[0]} px but {first_path.name} is "
-                                  f"{first[1]}x{first[0]} px; all images of a set must have one size")
-    return StimulusSet(root=root, table=table, image_shape=next(iter(shapes)))
+        shapes[path] = _png_size(path)
+    # the size most images have is the set's; name the first image that differs from it
+    values, counts = np.unique(np.array(list(shapes.values())), axis=0, return_counts=True)
+    height, width = (int(x) for x in values[np.argmax(counts)])
+    for path, (h, w) in shapes.items():
+        require((h, w) == (height, width), path,
+                f"image is {w}x{h} px but the set's images are {width}x{height} px")
+    return StimulusSet(root=root, table=table, image_shape=(height, width))
 
 
 # ---------------------------------------------------------------------------------------------- displays

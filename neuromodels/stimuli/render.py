@@ -70,17 +70,17 @@ def sd_polygon(u: np.ndarray, v: np.ndarray, vertices: np.ndarray) -> np.ndarray
 
 
 def sd_arc(u: np.ndarray, v: np.ndarray, curvature: float, length: float, half_width: float) -> np.ndarray:
-    """A stroke of arc ``length`` centred on the origin, running along v and bulging towards +u with
-    ``curvature`` (1 / radius; negative bulges towards -u; 0 gives a straight segment), all in units of the
-    object's radius."""
+    """A stroke of arc ``length`` running along v and bulging towards +u with ``curvature`` (1 / radius;
+    negative bulges towards -u; 0 gives a straight segment), all in units of the object's radius; the arc's
+    bounding box is centred on the origin."""
     if abs(curvature) < 1e-6:
         return sd_segment(u, v, (0.0, -length / 2), (0.0, length / 2), half_width)
     r = 1.0 / abs(curvature)
     sign = np.sign(curvature)
-    # circle centre on the u axis, so the arc's midpoint is at the origin
-    cu = -sign * r
-    du, dv = u - cu, v
     half_angle = min(length / (2 * r), np.pi)
+    # circle centre on the u axis; the arc spans r (1 - cos(half_angle)) in u, centred on the origin
+    cu = -sign * r + sign * r * (1 - np.cos(half_angle)) / 2
+    du, dv = u - cu, v
     angle = np.arctan2(dv, sign * du)  # 0 at the arc's midpoint
     on_arc = np.abs(np.abs(np.hypot(du, dv)) - r)
     ends = [(cu + sign * r * np.cos(s * half_angle), r * np.sin(s * half_angle)) for s in (-1, 1)]
