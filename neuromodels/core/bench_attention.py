@@ -187,8 +187,19 @@ def run(
         ``settings``, ``environment``, ``method``, ``sdpa_kernel``, one ``results`` row per length (seconds,
         bytes, ratios, TFLOP/s) and the ``goal`` block.
     """
+    previous_threads = torch.get_num_threads()
     if threads:
         torch.set_num_threads(int(threads))
+    try:
+        return _run(lengths, batch, heads, head_dim, device, dtype, repeats, out_path, warmup,
+                    max_reference_length, seed)
+    finally:
+        torch.set_num_threads(previous_threads)  # the caller's setting, whatever the benchmark used
+
+
+def _run(lengths: Sequence[int], batch: int, heads: int, head_dim: int, device: str | torch.device,
+         dtype: str | torch.dtype | None, repeats: int, out_path: PathLike | None, warmup: int,
+         max_reference_length: int | None, seed: int) -> dict[str, Any]:
     device = _resolve_device(device)
     torch_dtype = parse_dtype(dtype) if dtype is not None else (
         torch.bfloat16 if device.type == "cuda" else torch.float32)
@@ -228,6 +239,7 @@ def run(
                 "time_s": timing.median_s,
                 "min_time_s": timing.min_s,
                 "times_s": timing.times_s,
+                "cpu_time_s": timing.median_cpu_s,
                 "peak_memory_bytes": memory["peak_bytes"],
                 "peak_memory_mib": memory["peak_bytes"] / 2**20,
                 "tflops": flops / timing.median_s / 1e12,
@@ -246,11 +258,14 @@ def run(
         memory_text = ("torch.cuda.max_memory_allocated after reset_peak_memory_stats, minus the bytes allocated "
                        "before the call (inputs and output gradient excluded; outputs and grads included)")
     else:
+        peak = ("the peak resident set size (VmHWM, reset via /proc/self/clear_refs just before the call)"
+                if memory_method == "VmHWM reset" else
+                "the lifetime peak resident set size (getrusage ru_maxrss; an upper bound)")
         memory_text = (f"{memory_method}: each variant and length runs once in a fresh Python interpreter (same "
-                       "inputs, same thread count) after a small warm-up call and malloc_trim; the peak "
-                       "resident set size (VmHWM, reset via /proc/self/clear_refs just before the call) minus the "
-                       "resident size before it. Inputs and output gradient are allocated before and excluded; "
-                       "the forward output and the gradients of q, k, v are included for both variants.")
+                       f"inputs, same thread count) after a small warm-up call and malloc_trim; {peak} minus "
+                       "the resident size just before the call. Inputs and output gradient are allocated before "
+                       "and excluded; the forward output and the gradients of q, k, v are included for both "
+                       "variants.")
     result = {
         "benchmark": "attention",
         "settings": {"lengths": lengths, "batch": batch, "heads": heads, "head_dim": head_dim,
@@ -269,6 +284,8 @@ def run(
                       "on identical inputs, the two variants called in turns (ours, reference, ours, ...) so "
                       "load changes hit both alike" +
                       ("; CUDA synchronised around each call" if device.type == "cuda" else ""),
+            "cpu_time": "cpu_time_s: median process CPU time per call (all threads), a check on wall times "
+                        "taken on a busy machine",
             "memory": memory_text,
             "flops": FLOP_COUNT,
             "ratios": "time_ratio = reference time / our time; memory_ratio = our peak / reference peak",

@@ -59,7 +59,8 @@ _MARKER = "NEUROMODELS_BENCH_RESULT "
 # ---------------------------------------------------------------------------------------------- timing
 @dataclass
 class Timing:
-    """Wall-clock times of repeated calls, in seconds (warm-up calls excluded)."""
+    """Wall-clock times of repeated calls, in seconds (warm-up calls excluded), and the process CPU time
+    of each call (all threads; seconds), which other jobs on a shared machine disturb less."""
 
     median_s: float
     min_s: float
@@ -67,6 +68,11 @@ class Timing:
     repeats: int
     warmup: int
     times_s: list[float] = field(default_factory=list)
+    cpu_times_s: list[float] = field(default_factory=list)
+
+    @property
+    def median_cpu_s(self) -> float:
+        return statistics.median(self.cpu_times_s) if self.cpu_times_s else float("nan")
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -85,22 +91,7 @@ def time_call(fn: Callable[[], Any], repeats: int = 5, warmup: int = 1,
     only their launch. Results of ``fn`` are dropped before the next call so the peak of one call does not
     add to the next.
     """
-    if repeats < 1:
-        raise ValueError(f"repeats must be >= 1, got {repeats}")
-    device = torch.device(device) if isinstance(device, str) else device
-    for _ in range(max(warmup, 0)):
-        fn()
-    _synchronize(device)
-    times: list[float] = []
-    for _ in range(repeats):
-        _synchronize(device)
-        start = time.perf_counter()
-        result = fn()
-        _synchronize(device)
-        times.append(time.perf_counter() - start)
-        del result
-    return Timing(median_s=statistics.median(times), min_s=min(times), max_s=max(times), repeats=repeats,
-                  warmup=max(warmup, 0), times_s=times)
+    return time_interleaved({"call": fn}, repeats=repeats, warmup=warmup, device=device)["call"]
 
 
 def time_interleaved(fns: dict[str, Callable[[], Any]], repeats: int = 5, warmup: int = 1,
@@ -113,17 +104,21 @@ def time_interleaved(fns: dict[str, Callable[[], Any]], repeats: int = 5, warmup
     for fn in fns.values():
         for _ in range(max(warmup, 0)):
             fn()
+    _synchronize(device)
     times: dict[str, list[float]] = {name: [] for name in fns}
+    cpu_times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
             _synchronize(device)
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             result = fn()
             _synchronize(device)
             times[name].append(time.perf_counter() - start)
+            cpu_times[name].append(time.process_time() - start_cpu)
             del result
     return {name: Timing(median_s=statistics.median(t), min_s=min(t), max_s=max(t), repeats=repeats,
-                         warmup=max(warmup, 0), times_s=t) for name, t in times.items()}
+                         warmup=max(warmup, 0), times_s=t, cpu_times_s=cpu_times[name])
+            for name, t in times.items()}
 
 
 # ---------------------------------------------------------------------------------------------- memory
