@@ -250,9 +250,14 @@ def _run(lengths: Sequence[int], batch: int, heads: int, head_dim: int, device: 
                                if ref and ref["peak_memory_bytes"] > 0 else None)
         row["score_matrix_bytes"] = batch * heads * length * length * torch_dtype.itemsize
         rows.append(row)
+        if ref is None:
+            versus = "skipped"
+        else:
+            memory_ratio = "n/a" if row["memory_ratio"] is None else f"{row['memory_ratio']:.3f}"
+            versus = (f"{ref['time_s']:.4f} s {ref['peak_memory_mib']:.1f} MiB; speedup {row['time_ratio']:.2f}x, "
+                      f"memory ratio {memory_ratio}")
         log.info("L=%d: ours %.4f s %.1f MiB | reference %s", length, ours["time_s"], ours["peak_memory_mib"],
-                 f"{ref['time_s']:.4f} s {ref['peak_memory_mib']:.1f} MiB; speedup {row['time_ratio']:.2f}x, "
-                 f"memory ratio {row['memory_ratio']:.3f}" if ref else "skipped")
+                 versus)
 
     if device.type == "cuda":
         memory_text = ("torch.cuda.max_memory_allocated after reset_peak_memory_stats, minus the bytes allocated "
