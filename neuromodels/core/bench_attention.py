@@ -130,6 +130,9 @@ def _goal_block(rows: list[dict[str, Any]], device: torch.device) -> dict[str, A
     if row is None or row["reference"] is None:
         goal.update(met=None, reason=f"L={GOAL['length']} was not run for both variants")
         return goal
+    if row["memory_ratio"] is None:
+        goal.update(met=None, reason="the reference's peak memory measured as zero")
+        return goal
     speedup, memory_ratio = row["time_ratio"], row["memory_ratio"]
     goal.update(
         speedup=speedup,
