@@ -1,0 +1,194 @@
+"""``neuromodels decoding <step>``: simulate, targets, train, adapt, report; and ``neuromodels bench decoding``."""
+
+from __future__ import annotations
+
+import argparse
+
+from neuromodels.core.args import add_params_argument, add_runtime_arguments, load_params
+
+PRESET_CHOICES = ["tiny", "default", "full"]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("decoding", help="cross-subject fMRI decoding (MindBridge, linear adapters)",
+                                   description="Cross-subject fMRI decoding on NSD-style data.")
+    sub = parser.add_subparsers(dest="step", metavar="<step>", required=True)
+
+    p = sub.add_parser("simulate", help="write a simulated NSD-style data set with planted ground truth")
+    p.add_argument("--out", required=True, help="data set folder to write")
+    p.add_argument("--preset", default="default", choices=PRESET_CHOICES)
+    add_runtime_arguments(p, device=False)
+    add_params_argument(p)
+    p.set_defaults(func=_simulate)
+
+    p = sub.add_parser("targets", help="target embeddings per stimulus id (cached as HDF5)")
+    p.add_argument("--data", required=True, help="data set folder (stimuli.h5, captions.csv)")
+    p.add_argument("--out", required=True, help="targets file to write (.h5)")
+    p.add_argument("--image", required=True,
+                   help="'latents', an encoder bundle (.pt) or an embedding file (.npy/.npz/.h5) keyed by id")
+    p.add_argument("--image-ids", default=None, help="stimulus ids (.npy) for an .npy of image embeddings")
+    p.add_argument("--text", default="none", help="'none', 'minilm', 'latents', an encoder bundle or a file")
+    p.add_argument("--text-ids", default=None, help="stimulus ids (.npy) for an .npy of text embeddings")
+    p.add_argument("--dim", type=int, default=64, help="width of 'latents' targets (default 64)")
+    add_runtime_arguments(p)
+    p.set_defaults(func=_targets)
+
+    p = sub.add_parser("train", help="train one model over the source subjects (MindBridge or linear adapters)")
+    _common(p)
+    p.add_argument("--model", required=True, choices=["mindbridge", "linear"])
+    p.add_argument("--subjects", nargs="+", required=True, help="source subjects")
+    p.add_argument("--out", required=True, help="model file to write (.pt)")
+    p.add_argument("--metrics", required=True, help="metrics JSON (one record per source subject)")
+    p.set_defaults(func=_train)
+
+    p = sub.add_parser("adapt", help="fit one subject with n training images (adaptation or a baseline)")
+    _common(p)
+    p.add_argument("--method", required=True,
+                   choices=["mindbridge_reset", "mindbridge_finetune", "linear_adapter", "linear_finetune",
+                            "scratch", "ridge"])
+    p.add_argument("--subject", required=True)
+    p.add_argument("--n-train", default="all", help="training images of the subject: a number or 'all'")
+    p.add_argument("--base", default=None, help="joint model (.pt) to adapt from")
+    p.add_argument("--sources", nargs="*", default=[], help="source subjects whose cycle losses are kept")
+    p.add_argument("--role", default="heldout", choices=["heldout", "source"],
+                   help="how the report files the result (learning curve or per-subject table)")
+    p.add_argument("--metrics", required=True, help="metrics JSON to write")
+    p.add_argument("--out", default=None, help="fitted model to write (optional)")
+    p.set_defaults(func=_adapt)
+
+    p = sub.add_parser("report", help="tables (CSV) and figures (PNG) from the metrics JSONs")
+    p.add_argument("--metrics", nargs="+", required=True)
+    p.add_argument("--out-dir", required=True)
+    p.set_defaults(func=_report)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", required=True, help="data set folder")
+    p.add_argument("--targets", required=True, help="targets file (.h5)")
+    p.add_argument("--preset", default="default", choices=PRESET_CHOICES)
+    p.add_argument("--checkpoint", default=None, help="checkpoint file (resumes when it exists)")
+    add_runtime_arguments(p)
+    add_params_argument(p)
+
+
+def register_bench(bench_subparsers: argparse._SubParsersAction) -> None:
+    p = bench_subparsers.add_parser("decoding", help="training samples/s of the decoders at default and paper sizes")
+    p.add_argument("--out", required=True, help="JSON to write")
+    p.add_argument("--sizes", nargs="+", default=["default", "paper"], choices=["tiny", "default", "paper"])
+    p.add_argument("--steps", type=int, default=10, help="timed steps per configuration")
+    add_runtime_arguments(p)
+    p.set_defaults(func=_bench)
+
+
+# ------------------------------------------------------------------------------------------------ steps
+def _simulate(args: argparse.Namespace) -> None:
+    from .presets import get_preset
+    from .simulate import simulate_dataset
+
+    preset = get_preset(args.preset, load_params(args.params))
+    simulate_dataset(args.out, preset.simulate, seed=args.seed)
+
+
+def _targets(args: argparse.Namespace) -> None:
+    from neuromodels.core.runtime import select_device
+
+    from .targets import make_targets, write_targets
+
+    device = select_device(args.device)
+    targets = make_targets(args.data, args.image, args.text, args.image_ids, args.text_ids, str(device),
+                           dim=args.dim, seed=args.seed)
+    write_targets(args.out, targets)
+
+
+def _load(args: argparse.Namespace, subjects: list[str]):
+    from neuromodels.core.runtime import select_device
+
+    from .presets import get_preset
+    from .targets import read_targets
+    from .train import DecodingData
+
+    preset = get_preset(args.preset, load_params(args.params))
+    preset.train.precision = args.precision
+    device = select_device(args.device)
+    data = DecodingData(args.data, read_targets(args.targets), subjects)
+    return preset, device, data
+
+
+def _record(base: dict, metrics: dict, args: argparse.Namespace) -> dict:
+    return {**base, **metrics, "preset": args.preset, "device": str(args.device)}
+
+
+def _train(args: argparse.Namespace) -> None:
+    from dataclasses import replace
+
+    from neuromodels.core.io import torch_save, write_json
+
+    from .train import evaluate_subject, model_state, train_joint
+
+    preset, device, data = _load(args, list(args.subjects))
+    model, result = train_joint(data, replace(preset.model, kind=args.model), preset.train, preset.loss, args.seed,
+                                device, checkpoint=args.checkpoint)
+    records = []
+    for s in args.subjects:
+        m = evaluate_subject(model, data, s, preset.train, args.seed, device)
+        records.append(_record({"method": f"{args.model}_joint", "subject": s, "role": "source",
+                                "n_train": int(len(data.train_ids[s])), "seed": args.seed,
+                                "samples_per_second": result.samples_per_second}, m, args))
+    torch_save(args.out, model_state(model.cpu(), {"records": records, "history": result.history}))
+    write_json(args.metrics, {"records": records})
+    _drop_checkpoint(args.checkpoint)
+
+
+def _adapt(args: argparse.Namespace) -> None:
+    import pickle
+
+    from neuromodels.core.io import atomic_path, torch_load, torch_save, write_json
+
+    from .models import RidgeDecoder
+    from .train import adapt, evaluate_subject, model_state
+
+    sources = [s for s in args.sources if s != args.subject]
+    needs_base = args.method not in ("scratch", "ridge")
+    load = [args.subject] + (sources if needs_base and args.method.startswith("mindbridge") else [])
+    preset, device, data = _load(args, load)
+    base = torch_load(args.base) if needs_base else None
+    if needs_base and base is None:
+        from neuromodels.core.errors import ConfigError
+
+        raise ConfigError("--base", f"{args.method} needs a joint model")
+    model, record = adapt(data, args.method, args.subject, args.n_train, preset.train, preset.loss, args.seed,
+                          device, base=base, model_cfg=preset.model, sources=sources if base else (),
+                          checkpoint=args.checkpoint)
+    metrics = evaluate_subject(model, data, args.subject, preset.train, args.seed, device)
+    record = _record({**record, "role": args.role, "n_train_arg": str(args.n_train)}, metrics, args)
+    if args.out:
+        if isinstance(model, RidgeDecoder):
+            with atomic_path(args.out) as tmp:
+                tmp.write_bytes(pickle.dumps(model))
+        else:
+            torch_save(args.out, model_state(model.cpu(), {"record": record}))
+    write_json(args.metrics, record)
+    _drop_checkpoint(args.checkpoint)
+
+
+def _drop_checkpoint(path: str | None) -> None:
+    """A finished job's checkpoint is no longer needed (its outputs exist)."""
+    import contextlib
+    from pathlib import Path
+
+    if path:
+        with contextlib.suppress(FileNotFoundError):
+            Path(path).unlink()
+
+
+def _report(args: argparse.Namespace) -> None:
+    from .evaluate import write_report
+
+    write_report(args.metrics, args.out_dir)
+
+
+def _bench(args: argparse.Namespace) -> None:
+    from .bench import run_benchmark
+
+    run_benchmark(args.out, sizes=args.sizes, steps=args.steps, device=args.device, precision=args.precision,
+                  seed=args.seed)

@@ -1,0 +1,213 @@
+"""Decoding metrics, tables and figures.
+
+- Top-1 retrieval both ways in random ``k``-way batches (k = 300, or all test stimuli when fewer), averaged
+  over draws: *image retrieval* (a brain prediction picks its stimulus's embedding among k) and *brain
+  retrieval* (a stimulus's embedding picks its brain prediction among k). Cosine similarity; a hit needs the
+  correct candidate to be strictly more similar than every other one (ties count as misses). Chance is 1/k.
+- 2-way identification: for each stimulus, the fraction of other stimuli j for which
+  corr(pred_i, target_i) > corr(pred_i, target_j); chance 0.5.
+- Embedding correlation: mean over stimuli of Pearson r between predicted and target embedding.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from neuromodels.core.io import read_json, save_figure, write_table
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def _centred_unit(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    return _unit(x - x.mean(axis=1, keepdims=True))
+
+
+def top1_hits(similarity: np.ndarray) -> np.ndarray:
+    """bool (n,): row i's diagonal entry is strictly larger than every other entry of row i."""
+    s = np.asarray(similarity, dtype=np.float64)
+    off = s.copy()
+    np.fill_diagonal(off, -np.inf)
+    return np.diag(s) > off.max(axis=1)
+
+
+def retrieval_top1(pred: np.ndarray, target: np.ndarray, batch: int = 300, draws: int = 30,
+                   seed: int = 0) -> dict[str, float]:
+    """Top-1 retrieval accuracy both ways (fractions), averaged over ``draws`` random ``batch``-way sets.
+
+    Parameters
+    ----------
+    pred, target:
+        (n, d) predicted and true embeddings of the same n stimuli (row i pairs with row i).
+    batch:
+        Candidates per retrieval; when ``n <= batch`` all n are used once (``draws`` is ignored).
+
+    Returns
+    -------
+    ``{"image_retrieval", "brain_retrieval", "chance", "k"}``.
+    """
+    n = len(pred)
+    if n < 2:
+        raise ValueError("retrieval needs at least 2 stimuli")
+    p, t = _unit(pred), _unit(target)
+    rng = np.random.default_rng(seed)
+    if n <= batch:
+        sets = [np.arange(n)]
+    else:
+        sets = [rng.choice(n, size=batch, replace=False) for _ in range(draws)]
+    fwd, bwd = [], []
+    for idx in sets:
+        sim = p[idx] @ t[idx].T  # rows: brain predictions, columns: stimulus embeddings
+        fwd.append(top1_hits(sim).mean())
+        bwd.append(top1_hits(sim.T).mean())
+    k = len(sets[0])
+    return {"image_retrieval": float(np.mean(fwd)), "brain_retrieval": float(np.mean(bwd)),
+            "chance": 1.0 / k, "k": k}
+
+
+def two_way_identification(pred: np.ndarray, target: np.ndarray) -> float:
+    """Mean over i of the fraction of j != i with corr(pred_i, target_i) > corr(pred_i, target_j)."""
+    r = _centred_unit(pred) @ _centred_unit(target).T
+    n = len(r)
+    wins = (np.diag(r)[:, None] > r).sum(axis=1)  # the diagonal never beats itself
+    return float(np.mean(wins / (n - 1)))
+
+
+def embedding_correlation(pred: np.ndarray, target: np.ndarray) -> float:
+    """Mean over stimuli of Pearson r between the predicted and the target embedding."""
+    return float(np.mean(np.sum(_centred_unit(pred) * _centred_unit(target), axis=1)))
+
+
+def score(pred: Mapping[str, np.ndarray], target: Mapping[str, np.ndarray], batch: int = 300, draws: int = 30,
+          seed: int = 0) -> dict[str, float]:
+    """All metrics for each embedding kind present in both (``image``, ``text``), keys ``{kind}_{metric}``."""
+    out: dict[str, float] = {}
+    for kind in ("image", "text"):
+        if kind not in pred or kind not in target or pred[kind] is None:
+            continue
+        r = retrieval_top1(pred[kind], target[kind], batch, draws, seed)
+        out[f"{kind}_top1_image"] = r["image_retrieval"]
+        out[f"{kind}_top1_brain"] = r["brain_retrieval"]
+        out[f"{kind}_two_way"] = two_way_identification(pred[kind], target[kind])
+        out[f"{kind}_corr"] = embedding_correlation(pred[kind], target[kind])
+        out["chance_top1"] = r["chance"]
+        out["k"] = r["k"]
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ tables
+def collect(paths: Sequence[str | Path]) -> pd.DataFrame:
+    """One row per metrics JSON written by a training step (keys: model, method, subject, n_train, seed,
+    role, metrics...)."""
+    rows = []
+    for p in paths:
+        rec = read_json(p)
+        for r in rec.get("records", [rec]):  # a joint model's file holds one record per source subject
+            rows.append({k: v for k, v in r.items() if not isinstance(v, (dict, list))})
+    return pd.DataFrame(rows)
+
+
+def source_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Per-subject results of the source subjects: multi-subject models vs single-subject ones."""
+    t = table[table["role"] == "source"].copy()
+    cols = ["method", "subject", "seed", "image_top1_image", "image_top1_brain", "image_two_way", "image_corr",
+            "text_top1_image", "text_two_way", "chance_top1", "k"]
+    return t[[c for c in cols if c in t.columns]].sort_values(["method", "subject", "seed"]).reset_index(drop=True)
+
+
+def curve_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Learning curve of the held-out subject: metrics by method and n_train (mean and sd over seeds)."""
+    t = table[table["role"] == "heldout"].copy()
+    metrics = [c for c in ("image_top1_image", "image_top1_brain", "image_two_way", "image_corr",
+                           "text_top1_image", "text_two_way") if c in t.columns]
+    g = t.groupby(["method", "n_train"])[metrics]
+    out = g.mean().add_suffix("_mean").join(g.std(ddof=0).add_suffix("_sd")).join(g.size().rename("n_seeds"))
+    return out.reset_index().sort_values(["method", "n_train"]).reset_index(drop=True)
+
+
+METHOD_LABELS = {
+    "mindbridge_reset": "MindBridge reset-tuning",
+    "mindbridge_finetune": "MindBridge full fine-tuning",
+    "linear_adapter": "linear adapter (shared decoder frozen)",
+    "linear_finetune": "linear adapter + decoder fine-tuned",
+    "scratch": "same network, this subject only",
+    "ridge": "ridge",
+}
+METHOD_STYLE = {"mindbridge_reset": ("C0", "o", "-"), "mindbridge_finetune": ("C0", "s", "--"),
+                "linear_adapter": ("C2", "^", "-"), "linear_finetune": ("C2", "v", "--"),
+                "scratch": ("C3", "D", "-"), "ridge": ("0.4", "x", ":")}
+
+
+def plot_learning_curve(curve: pd.DataFrame, path: str | Path, chance: float, n_all: int,
+                        metrics: Sequence[str] = ("image_top1_image", "image_two_way")) -> Path:
+    """Held-out subject: metric vs number of training images, one line per method (error bars: sd over seeds)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    metrics = [m for m in metrics if f"{m}_mean" in curve.columns]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.8 * len(metrics), 3.8), squeeze=False)
+    titles = {"image_top1_image": "top-1 image retrieval", "image_top1_brain": "top-1 brain retrieval",
+              "image_two_way": "2-way identification", "image_corr": "embedding correlation"}
+    for ax, m in zip(axes[0], metrics):
+        for method, g in curve.groupby("method"):
+            colour, marker, ls = METHOD_STYLE.get(method, ("k", ".", "-"))
+            ax.errorbar(g["n_train"], g[f"{m}_mean"], yerr=g[f"{m}_sd"], color=colour, marker=marker, ls=ls,
+                        capsize=2, label=METHOD_LABELS.get(method, method))
+        ax.axhline(chance if "top1" in m else (0.5 if "two_way" in m else 0.0), color="k", lw=0.8, ls=":")
+        ax.set_xscale("log")
+        ax.set_xlabel("training images of the new subject")
+        ax.set_title(titles.get(m, m))
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("held-out test set")
+    axes[0][-1].legend(fontsize=7, loc="lower right")
+    fig.suptitle(f"New subject learning curve (all = {n_all} images; dotted: chance)", fontsize=10)
+    return save_figure(path, fig)
+
+
+def plot_sources(table: pd.DataFrame, path: str | Path, chance: float) -> Path:
+    """Source subjects: top-1 image retrieval per subject, one bar per method."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    g = table.groupby(["subject", "method"])["image_top1_image"].mean().unstack("method")
+    fig, ax = plt.subplots(figsize=(1.2 + 1.3 * len(g), 3.6))
+    width = 0.8 / max(len(g.columns), 1)
+    x = np.arange(len(g))
+    for i, method in enumerate(g.columns):
+        ax.bar(x + i * width - 0.4 + width / 2, g[method], width, label=METHOD_LABELS.get(method, method))
+    ax.axhline(chance, color="k", lw=0.8, ls=":")
+    ax.set_xticks(x, g.index)
+    ax.set_ylabel("top-1 image retrieval")
+    ax.set_ylim(0, 1)
+    ax.legend(fontsize=7)
+    ax.set_title("Source subjects (dotted: chance)", fontsize=10)
+    return save_figure(path, fig)
+
+
+def write_report(metric_paths: Sequence[str | Path], out_dir: str | Path) -> dict[str, Path]:
+    """Tables (CSV) and figures (PNG) of the family from the training steps' metrics JSONs."""
+    out_dir = Path(out_dir)
+    table = collect(metric_paths)
+    write_table(out_dir / "all_runs.csv", table)
+    sources = source_table(table)
+    curve = curve_table(table)
+    paths = {"all_runs": out_dir / "all_runs.csv",
+             "sources": write_table(out_dir / "source_subjects.csv", sources),
+             "curve": write_table(out_dir / "learning_curve.csv", curve)}
+    chance = float(table["chance_top1"].max()) if "chance_top1" in table else 0.0
+    held = table[table["role"] == "heldout"]
+    n_all = int(held["n_train"].max()) if len(held) else 0
+    paths["curve_png"] = plot_learning_curve(curve, out_dir / "learning_curve.png", chance, n_all)
+    paths["sources_png"] = plot_sources(sources, out_dir / "source_subjects.png", chance)
+    return paths

@@ -1,0 +1,382 @@
+"""Cross-subject decoders built from shared components, and the per-subject ridge baseline.
+
+- :class:`MindBridge` (Wang et al., CVPR 2024): each subject's voxel vector is pooled to a fixed length
+  (adaptive max / avg pooling or linear interpolation), a per-subject *embedder* (low-rank residual adapter, then
+  Linear -> LayerNorm -> GELU -> Dropout) maps it into a shared hidden space, a per-subject *builder* maps back
+  (Linear + adapter) for the reconstruction and cycle losses, and a shared *translator* (residual MLP blocks)
+  feeds image and text heads. Here the heads predict one pooled embedding vector per stimulus (the paper
+  predicts CLIP's 257 image and 77 text tokens).
+- :class:`LinearAdapterModel` ("See Through Their Minds" / MindEye2 style): a per-subject linear adapter from
+  raw voxels into a shared space, then a deeper shared decoder (the same residual blocks) and heads.
+- :class:`RidgeDecoder`: per-subject ridge regression from voxels to embeddings (alpha by cross-validation).
+
+Both networks expose ``add_subject(name, n_voxels)``, ``embed(subject, voxels)``, ``decode(hidden)`` and
+``forward(subject, voxels) -> (image, text)``, and ``shared_parameters()`` vs ``subject_parameters(name)`` for
+reset-tuning and adapter training.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from typing import Iterator, Mapping
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+POOL_MODES = ("max", "avg", "interp")
+
+
+# ------------------------------------------------------------------------------------------------ components
+class VoxelPool(nn.Module):
+    """Pool a voxel vector of any length to ``size`` values: adaptive max / avg pooling or linear interpolation.
+
+    ``forward(voxels: (B, V)) -> (B, size)``. With fewer voxels than ``size``, max/avg pooling repeat voxels.
+    """
+
+    def __init__(self, size: int, mode: str = "max") -> None:
+        super().__init__()
+        if mode not in POOL_MODES:
+            raise ValueError(f"pool mode must be one of {POOL_MODES}, got {mode!r}")
+        self.size, self.mode = int(size), mode
+
+    def forward(self, voxels: Tensor) -> Tensor:
+        x = voxels.unsqueeze(1)
+        if self.mode == "max":
+            x = F.adaptive_max_pool1d(x, self.size)
+        elif self.mode == "avg":
+            x = F.adaptive_avg_pool1d(x, self.size)
+        else:
+            x = F.interpolate(x, size=self.size, mode="linear", align_corners=True)
+        return x.squeeze(1)
+
+    def extra_repr(self) -> str:
+        return f"size={self.size}, mode={self.mode}"
+
+
+class LowRankAdapter(nn.Module):
+    """Residual low-rank adapter ``x + up(gelu(down(x)))`` with a zero-initialised up-projection (starts as
+    the identity)."""
+
+    def __init__(self, dim: int, rank: int) -> None:
+        super().__init__()
+        self.down = nn.Linear(dim, rank)
+        self.up = nn.Linear(rank, dim)
+        nn.init.zeros_(self.up.weight)
+        nn.init.zeros_(self.up.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.up(F.gelu(self.down(x)))
+
+
+class Embedder(nn.Module):
+    """Per-subject pooled voxels (B, P) -> shared hidden (B, H): adapter, Linear, LayerNorm, GELU, Dropout."""
+
+    def __init__(self, pooled: int, hidden: int, rank: int, dropout: float) -> None:
+        super().__init__()
+        self.adapter = LowRankAdapter(pooled, rank)
+        self.proj = nn.Sequential(nn.Linear(pooled, hidden), nn.LayerNorm(hidden), nn.GELU(), nn.Dropout(dropout))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.proj(self.adapter(x))
+
+
+class Builder(nn.Module):
+    """Per-subject hidden (B, H) -> pooled voxels (B, P): Linear then adapter (the embedder's inverse)."""
+
+    def __init__(self, pooled: int, hidden: int, rank: int) -> None:
+        super().__init__()
+        self.proj = nn.Linear(hidden, pooled)
+        self.adapter = LowRankAdapter(pooled, rank)
+
+    def forward(self, h: Tensor) -> Tensor:
+        return self.adapter(self.proj(h))
+
+
+class ResidualBlock(nn.Module):
+    """``x + Dropout(GELU(LayerNorm(Linear(x))))``."""
+
+    def __init__(self, dim: int, dropout: float) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(dim, dim), nn.LayerNorm(dim), nn.GELU(), nn.Dropout(dropout))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.net(x)
+
+
+class Translator(nn.Module):
+    """Shared stack of residual MLP blocks (B, H) -> (B, H)."""
+
+    def __init__(self, dim: int, n_blocks: int, dropout: float) -> None:
+        super().__init__()
+        self.blocks = nn.Sequential(*[ResidualBlock(dim, dropout) for _ in range(n_blocks)])
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.blocks(x)
+
+
+class Heads(nn.Module):
+    """Image and (optional, ``text_dim`` 0) text heads (B, H) -> (B, image_dim), (B, text_dim) | None."""
+
+    def __init__(self, hidden: int, image_dim: int, text_dim: int) -> None:
+        super().__init__()
+        self.image = nn.Sequential(nn.LayerNorm(hidden), nn.Linear(hidden, image_dim))
+        self.text = nn.Sequential(nn.LayerNorm(hidden), nn.Linear(hidden, text_dim)) if text_dim else None
+
+    def forward(self, h: Tensor) -> tuple[Tensor, Tensor | None]:
+        return self.image(h), (self.text(h) if self.text is not None else None)
+
+
+# ------------------------------------------------------------------------------------------------ models
+@dataclass
+class ModelConfig:
+    """Sizes of a decoder (``pooled`` and ``rank`` only matter to MindBridge).
+
+    Paper dimensions: pooled 8192, hidden 2048, rank 128, 4 translator blocks.
+    """
+
+    kind: str = "mindbridge"
+    pooled: int = 1024
+    hidden: int = 256
+    rank: int = 32
+    n_blocks: int = 4
+    pool: str = "max"
+    embed_dropout: float = 0.5
+    block_dropout: float = 0.15
+    image_dim: int = 128
+    text_dim: int = 0
+    subjects: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class DecoderBase(nn.Module):
+    """Shared translator + heads; subclasses add the per-subject parts."""
+
+    config: ModelConfig
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = replace(config, subjects=dict(config.subjects))  # own copy: add_subject changes it
+        self.translator = Translator(config.hidden, config.n_blocks, config.block_dropout)
+        self.heads = Heads(config.hidden, config.image_dim, config.text_dim)
+
+    @property
+    def subjects(self) -> list[str]:
+        return list(self.config.subjects)
+
+    def decode(self, h: Tensor) -> tuple[Tensor, Tensor | None]:
+        return self.heads(self.translator(h))
+
+    def embed(self, subject: str, voxels: Tensor) -> Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def forward(self, subject: str, voxels: Tensor) -> tuple[Tensor, Tensor | None]:
+        return self.decode(self.embed(subject, voxels))
+
+    def shared_parameters(self) -> Iterator[nn.Parameter]:
+        yield from self.translator.parameters()
+        yield from self.heads.parameters()
+
+    def subject_parameters(self, subject: str) -> Iterator[nn.Parameter]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def train_only(self, subjects: list[str], shared: bool) -> None:
+        """Freeze everything except the parts of ``subjects`` (and the shared parts when ``shared``)."""
+        for p in self.parameters():
+            p.requires_grad_(False)
+        for s in subjects:
+            for p in self.subject_parameters(s):
+                p.requires_grad_(True)
+        if shared:
+            for p in self.shared_parameters():
+                p.requires_grad_(True)
+
+
+class MindBridge(DecoderBase):
+    """One decoder for many subjects (see the module docstring)."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__(config)
+        self.pool = VoxelPool(config.pooled, config.pool)
+        self.embedders = nn.ModuleDict()
+        self.builders = nn.ModuleDict()
+        for name, n_vox in dict(config.subjects).items():
+            self._make_subject(name)
+
+    def _make_subject(self, name: str) -> None:
+        c = self.config
+        self.embedders[name] = Embedder(c.pooled, c.hidden, c.rank, c.embed_dropout)
+        self.builders[name] = Builder(c.pooled, c.hidden, c.rank)
+
+    def add_subject(self, name: str, n_voxels: int) -> None:
+        """A fresh embedder and builder for ``name`` (replacing any it had: reset-tuning)."""
+        self.config.subjects[name] = int(n_voxels)
+        self._make_subject(name)
+
+    def pooled(self, voxels: Tensor) -> Tensor:
+        return self.pool(voxels)
+
+    def embed(self, subject: str, voxels: Tensor) -> Tensor:
+        return self.embedders[subject](self.pool(voxels))
+
+    def build(self, subject: str, h: Tensor) -> Tensor:
+        return self.builders[subject](h)
+
+    def subject_parameters(self, subject: str) -> Iterator[nn.Parameter]:
+        yield from self.embedders[subject].parameters()
+        yield from self.builders[subject].parameters()
+
+
+class LinearAdapterModel(DecoderBase):
+    """Per-subject linear adapter from raw voxels to the shared space, then the shared decoder."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__(config)
+        self.adapters = nn.ModuleDict()
+        for name, n_vox in dict(config.subjects).items():
+            self.adapters[name] = nn.Linear(int(n_vox), config.hidden)
+
+    def add_subject(self, name: str, n_voxels: int) -> None:
+        self.config.subjects[name] = int(n_voxels)
+        self.adapters[name] = nn.Linear(int(n_voxels), self.config.hidden)
+
+    def embed(self, subject: str, voxels: Tensor) -> Tensor:
+        return self.adapters[subject](voxels)
+
+    def subject_parameters(self, subject: str) -> Iterator[nn.Parameter]:
+        yield from self.adapters[subject].parameters()
+
+
+MODELS = {"mindbridge": MindBridge, "linear": LinearAdapterModel}
+
+
+def build_model(config: ModelConfig) -> DecoderBase:
+    """A decoder of ``config.kind`` (mindbridge or linear)."""
+    try:
+        cls = MODELS[config.kind]
+    except KeyError:
+        from neuromodels.core.errors import ConfigError
+
+        raise ConfigError("decoding.model", f"unknown model {config.kind!r} (one of {', '.join(MODELS)})") from None
+    return cls(config)
+
+
+def model_from_state(state: Mapping) -> DecoderBase:
+    """Rebuild a decoder saved as ``{"config": ModelConfig dict, "model": state_dict}``."""
+    model = build_model(ModelConfig(**state["config"]))
+    model.load_state_dict(state["model"])
+    return model
+
+
+# ------------------------------------------------------------------------------------------------ losses
+@dataclass
+class LossWeights:
+    """Weights of the MindBridge objective (the linear-adapter model uses the first four).
+
+    ``mse_*`` multiply the mean squared error between L2-normalised predicted and target embeddings (per
+    element, as in the paper, where the weight is 1e4 on 257x768 tokens). ``temperature`` is SoftCLIP's.
+    """
+
+    clip_image: float = 1.0
+    mse_image: float = 100.0
+    clip_text: float = 1.0
+    mse_text: float = 100.0
+    reconstruction: float = 1.0
+    cycle: float = 1.0
+    temperature: float = 0.05
+
+
+def embedding_losses(pred: Tensor, target: Tensor, w_clip: float, w_mse: float, temperature: float) -> dict[str, Tensor]:
+    """SoftCLIP and normalised MSE between predicted and target embeddings (B, d)."""
+    from neuromodels.core.losses import soft_clip_loss
+
+    out = {}
+    if w_clip:
+        out["clip"] = w_clip * soft_clip_loss(pred, target, temperature)
+    if w_mse:
+        out["mse"] = w_mse * F.mse_loss(F.normalize(pred.float(), dim=-1), F.normalize(target.float(), dim=-1))
+    return out
+
+
+def decoder_loss(model: DecoderBase, batch: Mapping[str, Mapping[str, Tensor]], weights: LossWeights,
+                 cycle_subjects: list[str] | None = None) -> tuple[Tensor, dict[str, float]]:
+    """The training objective over a multi-subject batch ``{subject: {"voxels", "image"[, "text"]}}``.
+
+    Subjects whose batch has no ``image`` contribute only to the cycle loss (reset-tuning's source subjects).
+    For MindBridge, every subject a is cycled through the next subject b in the batch (and, during
+    reset-tuning, through each subject of ``cycle_subjects``): ``embedder_b(builder_b(h_a))`` should give
+    back ``h_a``.
+    """
+    total = torch.zeros((), device=next(model.parameters()).device)
+    parts: dict[str, float] = {}
+    hidden: dict[str, Tensor] = {}
+
+    def add(name: str, value: Tensor) -> None:
+        nonlocal total
+        total = total + value
+        parts[name] = parts.get(name, 0.0) + float(value.detach())
+
+    is_bridge = isinstance(model, MindBridge)
+    for subject, item in batch.items():
+        voxels = item["voxels"]
+        h = model.embed(subject, voxels)
+        hidden[subject] = h
+        if "image" in item:
+            img, txt = model.decode(h)
+            for k, v in embedding_losses(img, item["image"], weights.clip_image, weights.mse_image,
+                                         weights.temperature).items():
+                add(f"image_{k}", v)
+            if txt is not None and "text" in item:
+                for k, v in embedding_losses(txt, item["text"], weights.clip_text, weights.mse_text,
+                                             weights.temperature).items():
+                    add(f"text_{k}", v)
+        if is_bridge and weights.reconstruction and "image" in item:
+            rec = model.build(subject, h)
+            add("reconstruction", weights.reconstruction * F.mse_loss(rec.float(), model.pooled(voxels).float()))
+    if is_bridge and weights.cycle and len(hidden) > 1:
+        names = list(hidden)
+        if cycle_subjects is None:  # joint training: a ring over the batch's subjects
+            pairs = {(a, names[(i + 1) % len(names)]) for i, a in enumerate(names)}
+        else:  # reset-tuning: the new subject(s) cycled through each source subject, both ways
+            new = [a for a in names if "image" in batch[a]]
+            pairs = {p for a in new for b in cycle_subjects if b != a and b in hidden for p in ((a, b), (b, a))}
+        cyc = torch.zeros((), device=total.device)
+        for a, b in sorted(pairs):
+            h_a = hidden[a]
+            back = model.embedders[b](model.builders[b](h_a))
+            cyc = cyc + F.mse_loss(back.float(), h_a.float())
+        if pairs:
+            add("cycle", weights.cycle * cyc / len(pairs))
+    return total, parts
+
+
+# ------------------------------------------------------------------------------------------------ ridge
+class RidgeDecoder:
+    """Per-subject ridge regression from voxels (n, V) to each embedding (n, d).
+
+    Voxels are standardised with the training statistics; one alpha per embedding kind (image, text) chosen
+    by efficient leave-one-out (generalised) cross-validation over ``alphas``. Training samples are
+    repeat-averaged betas of distinct stimuli, so leaving one out does not leak across samples.
+    """
+
+    def __init__(self, alphas: np.ndarray | None = None) -> None:
+        self.alphas = np.logspace(-1, 5, 13) if alphas is None else np.asarray(alphas)
+        self.models: dict[str, object] = {}
+
+    def fit(self, voxels: np.ndarray, targets: Mapping[str, np.ndarray]) -> "RidgeDecoder":
+        from sklearn.linear_model import RidgeCV
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        for name, y in targets.items():
+            self.models[name] = make_pipeline(StandardScaler(), RidgeCV(alphas=self.alphas)).fit(voxels, y)
+        return self
+
+    def predict(self, voxels: np.ndarray) -> dict[str, np.ndarray]:
+        return {name: m.predict(voxels).astype(np.float32) for name, m in self.models.items()}  # type: ignore
+
+    def chosen_alphas(self) -> dict[str, float]:
+        return {name: float(m[-1].alpha_) for name, m in self.models.items()}  # type: ignore

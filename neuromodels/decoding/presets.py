@@ -1,0 +1,77 @@
+"""Sizes of the decoding family per preset, and how the workflow's ``decoding`` settings override them.
+
+- ``tiny``: CI; seconds per step, checks that everything runs.
+- ``default``: a laptop CPU in a few minutes; shows the scientific result (retrieval far above chance for
+  every subject; adapting to a new subject beats training from scratch at small n).
+- ``full``: the paper's dimensions (8192 pooled voxels, 2048 hidden, rank-128 adapters; learning curve at
+  n = 250, 500, 1500, all, set in the workflow); meant for a GPU cluster.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Mapping
+
+from neuromodels.core.errors import ConfigError
+
+from .models import LossWeights, ModelConfig
+from .simulate import SimulationSettings
+from .train import TrainConfig
+
+
+@dataclass
+class DecodingPreset:
+    simulate: SimulationSettings
+    model: ModelConfig
+    train: TrainConfig
+    loss: LossWeights = field(default_factory=LossWeights)
+
+
+PRESETS: dict[str, DecodingPreset] = {
+    "tiny": DecodingPreset(
+        simulate=SimulationSettings(n_subjects=5, n_test=40, n_train=120, n_pool=200, image_size=32),
+        model=ModelConfig(pooled=256, hidden=64, rank=8, n_blocks=2),
+        train=TrainConfig(batch_size=32, epochs=40, adapt_epochs=20, adapt_min_steps=100, checkpoint_every=50,
+                          eval_draws=5),
+    ),
+    "default": DecodingPreset(
+        simulate=SimulationSettings(n_subjects=5, n_test=100, n_train=600, n_pool=1200, image_size=64),
+        model=ModelConfig(pooled=512, hidden=256, rank=32, n_blocks=4),
+        train=TrainConfig(batch_size=32, epochs=30, adapt_epochs=20, adapt_min_steps=250),
+    ),
+    "full": DecodingPreset(
+        simulate=SimulationSettings(n_subjects=5, n_test=1000, n_train=9000, n_pool=20000, grid=(40, 48, 40),
+                                    voxel_mm=2.0, image_size=224),
+        model=ModelConfig(pooled=8192, hidden=2048, rank=128, n_blocks=4),
+        train=TrainConfig(batch_size=50, epochs=100, adapt_epochs=100, adapt_min_steps=2000, lr=3e-4),
+    ),
+}
+
+
+def _override(obj: Any, values: Mapping[str, Any], key: str) -> Any:
+    names = {f.name for f in fields(obj)}
+    unknown = [k for k in values if k not in names]
+    if unknown:
+        raise ConfigError(f"{key}.{unknown[0]}", f"unknown setting (known: {', '.join(sorted(names))})")
+    values = {k: (tuple(v) if isinstance(getattr(obj, k), tuple) else v) for k, v in values.items()}
+    return replace(obj, **values)
+
+
+def get_preset(name: str, params: Mapping[str, Any] | None = None) -> DecodingPreset:
+    """The preset ``name`` with the workflow's ``decoding`` settings (``params``) applied.
+
+    Recognised sections of ``params``: ``simulate``, ``model``, ``train``, ``loss`` (each overrides the
+    dataclass of the same name); other keys (subjects, methods, the learning curve's n values) are the
+    workflow's and ignored here.
+    """
+    if name not in PRESETS:
+        raise ConfigError("preset", f"unknown preset {name!r} (one of {', '.join(PRESETS)})")
+    p = PRESETS[name]
+    params = dict(params or {})
+    out = DecodingPreset(
+        simulate=_override(p.simulate, params.get("simulate", {}) or {}, "decoding.simulate"),
+        model=_override(p.model, params.get("model", {}) or {}, "decoding.model"),
+        train=_override(p.train, params.get("train", {}) or {}, "decoding.train"),
+        loss=_override(p.loss, params.get("loss", {}) or {}, "decoding.loss"),
+    )
+    return out

@@ -1,0 +1,260 @@
+"""Training and adaptation of the decoders through the one training loop (:class:`neuromodels.core.training.Trainer`).
+
+- :func:`train_joint`: one model over the source subjects (each step holds a batch of every subject; one
+  repeat of each stimulus sampled per step).
+- :func:`adapt`: a new (held-out) subject with ``n_train`` training images, by one of :data:`METHODS`:
+  ``mindbridge_reset`` (fresh embedder/builder, everything else frozen, cycle losses with the source subjects
+  kept), ``mindbridge_finetune`` (same start, every part trainable), ``linear_adapter`` (fresh linear adapter,
+  shared decoder frozen), ``linear_finetune`` (fresh adapter, decoder trainable), ``scratch`` (the MindBridge
+  network trained on this subject alone) and ``ridge``.
+- :func:`evaluate_subject`: metrics on the shared test set (repeats averaged).
+
+Training subsets are nested: ``n_train`` images are the first n of one seeded permutation of the subject's
+training images, so a learning curve adds images rather than redrawing them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+
+from neuromodels.core.errors import ConfigError, require
+from neuromodels.core.runtime import get_logger, seed_everything
+from neuromodels.core.training import Trainer, TrainResult, TrainSettings
+
+from .data import STIMULI_NAME, SubjectData, list_subjects, read_stimulus_ids, read_subject, read_trials
+from .evaluate import score
+from .models import (DecoderBase, LossWeights, MindBridge, ModelConfig, RidgeDecoder, build_model, decoder_loss,
+                     model_from_state)
+from .targets import Targets
+
+log = get_logger(__name__)
+
+METHODS = ("mindbridge_reset", "mindbridge_finetune", "linear_adapter", "linear_finetune", "scratch", "ridge")
+
+
+@dataclass
+class TrainConfig:
+    """How to train. ``epochs`` for joint training; an adaptation runs
+    ``max(adapt_min_steps, adapt_epochs * steps per epoch)`` steps (the same for every method at a given n)."""
+
+    batch_size: int = 32
+    epochs: int = 40
+    lr: float = 3e-4
+    adapt_epochs: int = 30
+    adapt_min_steps: int = 300
+    adapt_lr: float = 1e-3
+    weight_decay: float = 1e-2
+    scheduler: str = "onecycle"
+    grad_clip: float = 1.0
+    precision: str = "auto"
+    checkpoint_every: int = 200
+    eval_batch: int = 300
+    eval_draws: int = 30
+
+
+class DecodingData:
+    """The subjects of a data set with their targets, the shared test ids and each subject's training ids.
+
+    The test set is the stimuli every subject of the data set saw (all subject folders, so it is the same
+    whichever subjects a job loads); a subject's training ids are the rest of what it saw.
+    """
+
+    def __init__(self, root: str | Path, targets: Targets, subjects: Sequence[str]) -> None:
+        self.root = Path(root)
+        self.targets = targets
+        known = read_stimulus_ids(self.root / STIMULI_NAME)
+        everyone = list_subjects(self.root)
+        missing = [s for s in subjects if s not in everyone]
+        require(not missing, self.root, f"no subject folder(s) {', '.join(missing)} (found {', '.join(everyone)})")
+        test = None
+        for s in everyone:
+            ids = np.unique(read_trials(self.root / s / "trials.csv")["stimulus_id"].to_numpy())
+            test = ids if test is None else np.intersect1d(test, ids)
+        require(test is not None and len(test) >= 2, self.root, "fewer than 2 stimuli are shared by all subjects")
+        self.test_ids = np.asarray(test, dtype=np.int64)
+        self.subjects: dict[str, SubjectData] = {s: read_subject(self.root, s, stimulus_ids=known) for s in subjects}
+        self.train_ids = {s: np.setdiff1d(d.stimulus_ids, self.test_ids) for s, d in self.subjects.items()}
+        targets.rows(self.test_ids, targets.meta.get("path"))  # every stimulus needs a target
+
+    def n_voxels(self) -> dict[str, int]:
+        return {s: d.n_voxels for s, d in self.subjects.items()}
+
+
+def train_subset(ids: np.ndarray, n_train: int | str, seed: int) -> np.ndarray:
+    """The first ``n_train`` ids of a seeded permutation (all for ``"all"``): nested across n."""
+    ids = np.sort(np.asarray(ids))
+    if str(n_train) == "all":
+        return ids
+    n = int(n_train)
+    if not 1 <= n <= len(ids):
+        raise ConfigError("decoding.n_train", f"{n} training images asked for, the subject has {len(ids)}")
+    return ids[np.random.default_rng(seed).permutation(len(ids))[:n]]
+
+
+def epoch_batches(parts: Mapping[str, tuple[SubjectData, np.ndarray, bool]], targets: Targets, batch_size: int,
+                  steps: int, seed: int, epoch: int) -> list[dict[str, dict[str, torch.Tensor]]]:
+    """``steps`` batches ``{subject: {"voxels" (b, V)[, "image", "text"]}}`` for one epoch, deterministic
+    given (seed, epoch).
+
+    ``parts[subject] = (data, training ids, with_targets)``; each subject's ids are reshuffled every epoch
+    (cycling when it has fewer than the others) and one repeat is drawn per stimulus.
+    """
+    batches: list[dict[str, dict[str, torch.Tensor]]] = [{} for _ in range(steps)]
+    for i, (subject, (data, ids, with_targets)) in enumerate(parts.items()):
+        rng = np.random.default_rng([seed, epoch, i])
+        b = min(batch_size, len(ids))
+        need = steps * b
+        order = np.concatenate([rng.permutation(len(ids)) for _ in range(math.ceil(need / len(ids)))])[:need]
+        chosen = ids[order]
+        voxels = torch.from_numpy(data.sample_repeats(chosen, rng))
+        emb = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in targets.take(chosen).items()} \
+            if with_targets else {}
+        for k in range(steps):
+            sl = slice(k * b, (k + 1) * b)
+            item = {"voxels": voxels[sl]}
+            item.update({name: v[sl] for name, v in emb.items()})
+            batches[k][subject] = item
+    return batches
+
+
+def _settings(cfg: TrainConfig, epochs: int, lr: float, checkpoint: str | None, desc: str,
+              max_steps: int | None = None, progress: bool = True) -> TrainSettings:
+    return TrainSettings(epochs=epochs, max_steps=max_steps, lr=lr, weight_decay=cfg.weight_decay,
+                         grad_clip=cfg.grad_clip, precision=cfg.precision, scheduler=cfg.scheduler,
+                         checkpoint_path=checkpoint, checkpoint_every=cfg.checkpoint_every, progress=progress,
+                         desc=desc)
+
+
+def _fit(model: DecoderBase, parts: Mapping[str, tuple[SubjectData, np.ndarray, bool]], targets: Targets,
+         settings: TrainSettings, batch_size: int, steps_per_epoch: int, weights: LossWeights, seed: int,
+         device: torch.device, cycle_subjects: list[str] | None = None) -> TrainResult:
+    def loss_fn(m: torch.nn.Module, batch: Mapping) -> Any:
+        return decoder_loss(m, batch, weights, cycle_subjects)  # type: ignore[arg-type]
+
+    def data_fn(epoch: int) -> list:
+        return epoch_batches(parts, targets, batch_size, steps_per_epoch, seed, epoch)
+
+    trainer = Trainer(model, loss_fn, settings, device)
+    result = trainer.fit(data_fn, steps_per_epoch=steps_per_epoch)
+    model.eval()
+    return result
+
+
+def train_joint(data: DecodingData, model_cfg: ModelConfig, cfg: TrainConfig, weights: LossWeights, seed: int,
+                device: torch.device, checkpoint: str | None = None,
+                progress: bool = True) -> tuple[DecoderBase, TrainResult]:
+    """One model over every subject of ``data`` (the source subjects)."""
+    seed_everything(seed)
+    model_cfg = replace(model_cfg, subjects=data.n_voxels(), image_dim=data.targets.image_dim,
+                        text_dim=data.targets.text_dim)
+    model = build_model(model_cfg)
+    parts = {s: (d, data.train_ids[s], True) for s, d in data.subjects.items()}
+    steps = math.ceil(max(len(v) for v in data.train_ids.values()) / cfg.batch_size)
+    settings = _settings(cfg, cfg.epochs, cfg.lr, checkpoint, f"{model_cfg.kind} joint", progress=progress)
+    log.info("joint %s over %s: %d epochs x %d steps", model_cfg.kind, ", ".join(parts), cfg.epochs, steps)
+    result = _fit(model, parts, data.targets, settings, cfg.batch_size, steps, weights, seed, device)
+    return model, result
+
+
+def adaptation_steps(n: int, cfg: TrainConfig) -> tuple[int, int]:
+    """(steps per epoch, total steps) of an adaptation with ``n`` training images."""
+    spe = math.ceil(n / min(cfg.batch_size, n))
+    return spe, max(cfg.adapt_min_steps, cfg.adapt_epochs * spe)
+
+
+def adapt(data: DecodingData, method: str, subject: str, n_train: int | str, cfg: TrainConfig,
+          weights: LossWeights, seed: int, device: torch.device, base: Mapping | None = None,
+          model_cfg: ModelConfig | None = None, sources: Sequence[str] = (), checkpoint: str | None = None,
+          progress: bool = True) -> tuple[DecoderBase | RidgeDecoder, dict[str, Any]]:
+    """Fit ``subject`` with ``n_train`` training images by ``method``; return the fitted model and a record
+    (method, subject, n_train, train seconds, samples/s).
+
+    ``base`` is a saved joint model (``{"config", "model"}``) for the reset/adapter/fine-tune methods;
+    ``model_cfg`` the network for ``scratch``; ``sources`` the subjects whose cycle losses reset-tuning keeps
+    (they must be loaded in ``data``).
+    """
+    if method not in METHODS:
+        raise ConfigError("decoding.methods", f"unknown method {method!r} (one of {', '.join(METHODS)})")
+    seed_everything(seed)
+    ids = train_subset(data.train_ids[subject], n_train, seed)
+    record: dict[str, Any] = {"method": method, "subject": subject, "n_train": int(len(ids)), "seed": seed}
+    target = data.subjects[subject]
+    if method == "ridge":
+        import time
+
+        t0 = time.perf_counter()
+        ridge = RidgeDecoder().fit(target.average_repeats(ids), data.targets.take(ids))
+        record.update(train_seconds=time.perf_counter() - t0, alphas=ridge.chosen_alphas())
+        return ridge, record
+
+    cycle: list[str] | None = None
+    parts: dict[str, tuple[SubjectData, np.ndarray, bool]] = {subject: (target, ids, True)}
+    if method == "scratch":
+        require(model_cfg is not None, None, "scratch needs a model configuration")
+        mc = replace(model_cfg, kind="mindbridge", subjects={subject: target.n_voxels},  # type: ignore[arg-type]
+                     image_dim=data.targets.image_dim, text_dim=data.targets.text_dim)
+        model: DecoderBase = build_model(mc)
+    else:
+        require(base is not None, None, f"{method} needs a trained joint model")
+        model = model_from_state(base)  # type: ignore[arg-type]
+        want = "mindbridge" if method.startswith("mindbridge") else "linear"
+        if model.config.kind != want:
+            raise ConfigError("decoding.methods", f"{method} needs a {want} joint model, got {model.config.kind}")
+        require(subject not in model.config.subjects, None,
+                f"{subject} was a source subject of the joint model; hold it out to adapt to it")
+        torch.manual_seed(seed)
+        model.add_subject(subject, target.n_voxels)  # type: ignore[attr-defined]
+        model.train_only([subject], shared=method.endswith("finetune"))
+        if method.endswith("finetune"):
+            for p in model.parameters():
+                p.requires_grad_(True)
+        if isinstance(model, MindBridge) and weights.cycle:
+            cycle = [s for s in sources if s in model.config.subjects and s != subject]
+            for s in cycle:
+                require(s in data.subjects, None, f"source subject {s} is not loaded")
+                parts[s] = (data.subjects[s], data.train_ids[s], False)
+    spe, total = adaptation_steps(len(ids), cfg)
+    settings = _settings(cfg, math.ceil(total / spe), cfg.adapt_lr, checkpoint, f"{method} {subject} n={len(ids)}",
+                         max_steps=total, progress=progress)
+    log.info("%s on %s with %d images: %d steps", method, subject, len(ids), total)
+    result = _fit(model, parts, data.targets, settings, cfg.batch_size, spe, weights, seed, device, cycle)
+    record.update(train_seconds=result.seconds, steps=result.steps,
+                  samples_per_second=result.samples_per_second,
+                  trainable=int(sum(p.numel() for p in model.parameters() if p.requires_grad)))
+    return model, record
+
+
+@torch.no_grad()
+def predict(model: DecoderBase | RidgeDecoder, subject: SubjectData, ids: np.ndarray,
+            device: torch.device | str = "cpu", chunk: int = 256) -> dict[str, np.ndarray]:
+    """Predicted embeddings ``{"image", "text"?}`` for ``ids`` from the subject's repeat-averaged betas."""
+    voxels = subject.average_repeats(ids)
+    if isinstance(model, RidgeDecoder):
+        return model.predict(voxels)
+    model.eval().to(device)
+    out: dict[str, list[np.ndarray]] = {"image": [], "text": []}
+    for start in range(0, len(voxels), chunk):
+        x = torch.from_numpy(voxels[start:start + chunk]).to(device)
+        img, txt = model(subject.subject, x)
+        out["image"].append(img.float().cpu().numpy())
+        if txt is not None:
+            out["text"].append(txt.float().cpu().numpy())
+    return {k: np.concatenate(v) for k, v in out.items() if v}
+
+
+def evaluate_subject(model: DecoderBase | RidgeDecoder, data: DecodingData, subject: str, cfg: TrainConfig,
+                     seed: int, device: torch.device | str = "cpu") -> dict[str, float]:
+    """Metrics of one subject on the shared test set (repeats averaged)."""
+    pred = predict(model, data.subjects[subject], data.test_ids, device)
+    return score(pred, data.targets.take(data.test_ids), batch=cfg.eval_batch, draws=cfg.eval_draws, seed=seed)
+
+
+def model_state(model: DecoderBase, extra: Mapping | None = None) -> dict:
+    """What a saved decoder holds: its config, weights and ``extra`` (e.g. the training record)."""
+    return {"config": asdict(model.config), "model": model.state_dict(), "extra": dict(extra or {})}

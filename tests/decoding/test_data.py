@@ -1,0 +1,200 @@
+"""The NSD-style reader: exact round-trips of what the writer/simulator wrote, planted truth recovered from the
+files, and malformed input refused with errors that name the file and the problem."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import h5py
+import nibabel as nib
+import numpy as np
+import pandas as pd
+import pytest
+
+from neuromodels.core.errors import DataError
+from neuromodels.decoding.data import (list_subjects, read_images, read_stimulus_ids, read_subject, shared_ids,
+                                       write_stimuli, write_subject, zscore_sessions)
+from neuromodels.decoding.simulate import read_ground_truth
+
+from .conftest import SMALL
+
+
+def _subject_arrays(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    mask = np.zeros((5, 6, 4), bool)
+    mask[1:4, 2:5, 1:3] = True
+    mask[0, 0, 0] = True
+    affine = np.diag([2.0, 2.5, 3.0, 1.0])
+    affine[:3, 3] = [-10, -20, 4]
+    trials = pd.DataFrame({"trial": np.arange(12), "session": np.repeat([1, 2, 3], 4),
+                           "stimulus_id": np.tile([7, 19, 501, 7], 3)})
+    trials["repeat"] = trials.groupby("stimulus_id").cumcount()
+    betas = rng.standard_normal((12, int(mask.sum()))).astype(np.float32)
+    return mask, affine, betas, trials
+
+
+@pytest.mark.parametrize("fmt", ["hdf5", "nifti"])
+def test_writer_reader_round_trip_is_exact(tmp_path, fmt):
+    mask, affine, betas, trials = _subject_arrays()
+    ids = np.array([7, 19, 501, 72999])
+    images = np.random.default_rng(1).integers(0, 256, (4, 3, 6, 5), dtype=np.uint8)
+    write_stimuli(tmp_path, ids, images, ["a", "b", "c", "d"])
+    write_subject(tmp_path, "subj01", mask, affine, betas, trials, betas_format=fmt)
+    back = read_subject(tmp_path, "subj01", zscore=False)
+    assert np.array_equal(back.mask, mask)
+    assert np.allclose(back.affine, affine)
+    assert np.array_equal(back.betas, betas)
+    pd.testing.assert_frame_equal(back.trials, trials)
+    assert back.stimulus_ids.tolist() == [7, 19, 501]
+    assert np.array_equal(back.repeats(7), [0, 3, 4, 7, 8, 11])
+    np.testing.assert_allclose(back.average_repeats([19]), betas[[1, 5, 9]].mean(0, keepdims=True), rtol=1e-6)
+    # images come back by id, in the asked order, channels last
+    got, got_ids = read_images(tmp_path / "stimuli.h5", [501, 7])
+    assert np.array_equal(got, images[[2, 0]].transpose(0, 2, 3, 1)) and got_ids.tolist() == [501, 7]
+    zs = read_subject(tmp_path, "subj01")
+    assert np.allclose(zs.betas, zscore_sessions(betas, trials["session"].to_numpy()))
+
+
+def test_zscore_per_session():
+    rng = np.random.default_rng(0)
+    x = rng.normal(5, 3, (40, 7))
+    sessions = np.repeat([1, 2], 20)
+    x[20:] = x[20:] * 4 - 9
+    z = zscore_sessions(x, sessions)
+    for s in (1, 2):
+        assert np.allclose(z[sessions == s].mean(0), 0, atol=1e-5)
+        assert np.allclose(z[sessions == s].std(0), 1, atol=1e-5)
+
+
+def test_simulated_dataset_reads_back_with_its_planted_truth(small_dataset):
+    truth = json.loads((small_dataset / "truth.json").read_text())
+    gt = read_ground_truth(small_dataset)
+    subjects = list_subjects(small_dataset)
+    assert subjects == ["subj01", "subj02", "subj03", "subj04"]
+    data = [read_subject(small_dataset, s) for s in subjects]
+    counts = [d.n_voxels for d in data]
+    assert counts == [truth["subjects"][s]["n_voxels"] for s in subjects]
+    assert len(set(counts)) == len(counts)  # masks differ between subjects
+    # both formats were written and read
+    assert {truth["subjects"][s]["betas_format"] for s in subjects} == {"hdf5", "nifti"}
+    # the test set is exactly the planted shared stimuli; every stimulus was shown `repeats` times
+    assert np.array_equal(shared_ids(data), np.sort(truth["test_ids"]))
+    for d in data:
+        assert (d.trials.groupby("stimulus_id").size() == SMALL.repeats).all()
+        assert set(d.trials["stimulus_id"]) <= set(read_stimulus_ids(small_dataset / "stimuli.h5").tolist())
+    # planted single-trial reliability recovered from the repeats (signal variance / total variance)
+    for d, s in zip(data, subjects):
+        ids = d.stimulus_ids
+        reps = np.stack([d.betas[d.repeats(i)] for i in ids])  # (stimuli, repeats, voxels)
+        noise = reps.var(axis=1, ddof=1).mean(axis=0)
+        total = d.betas.var(axis=0)
+        est = 1 - noise / total
+        planted = gt[f"{s}_reliability"]
+        assert np.corrcoef(est, planted)[0, 1] > 0.8
+        assert abs(est.mean() - planted.mean()) < 0.06
+
+
+def _copy(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst)
+    return dst
+
+
+def _nifti_subject(root: Path) -> str:
+    truth = json.loads((root / "truth.json").read_text())
+    return next(s for s, v in truth["subjects"].items() if v["betas_format"] == "nifti")
+
+
+def _h5_subject(root: Path) -> str:
+    truth = json.loads((root / "truth.json").read_text())
+    return next(s for s, v in truth["subjects"].items() if v["betas_format"] == "hdf5")
+
+
+def test_refuses_betas_on_another_grid(small_dataset, tmp_path):
+    root = _copy(small_dataset, tmp_path / "d")
+    s = _nifti_subject(root)
+    f = root / s / "betas_session01.nii.gz"
+    img = nib.load(f)
+    nib.save(nib.Nifti1Image(np.asarray(img.dataobj)[:-1], img.affine), f)
+    with pytest.raises(DataError, match=r"betas_session01.nii.gz: betas grid .* differs from the mask grid"):
+        read_subject(root, s)
+
+
+def test_refuses_betas_with_another_affine(small_dataset, tmp_path):
+    root = _copy(small_dataset, tmp_path / "d")
+    s = _nifti_subject(root)
+    f = root / s / "betas_session02.nii.gz"
+    img = nib.load(f)
+    affine = img.affine.copy()
+    affine[0, 3] += 3.0
+    nib.save(nib.Nifti1Image(np.asarray(img.dataobj), affine), f)
+    with pytest.raises(DataError, match=r"betas_session02.nii.gz: betas' affine differs from the mask's affine"):
+        read_subject(root, s)
+
+
+@pytest.mark.parametrize("fmt", ["nifti", "hdf5"])
+def test_refuses_nan_inside_the_mask(small_dataset, tmp_path, fmt):
+    root = _copy(small_dataset, tmp_path / "d")
+    if fmt == "nifti":
+        s = _nifti_subject(root)
+        f = root / s / "betas_session01.nii.gz"
+        img = nib.load(f)
+        data = np.asarray(img.dataobj).copy()
+        mask = np.asarray(nib.load(root / s / "nsdgeneral.nii.gz").dataobj) > 0
+        ijk = np.argwhere(mask)[3]
+        data[tuple(ijk)][2] = np.nan
+        data[0, 0, 0, 0] = np.nan if not mask[0, 0, 0] else data[0, 0, 0, 0]  # outside the mask: allowed
+        nib.save(nib.Nifti1Image(data, img.affine), f)
+    else:
+        s = _h5_subject(root)
+        f = root / s / "betas.h5"
+        with h5py.File(f, "r+") as h:
+            h["betas"][5, 3] = np.nan
+    with pytest.raises(DataError, match=r"1 voxel\(s\) inside the mask hold NaN"):
+        read_subject(root, s)
+
+
+def test_refuses_unknown_stimulus_ids(small_dataset, tmp_path):
+    root = _copy(small_dataset, tmp_path / "d")
+    f = root / "subj01" / "trials.csv"
+    t = pd.read_csv(f)
+    t.loc[4, "stimulus_id"] = 73001
+    t.to_csv(f, index=False)
+    with pytest.raises(DataError, match=r"trials.csv: 1 stimulus id\(s\) not in the stimuli file, e.g. \[73001\]"):
+        read_subject(root, "subj01")
+
+
+def test_refuses_voxel_count_mismatch_and_bad_tables(small_dataset, tmp_path):
+    root = _copy(small_dataset, tmp_path / "d")
+    s = _h5_subject(root)
+    with h5py.File(root / s / "betas.h5", "r+") as h:
+        b = h["betas"][()]
+        del h["betas"]
+        h.create_dataset("betas", data=b[:, :-2])
+    with pytest.raises(DataError, match=r"betas.h5: 'betas' has \d+ voxel columns but the mask selects \d+ voxels"):
+        read_subject(root, s)
+    f = root / "subj02" / "trials.csv"
+    pd.read_csv(f).drop(columns=["repeat"]).to_csv(f, index=False)
+    with pytest.raises(DataError, match=r"trials.csv: missing column\(s\) repeat"):
+        read_subject(root, "subj02")
+    (root / "subj03" / "betas.h5").unlink(missing_ok=True)
+    for p in (root / "subj03").glob("betas_session*"):
+        p.unlink()
+    with pytest.raises(DataError, match=r"subj03: no betas"):
+        read_subject(root, "subj03")
+    with pytest.raises(DataError, match=r"subject folder not found"):
+        read_subject(root, "subj09")
+
+
+def test_refuses_empty_mask_and_bad_stimuli(small_dataset, tmp_path):
+    root = _copy(small_dataset, tmp_path / "d")
+    m = root / "subj01" / "nsdgeneral.nii.gz"
+    img = nib.load(m)
+    nib.save(nib.Nifti1Image(np.zeros(img.shape, np.uint8), img.affine), m)
+    with pytest.raises(DataError, match=r"nsdgeneral.nii.gz: mask selects no voxel"):
+        read_subject(root, "subj01")
+    with h5py.File(root / "stimuli.h5", "r+") as h:
+        del h["images"]
+    with pytest.raises(DataError, match=r"stimuli.h5: no dataset 'images'"):
+        read_stimulus_ids(root / "stimuli.h5")
