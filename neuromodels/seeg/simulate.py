@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.signal import fftconvolve
 
 from ..core.runtime import get_logger, rng
 from .data import trial_name, write_movie, write_trial
@@ -38,12 +39,13 @@ STOPWORDS = frozenset({"a", "an", "the", "of", "on", "in", "at", "and", "is", "t
 # Approximate MNI152 centres (mm, left hemisphere) of the regions the shafts target, and the classes their
 # contacts near the target are drawn from (probabilities; the rest of a shaft's contacts are noise).
 REGIONS: dict[str, tuple[tuple[float, float, float], dict[str, float]]] = {
+    "temporoparietal junction": ((-52.0, -50.0, 22.0), {"multimodal": 0.75, "language": 0.1, "vision": 0.1,
+                                                         "noise": 0.05}),
     "lateral occipital cortex": ((-40.0, -80.0, 2.0), {"vision": 0.8, "noise": 0.2}),
     "fusiform gyrus": ((-38.0, -55.0, -16.0), {"vision": 0.7, "noise": 0.3}),
     "superior temporal gyrus": ((-58.0, -20.0, 4.0), {"language": 0.8, "noise": 0.2}),
     "inferior frontal gyrus": ((-48.0, 22.0, 8.0), {"language": 0.6, "noise": 0.4}),
-    "temporoparietal junction": ((-52.0, -50.0, 22.0), {"multimodal": 0.75, "language": 0.1, "vision": 0.1,
-                                                         "noise": 0.05}),
+    "supramarginal gyrus": ((-56.0, -38.0, 34.0), {"multimodal": 0.5, "language": 0.2, "noise": 0.3}),
     "hippocampus": ((-28.0, -22.0, -14.0), {"noise": 1.0}),
     "insula": ((-38.0, 2.0, 4.0), {"noise": 1.0}),
     "precentral gyrus": ((-40.0, -10.0, 50.0), {"noise": 1.0}),
@@ -141,9 +143,9 @@ def place_electrodes(settings: SimulationSettings, subject: int, seed: int) -> p
     grey = _grey_matter()
     centres = {name: np.array(REGIONS[name][0]) for name in settings.regions}
     rows = []
-    # Every subject gets the class-bearing regions first so that each class is present.
+    # Shafts go to the class-bearing regions first (listed first) so that each class is present.
     order = list(settings.regions)
-    picks = [order[i % len(order)] for i in range(subject, subject + settings.shafts_per_subject)]
+    picks = [order[i % len(order)] for i in range(settings.shafts_per_subject)]
     for s, target in enumerate(picks):
         side = 1.0 if gen.random() < 0.3 else -1.0  # most shafts on the left, as language sites
         centre = centres[target] * np.array([-1.0 if side > 0 else 1.0, 1.0, 1.0])
@@ -279,7 +281,7 @@ def simulate_dataset(root: str | Path, scenes: pd.DataFrame, vision_latents: np.
             amp = amp / max(float(scale), 1e-9)
             impulses = np.zeros(n)
             np.add.at(impulses, onset_samples, amp)
-            drive = np.convolve(impulses, k)[:n]
+            drive = fftconvolve(impulses, k)[:n]
             envelope = np.clip(1.0 + settings.gain * drive, 0.05, None)
             carrier = _band_noise(gen, n, sf, 70.0, min(250.0, 0.45 * sf))
             data[e] = (envelope * carrier + settings.background * 3.0 * _pink(gen, n, sf)

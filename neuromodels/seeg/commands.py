@@ -1,0 +1,195 @@
+"""``neuromodels seeg <step>``: simulate, targets, features, encode, evaluate; ``neuromodels bench seeg-ridge``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..core.args import add_params_argument, add_runtime_arguments, load_params
+
+DEFAULTS = {
+    "line_freq": 60.0, "reference": "laplacian", "high_gamma": True, "window": [-0.1, 0.6], "bin_width": 0.1,
+    "bin_step": 0.05, "vision_attributes": ["category", "texture"], "multimodal_model": "clip",
+    "min_bins": None, "n_boot": None, "q": 0.05, "simulation": {},
+}
+
+
+def _params(args: argparse.Namespace) -> dict:
+    return {**DEFAULTS, **load_params(getattr(args, "params", None))}
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("seeg", help="SEEG encoding comparisons (vision, language, multimodal networks)",
+                                   description="SEEG encoding comparisons on Brain Treebank-style recordings.")
+    steps = parser.add_subparsers(dest="step", metavar="<step>", required=True)
+
+    p = steps.add_parser("simulate", help="write a simulated Brain Treebank-style dataset with planted classes")
+    p.add_argument("--stimuli", required=True, help="stimulus set folder (neuromodels stimuli generate)")
+    p.add_argument("--out", required=True, help="dataset folder to write")
+    p.add_argument("--preset", default="default", choices=["tiny", "default", "full"])
+    add_params_argument(p)
+    add_runtime_arguments(p, device=False)
+    p.set_defaults(func=_simulate)
+
+    p = steps.add_parser("targets", help="preprocess recordings and bin activity around events of one alignment")
+    p.add_argument("--data", required=True, help="dataset folder (Brain Treebank-style layout)")
+    p.add_argument("--alignment", required=True, choices=["language", "vision"])
+    p.add_argument("--out", required=True, help="output .npz")
+    add_params_argument(p)
+    add_runtime_arguments(p, device=False)
+    p.set_defaults(func=_targets)
+
+    p = steps.add_parser("features", help="per-layer features of one network for the events of both alignments")
+    p.add_argument("--model", required=True,
+                   help="simclr, clip, slip, minilm or one of them with -random (the random-init control)")
+    p.add_argument("--targets", nargs="+", required=True, help="targets .npz of the alignments")
+    p.add_argument("--stimuli", required=True, help="stimulus set folder (the movie's frames)")
+    p.add_argument("--encoder", default=None, help="trained encoder bundle (simclr/clip/slip)")
+    p.add_argument("--out", required=True, help="output .npz (keys alignment/layer)")
+    add_runtime_arguments(p)
+    p.set_defaults(func=_features)
+
+    p = steps.add_parser("encode", help="grouped-CV ridge from every layer of every model, held-out predictions")
+    p.add_argument("--targets", required=True, help="targets .npz of one alignment")
+    p.add_argument("--features", nargs="+", required=True, help="features .npz, one per model")
+    p.add_argument("--out", required=True, help="output .npz of held-out predictions")
+    p.add_argument("--preset", default="default", choices=["tiny", "default", "full"])
+    add_params_argument(p)
+    add_runtime_arguments(p)
+    p.set_defaults(func=_encode)
+
+    p = steps.add_parser("evaluate", help="test ladder, tables and figures")
+    p.add_argument("--targets", nargs=2, required=True, help="targets .npz: language then vision")
+    p.add_argument("--encoded", nargs=2, required=True, help="encode outputs: language then vision")
+    p.add_argument("--truth", default=None, help="ground_truth.csv of a simulated dataset (scores detection)")
+    p.add_argument("--out-dir", required=True)
+    p.add_argument("--preset", default="default", choices=["tiny", "default", "full"])
+    add_params_argument(p)
+    add_runtime_arguments(p, device=False)
+    p.set_defaults(func=_evaluate)
+
+
+def register_bench(bench_subparsers: argparse._SubParsersAction) -> None:
+    p = bench_subparsers.add_parser("seeg-ridge", help="grouped-CV ridge for many targets against himalaya, "
+                                    "scikit-learn and the GEMM bound")
+    p.add_argument("--out", required=True, help="output JSON")
+    p.add_argument("--targets", type=int, default=10_000)
+    p.add_argument("--samples", type=int, default=2000)
+    p.add_argument("--features", type=int, default=512)
+    p.add_argument("--loop-targets", type=int, default=20, help="targets for the per-target scikit-learn loop")
+    p.add_argument("--skip-sklearn-loo", action="store_true")
+    add_runtime_arguments(p)
+    p.set_defaults(func=_bench)
+
+
+# ------------------------------------------------------------------------------------------------ steps
+def _simulate(args: argparse.Namespace) -> None:
+    from ..stimuli import latent_matrix, read_stimulus_set
+    from .presets import get_preset
+    from .simulate import simulate_dataset
+
+    params = _params(args)
+    preset = get_preset(args.preset, {**params["simulation"], "line_freq": params["line_freq"]})
+    stim = read_stimulus_set(args.stimuli)
+    lat, names = latent_matrix(stim.table)
+    cols = [i for i, n in enumerate(names) if any(n.startswith(a) for a in params["vision_attributes"])]
+    from ..core.errors import ConfigError
+
+    if not cols:
+        raise ConfigError("seeg.vision_attributes", f"matches none of the latent columns {names}")
+    simulate_dataset(args.out, stim.table, lat[:, cols], preset.simulation, seed=args.seed)
+
+
+def _preprocess_settings(params: dict):
+    from .preprocess import PreprocessSettings
+
+    return PreprocessSettings(line_freq=params["line_freq"], reference=params["reference"],
+                              high_gamma=params["high_gamma"])
+
+
+def _targets(args: argparse.Namespace) -> None:
+    from .train import build_targets, save_targets
+
+    params = _params(args)
+    t = build_targets(args.data, args.alignment, _preprocess_settings(params), tuple(params["window"]),
+                      params["bin_width"], params["bin_step"])
+    save_targets(args.out, t)
+
+
+def _features(args: argparse.Namespace) -> None:
+    import numpy as np
+
+    from ..core.errors import ConfigError
+    from ..core.io import write_npz
+    from ..core.runtime import select_device
+    from ..stimuli import read_stimulus_set
+    from .features import builtin_models, event_features
+    from .train import load_targets
+
+    device = str(select_device(args.device))
+    base = args.model.removesuffix("-random")
+    encoders = {base: args.encoder} if base in ("simclr", "clip", "slip") else {}
+    if base in ("simclr", "clip", "slip") and not args.encoder:
+        raise ConfigError("--encoder", f"model {args.model} needs its trained bundle")
+    models = {m.name: m for m in builtin_models(encoders, seed=args.seed, device=device)}
+    if args.model not in models:
+        raise ConfigError("--model", f"unknown model {args.model!r} (known: {sorted(models)})")
+    model = models[args.model]
+    stim = read_stimulus_set(args.stimuli)
+    arrays = {"modality": np.array(model.modality)}
+    for path in args.targets:
+        t = load_targets(path)
+        ids = sorted(set(t.events["stimulus_id"].tolist()))
+        images = dict(zip(ids, stim.images(ids)))
+        feats = event_features(model, images, t.events["stimulus_id"].tolist(), t.events["text"].tolist())
+        alignment = Path(path).stem
+        for layer, x in feats.items():
+            arrays[f"{alignment}/{layer}"] = x
+    write_npz(args.out, **arrays)
+
+
+def _encode(args: argparse.Namespace) -> None:
+    import numpy as np
+
+    from ..core.io import write_npz
+    from ..core.runtime import select_device
+    from .presets import get_preset
+    from .ridge import DEFAULT_ALPHAS
+    from .train import check_features, encode_alignment, load_targets
+
+    params = _params(args)
+    preset = get_preset(args.preset)
+    device = select_device(args.device)
+    backend = "torch_cuda" if device.type == "cuda" else "torch"
+    t = load_targets(args.targets)
+    alignment = Path(args.targets).stem
+    Y = t.Y.reshape(len(t.Y), -1)
+    features, modalities = {}, {}
+    for path in args.features:
+        name = Path(path).stem
+        with np.load(path) as z:
+            modalities[name] = str(z["modality"])
+            features[name] = {k.split("/", 1)[1]: z[k] for k in z.files if k.startswith(alignment + "/")}
+        check_features(features[name], len(Y), path)
+    alphas = np.logspace(-2, 7, preset.n_alphas) if preset.n_alphas != 10 else DEFAULT_ALPHAS
+    out = encode_alignment(Y, features, modalities, preset.n_blocks, preset.n_outer, preset.n_inner, alphas,
+                           backend)
+    out["modalities"] = np.array([f"{k}={v}" for k, v in modalities.items()])
+    write_npz(args.out, **out)
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    from .report import evaluate_all
+
+    params = _params(args)
+    evaluate_all(args.targets, args.encoded, args.truth, args.out_dir, args.preset, params, args.seed)
+
+
+def _bench(args: argparse.Namespace) -> None:
+    from ..core.runtime import select_device
+    from .bench import run_benchmark
+
+    device = select_device(args.device)
+    run_benchmark(args.out, n_targets=args.targets, n_samples=args.samples, n_features=args.features,
+                  loop_targets=args.loop_targets, device=device, precision=args.precision,
+                  sklearn_loo=not args.skip_sklearn_loo, seed=args.seed)
