@@ -1,6 +1,155 @@
-# The brainscore family: rules arrive with the family (each calls `neuromodels brainscore <step>`).
+# The brainscore family: a classification set (the stimulus world's categories unless `brainscore.image_data`
+# names one) and V4/IT recordings (simulated unless `brainscore.assembly` names one) -> one CrossViT per
+# variant and seed -> robustness and neural scores per model -> a table and a figure; a throughput benchmark.
+BS = config["brainscore"]
+BS_OUT = f"{RESULTS}/brainscore"
+BS_IMAGES = BS["image_data"] or f"{DATA}/brainscore/images.h5"
+BS_ASSEMBLY = BS["assembly"] or f"{DATA}/brainscore/neural/assembly.nc"
+BS_STIMULI = BS["stimuli"] or f"{DATA}/brainscore/neural/stimuli"
+if BS["assembly"] and not BS["stimuli"]:
+    sys.exit("neuromodels: config key 'brainscore.stimuli': needed with brainscore.assembly")
+
+BENCHMARKS.append(f"{BENCH}/brainscore.json")
+
+wildcard_constraints:
+    bs_variant="|".join(BS["variants"]),
+
+
+def bs_summaries(wildcards=None):
+    """Every variant's summary, for every seed."""
+    return expand(f"{BS_OUT}/{{variant}}/seed{{seed}}/summary.json", variant=BS["variants"], seed=SEEDS)
+
+
+rule brainscore_images:
+    output:
+        f"{DATA}/brainscore/images.h5",
+    params:
+        family=params("brainscore"),
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    log:
+        f"{RESULTS}/logs/brainscore/images.log",
+    shell:
+        "neuromodels brainscore images --out {output} --preset {PRESET} --params {params.family} --seed 0 "
+        "2> {log}"
+
+
+rule brainscore_simulate:
+    output:
+        assembly=f"{DATA}/brainscore/neural/assembly.nc",
+        stimuli=f"{DATA}/brainscore/neural/stimuli/stimuli.csv",
+        truth=f"{DATA}/brainscore/neural/truth.json",
+    params:
+        out=lambda wildcards, output: os.path.dirname(output.assembly),
+        family=params("brainscore"),
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    log:
+        f"{RESULTS}/logs/brainscore/simulate.log",
+    shell:
+        "neuromodels brainscore simulate --out-dir {params.out} --preset {PRESET} --params {params.family} "
+        "--seed 0 2> {log}"
+
+
+rule brainscore_train:
+    input:
+        data=BS_IMAGES,
+    output:
+        model=f"{BS_OUT}/{{bs_variant}}/seed{{seed}}/model.pt",
+        history=f"{BS_OUT}/{{bs_variant}}/seed{{seed}}/history.json",
+    params:
+        checkpoint=f"{BS_OUT}/{{bs_variant}}/seed{{seed}}/checkpoint.pt",
+        family=params("brainscore"),
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=120,
+        gpu=gpus,
+    log:
+        f"{RESULTS}/logs/brainscore/train_{{bs_variant}}_seed{{seed}}.log",
+    shell:
+        "neuromodels brainscore train --variant {wildcards.bs_variant} --data {input.data} --out {output.model} "
+        "--checkpoint {params.checkpoint} --history {output.history} --preset {PRESET} "
+        "--params {params.family} --seed {wildcards.seed} --device {DEVICE} --threads {threads} 2> {log}"
+
+
+rule brainscore_score:
+    input:
+        model=rules.brainscore_train.output.model,
+        data=BS_IMAGES,
+        assembly=BS_ASSEMBLY,
+        stimuli=f"{BS_STIMULI}/stimuli.csv",
+    output:
+        robustness=f"{BS_OUT}/{{bs_variant}}/seed{{seed}}/robustness.csv",
+        neural=f"{BS_OUT}/{{bs_variant}}/seed{{seed}}/neural.csv",
+        layers=f"{BS_OUT}/{{bs_variant}}/seed{{seed}}/layers.csv",
+        summary=f"{BS_OUT}/{{bs_variant}}/seed{{seed}}/summary.json",
+    params:
+        out=lambda wildcards, output: os.path.dirname(output.summary),
+        family=params("brainscore"),
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+        gpu=gpus,
+    log:
+        f"{RESULTS}/logs/brainscore/score_{{bs_variant}}_seed{{seed}}.log",
+    shell:
+        "neuromodels brainscore score --model {input.model} --data {input.data} --assembly {input.assembly} "
+        "--stimuli {input.stimuli} --out-dir {params.out} --preset {PRESET} --params {params.family} "
+        "--seed {wildcards.seed} --device {DEVICE} --threads {threads} 2> {log}"
+
+
+rule brainscore_summary:
+    input:
+        bs_summaries,
+    output:
+        table=report(f"{BS_OUT}/variants.csv", caption="../report/brainscore_variants_table.rst",
+                     category="brainscore"),
+        figure=report(f"{BS_OUT}/variants.png", caption="../report/brainscore_variants.rst",
+                      category="brainscore"),
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    log:
+        f"{RESULTS}/logs/brainscore/summary.log",
+    shell:
+        "neuromodels brainscore summarize --inputs {input} --table {output.table} --figure {output.figure} "
+        "2> {log}"
+
+
+rule bench_brainscore:
+    output:
+        f"{BENCH}/brainscore.json",
+    conda:
+        ENV
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=30,
+        gpu=gpus,
+    log:
+        f"{RESULTS}/logs/bench_brainscore.log",
+    shell:
+        "neuromodels bench brainscore --out {output} --preset {PRESET} --device {DEVICE} --threads {threads} "
+        "2> {log}"
 
 
 rule brainscore:
     input:
-        [],
+        rules.brainscore_summary.output,

@@ -1,0 +1,189 @@
+"""``neuromodels brainscore <step>``: CrossViT variants trained, attacked and scored against V4/IT recordings."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..core.args import add_params_argument, add_runtime_arguments, load_params
+
+PRESET_CHOICES = ("tiny", "default", "full")
+
+
+def _preset(args: argparse.Namespace):
+    from .presets import get_preset
+
+    params = load_params(getattr(args, "params", None))
+    overrides = dict(params.get("overrides") or {})
+    return get_preset(args.preset, overrides)
+
+
+def cmd_images(args: argparse.Namespace) -> None:
+    from ..core.runtime import get_logger
+    from .data import world_image_dataset, write_image_dataset
+
+    p = _preset(args)
+    data = world_image_dataset(p.n_train, p.n_test, p.image_size, seed=args.seed)
+    write_image_dataset(args.out, data)
+    get_logger(__name__).info("wrote %d train + %d test images (%d px, %d classes) to %s", p.n_train, p.n_test,
+                              p.image_size, data.n_classes, args.out)
+
+
+def cmd_simulate(args: argparse.Namespace) -> None:
+    from ..core.runtime import get_logger
+    from .simulate import SimulationSettings, write_simulation
+
+    p = _preset(args)
+    settings = SimulationSettings(n_stimuli=p.n_stimuli, image_size=p.stimulus_size, repetitions=p.repetitions,
+                                  n_v4=p.n_v4, n_it=p.n_it, v4_reliability=p.v4_reliability,
+                                  it_reliability=p.it_reliability)
+    paths = write_simulation(args.out_dir, settings, seed=args.seed)
+    get_logger(__name__).info("simulated %d V4 and %d IT sites on %d stimuli x %d repetitions: %s", p.n_v4,
+                              p.n_it, p.n_stimuli, p.repetitions, paths["assembly"])
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from ..core.io import write_json
+    from ..core.runtime import select_device
+    from .data import read_image_dataset
+    from .train import save_model, train_variant
+
+    p = _preset(args)
+    device = select_device(args.device)
+    data = read_image_dataset(args.data, size=p.image_size)
+    trained = train_variant(data, args.variant, p, seed=args.seed, device=device, checkpoint_path=args.checkpoint,
+                            precision=args.precision)
+    save_model(args.out, trained)
+    if args.history:
+        write_json(args.history, trained.meta)
+
+
+def cmd_score(args: argparse.Namespace) -> None:
+    from ..core.io import write_json, write_table
+    from ..core.runtime import get_logger, select_device
+    from .data import StimulusImages, read_assembly, read_image_dataset
+    from .evaluate import MetricSettings, robustness_table, score_model, summary_row
+    from .models import block_output_layers
+    from .train import load_model, train_settings_summary
+
+    p = _preset(args)
+    device = select_device(args.device)
+    trained = load_model(args.model, device)
+    data = read_image_dataset(args.data, size=p.image_size)
+    images, labels = data.part("test")
+    robustness = robustness_table(trained.model, images, labels, p.pgd_eps_255 / 255, p.pgd_step_255 / 255,
+                                  p.pgd_steps, device, p.eval_batch_size, seed=args.seed)
+    robustness.insert(0, "variant", trained.variant)
+    assembly = read_assembly(args.assembly)
+    stimuli = StimulusImages(args.stimuli, size=p.stimulus_size)
+    regions = [r for r in ("V4", "IT") if r in set(map(str, assembly["region"].values))]
+    settings = MetricSettings(n_components=p.pls_components, n_splits=p.n_splits, train_fraction=p.train_fraction,
+                              seed=args.seed)
+    layers = args.layers or block_output_layers(trained.model)
+    neural, layer_table = score_model(trained.model, layers, assembly, stimuli, image_size=p.image_size,
+                                      regions=regions, settings=settings, public_fraction=p.public_fraction,
+                                      pooling=p.pooling, device=device)
+    neural.insert(0, "variant", trained.variant)
+    layer_table.insert(0, "variant", trained.variant)
+    out = Path(args.out_dir)
+    write_table(out / "robustness.csv", robustness)
+    write_table(out / "neural.csv", neural)
+    write_table(out / "layers.csv", layer_table)
+    row = summary_row(trained.variant, args.seed, robustness, neural)
+    row.update(train_settings_summary(trained.meta))
+    write_json(out / "summary.json", row)
+    get_logger(__name__).info("%s: clean %.3f, PGD %.3f, %s", trained.variant, row["clean_accuracy"],
+                              row["pgd_accuracy"], ", ".join(f"{r} {row.get(f'{r}_ceiled', float('nan')):.3f}"
+                                                             for r in regions))
+
+
+def cmd_summarize(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from ..core.io import read_json, save_figure, write_table
+    from .evaluate import plot_variants
+
+    table = pd.DataFrame([read_json(path) for path in args.inputs])
+    write_table(args.table, table)
+    save_figure(args.figure, plot_variants(table))
+
+
+def cmd_bench(args: argparse.Namespace) -> None:
+    from ..core.runtime import select_device
+    from .bench import run_benchmark
+
+    device = select_device(args.device)
+    run_benchmark(args.out, preset=args.preset, device=device, precision=args.precision, steps=args.steps,
+                  seed=args.seed)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from .presets import VARIANTS
+
+    parser = subparsers.add_parser(
+        "brainscore", help="CrossViT variants scored on robustness and V4/IT predictivity (Brain-Score style)",
+        description="Train CrossViT (base, +rotation, +adversarial, +both), measure robustness, and score "
+                    "layers against V4/IT assemblies with PLS, split-half ceilings and layer commitment.")
+    steps = parser.add_subparsers(dest="step", metavar="<step>", required=True)
+
+    def common(p: argparse.ArgumentParser, device: bool = True) -> None:
+        p.add_argument("--preset", default="default", choices=PRESET_CHOICES, help="sizes (default: default)")
+        add_params_argument(p)
+        add_runtime_arguments(p, device=device)
+
+    img = steps.add_parser("images", help="write the stimulus world's object-category classification set (HDF5)",
+                           description="Render train and test scenes of the stimulus world, labelled by object "
+                                       "category, into one HDF5 file (images n x 3 x H x W uint8, labels, split).")
+    img.add_argument("--out", type=Path, required=True, help="output HDF5 file")
+    common(img, device=False)
+    img.set_defaults(func=cmd_images)
+
+    sim = steps.add_parser("simulate", help="simulate V4-like and IT-like recordings (netCDF) on world stimuli",
+                           description="Write stimuli/ (stimulus set), assembly.nc (presentation x neuroid x "
+                                       "time_bin), sites.csv (planted reliabilities) and truth.json.")
+    sim.add_argument("--out-dir", type=Path, required=True, help="output folder")
+    common(sim, device=False)
+    sim.set_defaults(func=cmd_simulate)
+
+    tr = steps.add_parser("train", help="train one CrossViT variant (resumable)",
+                          description="Train CrossViT on an image classification set: HDF5 (images, labels, "
+                                      "split) or an image folder (class subfolders).")
+    tr.add_argument("--variant", required=True, choices=VARIANTS, help="training regime")
+    tr.add_argument("--data", type=Path, required=True, help="HDF5 file or image folder")
+    tr.add_argument("--out", type=Path, required=True, help="trained model file (.pt)")
+    tr.add_argument("--checkpoint", type=Path, default=None, help="checkpoint file; an existing one is resumed")
+    tr.add_argument("--history", type=Path, default=None, help="JSON with settings, history and samples/s")
+    common(tr)
+    tr.set_defaults(func=cmd_train)
+
+    sc = steps.add_parser("score", help="robustness table and V4/IT scores of a trained model",
+                          description="Clean, rotated, PGD and corrupted accuracy; layer commitment on the public "
+                                      "stimuli and ceiled V4/IT scores on the held-out ones.")
+    sc.add_argument("--model", type=Path, required=True, help="model file written by `train`")
+    sc.add_argument("--data", type=Path, required=True, help="classification set (its test part is used)")
+    sc.add_argument("--assembly", type=Path, required=True, help="netCDF assembly (ours or Brain-Score's)")
+    sc.add_argument("--stimuli", type=Path, required=True,
+                    help="stimulus set folder (stimuli.csv with stimulus_id, filename) or the CSV")
+    sc.add_argument("--layers", nargs="+", default=None, help="candidate layers (default: every block output)")
+    sc.add_argument("--out-dir", type=Path, required=True,
+                    help="writes robustness.csv, neural.csv, layers.csv and summary.json")
+    common(sc)
+    sc.set_defaults(func=cmd_score)
+
+    sm = steps.add_parser("summarize", help="table and figure comparing the variants",
+                          description="Collect each variant's summary.json into one table and a bar figure.")
+    sm.add_argument("--inputs", type=Path, nargs="+", required=True, help="summary.json files")
+    sm.add_argument("--table", type=Path, required=True, help="output CSV")
+    sm.add_argument("--figure", type=Path, required=True, help="output PNG")
+    sm.set_defaults(func=cmd_summarize)
+
+
+def register_bench(bench_subparsers: argparse._SubParsersAction) -> None:
+    b = bench_subparsers.add_parser("brainscore", help="CrossViT training images/s per variant; adversarial / base",
+                                    description="Training throughput of the four variants in one process (same "
+                                                "model, data and device); writes JSON with ratios to base.")
+    b.add_argument("--out", type=Path, required=True, help="output JSON")
+    b.add_argument("--preset", default="default", choices=PRESET_CHOICES, help="sizes (default: default)")
+    b.add_argument("--steps", type=int, default=None, help="timed optimizer steps per variant")
+    add_runtime_arguments(b)
+    b.set_defaults(func=cmd_bench)

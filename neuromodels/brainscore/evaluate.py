@@ -1,0 +1,506 @@
+"""Robustness of classifiers and Brain-Score-style neural benchmarks.
+
+Robustness: clean accuracy, accuracy under an L-inf PGD attack, under the four rotations, and under
+corruptions (Gaussian noise, Gaussian blur, contrast reduction) at a few severities, as one table.
+
+Neural benchmark (after Schrimpf et al. 2018, as the 2022 Brain-Score board ran it):
+
+* **metric**: PLS regression (25 components, no scaling) from a layer's activations to all neuroids of a
+  region; 10 stratified splits (by ``object_name``) with 90 % of the stimuli for training; Pearson r per
+  neuroid on the held-out stimuli; median over neuroids; mean over splits, with the standard error of the
+  mean over splits.
+* **ceiling**: split the repetitions of every stimulus in half, average each half, Pearson r per neuroid
+  across stimuli, Spearman-Brown ``2 r / (1 + r)``, median over neuroids, mean over splits.
+* **ceiled score** = raw / ceiling (the 2022 board's convention; today's board reports its square, given as
+  ``ceiled_squared``).
+* **layer commitment**: the best layer per region is chosen on a public half of the stimuli and its score
+  reported on the held-out half.
+
+A model meets a benchmark only through :class:`BrainModel` (``start_recording(region)``, ``look_at(stimuli)``),
+so any torch model can be scored: wrap it in :class:`LayerModel` with a layer per region.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Mapping, Protocol, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..core.activations import extract_activations
+from ..core.errors import ConfigError, DataError
+from ..core.runtime import get_logger
+from .data import average_repetitions
+
+__all__ = [
+    "accuracy", "pgd_attack", "pgd_accuracy", "gaussian_noise", "gaussian_blur", "reduce_contrast",
+    "robustness_table", "pearson_per_column", "pls_cross_validated", "split_half_ceiling", "MetricSettings",
+    "BrainModel", "LayerModel", "NeuralBenchmark", "public_heldout_split", "commit_layers", "score_model",
+    "summary_row", "plot_variants",
+]
+
+log = get_logger(__name__)
+
+
+# ------------------------------------------------------------------------------------------- robustness
+def _batched(n: int, batch_size: int):
+    for start in range(0, n, batch_size):
+        yield slice(start, min(start + batch_size, n))
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, images: Tensor, labels: Tensor, batch_size: int = 128,
+             transform=None) -> float:
+    """Top-1 accuracy on float images ``(n, 3, H, W)`` in [0, 1] (already on the model's device), with an
+    optional ``transform(batch) -> batch`` applied first."""
+    model.eval()
+    correct = 0
+    for s in _batched(len(labels), batch_size):
+        x = images[s] if transform is None else transform(images[s])
+        correct += int((model(x).argmax(1) == labels[s]).sum())
+    return correct / max(len(labels), 1)
+
+
+def pgd_attack(model: nn.Module, images: Tensor, labels: Tensor, eps: float, step: float, steps: int,
+               generator: torch.Generator | None = None) -> Tensor:
+    """L-inf projected gradient ascent on the cross-entropy (Madry et al. 2018) from a uniform random start.
+
+    ``eps`` and ``step`` are in [0, 1] pixel units; the result stays within ``eps`` of ``images`` and in [0, 1].
+    """
+    was_training = model.training
+    model.eval()
+    delta = (torch.rand(images.shape, generator=generator, device=images.device) * 2 - 1) * eps
+    delta = (images + delta).clamp(0, 1) - images
+    with torch.enable_grad():
+        for _ in range(steps):
+            delta.requires_grad_(True)
+            loss = F.cross_entropy(model(images + delta).float(), labels)
+            (grad,) = torch.autograd.grad(loss, delta)
+            delta = (delta.detach() + step * grad.sign()).clamp(-eps, eps)
+            delta = (images + delta).clamp(0, 1) - images
+    model.train(was_training)
+    return (images + delta).detach()
+
+
+def pgd_accuracy(model: nn.Module, images: Tensor, labels: Tensor, eps: float, step: float, steps: int,
+                 batch_size: int = 128, seed: int = 0) -> float:
+    """Accuracy on PGD adversarial examples (see :func:`pgd_attack`)."""
+    generator = torch.Generator(device=images.device)
+    generator.manual_seed(seed)
+    correct = 0
+    for s in _batched(len(labels), batch_size):
+        x = pgd_attack(model, images[s], labels[s], eps, step, steps, generator)
+        with torch.no_grad():
+            correct += int((model(x).argmax(1) == labels[s]).sum())
+    return correct / max(len(labels), 1)
+
+
+def gaussian_noise(images: Tensor, sigma: float, generator: torch.Generator) -> Tensor:
+    """Add N(0, sigma^2) noise per pixel (sigma in [0, 1] units), clip to [0, 1]."""
+    noise = torch.randn(images.shape, generator=generator, device=images.device, dtype=images.dtype)
+    return (images + sigma * noise).clamp(0, 1)
+
+
+def gaussian_blur(images: Tensor, sigma: float) -> Tensor:
+    """Separable Gaussian blur with standard deviation ``sigma`` pixels (kernel 2 * ceil(3 sigma) + 1)."""
+    radius = max(int(np.ceil(3 * sigma)), 1)
+    t = torch.arange(-radius, radius + 1, device=images.device, dtype=images.dtype)
+    kernel = torch.exp(-t ** 2 / (2 * sigma ** 2))
+    kernel = kernel / kernel.sum()
+    c = images.shape[1]
+    x = F.pad(images, (radius, radius, radius, radius), mode="reflect")
+    x = F.conv2d(x, kernel.view(1, 1, 1, -1).repeat(c, 1, 1, 1), groups=c)
+    return F.conv2d(x, kernel.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)
+
+
+def reduce_contrast(images: Tensor, factor: float) -> Tensor:
+    """Scale each image's deviations from its mean by ``factor`` (1 = unchanged, 0 = uniform grey)."""
+    mean = images.mean(dim=(1, 2, 3), keepdim=True)
+    return (mean + factor * (images - mean)).clamp(0, 1)
+
+
+CORRUPTIONS: dict[str, tuple[float, ...]] = {
+    "noise": (0.04, 0.08, 0.16),      # sigma, [0, 1] units
+    "blur": (0.5, 1.0, 1.5),          # sigma, pixels at the model's input size
+    "contrast": (0.5, 0.3, 0.15),     # factor
+}
+
+
+def robustness_table(model: nn.Module, images: np.ndarray, labels: np.ndarray, eps: float, step: float,
+                     steps: int, device: torch.device | str = "cpu", batch_size: int = 128, seed: int = 0,
+                     corruptions: Mapping[str, Sequence[float]] = CORRUPTIONS) -> pd.DataFrame:
+    """Accuracy of ``model`` on clean, rotated, PGD-attacked and corrupted test images.
+
+    Parameters
+    ----------
+    images : uint8 ``(n, 3, H, W)``; labels : int ``(n,)``.
+    eps, step : PGD budget and step in [0, 1] units; steps : PGD iterations.
+
+    Returns
+    -------
+    DataFrame with ``condition`` (clean, rotation, pgd, noise, blur, contrast), ``severity`` (PGD: eps x 255;
+    noise: sigma; blur: sigma px; contrast: factor; rotation: mean over 90/180/270) and ``accuracy``.
+    """
+    device = torch.device(device)
+    model = model.to(device).eval()
+    x = torch.as_tensor(images, device=device).float() / 255.0
+    y = torch.as_tensor(labels, device=device).long()
+    rows = [{"condition": "clean", "severity": 0.0, "accuracy": accuracy(model, x, y, batch_size)}]
+    rotated = [accuracy(model, x, y, batch_size, lambda b, k=k: torch.rot90(b, k, dims=(2, 3))) for k in (1, 2, 3)]
+    rows.append({"condition": "rotation", "severity": 90.0, "accuracy": float(np.mean(rotated))})
+    rows.append({"condition": "pgd", "severity": eps * 255,
+                 "accuracy": pgd_accuracy(model, x, y, eps, step, steps, batch_size, seed)})
+    generator = torch.Generator(device=device)
+    for name, severities in corruptions.items():
+        for severity in severities:
+            if name == "noise":
+                generator.manual_seed(seed)
+                fn = lambda b, s=severity: gaussian_noise(b, s, generator)  # noqa: E731
+            elif name == "blur":
+                fn = lambda b, s=severity: gaussian_blur(b, s)  # noqa: E731
+            elif name == "contrast":
+                fn = lambda b, s=severity: reduce_contrast(b, s)  # noqa: E731
+            else:
+                raise ConfigError("corruptions", f"unknown corruption {name!r} (noise, blur, contrast)")
+            rows.append({"condition": name, "severity": float(severity),
+                         "accuracy": accuracy(model, x, y, batch_size, fn)})
+    return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------------------------- metric
+def pearson_per_column(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pearson r between matching columns of ``a`` and ``b`` ``(n, k)``; 0 where a column is constant."""
+    a = a - a.mean(axis=0)
+    b = b - b.mean(axis=0)
+    denom = np.sqrt((a ** 2).sum(axis=0) * (b ** 2).sum(axis=0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = (a * b).sum(axis=0) / denom
+    return np.where(denom > 0, r, 0.0)
+
+
+@dataclass(frozen=True)
+class MetricSettings:
+    """PLS components, number of splits, training fraction, seed of the splits."""
+
+    n_components: int = 25
+    n_splits: int = 10
+    train_fraction: float = 0.9
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def pls_cross_validated(features: np.ndarray, responses: np.ndarray, object_name: Sequence,
+                        settings: MetricSettings = MetricSettings()) -> dict[str, Any]:
+    """Cross-validated PLS predictivity of ``responses`` ``(n_stimuli, n_neuroids)`` from ``features``
+    ``(n_stimuli, n_features)``.
+
+    Returns ``{"raw", "sem", "per_split" (n_splits,), "per_neuroid" (n_splits, n_neuroids)}``: Pearson r per
+    neuroid on each split's held-out stimuli, median over neuroids per split, mean and SEM over splits.
+    """
+    from sklearn.cross_decomposition import PLSRegression
+    from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
+
+    features = np.asarray(features, dtype=np.float64)
+    responses = np.asarray(responses, dtype=np.float64)
+    if features.shape[0] != responses.shape[0]:
+        raise ValueError(f"{features.shape[0]} feature rows for {responses.shape[0]} stimuli")
+    labels = np.asarray(object_name).astype(str)
+    n_classes = len(np.unique(labels))
+    n_test = len(labels) - int(np.floor(settings.train_fraction * len(labels)))
+    stratify = n_test >= n_classes and len(labels) - n_test >= n_classes
+    if not stratify:  # too few stimuli for every object in every test split (small sets only)
+        log.warning("%d held-out stimuli per split < %d objects: splits are not stratified", n_test, n_classes)
+    splitter = (StratifiedShuffleSplit if stratify else ShuffleSplit)(
+        n_splits=settings.n_splits, train_size=settings.train_fraction, random_state=settings.seed)
+    per_neuroid = []
+    for train, test in splitter.split(features, labels):
+        k = max(1, min(settings.n_components, len(train) - 1, features.shape[1]))
+        pls = PLSRegression(n_components=k, scale=False)
+        pls.fit(features[train], responses[train])
+        per_neuroid.append(pearson_per_column(pls.predict(features[test]), responses[test]))
+    per_neuroid_arr = np.asarray(per_neuroid)
+    per_split = np.median(per_neuroid_arr, axis=1)
+    sem = per_split.std(ddof=1) / np.sqrt(len(per_split)) if len(per_split) > 1 else float("nan")
+    return {"raw": float(per_split.mean()), "sem": float(sem), "per_split": per_split,
+            "per_neuroid": per_neuroid_arr}
+
+
+def split_half_ceiling(assembly, stimulus_ids: Sequence | None = None, n_splits: int = 10,
+                       seed: int = 0) -> dict[str, Any]:
+    """Split-half reliability over repetitions with Spearman-Brown correction.
+
+    Each split puts half of every stimulus's presentations (at random) in one half; each half is averaged per
+    stimulus; Pearson r per neuroid across stimuli; ``2 r / (1 + r)``; median over neuroids; mean over splits.
+    Stimuli with a single presentation are left out. Responses are averaged over time bins.
+
+    Returns ``{"ceiling", "sem", "per_neuroid" (n_neuroids,): mean over splits}``.
+    """
+    values = np.asarray(assembly.values, dtype=np.float64).mean(axis=2)     # (presentations, neuroids)
+    stim = np.asarray(assembly["stimulus_id"].values)
+    ids = np.unique(stim) if stimulus_ids is None else np.asarray(stimulus_ids)
+    codes = pd.Index(ids).get_indexer(stim)
+    keep = codes >= 0
+    values, codes = values[keep], codes[keep]
+    counts = np.bincount(codes, minlength=len(ids))
+    usable = counts >= 2
+    if usable.sum() < 3:
+        raise DataError(None, "a split-half ceiling needs at least 3 stimuli shown at least twice")
+    rng = np.random.default_rng(seed)
+    per_split, per_neuroid = [], []
+    for _ in range(n_splits):
+        key = rng.random(len(codes))
+        # rank of each presentation among its stimulus's presentations, in random order
+        order = np.lexsort((key, codes))
+        rank = np.empty(len(codes), dtype=np.int64)
+        starts = np.r_[0, np.cumsum(counts)[:-1]]
+        rank[order] = np.arange(len(codes)) - starts[codes[order]]
+        first = rank < counts[codes] // 2
+        halves = []
+        for mask in (first, ~first):
+            sums = np.zeros((len(ids), values.shape[1]))
+            np.add.at(sums, codes[mask], values[mask])
+            n = np.bincount(codes[mask], minlength=len(ids))
+            halves.append(sums[usable] / n[usable, None])
+        r = pearson_per_column(halves[0], halves[1])
+        corrected = 2 * r / (1 + r)
+        per_neuroid.append(corrected)
+        per_split.append(np.median(corrected))
+    per_split_arr = np.asarray(per_split)
+    return {"ceiling": float(per_split_arr.mean()),
+            "sem": float(per_split_arr.std(ddof=1) / np.sqrt(n_splits)) if n_splits > 1 else float("nan"),
+            "per_neuroid": np.mean(per_neuroid, axis=0)}
+
+
+# ------------------------------------------------------------------------------------ model interface
+class BrainModel(Protocol):
+    """What a neural benchmark needs of a model: record a region while looking at stimuli."""
+
+    def start_recording(self, region: str) -> None:
+        """Record from ``region`` (e.g. ``"V4"``, ``"IT"``) in the next :meth:`look_at`."""
+
+    def look_at(self, images: np.ndarray, stimulus_ids: Sequence) -> Any:
+        """Responses to uint8 images ``(n, H, W, 3)``: a DataArray ``presentation x neuroid`` whose
+        ``stimulus_id`` coordinate follows ``stimulus_ids``."""
+
+
+class LayerModel:
+    """Any torch image model as a :class:`BrainModel`: each region reads one named layer.
+
+    Parameters
+    ----------
+    model : takes float images ``(B, 3, image_size, image_size)`` in [0, 1].
+    region_layers : ``{region: layer name}`` (see :func:`neuromodels.core.activations.layer_names`).
+    pooling : how a layer's output becomes one vector per image (flatten, mean, cls).
+    """
+
+    def __init__(self, model: nn.Module, region_layers: Mapping[str, str], image_size: int,
+                 pooling: str = "flatten", device: torch.device | str = "cpu", batch_size: int = 64) -> None:
+        self.model = model
+        self.region_layers = dict(region_layers)
+        self.image_size = image_size
+        self.pooling = pooling
+        self.device = torch.device(device)
+        self.batch_size = batch_size
+        self.region: str | None = None
+
+    def start_recording(self, region: str) -> None:
+        if region not in self.region_layers:
+            raise ConfigError("region", f"this model has no layer committed to {region!r} "
+                                        f"(has {sorted(self.region_layers)})")
+        self.region = region
+
+    def activations(self, images: np.ndarray, layers: Sequence[str]) -> dict[str, np.ndarray]:
+        """Each named layer's pooled output, ``(n, n_features)``, for uint8 images ``(n, H, W, 3)``."""
+        x = torch.as_tensor(np.asarray(images)).permute(0, 3, 1, 2)
+        batches = []
+        for s in _batched(len(x), self.batch_size):
+            b = x[s].float() / 255.0
+            if b.shape[-1] != self.image_size or b.shape[-2] != self.image_size:
+                b = F.interpolate(b, size=(self.image_size, self.image_size), mode="bilinear",
+                                  align_corners=False, antialias=True)
+            batches.append(b)
+        self.model.to(self.device)
+        return extract_activations(self.model, batches, list(layers), pooling=self.pooling,  # type: ignore[arg-type]
+                                   device=self.device)
+
+    def look_at(self, images: np.ndarray, stimulus_ids: Sequence):
+        import xarray as xr
+
+        if self.region is None:
+            raise ConfigError("region", "call start_recording(region) before look_at")
+        layer = self.region_layers[self.region]
+        features = self.activations(images, [layer])[layer]
+        return xr.DataArray(features, dims=("presentation", "neuroid"),
+                            coords={"stimulus_id": ("presentation", np.asarray(stimulus_ids)),
+                                    "layer": ("neuroid", np.full(features.shape[1], layer))})
+
+
+class NeuralBenchmark:
+    """One region's recordings on a set of stimuli, with its metric and ceiling.
+
+    Parameters
+    ----------
+    assembly : ``presentation x neuroid x time_bin`` DataArray (:func:`~.data.read_assembly`).
+    images : ``{stimulus_id: uint8 (H, W, 3)}`` or a callable ``ids -> uint8 (n, H, W, 3)``.
+    region : neuroids whose ``region`` coordinate equals this.
+    stimulus_ids : the stimuli this benchmark scores on (default: all in the assembly).
+    """
+
+    def __init__(self, assembly, images, region: str, stimulus_ids: Sequence | None = None,
+                 settings: MetricSettings = MetricSettings(), ceiling_splits: int = 10) -> None:
+        regions = np.asarray(assembly["region"].values).astype(str)
+        if region not in set(regions):
+            raise DataError(None, f"the assembly has no neuroids in region {region!r} (has {sorted(set(regions))})")
+        self.assembly = assembly.isel(neuroid=np.flatnonzero(regions == region))
+        self.region = region
+        self.settings = settings
+        self.responses, self.stimulus_ids, self.object_name = average_repetitions(self.assembly, stimulus_ids)
+        self.responses = self.responses.mean(axis=2)                       # over time bins
+        self._images = images
+        self.ceiling_splits = ceiling_splits
+        self._ceiling: dict[str, Any] | None = None
+
+    def images(self) -> np.ndarray:
+        if callable(self._images):
+            return self._images(self.stimulus_ids)
+        return np.stack([self._images[i] for i in self.stimulus_ids])
+
+    @property
+    def ceiling(self) -> dict[str, Any]:
+        if self._ceiling is None:
+            self._ceiling = split_half_ceiling(self.assembly, self.stimulus_ids, self.ceiling_splits,
+                                               self.settings.seed)
+        return self._ceiling
+
+    def score_features(self, features: np.ndarray) -> dict[str, Any]:
+        """Raw, ceiling and ceiled scores of features ``(n_stimuli, n_features)`` in ``stimulus_ids`` order."""
+        result = pls_cross_validated(features, self.responses, self.object_name, self.settings)
+        ceiling = self.ceiling["ceiling"]
+        ceiled = result["raw"] / ceiling
+        return {"region": self.region, "raw": result["raw"], "raw_sem": result["sem"], "ceiling": ceiling,
+                "ceiled": ceiled, "ceiled_sem": result["sem"] / ceiling, "ceiled_squared": ceiled ** 2,
+                "n_stimuli": len(self.stimulus_ids), "n_neuroids": self.responses.shape[1]}
+
+    def __call__(self, model: BrainModel) -> dict[str, Any]:
+        model.start_recording(self.region)
+        recorded = model.look_at(self.images(), self.stimulus_ids)
+        order = pd.Index(np.asarray(recorded["stimulus_id"].values)).get_indexer(self.stimulus_ids)
+        if (order < 0).any():
+            raise DataError(None, "the model did not return every stimulus it was shown")
+        return self.score_features(np.asarray(recorded.values)[order])
+
+
+def public_heldout_split(assembly, public_fraction: float = 0.5, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Stimulus ids of a public part (layer choice) and a held-out part (report), stratified by object_name."""
+    from sklearn.model_selection import train_test_split
+
+    ids = np.asarray(assembly["stimulus_id"].values)
+    names = np.asarray(assembly["object_name"].values).astype(str)
+    table = pd.DataFrame({"stimulus_id": ids, "object_name": names}).drop_duplicates("stimulus_id")
+    counts = table["object_name"].value_counts()
+    stratify = table["object_name"] if counts.min() >= 2 else None
+    public, held = train_test_split(table["stimulus_id"].to_numpy(), train_size=public_fraction,
+                                    random_state=seed, stratify=stratify)
+    return np.sort(public), np.sort(held)
+
+
+def commit_layers(model: LayerModel, layers: Sequence[str], benchmarks: Mapping[str, NeuralBenchmark]
+                  ) -> tuple[dict[str, str], pd.DataFrame]:
+    """Choose, per region, the layer with the highest raw score on that region's (public) benchmark.
+
+    Returns ``({region: layer}, table of region, layer, raw, raw_sem, ceiled for every candidate)``.
+    """
+    rows = []
+    choice: dict[str, str] = {}
+    cache: dict[tuple, dict[str, np.ndarray]] = {}
+    for region, bench in benchmarks.items():
+        key = tuple(bench.stimulus_ids.tolist())
+        if key not in cache:
+            cache[key] = model.activations(bench.images(), layers)
+        for layer in layers:
+            s = bench.score_features(cache[key][layer])
+            rows.append({"region": region, "layer": layer, "raw": s["raw"], "raw_sem": s["raw_sem"],
+                         "ceiled": s["ceiled"]})
+        table = pd.DataFrame([r for r in rows if r["region"] == region])
+        choice[region] = str(table.loc[table["raw"].idxmax(), "layer"])
+        log.info("%s: committed layer %s (public raw %.3f)", region, choice[region], table["raw"].max())
+    return choice, pd.DataFrame(rows)
+
+
+def score_model(model: nn.Module, layers: Sequence[str], assembly, images, image_size: int,
+                regions: Sequence[str] = ("V4", "IT"), settings: MetricSettings = MetricSettings(),
+                public_fraction: float = 0.5, pooling: str = "flatten", device: torch.device | str = "cpu",
+                ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Commit a layer per region on the public stimuli and score it on the held-out ones.
+
+    Returns ``(scores, layer_table)``: one row per region (layer, raw, raw_sem, ceiling, ceiled,
+    ceiled_squared, ...) and the public scores of every candidate layer.
+    """
+    public, held = public_heldout_split(assembly, public_fraction, settings.seed)
+    public_benchmarks = {r: NeuralBenchmark(assembly, images, r, public, settings) for r in regions}
+    subject = LayerModel(model, {}, image_size, pooling, device)
+    choice, layer_table = commit_layers(subject, layers, public_benchmarks)
+    subject.region_layers = choice
+    rows = []
+    for region in regions:
+        bench = NeuralBenchmark(assembly, images, region, held, settings)
+        score = bench(subject)
+        rows.append({"region": region, "layer": choice[region], **{k: v for k, v in score.items() if k != "region"}})
+    return pd.DataFrame(rows), layer_table
+
+
+# ------------------------------------------------------------------------------------- tables, figures
+def summary_row(variant: str, seed: int, robustness: pd.DataFrame, neural: pd.DataFrame) -> dict[str, Any]:
+    """One row of the variants table: accuracies, robustness and ceiled V4/IT scores."""
+    acc = robustness.groupby("condition")["accuracy"].mean()
+    row: dict[str, Any] = {"variant": variant, "seed": seed, "clean_accuracy": acc.get("clean"),
+                           "pgd_accuracy": acc.get("pgd"), "rotation_accuracy": acc.get("rotation")}
+    for name in ("noise", "blur", "contrast"):
+        row[f"{name}_accuracy"] = acc.get(name)
+    for _, r in neural.iterrows():
+        row[f"{r['region']}_ceiled"] = r["ceiled"]
+        row[f"{r['region']}_sem"] = r["ceiled_sem"]
+        row[f"{r['region']}_raw"] = r["raw"]
+        row[f"{r['region']}_layer"] = r["layer"]
+    ceiled = [row[f"{r}_ceiled"] for r in neural["region"]]
+    row["neural_average"] = float(np.mean(ceiled)) if ceiled else float("nan")
+    return row
+
+
+def plot_variants(table: pd.DataFrame):
+    """Bars per variant (mean over seeds): clean, PGD and corruption accuracy, and ceiled V4 / IT scores,
+    laid out like the paper's table (one group per measure)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    measures = [("clean_accuracy", "clean acc."), ("pgd_accuracy", "PGD acc."),
+                ("rotation_accuracy", "rotated acc."), ("noise_accuracy", "noise acc."),
+                ("blur_accuracy", "blur acc."), ("contrast_accuracy", "contrast acc."),
+                ("V4_ceiled", "V4 (ceiled)"), ("IT_ceiled", "IT (ceiled)")]
+    measures = [(c, label) for c, label in measures if c in table]
+    mean = table.groupby("variant", sort=False)[[c for c, _ in measures]].mean()
+    sem_cols = {c: c.replace("_ceiled", "_sem") for c, _ in measures if c.endswith("_ceiled")}
+    fig, ax = plt.subplots(figsize=(1.3 * len(measures) + 2, 3.6))
+    width = 0.8 / max(len(mean), 1)
+    xs = np.arange(len(measures))
+    for i, (variant, values) in enumerate(mean.iterrows()):
+        errors = [table.loc[table["variant"] == variant, sem_cols[c]].mean() if c in sem_cols else 0.0
+                  for c, _ in measures]
+        ax.bar(xs + (i - (len(mean) - 1) / 2) * width, values.to_numpy(float), width, yerr=errors,
+               label=variant.replace("_", " + "), capsize=2)
+    ax.set_xticks(xs, [label for _, label in measures], rotation=20)
+    ax.set_ylabel("accuracy / ceiled score")
+    ax.set_ylim(0, max(1.0, float(np.nanmax(mean.to_numpy(float))) * 1.05))
+    ax.axvline(len([c for c, _ in measures if not c.endswith("_ceiled")]) - 0.5, color="grey", lw=0.8)
+    ax.legend(frameon=False, fontsize=8, ncol=2)
+    ax.set_title("CrossViT variants: accuracy, robustness and neural predictivity")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,102 @@
+"""Sizes of the brainscore family: ``tiny`` (CI, seconds per variant), ``default`` (a laptop CPU, a few minutes
+for all four variants) and ``full`` (the paper's CrossViT-18-dagger at 224 px; a GPU cluster).
+
+Budgets are in pixel units of [0, 1] images times 255 (``train_eps_255 = 2`` is the paper's 2/255).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any, Mapping
+
+from ..core.errors import ConfigError
+
+__all__ = ["BrainScorePreset", "PRESETS", "get_preset", "VARIANTS", "variant_flags"]
+
+# The four training regimes of Berrios & Deza (2022).
+VARIANTS: tuple[str, ...] = ("base", "rotation", "adversarial", "rotation_adversarial")
+
+
+def variant_flags(variant: str) -> tuple[bool, bool]:
+    """``(rotation, adversarial)`` for a variant name."""
+    if variant not in VARIANTS:
+        raise ConfigError("variant", f"must be one of {', '.join(VARIANTS)}; got {variant!r}")
+    return "rotation" in variant, "adversarial" in variant
+
+
+@dataclass(frozen=True)
+class BrainScorePreset:
+    """Model, data, training, robustness and neural-benchmark settings.
+
+    Training: ``lr`` is AdamW's peak (one-cycle); ``crop_scale`` the random-resized-crop area range.
+    Adversarial training: fast FGSM with a random start, L-inf budget ``train_eps_255`` and step
+    ``train_step_255``. Robustness: PGD with ``pgd_steps`` steps of ``pgd_step_255`` within ``pgd_eps_255``.
+    Neural benchmark: simulated recordings of ``n_stimuli`` images x ``repetitions``; PLS with
+    ``pls_components``; ``n_splits`` splits with ``train_fraction`` of the stimuli for training;
+    ``public_fraction`` of the stimuli choose the layer, the rest report the score.
+    """
+
+    model: str = "crossvit_tiny"
+    image_size: int = 32
+    n_train: int = 2000
+    n_test: int = 400
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.05
+    crop_scale: tuple[float, float] = (0.7, 1.0)
+    train_eps_255: float = 2.0
+    train_step_255: float = 2.5
+    pgd_eps_255: float = 2.0
+    pgd_step_255: float = 0.5
+    pgd_steps: int = 10
+    eval_batch_size: int = 128
+    checkpoint_every: int = 20
+    n_stimuli: int = 200
+    stimulus_size: int = 64
+    repetitions: int = 8
+    n_v4: int = 48
+    n_it: int = 48
+    v4_reliability: float = 0.8
+    it_reliability: float = 0.8
+    pls_components: int = 25
+    n_splits: int = 10
+    train_fraction: float = 0.9
+    public_fraction: float = 0.5
+    pooling: str = "flatten"
+    bench_steps: int = 5
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def with_overrides(self, overrides: Mapping[str, Any] | None) -> "BrainScorePreset":
+        """A copy with some settings replaced (``None`` ignored); unknown names raise :class:`ConfigError`."""
+        if not overrides:
+            return self
+        known = {f.name for f in fields(self)}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise ConfigError(f"brainscore.{unknown[0]}", f"not a brainscore setting; known: {sorted(known)}")
+        values = {k: (tuple(v) if isinstance(v, list) else v) for k, v in overrides.items() if v is not None}
+        return replace(self, **values)
+
+
+PRESETS: dict[str, BrainScorePreset] = {
+    "tiny": BrainScorePreset(model="crossvit_micro", n_train=256, n_test=96, epochs=2, batch_size=64, lr=2e-3,
+                             pgd_steps=3, pgd_step_255=1.0, checkpoint_every=2, n_stimuli=80, stimulus_size=32,
+                             repetitions=4, n_v4=16, n_it=16, pls_components=10, n_splits=3, bench_steps=2),
+    "default": BrainScorePreset(),
+    "full": BrainScorePreset(model="crossvit_18_dagger", image_size=224, n_train=20000, n_test=2000, epochs=30,
+                             batch_size=64, lr=5e-4, weight_decay=1e-4, crop_scale=(0.08, 1.0), pgd_steps=20,
+                             pgd_step_255=0.25, eval_batch_size=64, checkpoint_every=200, n_stimuli=640,
+                             stimulus_size=224, repetitions=40, n_v4=88, n_it=168, bench_steps=10),
+}
+
+
+def get_preset(name: str | BrainScorePreset, overrides: Mapping[str, Any] | None = None) -> BrainScorePreset:
+    """A preset by name (tiny, default, full), with optional overrides."""
+    if isinstance(name, BrainScorePreset):
+        return name.with_overrides(overrides)
+    if name not in PRESETS:
+        raise ConfigError("preset", f"must be one of {sorted(PRESETS)}; got {name!r}")
+    return PRESETS[name].with_overrides(overrides)
