@@ -1,0 +1,111 @@
+"""Model components: pooling against torch's reference ops, adapters start as identity, the losses, freezing
+in reset-tuning, save/load."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch.nn import functional as F
+
+from neuromodels.decoding.models import (LossWeights, LowRankAdapter, MindBridge, ModelConfig, VoxelPool,
+                                         build_model, decoder_loss, model_from_state)
+
+
+@pytest.mark.parametrize("mode", ["max", "avg", "interp"])
+def test_pool_maps_any_voxel_count_to_the_same_size(mode):
+    pool = VoxelPool(16, mode)
+    for n in (40, 37, 16, 100):
+        x = torch.randn(3, n)
+        y = pool(x)
+        assert y.shape == (3, 16)
+        if mode == "max":
+            # each output is the maximum of its adaptive window (torch's window rule)
+            for i in range(16):
+                a, b = (i * n) // 16, -(-(i + 1) * n // 16)
+                assert torch.allclose(y[:, i], x[:, a:b].max(dim=1).values)
+        elif mode == "avg":
+            assert torch.allclose(y, F.adaptive_avg_pool1d(x[:, None], 16)[:, 0])
+        else:
+            assert torch.allclose(y[:, 0], x[:, 0]) and torch.allclose(y[:, -1], x[:, -1])
+
+
+def test_low_rank_adapter_starts_as_identity():
+    a = LowRankAdapter(32, 4)
+    x = torch.randn(5, 32)
+    assert torch.equal(a(x), x)
+
+
+def _small(kind="mindbridge", **kw):
+    cfg = ModelConfig(kind=kind, pooled=32, hidden=16, rank=4, n_blocks=2, image_dim=8, text_dim=6,
+                      subjects={"a": 50, "b": 41, "c": 60}, **kw)
+    torch.manual_seed(0)
+    return build_model(cfg)
+
+
+def _batch(model, with_targets=("a", "b", "c")):
+    g = torch.Generator().manual_seed(1)
+    out = {}
+    for s, n in model.config.subjects.items():
+        item = {"voxels": torch.randn(10, n, generator=g)}
+        if s in with_targets:
+            item.update(image=torch.randn(10, 8, generator=g), text=torch.randn(10, 6, generator=g))
+        out[s] = item
+    return out
+
+
+def test_loss_has_every_term_and_cycle_follows_the_pairs():
+    model = _small()
+    loss, parts = decoder_loss(model, _batch(model), LossWeights())
+    assert set(parts) == {"image_clip", "image_mse", "text_clip", "text_mse", "reconstruction", "cycle"}
+    assert torch.isfinite(loss) and loss.item() == pytest.approx(sum(parts.values()), rel=1e-5)
+    lin = _small("linear")
+    _, parts = decoder_loss(lin, _batch(lin), LossWeights())
+    assert set(parts) == {"image_clip", "image_mse", "text_clip", "text_mse"}
+    # reset-tuning: only the new subject has targets; cycles pair it with each source, both ways
+    model.eval()
+    batch = _batch(model)
+    for s in ("a", "b"):
+        batch[s] = {"voxels": batch[s]["voxels"]}
+    _, parts = decoder_loss(model, batch, LossWeights(), cycle_subjects=["a", "b"])
+    h = {s: model.embed(s, v["voxels"]) for s, v in batch.items()}
+    expected = np.mean([F.mse_loss(model.embedders[y](model.builders[y](h[x])), h[x]).item()
+                        for x, y in [("c", "a"), ("a", "c"), ("c", "b"), ("b", "c")]])
+    assert parts["cycle"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_reset_tuning_trains_only_the_new_subject():
+    model = _small()
+    model.add_subject("new", 70)
+    model.train_only(["new"], shared=False)
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable and all(n.startswith(("embedders.new.", "builders.new.")) for n in trainable)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+    batch = _batch(model, with_targets=("new",))
+    batch["new"]["voxels"] = torch.randn(10, 70)
+    for _ in range(3):
+        opt.zero_grad()
+        loss, _ = decoder_loss(model, batch, LossWeights(), cycle_subjects=["a", "b", "c"])
+        loss.backward()
+        opt.step()
+    for n, p in model.named_parameters():
+        changed = not torch.equal(before[n], p)
+        if n.startswith(("embedders.new.", "builders.new.")) and "adapter.up" not in n:
+            assert changed, n
+        elif not n.startswith(("embedders.new.", "builders.new.")):
+            assert not changed, n
+
+
+def test_save_and_load_give_the_same_outputs():
+    from dataclasses import asdict
+
+    model = _small().eval()
+    state = {"config": asdict(model.config), "model": model.state_dict()}
+    again = model_from_state(state).eval()
+    x = torch.randn(4, 41)
+    a, b = model("b", x), again("b", x)
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    again.add_subject("d", 12)
+    assert "d" not in state["config"]["subjects"]  # the saved configuration is not changed
+    assert isinstance(again, MindBridge)

@@ -1,0 +1,79 @@
+"""Target embeddings: user-supplied files in every accepted layout are aligned by stimulus id."""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+import pytest
+
+from neuromodels.core.errors import DataError
+from neuromodels.decoding.data import read_stimulus_ids
+from neuromodels.decoding.simulate import read_ground_truth
+from neuromodels.decoding.targets import (latent_targets, make_targets, read_embedding_file, read_targets,
+                                          write_targets)
+
+
+def _user_embeddings(ids, dim=5, seed=0):
+    """Embeddings that encode their id, in a shuffled order, so misalignment shows."""
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(ids))
+    emb = np.stack([np.full(dim, float(i)) for i in ids])
+    return ids[order], emb[order].astype(np.float32)
+
+
+@pytest.mark.parametrize("layout", ["npy", "npz", "h5", "h5_keyed"])
+def test_user_files_align_by_stimulus_id(small_dataset, tmp_path, layout):
+    ids = read_stimulus_ids(small_dataset / "stimuli.h5")
+    shuffled, emb = _user_embeddings(ids)
+    ids_path = None
+    if layout == "npy":
+        path = tmp_path / "emb.npy"
+        np.save(path, emb)
+        ids_path = tmp_path / "ids.npy"
+        np.save(ids_path, shuffled)
+    elif layout == "npz":
+        path = tmp_path / "emb.npz"
+        np.savez(path, stimulus_id=shuffled, embeddings=emb)
+    elif layout == "h5":
+        path = tmp_path / "emb.h5"
+        with h5py.File(path, "w") as f:
+            f["stimulus_id"], f["embeddings"] = shuffled, emb
+    else:
+        path = tmp_path / "emb.hdf5"
+        with h5py.File(path, "w") as f:
+            for i, e in zip(shuffled, emb):
+                f[str(i)] = e
+    got_ids, got = read_embedding_file(path, ids_path)
+    assert sorted(got_ids.tolist()) == sorted(ids.tolist())
+    t = make_targets(small_dataset, image=str(path), text="latents", ids_path=str(ids_path) if ids_path else None)
+    assert np.array_equal(t.image[:, 0], ids.astype(np.float32))  # row i holds stimulus ids[i]
+    out = write_targets(tmp_path / "targets.h5", t)
+    back = read_targets(out)
+    assert np.array_equal(back.stimulus_id, t.stimulus_id) and np.array_equal(back.image, t.image)
+    assert np.array_equal(back.text, t.text)
+    assert np.array_equal(back.take(ids[[3, 1]])["image"], t.image[[3, 1]])
+
+
+def test_latent_targets_are_a_fixed_function_of_the_planted_latents(small_dataset):
+    gt = read_ground_truth(small_dataset)
+    t = make_targets(small_dataset, image="latents", text="latents", dim=12)
+    assert t.image.shape == (len(gt["latents"]), 12) and t.text.shape == t.image.shape
+    assert np.allclose(t.image, latent_targets(gt["latents"], 12, seed=0), atol=1e-6)
+    assert not np.allclose(t.image, t.text)
+
+
+def test_bad_embedding_files_are_refused(small_dataset, tmp_path):
+    ids = read_stimulus_ids(small_dataset / "stimuli.h5")
+    path = tmp_path / "few.npz"
+    np.savez(path, stimulus_id=ids[:5], embeddings=np.zeros((5, 3)))
+    with pytest.raises(DataError, match=r"few.npz: no target embedding for \d+ stimulus id"):
+        make_targets(small_dataset, image=str(path))
+    bad = tmp_path / "nan.npz"
+    e = np.zeros((len(ids), 3))
+    e[2, 1] = np.nan
+    np.savez(bad, stimulus_id=ids, embeddings=e)
+    with pytest.raises(DataError, match="NaN"):
+        read_embedding_file(bad)
+    with pytest.raises(DataError, match="needs a matching .npy of stimulus ids"):
+        np.save(tmp_path / "x.npy", e)
+        read_embedding_file(tmp_path / "x.npy")
