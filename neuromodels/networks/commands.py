@@ -42,7 +42,7 @@ def cmd_embed(args: argparse.Namespace) -> None:
 
     from .data import write_embeddings
     from .features import TEXT_ENCODERS, embed_images, embed_texts
-    from .train import _captions
+    from .train import stimulus_captions
 
     device = select_device(args.device)
     stimuli = read_stimulus_set(args.stimuli)
@@ -50,10 +50,10 @@ def cmd_embed(args: argparse.Namespace) -> None:
     if args.what == "images":
         if args.encoder in TEXT_ENCODERS:
             raise ConfigError("--encoder", f"{args.encoder} embeds captions, not images (use --what captions)")
-        emb = embed_images(args.encoder, np.asarray(stimuli.images(ids)), device=device,
+        emb = embed_images(args.encoder, stimuli.images(), device=device,
                            batch_size=args.batch_size, random_init=args.random_init, seed=args.seed)
     else:
-        emb = embed_texts(_captions(stimuli.table, args.stimuli), args.encoder, device=device,
+        emb = embed_texts(stimulus_captions(stimuli.table), args.encoder, device=device,
                           batch_size=args.batch_size, random_init=args.random_init, seed=args.seed)
     write_embeddings(args.out, ids, emb, attrs={"encoder": args.encoder, "what": args.what,
                                                  "random_init": args.random_init, "seed": args.seed})

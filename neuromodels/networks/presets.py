@@ -58,8 +58,8 @@ class NetworkPreset:
 
 PRESETS: dict[str, NetworkPreset] = {
     "tiny": NetworkPreset(image_size=32, patch_size=8, dim=64, depth=2, num_heads=4, embed_dim=64,
-                          text_dim=64, text_depth=1, text_heads=4, ssl_dim=64, epochs=6, batch_size=64,
-                          lr=2e-3, checkpoint_every=10),
+                          text_dim=64, text_depth=1, text_heads=4, ssl_dim=64, epochs=8, batch_size=64,
+                          lr=1e-3, checkpoint_every=10),
     "default": NetworkPreset(image_size=32, patch_size=8, dim=128, depth=4, num_heads=4, embed_dim=128,
                              text_dim=128, text_depth=2, text_heads=4, ssl_dim=128, epochs=12, batch_size=128,
                              lr=1e-3, checkpoint_every=50),

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from neuromodels.core.errors import ConfigError, DataError
+from neuromodels.core.errors import ConfigError
 from neuromodels.core.runtime import get_logger, seed_everything
 from neuromodels.core.training import Trainer, TrainSettings
 
@@ -178,10 +178,13 @@ def fit_encoder(
     def evaluate(m: ContrastiveModel, epoch: int) -> dict[str, float]:
         return validation_metrics(m, val_pixels, val_tokens, device, seed, val_captions)
 
+    # one-cycle warm-up over 10 % of the steps, but at least two steps (the schedule needs them)
+    total_steps = settings.epochs * steps_per_epoch
+    warmup = min(max(0.1, 2.0 / max(total_steps, 1)), 0.5)
     trainer = Trainer(
         model, contrastive_step,
         TrainSettings(epochs=settings.epochs, lr=settings.lr, weight_decay=settings.weight_decay,
-                      precision=precision, scheduler="onecycle", warmup_fraction=0.1,
+                      precision=precision, scheduler="onecycle", warmup_fraction=warmup,
                       checkpoint_path=str(checkpoint_path) if checkpoint_path else None,
                       checkpoint_every=settings.checkpoint_every, progress=progress, desc=f"{objective} encoder"),
         device=device, on_epoch_end=evaluate if len(val_idx) >= 2 else None, on_step_end=on_step_end,
@@ -242,26 +245,23 @@ def validation_metrics(model: ContrastiveModel, pixels: Tensor, tokens: Tensor |
 
 def load_training_set(stimulus_dir: PathLike, image_size: int | None = None
                       ) -> tuple[list[str], np.ndarray, list[str]]:
-    """Stimulus ids, uint8 images ``(N, H, W, 3)`` and captions of a stimulus set written by
-    ``neuromodels stimuli generate``."""
+    """Stimulus ids, uint8 images ``(N, H, W, 3)`` (resized to ``image_size`` when given) and captions of a
+    stimulus set written by ``neuromodels stimuli generate``."""
     from neuromodels.stimuli import read_stimulus_set
 
     stimuli = read_stimulus_set(stimulus_dir)
-    table = stimuli.table
-    ids = [str(i) for i in table["stimulus_id"]]
-    if not ids:
-        raise DataError(stimulus_dir, "the stimulus set is empty")
-    images = np.asarray(stimuli.images(ids, size=image_size))
-    captions = _captions(table, stimulus_dir)
-    return ids, images, captions
+    ids = [str(i) for i in stimuli.stimulus_ids]
+    images = stimuli.images(size=image_size)
+    return ids, images, stimulus_captions(stimuli.table)
 
 
-def _captions(table: Any, stimulus_dir: PathLike) -> list[str]:
+def stimulus_captions(table: Any) -> list[str]:
+    """The captions of a stimulus table (its ``caption`` column, else generated from the attributes)."""
     if "caption" in table.columns:
         return [str(c) for c in table["caption"]]
-    from neuromodels.stimuli import caption
+    from neuromodels.stimuli import captions
 
-    return [caption(row) for _, row in table.iterrows()]
+    return captions(table)
 
 
 def train_image_encoder(
