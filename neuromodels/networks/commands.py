@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from neuromodels.core.args import add_params_argument, add_runtime_arguments, load_params
@@ -31,6 +32,10 @@ def cmd_train(args: argparse.Namespace) -> None:
         write_training_metrics(args.metrics, bundle)
     if args.curve:
         plot_training_curve(args.curve, bundle)
+    if args.checkpoint and not args.keep_checkpoint:
+        # the checkpoint exists to resume a killed run; once the bundle is written, a later run (new code,
+        # forced rerun) must train afresh rather than "resume" a finished one
+        Path(args.checkpoint).unlink(missing_ok=True)
 
 
 def cmd_embed(args: argparse.Namespace) -> None:
@@ -82,7 +87,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--objective", required=True, choices=["simclr", "clip", "slip"],
                        help="simclr (images only), clip (image-caption pairs) or slip (both)")
     train.add_argument("--out", required=True, help="encoder bundle to write (.pt)")
-    train.add_argument("--checkpoint", default=None, help="training checkpoint (resumed when it exists)")
+    train.add_argument("--checkpoint", default=None,
+                       help="training checkpoint: resumed when it exists, removed once the encoder is written")
+    train.add_argument("--keep-checkpoint", action="store_true",
+                       help="keep the checkpoint after training (default: remove it)")
     train.add_argument("--metrics", default=None, help="JSON of training metrics to write")
     train.add_argument("--curve", default=None, help="training-curve figure to write (.png)")
     train.add_argument("--preset", default="default", choices=["tiny", "default", "full"],
