@@ -9,7 +9,7 @@ Neural benchmark (after Schrimpf et al. 2018, as the 2022 Brain-Score board ran 
   region; 10 stratified splits (by ``object_name``) with 90 % of the stimuli for training; Pearson r per
   neuroid on the held-out stimuli; median over neuroids; mean over splits, with the standard error of the
   mean over splits.
-* **ceiling**: split the repetitions of every stimulus in half, average each half, Pearson r per neuroid
+* **ceiling**: split the repetitions in half, average each half, Pearson r per neuroid
   across stimuli, Spearman-Brown ``2 r / (1 + r)``, median over neuroids, mean over splits.
 * **ceiled score** = raw / ceiling (the 2022 board's convention; today's board reports its square, given as
   ``ceiled_squared``).
@@ -235,38 +235,37 @@ def split_half_ceiling(assembly, stimulus_ids: Sequence | None = None, n_splits:
                        seed: int = 0) -> dict[str, Any]:
     """Split-half reliability over repetitions with Spearman-Brown correction.
 
-    Each split puts half of every stimulus's presentations (at random) in one half; each half is averaged per
-    stimulus; Pearson r per neuroid across stimuli; ``2 r / (1 + r)``; median over neuroids; mean over splits.
-    Stimuli with a single presentation are left out. Responses are averaged over time bins.
+    Each split draws half of the ``repetition`` values at random (the same for every stimulus, as
+    Brain-Score splits the repetition coordinate); each half is averaged per stimulus; Pearson r per neuroid
+    across stimuli; ``2 r / (1 + r)``; median over neuroids; mean over splits. Stimuli without a presentation
+    in both halves of a split are left out of it. Responses are averaged over time bins.
 
     Returns ``{"ceiling", "sem", "per_neuroid" (n_neuroids,): mean over splits}``.
     """
     values = np.asarray(assembly.values, dtype=np.float64).mean(axis=2)     # (presentations, neuroids)
     stim = np.asarray(assembly["stimulus_id"].values)
+    rep = np.asarray(assembly["repetition"].values)
     ids = np.unique(stim) if stimulus_ids is None else np.asarray(stimulus_ids)
     codes = pd.Index(ids).get_indexer(stim)
     keep = codes >= 0
-    values, codes = values[keep], codes[keep]
-    counts = np.bincount(codes, minlength=len(ids))
-    usable = counts >= 2
-    if usable.sum() < 3:
-        raise DataError(None, "a split-half ceiling needs at least 3 stimuli shown at least twice")
+    values, codes, rep = values[keep], codes[keep], rep[keep]
+    repetitions = np.unique(rep)
+    if len(repetitions) < 2:
+        raise DataError(None, "a split-half ceiling needs at least two repetitions")
     rng = np.random.default_rng(seed)
     per_split, per_neuroid = [], []
     for _ in range(n_splits):
-        key = rng.random(len(codes))
-        # rank of each presentation among its stimulus's presentations, in random order
-        order = np.lexsort((key, codes))
-        rank = np.empty(len(codes), dtype=np.int64)
-        starts = np.r_[0, np.cumsum(counts)[:-1]]
-        rank[order] = np.arange(len(codes)) - starts[codes[order]]
-        first = rank < counts[codes] // 2
-        halves = []
+        first = np.isin(rep, rng.permutation(repetitions)[:len(repetitions) // 2])
+        sums, counts = [], []
         for mask in (first, ~first):
-            sums = np.zeros((len(ids), values.shape[1]))
-            np.add.at(sums, codes[mask], values[mask])
-            n = np.bincount(codes[mask], minlength=len(ids))
-            halves.append(sums[usable] / n[usable, None])
+            total = np.zeros((len(ids), values.shape[1]))
+            np.add.at(total, codes[mask], values[mask])
+            sums.append(total)
+            counts.append(np.bincount(codes[mask], minlength=len(ids)))
+        usable = (counts[0] > 0) & (counts[1] > 0)
+        if usable.sum() < 3:
+            raise DataError(None, "a split-half ceiling needs at least 3 stimuli shown in both halves")
+        halves = [s[usable] / c[usable, None] for s, c in zip(sums, counts)]
         r = pearson_per_column(halves[0], halves[1])
         corrected = 2 * r / (1 + r)
         per_neuroid.append(corrected)
