@@ -491,7 +491,7 @@ def plot_variants(table: pd.DataFrame):
     width = 0.8 / max(len(mean), 1)
     xs = np.arange(len(measures))
     for i, (variant, values) in enumerate(mean.iterrows()):
-        errors = [table.loc[table["variant"] == variant, sem_cols[c]].mean() if c in sem_cols else 0.0
+        errors = [table.loc[table["variant"] == variant, sem_cols[c]].mean() if c in sem_cols else np.nan
                   for c, _ in measures]
         ax.bar(xs + (i - (len(mean) - 1) / 2) * width, values.to_numpy(float), width, yerr=errors,
                label=variant.replace("_", " + "), capsize=2)

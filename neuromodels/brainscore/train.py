@@ -153,6 +153,7 @@ def train_variant(
     precision: str = "auto",
     progress: bool = True,
     max_steps: int | None = None,
+    on_step_end: Callable[[int, Mapping[str, float]], None] | None = None,
 ) -> TrainedModel:
     """Train a CrossViT of the preset's configuration on ``data`` in one of the four variants.
 
@@ -163,6 +164,7 @@ def train_variant(
     checkpoint_path : where the Trainer keeps its checkpoint; an existing one is resumed.
     precision : autocast (auto: bf16 on GPU, fp32 on CPU).
     max_steps : stop after this many optimizer steps (benchmarks).
+    on_step_end : passed to the Trainer, ``f(step, metrics)`` after every step (and its checkpoint).
 
     Returns
     -------
@@ -193,7 +195,8 @@ def train_variant(
     log.info("training CrossViT %s (%s, %d parameters) as variant %s on %d images, %d classes, device %s",
              p.model, "conv embedding" if model.config.conv_embed else "linear embedding",
              sum(q.numel() for q in model.parameters()), variant, len(train_y), data.n_classes, device)
-    trainer = Trainer(model, loss_fn, settings, device=device, on_epoch_end=on_epoch_end)
+    trainer = Trainer(model, loss_fn, settings, device=device, on_epoch_end=on_epoch_end,
+                      on_step_end=on_step_end)
     result = trainer.fit(lambda epoch: _batches(train_x, train_y, p.batch_size, seed, epoch),
                          steps_per_epoch=steps_per_epoch)
     meta = {"preset": p.to_dict(), "seed": seed, "variant": variant, "rotation": rotation,

@@ -123,6 +123,28 @@ def test_train_resume_and_model_file(tiny_data, tmp_path: Path) -> None:
     assert loaded.variant == "rotation_adversarial" and loaded.label_names == tiny_data.label_names
 
 
+class Killed(Exception):
+    pass
+
+
+def test_killed_run_resumes_to_the_same_weights(tiny_data, tmp_path: Path) -> None:
+    preset = get_preset("tiny", {"n_train": 96, "batch_size": 32, "epochs": 2, "checkpoint_every": 1})
+    straight = train_variant(tiny_data, "adversarial", preset, seed=1, progress=False)
+
+    def kill_at_4(step: int, metrics) -> None:
+        if step == 4:  # mid second epoch, right after the step-4 checkpoint
+            raise Killed
+
+    ckpt = tmp_path / "ckpt.pt"
+    with pytest.raises(Killed):
+        train_variant(tiny_data, "adversarial", preset, seed=1, checkpoint_path=ckpt, progress=False,
+                      on_step_end=kill_at_4)
+    resumed = train_variant(tiny_data, "adversarial", preset, seed=1, checkpoint_path=ckpt, progress=False)
+    assert resumed.meta["resumed_from_step"] == 4 and resumed.meta["steps"] == 6
+    for (k, v), (_, w) in zip(straight.model.state_dict().items(), resumed.model.state_dict().items()):
+        torch.testing.assert_close(v, w, rtol=0, atol=1e-6, msg=k)
+
+
 def test_robustness_table_shape(tiny_data) -> None:
     torch.manual_seed(0)
     model = Linear32()

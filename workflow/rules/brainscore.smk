@@ -13,11 +13,8 @@ BENCHMARKS.append(f"{BENCH}/brainscore.json")
 
 wildcard_constraints:
     bs_variant="|".join(BS["variants"]),
-
-
-def bs_summaries(wildcards=None):
-    """Every variant's summary, for every seed."""
-    return expand(f"{BS_OUT}/{{variant}}/seed{{seed}}/summary.json", variant=BS["variants"], seed=SEEDS)
+# every variant's summary, for every seed
+BS_SUMMARIES = expand(f"{BS_OUT}/{{variant}}/seed{{seed}}/summary.json", variant=BS["variants"], seed=SEEDS)
 
 
 rule brainscore_images:
@@ -25,6 +22,7 @@ rule brainscore_images:
         f"{DATA}/brainscore/images.h5",
     params:
         family=params("brainscore"),
+        preset=PRESET,
     conda:
         ENV
     threads: 1
@@ -34,7 +32,7 @@ rule brainscore_images:
     log:
         f"{RESULTS}/logs/brainscore/images.log",
     shell:
-        "neuromodels brainscore images --out {output} --preset {PRESET} --params {params.family} --seed 0 "
+        "neuromodels brainscore images --out {output} --preset {params.preset} --params {params.family} --seed 0 "
         "2> {log}"
 
 
@@ -46,6 +44,7 @@ rule brainscore_simulate:
     params:
         out=lambda wildcards, output: os.path.dirname(output.assembly),
         family=params("brainscore"),
+        preset=PRESET,
     conda:
         ENV
     threads: 1
@@ -55,7 +54,7 @@ rule brainscore_simulate:
     log:
         f"{RESULTS}/logs/brainscore/simulate.log",
     shell:
-        "neuromodels brainscore simulate --out-dir {params.out} --preset {PRESET} --params {params.family} "
+        "neuromodels brainscore simulate --out-dir {params.out} --preset {params.preset} --params {params.family} "
         "--seed 0 2> {log}"
 
 
@@ -68,6 +67,8 @@ rule brainscore_train:
     params:
         checkpoint=f"{BS_OUT}/{{bs_variant}}/seed{{seed}}/checkpoint.pt",
         family=params("brainscore"),
+        preset=PRESET,
+        device=DEVICE,
     conda:
         ENV
     threads: 1
@@ -79,8 +80,8 @@ rule brainscore_train:
         f"{RESULTS}/logs/brainscore/train_{{bs_variant}}_seed{{seed}}.log",
     shell:
         "neuromodels brainscore train --variant {wildcards.bs_variant} --data {input.data} --out {output.model} "
-        "--checkpoint {params.checkpoint} --history {output.history} --preset {PRESET} "
-        "--params {params.family} --seed {wildcards.seed} --device {DEVICE} --threads {threads} 2> {log}"
+        "--checkpoint {params.checkpoint} --history {output.history} --preset {params.preset} "
+        "--params {params.family} --seed {wildcards.seed} --device {params.device} --threads {threads} 2> {log}"
 
 
 rule brainscore_score:
@@ -97,6 +98,8 @@ rule brainscore_score:
     params:
         out=lambda wildcards, output: os.path.dirname(output.summary),
         family=params("brainscore"),
+        preset=PRESET,
+        device=DEVICE,
     conda:
         ENV
     threads: 1
@@ -108,13 +111,13 @@ rule brainscore_score:
         f"{RESULTS}/logs/brainscore/score_{{bs_variant}}_seed{{seed}}.log",
     shell:
         "neuromodels brainscore score --model {input.model} --data {input.data} --assembly {input.assembly} "
-        "--stimuli {input.stimuli} --out-dir {params.out} --preset {PRESET} --params {params.family} "
-        "--seed {wildcards.seed} --device {DEVICE} --threads {threads} 2> {log}"
+        "--stimuli {input.stimuli} --out-dir {params.out} --preset {params.preset} --params {params.family} "
+        "--seed {wildcards.seed} --device {params.device} --threads {threads} 2> {log}"
 
 
 rule brainscore_summary:
     input:
-        bs_summaries,
+        BS_SUMMARIES,
     output:
         table=report(f"{BS_OUT}/variants.csv", caption="../report/brainscore_variants_table.rst",
                      category="brainscore"),
@@ -136,6 +139,9 @@ rule brainscore_summary:
 rule bench_brainscore:
     output:
         f"{BENCH}/brainscore.json",
+    params:
+        preset=PRESET,
+        device=DEVICE,
     conda:
         ENV
     threads: 2
@@ -146,7 +152,7 @@ rule bench_brainscore:
     log:
         f"{RESULTS}/logs/bench_brainscore.log",
     shell:
-        "neuromodels bench brainscore --out {output} --preset {PRESET} --device {DEVICE} --threads {threads} "
+        "neuromodels bench brainscore --out {output} --preset {params.preset} --device {params.device} --threads {threads} "
         "2> {log}"
 
 
