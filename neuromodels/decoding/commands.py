@@ -30,6 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--text", default="none", help="'none', 'minilm', 'latents', an encoder bundle or a file")
     p.add_argument("--text-ids", default=None, help="stimulus ids (.npy) for an .npy of text embeddings")
     p.add_argument("--dim", type=int, default=64, help="width of 'latents' targets (default 64)")
+    p.add_argument("--raw", action="store_true",
+                   help="keep embeddings as given (default: standardise each feature over the stimuli)")
     add_runtime_arguments(p)
     p.set_defaults(func=_targets)
 
@@ -96,7 +98,7 @@ def _targets(args: argparse.Namespace) -> None:
 
     device = select_device(args.device)
     targets = make_targets(args.data, args.image, args.text, args.image_ids, args.text_ids, str(device),
-                           dim=args.dim, seed=args.seed)
+                           dim=args.dim, seed=args.seed, standardise=not args.raw)
     write_targets(args.out, targets)
 
 

@@ -160,8 +160,20 @@ def _align(ids: np.ndarray, src_ids: np.ndarray, emb: np.ndarray, path: str | Pa
     return emb[t.rows(ids, path)]
 
 
+def standardise_features(emb: np.ndarray) -> np.ndarray:
+    """float32 (n, d): each feature to zero mean and unit variance over stimuli (constant features to 0).
+
+    Embeddings of one encoder share a large common direction, so raw cosine similarities are all close to 1;
+    removing it makes retrieval and the contrastive loss look at what tells stimuli apart.
+    """
+    emb = np.asarray(emb, dtype=np.float64)
+    sd = emb.std(axis=0)
+    return ((emb - emb.mean(axis=0)) / np.where(sd > 0, sd, 1.0)).astype(np.float32)
+
+
 def make_targets(data_root: str | Path, image: str, text: str = "none", ids_path: str | None = None,
-                 text_ids_path: str | None = None, device: str = "cpu", dim: int = 64, seed: int = 0) -> Targets:
+                 text_ids_path: str | None = None, device: str = "cpu", dim: int = 64, seed: int = 0,
+                 standardise: bool = True) -> Targets:
     """Embeddings for every stimulus of ``data_root/stimuli.h5``.
 
     Parameters
@@ -174,6 +186,8 @@ def make_targets(data_root: str | Path, image: str, text: str = "none", ids_path
         or an embedding file.
     dim:
         Width of ``latents`` targets (text ones get the same width).
+    standardise:
+        Standardise each feature over the stimuli (:func:`standardise_features`; default True).
     """
     from .data import CAPTIONS_NAME, STIMULI_NAME, read_captions, read_images, read_stimulus_ids
 
@@ -213,6 +227,10 @@ def make_targets(data_root: str | Path, image: str, text: str = "none", ids_path
 
     image_emb = from_source(image, "image", ids_path)
     text_emb = None if text == "none" else from_source(text, "text", text_ids_path)
+    meta["standardised"] = bool(standardise)
+    if standardise:
+        image_emb = standardise_features(image_emb)
+        text_emb = None if text_emb is None else standardise_features(text_emb)
     log.info("targets: %d stimuli, image %s from %s, text %s from %s", len(ids), image_emb.shape, image,
              None if text_emb is None else text_emb.shape, text)
     return Targets(ids, image_emb, text_emb, meta)

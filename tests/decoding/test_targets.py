@@ -10,7 +10,7 @@ from neuromodels.core.errors import DataError
 from neuromodels.decoding.data import read_stimulus_ids
 from neuromodels.decoding.simulate import read_ground_truth
 from neuromodels.decoding.targets import (latent_targets, make_targets, read_embedding_file, read_targets,
-                                          write_targets)
+                                          standardise_features, write_targets)
 
 
 def _user_embeddings(ids, dim=5, seed=0):
@@ -45,7 +45,8 @@ def test_user_files_align_by_stimulus_id(small_dataset, tmp_path, layout):
                 f[str(i)] = e
     got_ids, got = read_embedding_file(path, ids_path)
     assert sorted(got_ids.tolist()) == sorted(ids.tolist())
-    t = make_targets(small_dataset, image=str(path), text="latents", ids_path=str(ids_path) if ids_path else None)
+    t = make_targets(small_dataset, image=str(path), text="latents", ids_path=str(ids_path) if ids_path else None,
+                     standardise=False)
     assert np.array_equal(t.image[:, 0], ids.astype(np.float32))  # row i holds stimulus ids[i]
     out = write_targets(tmp_path / "targets.h5", t)
     back = read_targets(out)
@@ -58,7 +59,8 @@ def test_latent_targets_are_a_fixed_function_of_the_planted_latents(small_datase
     gt = read_ground_truth(small_dataset)
     t = make_targets(small_dataset, image="latents", text="latents", dim=12)
     assert t.image.shape == (len(gt["latents"]), 12) and t.text.shape == t.image.shape
-    assert np.allclose(t.image, latent_targets(gt["latents"], 12, seed=0), atol=1e-6)
+    assert np.allclose(t.image, standardise_features(latent_targets(gt["latents"], 12, seed=0)), atol=1e-5)
+    assert np.allclose(t.image.mean(0), 0, atol=1e-5) and np.allclose(t.image.std(0), 1, atol=1e-4)
     assert not np.allclose(t.image, t.text)
 
 
