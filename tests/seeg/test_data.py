@@ -1,0 +1,96 @@
+"""The reader round-trips what the simulator wrote and refuses malformed input with a clear DataError."""
+
+import json
+import shutil
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+
+from neuromodels.core.errors import DataError
+from neuromodels.seeg.data import read_trial, split_label
+
+
+def test_round_trip(small_dataset):
+    root, truth, scenes, _ = small_dataset
+    trial = read_trial(root, 1, 0)
+    raw = trial.raw
+    assert raw.ch_names == truth["Electrode"].tolist()
+    assert set(raw.get_channel_types()) == {"seeg"}
+    with h5py.File(root / "sub_1_trial000.h5") as h5:
+        first = h5["data"]["electrode_0"][()]
+        assert raw.info["sfreq"] == h5.attrs["sampling_rate"]
+    np.testing.assert_allclose(raw.get_data()[0], first * 1e-6, rtol=1e-6)
+    pos = raw.get_montage().get_positions()
+    assert pos["coord_frame"] == "mni_tal"
+    np.testing.assert_allclose(pos["ch_pos"][truth["Electrode"][0]] * 1000,
+                               truth.loc[0, ["MNI_x", "MNI_y", "MNI_z"]].to_numpy(float), atol=1e-6)
+    assert trial.localization["Region"].tolist() == truth["Region"].tolist()
+    # Events mapped through the triggers land where the simulator put them (lead-in and clock drift).
+    triggers = pd.read_csv(root / "subject_timings" / "sub_1_trial000_timings.csv")
+    slope, intercept = np.polyfit(triggers["movie_time"], triggers["index"] / raw.info["sfreq"], 1)
+    np.testing.assert_allclose(trial.words["onset"], intercept + slope * trial.words["start"], atol=1e-3)
+    assert set(trial.scene_cuts["stimulus_id"]) <= set(scenes["stimulus_id"])
+    assert split_label("LTP12") == ("LTP", 12)
+
+
+def _copy(src, tmp_path):
+    dst = tmp_path / "rec"
+    shutil.copytree(src, dst)
+    return dst
+
+
+def test_label_count_mismatch(small_dataset, tmp_path):
+    root = _copy(small_dataset[0], tmp_path)
+    path = root / "electrode_labels" / "sub_1" / "electrode_labels.json"
+    labels = json.loads(path.read_text())
+    path.write_text(json.dumps(labels[:-1]))
+    with pytest.raises(DataError, match=r"sub_1_trial000.h5.*electrode datasets but electrode_labels.json lists"):
+        read_trial(root, 1, 0)
+
+
+def test_unknown_channel(small_dataset, tmp_path):
+    root = _copy(small_dataset[0], tmp_path)
+    path = root / "electrode_labels" / "sub_1" / "electrode_labels.json"
+    labels = json.loads(path.read_text())
+    labels[0] = "ZZ9"
+    path.write_text(json.dumps(labels))
+    with pytest.raises(DataError, match=r"depth-wm.csv: no localization for channel\(s\) \['ZZ9'\]"):
+        read_trial(root, 1, 0)
+
+
+def test_triggers_out_of_range(small_dataset, tmp_path):
+    root = _copy(small_dataset[0], tmp_path)
+    path = root / "subject_timings" / "sub_1_trial000_timings.csv"
+    triggers = pd.read_csv(path)
+    triggers.loc[len(triggers) - 1, "index"] = 10 ** 9
+    triggers.to_csv(path, index=False)
+    with pytest.raises(DataError, match=r"timings.csv: 1 trigger\(s\) outside the recording"):
+        read_trial(root, 1, 0)
+
+
+def test_nan_samples(small_dataset, tmp_path):
+    root = _copy(small_dataset[0], tmp_path)
+    with h5py.File(root / "sub_1_trial000.h5", "a") as h5:
+        h5["data"]["electrode_2"][5] = np.nan
+    with pytest.raises(DataError, match=r"NaN or infinite samples in electrode_2"):
+        read_trial(root, 1, 0)
+
+
+def test_events_beyond_recording(small_dataset, tmp_path):
+    root = _copy(small_dataset[0], tmp_path)
+    path = root / "transcripts" / "movie0" / "words.csv"
+    words = pd.read_csv(path)
+    words.loc[len(words) - 1, ["start", "end"]] = [10_000.0, 10_000.3]
+    words.to_csv(path, index=False)
+    with pytest.raises(DataError, match=r"words.csv: 1 event\(s\) fall outside"):
+        read_trial(root, 1, 0)
+
+
+def test_missing_column(small_dataset, tmp_path):
+    root = _copy(small_dataset[0], tmp_path)
+    path = root / "localization" / "sub_1" / "depth-wm.csv"
+    pd.read_csv(path).drop(columns="MNI_y").to_csv(path, index=False)
+    with pytest.raises(DataError, match=r"missing column\(s\) \['MNI_y'\]"):
+        read_trial(root, 1, 0)
