@@ -24,7 +24,7 @@ class PreprocessSettings:
     """Preprocessing parameters (frequencies in Hz, times in s)."""
 
     line_freq: float = 60.0
-    reference: str = "laplacian"  # laplacian | car | none
+    reference: str = "car"  # car | laplacian | none
     high_gamma: bool = True
     band: tuple[float, float] = (70.0, 250.0)
     envelope_sfreq: float = 100.0  # rate after the envelope (Hz); bins are >= 10 ms so this loses nothing

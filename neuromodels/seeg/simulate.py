@@ -14,8 +14,10 @@ regions, and each is of one class:
   text in a joint image-text space (CLIP-style) does, linearly;
 - ``noise``: no stimulus drive.
 
-The drive modulates the amplitude of a 70-250 Hz carrier, added to pink background noise, a shaft-wide common
-signal (removed by Laplacian re-referencing) and line noise at the line frequency and its harmonics.
+The drive modulates the amplitude of a 70-250 Hz carrier, added to pink background noise, a reference signal
+shared by all contacts (removed by re-referencing) and line noise at the line frequency and its harmonics. There
+is no volume conduction between contacts, so the default re-referencing is the common average: a Laplacian would
+mix each contact with its neighbours and spread planted signals along the shaft.
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ class SimulationSettings:
     line_freq: float = 60.0
     gain: float = 0.6  # peak modulation of the high-gamma amplitude per unit drive
     background: float = 1.0  # pink-noise amplitude relative to the high-gamma carrier
-    common: float = 2.0  # shaft-wide common signal amplitude
+    common: float = 2.0  # amplitude of the reference signal shared by all contacts
     line_noise: float = 3.0
     vision_on_words: float = 0.4  # vision drive at word onsets relative to scene cuts
     multimodal_on_cuts: float = 0.5
@@ -258,7 +260,7 @@ def simulate_dataset(root: str | Path, scenes: pd.DataFrame, vision_latents: np.
         k = kernel(sf)
         data = np.empty((len(elec), n))
         weights = []
-        common = {s: _pink(gen, n, sf) for s in elec["shaft"].unique()}
+        common = _pink(gen, n, sf)  # a reference artefact shared by every contact (removed by re-referencing)
         t = np.arange(n) / sf
         line = sum(np.sin(2 * np.pi * f * t + gen.uniform(0, 2 * np.pi)) / (1 + i)
                    for i, f in enumerate(np.arange(settings.line_freq, sf / 2, settings.line_freq)))
@@ -285,7 +287,7 @@ def simulate_dataset(root: str | Path, scenes: pd.DataFrame, vision_latents: np.
             envelope = np.clip(1.0 + settings.gain * drive, 0.05, None)
             carrier = _band_noise(gen, n, sf, 70.0, min(250.0, 0.45 * sf))
             data[e] = (envelope * carrier + settings.background * 3.0 * _pink(gen, n, sf)
-                       + settings.common * common[row["shaft"]] + settings.line_noise * line)
+                       + settings.common * common + settings.line_noise * line)
             weights.append(" ".join(f"{x:.4f}" for x in w))
         triggers_movie = np.arange(0.0, settings.duration, 10.0)
         triggers = pd.DataFrame({"movie_time": triggers_movie,
