@@ -1,56 +1,43 @@
 # The seeg family: simulated Brain Treebank-style recordings -> event-locked targets -> per-layer features of
 # trained and random-init networks -> grouped-CV ridge per alignment -> test ladder, tables and figures.
 SEEG = config["seeg"]
+SEEG_DIR = f"{DATA}/seeg/seed{{seed}}"
+SEEG_OUT = f"{RESULTS}/seeg/seed{{seed}}"
 SEEG_ALIGNMENTS = ["language", "vision"]
-SEEG_ENCODERS = ["simclr", "clip", "slip"]
+# Every compared network and its random-init control.
+SEEG_MODELS = [name for m in SEEG["models"] for name in (m, f"{m}-random")]
+SEEG_TARGETS = expand(f"{SEEG_DIR}/targets/{{alignment}}.npz", alignment=SEEG_ALIGNMENTS, allow_missing=True)
+SEEG_FEATURES = expand(f"{SEEG_DIR}/features/{{model}}.npz", model=SEEG_MODELS, allow_missing=True)
+SEEG_ENCODED = expand(f"{SEEG_OUT}/encoded/{{alignment}}.npz", alignment=SEEG_ALIGNMENTS, allow_missing=True)
+SEEG_BENCH_TARGETS = 500 if PRESET == "tiny" else SEEG["benchmark_targets"]
 
 
-def seeg_models():
-    """Every compared network and its random-init control."""
-    return [name for m in SEEG["models"] for name in (m, f"{m}-random")]
-
-
-def seeg_encoder(wildcards):
-    """The trained bundle a model needs (none for MiniLM)."""
-    base = wildcards.model.removesuffix("-random")
-    if base in SEEG_ENCODERS:
-        return f"{RESULTS}/networks/{base}/seed{wildcards.seed}/encoder.pt"
-    return []
-
-
-def seeg_encoder_arg(wildcards, input):
-    return f"--encoder {input.encoder}" if input.encoder else ""
-
-
-def seeg_targets(wildcards):
-    return expand(f"{DATA}/seeg/seed{wildcards.seed}/targets/{{alignment}}.npz", alignment=SEEG_ALIGNMENTS)
-
-
-def seeg_features(wildcards):
-    return expand(f"{DATA}/seeg/seed{wildcards.seed}/features/{{model}}.npz", model=seeg_models())
-
-
-def seeg_encoded(wildcards):
-    return expand(f"{RESULTS}/seeg/seed{wildcards.seed}/encoded/{{alignment}}.npz", alignment=SEEG_ALIGNMENTS)
+wildcard_constraints:
+    alignment="language|vision",
+    image_model="simclr|clip|slip",
+    control="|-random",
 
 
 rule seeg_simulate:
     input:
         world=rules.stimuli_world.output.table,
     output:
-        truth=f"{DATA}/seeg/seed{{seed}}/recordings/ground_truth.csv",
+        truth=f"{SEEG_DIR}/recordings/ground_truth.csv",
     params:
         stimuli=lambda wildcards, input: os.path.dirname(input.world),
         out=lambda wildcards, output: os.path.dirname(output.truth),
         settings=params("seeg"),
+        preset=PRESET,
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=4000,
         runtime=20,
     log:
-        f"{RESULTS}/logs/seeg_simulate_seed{{seed}}.log",
+        f"{RESULTS}/logs/seeg/simulate_seed{{seed}}.log",
     shell:
-        "neuromodels seeg simulate --stimuli {params.stimuli} --out {params.out} --preset {PRESET} "
+        "neuromodels seeg simulate --stimuli {params.stimuli} --out {params.out} --preset {params.preset} "
         "--seed {wildcards.seed} --threads {threads} --params {params.settings} 2> {log}"
 
 
@@ -58,96 +45,124 @@ rule seeg_targets:
     input:
         truth=rules.seeg_simulate.output.truth,
     output:
-        f"{DATA}/seeg/seed{{seed}}/targets/{{alignment}}.npz",
+        f"{SEEG_DIR}/targets/{{alignment}}.npz",
     params:
         data=lambda wildcards, input: os.path.dirname(input.truth),
         settings=params("seeg"),
-    wildcard_constraints:
-        alignment="language|vision",
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=4000,
         runtime=20,
     log:
-        f"{RESULTS}/logs/seeg_targets_{{alignment}}_seed{{seed}}.log",
+        f"{RESULTS}/logs/seeg/targets_{{alignment}}_seed{{seed}}.log",
     shell:
         "neuromodels seeg targets --data {params.data} --alignment {wildcards.alignment} --out {output} "
         "--seed {wildcards.seed} --threads {threads} --params {params.settings} 2> {log}"
 
 
-rule seeg_features:
+rule seeg_features_image:
     input:
-        targets=seeg_targets,
+        targets=SEEG_TARGETS,
         world=rules.stimuli_world.output.table,
-        encoder=seeg_encoder,
+        encoder=f"{RESULTS}/networks/{{image_model}}/seed{{seed}}/encoder.pt",
     output:
-        f"{DATA}/seeg/seed{{seed}}/features/{{model}}.npz",
+        f"{SEEG_DIR}/features/{{image_model}}{{control}}.npz",
     params:
         stimuli=lambda wildcards, input: os.path.dirname(input.world),
-        encoder=seeg_encoder_arg,
-    threads: 2
+        device=DEVICE,
+    conda:
+        ENV
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=20,
         gpu=gpus,
     log:
-        f"{RESULTS}/logs/seeg_features_{{model}}_seed{{seed}}.log",
+        f"{RESULTS}/logs/seeg/features_{{image_model}}{{control}}_seed{{seed}}.log",
     shell:
-        "neuromodels seeg features --model {wildcards.model} --targets {input.targets} "
-        "--stimuli {params.stimuli} {params.encoder} --out {output} --seed {wildcards.seed} "
-        "--device {DEVICE} --threads {threads} 2> {log}"
+        "neuromodels seeg features --model {wildcards.image_model}{wildcards.control} "
+        "--targets {input.targets} --stimuli {params.stimuli} --encoder {input.encoder} --out {output} "
+        "--seed {wildcards.seed} --device {params.device} --threads {threads} 2> {log}"
+
+
+rule seeg_features_minilm:
+    input:
+        targets=SEEG_TARGETS,
+        world=rules.stimuli_world.output.table,
+    output:
+        f"{SEEG_DIR}/features/minilm{{control}}.npz",
+    params:
+        stimuli=lambda wildcards, input: os.path.dirname(input.world),
+        device=DEVICE,
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=20,
+        gpu=gpus,
+    log:
+        f"{RESULTS}/logs/seeg/features_minilm{{control}}_seed{{seed}}.log",
+    shell:
+        "neuromodels seeg features --model minilm{wildcards.control} --targets {input.targets} "
+        "--stimuli {params.stimuli} --out {output} --seed {wildcards.seed} --device {params.device} "
+        "--threads {threads} 2> {log}"
 
 
 rule seeg_encode:
     input:
-        targets=f"{DATA}/seeg/seed{{seed}}/targets/{{alignment}}.npz",
-        features=seeg_features,
+        targets=f"{SEEG_DIR}/targets/{{alignment}}.npz",
+        features=SEEG_FEATURES,
     output:
-        f"{RESULTS}/seeg/seed{{seed}}/encoded/{{alignment}}.npz",
+        f"{SEEG_OUT}/encoded/{{alignment}}.npz",
     params:
         settings=params("seeg"),
-    wildcard_constraints:
-        alignment="language|vision",
-    threads: 2
+        preset=PRESET,
+        device=DEVICE,
+    conda:
+        ENV
+    threads: 1
     resources:
         mem_mb=8000,
         runtime=60,
         gpu=gpus,
     log:
-        f"{RESULTS}/logs/seeg_encode_{{alignment}}_seed{{seed}}.log",
+        f"{RESULTS}/logs/seeg/encode_{{alignment}}_seed{{seed}}.log",
     shell:
         "neuromodels seeg encode --targets {input.targets} --features {input.features} --out {output} "
-        "--preset {PRESET} --seed {wildcards.seed} --device {DEVICE} --threads {threads} "
+        "--preset {params.preset} --seed {wildcards.seed} --device {params.device} --threads {threads} "
         "--params {params.settings} 2> {log}"
 
 
 rule seeg_evaluate:
     input:
-        targets=seeg_targets,
-        encoded=seeg_encoded,
+        targets=SEEG_TARGETS,
+        encoded=SEEG_ENCODED,
         truth=rules.seeg_simulate.output.truth,
     output:
-        electrodes=report(f"{RESULTS}/seeg/seed{{seed}}/electrodes.csv",
-                          caption="../report/seeg_electrodes.rst", category="seeg"),
-        regions=report(f"{RESULTS}/seeg/seed{{seed}}/regions.csv",
-                       caption="../report/seeg_regions.rst", category="seeg"),
-        summary=f"{RESULTS}/seeg/seed{{seed}}/summary.json",
-        brain=report(f"{RESULTS}/seeg/seed{{seed}}/glass_brain.png",
-                     caption="../report/seeg_glass_brain.rst", category="seeg"),
-        bins=report(f"{RESULTS}/seeg/seed{{seed}}/r_by_bin.png",
-                    caption="../report/seeg_r_by_bin.rst", category="seeg"),
+        electrodes=report(f"{SEEG_OUT}/electrodes.csv", caption="../report/seeg_electrodes.rst",
+                          category="seeg"),
+        regions=report(f"{SEEG_OUT}/regions.csv", caption="../report/seeg_regions.rst", category="seeg"),
+        summary=f"{SEEG_OUT}/summary.json",
+        brain=report(f"{SEEG_OUT}/glass_brain.png", caption="../report/seeg_glass_brain.rst", category="seeg"),
+        bins=report(f"{SEEG_OUT}/r_by_bin.png", caption="../report/seeg_r_by_bin.rst", category="seeg"),
     params:
         out=lambda wildcards, output: os.path.dirname(output.summary),
         settings=params("seeg"),
-    threads: 2
+        preset=PRESET,
+    conda:
+        ENV
+    threads: 1
     resources:
         mem_mb=8000,
         runtime=30,
     log:
-        f"{RESULTS}/logs/seeg_evaluate_seed{{seed}}.log",
+        f"{RESULTS}/logs/seeg/evaluate_seed{{seed}}.log",
     shell:
         "neuromodels seeg evaluate --targets {input.targets} --encoded {input.encoded} --truth {input.truth} "
-        "--out-dir {params.out} --preset {PRESET} --seed {wildcards.seed} --threads {threads} "
+        "--out-dir {params.out} --preset {params.preset} --seed {wildcards.seed} --threads {threads} "
         "--params {params.settings} 2> {log}"
 
 
@@ -155,16 +170,19 @@ rule seeg_bench_ridge:
     output:
         f"{BENCH}/seeg_ridge.json",
     params:
-        targets=500 if PRESET == "tiny" else SEEG["benchmark_targets"],
+        targets=SEEG_BENCH_TARGETS,
+        device=DEVICE,
+    conda:
+        ENV
     threads: 2
     resources:
         mem_mb=8000,
         runtime=30,
         gpu=gpus,
     log:
-        f"{RESULTS}/logs/seeg_bench_ridge.log",
+        f"{RESULTS}/logs/seeg/bench_ridge.log",
     shell:
-        "neuromodels bench seeg-ridge --out {output} --targets {params.targets} --device {DEVICE} "
+        "neuromodels bench seeg-ridge --out {output} --targets {params.targets} --device {params.device} "
         "--threads {threads} 2> {log}"
 
 
@@ -173,5 +191,5 @@ BENCHMARKS.append(rules.seeg_bench_ridge.output[0])
 
 rule seeg:
     input:
-        expand(f"{RESULTS}/seeg/seed{{seed}}/summary.json", seed=SEEDS),
-        expand(f"{RESULTS}/seeg/seed{{seed}}/glass_brain.png", seed=SEEDS),
+        expand(f"{SEEG_OUT}/summary.json", seed=SEEDS),
+        expand(f"{SEEG_OUT}/glass_brain.png", seed=SEEDS),
