@@ -73,3 +73,36 @@ def test_planted_multimodal_electrodes_are_found(small_dataset):
     assert scores["planted"] >= 2
     assert scores["precision"] >= 0.8 and scores["recall"] >= 0.8, (scores, truth.loc[called, ["Electrode", "class"]])
     assert not called[np.isin(klass, ["vision", "language"])].any()
+
+
+def test_multimodal_drive_is_not_a_sum_of_image_and_word_terms(small_dataset):
+    """Congruence cannot be fit by image terms plus word terms (what the concatenation baseline can express)."""
+    from neuromodels.seeg.simulate import event_drives, make_movie, SimulationSettings
+
+    _, _, scenes, latents = small_dataset
+    words, cuts = make_movie(scenes, SimulationSettings(duration=600.0), seed=3)
+    drives = event_drives(words, cuts, scenes, latents, seed=3)
+    shown = np.r_[np.searchsorted(cuts["time"], words["start"], side="right") - 1, np.arange(len(cuts))]
+    scene_ids = cuts["stimulus_id"].to_numpy()[shown]
+    image_terms = np.eye(len(scenes))[scene_ids]  # one column per image: any function of what is seen
+    X = np.c_[image_terms, drives["language"], np.ones(len(shown))]
+    y = drives["congruence"]
+    beta, *_ = np.linalg.lstsq(X, y, rcond=None)
+    r2 = 1 - ((y - X @ beta) ** 2).sum() / ((y - y.mean()) ** 2).sum()
+    assert r2 < 0.5
+    # Congruent utterances overlap fully with the shown image's caption.
+    congruent = words["congruent"].to_numpy()
+    assert np.allclose(y[:len(words)][congruent], 1.0) and (y[:len(words)][~congruent] < 1.0).all()
+
+
+def test_contacts_near_grey_matter_with_named_regions(small_dataset):
+    from neuromodels.seeg.simulate import _grey_matter
+
+    _, truth, _, _ = small_dataset
+    grey = _grey_matter()
+    tips = truth.groupby("shaft").first()
+    for _, tip in tips.iterrows():
+        dist = np.linalg.norm(grey - tip[["MNI_x", "MNI_y", "MNI_z"]].to_numpy(float), axis=1).min()
+        assert dist < 2.0
+    assert tips["Region"].str.contains("temporoparietal junction").any()
+    assert set(truth["class"]) == {"vision", "language", "multimodal", "noise"}
