@@ -29,7 +29,7 @@ def cmd_train(args: argparse.Namespace) -> None:
                                  checkpoint_path=args.checkpoint, out_path=args.out, precision=args.precision,
                                  overrides=_overrides(params))
     if args.metrics:
-        write_training_metrics(args.metrics, bundle)
+        write_training_metrics(args.metrics, bundle, {"latent_probe": _probe(args.stimuli, bundle, device)})
     if args.curve:
         plot_training_curve(args.curve, bundle)
     if args.checkpoint and not args.keep_checkpoint:
@@ -38,9 +38,32 @@ def cmd_train(args: argparse.Namespace) -> None:
         Path(args.checkpoint).unlink(missing_ok=True)
 
 
-def cmd_embed(args: argparse.Namespace) -> None:
+def _probe(stimuli_dir: str, bundle: Any, device: Any) -> dict[str, Any]:
+    """Latent read-out from the held-out stimuli's embeddings, trained encoder vs its random-init copy."""
     import numpy as np
 
+    from neuromodels.stimuli import latent_matrix, read_stimulus_set
+
+    from .evaluate import latent_probe
+    from .features import embed_images
+
+    stimuli = read_stimulus_set(stimuli_dir)
+    held_out = [int(i) for i in bundle.meta.get("val_stimulus_ids", [])]
+    if len(held_out) < 10:
+        return {}
+    rows = stimuli.table.set_index("stimulus_id").loc[held_out].reset_index()
+    latents, names = latent_matrix(rows)
+    images = stimuli.images(held_out)
+    seed = int(bundle.meta.get("seed", 0))
+    out = {"n_stimuli": len(held_out), "what": "5-fold cross-validated ridge R^2 from the image embedding to "
+                                               "each latent attribute of the held-out stimuli"}
+    for name, random_init in (("trained", False), ("random_init", True)):
+        features = embed_images(bundle, images, device=device, random_init=random_init, seed=seed)
+        out[name] = latent_probe(features, np.asarray(latents), names, seed=seed)
+    return out
+
+
+def cmd_embed(args: argparse.Namespace) -> None:
     from neuromodels.core.errors import ConfigError
     from neuromodels.core.runtime import get_logger, select_device
     from neuromodels.stimuli import read_stimulus_set

@@ -26,7 +26,8 @@ from .presets import NetworkPreset, get_preset
 from .text import CaptionEncoder, build_vocab, split_words
 from .vit import VisionTransformer, prepare_images
 
-__all__ = ["fit_encoder", "train_image_encoder", "retrieval_accuracy", "retrieval_chance", "load_training_set", "split_indices"]
+__all__ = ["fit_encoder", "train_image_encoder", "retrieval_accuracy", "retrieval_chance", "load_training_set",
+           "stimulus_captions", "split_indices", "validation_metrics"]
 
 log = get_logger(__name__)
 PathLike = str | os.PathLike
@@ -190,8 +191,8 @@ def fit_encoder(
         device=device, on_epoch_end=evaluate if len(val_idx) >= 2 else None, on_step_end=on_step_end,
     )
     log.info("training %s encoder (%s preset): %d train / %d held-out images, %d steps/epoch x %d epochs on %s",
-             objective, getattr(preset, "name", preset), len(train_idx), len(val_idx), steps_per_epoch,
-             settings.epochs, device)
+             objective, preset if isinstance(preset, str) else "custom", len(train_idx), len(val_idx),
+             steps_per_epoch, settings.epochs, device)
     result = trainer.fit(data, steps_per_epoch=steps_per_epoch)
     final = dict(result.history[-1]) if result.history else {}
     meta = {

@@ -19,7 +19,8 @@ FAST = dict(batch_size=32, val_fraction=0.0)
 @pytest.fixture(scope="module")
 def clip_bundle(train_world) -> ImageEncoder:
     images, captions = train_world
-    return fit_encoder(images, captions, "clip", "tiny", seed=0, progress=False, overrides=dict(FAST, epochs=16, lr=1e-3))
+    return fit_encoder(images, captions, "clip", "tiny", seed=0, progress=False,
+                       overrides=dict(FAST, epochs=16, lr=1e-3))
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +40,8 @@ def test_clip_retrieves_matched_caption_image_pairs_far_above_chance(clip_bundle
     images, captions = test_world  # new scenes, never trained on
     chance = retrieval_chance(len(captions), captions)
     caption_to_image, image_to_caption = _retrieval(clip_bundle, images, captions)
-    assert caption_to_image > 4 * chance and image_to_caption > 4 * chance, (caption_to_image, image_to_caption,
-                                                                             chance)
+    assert caption_to_image > 4 * chance and image_to_caption > 4 * chance, \
+        (caption_to_image, image_to_caption, chance)
     control = random_init_copy(clip_bundle, seed=5)
     assert max(_retrieval(control, images, captions)) < min(caption_to_image, image_to_caption)
     history = clip_bundle.meta["history"]
