@@ -146,7 +146,7 @@ METHOD_STYLE = {"mindbridge_reset": ("C0", "o", "-"), "mindbridge_finetune": ("C
 
 
 def plot_learning_curve(curve: pd.DataFrame, path: str | Path, chance: float, n_all: int,
-                        metrics: Sequence[str] = ("image_top1_image", "image_two_way")) -> Path:
+                        metrics: Sequence[str] = ("image_top1_image", "text_top1_image", "image_two_way")) -> Path:
     """Held-out subject: metric vs number of training images, one line per method (error bars: sd over seeds)."""
     import matplotlib
 
@@ -155,7 +155,8 @@ def plot_learning_curve(curve: pd.DataFrame, path: str | Path, chance: float, n_
 
     metrics = [m for m in metrics if f"{m}_mean" in curve.columns]
     fig, axes = plt.subplots(1, len(metrics), figsize=(4.8 * len(metrics), 3.8), squeeze=False)
-    titles = {"image_top1_image": "top-1 image retrieval", "image_top1_brain": "top-1 brain retrieval",
+    titles = {"image_top1_image": "top-1 retrieval, image embeddings",
+              "text_top1_image": "top-1 retrieval, text embeddings", "image_top1_brain": "top-1 brain retrieval",
               "image_two_way": "2-way identification", "image_corr": "embedding correlation"}
     for ax, m in zip(axes[0], metrics):
         for method, g in curve.groupby("method"):
@@ -164,8 +165,11 @@ def plot_learning_curve(curve: pd.DataFrame, path: str | Path, chance: float, n_
                         capsize=2, label=METHOD_LABELS.get(method, method))
         ax.axhline(chance if "top1" in m else (0.5 if "two_way" in m else 0.0), color="k", lw=0.8, ls=":")
         ax.set_xscale("log")
+        ns = sorted(curve["n_train"].unique())
+        ax.set_xticks(ns, [str(int(n)) for n in ns])
+        ax.minorticks_off()
         ax.set_xlabel("training images of the new subject")
-        ax.set_title(titles.get(m, m))
+        ax.set_title(titles.get(m, m), fontsize=10)
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("held-out test set")
     axes[0][-1].legend(fontsize=7, loc="lower right")
