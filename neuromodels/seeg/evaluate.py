@@ -8,10 +8,12 @@ passes when it has at least ``min_bins`` such bins):
 2. ``trained_vs_random``: each trained model beats its random-init copy (on electrodes with signal);
 3. ``mm_vs_unimodal``: the multimodal model beats the better unimodal model in that bin (vision or language);
 4. ``mm_vs_concat`` and ``mm_vs_lincomb``: it beats the concatenated unimodal features and the linear combination
-   of unimodal predictions;
+   of unimodal predictions; ``mm_vs_own_towers``: it beats its own image and text towers side by side without
+   their product (so a better image or text tower alone does not make a site multimodal);
 5. ``controlled``: SLIP (image-text + image-image objective) beats SimCLR (image-image only), same ViT and data.
 
 An electrode is a multimodal site (weak) when 3 and 4 pass in at least one alignment, strict when in both.
+``controlled`` counts SLIP > SimCLR as in the paper; it is not specific to integration (SLIP also has a text tower).
 """
 
 from __future__ import annotations
@@ -76,7 +78,9 @@ def ladder(Y: np.ndarray, preds: dict[str, np.ndarray], n_electrodes: int, modal
         for base in ("concat", "lincomb"):
             if base in preds:
                 test(f"mm_vs_{base}", boot[multimodal] - boot[base])
-        needed = [c for c in ("mm_vs_unimodal", "mm_vs_concat", "mm_vs_lincomb") if c in table]
+        if f"{multimodal}-towers" in preds:
+            test("mm_vs_own_towers", boot[multimodal] - boot[f"{multimodal}-towers"])
+        needed = [c for c in ("mm_vs_unimodal", "mm_vs_concat", "mm_vs_lincomb", "mm_vs_own_towers") if c in table]
         table["multimodal_site"] = table[needed].all(axis=1)
     a, b = controlled
     if a in preds and b in preds:

@@ -13,10 +13,12 @@ image layers and a joint layer.
 
 Built-in models (:func:`builtin_models`): ``simclr`` (vision), ``minilm`` (language), ``clip`` and ``slip``
 (multimodal), each with a ``-random`` control. A dual encoder (CLIP, SLIP) has one place where image and text
-meet: its joint embedding space. Its event representation is therefore its image layers plus a ``joint`` layer:
-the unit-length image and text embeddings and their element-wise product (whose sum is the image-text cosine
-similarity, so image-text agreement is linear in it). A model without a joint space (SimCLR, MiniLM) has no such
-layer.
+meet: its joint embedding space. Its event representation is therefore its image layers, its text embedding and a
+``joint`` layer: the unit-length image and text embeddings and their element-wise product (whose sum is the
+image-text cosine similarity, so image-text agreement is linear in it). A model without a joint space (SimCLR,
+MiniLM) has no such layer. The same network's towers without the product (each image layer concatenated with the
+text embedding) are the "own towers" baseline: a multimodal site must beat it, so a better image (or text) tower
+alone never makes a site multimodal.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ log = get_logger(__name__)
 
 Extractor = Callable[[np.ndarray, list[str]], dict[str, np.ndarray]]
 MODALITIES = ("vision", "language", "multimodal")
+TEXT_LAYER = "text"  # a dual encoder's text-tower embedding (unit length)
+JOINT_LAYER = "joint"  # image and text embeddings with their element-wise product
 
 
 @dataclass
@@ -88,7 +92,8 @@ def language_extractor(name: str = "minilm", seed: int = 0, device: str = "cpu")
 
 def dual_encoder_extractor(encoder_path: str | Path, random_init: bool = False, seed: int = 0,
                            device: str = "cpu") -> Extractor:
-    """Image layers of a CLIP/SLIP bundle plus its ``joint`` layer (see :func:`joint_layer`)."""
+    """Image layers of a CLIP/SLIP bundle (``image.*``), its text-tower embedding (``text``) and its ``joint``
+    layer (see :func:`joint_layer`)."""
     def extract(images: np.ndarray, texts: list[str]) -> dict[str, np.ndarray]:
         from ..networks import embed_images, embed_texts, image_layer_features
 
@@ -96,7 +101,8 @@ def dual_encoder_extractor(encoder_path: str | Path, random_init: bool = False, 
                                                                   random_init=random_init, seed=seed).items()}
         img = embed_images(encoder_path, images, device=device, random_init=random_init, seed=seed)
         txt = embed_texts(texts, encoder_path, device=device, random_init=random_init, seed=seed)
-        out["joint"] = joint_layer(img, txt)
+        out[TEXT_LAYER] = _unit(txt).astype(np.float32)
+        out[JOINT_LAYER] = joint_layer(img, txt)
         return out
 
     return extract

@@ -78,6 +78,8 @@ def evaluate_all(targets: Sequence[str], encoded: Sequence[str], truth_path: str
         "multimodal_weak": int(el["multimodal_site_any"].sum()),
         "multimodal_strict": int(el["multimodal_site_both"].sum()),
         "controlled_slip_vs_simclr": int(el["controlled_any"].sum()) if "controlled_any" in el else None,
+        "controlled_and_multimodal_site": (int((el["controlled_any"] & el["multimodal_site_any"]).sum())
+                                           if "controlled_any" in el else None),
     }
     trained_vs_random = {}
     for m in modalities:
@@ -101,7 +103,7 @@ def evaluate_all(targets: Sequence[str], encoded: Sequence[str], truth_path: str
             best = idx[np.argmax(el.loc[idx, "r_" + mm + "_best"].to_numpy() if f"r_{mm}_best" in el
                                  else np.zeros(idx.size))]
             picks.append(int(best))
-    shown = [m for m in (mm, f"{mm}-random", "simclr", "minilm", "concat", "lincomb")
+    shown = [m for m in (mm, f"{mm}-random", f"{mm}-towers", "simclr", "minilm", "concat", "lincomb")
              if m in curves["language"]]
     r_by_bin_figure(out / "r_by_bin.png", curves, edges, el, picks, shown)
     log.info("summary: %s", summary)

@@ -7,7 +7,10 @@ regions, and each is of one class:
 
 - ``vision``: its high-gamma amplitude follows a fixed linear read-out of the shown image's latent attributes
   (strongest at scene cuts, weaker at later word onsets while the image stays on screen);
-- ``language``: follows a linear read-out of the content words of the utterance, at word onsets;
+- ``language``: follows a linear read-out of the meaning of the utterance, at word onsets: of the leading principal
+  components of its sentence embedding by the packaged trained sentence encoder (``language_drive="minilm"``,
+  the default: these electrodes are tuned to a sentence-semantic space, as language cortex is to those of trained
+  language models) or of its bag of content words (``"words"``);
 - ``multimodal``: follows the *congruence* of what is seen and what is said: the overlap (Jaccard index) of the
   content words of the spoken utterance with those of the shown image's own caption. This is an interaction (an
   AND of image and words): no sum of an image term and a word term produces it, but the similarity of an image and a
@@ -74,6 +77,8 @@ class SimulationSettings:
     line_noise: float = 3.0
     vision_on_words: float = 0.4  # vision drive at word onsets relative to scene cuts
     multimodal_on_cuts: float = 0.5
+    language_drive: str = "minilm"  # minilm (sentence-embedding components) | words (bag of content words)
+    language_components: int = 12
     regions: list[str] = field(default_factory=lambda: list(REGIONS))
 
 
@@ -193,11 +198,11 @@ def _pink(gen: np.random.Generator, n: int, sfreq: float) -> np.ndarray:
 
 
 def event_drives(words: pd.DataFrame, cuts: pd.DataFrame, scenes: pd.DataFrame, vision_latents: np.ndarray,
-                 seed: int) -> dict[str, np.ndarray]:
+                 seed: int, language_drive: str = "words", language_components: int = 12) -> dict[str, np.ndarray]:
     """Per-event features that drive the planted classes.
 
-    Returns ``vision`` (events, latents) of the shown image, ``language`` (events, vocabulary) bag of content
-    words of the utterance, ``congruence`` (events,), for words then scene cuts (in that order), and
+    Returns ``vision`` (events, latents) of the shown image, ``language`` (events, components or vocabulary) the
+    utterance's sentence-embedding components or bag of content words, ``congruence`` (events,), for words then scene cuts (in that order), and
     ``is_cut`` (events,) bool.
     """
     ids = scenes["stimulus_id"].tolist()
@@ -214,11 +219,27 @@ def event_drives(words: pd.DataFrame, cuts: pd.DataFrame, scenes: pd.DataFrame, 
     lat = np.asarray(vision_latents, dtype=float)
     lat = (lat - lat.mean(0)) / np.maximum(lat.std(0), 1e-9)
     vision = lat[[index[s] for s in shown]]
-    language = np.zeros((len(said), len(vocab)))
-    for i, text in enumerate(said):
-        for w in content_words(text):
-            if w in vpos:
-                language[i, vpos[w]] = 1.0
+    if language_drive == "minilm":
+        from ..networks import embed_texts
+
+        distinct = sorted(set(said))
+        emb = embed_texts(distinct, "minilm")
+        emb = emb - emb.mean(0)
+        _, _, vt = np.linalg.svd(emb, full_matrices=False)
+        comps = emb @ vt[:language_components].T
+        comps /= comps.std(0)
+        row = {t: i for i, t in enumerate(distinct)}
+        language = comps[[row[t] for t in said]]
+    elif language_drive == "words":
+        language = np.zeros((len(said), len(vocab)))
+        for i, text in enumerate(said):
+            for w in content_words(text):
+                if w in vpos:
+                    language[i, vpos[w]] = 1.0
+    else:
+        from ..core.errors import ConfigError
+
+        raise ConfigError("seeg.simulation.language_drive", f"{language_drive!r} is not minilm or words")
     cong = np.array([congruence(t, captions[index[s]]) for t, s in zip(said, shown)])
     is_cut = np.r_[np.zeros(len(words), bool), np.ones(len(cuts), bool)]
     return {"vision": vision, "language": language, "congruence": cong, "is_cut": is_cut}
@@ -247,7 +268,8 @@ def simulate_dataset(root: str | Path, scenes: pd.DataFrame, vision_latents: np.
     movie = "movie0"
     words, cuts = make_movie(scenes, settings, seed)
     write_movie(root, movie, words, cuts)
-    drives = event_drives(words, cuts, scenes, vision_latents, seed)
+    drives = event_drives(words, cuts, scenes, vision_latents, seed, settings.language_drive,
+                          settings.language_components)
     onsets_movie = np.r_[words["start"].to_numpy(float), cuts["time"].to_numpy(float)]
     sf = settings.sfreq
     truths = []

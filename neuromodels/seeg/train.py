@@ -19,6 +19,7 @@ from ..core.errors import DataError, require
 from ..core.runtime import get_logger
 from .data import list_trials, read_trial
 from .preprocess import PreprocessSettings, event_bins, preprocess
+from .features import JOINT_LAYER, TEXT_LAYER
 from .ridge import DEFAULT_ALPHAS, contiguous_groups, encode_layers, linear_combination
 from .simulate import shown_image
 
@@ -107,7 +108,7 @@ def encode_alignment(
     n_inner: int = 5,
     alphas: Sequence[float] = DEFAULT_ALPHAS,
     backend: str = "numpy",
-    concat_depth: int = 2,
+    concat_depth: int = 3,
 ) -> dict[str, np.ndarray]:
     """Held-out predictions of every model and of the two linear-integration baselines.
 
@@ -116,13 +117,14 @@ def encode_alignment(
     Y : (events, targets)
     features : model name -> layer -> (events, features)
     modalities : model name -> modality
-    concat_depth : the concatenation baseline pairs each of the last ``concat_depth`` layers of the trained vision
-        model with each of the last ``concat_depth`` layers of the trained language model (its "layers")
+    concat_depth : the concatenation baseline pairs each of the ``concat_depth`` layers the trained vision model
+        chose most often with each of the ``concat_depth`` most chosen layers of the trained language model
 
     Returns
     -------
     dict with ``pred/{model}`` (events, targets), ``layer_r/{model}`` (layers, targets), ``pred/concat``,
-    ``pred/lincomb``, ``groups`` (events,)
+    ``pred/lincomb``, ``pred/{multimodal model}-towers`` (its image layers beside its text embedding, without the
+    product), ``groups`` (events,)
     """
     groups = contiguous_groups(len(Y), n_blocks)
     out: dict[str, np.ndarray] = {"groups": groups}
@@ -131,19 +133,36 @@ def encode_alignment(
         out[f"pred/{name}"] = enc.predictions
         out[f"layer_r/{name}"] = enc.layer_r
         out[f"layers/{name}"] = np.array(enc.layers)
+        out[f"chosen/{name}"] = enc.chosen
         log.info("encoded %s (%d layers, %d targets)", name, len(enc.layers), Y.shape[1])
     vis = [m for m, mod in modalities.items() if mod == "vision" and not m.endswith("-random") and m in features]
     lang = [m for m, mod in modalities.items() if mod == "language" and not m.endswith("-random") and m in features]
     if vis and lang:
+        # Unimodal concatenation over the layers each unimodal model chose most often (on training folds).
         v, l_ = features[vis[0]], features[lang[0]]
-        pairs = {}
-        for a in list(v)[-concat_depth:]:
-            for b in list(l_)[-concat_depth:]:
-                pairs[f"{a}+{b}"] = np.concatenate([_z(v[a]), _z(l_[b])], axis=1)
+        pairs = {f"{a}+{b}": np.concatenate([_z(v[a]), _z(l_[b])], axis=1)
+                 for a in _top_layers(out, vis[0], concat_depth) for b in _top_layers(out, lang[0], concat_depth)}
         enc = encode_layers(pairs, Y, groups, alphas, n_outer, n_inner, backend)
         out["pred/concat"] = enc.predictions
         out["pred/lincomb"] = linear_combination(out[f"pred/{vis[0]}"], out[f"pred/{lang[0]}"], Y, groups, n_outer)
+    for name, feats in features.items():
+        if modalities.get(name) != "multimodal" or name.endswith("-random") or TEXT_LAYER not in feats:
+            continue
+        # The network's own towers side by side, without the image-text product.
+        towers = {f"{k}+{TEXT_LAYER}": np.concatenate([_z(x), _z(feats[TEXT_LAYER])], axis=1)
+                  for k, x in feats.items() if k not in (TEXT_LAYER, JOINT_LAYER)}
+        enc = encode_layers(towers, Y, groups, alphas, n_outer, n_inner, backend)
+        out[f"pred/{name}-towers"] = enc.predictions
+        log.info("encoded %s-towers (%d layers)", name, len(towers))
     return out
+
+
+def _top_layers(out: dict[str, np.ndarray], name: str, k: int) -> list[str]:
+    """The ``k`` layers of a model chosen most often across targets and outer folds (choices made on training
+    folds only)."""
+    layers = list(out[f"layers/{name}"])
+    counts = np.bincount(out[f"chosen/{name}"].ravel(), minlength=len(layers))
+    return [layers[i] for i in np.argsort(-counts, kind="stable")[:k]]
 
 
 def _z(x: np.ndarray) -> np.ndarray:

@@ -27,6 +27,6 @@ def small_dataset(tmp_path_factory):
     root = tmp_path_factory.mktemp("seeg") / "rec"
     scenes, latents = toy_scenes()
     settings = SimulationSettings(n_subjects=1, shafts_per_subject=6, contacts_per_shaft=4, target_contacts=3,
-                                  duration=240.0)
+                                  duration=240.0, language_drive="words")
     truth = simulate_dataset(root, scenes, latents, settings, seed=0)
     return root, truth, scenes, latents
