@@ -103,7 +103,12 @@ def cmd_summarize(args: argparse.Namespace) -> None:
     from ..core.io import read_json, save_figure, write_table
     from .evaluate import plot_variants
 
+    from .presets import VARIANTS
+
     table = pd.DataFrame([read_json(path) for path in args.inputs])
+    rank = {v: i for i, v in enumerate(VARIANTS)}
+    table = table.sort_values(["variant", "seed"], key=lambda c: c.map(rank).fillna(len(rank)) if c.name == "variant"
+                              else c, kind="stable").reset_index(drop=True)
     write_table(args.table, table)
     save_figure(args.figure, plot_variants(table))
 

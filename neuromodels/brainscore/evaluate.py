@@ -485,7 +485,11 @@ def plot_variants(table: pd.DataFrame):
                 ("blur_accuracy", "blur acc."), ("contrast_accuracy", "contrast acc."),
                 ("V4_ceiled", "V4 (ceiled)"), ("IT_ceiled", "IT (ceiled)")]
     measures = [(c, label) for c, label in measures if c in table]
-    mean = table.groupby("variant", sort=False)[[c for c, _ in measures]].mean()
+    from .presets import VARIANTS
+
+    known = [v for v in VARIANTS if v in set(table["variant"])]  # the paper's order, then any others
+    order = known + [v for v in dict.fromkeys(table["variant"]) if v not in known]
+    mean = table.groupby("variant")[[c for c, _ in measures]].mean().loc[order]
     sem_cols = {c: c.replace("_ceiled", "_sem") for c, _ in measures if c.endswith("_ceiled")}
     fig, ax = plt.subplots(figsize=(1.3 * len(measures) + 2, 3.6))
     width = 0.8 / max(len(mean), 1)

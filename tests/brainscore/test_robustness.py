@@ -12,8 +12,8 @@ from neuromodels.brainscore.train import train_variant
 
 @pytest.mark.slow
 def test_adversarial_training_is_more_robust_under_pgd() -> None:
-    preset = get_preset("tiny", {"n_train": 1024, "n_test": 256, "epochs": 8, "batch_size": 64, "lr": 2e-3,
-                                 "train_eps_255": 4.0, "train_step_255": 5.0})
+    preset = get_preset("default", {"n_train": 1536, "n_test": 384, "epochs": 8, "train_eps_255": 4.0,
+                                    "train_step_255": 5.0})
     data = world_image_dataset(preset.n_train, preset.n_test, preset.image_size, seed=0)
     x, y = data.part("test")
     pgd = {}

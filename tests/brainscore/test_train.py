@@ -145,6 +145,15 @@ def test_killed_run_resumes_to_the_same_weights(tiny_data, tmp_path: Path) -> No
         torch.testing.assert_close(v, w, rtol=0, atol=1e-6, msg=k)
 
 
+def test_checkpoint_of_other_settings_is_not_resumed(tiny_data, tmp_path: Path) -> None:
+    ckpt = tmp_path / "ckpt.pt"
+    one = get_preset("tiny", {"n_train": 96, "batch_size": 32, "epochs": 1})
+    train_variant(tiny_data, "base", one, seed=0, checkpoint_path=ckpt, progress=False)
+    two = get_preset("tiny", {"n_train": 96, "batch_size": 32, "epochs": 2})
+    trained = train_variant(tiny_data, "base", two, seed=0, checkpoint_path=ckpt, progress=False)
+    assert trained.meta["resumed_from_step"] == 0 and trained.meta["steps"] == 6
+
+
 def test_robustness_table_shape(tiny_data) -> None:
     torch.manual_seed(0)
     model = Linear32()
