@@ -26,6 +26,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = steps.add_parser("simulate", help="write a simulated Brain Treebank-style dataset with planted classes")
     p.add_argument("--stimuli", required=True, help="stimulus set folder (neuromodels stimuli generate)")
     p.add_argument("--out", required=True, help="dataset folder to write")
+    p.add_argument("--vision-encoder", default=None,
+                   help="trained image encoder bundle: vision electrodes are then tuned to the leading principal "
+                        "components of its image embedding (default: to the world's latent attributes)")
     p.add_argument("--preset", default="default", choices=["tiny", "default", "full"])
     add_params_argument(p)
     add_runtime_arguments(p, device=False)
@@ -97,7 +100,13 @@ def _simulate(args: argparse.Namespace) -> None:
 
     if not cols:
         raise ConfigError("seeg.vision_attributes", f"matches none of the latent columns {names}")
-    simulate_dataset(args.out, stim.table, lat[:, cols], preset.simulation, seed=args.seed)
+    vision = lat[:, cols]
+    if args.vision_encoder:
+        from ..networks import embed_images
+        from .simulate import leading_components
+
+        vision = leading_components(embed_images(args.vision_encoder, stim.images()), 12)
+    simulate_dataset(args.out, stim.table, vision, preset.simulation, seed=args.seed)
 
 
 def _preprocess_settings(params: dict):

@@ -5,8 +5,11 @@ The "movie" is a sequence of scenes, each showing one image of the stimulus worl
 on screen; otherwise it describes another image. Electrodes sit on shafts placed in MNI152 grey matter around named
 regions, and each is of one class:
 
-- ``vision``: its high-gamma amplitude follows a fixed linear read-out of the shown image's latent attributes
-  (strongest at scene cuts, weaker at later word onsets while the image stays on screen);
+- ``vision``: its high-gamma amplitude follows a fixed linear read-out of the shown image: of latent attributes
+  of the world (``vision_latents``), or of the leading principal components of the image's embedding by a trained
+  image encoder when one is given (these electrodes are then tuned to a learned visual feature space, as visual
+  cortex is to those of trained vision networks); strongest at scene cuts, weaker at later word onsets while the
+  image stays on screen;
 - ``language``: follows a linear read-out of the meaning of the utterance, at word onsets: of the leading principal
   components of its sentence embedding by the packaged trained sentence encoder (``language_drive="minilm"``,
   the default: these electrodes are tuned to a sentence-semantic space, as language cortex is to those of trained
@@ -223,11 +226,7 @@ def event_drives(words: pd.DataFrame, cuts: pd.DataFrame, scenes: pd.DataFrame, 
         from ..networks import embed_texts
 
         distinct = sorted(set(said))
-        emb = embed_texts(distinct, "minilm")
-        emb = emb - emb.mean(0)
-        _, _, vt = np.linalg.svd(emb, full_matrices=False)
-        comps = emb @ vt[:language_components].T
-        comps /= comps.std(0)
+        comps = leading_components(embed_texts(distinct, "minilm"), language_components)
         row = {t: i for i, t in enumerate(distinct)}
         language = comps[[row[t] for t in said]]
     elif language_drive == "words":
@@ -243,6 +242,14 @@ def event_drives(words: pd.DataFrame, cuts: pd.DataFrame, scenes: pd.DataFrame, 
     cong = np.array([congruence(t, captions[index[s]]) for t, s in zip(said, shown)])
     is_cut = np.r_[np.zeros(len(words), bool), np.ones(len(cuts), bool)]
     return {"vision": vision, "language": language, "congruence": cong, "is_cut": is_cut}
+
+
+def leading_components(x: np.ndarray, k: int = 12) -> np.ndarray:
+    """(rows, k) scores on the ``k`` leading principal components of ``x`` (rows, features), unit variance."""
+    x = np.asarray(x, dtype=float) - np.mean(x, axis=0)
+    _, _, vt = np.linalg.svd(x, full_matrices=False)
+    scores = x @ vt[:k].T
+    return scores / np.maximum(scores.std(0), 1e-12)
 
 
 def shown_image(times: np.ndarray, cuts: pd.DataFrame) -> np.ndarray:

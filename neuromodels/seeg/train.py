@@ -140,8 +140,11 @@ def encode_alignment(
     if vis and lang:
         # Unimodal concatenation over the layers each unimodal model chose most often (on training folds).
         v, l_ = features[vis[0]], features[lang[0]]
-        pairs = {f"{a}+{b}": np.concatenate([_z(v[a]), _z(l_[b])], axis=1)
-                 for a in _top_layers(out, vis[0], concat_depth) for b in _top_layers(out, lang[0], concat_depth)}
+        top_v, top_l = _top_layers(out, vis[0], concat_depth), _top_layers(out, lang[0], concat_depth)
+        # Each half alone is a candidate too, so the baseline is never worse than its parts for lack of a
+        # second penalty (one alpha serves a concatenation).
+        pairs = {**{f"{vis[0]}:{a}": v[a] for a in top_v}, **{f"{lang[0]}:{b}": l_[b] for b in top_l},
+                 **{f"{a}+{b}": np.concatenate([_z(v[a]), _z(l_[b])], axis=1) for a in top_v for b in top_l}}
         enc = encode_layers(pairs, Y, groups, alphas, n_outer, n_inner, backend)
         out["pred/concat"] = enc.predictions
         out["pred/lincomb"] = linear_combination(out[f"pred/{vis[0]}"], out[f"pred/{lang[0]}"], Y, groups, n_outer)
@@ -149,8 +152,12 @@ def encode_alignment(
         if modalities.get(name) != "multimodal" or name.endswith("-random") or TEXT_LAYER not in feats:
             continue
         # The network's own towers side by side, without the image-text product.
-        towers = {f"{k}+{TEXT_LAYER}": np.concatenate([_z(x), _z(feats[TEXT_LAYER])], axis=1)
-                  for k, x in feats.items() if k not in (TEXT_LAYER, JOINT_LAYER)}
+        text = feats[TEXT_LAYER]
+        towers = {k: x for k, x in feats.items() if k != JOINT_LAYER}  # each tower's layers alone
+        towers.update({f"{k}+{TEXT_LAYER}": np.concatenate([_z(x), _z(text)], axis=1)
+                       for k, x in feats.items() if k not in (TEXT_LAYER, JOINT_LAYER)})
+        if JOINT_LAYER in feats:  # the joint layer without its product third: unit image and text embeddings
+            towers["joint-without-product"] = feats[JOINT_LAYER][:, :2 * text.shape[1]]
         enc = encode_layers(towers, Y, groups, alphas, n_outer, n_inner, backend)
         out[f"pred/{name}-towers"] = enc.predictions
         log.info("encoded %s-towers (%d layers)", name, len(towers))

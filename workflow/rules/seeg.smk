@@ -21,6 +21,7 @@ wildcard_constraints:
 rule seeg_simulate:
     input:
         world=rules.stimuli_world.output.table,
+        vision=f"{RESULTS}/networks/simclr/seed{{seed}}/encoder.pt",
     output:
         truth=f"{SEEG_DIR}/recordings/ground_truth.csv",
     params:
@@ -38,6 +39,7 @@ rule seeg_simulate:
         f"{RESULTS}/logs/seeg/simulate_seed{{seed}}.log",
     shell:
         "neuromodels seeg simulate --stimuli {params.stimuli} --out {params.out} --preset {params.preset} "
+        "--vision-encoder {input.vision} "
         "--seed {wildcards.seed} --threads {threads} --params {params.settings} 2> {log}"
 
 
