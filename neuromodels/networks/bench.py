@@ -1,19 +1,16 @@
-"""Benchmark: training throughput of an encoder with SDPA attention against the plain softmax reference
-(and, on a GPU, bf16 autocast against fp32), each run in the same process through the one training loop."""
+"""Benchmark: training steps of an encoder with SDPA attention against the plain softmax reference (and, on a
+GPU, bf16 autocast against fp32), timed in turns in the same process on the same batch."""
 
 from __future__ import annotations
 
 import os
-import platform
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
-from neuromodels.core.attention import get_default_backend, set_default_backend
-from neuromodels.core.io import write_json
-from neuromodels.core.runtime import get_logger, select_device
-from neuromodels.core.training import Trainer, TrainSettings
+from neuromodels.core.benchmark import environment_info, time_interleaved, write_result
+from neuromodels.core.runtime import autocast, get_logger, resolve_precision, select_device
 
 from .objectives import ContrastiveModel, contrastive_step
 from .presets import get_preset
@@ -24,66 +21,73 @@ log = get_logger(__name__)
 _WORDS = ("red", "green", "blue", "disc", "square", "star", "left", "right", "small", "large")
 
 
-def _throughput(objective: str, preset: str, backend: str, precision: str, steps: int, device: torch.device,
-                seed: int) -> dict[str, Any]:
+def _train_step(objective: str, preset: str, backend: str, precision: str, device: torch.device, seed: int
+                ) -> tuple[Callable[[], Any], int]:
+    """One optimizer step of the preset's encoder (attention ``backend``, autocast ``precision``) on a fixed
+    batch, as a callable; returns it and the batch size."""
     s = get_preset(preset)
-    previous = get_default_backend()
-    set_default_backend(backend)  # type: ignore[arg-type]
-    try:
-        torch.manual_seed(seed)
-        vision = VisionTransformer(s.image_size, s.patch_size, s.dim, s.depth, s.num_heads, s.mlp_ratio,
-                                   s.embed_dim)
-        text = CaptionEncoder(build_vocab(_WORDS), s.text_dim, s.text_depth, s.text_heads, embed_dim=s.embed_dim)
-        model = ContrastiveModel(vision, text, objective, ssl_dim=s.ssl_dim)
-        g = torch.Generator().manual_seed(seed)
-        b = s.batch_size
-        images = torch.randint(0, 256, (b, 3, s.image_size, s.image_size), dtype=torch.uint8, generator=g)
-        words = torch.randint(0, len(_WORDS), (b, 6), generator=g)
-        tokens, _ = text.tokenize([" ".join(_WORDS[int(i)] for i in row) for row in words])
-        batch = {"images": images, "tokens": tokens, "seed": torch.tensor([seed])}
-        warmup = 2
-        trainer = Trainer(model, contrastive_step,
-                          TrainSettings(epochs=1, lr=1e-4, precision=precision, progress=False,
-                                        desc=f"bench {backend}/{precision}"), device=device)
-        trainer.fit(lambda epoch: [batch] * warmup, steps_per_epoch=warmup)
-        timed = Trainer(model, contrastive_step,
-                        TrainSettings(epochs=1, lr=1e-4, precision=precision, progress=False,
-                                      desc=f"bench {backend}/{precision}"), device=device)
-        result = timed.fit(lambda epoch: [batch] * steps, steps_per_epoch=steps)
-    finally:
-        set_default_backend(previous)
-    return {"backend": backend, "precision": precision, "batch_size": b, "steps": result.steps,
-            "seconds": result.seconds, "samples_per_second": result.samples_per_second,
-            "seconds_per_step": result.seconds / max(result.steps, 1)}
+    torch.manual_seed(seed)
+    vision = VisionTransformer(s.image_size, s.patch_size, s.dim, s.depth, s.num_heads, s.mlp_ratio, s.embed_dim,
+                               backend=backend)  # type: ignore[arg-type]
+    text = CaptionEncoder(build_vocab(_WORDS), s.text_dim, s.text_depth, s.text_heads, embed_dim=s.embed_dim,
+                          backend=backend)  # type: ignore[arg-type]
+    model = ContrastiveModel(vision, text, objective, ssl_dim=s.ssl_dim).to(device).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    dtype = resolve_precision(precision, device)
+    g = torch.Generator().manual_seed(seed)
+    b = s.batch_size
+    images = torch.randint(0, 256, (b, 3, s.image_size, s.image_size), dtype=torch.uint8, generator=g)
+    words = torch.randint(0, len(_WORDS), (b, 6), generator=g)
+    tokens, _ = text.tokenize([" ".join(_WORDS[int(i)] for i in row) for row in words])
+    batch = {"images": images.to(device), "tokens": tokens.to(device), "seed": torch.tensor([seed])}
+
+    def step() -> float:
+        optimizer.zero_grad(set_to_none=True)
+        with autocast(device, dtype):
+            loss, _ = contrastive_step(model, batch)
+        loss.backward()
+        optimizer.step()
+        return float(loss.detach())
+
+    return step, b
 
 
 def run_benchmark(out: str | os.PathLike, preset: str = "default", objective: str = "simclr", steps: int = 10,
                   device_preference: str = "auto", seed: int = 0) -> dict[str, Any]:
-    """Time ``steps`` training steps per configuration and write a JSON with the runs and the speed-ups of
-    SDPA over the reference (and bf16 over fp32 on a GPU)."""
+    """Time training steps of every configuration in turns (so changes of machine load hit all alike) and
+    write a JSON with the per-configuration timings and the speed-ups of SDPA over the reference attention
+    (and of bf16 over fp32 on a GPU), by median wall time and by median process CPU time."""
     device = select_device(device_preference)
     precisions = ["fp32", "bf16"] if device.type == "cuda" else ["fp32"]
-    runs = [_throughput(objective, preset, backend, precision, steps, device, seed)
-            for precision in precisions for backend in ("reference", "sdpa")]
-    by_key = {(r["backend"], r["precision"]): r["samples_per_second"] for r in runs}
-    ratios = {f"sdpa_over_reference_{p}": by_key[("sdpa", p)] / by_key[("reference", p)] for p in precisions}
+    configs = [(backend, precision) for precision in precisions for backend in ("reference", "sdpa")]
+    fns, batch = {}, 0
+    for backend, precision in configs:
+        fns[f"{backend}/{precision}"], batch = _train_step(objective, preset, backend, precision, device, seed)
+    timings = time_interleaved(fns, repeats=steps, warmup=2, device=device)
+    runs = []
+    for (backend, precision), (name, t) in zip(configs, timings.items()):
+        runs.append({"backend": backend, "precision": precision, "batch_size": batch,
+                     "median_s_per_step": t.median_s, "median_cpu_s_per_step": t.median_cpu_s,
+                     "samples_per_second": batch / t.median_s, "timing": t.as_dict()})
+    by = {(r["backend"], r["precision"]): r for r in runs}
+    ratios: dict[str, float] = {}
+    for p in precisions:
+        ratios[f"sdpa_over_reference_{p}"] = (by[("reference", p)]["median_s_per_step"]
+                                              / by[("sdpa", p)]["median_s_per_step"])
+        ratios[f"sdpa_over_reference_{p}_cpu_time"] = (by[("reference", p)]["median_cpu_s_per_step"]
+                                                        / by[("sdpa", p)]["median_cpu_s_per_step"])
     if "bf16" in precisions:
-        ratios["bf16_over_fp32_sdpa"] = by_key[("sdpa", "bf16")] / by_key[("sdpa", "fp32")]
+        ratios["bf16_over_fp32_sdpa"] = (by[("sdpa", "fp32")]["median_s_per_step"]
+                                         / by[("sdpa", "bf16")]["median_s_per_step"])
     report = {
         "benchmark": "networks_training",
-        "what": f"{objective} training steps of the {preset} preset encoder (samples/s, higher is better)",
+        "what": f"{objective} training steps (forward, backward, AdamW) of the {preset} preset encoder; ratios are "
+                "speed-ups (baseline time / our time, higher is better)",
         "baseline": "reference (plain softmax) attention, fp32",
         "runs": runs,
         "ratios": ratios,
-        "environment": {
-            "device": str(device),
-            "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor(),
-            "torch": torch.__version__,
-            "threads": torch.get_num_threads(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-        },
+        "environment": environment_info(device),
     }
-    write_json(Path(out), report)
+    write_result(Path(out), report)
     log.info("networks benchmark: %s", {k: round(v, 2) for k, v in ratios.items()})
     return report

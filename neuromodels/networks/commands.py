@@ -140,12 +140,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def register_bench(bench_subparsers: argparse._SubParsersAction) -> None:
     bench = bench_subparsers.add_parser(
-        "networks", help="encoder training throughput: SDPA vs reference attention (and bf16 vs fp32 on GPU)",
+        "networks", help="encoder training steps: SDPA vs reference attention (and bf16 vs fp32 on GPU)",
         description="Time training steps of a preset's encoder with the SDPA attention backend against the plain "
                     "softmax reference in the same process (and bf16 autocast against fp32 on a GPU).")
     bench.add_argument("--out", required=True, help="JSON file to write")
     bench.add_argument("--preset", default="default", choices=["tiny", "default", "full"])
     bench.add_argument("--objective", default="simclr", choices=["simclr", "clip", "slip"])
-    bench.add_argument("--steps", type=int, default=10, help="timed steps per configuration (default 10)")
+    bench.add_argument("--steps", type=int, default=10, help="timed steps per configuration, in turns (default 10)")
     add_runtime_arguments(bench)
     bench.set_defaults(func=cmd_bench)
