@@ -60,3 +60,14 @@ def test_user_errors_are_one_line(stimuli_dir, tmp_path, capsys):
                  "--out", str(tmp_path / "x.h5"), "--device", "cpu"])
     assert code == 2
     assert "none.pt: file not found" in capsys.readouterr().err
+
+
+def test_benchmark_writes_timings_and_ratios(tmp_path):
+    out = tmp_path / "networks.json"
+    assert main(["bench", "networks", "--out", str(out), "--preset", "tiny", "--objective", "clip", "--steps", "1",
+                 "--device", "cpu", "--threads", "1"]) == 0
+    report = json.loads(out.read_text())
+    assert {r["backend"] for r in report["runs"]} == {"reference", "sdpa"}
+    assert all(r["samples_per_second"] > 0 and r["batch_size"] == 64 for r in report["runs"])
+    assert report["ratios"]["sdpa_over_reference_fp32"] > 0
+    assert report["environment"]["torch"]
