@@ -93,7 +93,7 @@ def winning_class(row: pd.Series, modalities: dict[str, str]) -> str:
     best trained unimodal model, ``none`` without signal."""
     if not row.get("signal_any", False):
         return "none"
-    if row.get("multimodal_any", False):
+    if row.get("multimodal_site_any", False):
         return "multimodal"
     uni = {m: row.get(f"r_{m}_best", -1) for m, mod in modalities.items()
            if mod in ("vision", "language") and not m.endswith("-random")}
@@ -120,8 +120,10 @@ def glass_brain(path: str | Path, table: pd.DataFrame, title: str) -> None:
     fig = plt.figure(figsize=(10, 4))
     order = ["none", "vision", "language", "multimodal"]
     codes = table["winner"].map({c: i for i, c in enumerate(order)}).to_numpy(float)
+    draw = np.argsort(codes, kind="stable")  # multimodal sites drawn last, on top
+    codes = codes[draw]
     cmap = matplotlib.colors.ListedColormap([CLASS_COLOURS[c] for c in order])
-    coords = table[["MNI_x", "MNI_y", "MNI_z"]].to_numpy(float)
+    coords = table[["MNI_x", "MNI_y", "MNI_z"]].to_numpy(float)[draw]
     display = plotting.plot_markers(codes, coords, node_cmap=cmap, node_vmin=-0.5, node_vmax=3.5,
                                     node_size=np.where(codes == 3, 40, 15), display_mode="lzr", figure=fig,
                                     title=title, colorbar=False, alpha=0.9)

@@ -106,3 +106,16 @@ def test_contacts_near_grey_matter_with_named_regions(small_dataset):
         assert dist < 2.0
     assert tips["Region"].str.contains("temporoparietal junction").any()
     assert set(truth["class"]) == {"vision", "language", "multimodal", "noise"}
+
+
+def test_winning_class():
+    import pandas as pd
+
+    from neuromodels.seeg.evaluate import winning_class
+
+    mods = {"simclr": "vision", "minilm": "language", "clip": "multimodal", "simclr-random": "vision"}
+    row = pd.Series({"signal_any": True, "multimodal_site_any": False, "r_simclr_best": 0.2, "r_minilm_best": 0.5,
+                     "r_simclr-random_best": 0.9})
+    assert winning_class(row, mods) == "language"
+    assert winning_class(row.copy().set_axis(row.index).replace({False: True}), mods) == "multimodal"
+    assert winning_class(pd.Series({"signal_any": False}), mods) == "none"
