@@ -61,7 +61,7 @@ PRESETS: dict[str, NetworkPreset] = {
                           text_dim=64, text_depth=1, text_heads=4, ssl_dim=64, epochs=8, batch_size=64,
                           lr=1e-3, checkpoint_every=10),
     "default": NetworkPreset(image_size=32, patch_size=8, dim=128, depth=4, num_heads=4, embed_dim=128,
-                             text_dim=128, text_depth=2, text_heads=4, ssl_dim=128, epochs=20, batch_size=128,
+                             text_dim=128, text_depth=2, text_heads=4, ssl_dim=128, epochs=24, batch_size=128,
                              lr=1e-3, checkpoint_every=50),
     "full": NetworkPreset(image_size=64, patch_size=8, dim=384, depth=6, num_heads=6, embed_dim=256,
                           text_dim=256, text_depth=4, text_heads=4, ssl_dim=256, epochs=100, batch_size=256,
