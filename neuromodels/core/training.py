@@ -149,9 +149,12 @@ class Trainer:
         if kind == "none":
             return None
         if kind == "onecycle":
+            total_steps = max(total_steps, 4)
+            # OneCycle divides by the warm-up and the decay lengths: keep each at least 2 steps
+            warmup = min(max(self.settings.warmup_fraction, 2.0 / total_steps), 1.0 - 2.0 / total_steps)
             return torch.optim.lr_scheduler.OneCycleLR(
                 self.optimizer, max_lr=[g["lr"] for g in self.optimizer.param_groups],
-                total_steps=max(total_steps, 2), pct_start=self.settings.warmup_fraction)
+                total_steps=total_steps, pct_start=warmup)
         if kind == "cosine":
             return torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=max(total_steps, 1))
         raise ValueError(f"unknown scheduler {kind!r} (none, onecycle, cosine)")

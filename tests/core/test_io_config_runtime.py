@@ -44,6 +44,17 @@ def test_atomic_path_replaces_old_file_only_on_success(tmp_path):
     assert read_json(target) == {"v": 2.5, "arr": [0, 1]}
 
 
+def test_outputs_get_the_usual_file_mode(tmp_path):
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        path = write_json(tmp_path / "m.json", {})
+    finally:
+        os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o644
+
+
 def test_write_table_roundtrip(tmp_path):
     df = pd.DataFrame({"subject": ["s1", "s2"], "r": [0.5, 0.25]})
     write_table(tmp_path / "t.csv", df)

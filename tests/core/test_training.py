@@ -150,3 +150,13 @@ def test_batch_helpers():
     assert batch_size(batch) == 5
     moved = to_device(batch, torch.device("cpu"))
     assert moved["name"] == "a" and moved["x"].shape == (5, 2)
+
+
+@pytest.mark.parametrize("steps", [1, 2, 3, 5])
+def test_onecycle_survives_very_short_runs(steps):
+    x, y, _ = _problem()
+    model = nn.Linear(D, 1)
+    result = Trainer(model, lambda m, b: nn.functional.mse_loss(m(b[0]), b[1]),
+                     TrainSettings(epochs=1, max_steps=steps, scheduler="onecycle", warmup_fraction=0.05,
+                                   progress=False)).fit(_data(x, y))
+    assert result.steps == steps
