@@ -38,12 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
                            description="Benchmarks that time our code against a baseline run in the same process.")
     bench_sub = bench.add_subparsers(dest="step", metavar="<benchmark>", required=True)
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name and name.startswith(exc.name):  # that part of the package is not there yet
-                continue
-            raise
+        module = importlib.import_module(name)
         if hasattr(module, "register"):
             module.register(sub)
         if hasattr(module, "register_bench"):

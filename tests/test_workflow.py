@@ -64,8 +64,22 @@ def test_tiny_dag_runs_end_to_end(tmp_path):
                      "--config", "preset=tiny", "device=cpu", cwd=work)
     assert out.returncode == 0, out.stderr[-6000:]
     results = work / "results"
-    assert (results / "benchmarks" / "attention.json").stat().st_size > 0
-    assert (results / "stimuli" / "contact_sheet.png").stat().st_size > 0
+    expected = [
+        "stimuli/contact_sheet.png",
+        "decoding/source_subjects.csv", "decoding/learning_curve.csv", "decoding/learning_curve.png",
+        "seeg/seed0/electrodes.csv", "seeg/seed0/regions.csv", "seeg/seed0/glass_brain.png",
+        "seeg/seed0/r_by_bin.png",
+        "brainscore/variants.csv", "brainscore/variants.png",
+        "benchmarks/attention.json", "benchmarks/decoding.json",
+    ]
+    missing = [name for name in expected if not (results / name).is_file() or not (results / name).stat().st_size]
+    assert not missing, missing
+    import pandas as pd
+
+    variants = pd.read_csv(results / "brainscore" / "variants.csv")
+    assert len(variants) == 4  # every variant trained and scored
+    curve = pd.read_csv(results / "decoding" / "learning_curve.csv")
+    assert curve.notna().any().all() and len(curve) > 0
     # nothing left half-written: no temporary files from atomic writes
     assert not [p for p in results.rglob(".*") if p.is_file()]
     # a second run has nothing to do
