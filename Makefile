@@ -39,6 +39,7 @@ report: setup
 dag: setup
 	mkdir -p docs
 	$(BIN)/snakemake --dag | dot -Tsvg > docs/dag.svg
+	$(BIN)/snakemake --rulegraph | dot -Tsvg > docs/rulegraph.svg
 
 lint: setup
 	$(BIN)/snakemake --lint
