@@ -6,9 +6,10 @@ Budgets are in pixel units of [0, 1] images times 255 (``train_eps_255 = 2`` is 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
+from ..core.config import override_settings
 from ..core.errors import ConfigError
 
 __all__ = ["BrainScorePreset", "PRESETS", "get_preset", "VARIANTS", "variant_flags"]
@@ -71,14 +72,7 @@ class BrainScorePreset:
 
     def with_overrides(self, overrides: Mapping[str, Any] | None) -> "BrainScorePreset":
         """A copy with some settings replaced (``None`` ignored); unknown names raise :class:`ConfigError`."""
-        if not overrides:
-            return self
-        known = {f.name for f in fields(self)}
-        unknown = sorted(set(overrides) - known)
-        if unknown:
-            raise ConfigError(f"brainscore.{unknown[0]}", f"not a brainscore setting; known: {sorted(known)}")
-        values = {k: (tuple(v) if isinstance(v, list) else v) for k, v in overrides.items() if v is not None}
-        return replace(self, **values)
+        return override_settings(self, dict(overrides or {}), "brainscore")
 
 
 PRESETS: dict[str, BrainScorePreset] = {

@@ -36,6 +36,7 @@ __all__ = [
     "TransformerDecoderLayer",
     "ClsCrossAttention",
     "set_default_backend",
+    "init_transformer_weights",
     "get_default_backend",
 ]
 
@@ -203,6 +204,19 @@ def attention(
     safe_mask = mask | ~any_key
     out = F.scaled_dot_product_attention(q, k, v, attn_mask=safe_mask, dropout_p=dropout_p, scale=scale)
     return out.masked_fill(~any_key, 0.0)
+
+
+def init_transformer_weights(model: nn.Module, std: float = 0.02) -> None:
+    """The usual transformer initialisation: truncated-normal linear weights (``std``), zero biases,
+    LayerNorm as the identity. Other modules are left as they are."""
+    for module in model.modules():
+        if isinstance(module, nn.Linear):
+            nn.init.trunc_normal_(module.weight, std=std)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.LayerNorm):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
 
 
 class MultiHeadAttention(nn.Module):

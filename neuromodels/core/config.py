@@ -8,6 +8,7 @@ the key, e.g. ``config key 'decoding.epochs': 'ten' is not of type 'integer'``.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -92,3 +93,20 @@ def check_config(config: dict, schema_path: str | Path) -> dict:
         error = jsonschema.exceptions.best_match(errors)
         raise ConfigError(_key_path(error), _message(error))
     return filled
+
+
+def override_settings(settings: Any, overrides: dict | None, section: str) -> Any:
+    """A copy of the dataclass ``settings`` with some fields replaced (``None`` values are ignored).
+
+    Lists become tuples where the field holds a tuple (YAML has no tuples). An unknown name raises
+    :class:`ConfigError` naming ``section.name``.
+    """
+    if not overrides:
+        return settings
+    known = {f.name for f in dataclasses.fields(settings)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ConfigError(f"{section}.{unknown[0]}", f"not a {section} setting; known: {sorted(known)}")
+    values = {k: (tuple(v) if isinstance(v, list) and isinstance(getattr(settings, k), tuple) else v)
+              for k, v in overrides.items() if v is not None}
+    return dataclasses.replace(settings, **values)

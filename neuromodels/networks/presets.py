@@ -3,9 +3,10 @@ objective) and ``full`` (a GPU; closer to the small ViTs of the papers, still fa
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
+from neuromodels.core.config import override_settings
 from neuromodels.core.errors import ConfigError
 
 __all__ = ["NetworkPreset", "PRESETS", "get_preset"]
@@ -45,15 +46,8 @@ class NetworkPreset:
         return asdict(self)
 
     def with_overrides(self, overrides: Mapping[str, Any] | None) -> "NetworkPreset":
-        """A copy with some settings replaced (``None`` values are ignored); unknown names raise
-        :class:`ConfigError`."""
-        if not overrides:
-            return self
-        known = {f.name for f in fields(self)}
-        unknown = sorted(set(overrides) - known)
-        if unknown:
-            raise ConfigError(f"networks.{unknown[0]}", f"not a network setting; known: {sorted(known)}")
-        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+        """A copy with some settings replaced (``None`` ignored); unknown names raise :class:`ConfigError`."""
+        return override_settings(self, dict(overrides or {}), "networks")
 
 
 PRESETS: dict[str, NetworkPreset] = {

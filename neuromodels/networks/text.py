@@ -14,7 +14,7 @@ from typing import Any, Iterable, Sequence
 import torch
 from torch import Tensor, nn
 
-from neuromodels.core.attention import Backend, TransformerEncoderLayer
+from neuromodels.core.attention import Backend, TransformerEncoderLayer, init_transformer_weights
 
 __all__ = ["CaptionEncoder", "build_vocab", "split_words", "SPECIAL_TOKENS"]
 
@@ -83,14 +83,7 @@ class CaptionEncoder(nn.Module):
         nn.init.normal_(self.token_embed.weight, std=0.02)
         with torch.no_grad():
             self.token_embed.weight[PAD].zero_()
-        for module in self.modules():
-            if isinstance(module, nn.Linear):
-                nn.init.trunc_normal_(module.weight, std=0.02)
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
-            elif isinstance(module, nn.LayerNorm):
-                nn.init.ones_(module.weight)
-                nn.init.zeros_(module.bias)
+        init_transformer_weights(self)
 
     def tokenize(self, captions: Sequence[str]) -> tuple[Tensor, Tensor]:
         """Captions -> ``(token_ids, key_mask)``, both ``(B, 1 + L)`` with ``L`` the longest caption (at most

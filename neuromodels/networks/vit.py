@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from neuromodels.core.attention import Backend, TransformerEncoderLayer
+from neuromodels.core.attention import Backend, TransformerEncoderLayer, init_transformer_weights
 
 __all__ = ["VisionTransformer", "prepare_images"]
 
@@ -114,18 +114,12 @@ class VisionTransformer(nn.Module):
         """Truncated-normal weights (std 0.02) for positions, CLS and linear layers; LayerNorm to identity."""
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
         nn.init.trunc_normal_(self.cls_token, std=0.02)
-        for module in self.modules():
-            if isinstance(module, nn.Linear):
-                nn.init.trunc_normal_(module.weight, std=0.02)
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
-            elif isinstance(module, nn.LayerNorm):
-                nn.init.ones_(module.weight)
-                nn.init.zeros_(module.bias)
-            elif isinstance(module, nn.Conv2d):
+        for module in self.modules():  # the patch embedding comes first: keep its draws first
+            if isinstance(module, nn.Conv2d):
                 nn.init.kaiming_normal_(module.weight, mode="fan_out")
                 if module.bias is not None:
                     nn.init.zeros_(module.bias)
+        init_transformer_weights(self)
 
     def forward_tokens(self, images: Tensor) -> Tensor:
         """Images float ``(B, 3, H, W)`` in [0, 1] -> normalised tokens ``(B, 1 + n_patches, dim)``."""
