@@ -165,10 +165,14 @@ class Trainer:
         loss, metrics = (out if isinstance(out, tuple) else (out, {}))
         return loss, {k: float(v.detach() if isinstance(v, Tensor) else v) for k, v in metrics.items()}
 
-    def _checkpoint(self, step: int, epoch: int, history: list[dict]) -> None:
+    def _checkpoint(self, step: int, epoch: int, history: list[dict],
+                    running: dict[str, float] | None = None, n_running: int = 0) -> None:
+        """Save the state; ``running``/``n_running`` are the current epoch's metric sums so far, so that a
+        resumed epoch's mean in the history covers all of its steps, as in an uninterrupted run."""
         if self.settings.checkpoint_path:
+            extra = {"history": history, "running": dict(running or {}), "n_running": int(n_running)}
             save_checkpoint(self.settings.checkpoint_path, self.model, self.optimizer, self.scheduler,
-                            self.scaler, step=step, epoch=epoch, extra={"history": history})
+                            self.scaler, step=step, epoch=epoch, extra=extra)
 
     def fit(self, data: DataFn, steps_per_epoch: int | None = None) -> TrainResult:
         """Train over ``data(epoch)`` for ``settings.epochs`` epochs (or ``settings.max_steps`` steps)."""
@@ -182,11 +186,15 @@ class Trainer:
 
         step, start_epoch, history = 0, 0, []
         resumed_from = 0
+        resumed_running: dict[str, float] = {}
+        resumed_n = 0
         if s.checkpoint_path and Path(s.checkpoint_path).exists():
             state = load_checkpoint(s.checkpoint_path, self.model, self.optimizer, self.scheduler, self.scaler,
                                     map_location=self.device)
             step, start_epoch = state["step"], state["epoch"]
             history = list(state["extra"].get("history", []))
+            resumed_running = dict(state["extra"].get("running", {}))
+            resumed_n = int(state["extra"].get("n_running", 0))
             resumed_from = step
 
         samples, seconds = 0, 0.0
@@ -199,6 +207,8 @@ class Trainer:
                 skip = step - epoch * steps_per_epoch  # batches of this epoch already trained before a resume
                 running: dict[str, float] = {}
                 n_running = 0
+                if skip > 0:  # mid-epoch resume: carry the sums of the steps trained before the kill
+                    running, n_running = resumed_running, resumed_n
                 for i, batch in enumerate(data(epoch)):
                     if i < skip:
                         continue
@@ -236,7 +246,7 @@ class Trainer:
                     bar.update(1)
                     bar.set_postfix(loss=f"{metrics['loss']:.4g}", refresh=False)
                     if s.checkpoint_every and step % s.checkpoint_every == 0:
-                        self._checkpoint(step, epoch, history)
+                        self._checkpoint(step, epoch, history, running, n_running)
                     if self.on_step_end is not None:
                         self.on_step_end(step, metrics)
                 epoch_done = step >= (epoch + 1) * steps_per_epoch or step >= total

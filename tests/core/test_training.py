@@ -72,6 +72,8 @@ def test_resume_after_kill_gives_identical_weights(tmp_path, kill_at):
     assert result.steps == ref_result.steps
     for a, b in zip(reference.state_dict().values(), resumed.state_dict().values()):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
+    # the history (per-epoch mean loss and metrics) is the same too, the interrupted epoch included
+    assert result.history == ref_result.history
 
 
 def test_same_seed_same_numbers_and_different_seed_differs():

@@ -84,7 +84,7 @@ def test_training_resumes_from_a_checkpoint(planted, tmp_path):
     sub.subjects = {s: data.subjects[s] for s in SOURCES[:2]}
     cfg = replace(CFG, epochs=4, checkpoint_every=3)
     ck = tmp_path / "ck.pt"
-    full, _ = train_joint(sub, MODEL, cfg, LossWeights(), 1, torch.device("cpu"), progress=False)
+    full, full_result = train_joint(sub, MODEL, cfg, LossWeights(), 1, torch.device("cpu"), progress=False)
 
     class Killed(Exception):
         pass
@@ -93,8 +93,8 @@ def test_training_resumes_from_a_checkpoint(planted, tmp_path):
 
     original = training.Trainer._checkpoint
 
-    def kill_after_first(self, step, epoch, history):
-        original(self, step, epoch, history)
+    def kill_after_first(self, step, epoch, *args):
+        original(self, step, epoch, *args)
         if step >= 7:
             raise Killed
 
@@ -109,6 +109,7 @@ def test_training_resumes_from_a_checkpoint(planted, tmp_path):
     assert result.resumed_from_step > 0
     for (n, a), b in zip(full.state_dict().items(), resumed.state_dict().values()):
         assert torch.allclose(a, b, atol=1e-6), n
+    assert [h["loss"] for h in result.history] == pytest.approx([h["loss"] for h in full_result.history])
 
 
 def test_cli_chain_writes_tables_and_figures(tmp_path):
