@@ -55,6 +55,17 @@ def test_slurm_profile_dry_run_lists_resources(tmp_path):
     assert "slurm_partition=" in text  # string resources are resolved at submission time
     bench = text[text.index("rule bench_attention:"):]
     assert "gpu=1" in bench[:bench.index("Shell command")]
+    assert "threads: 4" in bench[:bench.index("Shell command")]  # the profile's fixed benchmark threads
+
+
+def test_benchmarks_take_every_local_core(tmp_path):
+    """Locally a benchmark job asks for all --cores, so no other job runs beside it and skews its timings."""
+    work = _workdir(tmp_path)
+    out = _snakemake("-n", "-p", "--cores", "3", "benchmarks", cwd=work)
+    assert out.returncode == 0, out.stderr[-3000:] + out.stdout[-3000:]
+    text = out.stdout + out.stderr
+    bench = text[text.index("rule bench_attention:"):]
+    assert "--threads 3" in bench[:bench.index("\n\n")]
 
 
 def test_tiny_dag_runs_end_to_end(tmp_path):

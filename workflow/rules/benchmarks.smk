@@ -16,7 +16,7 @@ rule bench_attention:
         ),
     conda:
         ENV
-    threads: 2
+    threads: BENCH_THREADS
     resources:
         mem_mb=8000,
         runtime=20,

@@ -144,7 +144,7 @@ rule bench_brainscore:
         device=DEVICE,
     conda:
         ENV
-    threads: 2
+    threads: BENCH_THREADS
     resources:
         mem_mb=4000,
         runtime=30,

@@ -28,6 +28,13 @@ RESULTS = "results"
 BENCH = f"{RESULTS}/benchmarks"
 # Benchmark outputs: each family appends its own; the `benchmarks` target collects them.
 BENCHMARKS = []
+# Benchmark rules take every core of a local run, so that no other job runs beside them and disturbs their
+# timings (each result records its thread count). Where no --cores is given (a dry run, a cluster executor,
+# where each job has its own allocation) they ask for 2.
+try:
+    BENCH_THREADS = max(1, int(workflow.cores))
+except Exception:
+    BENCH_THREADS = 2
 
 
 def neuromodels(family, step):

@@ -204,7 +204,7 @@ rule bench_decoding:
         device=DEVICE,
     conda:
         ENV
-    threads: 2
+    threads: BENCH_THREADS
     resources:
         mem_mb=8000,
         runtime=30,

@@ -107,7 +107,7 @@ rule bench_networks:
         steps=3 if PRESET == "tiny" else 10,
     conda:
         ENV
-    threads: 2
+    threads: BENCH_THREADS
     resources:
         mem_mb=4000,
         runtime=20,

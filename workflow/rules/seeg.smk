@@ -176,7 +176,7 @@ rule seeg_bench_ridge:
         device=DEVICE,
     conda:
         ENV
-    threads: 2
+    threads: BENCH_THREADS
     resources:
         mem_mb=8000,
         runtime=30,
