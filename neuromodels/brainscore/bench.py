@@ -12,7 +12,8 @@ import torch
 
 from ..core.benchmark import environment_info, time_call, write_result
 from ..core.io import PathLike
-from ..core.runtime import autocast, get_logger, resolve_precision, seed_everything
+from ..core.runtime import get_logger, resolve_precision, seed_everything
+from ..core.training import Trainer, TrainSettings
 from .models import build_crossvit, crossvit_config
 from .presets import VARIANTS, get_preset, variant_flags
 from .train import classification_loss
@@ -37,19 +38,14 @@ def run_benchmark(out: PathLike, preset: str = "default", device: torch.device |
     for variant in VARIANTS:
         rotation, adversarial = variant_flags(variant)
         seed_everything(seed)
-        model = build_crossvit(crossvit_config(p.model), n_classes=10).to(device).train()
-        optimizer = torch.optim.AdamW(model.parameters(), lr=p.lr)
+        model = build_crossvit(crossvit_config(p.model), n_classes=10).train()
         loss_fn = classification_loss(rotation, adversarial, p.train_eps_255 / 255, p.train_step_255 / 255,
                                       p.crop_scale)
-
-        def step() -> None:
-            optimizer.zero_grad(set_to_none=True)
-            with autocast(device, amp):
-                loss, _ = loss_fn(model, (images, labels, seed))
-            loss.backward()
-            optimizer.step()
-
-        timing = time_call(step, repeats=steps, warmup=2, device=device)
+        # the shared trainer's step, with the settings training uses (AdamW, clipping, autocast)
+        trainer = Trainer(model, loss_fn, TrainSettings(lr=p.lr, weight_decay=p.weight_decay, grad_clip=1.0,
+                                                        precision=precision, progress=False), device=device)
+        batch = (images, labels, seed)
+        timing = time_call(lambda: trainer.step(batch), repeats=steps, warmup=2, device=device)
         variants[variant] = {"images_per_second": p.batch_size / timing.median_s, "timing": timing.as_dict()}
         log.info("%s: %.1f images/s", variant, variants[variant]["images_per_second"])
     base = variants["base"]["images_per_second"]

@@ -165,6 +165,35 @@ class Trainer:
         loss, metrics = (out if isinstance(out, tuple) else (out, {}))
         return loss, {k: float(v.detach() if isinstance(v, Tensor) else v) for k, v in metrics.items()}
 
+    def step(self, batch: Any, step: int | None = None) -> dict[str, float]:
+        """One optimizer step on ``batch``: move it to the device, zero the gradients, the loss under
+        autocast, backward (scaled for fp16), clipping, optimizer and scheduler steps. Returns the loss and the
+        loss function's metrics as floats (on CUDA, after the step has finished). ``fit`` calls this for
+        every batch; benchmarks time it, so they measure the very step training runs."""
+        batch = to_device(batch, self.device)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss, metrics = self._loss(batch)
+        if not torch.isfinite(loss):
+            where = "" if step is None else f" at step {step}"
+            raise FloatingPointError(f"{self.settings.desc}: loss is {loss.item()}{where}")
+        if self.scaler is not None:
+            self.scaler.scale(loss).backward()
+            self.scaler.unscale_(self.optimizer)
+        else:
+            loss.backward()
+        if self.settings.grad_clip:
+            torch.nn.utils.clip_grad_norm_(trainable_parameters(self.model), self.settings.grad_clip)
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
+        if self.scheduler is not None:
+            self.scheduler.step()
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        return {"loss": float(loss.detach()), **metrics}
+
     def _checkpoint(self, step: int, epoch: int, history: list[dict],
                     running: dict[str, float] | None = None, n_running: int = 0) -> None:
         """Save the state; ``running``/``n_running`` are the current epoch's metric sums so far, so that a
@@ -215,31 +244,10 @@ class Trainer:
                     if step >= total or i >= steps_per_epoch:
                         break
                     t0 = time.perf_counter()
-                    batch = to_device(batch, self.device)
-                    self.optimizer.zero_grad(set_to_none=True)
-                    loss, metrics = self._loss(batch)
-                    if not torch.isfinite(loss):
-                        raise FloatingPointError(f"{s.desc}: loss is {loss.item()} at step {step}")
-                    if self.scaler is not None:
-                        self.scaler.scale(loss).backward()
-                        self.scaler.unscale_(self.optimizer)
-                    else:
-                        loss.backward()
-                    if s.grad_clip:
-                        torch.nn.utils.clip_grad_norm_(trainable_parameters(self.model), s.grad_clip)
-                    if self.scaler is not None:
-                        self.scaler.step(self.optimizer)
-                        self.scaler.update()
-                    else:
-                        self.optimizer.step()
-                    if self.scheduler is not None:
-                        self.scheduler.step()
-                    if self.device.type == "cuda":
-                        torch.cuda.synchronize(self.device)
+                    metrics = self.step(batch, step)
                     seconds += time.perf_counter() - t0
                     samples += batch_size(batch)
                     step += 1
-                    metrics = {"loss": float(loss.detach()), **metrics}
                     for k, v in metrics.items():
                         running[k] = running.get(k, 0.0) + v
                     n_running += 1

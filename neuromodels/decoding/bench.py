@@ -2,8 +2,8 @@
 
 Sizes: ``default`` (the default preset: ~1000 voxels per subject pooled to 512, hidden 256) and ``paper``
 (NSD's voxel counts 15724/14278/13039/12682, 8192 pooled, 2048 hidden, rank-128 adapters, 768-d image and
-text embeddings). One training step = forward, loss (SoftCLIP + MSE + reconstruction + cycle), backward and
-AdamW update over a batch of every subject. Both models are timed in turns in the same process; the ratio is
+text embeddings). One training step = the shared trainer's step (forward, loss: SoftCLIP + MSE + reconstruction +
+cycle, backward, clipping, AdamW update) over a batch of every subject. Both models are timed in turns in the same process; the ratio is
 MindBridge's samples/s over the linear-adapter model's. On CUDA each is timed in fp32 and with bf16 autocast.
 """
 
@@ -16,7 +16,8 @@ from typing import Any, Callable
 import torch
 
 from neuromodels.core.benchmark import environment_info, time_interleaved, write_result
-from neuromodels.core.runtime import autocast, get_logger, seed_everything, select_device
+from neuromodels.core.runtime import get_logger, seed_everything, select_device
+from neuromodels.core.training import Trainer, TrainSettings, to_device
 
 from .models import LossWeights, ModelConfig, build_model, decoder_loss
 
@@ -33,26 +34,21 @@ SIZES: dict[str, dict[str, Any]] = {
 }
 
 
-def _step_fn(kind: str, size: dict[str, Any], device: torch.device, dtype: torch.dtype | None) -> Callable[[], None]:
+def _step_fn(kind: str, size: dict[str, Any], device: torch.device, precision: str) -> Callable[[], Any]:
+    """One training step of the shared trainer (AdamW, clipping, autocast) on a fixed batch of every subject."""
     subjects = {f"subj{i + 1:02d}": v for i, v in enumerate(size["voxels"])}
-    model = build_model(replace(size["model"], kind=kind, subjects=subjects)).to(device).train()
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=1e-2)
+    model = build_model(replace(size["model"], kind=kind, subjects=subjects)).train()
     b, c = size["batch"], size["model"]
     gen = torch.Generator().manual_seed(0)
-    batch = {s: {"voxels": torch.randn(b, v, generator=gen).to(device),
-                 "image": torch.randn(b, c.image_dim, generator=gen).to(device),
-                 "text": torch.randn(b, c.text_dim, generator=gen).to(device)} for s, v in subjects.items()}
+    batch = {s: {"voxels": torch.randn(b, v, generator=gen),
+                 "image": torch.randn(b, c.image_dim, generator=gen),
+                 "text": torch.randn(b, c.text_dim, generator=gen)} for s, v in subjects.items()}
     weights = LossWeights()
-
-    def step() -> None:
-        opt.zero_grad(set_to_none=True)
-        with autocast(device, dtype):
-            loss, _ = decoder_loss(model, batch, weights)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-
-    return step
+    trainer = Trainer(model, lambda m, batch: decoder_loss(m, batch, weights),
+                      TrainSettings(lr=1e-4, weight_decay=1e-2, grad_clip=1.0, precision=precision, progress=False),
+                      device=device)
+    batch = to_device(batch, device)
+    return lambda: trainer.step(batch)
 
 
 def run_benchmark(out: str | Path, sizes: list[str], steps: int = 10, device: str = "auto",
@@ -68,8 +64,7 @@ def run_benchmark(out: str | Path, sizes: list[str], steps: int = 10, device: st
         size = SIZES[name]
         n_samples = size["batch"] * len(size["voxels"])
         for prec in precisions:
-            dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[prec]
-            fns = {kind: _step_fn(kind, size, dev, dtype) for kind in ("mindbridge", "linear")}
+            fns = {kind: _step_fn(kind, size, dev, prec) for kind in ("mindbridge", "linear")}
             reps = max(2, steps if name != "paper" or dev.type == "cuda" else min(steps, 3))
             timings = time_interleaved(fns, repeats=reps, warmup=1, device=dev)
             row = {"size": name, "precision": prec, "batch_per_subject": size["batch"],

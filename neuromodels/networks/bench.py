@@ -10,7 +10,8 @@ from typing import Any, Callable
 import torch
 
 from neuromodels.core.benchmark import environment_info, time_interleaved, write_result
-from neuromodels.core.runtime import autocast, get_logger, resolve_precision, select_device
+from neuromodels.core.runtime import get_logger, select_device
+from neuromodels.core.training import Trainer, TrainSettings, to_device
 
 from .objectives import ContrastiveModel, contrastive_step
 from .presets import get_preset
@@ -31,25 +32,17 @@ def _train_step(objective: str, preset: str, backend: str, precision: str, devic
                                backend=backend)  # type: ignore[arg-type]
     text = CaptionEncoder(build_vocab(_WORDS), s.text_dim, s.text_depth, s.text_heads, embed_dim=s.embed_dim,
                           backend=backend)  # type: ignore[arg-type]
-    model = ContrastiveModel(vision, text, objective, ssl_dim=s.ssl_dim).to(device).train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    dtype = resolve_precision(precision, device)
+    model = ContrastiveModel(vision, text, objective, ssl_dim=s.ssl_dim).train()
+    # the shared trainer's step, as training runs it (AdamW, clipping, autocast)
+    trainer = Trainer(model, contrastive_step, TrainSettings(lr=1e-4, weight_decay=s.weight_decay,
+                                                             precision=precision, progress=False), device=device)
     g = torch.Generator().manual_seed(seed)
     b = s.batch_size
     images = torch.randint(0, 256, (b, 3, s.image_size, s.image_size), dtype=torch.uint8, generator=g)
     words = torch.randint(0, len(_WORDS), (b, 6), generator=g)
     tokens, _ = text.tokenize([" ".join(_WORDS[int(i)] for i in row) for row in words])
-    batch = {"images": images.to(device), "tokens": tokens.to(device), "seed": torch.tensor([seed])}
-
-    def step() -> float:
-        optimizer.zero_grad(set_to_none=True)
-        with autocast(device, dtype):
-            loss, _ = contrastive_step(model, batch)
-        loss.backward()
-        optimizer.step()
-        return float(loss.detach())
-
-    return step, b
+    batch = to_device({"images": images, "tokens": tokens, "seed": torch.tensor([seed])}, device)
+    return (lambda: trainer.step(batch)), b
 
 
 def run_benchmark(out: str | os.PathLike, preset: str = "default", objective: str = "simclr", steps: int = 10,
@@ -81,7 +74,7 @@ def run_benchmark(out: str | os.PathLike, preset: str = "default", objective: st
                                          / by[("sdpa", "bf16")]["median_s_per_step"])
     report = {
         "benchmark": "networks_training",
-        "what": f"{objective} training steps (forward, backward, AdamW) of the {preset} preset encoder; ratios are "
+        "what": f"{objective} training steps (the shared trainer's step: forward, backward, clipping, AdamW) of the {preset} preset encoder; ratios are "
                 "speed-ups (baseline time / our time, higher is better)",
         "baseline": "reference (plain softmax) attention, fp32",
         "runs": runs,
