@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
+import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,7 @@ import yaml
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from .errors import ConfigError
+from .errors import ConfigError, NeuromodelsError
 
 
 def _load_yaml(path: Path) -> dict:
@@ -110,3 +112,15 @@ def override_settings(settings: Any, overrides: dict | None, section: str) -> An
     values = {k: (tuple(v) if isinstance(v, list) and isinstance(getattr(settings, k), tuple) else v)
               for k, v in overrides.items() if v is not None}
     return dataclasses.replace(settings, **values)
+
+
+def module_digest(name: str) -> str:
+    """A short digest of a module's source file, found without importing (nor running) the module.
+
+    The workflow lists the digest of each family's presets module among a rule's params, so that changing a
+    default in code reruns the rules that use it, as changing the config does.
+    """
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.origin or not Path(spec.origin).is_file():
+        raise NeuromodelsError(f"module {name} has no source file")
+    return hashlib.sha256(Path(spec.origin).read_bytes()).hexdigest()[:16]

@@ -13,8 +13,8 @@ import torch
 from torch import nn
 
 from neuromodels.core.activations import extract_activations, layer_names
-from neuromodels.core.config import check_config
-from neuromodels.core.errors import ConfigError, DataError, require
+from neuromodels.core.config import check_config, module_digest
+from neuromodels.core.errors import ConfigError, DataError, NeuromodelsError, require
 from neuromodels.core.io import atomic_path, read_json, write_json, write_table
 from neuromodels.core.runtime import resolve_precision, seed_everything, select_device
 
@@ -136,3 +136,18 @@ def test_extract_activations_matches_manual_forward():
     assert layer_names(model) == ["0", "1", "2"]
     with pytest.raises(ConfigError, match="unknown layer"):
         extract_activations(model, [x], ["nope"])
+
+
+def test_module_digest_follows_the_source_without_importing_it(tmp_path, monkeypatch):
+    package = tmp_path / "presetpkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    source = package / "presets.py"
+    source.write_text("raise RuntimeError('importing runs this')\nEPOCHS = 10\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    first = module_digest("presetpkg.presets")  # no RuntimeError: the module is not executed
+    assert first == module_digest("presetpkg.presets")
+    source.write_text("raise RuntimeError('importing runs this')\nEPOCHS = 20\n")
+    assert module_digest("presetpkg.presets") != first
+    with pytest.raises(NeuromodelsError, match="no_such_module"):
+        module_digest("presetpkg.no_such_module")

@@ -23,6 +23,7 @@ rule brainscore_images:
     params:
         family=params("brainscore"),
         preset=PRESET,
+        preset_code=preset_code("brainscore"),
     conda:
         ENV
     threads: 1
@@ -45,6 +46,7 @@ rule brainscore_simulate:
         out=lambda wildcards, output: os.path.dirname(output.assembly),
         family=params("brainscore"),
         preset=PRESET,
+        preset_code=preset_code("brainscore"),
     conda:
         ENV
     threads: 1
@@ -68,6 +70,7 @@ rule brainscore_train:
         checkpoint=f"{BS_OUT}/{{bs_variant}}/seed{{seed}}/checkpoint.pt",
         family=params("brainscore"),
         preset=PRESET,
+        preset_code=preset_code("brainscore"),
         device=DEVICE,
     conda:
         ENV
@@ -99,6 +102,7 @@ rule brainscore_score:
         out=lambda wildcards, output: os.path.dirname(output.summary),
         family=params("brainscore"),
         preset=PRESET,
+        preset_code=preset_code("brainscore"),
         device=DEVICE,
     conda:
         ENV
@@ -141,6 +145,7 @@ rule bench_brainscore:
         f"{BENCH}/brainscore.json",
     params:
         preset=PRESET,
+        preset_code=preset_code("brainscore"),
         device=DEVICE,
     conda:
         ENV

@@ -6,7 +6,7 @@ import sys
 
 from snakemake.utils import validate
 
-from neuromodels.core.config import check_config
+from neuromodels.core.config import check_config, module_digest
 from neuromodels.core.errors import ConfigError
 
 SCHEMA = os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml")
@@ -45,6 +45,13 @@ def neuromodels(family, step):
 def params(section):
     """A family's validated config section, quoted for the shell (passed as --params)."""
     return shlex.quote(json.dumps(config[section], sort_keys=True))
+
+
+def preset_code(family):
+    """A digest of a family's presets module (its defaults per size preset), found without importing it.
+    Rules that take --preset list it among their params, so that a changed default reruns them (Snakemake's
+    params trigger), as a changed config value does."""
+    return module_digest(f"neuromodels.{family}.presets")
 
 
 def gpus(wildcards=None):

@@ -16,6 +16,7 @@ if DEC.simulated:
         params:
             out=lambda wildcards, output: os.path.dirname(output.truth),
             preset=PRESET,
+            preset_code=preset_code("decoding"),
             settings=params("decoding"),
         conda:
             ENV
@@ -68,6 +69,7 @@ rule decoding_train:
         subjects=" ".join(DEC.sources),
         checkpoint=f"{DEC.out}/checkpoints/joint_{{model}}_seed{{seed}}.pt",
         preset=PRESET,
+        preset_code=preset_code("decoding"),
         device=DEVICE,
         settings=params("decoding"),
     wildcard_constraints:
@@ -102,6 +104,7 @@ rule decoding_adapt:
         sources=" ".join(DEC.sources),
         checkpoint=f"{DEC.out}/checkpoints/heldout_{{method}}_{{subject}}_n{{n_train}}_seed{{seed}}.pt",
         preset=PRESET,
+        preset_code=preset_code("decoding"),
         device=DEVICE,
         settings=params("decoding"),
     wildcard_constraints:
@@ -135,6 +138,7 @@ rule decoding_source:
         data=DEC.data,
         checkpoint=f"{DEC.out}/checkpoints/source_{{method}}_{{subject}}_seed{{seed}}.pt",
         preset=PRESET,
+        preset_code=preset_code("decoding"),
         device=DEVICE,
         settings=params("decoding"),
     wildcard_constraints:

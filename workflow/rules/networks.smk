@@ -56,6 +56,7 @@ rule networks_train:
         checkpoint=NETWORKS_CHECKPOINT,
         settings=params("networks"),
         preset=PRESET,
+        preset_code=preset_code("networks"),
         device=DEVICE,
     conda:
         ENV
@@ -104,6 +105,7 @@ rule bench_networks:
     params:
         device=DEVICE,
         preset=PRESET,
+        preset_code=preset_code("networks"),
         steps=3 if PRESET == "tiny" else 10,
     conda:
         ENV

@@ -29,6 +29,7 @@ rule seeg_simulate:
         out=lambda wildcards, output: os.path.dirname(output.truth),
         settings=params("seeg"),
         preset=PRESET,
+        preset_code=preset_code("seeg"),
     conda:
         ENV
     threads: 1
@@ -122,6 +123,7 @@ rule seeg_encode:
     params:
         settings=params("seeg"),
         preset=PRESET,
+        preset_code=preset_code("seeg"),
         device=DEVICE,
     conda:
         ENV
@@ -154,6 +156,7 @@ rule seeg_evaluate:
         out=lambda wildcards, output: os.path.dirname(output.summary),
         settings=params("seeg"),
         preset=PRESET,
+        preset_code=preset_code("seeg"),
     conda:
         ENV
     threads: 1
