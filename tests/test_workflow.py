@@ -96,3 +96,28 @@ def test_tiny_dag_runs_end_to_end(tmp_path):
     # a second run has nothing to do
     again = _snakemake("-n", "--cores", "2", "--config", "preset=tiny", "device=cpu", cwd=work)
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_seeg_runs_on_real_format_recordings_named_in_the_config(tmp_path):
+    """`seeg.data` + `seeg.frames`: no simulation, the targets read the named folder, the features the named
+    frames, and detection is not scored (real recordings have no planted truth)."""
+    from neuromodels.cli import main
+
+    frames, recordings = tmp_path / "frames", tmp_path / "recordings"
+    assert main(["stimuli", "generate", "--out", str(frames), "--n", "16", "--size", "32", "--seed", "0"]) == 0
+    assert main(["seeg", "simulate", "--stimuli", str(frames), "--out", str(recordings), "--preset", "tiny",
+                 "--seed", "0"]) == 0  # a dataset in the Brain Treebank layout, standing in for real recordings
+    work = _workdir(tmp_path / "work")
+    section = f"seeg={{data: {recordings}, frames: {frames}}}"
+    out = _snakemake("-n", "-p", "--cores", "2", "seeg", "--config", "preset=tiny", "device=cpu", section,
+                     cwd=work)
+    assert out.returncode == 0, out.stderr[-3000:] + out.stdout[-3000:]
+    text = out.stdout + out.stderr
+    assert "rule seeg_simulate:" not in text
+    assert f"neuromodels seeg targets --data {recordings} " in text
+    assert f"--stimuli {frames} " in text
+    evaluate = text[text.index("neuromodels seeg evaluate"):]
+    assert "--truth" not in evaluate.splitlines()[0]
+    # real recordings without their frames stop the run with one line naming the key
+    bad = _snakemake("-n", "--cores", "2", "seeg", "--config", f"seeg={{data: {recordings}}}", cwd=work)
+    assert bad.returncode != 0 and "config key 'seeg.frames'" in bad.stderr + bad.stdout

@@ -74,6 +74,9 @@ def _message(error: jsonschema.ValidationError) -> str:
         return f"unknown key (allowed here: {allowed})"
     if error.validator == "required":
         return "is required"
+    if "then" in error.schema_path and isinstance(error.schema, dict) and error.schema.get("description"):
+        # a condition between keys (if/then): its description says why
+        return f"{error.message}: {error.schema['description']}"
     return error.message
 
 

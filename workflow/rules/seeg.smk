@@ -1,7 +1,15 @@
-# The seeg family: simulated Brain Treebank-style recordings -> event-locked targets -> per-layer features of
-# trained and random-init networks -> grouped-CV ridge per alignment -> test ladder, tables and figures.
+# The seeg family: Brain Treebank-style recordings (simulated, or real ones named by `seeg.data`) ->
+# event-locked targets -> per-layer features of trained and random-init networks -> grouped-CV ridge per
+# alignment -> test ladder, tables and figures.
 SEEG = config["seeg"]
+SEEG_SIMULATED = not SEEG["data"]
 SEEG_DIR = f"{DATA}/seeg/seed{{seed}}"
+# The recordings: simulated per seed, or the real folder (the same for every seed).
+SEEG_RECORDINGS_MARKER = (f"{SEEG_DIR}/recordings/ground_truth.csv" if SEEG_SIMULATED
+                          else f"{SEEG['data'].rstrip('/')}/trials.json")
+# The images shown at each scene cut: the stimulus world, or the real movie's frames.
+SEEG_FRAMES_TABLE = (rules.stimuli_world.output.table if SEEG_SIMULATED
+                     else f"{SEEG['frames'].rstrip('/')}/stimuli.csv")
 SEEG_OUT = f"{RESULTS}/seeg/seed{{seed}}"
 SEEG_ALIGNMENTS = ["language", "vision"]
 # Every compared network and its random-init control.
@@ -18,39 +26,41 @@ wildcard_constraints:
     control="|-random",
 
 
-rule seeg_simulate:
-    input:
-        world=rules.stimuli_world.output.table,
-        vision=f"{RESULTS}/networks/simclr/seed{{seed}}/encoder.pt",
-    output:
-        truth=f"{SEEG_DIR}/recordings/ground_truth.csv",
-    params:
-        stimuli=lambda wildcards, input: os.path.dirname(input.world),
-        out=lambda wildcards, output: os.path.dirname(output.truth),
-        settings=params("seeg"),
-        preset=PRESET,
-        preset_code=preset_code("seeg"),
-    conda:
-        ENV
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=20,
-    log:
-        f"{RESULTS}/logs/seeg/simulate_seed{{seed}}.log",
-    shell:
-        "neuromodels seeg simulate --stimuli {params.stimuli} --out {params.out} --preset {params.preset} "
-        "--vision-encoder {input.vision} "
-        "--seed {wildcards.seed} --threads {threads} --params {params.settings} 2> {log}"
+if SEEG_SIMULATED:
+
+    rule seeg_simulate:
+        input:
+            world=rules.stimuli_world.output.table,
+            vision=f"{RESULTS}/networks/simclr/seed{{seed}}/encoder.pt",
+        output:
+            truth=f"{SEEG_DIR}/recordings/ground_truth.csv",
+        params:
+            stimuli=lambda wildcards, input: os.path.dirname(input.world),
+            out=lambda wildcards, output: os.path.dirname(output.truth),
+            settings=params("seeg"),
+            preset=PRESET,
+            preset_code=preset_code("seeg"),
+        conda:
+            ENV
+        threads: 1
+        resources:
+            mem_mb=4000,
+            runtime=20,
+        log:
+            f"{RESULTS}/logs/seeg/simulate_seed{{seed}}.log",
+        shell:
+            "neuromodels seeg simulate --stimuli {params.stimuli} --out {params.out} --preset {params.preset} "
+            "--vision-encoder {input.vision} "
+            "--seed {wildcards.seed} --threads {threads} --params {params.settings} 2> {log}"
 
 
 rule seeg_targets:
     input:
-        truth=rules.seeg_simulate.output.truth,
+        recordings=SEEG_RECORDINGS_MARKER,
     output:
         f"{SEEG_DIR}/targets/{{alignment}}.npz",
     params:
-        data=lambda wildcards, input: os.path.dirname(input.truth),
+        data=lambda wildcards, input: os.path.dirname(input.recordings),
         settings=params("seeg"),
     conda:
         ENV
@@ -68,12 +78,12 @@ rule seeg_targets:
 rule seeg_features_image:
     input:
         targets=SEEG_TARGETS,
-        world=rules.stimuli_world.output.table,
+        frames=SEEG_FRAMES_TABLE,
         encoder=f"{RESULTS}/networks/{{image_model}}/seed{{seed}}/encoder.pt",
     output:
         f"{SEEG_DIR}/features/{{image_model}}{{control}}.npz",
     params:
-        stimuli=lambda wildcards, input: os.path.dirname(input.world),
+        stimuli=lambda wildcards, input: os.path.dirname(input.frames),
         device=DEVICE,
     conda:
         ENV
@@ -93,11 +103,11 @@ rule seeg_features_image:
 rule seeg_features_minilm:
     input:
         targets=SEEG_TARGETS,
-        world=rules.stimuli_world.output.table,
+        frames=SEEG_FRAMES_TABLE,
     output:
         f"{SEEG_DIR}/features/minilm{{control}}.npz",
     params:
-        stimuli=lambda wildcards, input: os.path.dirname(input.world),
+        stimuli=lambda wildcards, input: os.path.dirname(input.frames),
         device=DEVICE,
     conda:
         ENV
@@ -144,7 +154,8 @@ rule seeg_evaluate:
     input:
         targets=SEEG_TARGETS,
         encoded=SEEG_ENCODED,
-        truth=rules.seeg_simulate.output.truth,
+        # the planted ground truth scores detection; real recordings have none
+        truth=rules.seeg_simulate.output.truth if SEEG_SIMULATED else [],
     output:
         electrodes=report(f"{SEEG_OUT}/electrodes.csv", caption="../report/seeg_electrodes.rst",
                           category="seeg"),
@@ -154,6 +165,7 @@ rule seeg_evaluate:
         bins=report(f"{SEEG_OUT}/r_by_bin.png", caption="../report/seeg_r_by_bin.rst", category="seeg"),
     params:
         out=lambda wildcards, output: os.path.dirname(output.summary),
+        truth=lambda wildcards, input: f"--truth {input.truth}" if input.truth else "",
         settings=params("seeg"),
         preset=PRESET,
         preset_code=preset_code("seeg"),
@@ -166,7 +178,7 @@ rule seeg_evaluate:
     log:
         f"{RESULTS}/logs/seeg/evaluate_seed{{seed}}.log",
     shell:
-        "neuromodels seeg evaluate --targets {input.targets} --encoded {input.encoded} --truth {input.truth} "
+        "neuromodels seeg evaluate --targets {input.targets} --encoded {input.encoded} {params.truth} "
         "--out-dir {params.out} --preset {params.preset} --seed {wildcards.seed} --threads {threads} "
         "--params {params.settings} 2> {log}"
 
