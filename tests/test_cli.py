@@ -31,3 +31,30 @@ def test_unknown_family_is_an_argparse_error(capsys):
     with pytest.raises(SystemExit) as info:
         main(["nope"])
     assert info.value.code == 2
+
+
+@pytest.mark.parametrize("command, params, key", [
+    # a setting put at the wrong level is refused, not silently ignored (it belongs under "overrides")
+    (["brainscore", "train", "--variant", "base", "--data", "x.h5", "--out", "m.pt"], '{"epochs": 30}',
+     "brainscore.epochs"),
+    (["seeg", "targets", "--data", "rec", "--alignment", "vision", "--out", "t.npz"], '{"window": [0.5]}',
+     "seeg.window"),
+    (["seeg", "targets", "--data", "rec", "--alignment", "vision", "--out", "t.npz"], '{"refrence": "car"}',
+     "seeg.refrence"),
+    (["decoding", "simulate", "--out", "d"], '{"n_subject": 3}', "decoding.n_subject"),
+])
+def test_params_are_checked_against_the_family_schema(tmp_path, monkeypatch, capsys, command, params, key):
+    monkeypatch.chdir(tmp_path)
+    assert main([*command, "--params", params]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"config key '{key}'" in err[0], err
+    assert not list(tmp_path.iterdir())  # refused before anything was written
+
+
+def test_params_get_the_schema_defaults():
+    from neuromodels.core.args import load_params
+
+    seeg = load_params('{"window": [-0.2, 0.5]}', "seeg")
+    assert seeg["window"] == [-0.2, 0.5] and seeg["bin_width"] == 0.1 and seeg["reference"] == "car"
+    assert load_params(None, "brainscore")["overrides"] == {}
+    assert load_params('{"a": 1}') == {"a": 1}  # no family: parsed only

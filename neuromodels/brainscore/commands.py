@@ -13,7 +13,7 @@ PRESET_CHOICES = ("tiny", "default", "full")
 def _preset(args: argparse.Namespace):
     from .presets import get_preset
 
-    params = load_params(getattr(args, "params", None))
+    params = load_params(getattr(args, "params", None), "brainscore")
     overrides = dict(params.get("overrides") or {})
     return get_preset(args.preset, overrides)
 

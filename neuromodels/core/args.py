@@ -29,22 +29,35 @@ def add_params_argument(parser: argparse.ArgumentParser) -> None:
                              "validated config section)")
 
 
-def load_params(value: str | None) -> dict[str, Any]:
-    """Parse ``--params`` into a dict ({} when absent)."""
-    if not value:
-        return {}
-    text = value
-    path = Path(value)
-    if not value.lstrip().startswith("{") and path.exists():
-        text = path.read_text()
-        if path.suffix in (".yaml", ".yml"):
+def load_params(value: str | None, family: str | None = None) -> dict[str, Any]:
+    """Parse ``--params`` into a dict ({} when absent).
+
+    With ``family``, the settings are checked against that family's schema and its defaults filled in, so a
+    misspelt or out-of-range setting stops the step with one line naming it (as it would in the config file)
+    instead of being ignored.
+    """
+    data: dict[str, Any] = {}
+    if value:
+        text = value
+        path = Path(value)
+        if not value.lstrip().startswith("{") and path.exists():
+            text = path.read_text()
+        if path.suffix in (".yaml", ".yml") and not value.lstrip().startswith("{"):
             import yaml
 
-            return dict(yaml.safe_load(text) or {})
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError("--params", f"not valid JSON ({exc.msg})") from None
-    if not isinstance(data, dict):
-        raise ConfigError("--params", "must be a JSON object")
-    return data
+            loaded = yaml.safe_load(text)
+        else:
+            try:
+                loaded = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ConfigError("--params", f"not valid JSON ({exc.msg})") from None
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError("--params", "must be a JSON object")
+        data = loaded
+    if family is None:
+        return data
+    from .config import check_section
+
+    return check_section(data, family)

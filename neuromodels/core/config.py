@@ -27,11 +27,21 @@ def _load_yaml(path: Path) -> dict:
         return yaml.safe_load(fh) or {}
 
 
-def _registry(schema_path: Path) -> Registry:
-    """Every schema file in the schema's folder, addressable by its file name."""
-    resources = []
-    for p in sorted(schema_path.parent.glob("*.y*ml")):
-        resources.append((p.name, Resource.from_contents(_load_yaml(p), default_specification=DRAFT202012)))
+def _file_refs(node: Any) -> set[str]:
+    """The file references (``$ref`` values not starting with ``#``) anywhere in a schema."""
+    if isinstance(node, dict):
+        found = {node["$ref"]} if isinstance(node.get("$ref"), str) and not node["$ref"].startswith("#") else set()
+        return found.union(*(_file_refs(v) for v in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_file_refs(v) for v in node))
+    return set()
+
+
+def _registry(schema: dict, folder: Path) -> Registry:
+    """Every schema file the schema refers to, addressable by the reference as written (relative to
+    ``folder``, the schema's own folder)."""
+    resources = [(ref, Resource.from_contents(_load_yaml(folder / ref), default_specification=DRAFT202012))
+                 for ref in sorted(_file_refs(schema))]
     return Registry().with_resources(resources)
 
 
@@ -80,8 +90,10 @@ def _message(error: jsonschema.ValidationError) -> str:
     return error.message
 
 
-def check_config(config: dict, schema_path: str | Path) -> dict:
+def check_config(config: dict, schema_path: str | Path, prefix: str = "") -> dict:
     """Validate ``config`` against the schema at ``schema_path``; return a copy with defaults filled.
+
+    ``prefix`` is put before the key paths in errors (e.g. ``"seeg"`` when checking one family's section).
 
     Raises
     ------
@@ -92,12 +104,34 @@ def check_config(config: dict, schema_path: str | Path) -> dict:
     schema = _load_yaml(schema_path)
     filled = copy.deepcopy(dict(config))
     _fill_defaults(filled, schema, schema_path.parent)
-    validator = jsonschema.Draft202012Validator(schema, registry=_registry(schema_path))
+    validator = jsonschema.Draft202012Validator(schema, registry=_registry(schema, schema_path.parent))
     errors = sorted(validator.iter_errors(filled), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
     if errors:
         error = jsonschema.exceptions.best_match(errors)
-        raise ConfigError(_key_path(error), _message(error))
+        key = _key_path(error)
+        if prefix:
+            key = prefix if key == "<top level>" else f"{prefix}.{key}"
+        raise ConfigError(key, _message(error))
     return filled
+
+
+SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+
+
+def section_schema_path(family: str) -> Path:
+    """The schema of one family's settings (``neuromodels/schemas/<family>.schema.yaml``)."""
+    path = SCHEMA_DIR / f"{family}.schema.yaml"
+    if not path.is_file():
+        known = sorted(p.name.removesuffix(".schema.yaml") for p in SCHEMA_DIR.glob("*.schema.yaml"))
+        raise NeuromodelsError(f"no settings schema for {family!r} (known: {', '.join(known)})")
+    return path
+
+
+def check_section(section: dict, family: str) -> dict:
+    """Validate one family's settings (a config section, or the CLI's ``--params``) against the family's
+    schema; return a copy with defaults filled. Errors name the key as the config file spells it
+    (``seeg.window``)."""
+    return check_config(section, section_schema_path(family), prefix=family)
 
 
 def override_settings(settings: Any, overrides: dict | None, section: str) -> Any:

@@ -87,7 +87,7 @@ def _simulate(args: argparse.Namespace) -> None:
     from .presets import get_preset
     from .simulate import simulate_dataset
 
-    preset = get_preset(args.preset, load_params(args.params))
+    preset = get_preset(args.preset, load_params(args.params, "decoding"))
     simulate_dataset(args.out, preset.simulate, seed=args.seed)
 
 
@@ -109,7 +109,7 @@ def _load(args: argparse.Namespace, subjects: list[str]):
     from .targets import read_targets
     from .train import DecodingData
 
-    preset = get_preset(args.preset, load_params(args.params))
+    preset = get_preset(args.preset, load_params(args.params, "decoding"))
     preset.train.precision = args.precision
     device = select_device(args.device)
     data = DecodingData(args.data, read_targets(args.targets), subjects)

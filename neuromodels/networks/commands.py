@@ -23,7 +23,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     from .evaluate import plot_training_curve, write_training_metrics
     from .train import train_image_encoder
 
-    params = load_params(args.params)
+    params = load_params(args.params, "networks")
     device = select_device(args.device)
     bundle = train_image_encoder(args.stimuli, args.objective, preset=args.preset, seed=args.seed, device=device,
                                  checkpoint_path=args.checkpoint, out_path=args.out, precision=args.precision,

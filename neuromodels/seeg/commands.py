@@ -7,15 +7,9 @@ from pathlib import Path
 
 from ..core.args import add_params_argument, add_runtime_arguments, load_params
 
-DEFAULTS = {
-    "line_freq": 60.0, "reference": "car", "high_gamma": True, "window": [-0.1, 0.6], "bin_width": 0.1,
-    "bin_step": 0.05, "vision_attributes": ["category"], "multimodal_model": "clip",
-    "min_bins": None, "n_boot": None, "q": 0.05, "simulation": {},
-}
-
 
 def _params(args: argparse.Namespace) -> dict:
-    return {**DEFAULTS, **load_params(getattr(args, "params", None))}
+    return load_params(getattr(args, "params", None), "seeg")  # the schema's defaults filled in
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
