@@ -135,6 +135,14 @@ def torch_load(path: PathLike, map_location: str | torch.device = "cpu") -> Any:
 CHECKPOINT_VERSION = 1
 
 
+class StaleCheckpoint(Exception):
+    """A checkpoint that belongs to another run (other settings or model): not to be resumed."""
+
+    def __init__(self, path: PathLike, problem: str) -> None:
+        self.path, self.problem = str(path), problem
+        super().__init__(f"{path}: {problem}")
+
+
 def save_checkpoint(
     path: PathLike,
     model: torch.nn.Module,
@@ -171,14 +179,21 @@ def load_checkpoint(
     scaler: Any | None = None,
     restore_rng: bool = True,
     map_location: str | torch.device = "cpu",
+    fingerprint: str | None = None,
 ) -> dict:
     """Restore what :func:`save_checkpoint` wrote into the given objects; return the whole state
-    (``step``, ``epoch``, ``extra``)."""
+    (``step``, ``epoch``, ``extra``).
+
+    With ``fingerprint``, the checkpoint must have been written with the same one (``extra["fingerprint"]``):
+    otherwise :class:`StaleCheckpoint` is raised before anything is restored.
+    """
     from .errors import DataError
 
     state = torch_load(path, map_location=map_location)
     if not isinstance(state, dict) or state.get("version") != CHECKPOINT_VERSION:
         raise DataError(path, f"not a neuromodels checkpoint (version {CHECKPOINT_VERSION})")
+    if fingerprint is not None and (state.get("extra") or {}).get("fingerprint") != fingerprint:
+        raise StaleCheckpoint(path, "written for other training settings or another model")
     try:
         model.load_state_dict(state["model"])
     except RuntimeError as exc:

@@ -12,6 +12,8 @@ seen in a half-finished epoch are skipped, not re-drawn.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,7 +23,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from .io import load_checkpoint, save_checkpoint
+from .io import StaleCheckpoint, load_checkpoint, save_checkpoint
 from .runtime import autocast, get_logger, resolve_precision
 
 log = get_logger(__name__)
@@ -143,6 +145,7 @@ class Trainer:
         self.on_epoch_end = on_epoch_end
         self.on_step_end = on_step_end
         self.scheduler: Any = None
+        self._fingerprint: str | None = None
 
     def _make_scheduler(self, total_steps: int) -> Any:
         kind = self.settings.scheduler
@@ -164,6 +167,22 @@ class Trainer:
             out = self.loss_fn(self.model, batch)
         loss, metrics = (out if isinstance(out, tuple) else (out, {}))
         return loss, {k: float(v.detach() if isinstance(v, Tensor) else v) for k, v in metrics.items()}
+
+    def fingerprint(self, total_steps: int, steps_per_epoch: int) -> str:
+        """A digest of what makes a run this run: the training settings (not where or how often it saves),
+        the step plan, the optimizer's hyper-parameters and the model's parameter names and shapes. A
+        checkpoint is resumed only by a run with the same fingerprint."""
+        settings = {k: v for k, v in asdict(self.settings).items()
+                    if k not in ("checkpoint_path", "checkpoint_every", "progress", "desc")}
+        what = {
+            "settings": settings,
+            "total_steps": total_steps,
+            "steps_per_epoch": steps_per_epoch,
+            "optimizer": [type(self.optimizer).__name__, self.optimizer.defaults],
+            "model": [(name, list(t.shape), str(t.dtype)) for name, t in self.model.state_dict().items()],
+        }
+        text = json.dumps(what, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def step(self, batch: Any, step: int | None = None) -> dict[str, float]:
         """One optimizer step on ``batch``: move it to the device, zero the gradients, the loss under
@@ -199,7 +218,8 @@ class Trainer:
         """Save the state; ``running``/``n_running`` are the current epoch's metric sums so far, so that a
         resumed epoch's mean in the history covers all of its steps, as in an uninterrupted run."""
         if self.settings.checkpoint_path:
-            extra = {"history": history, "running": dict(running or {}), "n_running": int(n_running)}
+            extra = {"history": history, "running": dict(running or {}), "n_running": int(n_running),
+                     "fingerprint": self._fingerprint}
             save_checkpoint(self.settings.checkpoint_path, self.model, self.optimizer, self.scheduler,
                             self.scaler, step=step, epoch=epoch, extra=extra)
 
@@ -213,13 +233,21 @@ class Trainer:
             total = min(total, s.max_steps)
         self.scheduler = self._make_scheduler(total)
 
+        self._fingerprint = self.fingerprint(total, steps_per_epoch)
         step, start_epoch, history = 0, 0, []
         resumed_from = 0
         resumed_running: dict[str, float] = {}
         resumed_n = 0
+        state = None
         if s.checkpoint_path and Path(s.checkpoint_path).exists():
-            state = load_checkpoint(s.checkpoint_path, self.model, self.optimizer, self.scheduler, self.scaler,
-                                    map_location=self.device)
+            try:
+                state = load_checkpoint(s.checkpoint_path, self.model, self.optimizer, self.scheduler,
+                                        self.scaler, map_location=self.device, fingerprint=self._fingerprint)
+            except StaleCheckpoint as exc:
+                # e.g. left by a killed run with another preset or learning rate: resuming it would mix runs
+                log.warning("%s: not resuming %s (%s); training from the start and replacing it", s.desc,
+                            exc.path, exc.problem)
+        if state is not None:
             step, start_epoch = state["step"], state["epoch"]
             history = list(state["extra"].get("history", []))
             resumed_running = dict(state["extra"].get("running", {}))

@@ -33,7 +33,7 @@ def _loss(model, batch):
     return nn.functional.mse_loss(pred, yb), {"mae": (pred - yb).abs().mean()}
 
 
-def _train(ckpt=None, kill_at=None, epochs=6, scheduler="onecycle"):
+def _train(ckpt=None, kill_at=None, epochs=6, scheduler="onecycle", lr=1e-2):
     torch.manual_seed(3)
     model = nn.Sequential(nn.Linear(D, 16), nn.GELU(), nn.Linear(16, 1))
     x, y, _ = _problem()
@@ -42,7 +42,7 @@ def _train(ckpt=None, kill_at=None, epochs=6, scheduler="onecycle"):
         if kill_at is not None and step == kill_at:
             raise KeyboardInterrupt  # a kill right after a checkpoint was written
 
-    trainer = Trainer(model, _loss, TrainSettings(epochs=epochs, lr=1e-2, scheduler=scheduler,
+    trainer = Trainer(model, _loss, TrainSettings(epochs=epochs, lr=lr, scheduler=scheduler,
                                                   checkpoint_path=ckpt, checkpoint_every=1, progress=False),
                       on_step_end=on_step_end)
     result = trainer.fit(_data(x, y))
@@ -74,6 +74,27 @@ def test_resume_after_kill_gives_identical_weights(tmp_path, kill_at):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
     # the history (per-epoch mean loss and metrics) is the same too, the interrupted epoch included
     assert result.history == ref_result.history
+
+
+@pytest.mark.parametrize("change", [dict(lr=3e-3), dict(epochs=8)])
+def test_a_checkpoint_of_other_settings_is_not_resumed(tmp_path, caplog, change):
+    """A checkpoint left by a killed run with other settings (say another preset) would mix two runs: the
+    trainer starts afresh instead, ends as an uninterrupted run with the new settings, and says so."""
+    ckpt = tmp_path / "ckpt.pt"
+    with pytest.raises(KeyboardInterrupt):
+        _train(ckpt=str(ckpt), kill_at=4)
+    fresh, fresh_result = _train(**change)
+    with caplog.at_level("WARNING"):
+        model, result = _train(ckpt=str(ckpt), **change)
+    assert result.resumed_from_step == 0 and result.steps == fresh_result.steps
+    assert "not resuming" in caplog.text and "ckpt.pt" in caplog.text
+    for a, b in zip(fresh.state_dict().values(), model.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    # the replaced checkpoint now belongs to the new settings, so a later kill of this run resumes
+    with pytest.raises(KeyboardInterrupt):
+        _train(ckpt=str(tmp_path / "second.pt"), kill_at=5, **change)
+    _, again = _train(ckpt=str(tmp_path / "second.pt"), **change)
+    assert again.resumed_from_step == 5
 
 
 def test_same_seed_same_numbers_and_different_seed_differs():
