@@ -137,3 +137,61 @@ def set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class LogProgress:
+    """Progress of a long loop as log lines, for a stderr that is a file (a Snakemake log) rather than a
+    terminal: one line every ``every`` seconds and one at the end, where a progress bar would write hundreds
+    of carriage-return redraws into the file. Has the parts of tqdm's interface the package uses."""
+
+    def __init__(self, total: int, initial: int = 0, desc: str = "", every: float = 30.0,
+                 logger: logging.Logger | None = None) -> None:
+        import time
+
+        self._clock = time.monotonic
+        self.total, self.n, self.desc, self.every = int(total), int(initial), desc, float(every)
+        self.logger = logger or get_logger(__name__)
+        self.postfix: dict[str, object] = {}
+        self._start_n, self._start = self.n, self._clock()
+        self._last = self._start
+        self._reported = self.n
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+        if self._clock() - self._last >= self.every:
+            self._emit()
+
+    def set_postfix(self, refresh: bool = True, **values: object) -> None:
+        self.postfix = values
+
+    def close(self) -> None:
+        if self.n > self._reported:
+            self._emit()
+
+    def _emit(self) -> None:
+        now = self._clock()
+        done = self.n - self._start_n
+        rate = done / (now - self._start) if now > self._start else float("nan")
+        text = f"{self.desc}: {self.n}/{self.total} steps ({100.0 * self.n / max(self.total, 1):.0f}%)"
+        if rate == rate and rate > 0:  # not NaN
+            text += f", {rate:.3g} steps/s"
+            if self.n < self.total:
+                text += f", about {(self.total - self.n) / rate:.0f} s left"
+        if self.postfix:
+            text += ", " + ", ".join(f"{k}={v}" for k, v in self.postfix.items())
+        self.logger.info(text)
+        self._last, self._reported = now, self.n
+
+
+def progress_bar(total: int, initial: int = 0, desc: str = "", enabled: bool = True, every: float = 30.0,
+                 stream=None):
+    """A tqdm bar on an interactive terminal, :class:`LogProgress` lines when stderr goes to a file, nothing
+    when disabled."""
+    from tqdm.auto import tqdm
+
+    stream = sys.stderr if stream is None else stream
+    if not enabled:
+        return tqdm(total=total, initial=initial, desc=desc, disable=True)
+    if getattr(stream, "isatty", lambda: False)():
+        return tqdm(total=total, initial=initial, desc=desc, leave=False, dynamic_ncols=True, file=stream)
+    return LogProgress(total, initial=initial, desc=desc, every=every)

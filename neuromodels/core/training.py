@@ -2,8 +2,8 @@
 
 A family supplies its model, its data (a function of the epoch returning batches) and its loss; the
 :class:`Trainer` does the rest: device placement, autocast (bf16/fp16 on GPU), gradient scaling and clipping,
-optimizer and learning-rate schedule, checkpoints that resume after a kill to the same numbers, a tqdm progress
-bar, and a history with samples/s.
+optimizer and learning-rate schedule, checkpoints that resume after a kill to the same numbers, progress (a tqdm
+bar on a terminal, periodic log lines in a log file), and a history with samples/s.
 
 Resuming is exact: the checkpoint holds model, optimizer, scheduler, scaler and RNG states and the step; data
 for an epoch must be a deterministic function of the epoch (seed your shuffling with it), so batches already
@@ -21,10 +21,9 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
 from .io import StaleCheckpoint, load_checkpoint, save_checkpoint
-from .runtime import autocast, get_logger, resolve_precision
+from .runtime import autocast, get_logger, progress_bar, resolve_precision
 
 log = get_logger(__name__)
 
@@ -256,8 +255,7 @@ class Trainer:
 
         samples, seconds = 0, 0.0
         self.model.train()
-        bar = tqdm(total=total, initial=step, desc=s.desc, disable=not s.progress, leave=False,
-                   dynamic_ncols=True)
+        bar = progress_bar(total, initial=step, desc=s.desc, enabled=s.progress)
         epoch = start_epoch
         try:
             while step < total and epoch < s.epochs:

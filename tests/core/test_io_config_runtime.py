@@ -151,3 +151,33 @@ def test_module_digest_follows_the_source_without_importing_it(tmp_path, monkeyp
     assert module_digest("presetpkg.presets") != first
     with pytest.raises(NeuromodelsError, match="no_such_module"):
         module_digest("presetpkg.no_such_module")
+
+
+def test_progress_is_a_bar_on_a_terminal_and_log_lines_in_a_log_file(caplog):
+    import io
+
+    from tqdm.auto import tqdm
+
+    from neuromodels.core.runtime import LogProgress, progress_bar
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    bar = progress_bar(10, desc="train", stream=Terminal())
+    assert isinstance(bar, tqdm)
+    bar.close()
+    assert isinstance(progress_bar(10, desc="train", stream=io.StringIO()), LogProgress)
+    assert progress_bar(10, enabled=False).disable
+
+    with caplog.at_level("INFO", logger="neuromodels"):
+        p = LogProgress(10, initial=2, desc="crossvit base", every=3600)
+        p.update()  # within the interval: no line yet
+        assert not caplog.records
+        p.every = 0.0
+        p.set_postfix(loss="1.23", refresh=False)
+        p.update(2)
+        p.close()  # nothing new since the last line: no repeat
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 1
+    assert lines[0].startswith("crossvit base: 5/10 steps (50%)") and "s left" in lines[0] and "loss=1.23" in lines[0]
