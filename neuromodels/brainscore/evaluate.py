@@ -65,6 +65,17 @@ def accuracy(model: nn.Module, images: Tensor, labels: Tensor, batch_size: int =
     return correct / max(len(labels), 1)
 
 
+# The attacks use only the sign of the input gradient. Under fp16 autocast small gradients underflow to zero
+# and the step would do nothing, so the loss is scaled first (as a gradient scaler does); the sign is unchanged.
+GRADIENT_SIGN_SCALE = 2.0 ** 12
+
+
+def input_gradient_sign(loss: Tensor, delta: Tensor) -> Tensor:
+    """Sign of d loss / d delta, safe from fp16 underflow (non-finite entries count as 0)."""
+    (grad,) = torch.autograd.grad(loss * GRADIENT_SIGN_SCALE, delta)
+    return grad.nan_to_num(0.0, posinf=1.0, neginf=-1.0).sign()
+
+
 def pgd_attack(model: nn.Module, images: Tensor, labels: Tensor, eps: float, step: float, steps: int,
                generator: torch.Generator | None = None) -> Tensor:
     """L-inf projected gradient ascent on the cross-entropy (Madry et al. 2018) from a uniform random start.
@@ -79,8 +90,7 @@ def pgd_attack(model: nn.Module, images: Tensor, labels: Tensor, eps: float, ste
         for _ in range(steps):
             delta.requires_grad_(True)
             loss = F.cross_entropy(model(images + delta).float(), labels)
-            (grad,) = torch.autograd.grad(loss, delta)
-            delta = (delta.detach() + step * grad.sign()).clamp(-eps, eps)
+            delta = (delta.detach() + step * input_gradient_sign(loss, delta)).clamp(-eps, eps)
             delta = (images + delta).clamp(0, 1) - images
     model.train(was_training)
     return (images + delta).detach()

@@ -21,6 +21,7 @@ from ..core.runtime import get_logger, seed_everything
 from ..core.training import Trainer, TrainSettings
 from ..networks.augment import random_resized_crop
 from .data import ImageDataset
+from .evaluate import input_gradient_sign
 from .models import CrossViT, CrossViTConfig, build_crossvit, crossvit_config
 from .presets import BrainScorePreset, get_preset, variant_flags
 
@@ -63,8 +64,7 @@ def fgsm_example(model: nn.Module, images: Tensor, labels: Tensor, eps: float, s
                         dtype=images.dtype) * 2 - 1) * eps
     delta.requires_grad_(True)
     loss = F.cross_entropy(model((images + delta).clamp(0, 1)).float(), labels)
-    (grad,) = torch.autograd.grad(loss, delta)
-    delta = (delta.detach() + step * grad.sign()).clamp(-eps, eps)
+    delta = (delta.detach() + step * input_gradient_sign(loss, delta)).clamp(-eps, eps)
     return (images + delta).clamp(0, 1).detach()
 
 
