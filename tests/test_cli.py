@@ -58,3 +58,15 @@ def test_params_get_the_schema_defaults():
     assert seeg["window"] == [-0.2, 0.5] and seeg["bin_width"] == 0.1 and seeg["reference"] == "car"
     assert load_params(None, "brainscore")["overrides"] == {}
     assert load_params('{"a": 1}') == {"a": 1}  # no family: parsed only
+
+
+@pytest.mark.parametrize("argv, line", [
+    (["stimuli", "generate", "--out", "s", "--n", "0"], "option '--n': must be at least 1, got 0"),
+    (["stimuli", "generate", "--out", "s", "--n", "4", "--size", "2"], "option '--size': must be between 16"),
+])
+def test_bad_options_are_named_as_options(tmp_path, monkeypatch, capsys, argv, line):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and line in err[0], err
+    assert not list(tmp_path.iterdir())

@@ -14,7 +14,9 @@ class ConfigError(NeuromodelsError):
 
     def __init__(self, key: str, problem: str) -> None:
         self.key, self.problem = key, problem
-        super().__init__(f"config key '{key}': {problem}")
+        # a command-line option is named as such; anything else is a setting of the config file
+        what = "option" if key.startswith("--") else "config key"
+        super().__init__(f"{what} '{key}': {problem}")
 
 
 class DataError(NeuromodelsError):

@@ -48,8 +48,13 @@ def _generate(args: argparse.Namespace) -> None:
     from ..core.io import save_figure
     from ..core.runtime import get_logger
     from .io import read_stimulus_set, write_stimulus_set
+    from ..core.errors import ConfigError
     from .world import sample_scenes
 
+    if args.n < 1:
+        raise ConfigError("--n", f"must be at least 1, got {args.n}")
+    if not 16 <= args.size <= 1024:  # the config schema's range for stimuli.image_size
+        raise ConfigError("--size", f"must be between 16 and 1024 pixels, got {args.size}")
     table = sample_scenes(args.n, seed=args.seed, p_second=args.p_second)
     path = write_stimulus_set(args.out, table, size=args.size)
     stimuli = read_stimulus_set(args.out)  # read back: the sheet shows what is on disk
