@@ -70,3 +70,33 @@ def test_bad_options_are_named_as_options(tmp_path, monkeypatch, capsys, argv, l
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and line in err[0], err
     assert not list(tmp_path.iterdir())
+
+
+def test_config_check_prints_the_filled_config_and_refuses_a_bad_one(tmp_path, capsys):
+    from pathlib import Path
+
+    import yaml
+
+    schema = str(Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml")
+    good = tmp_path / "good.yaml"
+    good.write_text("preset: tiny\nseeg:\n  window: [-0.2, 0.5]\n")
+    assert main(["config", "check", str(good), "--schema", schema]) == 0
+    filled = yaml.safe_load(capsys.readouterr().out)
+    assert filled["preset"] == "tiny" and filled["seeg"]["window"] == [-0.2, 0.5]
+    assert filled["seeg"]["bin_width"] == 0.1 and filled["device"] == "auto"  # defaults filled in
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("seeg:\n  windw: [0, 1]\n")
+    assert main(["config", "check", str(bad), "--schema", schema]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "config key 'seeg.windw': unknown key" in err[0]
+    assert main(["config", "check", str(tmp_path / "missing.yaml"), "--schema", schema]) == 2
+    assert "config file not found" in capsys.readouterr().err
+
+
+def test_config_describe_lists_every_setting_with_its_default(capsys):
+    assert main(["config", "describe", "seeg"]) == 0
+    out = capsys.readouterr().out
+    assert "seeg.window  [array]  default [-0.1, 0.6]" in out and "epoch window around each event" in out
+    assert "seeg.data" in out and "seeg.frames" in out
+    assert main(["config", "describe", "nope"]) == 2
+    assert "known: benchmarks, brainscore" in capsys.readouterr().err

@@ -1,11 +1,13 @@
-"""``neuromodels bench attention``: the shared attention (SDPA) against the plain-softmax reference.
+"""Core steps: ``neuromodels bench attention`` (the shared attention against the plain-softmax reference) and
+``neuromodels config check|describe`` (a config file's filled values; a family's settings).
 
-Heavy imports stay inside the command function so ``--help`` is fast.
+Heavy imports stay inside the command functions so ``--help`` is fast.
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def _lengths(text: str) -> list[int]:
@@ -67,3 +69,83 @@ def register_bench(bench_subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="results/benchmarks/attention.json", help="JSON file to write "
                                                                              "(default results/benchmarks/attention.json)")
     p.set_defaults(func=_bench_attention)
+
+
+def _config_check(args: argparse.Namespace) -> None:
+    import yaml
+
+    from .config import check_config
+    from .errors import DataError
+
+    path = Path(args.configfile)
+    if not path.is_file():
+        raise DataError(path, "config file not found")
+    try:
+        config = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise DataError(path, f"not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(config, dict):
+        raise DataError(path, "must be a mapping of settings")
+    schema = Path(args.schema)
+    if not schema.is_file():
+        raise DataError(schema, "workflow config schema not found (run from the repository root or pass --schema)")
+    filled = check_config(config, schema)
+    if args.quiet:
+        print(f"{path}: ok")
+    else:
+        print(yaml.safe_dump(filled, sort_keys=False, default_flow_style=None), end="")
+
+
+def _describe(schema: dict, prefix: str, folder: Path) -> list[tuple[str, str, str, str]]:
+    """(key, type, default, description) for every setting, nested objects flattened to dotted keys."""
+    from .config import _resolve
+
+    rows = []
+    for key, sub in (schema.get("properties") or {}).items():
+        sub = _resolve(sub, folder)
+        name = f"{prefix}.{key}" if prefix else key
+        kind = sub.get("type", "")
+        kind = "|".join(kind) if isinstance(kind, list) else str(kind)
+        if "enum" in sub:
+            kind += " in " + ", ".join(map(str, sub["enum"]))
+        default = repr(sub["default"]) if "default" in sub else "(preset)"
+        description = " ".join(str(sub.get("description", "")).split())
+        rows.append((name, kind, default, description))
+        if sub.get("properties") and sub.get("type") == "object":
+            rows.extend(_describe(sub, name, folder))
+    return rows
+
+
+def _config_describe(args: argparse.Namespace) -> None:
+    import yaml
+
+    from .config import section_schema_path
+
+    path = section_schema_path(args.family)
+    schema = yaml.safe_load(path.read_text())
+    print(f"{args.family}: {' '.join(str(schema.get('description', '')).split())}")
+    for name, kind, default, description in _describe(schema, args.family, path.parent):
+        print(f"\n  {name}  [{kind}]  default {default}")
+        if description:
+            print(f"      {description}")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``neuromodels config check`` and ``neuromodels config describe``."""
+    parser = subparsers.add_parser("config", help="check a config file; describe a family's settings",
+                                   description="The workflow's configuration outside Snakemake.")
+    steps = parser.add_subparsers(dest="step", metavar="<step>", required=True)
+    p = steps.add_parser("check", help="validate a config file and print it with every default filled in",
+                         description="Check a config file against the workflow's schema (as `snakemake` does "
+                                     "before a run) and print the values a run would use.")
+    p.add_argument("configfile", nargs="?", default="workflow/config/config.yaml",
+                   help="config YAML (default workflow/config/config.yaml)")
+    p.add_argument("--schema", default="workflow/schemas/config.schema.yaml",
+                   help="workflow config schema (default workflow/schemas/config.schema.yaml)")
+    p.add_argument("--quiet", action="store_true", help="print only whether the file is valid")
+    p.set_defaults(func=_config_check)
+    p = steps.add_parser("describe", help="list a family's settings: type, default and meaning",
+                         description="Every setting of a family's config section (and of its --params), from "
+                                     "the family's schema.")
+    p.add_argument("family", help="stimuli, benchmarks, networks, decoding, seeg or brainscore")
+    p.set_defaults(func=_config_describe)
