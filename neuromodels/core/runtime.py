@@ -103,6 +103,10 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype | Non
     if device.type != "cuda":
         if precision == "auto":
             return None
+        if precision == "fp16":
+            get_logger(__name__).warning("fp16 autocast is for CUDA; computing in fp32 on %s (bf16 works there)",
+                                         device)
+            return None
         return torch.bfloat16 if precision == "bf16" else None
     if precision == "auto":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16

@@ -97,6 +97,25 @@ def test_a_checkpoint_of_other_settings_is_not_resumed(tmp_path, caplog, change)
     assert again.resumed_from_step == 5
 
 
+def test_bf16_autocast_training_on_cpu_learns():
+    """The autocast path of the training loop, which a GPU run takes (bf16), exercised on the CPU."""
+    torch.manual_seed(3)
+    model = nn.Sequential(nn.Linear(D, 16), nn.GELU(), nn.Linear(16, 1))
+    x, y, _ = _problem()
+    seen = []
+
+    def loss(m, batch):
+        pred = m(batch[0])
+        seen.append(pred.dtype)
+        return nn.functional.mse_loss(pred.float(), batch[1])
+
+    Trainer(model, loss, TrainSettings(epochs=30, lr=1e-2, precision="bf16", progress=False)).fit(_data(x, y))
+    assert set(seen) == {torch.bfloat16}
+    with torch.no_grad():
+        assert nn.functional.mse_loss(model(x), y).item() < 0.2 * y.var().item()
+    assert all(p.dtype == torch.float32 for p in model.parameters())  # weights stay fp32
+
+
 def test_same_seed_same_numbers_and_different_seed_differs():
     a, _ = _train(epochs=2)
     b, _ = _train(epochs=2)
