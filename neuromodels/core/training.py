@@ -101,6 +101,30 @@ def batch_size(batch: Any) -> int:
     return 0
 
 
+def batch_digest(batch: Any) -> str:
+    """A digest of a (nested) batch's contents: every tensor's dtype, shape and bytes, other leaves by repr."""
+    h = hashlib.sha256()
+
+    def visit(item: Any) -> None:
+        if isinstance(item, Tensor):
+            t = item.detach().cpu().contiguous()
+            h.update(f"{t.dtype}{tuple(t.shape)}".encode())
+            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+        elif isinstance(item, Mapping):
+            for key in sorted(item, key=str):
+                h.update(str(key).encode())
+                visit(item[key])
+        elif isinstance(item, (list, tuple)):
+            h.update(f"{type(item).__name__}{len(item)}".encode())
+            for sub in item:
+                visit(sub)
+        else:
+            h.update(repr(item).encode())
+
+    visit(batch)
+    return h.hexdigest()[:16]
+
+
 def trainable_parameters(model: nn.Module) -> list[nn.Parameter]:
     return [p for p in model.parameters() if p.requires_grad]
 
@@ -167,10 +191,11 @@ class Trainer:
         loss, metrics = (out if isinstance(out, tuple) else (out, {}))
         return loss, {k: float(v.detach() if isinstance(v, Tensor) else v) for k, v in metrics.items()}
 
-    def fingerprint(self, total_steps: int, steps_per_epoch: int) -> str:
+    def fingerprint(self, total_steps: int, steps_per_epoch: int, data_digest: str = "") -> str:
         """A digest of what makes a run this run: the training settings (not where or how often it saves),
-        the step plan, the optimizer's hyper-parameters and the model's parameter names and shapes. A
-        checkpoint is resumed only by a run with the same fingerprint."""
+        the step plan, the optimizer's hyper-parameters, the model's parameter names and shapes, and
+        ``data_digest`` (see :func:`batch_digest`). A checkpoint is resumed only by a run with the same
+        fingerprint."""
         settings = {k: v for k, v in asdict(self.settings).items()
                     if k not in ("checkpoint_path", "checkpoint_every", "progress", "desc")}
         what = {
@@ -179,6 +204,7 @@ class Trainer:
             "steps_per_epoch": steps_per_epoch,
             "optimizer": [type(self.optimizer).__name__, self.optimizer.defaults],
             "model": [(name, list(t.shape), str(t.dtype)) for name, t in self.model.state_dict().items()],
+            "data": data_digest,
         }
         text = json.dumps(what, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -232,7 +258,10 @@ class Trainer:
             total = min(total, s.max_steps)
         self.scheduler = self._make_scheduler(total)
 
-        self._fingerprint = self.fingerprint(total, steps_per_epoch)
+        # the first batch stands for the data (``data`` is a deterministic function of the epoch): a checkpoint
+        # left by a killed run on other data is not resumed. Only needed when there is a checkpoint.
+        data_digest = batch_digest(next(iter(data(0)), None)) if s.checkpoint_path else ""
+        self._fingerprint = self.fingerprint(total, steps_per_epoch, data_digest)
         step, start_epoch, history = 0, 0, []
         resumed_from = 0
         resumed_running: dict[str, float] = {}

@@ -33,10 +33,11 @@ def _loss(model, batch):
     return nn.functional.mse_loss(pred, yb), {"mae": (pred - yb).abs().mean()}
 
 
-def _train(ckpt=None, kill_at=None, epochs=6, scheduler="onecycle", lr=1e-2):
+def _train(ckpt=None, kill_at=None, epochs=6, scheduler="onecycle", lr=1e-2, shift=0.0):
     torch.manual_seed(3)
     model = nn.Sequential(nn.Linear(D, 16), nn.GELU(), nn.Linear(16, 1))
     x, y, _ = _problem()
+    y = y + shift  # other data of the same shapes
 
     def on_step_end(step, metrics):
         if kill_at is not None and step == kill_at:
@@ -76,10 +77,11 @@ def test_resume_after_kill_gives_identical_weights(tmp_path, kill_at):
     assert result.history == ref_result.history
 
 
-@pytest.mark.parametrize("change", [dict(lr=3e-3), dict(epochs=8)])
+@pytest.mark.parametrize("change", [dict(lr=3e-3), dict(epochs=8), dict(shift=0.5)])
 def test_a_checkpoint_of_other_settings_is_not_resumed(tmp_path, caplog, change):
-    """A checkpoint left by a killed run with other settings (say another preset) would mix two runs: the
-    trainer starts afresh instead, ends as an uninterrupted run with the new settings, and says so."""
+    """A checkpoint left by a killed run with other settings (say another preset) or on other data would mix
+    two runs: the trainer starts afresh instead, ends as an uninterrupted run with the new settings, and says
+    so."""
     ckpt = tmp_path / "ckpt.pt"
     with pytest.raises(KeyboardInterrupt):
         _train(ckpt=str(ckpt), kill_at=4)
