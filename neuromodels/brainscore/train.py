@@ -143,23 +143,6 @@ def _accuracy(model: nn.Module, images: Tensor, labels: Tensor, device: torch.de
     return correct / max(len(labels), 1)
 
 
-def _guard_checkpoint(path: Path, fingerprint: dict[str, Any]) -> None:
-    """Resume only a checkpoint of the same run: a sidecar ``<checkpoint>.json`` records the settings, and a
-    checkpoint left by other settings (another preset, variant, seed or data set) is set aside, not resumed."""
-    import json
-
-    from ..core.io import write_json
-
-    sidecar = path.with_name(path.name + ".json")
-    wanted = json.loads(json.dumps(fingerprint))
-    if path.exists():
-        found = json.loads(sidecar.read_text()) if sidecar.exists() else None
-        if found != wanted:
-            log.warning("%s was written with other settings; starting afresh instead of resuming it", path)
-            path.unlink()
-    write_json(sidecar, wanted)
-
-
 def train_variant(
     data: ImageDataset,
     variant: str,
@@ -205,9 +188,6 @@ def train_variant(
         checkpoint_every=p.checkpoint_every, progress=progress, desc=f"crossvit {variant}")
     loss_fn = classification_loss(rotation, adversarial, p.train_eps_255 / 255, p.train_step_255 / 255,
                                   p.crop_scale)
-    if checkpoint_path:
-        _guard_checkpoint(Path(checkpoint_path), {"preset": p.to_dict(), "variant": variant, "seed": seed,
-                                                  "n_classes": data.n_classes, "n_train": int(len(train_y))})
 
     def on_epoch_end(model: nn.Module, epoch: int) -> dict[str, float]:
         return {"test_accuracy": _accuracy(model, test_x, test_y, device, p.eval_batch_size)}
@@ -215,8 +195,11 @@ def train_variant(
     log.info("training CrossViT %s (%s, %d parameters) as variant %s on %d images, %d classes, device %s",
              p.model, "conv embedding" if model.config.conv_embed else "linear embedding",
              sum(q.numel() for q in model.parameters()), variant, len(train_y), data.n_classes, device)
+    # a checkpoint left by another preset, variant, seed or data set is not resumed (core fingerprint)
     trainer = Trainer(model, loss_fn, settings, device=device, on_epoch_end=on_epoch_end,
-                      on_step_end=on_step_end)
+                      on_step_end=on_step_end,
+                      run_identity={"preset": p.to_dict(), "variant": variant, "seed": seed,
+                                    "n_classes": data.n_classes, "n_train": int(len(train_y))})
     result = trainer.fit(lambda epoch: _batches(train_x, train_y, p.batch_size, seed, epoch),
                          steps_per_epoch=steps_per_epoch)
     meta = {"preset": p.to_dict(), "seed": seed, "variant": variant, "rotation": rotation,

@@ -136,7 +136,7 @@ CHECKPOINT_VERSION = 1
 
 
 class StaleCheckpoint(Exception):
-    """A checkpoint that belongs to another run (other settings or model): not to be resumed."""
+    """A checkpoint that belongs to another run (other settings, model or data): not to be resumed."""
 
     def __init__(self, path: PathLike, problem: str) -> None:
         self.path, self.problem = str(path), problem
@@ -193,7 +193,7 @@ def load_checkpoint(
     if not isinstance(state, dict) or state.get("version") != CHECKPOINT_VERSION:
         raise DataError(path, f"not a neuromodels checkpoint (version {CHECKPOINT_VERSION})")
     if fingerprint is not None and (state.get("extra") or {}).get("fingerprint") != fingerprint:
-        raise StaleCheckpoint(path, "written for other training settings or another model")
+        raise StaleCheckpoint(path, "written by another run: other settings, model or data")
     try:
         model.load_state_dict(state["model"])
     except RuntimeError as exc:

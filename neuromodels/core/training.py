@@ -141,6 +141,9 @@ class Trainer:
         dict with ``{"stop": True}`` ends training early.
     on_step_end:
         Optional ``f(step, metrics)`` called after every optimizer step (after any checkpoint).
+    run_identity:
+        Optional JSON-able facts that tell this run from another the trainer cannot see (e.g. a loss variant
+        or settings outside :class:`TrainSettings`); part of the checkpoint fingerprint.
     """
 
     def __init__(
@@ -152,6 +155,7 @@ class Trainer:
         optimizer: torch.optim.Optimizer | None = None,
         on_epoch_end: Callable[[nn.Module, int], Mapping[str, Any]] | None = None,
         on_step_end: Callable[[int, Mapping[str, float]], None] | None = None,
+        run_identity: Mapping[str, Any] | None = None,
     ) -> None:
         self.device = torch.device(device)
         self.model = model.to(self.device)
@@ -168,6 +172,7 @@ class Trainer:
         self.on_epoch_end = on_epoch_end
         self.on_step_end = on_step_end
         self.scheduler: Any = None
+        self.run_identity = dict(run_identity or {})
         self._fingerprint: str | None = None
 
     def _make_scheduler(self, total_steps: int) -> Any:
@@ -193,9 +198,9 @@ class Trainer:
 
     def fingerprint(self, total_steps: int, steps_per_epoch: int, data_digest: str = "") -> str:
         """A digest of what makes a run this run: the training settings (not where or how often it saves),
-        the step plan, the optimizer's hyper-parameters, the model's parameter names and shapes, and
-        ``data_digest`` (see :func:`batch_digest`). A checkpoint is resumed only by a run with the same
-        fingerprint."""
+        the step plan, the optimizer's hyper-parameters, the model's parameter names and shapes,
+        ``data_digest`` (see :func:`batch_digest`) and ``run_identity``. A checkpoint is resumed only by a run
+        with the same fingerprint."""
         settings = {k: v for k, v in asdict(self.settings).items()
                     if k not in ("checkpoint_path", "checkpoint_every", "progress", "desc")}
         what = {
@@ -205,6 +210,7 @@ class Trainer:
             "optimizer": [type(self.optimizer).__name__, self.optimizer.defaults],
             "model": [(name, list(t.shape), str(t.dtype)) for name, t in self.model.state_dict().items()],
             "data": data_digest,
+            "run": self.run_identity,
         }
         text = json.dumps(what, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]

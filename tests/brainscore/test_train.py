@@ -121,6 +121,9 @@ def test_train_resume_and_model_file(tiny_data, tmp_path: Path) -> None:
     with torch.no_grad():
         assert torch.equal(loaded.model(x), trained.model.eval()(x))
     assert loaded.variant == "rotation_adversarial" and loaded.label_names == tiny_data.label_names
+    # another variant (another loss, same model and data) does not take that checkpoint for its own
+    other = train_variant(tiny_data, "base", preset, seed=0, checkpoint_path=ckpt, progress=False)
+    assert other.meta["resumed_from_step"] == 0 and other.meta["steps"] == 6
 
 
 class Killed(Exception):

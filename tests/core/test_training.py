@@ -33,7 +33,7 @@ def _loss(model, batch):
     return nn.functional.mse_loss(pred, yb), {"mae": (pred - yb).abs().mean()}
 
 
-def _train(ckpt=None, kill_at=None, epochs=6, scheduler="onecycle", lr=1e-2, shift=0.0):
+def _train(ckpt=None, kill_at=None, epochs=6, scheduler="onecycle", lr=1e-2, shift=0.0, identity=None):
     torch.manual_seed(3)
     model = nn.Sequential(nn.Linear(D, 16), nn.GELU(), nn.Linear(16, 1))
     x, y, _ = _problem()
@@ -45,7 +45,7 @@ def _train(ckpt=None, kill_at=None, epochs=6, scheduler="onecycle", lr=1e-2, shi
 
     trainer = Trainer(model, _loss, TrainSettings(epochs=epochs, lr=lr, scheduler=scheduler,
                                                   checkpoint_path=ckpt, checkpoint_every=1, progress=False),
-                      on_step_end=on_step_end)
+                      on_step_end=on_step_end, run_identity=identity)
     result = trainer.fit(_data(x, y))
     return model, result
 
@@ -77,7 +77,8 @@ def test_resume_after_kill_gives_identical_weights(tmp_path, kill_at):
     assert result.history == ref_result.history
 
 
-@pytest.mark.parametrize("change", [dict(lr=3e-3), dict(epochs=8), dict(shift=0.5)])
+@pytest.mark.parametrize("change", [dict(lr=3e-3), dict(epochs=8), dict(shift=0.5),
+                                    dict(identity={"loss": "another"})])
 def test_a_checkpoint_of_other_settings_is_not_resumed(tmp_path, caplog, change):
     """A checkpoint left by a killed run with other settings (say another preset) or on other data would mix
     two runs: the trainer starts afresh instead, ends as an uninterrupted run with the new settings, and says
