@@ -40,9 +40,10 @@ def load_params(value: str | None, family: str | None = None) -> dict[str, Any]:
     if value:
         text = value
         path = Path(value)
-        if not value.lstrip().startswith("{") and path.exists():
+        is_file = not value.lstrip().startswith("{") and path.exists()
+        if is_file:
             text = path.read_text()
-        if path.suffix in (".yaml", ".yml") and not value.lstrip().startswith("{"):
+        if is_file and path.suffix in (".yaml", ".yml"):
             import yaml
 
             loaded = yaml.safe_load(text)

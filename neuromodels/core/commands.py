@@ -96,35 +96,12 @@ def _config_check(args: argparse.Namespace) -> None:
         print(yaml.safe_dump(filled, sort_keys=False, default_flow_style=None), end="")
 
 
-def _describe(schema: dict, prefix: str, folder: Path) -> list[tuple[str, str, str, str]]:
-    """(key, type, default, description) for every setting, nested objects flattened to dotted keys."""
-    from .config import _resolve
-
-    rows = []
-    for key, sub in (schema.get("properties") or {}).items():
-        sub = _resolve(sub, folder)
-        name = f"{prefix}.{key}" if prefix else key
-        kind = sub.get("type", "")
-        kind = "|".join(kind) if isinstance(kind, list) else str(kind)
-        if "enum" in sub:
-            kind += " in " + ", ".join(map(str, sub["enum"]))
-        default = repr(sub["default"]) if "default" in sub else "(preset)"
-        description = " ".join(str(sub.get("description", "")).split())
-        rows.append((name, kind, default, description))
-        if sub.get("properties") and sub.get("type") == "object":
-            rows.extend(_describe(sub, name, folder))
-    return rows
-
-
 def _config_describe(args: argparse.Namespace) -> None:
-    import yaml
+    from .config import describe_section
 
-    from .config import section_schema_path
-
-    path = section_schema_path(args.family)
-    schema = yaml.safe_load(path.read_text())
-    print(f"{args.family}: {' '.join(str(schema.get('description', '')).split())}")
-    for name, kind, default, description in _describe(schema, args.family, path.parent):
+    summary, rows = describe_section(args.family)
+    print(f"{args.family}: {summary}")
+    for name, kind, default, description in rows:
         print(f"\n  {name}  [{kind}]  default {default}")
         if description:
             print(f"      {description}")

@@ -134,6 +134,31 @@ def check_section(section: dict, family: str) -> dict:
     return check_config(section, section_schema_path(family), prefix=family)
 
 
+def _settings_rows(schema: dict, prefix: str, folder: Path) -> list[tuple[str, str, str, str]]:
+    """(key, type, default, description) for every setting, nested objects flattened to dotted keys."""
+    rows = []
+    for key, sub in (schema.get("properties") or {}).items():
+        sub = _resolve(sub, folder)
+        name = f"{prefix}.{key}" if prefix else key
+        kind = sub.get("type", "")
+        kind = "|".join(kind) if isinstance(kind, list) else str(kind)
+        if "enum" in sub:
+            kind += " in " + ", ".join(map(str, sub["enum"]))
+        default = repr(sub["default"]) if "default" in sub else "(preset)"
+        description = " ".join(str(sub.get("description", "")).split())
+        rows.append((name, kind, default, description))
+        if sub.get("properties") and sub.get("type") == "object":
+            rows.extend(_settings_rows(sub, name, folder))
+    return rows
+
+
+def describe_section(family: str) -> tuple[str, list[tuple[str, str, str, str]]]:
+    """A family's schema in words: its description and one ``(key, type, default, description)`` per setting."""
+    path = section_schema_path(family)
+    schema = _load_yaml(path)
+    return " ".join(str(schema.get("description", "")).split()), _settings_rows(schema, family, path.parent)
+
+
 def override_settings(settings: Any, overrides: dict | None, section: str) -> Any:
     """A copy of the dataclass ``settings`` with some fields replaced (``None`` values are ignored).
 
