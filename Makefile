@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 CORES  ?= 2
-EXTRAS ?= dev,text,slurm
+EXTRAS ?= dev,text,slurm,gaze
 # Rules call `neuromodels` and `snakemake`: the environment's bin comes first. Nothing is fetched at run time.
 export PATH := $(abspath $(BIN)):$(PATH)
 export HF_HUB_OFFLINE := 1
