@@ -13,6 +13,7 @@ include: "workflow/rules/brainscore.smk"
 include: "workflow/rules/gaze.smk"
 include: "workflow/rules/search.smk"
 include: "workflow/rules/benchmarks.smk"
+include: "workflow/rules/findings.smk"
 
 
 rule all:
@@ -25,6 +26,7 @@ rule all:
         rules.gaze.input,
         rules.search.input,
         rules.benchmarks.input,
+        rules.findings.output if SUMMARIES else [],
 
 
 include: "workflow/rules/report.smk"

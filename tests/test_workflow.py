@@ -68,12 +68,23 @@ def test_benchmarks_take_every_local_core(tmp_path):
     assert "--threads 3" in bench[:bench.index("\n\n")]
 
 
-def test_tiny_dag_runs_end_to_end(tmp_path):
-    """The whole DAG at the tiny preset on CPU: every target's outputs exist and are non-empty."""
-    work = _workdir(tmp_path)
+# Every family ends in results/<family>/summary.json with its headline findings; the findings table gathers them.
+FAMILIES_WITH_FINDINGS = ("decoding", "seeg", "brainscore", "gaze", "search")
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """The whole DAG at the tiny preset on CPU, run once for the checks below (as CI runs it)."""
+    work = _workdir(tmp_path_factory.mktemp("tiny"))
     out = _snakemake("--profile", str(ROOT / "workflow" / "profiles" / "default"), "--cores", "2",
                      "--config", "preset=tiny", "device=cpu", cwd=work)
     assert out.returncode == 0, out.stderr[-6000:]
+    return work
+
+
+def test_tiny_dag_runs_end_to_end(tiny_run):
+    """Every target's outputs exist and are non-empty; nothing is left half-written; a rerun has nothing to do."""
+    work = tiny_run
     results = work / "results"
     expected = [
         "stimuli/contact_sheet.png",
@@ -96,6 +107,29 @@ def test_tiny_dag_runs_end_to_end(tmp_path):
     # a second run has nothing to do
     again = _snakemake("-n", "--cores", "2", "--config", "preset=tiny", "device=cpu", cwd=work)
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
+
+
+@pytest.mark.parametrize("family", FAMILIES_WITH_FINDINGS)
+def test_tiny_run_headline_findings_are_met(tiny_run, family):
+    """Each family's headline findings, with their margins, hold on the tiny run (not only that files exist)."""
+    from neuromodels.core.findings import read_summary
+
+    path = tiny_run / "results" / family / "summary.json"
+    if not path.is_file():
+        pytest.fail(f"{family} wrote no summary.json")
+    summary = read_summary(path)
+    assert summary["findings"], f"{family}: no findings"
+    unmet = [f"{f['finding']}: value {f['value']:.4g} vs threshold {f['threshold']:.4g}"
+             for f in summary["findings"] if not f["met"]]
+    assert not unmet, f"{family}: " + "; ".join(unmet)
+
+
+def test_findings_table_gathers_every_family(tiny_run):
+    import pandas as pd
+
+    table = pd.read_csv(tiny_run / "results" / "findings.csv")
+    assert set(FAMILIES_WITH_FINDINGS) <= set(table["family"])
+    assert table["met"].all()
 
 
 def test_seeg_runs_on_real_format_recordings_named_in_the_config(tmp_path):

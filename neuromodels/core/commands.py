@@ -1,5 +1,6 @@
-"""Core steps: ``neuromodels bench attention`` (the shared attention against the plain-softmax reference) and
-``neuromodels config check|describe`` (a config file's filled values; a family's settings).
+"""Core steps: ``neuromodels bench attention`` (the shared attention against the plain-softmax reference),
+``neuromodels config check|describe`` (a config file's filled values; a family's settings) and
+``neuromodels findings`` (every family's headline findings in one table).
 
 Heavy imports stay inside the command functions so ``--help`` is fast.
 """
@@ -107,8 +108,30 @@ def _config_describe(args: argparse.Namespace) -> None:
             print(f"      {description}")
 
 
+def _findings(args: argparse.Namespace) -> None:
+    from .findings import findings_table, read_summary
+    from .io import write_table
+    from .runtime import get_logger
+
+    table = findings_table([read_summary(path) for path in args.inputs])
+    write_table(args.table, table)
+    unmet = table[~table["met"].astype(bool)]
+    log = get_logger(__name__)
+    log.info("%d findings of %d families: %d met, %d not met", len(table), table["family"].nunique(),
+             len(table) - len(unmet), len(unmet))
+    for row in unmet.itertuples():
+        log.warning("not met: %s: %s (value %.4g, threshold %.4g, %s)", row.family, row.finding, row.value,
+                    row.threshold, row.direction)
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``neuromodels config check`` and ``neuromodels config describe``."""
+    """Add ``neuromodels config check|describe`` and ``neuromodels findings``."""
+    p = subparsers.add_parser("findings", help="every family's headline findings (summary.json) in one table",
+                              description="Reads each family's summary.json (finding, value, threshold, met) and "
+                                          "writes one table; logs each finding that is not met.")
+    p.add_argument("--inputs", nargs="+", required=True, help="summary.json files, one per family")
+    p.add_argument("--table", required=True, help="CSV to write")
+    p.set_defaults(func=_findings)
     parser = subparsers.add_parser("config", help="check a config file; describe a family's settings",
                                    description="The workflow's configuration outside Snakemake.")
     steps = parser.add_subparsers(dest="step", metavar="<step>", required=True)

@@ -60,3 +60,6 @@ def gpus(wildcards=None):
 
 # The software environment every rule declares (documents what runs; used with --sdm conda).
 ENV = "../envs/neuromodels.yaml"
+# Each family's findings summary (results/<family>/summary.json): family rule files append theirs; the
+# `findings` rule gathers them into one table for the report.
+SUMMARIES = []
