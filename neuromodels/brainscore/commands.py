@@ -90,6 +90,7 @@ def cmd_score(args: argparse.Namespace) -> None:
     write_table(out / "neural.csv", neural)
     write_table(out / "layers.csv", layer_table)
     row = summary_row(trained.variant, args.seed, robustness, neural)
+    row["n_test"] = int(len(labels))
     row.update(train_settings_summary(trained.meta))
     write_json(out / "summary.json", row)
     get_logger(__name__).info("%s: clean %.3f, PGD %.3f, %s", trained.variant, row["clean_accuracy"],
@@ -100,9 +101,10 @@ def cmd_score(args: argparse.Namespace) -> None:
 def cmd_summarize(args: argparse.Namespace) -> None:
     import pandas as pd
 
+    from ..core.findings import write_summary
     from ..core.io import read_json, save_figure, write_table
-    from .evaluate import plot_variants
-
+    from ..core.runtime import get_logger
+    from .evaluate import plot_variants, variant_findings
     from .presets import VARIANTS
 
     table = pd.DataFrame([read_json(path) for path in args.inputs])
@@ -111,6 +113,14 @@ def cmd_summarize(args: argparse.Namespace) -> None:
                               else c, kind="stable").reset_index(drop=True)
     write_table(args.table, table)
     save_figure(args.figure, plot_variants(table))
+    if args.findings:
+        truth = read_json(args.truth) if args.truth else None
+        summary = variant_findings(table, truth, preset=args.preset)
+        write_summary(args.findings, summary)
+        log = get_logger(__name__)
+        for f in summary.findings:
+            log.info("%s: %.4g vs %s %.4g -> %s", f.finding, f.value, f.direction, f.threshold,
+                     "met" if f.met else "NOT met")
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
@@ -180,6 +190,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sm.add_argument("--inputs", type=Path, nargs="+", required=True, help="summary.json files")
     sm.add_argument("--table", type=Path, required=True, help="output CSV")
     sm.add_argument("--figure", type=Path, required=True, help="output PNG")
+    sm.add_argument("--findings", type=Path, default=None,
+                    help="the family's headline findings (summary.json through core.findings)")
+    sm.add_argument("--truth", type=Path, default=None,
+                    help="truth.json of simulated recordings (planted reliabilities); omit for real recordings")
+    sm.add_argument("--preset", default=None, choices=PRESET_CHOICES, help="preset name, recorded in the findings")
     sm.set_defaults(func=cmd_summarize)
 
 

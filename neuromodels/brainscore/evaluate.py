@@ -38,9 +38,10 @@ from .data import average_repetitions
 
 __all__ = [
     "accuracy", "pgd_attack", "pgd_accuracy", "gaussian_noise", "gaussian_blur", "reduce_contrast",
-    "robustness_table", "pearson_per_column", "pls_cross_validated", "split_half_ceiling", "MetricSettings",
+    "robustness_table", "pearson_per_column", "pls_cross_validated", "split_half_ceiling", "ceiling_error_bound",
+    "MetricSettings",
     "BrainModel", "LayerModel", "NeuralBenchmark", "public_heldout_split", "commit_layers", "score_model",
-    "summary_row", "plot_variants",
+    "summary_row", "variant_findings", "plot_variants",
 ]
 
 log = get_logger(__name__)
@@ -242,7 +243,7 @@ def pls_cross_validated(features: np.ndarray, responses: np.ndarray, object_name
 
 
 def split_half_ceiling(assembly, stimulus_ids: Sequence | None = None, n_splits: int = 10,
-                       seed: int = 0) -> dict[str, Any]:
+                       seed: int = 0, n_bootstrap: int = 200) -> dict[str, Any]:
     """Split-half reliability over repetitions with Spearman-Brown correction.
 
     Each split draws half of the ``repetition`` values at random (the same for every stimulus, as
@@ -250,7 +251,12 @@ def split_half_ceiling(assembly, stimulus_ids: Sequence | None = None, n_splits:
     across stimuli; ``2 r / (1 + r)``; median over neuroids; mean over splits. Stimuli without a presentation
     in both halves of a split are left out of it. Responses are averaged over time bins.
 
-    Returns ``{"ceiling", "sem", "per_neuroid" (n_neuroids,): mean over splits}``.
+    Sampling error: ``bootstrap_se`` is the standard deviation of the ceiling over ``n_bootstrap`` resamples
+    of the stimuli (with replacement, the same resample for every split), so it holds both the trial noise and
+    the draw of the stimuli, with whatever correlation between neuroids the shared stimuli bring.
+
+    Returns ``{"ceiling", "sem" (over repetition splits), "bootstrap_se", "per_neuroid" (n_neuroids,): mean
+    over splits}``.
     """
     values = np.asarray(assembly.values, dtype=np.float64).mean(axis=2)     # (presentations, neuroids)
     stim = np.asarray(assembly["stimulus_id"].values)
@@ -263,7 +269,8 @@ def split_half_ceiling(assembly, stimulus_ids: Sequence | None = None, n_splits:
     if len(repetitions) < 2:
         raise DataError(None, "a split-half ceiling needs at least two repetitions")
     rng = np.random.default_rng(seed)
-    per_split, per_neuroid = [], []
+    boot_rows = np.random.default_rng([seed, 11]).integers(0, len(ids), size=(n_bootstrap, len(ids)))
+    per_split, per_neuroid, boot = [], [], []
     for _ in range(n_splits):
         first = np.isin(rep, rng.permutation(repetitions)[:len(repetitions) // 2])
         sums, counts = [], []
@@ -280,10 +287,26 @@ def split_half_ceiling(assembly, stimulus_ids: Sequence | None = None, n_splits:
         corrected = 2 * r / (1 + r)
         per_neuroid.append(corrected)
         per_split.append(np.median(corrected))
+        position = np.cumsum(usable) - 1                      # row of each usable stimulus in halves
+        boot.append([_spearman_brown_median(halves[0][position[rows[usable[rows]]]],
+                                            halves[1][position[rows[usable[rows]]]]) for rows in boot_rows])
     per_split_arr = np.asarray(per_split)
+    boot_ceiling = np.mean(boot, axis=0) if n_bootstrap > 1 else np.full(1, np.nan)
     return {"ceiling": float(per_split_arr.mean()),
             "sem": float(per_split_arr.std(ddof=1) / np.sqrt(n_splits)) if n_splits > 1 else float("nan"),
+            "bootstrap_se": float(np.std(boot_ceiling, ddof=1)) if n_bootstrap > 1 else float("nan"),
             "per_neuroid": np.mean(per_neuroid, axis=0)}
+
+
+def _spearman_brown_median(a: np.ndarray, b: np.ndarray) -> float:
+    r = pearson_per_column(a, b)
+    return float(np.median(2 * r / (1 + r)))
+
+
+def ceiling_error_bound(bootstrap_se: float, z: float = 3.0) -> float:
+    """How far a measured ceiling may sit from the true reliability by sampling alone: ``z`` bootstrap standard
+    errors (z = 3: about 1 in 370 runs of a normal estimate falls outside)."""
+    return float(z * bootstrap_se)
 
 
 # ------------------------------------------------------------------------------------ model interface
@@ -393,6 +416,7 @@ class NeuralBenchmark:
         ceiling = self.ceiling["ceiling"]
         ceiled = result["raw"] / ceiling
         return {"region": self.region, "raw": result["raw"], "raw_sem": result["sem"], "ceiling": ceiling,
+                "ceiling_bootstrap_se": self.ceiling["bootstrap_se"],
                 "ceiled": ceiled, "ceiled_sem": result["sem"] / ceiling, "ceiled_squared": ceiled ** 2,
                 "n_stimuli": len(self.stimulus_ids), "n_neuroids": self.responses.shape[1]}
 
@@ -477,9 +501,68 @@ def summary_row(variant: str, seed: int, robustness: pd.DataFrame, neural: pd.Da
         row[f"{r['region']}_sem"] = r["ceiled_sem"]
         row[f"{r['region']}_raw"] = r["raw"]
         row[f"{r['region']}_layer"] = r["layer"]
+        row[f"{r['region']}_ceiling"] = r["ceiling"]
+        row[f"{r['region']}_ceiling_se"] = r.get("ceiling_bootstrap_se", float("nan"))
+        row[f"{r['region']}_n_stimuli"] = r["n_stimuli"]
     ceiled = [row[f"{r}_ceiled"] for r in neural["region"]]
     row["neural_average"] = float(np.mean(ceiled)) if ceiled else float("nan")
     return row
+
+
+def _pgd_margin(p1: float, p2: float, n: int, z: float = 2.0) -> float:
+    """``z`` standard errors of the difference of two accuracies, each measured on ``n`` test images."""
+    return float(z * np.sqrt((p1 * (1 - p1) + p2 * (1 - p2)) / max(n, 1)))
+
+
+def variant_findings(table: pd.DataFrame, truth: Mapping[str, Any] | None = None, preset: str | None = None):
+    """The family's headline findings (:class:`neuromodels.core.findings.Summary`) from the variants table.
+
+    * Per adversarial variant: PGD accuracy minus base's (mean over seeds), above a margin of two standard
+      errors of a difference of two accuracies on ``n_test`` images each.
+    * Per region, when the recordings were simulated (``truth`` = the simulation's ``truth.json``):
+      ``|ceiling - planted median reliability|`` below three stimulus-bootstrap standard errors of the ceiling
+      (:func:`ceiling_error_bound`), on the held-out stimuli of the lowest seed.
+    """
+    from ..core.findings import Summary
+
+    seeds = sorted(int(s) for s in table["seed"].unique())
+    summary = Summary("brainscore", preset=preset, seed=seeds[0] if seeds else None)
+    by = table.groupby("variant")
+    variants = list(by.groups)
+    n_test = int(table["n_test"].min()) if "n_test" in table else 0
+    summary.notes.update({"variants": variants, "seeds": seeds, "n_test_images": n_test})
+    if "base" in by.groups:
+        base = by.get_group("base").set_index("seed")
+        for variant in [v for v in variants if "adversarial" in v]:
+            adv = by.get_group(variant).set_index("seed")
+            common = sorted(set(base.index) & set(adv.index))
+            if not common:
+                continue
+            p_base = float(base.loc[common, "pgd_accuracy"].mean())
+            p_adv = float(adv.loc[common, "pgd_accuracy"].mean())
+            margin = _pgd_margin(p_adv, p_base, n_test * len(common))
+            clean_adv = float(adv.loc[common, "clean_accuracy"].mean())
+            clean_base = float(base.loc[common, "clean_accuracy"].mean())
+            summary.add(f"{variant.replace('_', ' + ')} more robust than base under PGD", p_adv - p_base, margin,
+                        detail=f"PGD accuracy {p_adv:.3f} vs base {p_base:.3f} (clean {clean_adv:.3f} vs "
+                               f"{clean_base:.3f}); margin = 2 SE of a difference of accuracies on {n_test} test "
+                               f"images x {len(common)} seed(s)")
+    else:
+        summary.notes["robustness_findings_skipped"] = "no base variant in the run"
+    planted = (truth or {}).get("planted_reliability_median") or {}
+    if not planted:
+        summary.notes["ceiling_findings_skipped"] = "no planted reliability (recordings not simulated here)"
+    first = table[table["seed"] == seeds[0]].iloc[0] if seeds else None
+    for region, rho in planted.items():
+        if first is None or f"{region}_ceiling" not in first or not np.isfinite(first[f"{region}_ceiling"]):
+            summary.notes.setdefault("regions_without_ceiling", []).append(region)
+            continue
+        ceiling, se = float(first[f"{region}_ceiling"]), float(first[f"{region}_ceiling_se"])
+        summary.add(f"{region} ceiling within sampling error of the planted reliability", abs(ceiling - rho),
+                    ceiling_error_bound(se), direction="below",
+                    detail=f"split-half ceiling {ceiling:.3f} on {int(first[f'{region}_n_stimuli'])} held-out "
+                           f"stimuli vs planted median {rho:.3f}; bound = 3 stimulus-bootstrap SE ({se:.4f})")
+    return summary
 
 
 def plot_variants(table: pd.DataFrame):

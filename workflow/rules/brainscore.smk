@@ -121,12 +121,18 @@ rule brainscore_score:
 
 rule brainscore_summary:
     input:
-        BS_SUMMARIES,
+        summaries=BS_SUMMARIES,
+        # planted reliabilities of simulated recordings (none for a real assembly: no ceiling finding then)
+        truth=[] if BS["assembly"] else f"{DATA}/brainscore/neural/truth.json",
     output:
         table=report(f"{BS_OUT}/variants.csv", caption="../report/brainscore_variants_table.rst",
                      category="brainscore"),
         figure=report(f"{BS_OUT}/variants.png", caption="../report/brainscore_variants.rst",
                       category="brainscore"),
+        findings=f"{BS_OUT}/summary.json",
+    params:
+        truth=lambda wildcards, input: f"--truth {input.truth}" if input.truth else "",
+        preset=PRESET,
     conda:
         ENV
     threads: 1
@@ -136,8 +142,11 @@ rule brainscore_summary:
     log:
         f"{RESULTS}/logs/brainscore/summary.log",
     shell:
-        "neuromodels brainscore summarize --inputs {input} --table {output.table} --figure {output.figure} "
-        "2> {log}"
+        "neuromodels brainscore summarize --inputs {input.summaries} --table {output.table} "
+        "--figure {output.figure} --findings {output.findings} {params.truth} --preset {params.preset} 2> {log}"
+
+
+SUMMARIES.append(rules.brainscore_summary.output.findings)
 
 
 rule bench_brainscore:
