@@ -1,7 +1,171 @@
-# Visual search asymmetry (eccNET). The models arrive in a later issue; its search displays already come from the
-# shared stimulus world.
+# The search family (eccNET, Gupta, Zhang & Kreiman 2021): the six classic search asymmetry experiments (or a
+# trial set of your own, `search.trials`) -> the VGG backbone trained on each world diet -> eccNET and its
+# baselines search every display -> RT slopes, asymmetry indices beside the human ones, the diet experiment,
+# figures and summary.json; a benchmark of the search loop.
+SR = config["search"]
+SR_OUT = f"{RESULTS}/search"
+SR_TRIALS = SR["trials"] or f"{DATA}/search/trials"
+SR_DIETS = SR["diets"]
+SR_FIRST = "upright" if "upright" in SR_DIETS else SR_DIETS[0]
+SR_BACKBONE = SR["backbone"] or f"{SR_OUT}/backbones/{SR_FIRST}.pt"
+
+
+def _search_models():
+    """The models compared on the first diet: the config's, else the preset's."""
+    if SR["models"]:
+        return list(SR["models"])
+    from neuromodels.search.presets import get_preset
+
+    return list(get_preset(PRESET).models)
+
+
+SR_NO_BACKBONE = ("pixel", "chance")
+# eccNET on every diet (the diet experiment), the other models on the first diet (or the given backbone)
+SR_RUNS = sorted(
+    {f"{SR_OUT}/runs/{m}_{'none' if m in SR_NO_BACKBONE else SR_FIRST}.csv" for m in _search_models()}
+    | {f"{SR_OUT}/runs/eccnet_{d}.csv" for d in SR_DIETS}
+)
+
+BENCHMARKS.append(f"{BENCH}/search.json")
+
+wildcard_constraints:
+    sr_diet="|".join(["none", "upright", "rotated_90", "lit_from_below"]),
+    sr_model="|".join(["eccnet_no_ecc", "eccnet_top_layer", "eccnet", "ivsn", "pixel", "chance"]),
+
+
+def _search_backbone(wildcards):
+    if wildcards.sr_diet == "none":
+        return []
+    if wildcards.sr_diet == SR_FIRST and wildcards.sr_model != "eccnet" and SR["backbone"]:
+        return [SR["backbone"]]
+    return [f"{SR_OUT}/backbones/{wildcards.sr_diet}.pt"]
+
+
+rule search_stimuli:
+    output:
+        f"{DATA}/search/trials/trials.csv",
+    params:
+        out=lambda wildcards, output: os.path.dirname(output[0]),
+        family=params("search"),
+        preset=PRESET,
+        preset_code=preset_code("search"),
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    log:
+        f"{RESULTS}/logs/search/stimuli.log",
+    shell:
+        "neuromodels search stimuli --out-dir {params.out} --preset {params.preset} --params {params.family} "
+        "--seed 0 --threads {threads} 2> {log}"
+
+
+rule search_train:
+    output:
+        model=f"{SR_OUT}/backbones/{{sr_diet}}.pt",
+        history=f"{SR_OUT}/backbones/{{sr_diet}}_history.json",
+    params:
+        checkpoint=f"{SR_OUT}/backbones/{{sr_diet}}_checkpoint.pt",
+        family=params("search"),
+        preset=PRESET,
+        preset_code=preset_code("search"),
+        device=DEVICE,
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
+        gpu=gpus,
+    log:
+        f"{RESULTS}/logs/search/train_{{sr_diet}}.log",
+    shell:
+        "neuromodels search train --diet {wildcards.sr_diet} --out {output.model} --checkpoint {params.checkpoint} "
+        "--history {output.history} --preset {params.preset} --params {params.family} --seed 0 "
+        "--device {params.device} --threads {threads} 2> {log}"
+
+
+rule search_run:
+    input:
+        trials=f"{SR_TRIALS}/trials.csv",
+        backbone=_search_backbone,
+    output:
+        f"{SR_OUT}/runs/{{sr_model}}_{{sr_diet}}.csv",
+    params:
+        trials=SR_TRIALS,
+        backbone=lambda wildcards, input: f"--backbone {input.backbone}" if input.backbone else "",
+        family=params("search"),
+        preset=PRESET,
+        preset_code=preset_code("search"),
+        device=DEVICE,
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    log:
+        f"{RESULTS}/logs/search/run_{{sr_model}}_{{sr_diet}}.log",
+    shell:
+        "neuromodels search run --model {wildcards.sr_model} --trials {params.trials} {params.backbone} "
+        "--diet {wildcards.sr_diet} --out {output} --preset {params.preset} --params {params.family} --seed 0 "
+        "--device cpu --threads {threads} 2> {log}"
+
+
+rule search_analyze:
+    input:
+        runs=SR_RUNS,
+        trials=f"{SR_TRIALS}/trials.csv",
+    output:
+        slopes=report(f"{SR_OUT}/slopes.csv", caption="../report/search_slopes.rst", category="search"),
+        indices=report(f"{SR_OUT}/indices.csv", caption="../report/search_indices_table.rst", category="search"),
+        diets=f"{SR_OUT}/diets.csv",
+        rt=report(f"{SR_OUT}/rt_vs_set_size.png", caption="../report/search_rt.rst", category="search"),
+        figure=report(f"{SR_OUT}/indices.png", caption="../report/search_indices.rst", category="search"),
+        fixations=report(f"{SR_OUT}/fixations.png", caption="../report/search_fixations.rst",
+                         category="search"),
+        diet_figure=report(f"{SR_OUT}/diets.png", caption="../report/search_diets.rst", category="search"),
+        summary=f"{SR_OUT}/summary.json",
+    params:
+        out=SR_OUT,
+        trials=SR_TRIALS,
+        family=params("search"),
+        preset=PRESET,
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    log:
+        f"{RESULTS}/logs/search/analyze.log",
+    shell:
+        "neuromodels search analyze --runs {input.runs} --trials {params.trials} --out-dir {params.out} "
+        "--preset {params.preset} --params {params.family} --seed 0 2> {log}"
+
+
+rule bench_search:
+    output:
+        f"{BENCH}/search.json",
+    params:
+        preset=PRESET,
+        preset_code=preset_code("search"),
+        device=DEVICE,
+    conda:
+        ENV
+    threads: BENCH_THREADS
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    log:
+        f"{RESULTS}/logs/bench_search.log",
+    shell:
+        "neuromodels bench search --out {output} --preset {params.preset} --device {params.device} "
+        "--threads {threads} 2> {log}"
 
 
 rule search:
     input:
-        rules.stimuli_displays.output,
+        rules.search_analyze.output,

@@ -1,0 +1,60 @@
+"""Fixations per second of eccNET's search loop: the vectorised eccentricity pooling (one pooling per distinct
+window size, ring maps computed once per layer) against the same loop with a naive pooling that loops over
+samples and rings and builds each ring's mask from distances. Same process, same displays, same weights;
+the two must make the very same fixations, which the result records.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..core.benchmark import environment_info, time_interleaved, write_result
+from ..core.io import PathLike
+from ..core.runtime import get_logger, seed_everything
+from .data import read_trials, write_trials
+from .evaluate import run_model
+from .experiments import make_trials
+from .models import VGGBackbone
+from .presets import EXPERIMENT_NAMES, get_preset
+
+log = get_logger(__name__)
+
+
+def run_benchmark(out: PathLike, preset: str = "default", device: torch.device | str = "cpu",
+                  seed: int = 0) -> dict[str, Any]:
+    """Time eccNET over ``bench_trials`` displays per experiment and condition (largest set size first), both
+    poolings interleaved; write and return the JSON result. The search loop runs on the CPU (its
+    winner-take-all bookkeeping is per trial); ``device`` is recorded."""
+    p = get_preset(preset)
+    seed_everything(seed)
+    backbone = VGGBackbone(p.widths, p.convs).eval()
+    with tempfile.TemporaryDirectory() as tmp:
+        write_trials(tmp, make_trials(EXPERIMENT_NAMES, max(1, p.bench_trials // 4), seed=seed,
+                                      px_per_deg=p.px_per_deg))
+        trials = read_trials(tmp)
+        results: dict[str, Any] = {}
+
+        def runner(naive: bool):
+            def run():
+                results[naive] = run_model("eccnet", trials, backbone, batch_size=p.batch_trials, naive=naive)
+            return run
+
+        timings = time_interleaved({"vectorised": runner(False), "per_ring": runner(True)},
+                                   repeats=p.bench_repeats, warmup=1)
+    fixations = float(results[False]["fixations"].sum())
+    same = bool(np.array_equal(results[False]["fixations"].to_numpy(), results[True]["fixations"].to_numpy()))
+    entries = {name: {"fixations_per_second": fixations / t.median_s, "timing": t.as_dict()}
+               for name, t in timings.items()}
+    ratio = entries["vectorised"]["fixations_per_second"] / entries["per_ring"]["fixations_per_second"]
+    result = {"benchmark": "search_fixations_per_second", "preset": preset, "px_per_deg": p.px_per_deg,
+              "trials": len(trials), "fixations": fixations, "same_fixations": same, "variants": entries,
+              "speedup_vectorised_over_per_ring": ratio, "environment": environment_info(device)}
+    write_result(out, result)
+    log.info("eccNET search: %.1f fixations/s vectorised, %.1f per ring (x%.2f); same fixations: %s",
+             entries["vectorised"]["fixations_per_second"], entries["per_ring"]["fixations_per_second"], ratio,
+             same)
+    return result

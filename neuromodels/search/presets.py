@@ -1,0 +1,84 @@
+"""Sizes of the search family: ``tiny`` (CI, about half a minute for everything), ``default`` (a laptop CPU,
+about two minutes with the three diets' training) and ``full`` (the paper's 30 px/deg displays, a VGG16-wide
+backbone; a GPU).
+
+``tiny`` and ``default`` draw the displays at fewer pixels per degree than the paper's 30 (every size in
+degrees is kept, so a display is a scaled-down copy) and train a narrow VGG, for speed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Mapping
+
+from ..core.config import override_settings
+from ..core.errors import ConfigError
+
+__all__ = ["SearchPreset", "PRESETS", "get_preset", "DIETS", "MODELS"]
+
+# Training diets of the backbone (the stimulus world's scenes): upright and lit from above (the natural
+# prior), the same images rotated by 90 degrees, or lit from below.
+DIETS: tuple[str, ...] = ("upright", "rotated_90", "lit_from_below")
+MODELS: tuple[str, ...] = ("eccnet", "eccnet_no_ecc", "eccnet_top_layer", "ivsn", "pixel", "chance")
+EXPERIMENT_NAMES: tuple[str, ...] = ("curvature", "lighting", "intersection", "t_vs_l", "orientation_homogeneous",
+                                     "orientation_heterogeneous")
+
+
+@dataclass(frozen=True)
+class SearchPreset:
+    """Stimuli, backbone, training and evaluation settings.
+
+    Stimuli: ``n_trials`` displays per experiment, condition and set size at ``px_per_deg``. Backbone: a VGG
+    with ``widths`` channels and ``convs`` 3x3 convolutions per block. Training: ``train_images`` world scenes
+    of ``train_size`` px per diet (``p_second`` of them with a second object; light drawn around the diet's
+    direction with ``light_spread_deg``), ``epochs`` of AdamW at ``lr`` (one-cycle). Evaluation: ``models``
+    on the first diet's backbone, eccNET on every diet, ``chance_draws`` random orders per trial for chance.
+    Benchmark: ``bench_trials`` displays, ``bench_repeats`` timed runs.
+    """
+
+    px_per_deg: float = 8.0
+    n_trials: int = 4
+    jitter: float = 0.5
+    widths: tuple[int, ...] = (8, 16, 32, 48, 64)
+    convs: tuple[int, ...] = (2, 2, 3, 3, 3)
+    train_images: int = 1280
+    train_size: int = 32
+    p_second: float = 0.3
+    light_spread_deg: float = 30.0
+    epochs: int = 4
+    batch_size: int = 64
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    checkpoint_every: int = 20
+    models: tuple[str, ...] = MODELS
+    chance_draws: int = 200
+    batch_trials: int = 64
+    bench_trials: int = 8
+    bench_repeats: int = 3
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def with_overrides(self, overrides: Mapping[str, Any] | None) -> "SearchPreset":
+        return override_settings(self, dict(overrides or {}), "search")
+
+
+PRESETS: dict[str, SearchPreset] = {
+    "tiny": SearchPreset(px_per_deg=6.0, n_trials=3, widths=(8, 12, 16, 24, 32), convs=(1, 1, 2, 2, 2),
+                         train_images=384, epochs=3, checkpoint_every=4,
+                         models=("eccnet", "ivsn", "pixel", "chance"), chance_draws=100, bench_trials=4,
+                         bench_repeats=2),
+    "default": SearchPreset(models=("eccnet", "eccnet_no_ecc", "ivsn", "pixel", "chance")),
+    "full": SearchPreset(px_per_deg=30.0, n_trials=50, widths=(64, 128, 256, 512, 512), train_images=50000,
+                         train_size=128, epochs=30, batch_size=128, lr=1e-3, checkpoint_every=200,
+                         chance_draws=1000, batch_trials=32, bench_trials=16, bench_repeats=5),
+}
+
+
+def get_preset(name: str | SearchPreset, overrides: Mapping[str, Any] | None = None) -> SearchPreset:
+    """A preset by name (tiny, default, full), with optional overrides."""
+    if isinstance(name, SearchPreset):
+        return name.with_overrides(overrides)
+    if name not in PRESETS:
+        raise ConfigError("preset", f"must be one of {sorted(PRESETS)}; got {name!r}")
+    return PRESETS[name].with_overrides(overrides)
