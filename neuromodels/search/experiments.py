@@ -72,8 +72,11 @@ class Experiment:
         return max(int(round(self.display_deg * px_per_deg / max(self.grid))), 4)
 
     def item_scale(self, px_per_deg: float) -> float:
-        """Item diameter as a fraction of the cell side (at most 0.95, so items never touch)."""
-        return float(min(self.item_deg * px_per_deg / self.cell_px(px_per_deg), 0.95))
+        """Item diameter as a fraction of the cell side: the paper's, but at most 0.95 of the cell and small
+        enough that an item's box (its anti-aliasing fringe included, 2 px wider) never reaches the next
+        cell's; at low px/deg this shrinks the curvature items below 1.6 deg."""
+        cell = self.cell_px(px_per_deg)
+        return float(min(self.item_deg * px_per_deg / cell, 0.95, (cell - 4.0) / cell))
 
     def condition(self, name: str) -> Condition:
         for c in self.conditions:

@@ -1,0 +1,86 @@
+"""The paper's formulas against hand-computed values, the human table, planted slopes recovered by the
+analysis, and bad input as one line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from neuromodels.cli import main
+from neuromodels.core.errors import DataError
+from neuromodels.search.data import read_human_slopes
+from neuromodels.search.evaluate import (asymmetry_index, condition_slopes, fit_slope, index_table,
+                                         reaction_time_ms, slope_correlation)
+
+
+def test_rt_and_index_formulas_by_hand() -> None:
+    assert reaction_time_ms(0) == pytest.approx(376.271)
+    assert reaction_time_ms(3) == pytest.approx(3 * 252.359 + 376.271)
+    assert asymmetry_index(7.6, 0.8) == pytest.approx(6.8 / 8.4)  # the human curvature index, 0.81
+    assert asymmetry_index(2.0, 6.0) == pytest.approx(-0.5)        # reversed asymmetry: negative
+    assert asymmetry_index(5.0, -3.0) == pytest.approx(1.0)        # negative slopes clipped at 0
+    assert asymmetry_index(-1.0, -2.0) == 0.0
+    assert fit_slope([1, 6, 12], [400, 500, 620]) == pytest.approx(np.polyfit([1, 6, 12], [400, 500, 620], 1)[0])
+    with pytest.raises(DataError):
+        fit_slope([4, 4], [1, 2])
+
+
+def test_human_table_and_its_indices() -> None:
+    human = read_human_slopes()
+    assert len(human) == 12 and human["experiment"].nunique() == 6
+    assert human["source"].str.contains("NeurIPS 2021").all()
+    by = human.set_index(["experiment", "condition"])["slope_ms_per_item"]
+    assert by[("lighting", "left_right")] == 23.9
+    # the human indices of MISSION: 0.81, 0.70, 0.36, 0.40, 0.61, 0.50; mean 0.564
+    fake = human.assign(model="humans")
+    table = index_table(fake, human)
+    assert np.allclose(table["index"], table["human_index"])
+    assert np.allclose(table["index"].round(2), [0.81, 0.70, 0.36, 0.40, 0.61, 0.50])
+    assert table["index"].mean() == pytest.approx(0.564, abs=0.001)
+
+
+def test_planted_slopes_are_recovered() -> None:
+    """Fixations planted with known slopes per condition; the analysis returns those slopes (x 252.359 ms)
+    and the index they imply, with H chosen by the human table."""
+    human = read_human_slopes()
+    rows = []
+    planted = {"curve_among_lines": 0.1, "line_among_curves": 0.4}  # fixations per item
+    for cond, per_item in planted.items():
+        for n in (8, 16, 32):
+            for _ in range(3):
+                rows.append({"model": "m", "experiment": "curvature", "condition": cond, "set_size": n,
+                             "fixations": 1 + per_item * n})
+    slopes = condition_slopes(pd.DataFrame(rows))
+    got = slopes.set_index("condition")["slope_ms_per_item"]
+    assert got["line_among_curves"] == pytest.approx(0.4 * 252.359)
+    table = index_table(slopes, human)
+    assert table["index"].iloc[0] == pytest.approx((0.4 - 0.1) / (0.4 + 0.1))
+    assert table["hard_condition"].iloc[0] == "line_among_curves"
+    assert np.isnan(slope_correlation(slopes, human, "m"))  # two conditions are too few for a correlation
+
+
+def test_bad_human_table_is_one_error(tmp_path: Path) -> None:
+    bad = tmp_path / "human.csv"
+    bad.write_text("experiment,condition,slope_ms_per_item,source\ncurvature,curve,fast,x\ncurvature,line,2,x\n")
+    with pytest.raises(DataError, match="human.csv: slope_ms_per_item must be numbers"):
+        read_human_slopes(bad)
+    bad.write_text("experiment,condition,slope_ms_per_item\ncurvature,curve,1\n")
+    with pytest.raises(DataError, match="missing columns"):
+        read_human_slopes(bad)
+
+
+def test_cli_bad_input_is_one_line(tmp_path: Path, capsys) -> None:
+    (tmp_path / "trials.csv").write_text("trial_id,experiment\n0,curvature\n")
+    code = main(["search", "run", "--model", "pixel", "--trials", str(tmp_path), "--out",
+                 str(tmp_path / "out.csv"), "--preset", "tiny", "--threads", "1"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1
+    assert "trials.csv" in err and "missing columns" in err
+    code = main(["search", "stimuli", "--out-dir", str(tmp_path / "s"), "--preset", "tiny", "--params",
+                 json.dumps({"px_per_deg": -1})])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "px_per_deg" in err
