@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -15,3 +21,32 @@ def cuda_device() -> torch.device:
     if not torch.cuda.is_available():
         pytest.skip("needs a CUDA device")
     return torch.device("cuda:0")
+
+
+# ----------------------------------------------------------------------------------- the workflow, as users run it
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+SNAKEMAKE = str(BIN / "snakemake")
+
+
+def run_snakemake(*args: str, cwd: Path = ROOT, timeout: int = 1500) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "HF_HUB_OFFLINE": "1"}
+    return subprocess.run([SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def scratch_workdir(tmp_path: Path) -> Path:
+    """A scratch working directory holding the config and schemas the Snakefile refers to."""
+    shutil.copytree(ROOT / "workflow", tmp_path / "workflow")
+    return tmp_path
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """The whole DAG at the tiny preset on CPU, run once per test session (as CI runs it); the end-to-end, findings
+    and SLURM tests read its outputs."""
+    work = scratch_workdir(tmp_path_factory.mktemp("tiny"))
+    out = run_snakemake("--profile", str(ROOT / "workflow" / "profiles" / "default"), "--cores", "2",
+                     "--config", "preset=tiny", "device=cpu", cwd=work)
+    assert out.returncode == 0, out.stderr[-6000:]
+    return work

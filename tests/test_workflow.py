@@ -2,53 +2,33 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-SNAKEMAKE = str(BIN / "snakemake")
-
-
-def _snakemake(*args: str, cwd: Path = ROOT, timeout: int = 1500) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "HF_HUB_OFFLINE": "1"}
-    return subprocess.run([SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=timeout)
-
-
-def _workdir(tmp_path: Path) -> Path:
-    """A scratch working directory holding the config and schemas the Snakefile refers to."""
-    shutil.copytree(ROOT / "workflow", tmp_path / "workflow")
-    return tmp_path
+from tests.conftest import ROOT, run_snakemake, scratch_workdir
 
 
 def test_dry_run_lists_every_family_target(tmp_path):
-    out = _snakemake("-n", "--cores", "2", cwd=_workdir(tmp_path))
+    out = run_snakemake("-n", "--cores", "2", cwd=scratch_workdir(tmp_path))
     assert out.returncode == 0, out.stderr[-3000:] + out.stdout[-3000:]
     for job in ("stimuli_world", "bench_attention"):
         assert job in out.stdout
 
 
 def test_wrong_config_value_stops_with_one_line(tmp_path):
-    out = _snakemake("-n", "--cores", "1", "--config", "preset=huge", cwd=_workdir(tmp_path))
+    out = run_snakemake("-n", "--cores", "1", "--config", "preset=huge", cwd=scratch_workdir(tmp_path))
     assert out.returncode != 0
     assert "neuromodels: config key 'preset': 'huge' is not one of" in out.stderr + out.stdout
 
 
 def test_lint_is_clean():
-    out = _snakemake("--lint", "--cores", "1")
+    out = run_snakemake("--lint", "--cores", "1")
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
 
 
 def test_slurm_profile_dry_run_lists_resources(tmp_path):
     pytest.importorskip("snakemake_executor_plugin_slurm")
-    work = _workdir(tmp_path)
-    out = _snakemake("-n", "--profile", str(ROOT / "workflow" / "profiles" / "slurm"), cwd=work)
+    work = scratch_workdir(tmp_path)
+    out = run_snakemake("-n", "--profile", str(ROOT / "workflow" / "profiles" / "slurm"), cwd=work)
     assert out.returncode == 0, out.stderr[-3000:] + out.stdout[-3000:]
     text = out.stdout + out.stderr
     assert "bench_attention" in text and "mem_mb=" in text and "runtime=" in text
@@ -60,8 +40,8 @@ def test_slurm_profile_dry_run_lists_resources(tmp_path):
 
 def test_benchmarks_take_every_local_core(tmp_path):
     """Locally a benchmark job asks for all --cores, so no other job runs beside it and skews its timings."""
-    work = _workdir(tmp_path)
-    out = _snakemake("-n", "-p", "--cores", "3", "benchmarks", cwd=work)
+    work = scratch_workdir(tmp_path)
+    out = run_snakemake("-n", "-p", "--cores", "3", "benchmarks", cwd=work)
     assert out.returncode == 0, out.stderr[-3000:] + out.stdout[-3000:]
     text = out.stdout + out.stderr
     bench = text[text.index("rule bench_attention:"):]
@@ -70,16 +50,6 @@ def test_benchmarks_take_every_local_core(tmp_path):
 
 # Every family ends in results/<family>/summary.json with its headline findings; the findings table gathers them.
 FAMILIES_WITH_FINDINGS = ("decoding", "seeg", "brainscore", "gaze", "search")
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    """The whole DAG at the tiny preset on CPU, run once for the checks below (as CI runs it)."""
-    work = _workdir(tmp_path_factory.mktemp("tiny"))
-    out = _snakemake("--profile", str(ROOT / "workflow" / "profiles" / "default"), "--cores", "2",
-                     "--config", "preset=tiny", "device=cpu", cwd=work)
-    assert out.returncode == 0, out.stderr[-6000:]
-    return work
 
 
 def test_tiny_dag_runs_end_to_end(tiny_run):
@@ -105,7 +75,7 @@ def test_tiny_dag_runs_end_to_end(tiny_run):
     # nothing left half-written: no temporary files from atomic writes
     assert not [p for p in results.rglob(".*") if p.is_file()]
     # a second run has nothing to do
-    again = _snakemake("-n", "--cores", "2", "--config", "preset=tiny", "device=cpu", cwd=work)
+    again = run_snakemake("-n", "--cores", "2", "--config", "preset=tiny", "device=cpu", cwd=work)
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
 
 
@@ -141,9 +111,9 @@ def test_seeg_runs_on_real_format_recordings_named_in_the_config(tmp_path):
     assert main(["stimuli", "generate", "--out", str(frames), "--n", "16", "--size", "32", "--seed", "0"]) == 0
     assert main(["seeg", "simulate", "--stimuli", str(frames), "--out", str(recordings), "--preset", "tiny",
                  "--seed", "0"]) == 0  # a dataset in the Brain Treebank layout, standing in for real recordings
-    work = _workdir(tmp_path / "work")
+    work = scratch_workdir(tmp_path / "work")
     section = f"seeg={{data: {recordings}, frames: {frames}}}"
-    out = _snakemake("-n", "-p", "--cores", "2", "seeg", "--config", "preset=tiny", "device=cpu", section,
+    out = run_snakemake("-n", "-p", "--cores", "2", "seeg", "--config", "preset=tiny", "device=cpu", section,
                      cwd=work)
     assert out.returncode == 0, out.stderr[-3000:] + out.stdout[-3000:]
     text = out.stdout + out.stderr
@@ -153,5 +123,5 @@ def test_seeg_runs_on_real_format_recordings_named_in_the_config(tmp_path):
     evaluate = text[text.index("neuromodels seeg evaluate"):]
     assert "--truth" not in evaluate.splitlines()[0]
     # real recordings without their frames stop the run with one line naming the key
-    bad = _snakemake("-n", "--cores", "2", "seeg", "--config", f"seeg={{data: {recordings}}}", cwd=work)
+    bad = run_snakemake("-n", "--cores", "2", "seeg", "--config", f"seeg={{data: {recordings}}}", cwd=work)
     assert bad.returncode != 0 and "config key 'seeg.frames'" in bad.stderr + bad.stdout
