@@ -40,8 +40,32 @@ def _bench_attention(args: argparse.Namespace) -> None:
               f"{'yes' if goal['memory_met'] else 'no'}) -> {'met' if goal['met'] else 'not met'}")
 
 
+def _bench_dag(args: argparse.Namespace) -> None:
+    from .io import write_json, write_table
+    from .rule_timings import dag_timing, rule_table
+    from .runtime import get_logger
+
+    paths = sorted(Path(args.rules_dir).glob("*.tsv"))
+    result = dag_timing(paths, args.rules or (), cores=args.cores)
+    write_json(args.out, result)
+    write_table(args.table, rule_table(paths, args.rules or ()))
+    get_logger(__name__).info("%d jobs: %.0f s of wall time, %.0f job-seconds on %s cores", result["jobs"],
+                              result["wall_seconds"], result["job_seconds"], args.cores)
+
+
 def register_bench(bench_subparsers: argparse._SubParsersAction) -> None:
-    """Add ``neuromodels bench attention``."""
+    """Add ``neuromodels bench attention`` and ``neuromodels bench dag``."""
+    p = bench_subparsers.add_parser(
+        "dag", help="where the DAG's time goes: Snakemake's per-job benchmark files summed per rule",
+        description="Reads the benchmark TSV of every job (results/benchmarks/rules/), sums wall and CPU seconds "
+                    "per rule, and writes the run's wall time (first job start to last job end) as JSON and the "
+                    "per-rule table as CSV. After a partial rerun the wall time spans both runs.")
+    p.add_argument("--rules-dir", required=True, help="folder of <rule>[_<wildcards>].tsv benchmark files")
+    p.add_argument("--rules", nargs="*", help="the workflow's rule names (to group job files by rule)")
+    p.add_argument("--cores", type=int, default=None, help="cores the run had (for the busy share)")
+    p.add_argument("--out", required=True, help="JSON to write")
+    p.add_argument("--table", required=True, help="per-rule CSV to write")
+    p.set_defaults(func=_bench_dag)
     p = bench_subparsers.add_parser(
         "attention",
         help="shared attention (SDPA) vs the naive reference: forward+backward time and peak memory per length",
