@@ -125,3 +125,48 @@ def test_seeg_runs_on_real_format_recordings_named_in_the_config(tmp_path):
     # real recordings without their frames stop the run with one line naming the key
     bad = run_snakemake("-n", "--cores", "2", "seeg", "--config", f"seeg={{data: {recordings}}}", cwd=work)
     assert bad.returncode != 0 and "config key 'seeg.frames'" in bad.stderr + bad.stdout
+
+
+def test_killed_run_resumes_to_the_same_tables(tmp_path, tiny_run):
+    """SIGKILL to the whole snakemake process group while a CrossViT trains (its checkpoint exists, its model not
+    yet), then a plain rerun: no half-written output is left, training resumes from the checkpoint, and the tables
+    equal those of the uninterrupted tiny run."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    import pandas as pd
+
+    from tests.conftest import BIN, SNAKEMAKE
+
+    work = scratch_workdir(tmp_path)
+    args = [SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), "--profile",
+            str(ROOT / "workflow" / "profiles" / "default"), "--cores", "2", "--config", "preset=tiny",
+            "device=cpu", "brainscore"]
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.Popen(args, cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    results = work / "results" / "brainscore"
+    deadline = time.monotonic() + 600
+    killed = False
+    while time.monotonic() < deadline and proc.poll() is None:
+        mid_training = [c for c in results.glob("*/seed0/checkpoint.pt") if not (c.parent / "model.pt").exists()]
+        if mid_training:
+            os.killpg(proc.pid, signal.SIGKILL)
+            killed = True
+            break
+        time.sleep(0.2)
+    proc.wait()
+    assert killed, "training finished before a checkpoint could be caught mid-run"
+    assert not (results / "variants.csv").exists()
+    again = run_snakemake("--profile", str(ROOT / "workflow" / "profiles" / "default"), "--cores", "2",
+                          "--config", "preset=tiny", "device=cpu", "brainscore", cwd=work)
+    assert again.returncode == 0, again.stderr[-4000:]
+    assert not [p for p in (work / "results").rglob(".*") if p.is_file()]  # no temporary file left behind
+    resumed = [p for p in (work / "results" / "logs" / "brainscore").glob("train_*.log")
+               if "resum" in p.read_text().lower()]
+    assert resumed, "no training job resumed from its checkpoint"
+    for name in ("variants.csv",):
+        local = pd.read_csv(tiny_run / "results" / "brainscore" / name)
+        pd.testing.assert_frame_equal(local, pd.read_csv(results / name), check_exact=False, rtol=1e-6)

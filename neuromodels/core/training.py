@@ -287,6 +287,7 @@ class Trainer:
             resumed_running = dict(state["extra"].get("running", {}))
             resumed_n = int(state["extra"].get("n_running", 0))
             resumed_from = step
+            log.info("%s: resumed from %s at step %d of %d", s.desc, s.checkpoint_path, step, total)
 
         samples, seconds = 0, 0.0
         self.model.train()
