@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "neuromodels.decoding.commands",
     "neuromodels.seeg.commands",
     "neuromodels.brainscore.commands",
+    "neuromodels.gaze.commands",
     "neuromodels.search.commands",
     "neuromodels.core.commands",
 )

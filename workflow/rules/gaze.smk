@@ -1,7 +1,160 @@
-# Gaze scanpaths (OAT). The models arrive in a later issue; the family's stimuli (displays with objects and a
-# target) already come from the shared stimulus world.
+# The gaze family: scanpaths on shelf displays (simulated guided-search viewers unless `gaze.data` or
+# `gaze.coco_fixations` names real ones) -> one OAT per split (held-out trials, layouts, targets) -> metrics of
+# OAT, the baselines and the human ceiling per split -> one table, example scanpaths and summary.json;
+# a speed benchmark against the reference attention.
+GZ = config["gaze"]
+GZ_OUT = f"{RESULTS}/gaze"
+GZ_SIMULATED = not (GZ["data"] or GZ["coco_fixations"])
+GZ_DATA = GZ["data"] or f"{DATA}/gaze/scanpaths"
+# what the data set's presence is checked by (COCO-Search18: the fixation file itself)
+GZ_INPUT = GZ["coco_fixations"] or f"{GZ_DATA}/displays.jsonl"
+if GZ["coco_fixations"] and not GZ["coco_images"]:
+    sys.exit("neuromodels: config key 'gaze.coco_images': needed with gaze.coco_fixations")
+# the tiny preset (CI) runs the two splits the headline findings need
+GZ_SPLITS = [s for s in GZ["splits"] if PRESET != "tiny" or s != "targets"] or GZ["splits"][:1]
+GZ_OTHER_PE = {"gaussian": "sinusoidal", "sinusoidal": "gaussian"}[GZ["positional"]]
+GZ_RUNS = [(s, GZ["positional"]) for s in GZ_SPLITS]
+if GZ["ablation"] and "trials" in GZ_SPLITS:
+    GZ_RUNS.append(("trials", GZ_OTHER_PE))
+GZ_FIGURE_SPLIT = "trials" if "trials" in GZ_SPLITS else GZ_SPLITS[0]
+
+BENCHMARKS.append(f"{BENCH}/gaze.json")
+
+wildcard_constraints:
+    gz_split="trials|layouts|targets",
+    gz_pe="gaussian|sinusoidal",
+
+
+rule gaze_simulate:
+    output:
+        displays=f"{DATA}/gaze/scanpaths/displays.jsonl",
+        truth=f"{DATA}/gaze/scanpaths/truth.json",
+    params:
+        out=lambda wildcards, output: os.path.dirname(output.displays),
+        family=params("gaze"),
+        preset=PRESET,
+        preset_code=preset_code("gaze"),
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    log:
+        f"{RESULTS}/logs/gaze/simulate.log",
+    shell:
+        "neuromodels gaze simulate --out-dir {params.out} --preset {params.preset} --params {params.family} "
+        "--seed 0 2> {log}"
+
+
+rule gaze_train:
+    input:
+        data=GZ_INPUT,
+    output:
+        model=f"{GZ_OUT}/{{gz_split}}/{{gz_pe}}/seed{{seed}}/model.pt",
+        history=f"{GZ_OUT}/{{gz_split}}/{{gz_pe}}/seed{{seed}}/history.json",
+    params:
+        data=GZ_DATA,
+        checkpoint=f"{GZ_OUT}/{{gz_split}}/{{gz_pe}}/seed{{seed}}/checkpoint.pt",
+        family=params("gaze"),
+        preset=PRESET,
+        preset_code=preset_code("gaze"),
+        device=DEVICE,
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
+        gpu=gpus,
+    log:
+        f"{RESULTS}/logs/gaze/train_{{gz_split}}_{{gz_pe}}_seed{{seed}}.log",
+    shell:
+        "neuromodels gaze train --data {params.data} --split {wildcards.gz_split} --positional {wildcards.gz_pe} "
+        "--out {output.model} --checkpoint {params.checkpoint} --history {output.history} "
+        "--preset {params.preset} --params {params.family} --seed {wildcards.seed} --device {params.device} "
+        "--threads {threads} 2> {log}"
+
+
+rule gaze_evaluate:
+    input:
+        model=rules.gaze_train.output.model,
+        data=GZ_INPUT,
+    output:
+        metrics=f"{GZ_OUT}/{{gz_split}}/{{gz_pe}}/seed{{seed}}/metrics.csv",
+        scanpaths=f"{GZ_OUT}/{{gz_split}}/{{gz_pe}}/seed{{seed}}/scanpaths.json",
+    params:
+        data=GZ_DATA,
+        out=lambda wildcards, output: os.path.dirname(output.metrics),
+        family=params("gaze"),
+        preset=PRESET,
+        preset_code=preset_code("gaze"),
+        device=DEVICE,
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+        gpu=gpus,
+    log:
+        f"{RESULTS}/logs/gaze/evaluate_{{gz_split}}_{{gz_pe}}_seed{{seed}}.log",
+    shell:
+        "neuromodels gaze evaluate --model {input.model} --data {params.data} --split {wildcards.gz_split} "
+        "--out-dir {params.out} --preset {params.preset} --params {params.family} --seed {wildcards.seed} "
+        "--device {params.device} --threads {threads} 2> {log}"
+
+
+rule gaze_summary:
+    input:
+        metrics=[f"{GZ_OUT}/{split}/{pe}/seed{SEEDS[0]}/metrics.csv" for split, pe in GZ_RUNS],
+        scanpaths=f"{GZ_OUT}/{GZ_FIGURE_SPLIT}/{GZ['positional']}/seed{SEEDS[0]}/scanpaths.json",
+        data=GZ_INPUT,
+    output:
+        table=report(f"{GZ_OUT}/metrics.csv", caption="../report/gaze_metrics.rst", category="gaze"),
+        figure=report(f"{GZ_OUT}/scanpaths.png", caption="../report/gaze_scanpaths.rst", category="gaze"),
+        summary=f"{GZ_OUT}/summary.json",
+    params:
+        data=GZ_DATA,
+        family=params("gaze"),
+        preset=PRESET,
+        preset_code=preset_code("gaze"),
+        seed=SEEDS[0],
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    log:
+        f"{RESULTS}/logs/gaze/summary.log",
+    shell:
+        "neuromodels gaze summarize --inputs {input.metrics} --scanpaths {input.scanpaths} --data {params.data} "
+        "--table {output.table} --figure {output.figure} --summary {output.summary} --preset {params.preset} "
+        "--params {params.family} --seed {params.seed} 2> {log}"
+
+
+rule bench_gaze:
+    output:
+        f"{BENCH}/gaze.json",
+    params:
+        preset=PRESET,
+        preset_code=preset_code("gaze"),
+        device=DEVICE,
+    conda:
+        ENV
+    threads: BENCH_THREADS
+    resources:
+        mem_mb=2000,
+        runtime=30,
+        gpu=gpus,
+    log:
+        f"{RESULTS}/logs/bench_gaze.log",
+    shell:
+        "neuromodels bench gaze --out {output} --preset {params.preset} --device {params.device} "
+        "--threads {threads} 2> {log}"
 
 
 rule gaze:
     input:
-        rules.stimuli_displays.output,
+        rules.gaze_summary.output,

@@ -1,0 +1,185 @@
+"""``neuromodels gaze <step>``: scanpaths simulated or read, OAT trained per split, scored against viewers."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..core.args import add_params_argument, add_runtime_arguments, load_params
+
+PRESET_CHOICES = ("tiny", "default", "full")
+
+
+def _settings(args: argparse.Namespace):
+    from .presets import get_preset
+
+    params = load_params(getattr(args, "params", None), "gaze")
+    return get_preset(args.preset, params.get("overrides") or {}), params
+
+
+def _split(dataset, name: str, params: dict, seed: int) -> dict:
+    from .data import split_trials
+
+    return split_trials(dataset, name, seed, test_fraction=params["test_fraction"],
+                        heldout_layout=params["heldout_layout"])
+
+
+def cmd_simulate(args: argparse.Namespace) -> None:
+    from .simulate import SimulationSettings, simulate_dataset
+
+    p, params = _settings(args)
+    settings = SimulationSettings(displays_per_layout=p.displays_per_layout, viewers=p.viewers, cell_px=p.cell_px,
+                                  n_products=p.n_products)
+    simulate_dataset(args.out_dir, settings, seed=args.seed, fixations_format=params["fixations_format"])
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from ..core.io import write_json
+    from ..core.runtime import select_device
+    from .data import load_data
+    from .train import save_model, train_oat
+
+    p, params = _settings(args)
+    device = select_device(args.device)
+    dataset = load_data(args.data, params)
+    split = _split(dataset, args.split, params, args.seed)
+    trained = train_oat(dataset, split, p, seed=args.seed, positional=args.positional or params["positional"],
+                        device=device, checkpoint_path=args.checkpoint, precision=args.precision)
+    trained.meta["data_notes"] = dataset.notes
+    save_model(args.out, trained)
+    if args.history:
+        write_json(args.history, trained.meta)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from ..core.io import write_json, write_table
+    from ..core.runtime import get_logger, select_device
+    from .data import load_data
+    from .evaluate import evaluate_split
+    from .train import load_model
+
+    p, params = _settings(args)
+    device = select_device(args.device)
+    dataset = load_data(args.data, params)
+    trained = load_model(args.model, device)
+    split = _split(dataset, args.split, params, args.seed)
+    if split["test"] != trained.meta["split"]["test"]:
+        from ..core.errors import DataError
+
+        raise DataError(args.model, f"trained on another {args.split} split (other data or seed)")
+    table, generated = evaluate_split(trained, dataset, args.split, split, p.n_samples, p.max_length,
+                                      p.multimatch_trials, seed=args.seed, device=device)
+    table.insert(1, "positional", trained.meta["positional"])
+    out = Path(args.out_dir)
+    write_table(out / "metrics.csv", table)
+    generated["notes"] = dict(dataset.notes)
+    write_json(out / "scanpaths.json", generated)
+    row = table.set_index("model").loc["oat_sampled"]
+    get_logger(__name__).info("%s split: OAT Sequence Score %.3f (ceiling %.3f), delta %.3f", args.split,
+                              row["sequence_score"], table.set_index("model").loc["human_ceiling", "sequence_score"],
+                              row["delta"])
+
+
+def cmd_summarize(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from ..core.findings import write_summary
+    from ..core.io import read_json, save_figure, write_table
+    from .data import load_data
+    from .evaluate import headline_summary, plot_scanpaths
+
+    p, params = _settings(args)
+    table = pd.concat([pd.read_csv(path) for path in args.inputs], ignore_index=True)
+    write_table(args.table, table)
+    main = table[table["positional"] == params["positional"]]
+    ablation = table[(table["positional"] != params["positional"]) & table["model"].str.startswith("oat")]
+    generated = read_json(args.scanpaths)
+    dataset = load_data(args.data, params)
+    notes = {"fixations_on_no_object_left_out": int(dataset.notes.get("fixations_on_no_object", 0)),
+             "fixations": int(dataset.notes.get("fixations", 0)),
+             "target_absent_records_dropped": int(dataset.notes.get("target_absent_records_dropped", 0)),
+             "multimatch_pairs_short_left_out": int(table["mm_pairs_short"].sum()),
+             "multimatch_short_paths": "pairs with a path of fewer than 3 fixations are left out (not padded)"}
+    if len(ablation):
+        for _, row in ablation.iterrows():
+            notes[f"ablation_{row['positional']}_{row['model']}_sequence_score"] = float(row["sequence_score"])
+    summary = headline_summary(main, p.margin, args.preset, args.seed, notes)
+    write_summary(args.summary, summary)
+    save_figure(args.figure, plot_scanpaths(dataset, generated))
+
+
+def cmd_bench(args: argparse.Namespace) -> None:
+    from ..core.runtime import select_device
+    from .bench import run_benchmark
+
+    run_benchmark(args.out, preset=args.preset, device=select_device(args.device), precision=args.precision,
+                  steps=args.steps, seed=args.seed)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "gaze", help="OAT scanpath prediction for visual search, scored against viewers",
+        description="Simulate (or read) visual-search scanpaths on shelf displays, train OAT per split, and score "
+                    "it and the baselines with Sequence Score, edit distance, MultiMatch and behaviour.")
+    steps = parser.add_subparsers(dest="step", metavar="<step>", required=True)
+
+    def common(p: argparse.ArgumentParser, device: bool = True) -> None:
+        p.add_argument("--preset", default="default", choices=PRESET_CHOICES, help="sizes (default: default)")
+        add_params_argument(p)
+        add_runtime_arguments(p, device=device)
+
+    from .presets import POSITIONAL_ENCODINGS, SPLITS
+
+    sim = steps.add_parser("simulate", help="simulate shelf displays and guided-search viewers",
+                           description="Write displays.jsonl, fixations.jsonl (or .csv), images/ and truth.json "
+                                       "(the walk's parameters and the behaviour it produced).")
+    sim.add_argument("--out-dir", type=Path, required=True, help="output folder")
+    common(sim, device=False)
+    sim.set_defaults(func=cmd_simulate)
+
+    tr = steps.add_parser("train", help="train OAT on one split's training trials (resumable)",
+                          description="Teacher-forced OAT training through the shared trainer; early stopping on "
+                                      "the validation loss.")
+    tr.add_argument("--data", type=Path, default=None, help="scanpath data set folder (or coco_* in --params)")
+    tr.add_argument("--split", required=True, choices=SPLITS, help="how test trials are held out")
+    tr.add_argument("--positional", default=None, choices=POSITIONAL_ENCODINGS,
+                    help="positional encoding (default: the config's)")
+    tr.add_argument("--out", type=Path, required=True, help="trained model file (.pt)")
+    tr.add_argument("--checkpoint", type=Path, default=None, help="checkpoint file; an existing one is resumed")
+    tr.add_argument("--history", type=Path, default=None, help="JSON with settings, split and history")
+    common(tr)
+    tr.set_defaults(func=cmd_train)
+
+    ev = steps.add_parser("evaluate", help="score OAT, the baselines and the human ceiling on held-out trials",
+                          description="Greedy and sampled OAT scanpaths and every baseline against the held-out "
+                                      "viewers: metrics.csv and scanpaths.json.")
+    ev.add_argument("--model", type=Path, required=True, help="model file written by `train`")
+    ev.add_argument("--data", type=Path, default=None, help="scanpath data set folder")
+    ev.add_argument("--split", required=True, choices=SPLITS, help="the split the model was trained on")
+    ev.add_argument("--out-dir", type=Path, required=True, help="writes metrics.csv and scanpaths.json")
+    common(ev)
+    ev.set_defaults(func=cmd_evaluate)
+
+    sm = steps.add_parser("summarize", help="the metrics table of every split, the figure and summary.json",
+                          description="Join the splits' tables, draw example scanpaths (human and OAT side by "
+                                      "side) and write the headline findings.")
+    sm.add_argument("--inputs", type=Path, nargs="+", required=True, help="metrics.csv files")
+    sm.add_argument("--scanpaths", type=Path, required=True, help="scanpaths.json of the split to draw")
+    sm.add_argument("--data", type=Path, default=None, help="scanpath data set folder")
+    sm.add_argument("--table", type=Path, required=True, help="output CSV")
+    sm.add_argument("--figure", type=Path, required=True, help="output PNG")
+    sm.add_argument("--summary", type=Path, required=True, help="output summary.json")
+    common(sm, device=False)
+    sm.set_defaults(func=cmd_summarize)
+
+
+def register_bench(bench_subparsers: argparse._SubParsersAction) -> None:
+    b = bench_subparsers.add_parser("gaze", help="OAT training sequences/s and decoding latency vs reference attention",
+                                    description="Training throughput (scanpaths/s) and per-scanpath decoding latency "
+                                                "(greedy and sampled) of OAT with the fused attention and with the "
+                                                "plain softmax reference, in one process.")
+    b.add_argument("--out", type=Path, required=True, help="output JSON")
+    b.add_argument("--preset", default="default", choices=PRESET_CHOICES, help="sizes (default: default)")
+    b.add_argument("--steps", type=int, default=None, help="timed repeats per measurement")
+    add_runtime_arguments(b)
+    b.set_defaults(func=cmd_bench)

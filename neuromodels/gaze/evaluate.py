@@ -1,0 +1,205 @@
+"""Scoring scanpath models on held-out trials: one metrics table per split (models, baselines and the human
+ceiling), the example-scanpath figure, and the family's headline findings.
+
+Model paths are object sequences; for MultiMatch each fixation is placed at its object's box centre with the
+training set's mean duration (models predict objects, not pixels or times). Humans keep their own fixations.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..core.findings import Summary
+from ..core.runtime import get_logger
+from .baselines import BASELINES, baseline_paths, centre_bias_map
+from .data import ScanpathDataset, Trial
+from .metrics import (BEHAVIOUR, MULTIMATCH, behaviour_delta, behaviour_table, edit_distance, human_ceiling,
+                      human_ceiling_delta, mean_agreement, multimatch, sequence_score)
+from .train import TrainedOAT, trial_tensors
+
+__all__ = ["model_paths", "score_paths", "evaluate_split", "plot_scanpaths", "headline_summary", "HUMAN"]
+
+log = get_logger(__name__)
+HUMAN = "human_ceiling"
+
+
+def model_paths(trained: TrainedOAT, dataset: ScanpathDataset, trial_ids: Sequence[str], n_samples: int,
+                seed: int, max_length: int, device: torch.device | str = "cpu",
+                batch_size: int = 64) -> tuple[dict[str, list[list[int]]], dict[str, list[list[int]]]]:
+    """Greedy and sampled OAT scanpaths per trial (object indices)."""
+    tensors = trial_tensors(dataset, trial_ids, trained.config.crop_hw)
+    gen = torch.Generator().manual_seed(seed)
+    greedy: dict[str, list[list[int]]] = {}
+    sampled: dict[str, list[list[int]]] = {}
+    model = trained.model.to(device).eval()
+    for i in range(0, len(trial_ids), batch_size):
+        rows = list(range(i, min(i + batch_size, len(trial_ids))))
+        batch = {k: v.to(device) for k, v in tensors.select(rows).items()}
+        g = model.generate(batch, 0, max_length)
+        s = model.generate(batch, n_samples, max_length, generator=gen)
+        for j, r in enumerate(rows):
+            greedy[trial_ids[r]] = g[j]
+            sampled[trial_ids[r]] = s[j]
+    return greedy, sampled
+
+
+def _human_paths(dataset: ScanpathDataset, trial_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {t: {} for t in trial_ids}
+    for s in dataset.scanpaths_of(trial_ids):
+        out[s.trial][s.viewer] = s
+    return out
+
+
+def _objects(path: Any) -> list[int]:
+    return [int(o) for o in path.object_sequence()] if hasattr(path, "object_sequence") else list(path)
+
+
+def score_paths(name: str, paths: dict[str, list[list[int]]], humans: dict[str, dict[str, Any]],
+                trials: dict[str, Trial], mean_duration: float, mm_trials: Sequence[str]) -> dict[str, Any]:
+    """Sequence Score, edit distance, MultiMatch (on ``mm_trials``) and behaviour of one model's paths."""
+    ss = mean_agreement(paths, humans, lambda m, h: sequence_score(m, _objects(h)))
+    ed = mean_agreement(paths, humans, lambda m, h: edit_distance(m, _objects(h)))
+    mm_values, short = [], 0
+    for t in mm_trials:
+        trial = trials[t]
+        c = trial.centres
+        for m in paths[t][:1]:
+            for h in humans[t].values():
+                v = multimatch(c[m, 0], c[m, 1], np.full(len(m), mean_duration), h.x, h.y, h.duration,
+                               (trial.width, trial.height))
+                if np.isnan(v).any():
+                    short += 1
+                else:
+                    mm_values.append(v)
+    mm = np.mean(mm_values, axis=0) if mm_values else np.full(5, np.nan)
+    beh = behaviour_table([p for t in paths for p in paths[t]],
+                          [trials[t].target_index for t in paths for _ in paths[t]]).mean()
+    row = {"model": name, "sequence_score": ss, "edit_distance": ed, **dict(zip(MULTIMATCH, mm)),
+           "mm_pairs": len(mm_values), "mm_pairs_short": short, **{k: float(beh[k]) for k in BEHAVIOUR}}
+    return row
+
+
+def evaluate_split(trained: TrainedOAT, dataset: ScanpathDataset, split_name: str, split: dict[str, list[str]],
+                   n_samples: int, max_length: int, mm_trials: int, seed: int = 0,
+                   device: torch.device | str = "cpu") -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The metrics table of one split (OAT greedy and sampled, each baseline, the human ceiling) and the
+    generated paths (for figures)."""
+    test = list(split["test"])
+    humans = _human_paths(dataset, test)
+    trials = dataset.trials
+    train_paths = dataset.scanpaths_of(split["train"])
+    mean_len = float(np.mean([len(s.object_sequence()) for s in train_paths if len(s.object_sequence())]))
+    length = max(1, int(round(mean_len)))
+    mean_duration = float(np.mean(np.concatenate([s.duration for s in train_paths])))
+    rng = np.random.default_rng([seed, 29])
+    mm_set = list(rng.permutation(test)[:mm_trials])
+
+    greedy, sampled = model_paths(trained, dataset, test, n_samples, seed, max_length, device)
+    generated: dict[str, dict[str, list[list[int]]]] = {"oat_greedy": greedy, "oat_sampled": sampled}
+    density = centre_bias_map(trials, train_paths)
+    tensors = trial_tensors(dataset, test, trained.config.crop_hw)
+    for name in BASELINES:
+        generated[name] = {t: baseline_paths(name, trials[t], length, n_samples, rng, density=density,
+                                             crops=tensors.crops_np[i]) for i, t in enumerate(test)}
+    rows = [score_paths(name, paths, humans, trials, mean_duration, mm_set) for name, paths in generated.items()]
+
+    # the human ceiling: viewers against each other, every pair once, never a scanpath with itself
+    human_beh = behaviour_table([_objects(s) for t in test for s in humans[t].values()],
+                                [trials[t].target_index for t in test for _ in humans[t]])
+    human_beh["viewer"] = [v for t in test for v in humans[t]]
+    mm_pairs, short = [], 0
+    for t in mm_set:
+        hs = list(humans[t].values())
+        for i in range(len(hs)):
+            for j in range(i + 1, len(hs)):
+                v = multimatch(hs[i].x, hs[i].y, hs[i].duration, hs[j].x, hs[j].y, hs[j].duration,
+                               (trials[t].width, trials[t].height))
+                if np.isnan(v).any():
+                    short += 1
+                else:
+                    mm_pairs.append(v)
+    mm = np.mean(mm_pairs, axis=0) if mm_pairs else np.full(5, np.nan)
+    ceiling = {"model": HUMAN,
+               "sequence_score": human_ceiling(humans, lambda a, b: sequence_score(_objects(a), _objects(b))),
+               "edit_distance": human_ceiling(humans, lambda a, b: edit_distance(_objects(a), _objects(b))),
+               **dict(zip(MULTIMATCH, mm)), "mm_pairs": len(mm_pairs), "mm_pairs_short": short,
+               **{k: float(human_beh[k].mean()) for k in BEHAVIOUR}}
+    human_means = {k: float(human_beh[k].mean()) for k in BEHAVIOUR}
+    for row in rows:
+        row["delta"] = behaviour_delta(row, human_means)
+    ceiling["delta"] = human_ceiling_delta(human_beh)
+    table = pd.DataFrame([*rows, ceiling])
+    table.insert(0, "split", split_name)
+    table.insert(2, "n_trials", len(test))
+    table["baseline_length"] = [length if r["model"] in BASELINES else np.nan for r in [*rows, ceiling]]
+    return table, {"split": split_name, "test": test, "paths": generated}
+
+
+# ---------------------------------------------------------------------------------------- findings
+def headline_summary(table: pd.DataFrame, margin: float, preset: str | None, seed: int | None,
+                     notes: dict[str, Any], model: str = "oat_sampled") -> Summary:
+    """The family's findings from the combined metrics table: OAT above the best baseline on Sequence Score and
+    below it on behavioural delta, on held-out trials and (when run) held-out layouts and targets."""
+    summary = Summary("gaze", notes=dict(notes), preset=preset, seed=seed)
+    names = {"trials": "held-out trials", "layouts": "held-out layouts", "targets": "held-out targets"}
+    for split in [s for s in ("trials", "layouts", "targets") if s in set(table["split"])]:
+        part = table[table["split"] == split].set_index("model")
+        base = part.loc[[b for b in BASELINES if b in part.index]]
+        oat = part.loc[model]
+        best_ss = base["sequence_score"].idxmax()
+        ceiling = part.loc[HUMAN, "sequence_score"] if HUMAN in part.index else float("nan")
+        summary.add(f"OAT above the best baseline on Sequence Score ({names[split]})", oat["sequence_score"],
+                    base.loc[best_ss, "sequence_score"] + margin, "above",
+                    f"best baseline: {best_ss} {base.loc[best_ss, 'sequence_score']:.3f}; margin {margin}; "
+                    f"human ceiling {ceiling:.3f}")
+        best_delta = base["delta"].idxmin()
+        summary.add(f"OAT's behavioural delta below the best baseline's ({names[split]})", oat["delta"],
+                    base.loc[best_delta, "delta"] - margin, "below",
+                    f"best baseline: {best_delta} {base.loc[best_delta, 'delta']:.3f}; margin {margin}; "
+                    f"human ceiling {part.loc[HUMAN, 'delta'] if HUMAN in part.index else float('nan'):.3f}")
+    return summary
+
+
+# ---------------------------------------------------------------------------------------- figure
+def plot_scanpaths(dataset: ScanpathDataset, generated: dict[str, Any], n_trials: int = 3, viewer: str | None = None,
+                   models: Sequence[str] = ("oat_greedy", "oat_sampled")):
+    """Example scanpaths drawn over displays: per trial, one human viewer beside OAT's paths. Numbers give the
+    fixation order; the target's box is outlined."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    test = generated["test"][:n_trials]
+    cols = 1 + len(models)
+    fig, axes = plt.subplots(len(test), cols, figsize=(4.2 * cols, 1.9 * max(len(test), 1)), squeeze=False)
+    for r, t in enumerate(test):
+        trial = dataset.trials[t]
+        with Image.open(trial.image) as img:
+            image = np.asarray(img.convert("RGB"))
+        humans = [s for s in dataset.scanpaths if s.trial == t]
+        human = next((s for s in humans if s.viewer == viewer), humans[0]) if humans else None
+        panels = [("human " + (human.viewer if human else ""), human.object_sequence() if human else [])]
+        panels += [(m.replace("_", " "), generated["paths"][m][t][0] if generated["paths"][m][t] else [])
+                   for m in models]
+        for c, (title, path) in enumerate(panels):
+            ax = axes[r, c]
+            ax.imshow(image)
+            x0, y0, x1, y1 = trial.boxes[trial.target_index]
+            ax.add_patch(plt.Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, ec="yellow", lw=2))
+            pts = trial.centres[np.asarray(path, dtype=int)] if len(path) else np.zeros((0, 2))
+            if c == 0 and human is not None:
+                pts = np.stack([human.x, human.y], 1)[human.objects >= 0]
+            ax.plot(pts[:, 0], pts[:, 1], "-", color="white", lw=1.2, alpha=0.8)
+            ax.scatter(pts[:, 0], pts[:, 1], s=28, c=np.arange(len(pts)), cmap="autumn", zorder=3)
+            for k, (px, py) in enumerate(pts[:12]):
+                ax.annotate(str(k + 1), (px, py), color="black", fontsize=6, ha="center", va="center", zorder=4)
+            ax.set_title(f"{t}: {title} ({len(path)} fix.)", fontsize=8)
+            ax.axis("off")
+    fig.tight_layout()
+    return fig

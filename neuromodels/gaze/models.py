@@ -1,0 +1,274 @@
+"""OAT (object-level attention transformer) on the shared attention library, its crop CNN and both positional
+encodings.
+
+Shapes: a batch holds ``B`` trials padded to ``N`` objects; encoder tokens are the ``N`` objects then the target
+alone (index ``N``, which is also the end-of-scanpath class). Decoder inputs are BOS (a blank object at the
+display centre) then the fixated objects; the pointer head scores every encoder token for each decoder step.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..core.attention import TransformerDecoderLayer, TransformerEncoderLayer, init_transformer_weights
+
+__all__ = ["OATConfig", "OAT", "CropCNN", "GridPositionalEncoding", "sinusoidal_table", "fit_gaussian_table",
+           "gaussian_target", "oat_config"]
+
+
+@dataclass(frozen=True)
+class OATConfig:
+    crop_hw: tuple[int, int] = (16, 16)
+    cnn_channels: tuple[int, int] = (16, 32)
+    cnn_pools: tuple[int, int] = (2, 2)
+    d_feature: int = 48
+    d_position: int = 48
+    heads: int = 4
+    ffn: int = 192
+    encoder_layers: int = 2
+    decoder_layers: int = 2
+    dropout: float = 0.1
+    positional: str = "gaussian"
+    pe_sigma: float = 2.0
+    pe_fit_steps: int = 400
+    max_positions: int = 32
+    max_length: int = 30
+
+    @property
+    def d_model(self) -> int:
+        return self.d_feature + self.d_position
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def oat_config(preset, positional: str = "gaussian") -> OATConfig:
+    """The model part of a :class:`~neuromodels.gaze.presets.GazePreset`."""
+    fields = OATConfig.__dataclass_fields__
+    return OATConfig(**{k: getattr(preset, k) for k in fields if hasattr(preset, k)}, positional=positional)
+
+
+# ---------------------------------------------------------------------------------------- encodings
+def sinusoidal_table(n: int, dim: int) -> Tensor:
+    """(n, dim) sinusoids of positions 0..n-1 (sin on even, cos on odd dims, wavelengths up to 10000)."""
+    pos = torch.arange(n, dtype=torch.float32)[:, None]
+    freq = torch.exp(-math.log(10000.0) * torch.arange(0, dim, 2, dtype=torch.float32) / dim)
+    table = torch.zeros(n, dim)
+    table[:, 0::2] = torch.sin(pos * freq)
+    table[:, 1::2] = torch.cos(pos * freq[: dim // 2])
+    return table
+
+
+def gaussian_target(n: int, sigma: float) -> Tensor:
+    """(n, n) the cosine similarity the learned table is fitted to: exp(-(i - j)^2 / (2 sigma^2))."""
+    i = torch.arange(n, dtype=torch.float32)
+    return torch.exp(-((i[:, None] - i[None]) ** 2) / (2 * sigma**2))
+
+
+@lru_cache(maxsize=8)
+def fit_gaussian_table(n: int, dim: int, sigma: float = 2.0, steps: int = 10000, lr: float = 0.01,
+                       seed: int = 0) -> Tensor:
+    """A table W (n, dim) fitted alone, as in OAT, so that cos(W_i, W_j) = exp(-(i - j)^2 / (2 sigma^2)):
+    Adam on the mean squared error plus the variance of the row norms (rows of equal length). Deterministic
+    for its arguments; the result is frozen in the model."""
+    gen = torch.Generator().manual_seed(seed)
+    w = torch.randn(n, dim, generator=gen).requires_grad_(True)
+    target = gaussian_target(n, sigma)
+    opt = torch.optim.Adam([w], lr=lr)
+    for _ in range(steps):
+        opt.zero_grad()
+        unit = F.normalize(w, dim=1)
+        loss = F.mse_loss(unit @ unit.T, target) + w.norm(dim=1).var()
+        loss.backward()
+        opt.step()
+    return w.detach().clone()
+
+
+# ``is_target`` of a token: another object, the target object on the display, the target shown alone (last token)
+OTHER, TARGET_OBJECT, TARGET_ALONE = 0, 1, 2
+
+
+class GridPositionalEncoding(nn.Module):
+    """Token position ``[T[row], T[col], T[is_target]]`` cut to ``dim``, with T a frozen table (the fitted
+    Gaussian-similarity table or sinusoids). ``is_target`` is 0 (another object), 1 (the target object) or 2
+    (the target alone, appended last; its row and col are set far from every grid index)."""
+
+    def __init__(self, dim: int, kind: str = "gaussian", max_positions: int = 32, sigma: float = 2.0,
+                 fit_steps: int = 10000) -> None:
+        super().__init__()
+        part = -(-dim // 3)
+        if kind == "gaussian":
+            table = fit_gaussian_table(max_positions, part, float(sigma), int(fit_steps))
+        elif kind == "sinusoidal":
+            table = sinusoidal_table(max_positions, part)
+        else:
+            raise ValueError(f"positional encoding must be 'gaussian' or 'sinusoidal', got {kind!r}")
+        self.register_buffer("table", table.clone())
+        self.dim, self.kind, self.max_positions = dim, kind, max_positions
+
+    def forward(self, row: Tensor, col: Tensor, is_target: Tensor) -> Tensor:
+        # the target token sits far from every grid index in all three parts, so that the smooth table tells
+        # it apart (neighbouring indices of the Gaussian table are nearly parallel)
+        far = self.max_positions - 1
+        alone = is_target == TARGET_ALONE
+        row = torch.where(alone, far, row.clamp(max=far - 1))
+        col = torch.where(alone, far, col.clamp(max=far - 1))
+        parts = [self.table[row], self.table[col], self.table[is_target * (far // 2)]]
+        return torch.cat(parts, dim=-1)[..., : self.dim]
+
+
+class CropCNN(nn.Module):
+    """OAT's small object CNN: conv 3->c1 5x5, ReLU, max-pool p1; conv c1->c2 3x3, ReLU, max-pool p2; flatten;
+    linear -> ``out_dim``. Input float (..., 3, h, w) in [0, 1]."""
+
+    def __init__(self, out_dim: int, crop_hw: tuple[int, int], channels: tuple[int, int] = (16, 32),
+                 pools: tuple[int, int] = (5, 3)) -> None:
+        super().__init__()
+        c1, c2 = channels
+        self.features = nn.Sequential(nn.Conv2d(3, c1, 5, padding=2), nn.ReLU(), nn.MaxPool2d(pools[0]),
+                                      nn.Conv2d(c1, c2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(pools[1]),
+                                      nn.Flatten())
+        with torch.no_grad():
+            n_flat = self.features(torch.zeros(1, 3, *crop_hw)).shape[1]
+        self.fc = nn.Linear(n_flat, out_dim)
+
+    def forward(self, crops: Tensor) -> Tensor:
+        lead = crops.shape[:-3]
+        return self.fc(self.features(crops.reshape(-1, *crops.shape[-3:]))).reshape(*lead, -1)
+
+
+class PointerHead(nn.Module):
+    """Scores ``(W_e enc) . (W_d dec) / sqrt(d)`` over encoder tokens, two such heads mixed by Linear(2 -> 1)."""
+
+    def __init__(self, dim: int, heads: int = 2) -> None:
+        super().__init__()
+        self.enc = nn.ModuleList(nn.Linear(dim, dim) for _ in range(heads))
+        self.dec = nn.ModuleList(nn.Linear(dim, dim) for _ in range(heads))
+        self.mix = nn.Linear(heads, 1)
+        self.scale = 1.0 / math.sqrt(dim)
+
+    def forward(self, memory: Tensor, queries: Tensor) -> Tensor:
+        scores = [torch.einsum("btd,bnd->btn", d(queries), e(memory)) * self.scale
+                  for e, d in zip(self.enc, self.dec)]
+        return self.mix(torch.stack(scores, dim=-1)).squeeze(-1)
+
+
+class OAT(nn.Module):
+    """Object-level attention transformer for visual-search scanpaths."""
+
+    def __init__(self, config: OATConfig) -> None:
+        super().__init__()
+        self.config = config
+        d = config.d_model
+        self.cnn = CropCNN(config.d_feature, config.crop_hw, config.cnn_channels, config.cnn_pools)
+        self.position = GridPositionalEncoding(config.d_position, config.positional, config.max_positions,
+                                               config.pe_sigma, config.pe_fit_steps)
+        self.register_buffer("time_table", sinusoidal_table(config.max_length + 2, d))
+        mlp_ratio = config.ffn / d
+        self.encoder = nn.ModuleList(TransformerEncoderLayer(d, config.heads, mlp_ratio=mlp_ratio,
+                                                             dropout=config.dropout)
+                                     for _ in range(config.encoder_layers))
+        self.decoder = nn.ModuleList(TransformerDecoderLayer(d, config.heads, mlp_ratio=mlp_ratio,
+                                                             dropout=config.dropout)
+                                     for _ in range(config.decoder_layers))
+        self.norm_enc = nn.LayerNorm(d)
+        self.norm_dec = nn.LayerNorm(d)
+        self.pointer = PointerHead(d)
+        # the CNN feature enters on the scale of the position code
+        self.cnn_norm = nn.LayerNorm(config.d_feature)
+        init_transformer_weights(self.encoder)
+        init_transformer_weights(self.decoder)
+
+    # tokens ---------------------------------------------------------------------------------------
+    def tokens(self, crops: Tensor, rows: Tensor, cols: Tensor, is_target: Tensor) -> Tensor:
+        """(B, L, d): CNN feature of each crop (uint8 or float in [0, 1]) joined to its position."""
+        x = crops.float() / 255.0 if crops.dtype == torch.uint8 else crops
+        return torch.cat([self.cnn_norm(self.cnn(x)), self.position(rows, cols, is_target)], dim=-1)
+
+    def encode(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor, Tensor]:
+        """Encoder input tokens, encoder output (B, N + 1, d) and the key mask (True = real token)."""
+        rows, cols = batch["rows"].clamp(max=self.config.max_positions - 1), \
+            batch["cols"].clamp(max=self.config.max_positions - 1)
+        tokens = self.tokens(batch["crops"], rows, cols, batch["is_target"])
+        mask = batch["token_mask"]
+        x = tokens
+        for layer in self.encoder:
+            x = layer(x, key_mask=mask)
+        return tokens, self.norm_enc(x), mask
+
+    def bos(self, batch: dict[str, Tensor]) -> Tensor:
+        """(B, 1, d): a blank object at the display centre."""
+        b = batch["crops"].shape[0]
+        blank = torch.zeros(b, 1, *batch["crops"].shape[-3:], device=batch["crops"].device)
+        rows = batch["centre"][:, :1].clamp(max=self.config.max_positions - 1)
+        cols = batch["centre"][:, 1:].clamp(max=self.config.max_positions - 1)
+        return self.tokens(blank, rows, cols, torch.zeros_like(rows))
+
+    def decode(self, tokens: Tensor, memory: Tensor, mask: Tensor, bos: Tensor, prefix: Tensor,
+               prefix_mask: Tensor | None = None) -> Tensor:
+        """Pointer logits (B, T + 1, N + 1) after BOS and each fixated object of ``prefix`` (B, T)."""
+        b = tokens.shape[0]
+        idx = prefix.clamp(min=0)
+        # a fixated object enters the decoder as the encoder's output for it (which already holds its relation
+        # to the target), plus the time step's encoding
+        fixated = memory.gather(1, idx[..., None].expand(-1, -1, memory.shape[-1]))
+        x = torch.cat([bos, fixated], dim=1)
+        t = x.shape[1]
+        x = x + self.time_table[:t][None]
+        key_mask = None
+        if prefix_mask is not None:
+            key_mask = torch.cat([torch.ones(b, 1, dtype=torch.bool, device=x.device), prefix_mask], dim=1)
+        for layer in self.decoder:
+            x = layer(x, memory, key_mask=key_mask, memory_key_mask=mask, is_causal=True)
+        logits = self.pointer(memory, self.norm_dec(x))
+        logits = logits.masked_fill(~mask[:, None, :], float("-inf"))
+        # the end of the scanpath (the target token, last) cannot come first
+        logits[:, 0, -1] = float("-inf")
+        return logits
+
+    def forward(self, batch: dict[str, Tensor]) -> Tensor:
+        """Teacher-forced pointer logits (S, T + 1, N + 1) for ``batch["prefix"]`` (S, T), -1 = padding; with
+        ``batch["sequence_trial"]`` (S,) the S scanpaths index the B trials of the batch, else S = B."""
+        tokens, memory, mask = self.encode(batch)
+        bos = self.bos(batch)
+        prefix = batch["prefix"]
+        if "sequence_trial" in batch:  # several scanpaths per trial: encode each trial once, then share it
+            r = batch["sequence_trial"]
+            tokens, memory, mask, bos = tokens[r], memory[r], mask[r], bos[r]
+        return self.decode(tokens, memory, mask, bos, prefix, prefix >= 0)
+
+    @torch.no_grad()
+    def generate(self, batch: dict[str, Tensor], n_samples: int = 0, max_length: int | None = None,
+                 generator: torch.Generator | None = None) -> list[list[list[int]]]:
+        """Scanpaths per trial: greedy (``n_samples`` 0, one path) or ``n_samples`` multinomial samples. A path
+        ends when the target token is chosen (it is not part of the path) or at ``max_length`` fixations."""
+        max_length = max_length or self.config.max_length
+        tokens, memory, mask = self.encode(batch)
+        bos = self.bos(batch)
+        b, n_tok = mask.shape
+        k = max(n_samples, 1)
+        rep = lambda t: t.repeat_interleave(k, dim=0)  # noqa: E731
+        tokens, memory, mask, bos = rep(tokens), rep(memory), rep(mask), rep(bos)
+        prefix = torch.zeros(b * k, 0, dtype=torch.long, device=tokens.device)
+        done = torch.zeros(b * k, dtype=torch.bool, device=tokens.device)
+        for _ in range(max_length):
+            logits = self.decode(tokens, memory, mask, bos, prefix)[:, -1].float()
+            if n_samples:
+                probs = torch.softmax(logits, dim=-1)
+                nxt = torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(1).to(logits.device)
+            else:
+                nxt = logits.argmax(-1)
+            done = done | (nxt == n_tok - 1)
+            nxt = torch.where(done, torch.full_like(nxt, -1), nxt)
+            prefix = torch.cat([prefix, nxt[:, None]], dim=1)
+            if done.all():
+                break
+        paths = [[int(o) for o in row if o >= 0] for row in prefix.cpu().tolist()]
+        # a path's entries after the end are -1; the prefix fed back uses clamp(min=0) only for finished rows
+        return [paths[i * k:(i + 1) * k] for i in range(b)]

@@ -1,0 +1,97 @@
+"""Sizes of the gaze family: ``tiny`` (CI, seconds), ``default`` (a laptop CPU, about two minutes for the whole
+family) and ``full`` (OAT's own dimensions: d 512, 4 + 4 layers, 93 x 150 crops; a GPU).
+
+The simulator's sizes (displays per layout, viewers, cell size in pixels) and OAT's sizes live together here, so
+one ``--preset`` sizes a whole run; single settings are replaced through ``overrides``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Mapping
+
+from ..core.config import override_settings
+from ..core.errors import ConfigError
+
+__all__ = ["GazePreset", "PRESETS", "get_preset", "SPLITS", "POSITIONAL_ENCODINGS"]
+
+# The ways test trials are held out (see :func:`neuromodels.gaze.data.split_trials`).
+SPLITS: tuple[str, ...] = ("trials", "layouts", "targets")
+# OAT's two positional encodings of grid indices: the fitted Gaussian-similarity table or sinusoids.
+POSITIONAL_ENCODINGS: tuple[str, ...] = ("gaussian", "sinusoidal")
+
+
+@dataclass(frozen=True)
+class GazePreset:
+    """Simulation, model, training and evaluation settings.
+
+    Simulation: ``displays_per_layout`` shelf displays on each layout, ``viewers`` simulated viewers per
+    display, ``cell_px`` the side of one shelf cell in pixels, ``n_products`` the catalogue the shelves are
+    stocked from. Model: object crops resized to ``crop_hw``; the crop CNN's two conv layers have
+    ``cnn_channels`` and max-pool by ``cnn_pools``; its feature has ``d_feature`` dims and the positional
+    encoding ``d_position`` (the token is both joined: d = d_feature + d_position); ``heads``, ``ffn``,
+    ``encoder_layers``, ``decoder_layers``, ``dropout`` as in a transformer. The Gaussian table is fitted for
+    ``pe_fit_steps`` Adam steps with ``pe_sigma``. Training: ``epochs`` (early stop after ``patience`` epochs
+    without a better validation loss), ``batch_size`` trials per batch (with every training scanpath on
+    them, so each display is encoded once per step), ``lr``. Decoding: ``n_samples`` sampled scanpaths per
+    trial and at most ``max_length`` fixations. Evaluation: MultiMatch on at most ``multimatch_trials`` test
+    trials; ``margin`` is the lead a headline finding asks of OAT.
+    """
+
+    displays_per_layout: int = 40
+    viewers: int = 6
+    cell_px: int = 24
+    n_products: int = 40
+    crop_hw: tuple[int, int] = (12, 12)
+    cnn_channels: tuple[int, int] = (16, 32)
+    cnn_pools: tuple[int, int] = (2, 2)
+    d_feature: int = 48
+    d_position: int = 48
+    heads: int = 4
+    ffn: int = 192
+    encoder_layers: int = 2
+    decoder_layers: int = 2
+    dropout: float = 0.0
+    pe_sigma: float = 2.0
+    pe_fit_steps: int = 400
+    max_positions: int = 32
+    epochs: int = 20
+    patience: int = 6
+    batch_size: int = 6
+    lr: float = 2e-3
+    n_samples: int = 10
+    max_length: int = 30
+    multimatch_trials: int = 12
+    margin: float = 0.02
+    checkpoint_every: int = 0
+    bench_steps: int = 5
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def with_overrides(self, overrides: Mapping[str, Any] | None) -> "GazePreset":
+        """A copy with some settings replaced (``None`` ignored); unknown names raise :class:`ConfigError`."""
+        return override_settings(self, dict(overrides or {}), "gaze")
+
+
+PRESETS: dict[str, GazePreset] = {
+    "tiny": GazePreset(displays_per_layout=24, viewers=4, cell_px=20, n_products=30, crop_hw=(12, 12),
+                       cnn_channels=(8, 16), d_feature=32, d_position=32, ffn=128, encoder_layers=2,
+                       decoder_layers=1, pe_fit_steps=200, epochs=12, patience=6, batch_size=4, lr=2e-3,
+                       n_samples=5, max_length=24, multimatch_trials=6, bench_steps=3),
+    "default": GazePreset(),
+    "full": GazePreset(displays_per_layout=300, viewers=15, cell_px=150, n_products=120, crop_hw=(93, 150),
+                       cnn_channels=(16, 32), cnn_pools=(5, 3), d_feature=256, d_position=256, heads=4, ffn=512,
+                       encoder_layers=4, decoder_layers=4, dropout=0.1, pe_fit_steps=10000, max_positions=32, epochs=500,
+                       patience=30, batch_size=2, lr=1e-4, n_samples=100, max_length=60,
+                       multimatch_trials=200, bench_steps=10),
+}
+
+
+def get_preset(name: str | GazePreset, overrides: Mapping[str, Any] | None = None) -> GazePreset:
+    """A preset by name (tiny, default, full), with optional overrides."""
+    if isinstance(name, GazePreset):
+        return name.with_overrides(overrides)
+    if name not in PRESETS:
+        raise ConfigError("preset", f"must be one of {sorted(PRESETS)}; got {name!r}")
+    return PRESETS[name].with_overrides(overrides)
