@@ -23,7 +23,7 @@ def cmd_images(args: argparse.Namespace) -> None:
     from .data import world_image_dataset, write_image_dataset
 
     p = _preset(args)
-    data = world_image_dataset(p.n_train, p.n_test, p.image_size, seed=args.seed)
+    data = world_image_dataset(p.n_train, p.n_test, p.image_size, seed=args.seed, categories=p.categories or None)
     write_image_dataset(args.out, data)
     get_logger(__name__).info("wrote %d train + %d test images (%d px, %d classes) to %s", p.n_train, p.n_test,
                               p.image_size, data.n_classes, args.out)

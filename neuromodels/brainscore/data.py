@@ -63,16 +63,19 @@ class ImageDataset:
         return self.images[keep], self.labels[keep]
 
 
-def world_image_dataset(n_train: int, n_test: int, size: int, seed: int) -> ImageDataset:
-    """Classification of the stimulus world's object categories; train and test scenes are drawn apart."""
+def world_image_dataset(n_train: int, n_test: int, size: int, seed: int,
+                        categories: Sequence[str] | None = None) -> ImageDataset:
+    """Classification of the stimulus world's object categories (all, or the ``categories`` named); train and
+    test scenes are drawn apart."""
     from ..stimuli import CATEGORY_NAMES, render_scenes, sample_scenes
 
-    table = sample_scenes(n_train + n_test, seed=seed)
+    names = list(categories) if categories else list(CATEGORY_NAMES)
+    table = sample_scenes(n_train + n_test, seed=seed, categories=names)
     images = render_scenes(table, size=size).transpose(0, 3, 1, 2)
-    codes = {name: i for i, name in enumerate(CATEGORY_NAMES)}
+    codes = {name: i for i, name in enumerate(names)}
     labels = table["category"].map(codes).to_numpy(np.int64)
     split = np.r_[np.zeros(n_train, np.int8), np.ones(n_test, np.int8)]
-    return ImageDataset(np.ascontiguousarray(images), labels, split, list(CATEGORY_NAMES))
+    return ImageDataset(np.ascontiguousarray(images), labels, split, names)
 
 
 def write_image_dataset(path: PathLike, data: ImageDataset) -> Path:

@@ -527,8 +527,10 @@ def variant_findings(table: pd.DataFrame, truth: Mapping[str, Any] | None = None
 
     seeds = sorted(int(s) for s in table["seed"].unique())
     summary = Summary("brainscore", preset=preset, seed=seeds[0] if seeds else None)
+    from .presets import VARIANTS
+
     by = table.groupby("variant")
-    variants = list(by.groups)
+    variants = [v for v in VARIANTS if v in by.groups] + sorted(set(by.groups) - set(VARIANTS))
     n_test = int(table["n_test"].min()) if "n_test" in table else 0
     summary.notes.update({"variants": variants, "seeds": seeds, "n_test_images": n_test})
     if "base" in by.groups:

@@ -29,6 +29,7 @@ def variant_flags(variant: str) -> tuple[bool, bool]:
 class BrainScorePreset:
     """Model, data, training, robustness and neural-benchmark settings.
 
+    Classification: the stimulus world's object ``categories`` (empty: all ten).
     Training: ``lr`` is AdamW's peak (one-cycle); ``crop_scale`` the random-resized-crop area range.
     Adversarial training: fast FGSM with a random start, L-inf budget ``train_eps_255`` and step
     ``train_step_255``. Robustness: PGD with ``pgd_steps`` steps of ``pgd_step_255`` within ``pgd_eps_255``.
@@ -38,6 +39,7 @@ class BrainScorePreset:
     """
 
     model: str = "crossvit_tiny"
+    categories: tuple[str, ...] = ()
     image_size: int = 32
     n_train: int = 2000
     n_test: int = 400
@@ -76,9 +78,13 @@ class BrainScorePreset:
 
 
 PRESETS: dict[str, BrainScorePreset] = {
-    "tiny": BrainScorePreset(model="crossvit_micro", n_train=256, n_test=96, epochs=2, batch_size=64, lr=2e-3,
-                             pgd_steps=3, pgd_step_255=1.0, checkpoint_every=2, n_stimuli=80, stimulus_size=32,
-                             repetitions=4, n_v4=16, n_it=16, pls_components=10, n_splits=3, bench_steps=2),
+    # CI: four well-separated categories so a micro model learns them in ~130 steps; budgets of 8/255 as for
+    # CIFAR-sized images (the attack must bite a model this small for robustness to be measurable)
+    "tiny": BrainScorePreset(model="crossvit_micro", categories=("disc", "triangle", "cross", "bar"),
+                             n_train=1024, n_test=200, epochs=4, batch_size=32, lr=3e-3, train_eps_255=8.0,
+                             train_step_255=10.0, pgd_eps_255=8.0, pgd_step_255=2.0, pgd_steps=5,
+                             checkpoint_every=32, n_stimuli=80, stimulus_size=32, repetitions=4, n_v4=16, n_it=16,
+                             pls_components=10, n_splits=3, bench_steps=2),
     "default": BrainScorePreset(),
     "full": BrainScorePreset(model="crossvit_18_dagger", image_size=224, n_train=20000, n_test=2000, epochs=30,
                              batch_size=64, lr=5e-4, weight_decay=1e-4, crop_scale=(0.08, 1.0), pgd_steps=20,

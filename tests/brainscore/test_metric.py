@@ -216,3 +216,34 @@ def test_layer_model_requires_a_committed_region() -> None:
     subject = LayerModel(nn.Identity(), {"IT": "x"}, image_size=8)
     with pytest.raises(ConfigError, match="V4"):
         subject.start_recording("V4")
+
+
+# ------------------------------------------------------------------------------------ headline findings
+def _variants_table(pgd: dict[str, float], ceiling: float = 0.8, n_test: int = 400) -> pd.DataFrame:
+    rows = []
+    for variant, p in pgd.items():
+        row = {"variant": variant, "seed": 0, "clean_accuracy": 0.7, "pgd_accuracy": p, "n_test": n_test}
+        for region in ("V4", "IT"):
+            row.update({f"{region}_ceiling": ceiling, f"{region}_ceiling_se": 0.01, f"{region}_n_stimuli": 100})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def test_findings_met_and_failed_as_the_numbers_say() -> None:
+    from neuromodels.brainscore.evaluate import variant_findings
+
+    truth = {"planted_reliability_median": {"V4": 0.80, "IT": 0.81}}
+    robust = variant_findings(_variants_table({"base": 0.2, "adversarial": 0.4, "rotation_adversarial": 0.35}),
+                              truth).to_dict()
+    assert [f["met"] for f in robust["findings"]] == [True, True, True, True]
+    first = robust["findings"][0]
+    # margin: two standard errors of a difference of accuracies on 400 images each
+    assert first["value"] == pytest.approx(0.2)
+    assert first["threshold"] == pytest.approx(2 * np.sqrt((0.4 * 0.6 + 0.2 * 0.8) / 400))
+    assert robust["findings"][2]["threshold"] == pytest.approx(0.03)       # 3 bootstrap SE
+    # adversarial training that did not help, and a ceiling far from the planted reliability: not met
+    broken = variant_findings(_variants_table({"base": 0.2, "adversarial": 0.22}, ceiling=0.7), truth).to_dict()
+    assert [f["met"] for f in broken["findings"]] == [False, False, False] and not broken["all_met"]
+    # real recordings: no planted truth, so no ceiling finding, and the notes say why
+    real = variant_findings(_variants_table({"base": 0.2, "adversarial": 0.4}), None).to_dict()
+    assert len(real["findings"]) == 1 and "ceiling_findings_skipped" in real["notes"]
