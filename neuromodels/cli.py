@@ -50,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from .core import distributed
     from .core.errors import NeuromodelsError
     from .core.runtime import set_threads, setup_logging
 
@@ -57,12 +58,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     setup_logging(args.log_level)
     set_threads(getattr(args, "threads", None))
+    distributed.init_from_env()  # a torchrun launch: one process group for the trainer (see core.distributed)
     func = getattr(args, "func", None)
     if func is None:
         parser.parse_args([*(argv or sys.argv[1:]), "--help"])
         return 2
     try:
         func(args)
+        distributed.barrier()  # rank 0 may still be writing what the others computed too
     except NeuromodelsError as exc:
         print(f"neuromodels: error: {exc}", file=sys.stderr)
         return 2
@@ -70,6 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # the output went into a pipe that closed early (e.g. `| head`): not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    finally:
+        distributed.destroy()
     return 0
 
 

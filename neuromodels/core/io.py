@@ -26,9 +26,12 @@ PathLike = str | os.PathLike
 @contextlib.contextmanager
 def atomic_path(path: PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success rename it to ``path``, on error remove it.
+    In a data-parallel run (``torchrun``) only rank 0 writes; the other ranks' files are removed.
 
     The temporary name keeps the target's suffix so libraries that infer a format from it still work.
     """
+    from .distributed import is_main
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix="".join(path.suffixes) or ".tmp",
@@ -37,6 +40,10 @@ def atomic_path(path: PathLike) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        if not is_main():
+            # a data-parallel run's other ranks compute what rank 0 writes: theirs is dropped
+            tmp_path.unlink()
+            return
         # mkstemp makes the file private (0600); give it the mode a plain open() would (umask applies),
         # so outputs stay readable by the group on a shared cluster
         umask = os.umask(0)

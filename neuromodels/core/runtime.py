@@ -52,7 +52,8 @@ def select_device(preference: str = "auto", logger: logging.Logger | None = None
 
         raise ConfigError("device", "'cuda' was asked for but torch sees no CUDA device")
     use_cuda = preference == "cuda" or (preference == "auto" and torch.cuda.is_available())
-    device = torch.device("cuda:0" if use_cuda else "cpu")
+    # under torchrun each process takes the GPU of its local rank
+    device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}" if use_cuda else "cpu")
     if use_cuda:
         visible = os.environ.get("CUDA_VISIBLE_DEVICES", "all")
         logger.info("device: %s (%s; CUDA_VISIBLE_DEVICES=%s; torch %s)", device,

@@ -3,7 +3,9 @@
 A family supplies its model, its data (a function of the epoch returning batches) and its loss; the
 :class:`Trainer` does the rest: device placement, autocast (bf16/fp16 on GPU), gradient scaling and clipping,
 optimizer and learning-rate schedule, checkpoints that resume after a kill to the same numbers, progress (a tqdm
-bar on a terminal, periodic log lines in a log file), and a history with samples/s.
+bar on a terminal, periodic log lines in a log file), a history with samples/s, and data-parallel training
+under ``torchrun`` (:mod:`.distributed`: each rank trains on its share of the global batch, gradients averaged,
+rank 0 writes).
 
 Resuming is exact: the checkpoint holds model, optimizer, scheduler, scaler and RNG states and the step; data
 for an epoch must be a deterministic function of the epoch (seed your shuffling with it), so batches already
@@ -22,6 +24,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import torch
 from torch import Tensor, nn
 
+from . import distributed
 from .io import StaleCheckpoint, load_checkpoint, save_checkpoint
 from .runtime import autocast, get_logger, progress_bar, resolve_precision
 
@@ -220,6 +223,11 @@ class Trainer:
         autocast, backward (scaled for fp16), clipping, optimizer and scheduler steps. Returns the loss and the
         loss function's metrics as floats (on CUDA, after the step has finished). ``fit`` calls this for
         every batch; benchmarks time it, so they measure the very step training runs."""
+        world = distributed.world_size()
+        if world > 1:  # data-parallel: this rank's share of the global batch (see core.distributed)
+            global_n = batch_size(batch)
+            batch = distributed.shard(batch, global_n)
+            local_n = batch_size(batch)
         batch = to_device(batch, self.device)
         self.optimizer.zero_grad(set_to_none=True)
         loss, metrics = self._loss(batch)
@@ -231,6 +239,8 @@ class Trainer:
             self.scaler.unscale_(self.optimizer)
         else:
             loss.backward()
+        if world > 1:
+            distributed.average_gradients(trainable_parameters(self.model), local_n, global_n)
         if self.settings.grad_clip:
             torch.nn.utils.clip_grad_norm_(trainable_parameters(self.model), self.settings.grad_clip)
         if self.scaler is not None:
@@ -242,7 +252,10 @@ class Trainer:
             self.scheduler.step()
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
-        return {"loss": float(loss.detach()), **metrics}
+        metrics = {"loss": float(loss.detach()), **metrics}
+        if world > 1:
+            metrics = distributed.mean_across_ranks(metrics, local_n / max(global_n, 1))
+        return metrics
 
     def _checkpoint(self, step: int, epoch: int, history: list[dict],
                     running: dict[str, float] | None = None, n_running: int = 0) -> None:
@@ -287,7 +300,6 @@ class Trainer:
             resumed_running = dict(state["extra"].get("running", {}))
             resumed_n = int(state["extra"].get("n_running", 0))
             resumed_from = step
-            log.info("%s: resumed from %s at step %d of %d", s.desc, s.checkpoint_path, step, total)
 
         samples, seconds = 0, 0.0
         self.model.train()
