@@ -15,18 +15,28 @@ include: "workflow/rules/search.smk"
 include: "workflow/rules/benchmarks.smk"
 include: "workflow/rules/findings.smk"
 
+# What a run makes: every family's tables and figures, the benchmarks and the findings table. The per-rule
+# timings of the run (results/benchmarks/dag.json) come last, after all of it.
+TARGETS = [
+    rules.stimuli.input,
+    rules.decoding.input,
+    rules.seeg.input,
+    rules.brainscore.input,
+    rules.gaze.input,
+    rules.search.input,
+    rules.benchmarks.input,
+    rules.findings.output,
+]
+
+
+include: "workflow/rules/timings.smk"
+
 
 rule all:
     default_target: True
     input:
-        rules.stimuli.input,
-        rules.decoding.input,
-        rules.seeg.input,
-        rules.brainscore.input,
-        rules.gaze.input,
-        rules.search.input,
-        rules.benchmarks.input,
-        rules.findings.output if SUMMARIES else [],
+        TARGETS,
+        rules.dag_timings.output,
 
 
 include: "workflow/rules/report.smk"

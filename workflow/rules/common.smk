@@ -63,3 +63,19 @@ ENV = "../envs/neuromodels.yaml"
 # Each family's findings summary (results/<family>/summary.json): family rule files append theirs; the
 # `findings` rule gathers them into one table for the report.
 SUMMARIES = []
+
+
+def timing(rule, *wildcards):
+    """Where a rule's jobs write Snakemake's benchmark file (wall and CPU seconds, peak memory), one per job:
+    results/benchmarks/rules/<rule>[_<wildcard values>].tsv; `neuromodels bench dag` sums them per rule."""
+    return f"{BENCH}/rules/{rule}" + "".join(f"_{{{w}}}" for w in wildcards) + ".tsv"
+
+
+def memory(mb):
+    """A rule's memory in MB, doubled on each retry (a job killed for memory on a cluster comes back with more;
+    the SLURM profile sets the retries)."""
+
+    def mem_mb(wildcards, attempt):
+        return mb * 2 ** (attempt - 1)
+
+    return mem_mb
