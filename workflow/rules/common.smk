@@ -79,3 +79,12 @@ def memory(mb):
         return mb * 2 ** (attempt - 1)
 
     return mem_mb
+
+
+def launcher(wildcards, resources):
+    """How a training rule starts the CLI: plainly, or, when its job was given several GPUs (e.g. through the
+    SLURM profile's set-resources), through torchrun with one data-parallel process per GPU."""
+    n = int(resources.get("gpu", 0) or 0)
+    if n > 1:
+        return f"torchrun --standalone --nproc-per-node {n} -m neuromodels.cli"
+    return "neuromodels"
