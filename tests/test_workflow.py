@@ -170,3 +170,29 @@ def test_killed_run_resumes_to_the_same_tables(tmp_path, tiny_run):
     for name in ("variants.csv",):
         local = pd.read_csv(tiny_run / "results" / "brainscore" / name)
         pd.testing.assert_frame_equal(local, pd.read_csv(results / name), check_exact=False, rtol=1e-6)
+
+
+def test_report_holds_every_family_and_every_finding(tiny_run):
+    """`snakemake --report` of the tiny run: every family's figures and tables, the findings table with every
+    family's findings, and the per-rule timings."""
+    import io
+    import zipfile
+
+    import pandas as pd
+
+    out = run_snakemake("--report", "report.zip", "--config", "preset=tiny", "device=cpu", cwd=tiny_run)
+    assert out.returncode == 0, out.stderr[-4000:]
+    archive = zipfile.ZipFile(tiny_run / "report.zip")
+    names = archive.namelist()
+    html = archive.read(next(n for n in names if n.endswith("report.html"))).decode("utf-8", "replace")
+    for family in ("stimuli", *FAMILIES_WITH_FINDINGS, "findings", "timings"):
+        assert family in html, f"no '{family}' category in the report"
+    files = [n for n in names if "/data/raw/" in n]
+    for family in FAMILIES_WITH_FINDINGS:
+        assert any(n.endswith((".png", ".csv", ".svg")) and family in n for n in files) or family in html
+    findings_csv = next(n for n in files if n.endswith("findings.csv"))
+    in_report = pd.read_csv(io.BytesIO(archive.read(findings_csv)))
+    expected = pd.read_csv(tiny_run / "results" / "findings.csv")
+    assert set(expected["finding"]) == set(in_report["finding"])
+    assert set(FAMILIES_WITH_FINDINGS) <= set(in_report["family"])
+    assert any(n.endswith("dag_rules.csv") for n in files)
