@@ -6,6 +6,8 @@ import argparse
 
 from neuromodels.core.args import add_params_argument, add_runtime_arguments, load_params
 
+from .workflow import ADAPT_METHODS
+
 PRESET_CHOICES = ["tiny", "default", "full"]
 
 
@@ -45,22 +47,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("adapt", help="fit one subject with n training images (adaptation or a baseline)")
     _common(p)
-    p.add_argument("--method", required=True,
-                   choices=["mindbridge_reset", "mindbridge_finetune", "linear_adapter", "linear_finetune",
-                            "scratch", "ridge"])
+    p.add_argument("--method", required=True, choices=list(ADAPT_METHODS))
     p.add_argument("--subject", required=True)
     p.add_argument("--n-train", default="all", help="training images of the subject: a number or 'all'")
     p.add_argument("--base", default=None, help="joint model (.pt) to adapt from")
-    p.add_argument("--sources", nargs="*", default=[], help="source subjects whose cycle losses are kept")
+    p.add_argument("--sources", nargs="*", default=[],
+                   help="source subjects the reset-tuning methods train beside the new one")
     p.add_argument("--role", default="heldout", choices=["heldout", "source"],
                    help="how the report files the result (learning curve or per-subject table)")
     p.add_argument("--metrics", required=True, help="metrics JSON to write")
     p.add_argument("--out", default=None, help="fitted model to write (optional)")
     p.set_defaults(func=_adapt)
 
-    p = sub.add_parser("report", help="tables (CSV) and figures (PNG) from the metrics JSONs")
+    p = sub.add_parser("report", help="tables (CSV), figures (PNG) and summary.json from the metrics JSONs")
     p.add_argument("--metrics", nargs="+", required=True)
     p.add_argument("--out-dir", required=True)
+    p.add_argument("--preset", default=None, choices=PRESET_CHOICES, help="recorded in summary.json")
+    p.add_argument("--seed", type=int, default=None, help="recorded in summary.json")
     p.set_defaults(func=_report)
 
 
@@ -151,7 +154,7 @@ def _adapt(args: argparse.Namespace) -> None:
 
     sources = [s for s in args.sources if s != args.subject]
     needs_base = args.method not in ("scratch", "ridge")
-    load = [args.subject] + (sources if needs_base and args.method.startswith("mindbridge") else [])
+    load = [args.subject] + (sources if args.method.startswith("mindbridge_reset") else [])
     preset, device, data = _load(args, load)
     base = torch_load(args.base) if needs_base else None
     if needs_base and base is None:
@@ -186,7 +189,7 @@ def _drop_checkpoint(path: str | None) -> None:
 def _report(args: argparse.Namespace) -> None:
     from .evaluate import write_report
 
-    write_report(args.metrics, args.out_dir)
+    write_report(args.metrics, args.out_dir, preset=args.preset, seed=args.seed)
 
 
 def _bench(args: argparse.Namespace) -> None:

@@ -301,14 +301,33 @@ def embedding_losses(pred: Tensor, target: Tensor, w_clip: float, w_mse: float, 
     return out
 
 
+def cycle_pairs(subjects: list[str], new_subject: str | None = None, both_ways: bool = False) -> list[tuple[str, str]]:
+    """The (a, b) pairs whose cycle ``embedder_b(builder_b(h_a)) ~ h_a`` a step's loss holds.
+
+    - joint training (``new_subject`` None): a ring over the batch's subjects (each one through the next);
+    - adapting to ``new_subject``: each other subject of the batch through the new subject's builder and
+      embedder (MindBridge's reset-tuning: a source subject's embedding must survive the new subject's
+      round trip); with ``both_ways`` also the new subject through each other subject's parts.
+    """
+    if new_subject is None:
+        return sorted({(a, subjects[(i + 1) % len(subjects)]) for i, a in enumerate(subjects)
+                       if subjects[(i + 1) % len(subjects)] != a})
+    others = [s for s in subjects if s != new_subject]
+    if new_subject not in subjects:
+        return []
+    pairs = [(a, new_subject) for a in others]
+    if both_ways:
+        pairs += [(new_subject, a) for a in others]
+    return sorted(pairs)
+
+
 def decoder_loss(model: DecoderBase, batch: Mapping[str, Mapping[str, Tensor]], weights: LossWeights,
-                 cycle_subjects: list[str] | None = None) -> tuple[Tensor, dict[str, float]]:
+                 new_subject: str | None = None, cycle_both_ways: bool = False) -> tuple[Tensor, dict[str, float]]:
     """The training objective over a multi-subject batch ``{subject: {"voxels", "image"[, "text"]}}``.
 
-    Subjects whose batch has no ``image`` contribute only to the cycle loss (reset-tuning's source subjects).
-    For MindBridge, every subject a is cycled through the next subject b in the batch (and, during
-    reset-tuning, through each subject of ``cycle_subjects``): ``embedder_b(builder_b(h_a))`` should give
-    back ``h_a``.
+    Every subject whose batch has targets (``image``) adds the embedding losses and, for MindBridge, the
+    reconstruction loss; a subject with voxels only (the frozen reset-tuning's source subjects) adds only to
+    the cycle loss. The cycle pairs are :func:`cycle_pairs` of the batch's subjects, averaged.
     """
     total = torch.zeros((), device=next(model.parameters()).device)
     parts: dict[str, float] = {}
@@ -337,14 +356,9 @@ def decoder_loss(model: DecoderBase, batch: Mapping[str, Mapping[str, Tensor]], 
             rec = model.build(subject, h)
             add("reconstruction", weights.reconstruction * F.mse_loss(rec.float(), model.pooled(voxels).float()))
     if is_bridge and weights.cycle and len(hidden) > 1:
-        names = list(hidden)
-        if cycle_subjects is None:  # joint training: a ring over the batch's subjects
-            pairs = {(a, names[(i + 1) % len(names)]) for i, a in enumerate(names)}
-        else:  # reset-tuning: the new subject(s) cycled through each source subject, both ways
-            new = [a for a in names if "image" in batch[a]]
-            pairs = {p for a in new for b in cycle_subjects if b != a and b in hidden for p in ((a, b), (b, a))}
+        pairs = cycle_pairs(list(hidden), new_subject, cycle_both_ways)
         cyc = torch.zeros((), device=total.device)
-        for a, b in sorted(pairs):
+        for a, b in pairs:
             h_a = hidden[a]
             back = model.embedders[b](model.builders[b](h_a))
             cyc = cyc + F.mse_loss(back.float(), h_a.float())

@@ -3,10 +3,17 @@
 - :func:`train_joint`: one model over the source subjects (each step holds a batch of every subject; one
   repeat of each stimulus sampled per step).
 - :func:`adapt`: a new (held-out) subject with ``n_train`` training images, by one of :data:`METHODS`:
-  ``mindbridge_reset`` (fresh embedder/builder, everything else frozen, cycle losses with the source subjects
-  kept), ``mindbridge_finetune`` (same start, every part trainable), ``linear_adapter`` (fresh linear adapter,
-  shared decoder frozen), ``linear_finetune`` (fresh adapter, decoder trainable), ``scratch`` (the MindBridge
-  network trained on this subject alone) and ``ridge``.
+
+  - ``mindbridge_reset``: MindBridge's reset-tuning as its authors' code runs it: a fresh embedder and builder
+    for the new subject, every part trainable (translator, heads, the source subjects' embedders and
+    builders), and each step's batch holds the new subject's images plus one source subject's (in turn) with
+    their targets; all terms of the objective on both, and the source subject's embedding cycled through the
+    new subject's builder and embedder (the cycle loss as augmentation);
+  - ``mindbridge_reset_frozen``: fresh embedder and builder trained alone on a frozen model, the source
+    subjects' voxels (no targets) used only in cycle losses both ways (the paper's text);
+  - ``mindbridge_finetune``: fresh embedder and builder, every part trainable, the new subject's data alone;
+  - ``linear_adapter`` (fresh linear adapter, shared decoder frozen), ``linear_finetune`` (fresh adapter,
+    decoder trainable), ``scratch`` (the MindBridge network trained on this subject alone) and ``ridge``.
 - :func:`evaluate_subject`: metrics on the shared test set (repeats averaged).
 
 Training subsets are nested: ``n_train`` images are the first n of one seeded permutation of the subject's
@@ -32,10 +39,11 @@ from .evaluate import score
 from .models import (DecoderBase, LossWeights, MindBridge, ModelConfig, RidgeDecoder, build_model, decoder_loss,
                      model_from_state)
 from .targets import Targets
+from .workflow import ADAPT_METHODS
 
 log = get_logger(__name__)
 
-METHODS = ("mindbridge_reset", "mindbridge_finetune", "linear_adapter", "linear_finetune", "scratch", "ridge")
+METHODS = ADAPT_METHODS
 
 
 @dataclass
@@ -98,25 +106,35 @@ def train_subset(ids: np.ndarray, n_train: int | str, seed: int) -> np.ndarray:
 
 
 def epoch_batches(parts: Mapping[str, tuple[SubjectData, np.ndarray, bool]], targets: Targets, batch_size: int,
-                  steps: int, seed: int, epoch: int) -> list[dict[str, dict[str, torch.Tensor]]]:
+                  steps: int, seed: int, epoch: int,
+                  rotate: Sequence[str] = ()) -> list[dict[str, dict[str, torch.Tensor]]]:
     """``steps`` batches ``{subject: {"voxels" (b, V)[, "image", "text"]}}`` for one epoch, deterministic
     given (seed, epoch).
 
     ``parts[subject] = (data, training ids, with_targets)``; each subject's ids are reshuffled every epoch
-    (cycling when it has fewer than the others) and one repeat is drawn per stimulus.
+    (cycling when it has fewer than the others) and one repeat is drawn per stimulus. The subjects named in
+    ``rotate`` take turns: global step ``t`` holds only the ``t mod len(rotate)``-th of them.
     """
     batches: list[dict[str, dict[str, torch.Tensor]]] = [{} for _ in range(steps)]
+    rotate = [s for s in rotate if s in parts]
     for i, (subject, (data, ids, with_targets)) in enumerate(parts.items()):
         rng = np.random.default_rng([seed, epoch, i])
+        if subject in rotate:
+            turn = rotate.index(subject)
+            where = [k for k in range(steps) if (epoch * steps + k) % len(rotate) == turn]
+        else:
+            where = list(range(steps))
+        if not where:
+            continue
         b = min(batch_size, len(ids))
-        need = steps * b
+        need = len(where) * b
         order = np.concatenate([rng.permutation(len(ids)) for _ in range(math.ceil(need / len(ids)))])[:need]
         chosen = ids[order]
         voxels = torch.from_numpy(data.sample_repeats(chosen, rng))
         emb = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in targets.take(chosen).items()} \
             if with_targets else {}
-        for k in range(steps):
-            sl = slice(k * b, (k + 1) * b)
+        for j, k in enumerate(where):
+            sl = slice(j * b, (j + 1) * b)
             item = {"voxels": voxels[sl]}
             item.update({name: v[sl] for name, v in emb.items()})
             batches[k][subject] = item
@@ -133,12 +151,13 @@ def _settings(cfg: TrainConfig, epochs: int, lr: float, checkpoint: str | None, 
 
 def _fit(model: DecoderBase, parts: Mapping[str, tuple[SubjectData, np.ndarray, bool]], targets: Targets,
          settings: TrainSettings, batch_size: int, steps_per_epoch: int, weights: LossWeights, seed: int,
-         device: torch.device, cycle_subjects: list[str] | None = None) -> TrainResult:
+         device: torch.device, new_subject: str | None = None, cycle_both_ways: bool = False,
+         rotate: Sequence[str] = ()) -> TrainResult:
     def loss_fn(m: torch.nn.Module, batch: Mapping) -> Any:
-        return decoder_loss(m, batch, weights, cycle_subjects)  # type: ignore[arg-type]
+        return decoder_loss(m, batch, weights, new_subject, cycle_both_ways)  # type: ignore[arg-type]
 
     def data_fn(epoch: int) -> list:
-        return epoch_batches(parts, targets, batch_size, steps_per_epoch, seed, epoch)
+        return epoch_batches(parts, targets, batch_size, steps_per_epoch, seed, epoch, rotate)
 
     trainer = Trainer(model, loss_fn, settings, device)
     result = trainer.fit(data_fn, steps_per_epoch=steps_per_epoch)
@@ -176,8 +195,8 @@ def adapt(data: DecodingData, method: str, subject: str, n_train: int | str, cfg
     (method, subject, n_train, train seconds, samples/s).
 
     ``base`` is a saved joint model (``{"config", "model"}``) for the reset/adapter/fine-tune methods;
-    ``model_cfg`` the network for ``scratch``; ``sources`` the subjects whose cycle losses reset-tuning keeps
-    (they must be loaded in ``data``).
+    ``model_cfg`` the network for ``scratch``; ``sources`` the source subjects the two reset-tuning methods
+    train beside the new one (they must be loaded in ``data``).
     """
     if method not in METHODS:
         raise ConfigError("decoding.methods", f"unknown method {method!r} (one of {', '.join(METHODS)})")
@@ -193,8 +212,8 @@ def adapt(data: DecodingData, method: str, subject: str, n_train: int | str, cfg
         record.update(train_seconds=time.perf_counter() - t0, alphas=ridge.chosen_alphas())
         return ridge, record
 
-    cycle: list[str] | None = None
     parts: dict[str, tuple[SubjectData, np.ndarray, bool]] = {subject: (target, ids, True)}
+    new_subject, both_ways, rotate = None, False, []
     if method == "scratch":
         require(model_cfg is not None, None, "scratch needs a model configuration")
         mc = replace(model_cfg, kind="mindbridge", subjects={subject: target.n_voxels},  # type: ignore[arg-type]
@@ -210,20 +229,28 @@ def adapt(data: DecodingData, method: str, subject: str, n_train: int | str, cfg
                 f"{subject} was a source subject of the joint model; hold it out to adapt to it")
         torch.manual_seed(seed)
         model.add_subject(subject, target.n_voxels)  # type: ignore[attr-defined]
-        model.train_only([subject], shared=method.endswith("finetune"))
-        if method.endswith("finetune"):
+        frozen = method in ("mindbridge_reset_frozen", "linear_adapter")
+        model.train_only([subject], shared=not frozen)
+        if not frozen:  # every part trains, the source subjects' own parts too
             for p in model.parameters():
                 p.requires_grad_(True)
-        if isinstance(model, MindBridge) and weights.cycle:
-            cycle = [s for s in sources if s in model.config.subjects and s != subject]
-            for s in cycle:
+        if method in ("mindbridge_reset", "mindbridge_reset_frozen"):
+            used = [s for s in sources if s in model.config.subjects and s != subject]
+            require(bool(used), None, f"{method} needs source subjects of the joint model (--sources)")
+            for s in used:
                 require(s in data.subjects, None, f"source subject {s} is not loaded")
-                parts[s] = (data.subjects[s], data.train_ids[s], False)
+                # the published procedure: source batches carry their images; the frozen variant: voxels only
+                parts[s] = (data.subjects[s], data.train_ids[s], method == "mindbridge_reset")
+            new_subject = subject
+            both_ways = method == "mindbridge_reset_frozen"
+            rotate = used if method == "mindbridge_reset" else []
+            record["sources"] = used
     spe, total = adaptation_steps(len(ids), cfg)
     settings = _settings(cfg, math.ceil(total / spe), cfg.adapt_lr, checkpoint, f"{method} {subject} n={len(ids)}",
                          max_steps=total, progress=progress)
     log.info("%s on %s with %d images: %d steps", method, subject, len(ids), total)
-    result = _fit(model, parts, data.targets, settings, cfg.batch_size, spe, weights, seed, device, cycle)
+    result = _fit(model, parts, data.targets, settings, cfg.batch_size, spe, weights, seed, device,
+                  new_subject=new_subject, cycle_both_ways=both_ways, rotate=rotate)
     record.update(train_seconds=result.seconds, steps=result.steps,
                   samples_per_second=result.samples_per_second,
                   trainable=int(sum(p.numel() for p in model.parameters() if p.requires_grad)))

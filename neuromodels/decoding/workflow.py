@@ -13,7 +13,8 @@ N_TRAIN_PRESET: dict[str, list[int | str]] = {
     "default": [25, 75, 200, "all"],
     "full": [250, 500, 1500, "all"],
 }
-ADAPT_METHODS = ("mindbridge_reset", "mindbridge_finetune", "linear_adapter", "linear_finetune", "scratch", "ridge")
+ADAPT_METHODS = ("mindbridge_reset", "mindbridge_reset_frozen", "mindbridge_finetune", "linear_adapter",
+                 "linear_finetune", "scratch", "ridge")
 
 
 class DecodingWorkflow:

@@ -198,3 +198,46 @@ def test_refuses_empty_mask_and_bad_stimuli(small_dataset, tmp_path):
         del h["images"]
     with pytest.raises(DataError, match=r"stimuli.h5: no dataset 'images'"):
         read_stimulus_ids(root / "stimuli.h5")
+
+
+def test_responses_are_driven_by_the_world_latents_not_by_any_network(small_dataset):
+    """The simulator's signal is the documented function of the planted latents and mixing maps: recomputed
+    from the ground truth alone it predicts each voxel's repeat-averaged betas (no network enters)."""
+    from scipy.special import softplus
+
+    gt = read_ground_truth(small_dataset)
+    row = {int(s): i for i, s in enumerate(gt["stimulus_id"])}
+    for s in list_subjects(small_dataset):
+        d = read_subject(small_dataset, s)
+        ids = d.stimulus_ids
+        z = gt["latents"][[row[int(i)] for i in ids]]
+        maps = gt[f"{s}_maps"].astype(np.float64)
+        signal = softplus(1.5 * z @ maps / np.sqrt(maps.shape[0]))
+        avg = d.average_repeats(ids)
+        r = np.array([np.corrcoef(signal[:, v], avg[:, v])[0, 1] for v in range(d.n_voxels)])
+        reliable = gt[f"{s}_reliability"] > 0.3
+        assert np.median(r[reliable]) > 0.6, (s, np.median(r[reliable]))
+
+
+def test_the_simulator_runs_with_no_network_importable(tmp_path):
+    """No neural network (the pipeline's encoders, MiniLM, any Hugging Face model) can be imported while the
+    data set is simulated from the real stimulus world, so no simulated response can come from one."""
+    import subprocess
+    import sys
+
+    code = f"""
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("transformers", "sentence_transformers", "safetensors") or \\
+                name.startswith("neuromodels.networks") or name.startswith("neuromodels.decoding.targets"):
+            raise ImportError("blocked " + name)
+sys.meta_path.insert(0, Block())
+from neuromodels.decoding.simulate import SimulationSettings, simulate_dataset
+simulate_dataset({str(tmp_path / "nsd")!r}, SimulationSettings(n_subjects=2, n_test=6, n_train=10, n_pool=20,
+                 grid=(8, 10, 8), voxel_mm=8.0, image_size=16), seed=0)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert (tmp_path / "nsd" / "ground_truth.npz").is_file()

@@ -62,16 +62,25 @@ def test_loss_has_every_term_and_cycle_follows_the_pairs():
     lin = _small("linear")
     _, parts = decoder_loss(lin, _batch(lin), LossWeights())
     assert set(parts) == {"image_clip", "image_mse", "text_clip", "text_mse"}
-    # reset-tuning: only the new subject has targets; cycles pair it with each source, both ways
     model.eval()
+    # joint training: a ring over the batch's subjects
     batch = _batch(model)
+    _, parts = decoder_loss(model, batch, LossWeights())
+    h = {s: model.embed(s, v["voxels"]) for s, v in batch.items()}
+
+    def cycle(pairs):
+        return np.mean([F.mse_loss(model.embedders[y](model.builders[y](h[x])), h[x]).item() for x, y in pairs])
+
+    assert parts["cycle"] == pytest.approx(cycle([("a", "b"), ("b", "c"), ("c", "a")]), rel=1e-5)
+    # published reset-tuning: the source subject in the batch (with targets) cycled through the new one
+    _, parts = decoder_loss(model, {s: batch[s] for s in ("a", "c")}, LossWeights(), new_subject="c")
+    assert parts["cycle"] == pytest.approx(cycle([("a", "c")]), rel=1e-5)
+    assert parts["image_clip"] > 0 and parts["reconstruction"] > 0
+    # frozen reset-tuning: only the new subject has targets; cycles pair it with each source, both ways
     for s in ("a", "b"):
         batch[s] = {"voxels": batch[s]["voxels"]}
-    _, parts = decoder_loss(model, batch, LossWeights(), cycle_subjects=["a", "b"])
-    h = {s: model.embed(s, v["voxels"]) for s, v in batch.items()}
-    expected = np.mean([F.mse_loss(model.embedders[y](model.builders[y](h[x])), h[x]).item()
-                        for x, y in [("c", "a"), ("a", "c"), ("c", "b"), ("b", "c")]])
-    assert parts["cycle"] == pytest.approx(expected, rel=1e-5)
+    _, parts = decoder_loss(model, batch, LossWeights(), new_subject="c", cycle_both_ways=True)
+    assert parts["cycle"] == pytest.approx(cycle([("c", "a"), ("a", "c"), ("c", "b"), ("b", "c")]), rel=1e-5)
 
 
 def test_reset_tuning_trains_only_the_new_subject():
@@ -86,7 +95,7 @@ def test_reset_tuning_trains_only_the_new_subject():
     batch["new"]["voxels"] = torch.randn(10, 70)
     for _ in range(3):
         opt.zero_grad()
-        loss, _ = decoder_loss(model, batch, LossWeights(), cycle_subjects=["a", "b", "c"])
+        loss, _ = decoder_loss(model, batch, LossWeights(), new_subject="new", cycle_both_ways=True)
         loss.backward()
         opt.step()
     for n, p in model.named_parameters():

@@ -1,6 +1,7 @@
 """Training on planted data: the joint model decodes every source subject far above chance, a new subject
-adapted with few images beats the same network trained on it from scratch, resume after a kill, and the CLI
-chain (simulate -> targets -> train -> adapt -> report) at a tiny size."""
+adapted with few images beats the same network trained on it from scratch, the summary's findings fail when
+the targets are shuffled, resume after a kill, and the CLI chain (simulate -> targets -> train -> adapt ->
+report, with summary.json) at a tiny size."""
 
 from __future__ import annotations
 
@@ -45,29 +46,56 @@ def test_joint_model_decodes_every_source_subject(planted):
 
 
 def test_adapting_beats_scratch_on_a_new_subject_with_few_images(planted):
-    """The MindBridge finding in miniature: with 12 images of a new subject, a new subject-specific part on a
-    frozen shared decoder beats the same network trained on that subject alone."""
+    """With 12 images of a new subject, a new linear adapter into the source subjects' frozen decoder beats
+    the same kind of network trained on that subject alone. The frozen methods train only the new subject's
+    part; the published reset-tuning trains every part, the source subjects' parts included."""
     data, model, _ = planted
     sources = DecodingData.__new__(DecodingData)
     sources.__dict__.update(data.__dict__)
     sources.subjects = {s: data.subjects[s] for s in SOURCES}
     linear, _ = train_joint(sources, replace(MODEL, kind="linear"), CFG, LossWeights(), 0, torch.device("cpu"),
                             progress=False)
-    bases = {"mindbridge_reset": model_state(model), "linear_adapter": model_state(linear), "scratch": None}
-    scores = {}
+    bases = {"mindbridge_reset": model_state(model), "mindbridge_reset_frozen": model_state(model),
+             "linear_adapter": model_state(linear), "scratch": None}
+    scores, fitted_models = {}, {}
     for method, base in bases.items():
         fitted, record = adapt(data, method, "subj04", 12, CFG, LossWeights(), 0, torch.device("cpu"),
                                base=base, model_cfg=MODEL, sources=SOURCES, progress=False)
         assert record["n_train"] == 12
         scores[method] = evaluate_subject(fitted, data, "subj04", CFG, seed=0)
-        if method != "scratch":  # only the new subject's parts were trained
-            assert record["trainable"] < sum(p.numel() for p in fitted.parameters()) / 2
-            assert torch.equal(fitted.translator.blocks[0].net[0].weight,
-                               (model if method == "mindbridge_reset" else linear).translator.blocks[0].net[0].weight)
-    adapter, scratch, reset = scores["linear_adapter"], scores["scratch"], scores["mindbridge_reset"]
+        fitted_models[method] = fitted
+    for method, joint in (("mindbridge_reset_frozen", model), ("linear_adapter", linear)):
+        fitted = fitted_models[method]  # only the new subject's parts were trained
+        assert sum(p.numel() for p in fitted.parameters() if p.requires_grad) < \
+            sum(p.numel() for p in fitted.parameters()) / 2
+        assert torch.equal(fitted.translator.blocks[0].net[0].weight, joint.translator.blocks[0].net[0].weight)
+    published = fitted_models["mindbridge_reset"]  # every part trained, a source subject's embedder too
+    assert not torch.equal(published.translator.blocks[0].net[0].weight, model.translator.blocks[0].net[0].weight)
+    assert not torch.equal(published.embedders["subj01"].proj[0].weight, model.embedders["subj01"].proj[0].weight)
+    scratch = scores["scratch"]
+    adapter = scores["linear_adapter"]
+    assert adapter["top1"] > scratch["top1"] + 0.1, scores
     assert adapter["image_corr"] > scratch["image_corr"] + 0.1, scores
-    assert adapter["image_two_way"] > scratch["image_two_way"] + 0.05, scores
-    assert reset["image_top1_image"] > 5 * reset["chance_top1"], scores
+    # at this size the MindBridge methods decode the new subject but do not clearly beat scratch (the
+    # pipeline's default preset measures that; see the family's summary.json)
+    for method in ("mindbridge_reset", "mindbridge_reset_frozen"):
+        assert scores[method]["top1"] > 5 * scores[method]["chance_top1"], (method, scores)
+
+
+def test_published_reset_tuning_batches_carry_one_source_subject_in_turn_with_its_targets(planted):
+    from neuromodels.decoding.train import epoch_batches
+
+    data, _, _ = planted
+    parts = {"subj04": (data.subjects["subj04"], data.train_ids["subj04"][:12], True)}
+    parts.update({s: (data.subjects[s], data.train_ids[s], True) for s in SOURCES})
+    seen = []
+    for epoch in range(2):
+        for batch in epoch_batches(parts, data.targets, 16, 2, 0, epoch, rotate=SOURCES):
+            assert set(batch) == {"subj04", seen_source := next(s for s in batch if s != "subj04")}
+            assert "image" in batch[seen_source] and len(batch[seen_source]["voxels"]) == 16
+            assert len(batch["subj04"]["voxels"]) == 12
+            seen.append(seen_source)
+    assert seen == [SOURCES[t % 3] for t in range(4)]
 
 
 def test_nested_training_subsets():
@@ -134,8 +162,11 @@ def test_cli_chain_writes_tables_and_figures(tmp_path):
                      "--sources", "subj01", "subj02", "--metrics", str(out), *t]) == 0
         metrics.append(str(out))
     assert main(["decoding", "report", "--metrics", str(r / "mb.json"), *metrics, "--out-dir", str(r)]) == 0
-    for name in ("learning_curve.csv", "learning_curve.png", "source_subjects.csv", "source_subjects.png"):
+    for name in ("learning_curve.csv", "learning_curve.png", "source_subjects.csv", "source_subjects.png",
+                 "summary.json"):
         assert (r / name).stat().st_size > 0
+    findings = json.loads((r / "summary.json").read_text())["findings"]
+    assert {f["finding"].split(" ")[0] for f in findings} >= {"joint", "mindbridge_reset"}
     import pandas as pd
 
     curve = pd.read_csv(r / "learning_curve.csv")
@@ -144,3 +175,55 @@ def test_cli_chain_writes_tables_and_figures(tmp_path):
     # a bad file fails with one line naming it
     assert main(["decoding", "adapt", "--method", "ridge", "--subject", "subj09", "--metrics", str(r / "x.json"),
                  *t]) == 2
+
+
+def _records(model, data, subjects, seed=0):
+    return [{"method": "mindbridge_joint", "role": "source", "subject": s, "n_train": 80, "seed": seed,
+             **evaluate_subject(model, data, s, CFG, seed=seed)} for s in subjects]
+
+
+def test_top1_findings_hold_on_planted_data_and_fail_when_the_targets_are_shuffled(planted):
+    """The summary's top-1 findings can fail: the same joint training on targets shuffled across stimuli
+    (voxels no longer carry their stimulus's embedding) leaves every source subject near chance."""
+    import pandas as pd
+
+    from neuromodels.decoding.evaluate import summarise
+    from neuromodels.decoding.targets import Targets
+
+    data, model, _ = planted
+    summary = summarise(pd.DataFrame(_records(model, data, SOURCES)), preset="test", seed=0)
+    assert len(summary.findings) == len(SOURCES)
+    assert all(f.met and f.value > 2 * f.threshold for f in summary.findings), summary.to_dict()
+
+    rng = np.random.default_rng(0)
+    t = data.targets
+    perm = rng.permutation(len(t.stimulus_id))
+    shuffled = DecodingData.__new__(DecodingData)
+    shuffled.__dict__.update(data.__dict__)
+    shuffled.subjects = {s: data.subjects[s] for s in SOURCES}
+    shuffled.targets = Targets(t.stimulus_id, t.image[perm], t.text[perm])
+    broken, _ = train_joint(shuffled, MODEL, CFG, LossWeights(), 0, torch.device("cpu"), progress=False)
+    summary = summarise(pd.DataFrame(_records(broken, data, SOURCES)), preset="test", seed=0)
+    assert not any(f.met for f in summary.findings), summary.to_dict()
+    assert not summary.to_dict()["all_met"]
+
+
+def test_adaptation_findings_are_method_minus_scratch_at_the_smallest_n():
+    import pandas as pd
+
+    from neuromodels.decoding.evaluate import summarise
+
+    rows = [{"method": m, "role": "heldout", "subject": "s5", "n_train": n, "seed": 0, "top1": v,
+             "chance_top1": 0.01, "k": 100}
+            for m, n, v in [("scratch", 25, 0.30), ("scratch", 100, 0.6), ("mindbridge_reset", 25, 0.42),
+                            ("mindbridge_reset", 100, 0.5), ("linear_adapter", 25, 0.25), ("ridge", 25, 0.9)]]
+    rows += [{"method": "mindbridge_joint", "role": "source", "subject": "s1", "n_train": 600, "seed": 0,
+              "top1": 0.04, "chance_top1": 0.01, "k": 100}]
+    found = {f.finding: f for f in summarise(pd.DataFrame(rows), preset="tiny", seed=0).findings}
+    assert len(found) == 3  # s1's top-1, then one per adaptation method (ridge is a baseline, not one)
+    top1 = next(f for name, f in found.items() if "s1" in name)
+    assert top1.threshold == pytest.approx(0.05) and not top1.met  # 4x chance is below 5x
+    reset = next(f for name, f in found.items() if name.startswith("mindbridge_reset"))
+    assert reset.value == pytest.approx(0.12) and reset.met and "n = 25" in reset.finding
+    adapter = next(f for name, f in found.items() if name.startswith("linear_adapter"))
+    assert adapter.value == pytest.approx(-0.05) and not adapter.met

@@ -185,8 +185,11 @@ rule decoding_report:
             caption="../report/decoding_sources.rst",
             category="Decoding",
         ),
+        summary=f"{DEC.out}/summary.json",
     params:
         out=lambda wildcards, output: os.path.dirname(output.runs),
+        preset=PRESET,
+        seed=SEEDS[0],
     conda:
         ENV
     threads: 1
@@ -196,7 +199,11 @@ rule decoding_report:
     log:
         f"{RESULTS}/logs/decoding/report.log",
     shell:
-        "neuromodels decoding report --metrics {input} --out-dir {params.out} 2> {log}"
+        "neuromodels decoding report --metrics {input} --out-dir {params.out} --preset {params.preset} "
+        "--seed {params.seed} 2> {log}"
+
+
+SUMMARIES.append(rules.decoding_report.output.summary)
 
 
 rule bench_decoding:
