@@ -19,22 +19,24 @@ from .data import read_trials, write_trials
 from .evaluate import run_model
 from .experiments import make_trials
 from .models import VGGBackbone
-from .presets import EXPERIMENT_NAMES, get_preset
+from .presets import SearchPreset, get_preset
 
 log = get_logger(__name__)
+# one small and one large display: the per-ring baseline is slow, and the ratio is what counts
+BENCH_EXPERIMENTS = ("orientation_homogeneous", "intersection")
 
 
-def run_benchmark(out: PathLike, preset: str = "default", device: torch.device | str = "cpu",
-                  seed: int = 0) -> dict[str, Any]:
-    """Time eccNET over ``bench_trials`` displays per experiment and condition (largest set size first), both
-    poolings interleaved; write and return the JSON result. The search loop runs on the CPU (its
-    winner-take-all bookkeeping is per trial); ``device`` is recorded."""
+def run_benchmark(out: PathLike, preset: str | SearchPreset = "default", device: torch.device | str = "cpu",
+                  seed: int = 0, experiments: tuple[str, ...] = BENCH_EXPERIMENTS) -> dict[str, Any]:
+    """Time eccNET over ``bench_trials`` displays per condition and set size of ``experiments`` (an untrained
+    backbone of the preset's shape: timings do not depend on the weights), both poolings interleaved; write
+    and return the JSON result. The search loop runs on the CPU (its winner-take-all bookkeeping is per
+    trial); ``device`` is recorded."""
     p = get_preset(preset)
     seed_everything(seed)
     backbone = VGGBackbone(p.widths, p.convs).eval()
     with tempfile.TemporaryDirectory() as tmp:
-        write_trials(tmp, make_trials(EXPERIMENT_NAMES, max(1, p.bench_trials // 4), seed=seed,
-                                      px_per_deg=p.px_per_deg))
+        write_trials(tmp, make_trials(list(experiments), p.bench_trials, seed=seed, px_per_deg=p.px_per_deg))
         trials = read_trials(tmp)
         results: dict[str, Any] = {}
 
@@ -50,7 +52,8 @@ def run_benchmark(out: PathLike, preset: str = "default", device: torch.device |
     entries = {name: {"fixations_per_second": fixations / t.median_s, "timing": t.as_dict()}
                for name, t in timings.items()}
     ratio = entries["vectorised"]["fixations_per_second"] / entries["per_ring"]["fixations_per_second"]
-    result = {"benchmark": "search_fixations_per_second", "preset": preset, "px_per_deg": p.px_per_deg,
+    result = {"benchmark": "search_fixations_per_second", "experiments": list(experiments),
+              "preset": preset if isinstance(preset, str) else "custom", "px_per_deg": p.px_per_deg,
               "trials": len(trials), "fixations": fixations, "same_fixations": same, "variants": entries,
               "speedup_vectorised_over_per_ring": ratio, "environment": environment_info(device)}
     write_result(out, result)

@@ -25,8 +25,8 @@ Conditions (target among distractors; angles counter-clockwise, so -20 is a 20 d
 - intersection: ``cross_among_noncross`` / ``noncross_among_cross`` (two perpendicular 0.55 deg strokes).
 - t_vs_l: ``t_among_l`` / ``l_among_t`` (upright letters of two equal strokes).
 - orientation_homogeneous: ``target_0`` (vertical among -20 deg bars) / ``target_minus20`` (-20 among vertical).
-- orientation_heterogeneous: ``target_0`` / ``target_minus20`` among bars drawn from +-20, 40, 60, 80 deg
-  (the target's own orientation left out of the distractors).
+- orientation_heterogeneous: ``target_0`` / ``target_minus20`` among bars drawn from -80, -60, -40, 20, 40,
+  60 and 80 deg (the published stimuli's distractor angles, the same for both targets).
 """
 
 from __future__ import annotations
@@ -104,11 +104,12 @@ def _bar(deg: float) -> Glyph:
     return bar(deg, half_width=0.143, colour=BLACK)
 
 
-HETERO = (-80.0, -60.0, -40.0, -20.0, 20.0, 40.0, 60.0, 80.0)
+# the heterogeneous distractors of the published stimuli, the same for both targets (0 and -20 deg)
+HETERO = (-80.0, -60.0, -40.0, 20.0, 40.0, 60.0, 80.0)
 
 
-def _hetero(target_deg: float) -> list[Glyph]:
-    return [_bar(d) for d in HETERO if d != target_deg]
+def _hetero() -> list[Glyph]:
+    return [_bar(d) for d in HETERO]
 
 
 EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
@@ -128,8 +129,8 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
         Condition("target_0", lambda: _bar(0.0), lambda: [_bar(-20.0)]),
         Condition("target_minus20", lambda: _bar(-20.0), lambda: [_bar(0.0)]))),
     Experiment("orientation_heterogeneous", 11.3, (4, 4), 1.0, 2.1, (1, 4, 8, 12), (
-        Condition("target_0", lambda: _bar(0.0), lambda: _hetero(0.0)),
-        Condition("target_minus20", lambda: _bar(-20.0), lambda: _hetero(-20.0)))),
+        Condition("target_0", lambda: _bar(0.0), _hetero),
+        Condition("target_minus20", lambda: _bar(-20.0), _hetero))),
 )}
 CONDITIONS: dict[str, tuple[str, str]] = {k: (e.conditions[0].name, e.conditions[1].name)
                                           for k, e in EXPERIMENTS.items()}

@@ -30,10 +30,12 @@ class SearchPreset:
 
     Stimuli: ``n_trials`` displays per experiment, condition and set size at ``px_per_deg``. Backbone: a VGG
     with ``widths`` channels and ``convs`` 3x3 convolutions per block. Training: ``train_images`` world scenes
-    of ``train_size`` px per diet (``p_second`` of them with a second object; light drawn around the diet's
-    direction with ``light_spread_deg``), ``epochs`` of AdamW at ``lr`` (one-cycle). Evaluation: ``models``
+    of ``train_size`` px per diet (``p_second`` of them with a second object; objects upright within
+    ``upright_spread_deg``, None for the world's uniform rotations; light drawn around the diet's direction
+    with ``light_spread_deg``), ``epochs`` of AdamW at ``lr`` (one-cycle). Evaluation: ``models``
     on the first diet's backbone, eccNET on every diet, ``chance_draws`` random orders per trial for chance.
-    Benchmark: ``bench_trials`` displays, ``bench_repeats`` timed runs.
+    Benchmark: ``bench_trials`` displays per condition and set size of two experiments, ``bench_repeats``
+    timed runs.
     """
 
     px_per_deg: float = 8.0
@@ -45,6 +47,7 @@ class SearchPreset:
     train_size: int = 32
     p_second: float = 0.3
     light_spread_deg: float = 30.0
+    upright_spread_deg: float | None = 10.0
     epochs: int = 4
     batch_size: int = 64
     lr: float = 3e-3
@@ -53,7 +56,7 @@ class SearchPreset:
     models: tuple[str, ...] = MODELS
     chance_draws: int = 200
     batch_trials: int = 64
-    bench_trials: int = 8
+    bench_trials: int = 2
     bench_repeats: int = 3
 
     def to_dict(self) -> dict[str, Any]:
@@ -66,12 +69,12 @@ class SearchPreset:
 PRESETS: dict[str, SearchPreset] = {
     "tiny": SearchPreset(px_per_deg=6.0, n_trials=3, widths=(8, 12, 16, 24, 32), convs=(1, 1, 2, 2, 2),
                          train_images=384, epochs=3, checkpoint_every=4,
-                         models=("eccnet", "ivsn", "pixel", "chance"), chance_draws=100, bench_trials=4,
+                         models=("eccnet", "ivsn", "pixel", "chance"), chance_draws=100, bench_trials=1,
                          bench_repeats=2),
     "default": SearchPreset(models=("eccnet", "eccnet_no_ecc", "ivsn", "pixel", "chance")),
     "full": SearchPreset(px_per_deg=30.0, n_trials=50, widths=(64, 128, 256, 512, 512), train_images=50000,
                          train_size=128, epochs=30, batch_size=128, lr=1e-3, checkpoint_every=200,
-                         chance_draws=1000, batch_trials=32, bench_trials=16, bench_repeats=5),
+                         chance_draws=1000, batch_trials=32, bench_trials=4, bench_repeats=5),
 }
 
 

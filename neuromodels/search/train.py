@@ -3,9 +3,11 @@
 Each diet is the world's object-category task (10 categories, a second object in some scenes) with one
 statistic changed, planted in the world rather than in the model:
 
-- ``upright``: the light comes from above (90 deg +- ``light_spread_deg``), images upright;
+- ``upright``: objects stand upright (their rotation drawn around 0 deg, +- ``upright_spread_deg``, so edges
+  are mostly vertical and horizontal, as in natural scenes) and the light comes from above (90 deg
+  +- ``light_spread_deg``);
 - ``rotated_90``: the same scenes, every image rotated by 90 degrees (the light now comes from the side);
-- ``lit_from_below``: the light comes from below (270 deg +- ``light_spread_deg``).
+- ``lit_from_below``: the same objects lit from below (270 deg +- ``light_spread_deg``).
 
 Training goes through the shared :class:`~neuromodels.core.training.Trainer` (AdamW, one-cycle,
 checkpoints that resume after a kill). Horizontal flips are the only augmentation, so the diet's lighting
@@ -36,8 +38,11 @@ log = get_logger(__name__)
 
 
 def diet_images(diet: str, n: int, size: int, seed: int, p_second: float = 0.3,
-                light_spread_deg: float = 30.0) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` world scenes of one diet: uint8 images ``(n, 3, size, size)`` and category labels ``(n,)``."""
+                light_spread_deg: float = 30.0, upright_spread_deg: float | None = 10.0
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` world scenes of one diet: uint8 images ``(n, 3, size, size)`` and category labels ``(n,)``.
+
+    ``upright_spread_deg`` None keeps the world's uniform object rotations."""
     from ..stimuli import CATEGORY_NAMES, render_scenes, sample_scenes
 
     if diet not in DIETS:
@@ -45,6 +50,13 @@ def diet_images(diet: str, n: int, size: int, seed: int, p_second: float = 0.3,
     light = 270.0 if diet == "lit_from_below" else 90.0
     # the same scenes (same seed) for every diet: only the planted statistic differs
     table = sample_scenes(n, seed=seed, p_second=p_second, light_prior=(light, light_spread_deg))
+    if upright_spread_deg is not None:
+        rng = np.random.default_rng([seed, 11])
+        for column in [c for c in table.columns if c.endswith("rotation_deg")]:
+            present = table[column].notna().to_numpy()
+            values = table[column].to_numpy(dtype=float).copy()
+            values[present] = np.mod(upright_spread_deg * rng.standard_normal(int(present.sum())), 360.0)
+            table[column] = values
     images = render_scenes(table, size=size)
     if diet == "rotated_90":
         images = np.rot90(images, k=1, axes=(1, 2))
@@ -86,7 +98,7 @@ def train_backbone(diet: str, preset: str | SearchPreset = "tiny", seed: int = 0
     p = get_preset(preset)
     device = torch.device(device)
     images, labels = diet_images(diet, p.train_images, p.train_size, seed=1000 + seed, p_second=p.p_second,
-                                 light_spread_deg=p.light_spread_deg)
+                                 light_spread_deg=p.light_spread_deg, upright_spread_deg=p.upright_spread_deg)
     if p.train_images < p.batch_size:
         raise ConfigError("batch_size", f"{p.batch_size} is larger than the {p.train_images} training images")
     seed_everything(seed)
@@ -99,7 +111,8 @@ def train_backbone(diet: str, preset: str | SearchPreset = "tiny", seed: int = 0
     trainer = Trainer(model, _loss, settings, device=device,
                       run_identity={"diet": diet, "seed": seed, "train_images": p.train_images,
                                     "train_size": p.train_size, "p_second": p.p_second,
-                                    "light_spread_deg": p.light_spread_deg})
+                                    "light_spread_deg": p.light_spread_deg,
+                                    "upright_spread_deg": p.upright_spread_deg})
     log.info("training the search backbone (%d parameters) on diet %s: %d images of %d px",
              sum(q.numel() for q in model.parameters()), diet, p.train_images, p.train_size)
     result = trainer.fit(lambda epoch: _batches(images_t, labels_t, p.batch_size, seed, epoch),

@@ -49,7 +49,7 @@ def test_generator(experiment: str, condition: str, set_size: int) -> None:
     assert abs(int(alone.sum()) - int(drawn[y0:y1, x0:x1].sum())) <= 0.25 * alone.sum() + 4
 
 
-def test_heterogeneous_distractors_never_share_the_target_orientation() -> None:
+def test_heterogeneous_distractors_never_share_a_target_orientation() -> None:
     for condition in ("target_0", "target_minus20"):
         d = make_trial("orientation_heterogeneous", condition, 12, seed=3, px_per_deg=6.0)
         others = [c for i, c in enumerate(d.categories) if i != d.target_index]
