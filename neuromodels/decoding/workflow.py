@@ -9,7 +9,7 @@ from typing import Any, Mapping, Sequence
 
 # Learning-curve sizes per preset (scaled down from the paper's 250/500/1500/all; the captions say so).
 N_TRAIN_PRESET: dict[str, list[int | str]] = {
-    "tiny": [30, "all"],
+    "tiny": [25, "all"],
     "default": [25, 75, 200, "all"],
     "full": [250, 500, 1500, "all"],
 }
