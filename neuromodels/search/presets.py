@@ -39,7 +39,7 @@ class SearchPreset:
     """
 
     px_per_deg: float = 8.0
-    n_trials: int = 4
+    n_trials: int = 6
     jitter: float = 0.5
     widths: tuple[int, ...] = (8, 16, 32, 48, 64)
     convs: tuple[int, ...] = (2, 2, 3, 3, 3)
