@@ -24,6 +24,8 @@ if DEC.simulated:
         resources:
             mem_mb=2000,
             runtime=20,
+        benchmark:
+            timing("decoding_simulate")
         log:
             f"{RESULTS}/logs/decoding/simulate.log",
         shell:
@@ -50,6 +52,8 @@ rule decoding_targets:
         mem_mb=4000,
         runtime=20,
         gpu=gpus,
+    benchmark:
+        timing("decoding_targets")
     log:
         f"{RESULTS}/logs/decoding/targets.log",
     shell:
@@ -82,6 +86,8 @@ rule decoding_train:
         mem_mb=4000,
         runtime=60,
         gpu=gpus,
+    benchmark:
+        timing("decoding_train", "model", "seed")
     log:
         f"{RESULTS}/logs/decoding/train_{{model}}_seed{{seed}}.log",
     shell:
@@ -118,6 +124,8 @@ rule decoding_adapt:
         mem_mb=4000,
         runtime=60,
         gpu=gpus,
+    benchmark:
+        timing("decoding_adapt", "method", "subject", "n_train", "seed")
     log:
         f"{RESULTS}/logs/decoding/heldout_{{method}}_{{subject}}_n{{n_train}}_seed{{seed}}.log",
     shell:
@@ -151,6 +159,8 @@ rule decoding_source:
         mem_mb=4000,
         runtime=60,
         gpu=gpus,
+    benchmark:
+        timing("decoding_source", "method", "subject", "seed")
     log:
         f"{RESULTS}/logs/decoding/source_{{method}}_{{subject}}_seed{{seed}}.log",
     shell:
@@ -196,6 +206,8 @@ rule decoding_report:
     resources:
         mem_mb=2000,
         runtime=10,
+    benchmark:
+        timing("decoding_report")
     log:
         f"{RESULTS}/logs/decoding/report.log",
     shell:
@@ -220,6 +232,8 @@ rule bench_decoding:
         mem_mb=8000,
         runtime=30,
         gpu=gpus,
+    benchmark:
+        timing("bench_decoding")
     log:
         f"{RESULTS}/logs/bench_decoding.log",
     shell:
