@@ -1,8 +1,11 @@
 """SEEG encoding comparisons (Subramaniam et al., ICML 2024) on Brain Treebank-style recordings.
 
-Modules: :mod:`.data` (reader and validation of the recording format, BIDS iEEG reader), :mod:`.preprocess`
-(MNE notch, re-referencing, high-gamma envelope, event-locked time bins), :mod:`.simulate` (writes the format
-with planted electrode classes), :mod:`.features` (per-layer features of networks for image-text events, and the
-extractor interface), :mod:`.ridge` (grouped-CV ridge solver with one decomposition per fold), :mod:`.stats`
-(bootstrap over events, FDR, the test ladder), :mod:`.evaluate` (tables and figures).
+Modules, one per thing they hold: :mod:`.data` (reader and validation of the recording format, BIDS iEEG reader),
+:mod:`.simulate` (writes the format with electrode classes planted in the stimulus world), :mod:`.preprocess`
+(MNE notch, bad channels, shaft Laplacian or common average, high-gamma envelope, event-locked time bins),
+:mod:`.targets` (binned activity around the events of every movie), :mod:`.features` (per-layer features of
+networks for image-text events, the extractor interface, the interaction feature), :mod:`.ridge` (grouped-CV
+ridge solver with one decomposition per fold), :mod:`.encoding` (every model, pair and baseline of one
+alignment), :mod:`.stats` (block bootstrap, FDR), :mod:`.ladder` (the per-electrode test ladder),
+:mod:`.evaluate` (tables, findings), :mod:`.figures`, :mod:`.presets`, :mod:`.bench`, :mod:`.commands`.
 """

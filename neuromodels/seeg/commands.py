@@ -1,4 +1,4 @@
-"""``neuromodels seeg <step>``: simulate, targets, features, encode, evaluate; ``neuromodels bench seeg-ridge``."""
+"""``neuromodels seeg <step>``: simulate, targets, features, encode, evaluate, summarize; ``neuromodels bench seeg-ridge``."""
 
 from __future__ import annotations
 
@@ -17,12 +17,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                    description="SEEG encoding comparisons on Brain Treebank-style recordings.")
     steps = parser.add_subparsers(dest="step", metavar="<step>", required=True)
 
-    p = steps.add_parser("simulate", help="write a simulated Brain Treebank-style dataset with planted classes")
+    p = steps.add_parser("simulate", help="write a simulated Brain Treebank-style dataset with classes planted "
+                                          "in the stimulus world (no network involved)")
     p.add_argument("--stimuli", required=True, help="stimulus set folder (neuromodels stimuli generate)")
     p.add_argument("--out", required=True, help="dataset folder to write")
-    p.add_argument("--vision-encoder", default=None,
-                   help="trained image encoder bundle: vision electrodes are then tuned to the leading principal "
-                        "components of its image embedding (default: to the world's latent attributes)")
     p.add_argument("--preset", default="default", choices=["tiny", "default", "full"])
     add_params_argument(p)
     add_runtime_arguments(p, device=False)
@@ -64,6 +62,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_params_argument(p)
     add_runtime_arguments(p, device=False)
     p.set_defaults(func=_evaluate)
+    _register_summarize(steps)
+
+
+def _register_summarize(steps) -> None:
+    p = steps.add_parser("summarize", help="the family's summary.json from every seed's findings")
+    p.add_argument("--inputs", nargs="+", required=True, help="summary.json of each seed's evaluate step")
+    p.add_argument("--out", required=True, help="the family's summary.json")
+    add_runtime_arguments(p, device=False)
+    p.set_defaults(func=_summarize)
+
+
+def _summarize(args: argparse.Namespace) -> None:
+    from .evaluate import combine_summaries
+
+    combine_summaries(args.inputs, args.out)
 
 
 def register_bench(bench_subparsers: argparse._SubParsersAction) -> None:
@@ -95,11 +108,6 @@ def _simulate(args: argparse.Namespace) -> None:
     if not cols:
         raise ConfigError("seeg.vision_attributes", f"matches none of the latent columns {names}")
     vision = lat[:, cols]
-    if args.vision_encoder:
-        from ..networks import embed_images
-        from .simulate import leading_components
-
-        vision = leading_components(embed_images(args.vision_encoder, stim.images()), 12)
     simulate_dataset(args.out, stim.table, vision, preset.simulation, seed=args.seed)
 
 
@@ -107,11 +115,12 @@ def _preprocess_settings(params: dict):
     from .preprocess import PreprocessSettings
 
     return PreprocessSettings(line_freq=params["line_freq"], reference=params["reference"],
-                              high_gamma=params["high_gamma"])
+                              high_gamma=params["high_gamma"], bad_flat=params["bad_flat"],
+                              bad_variance=params["bad_variance"])
 
 
 def _targets(args: argparse.Namespace) -> None:
-    from .train import build_targets, save_targets
+    from .targets import build_targets, save_targets
 
     params = _params(args)
     t = build_targets(args.data, args.alignment, _preprocess_settings(params), tuple(params["window"]),
@@ -127,7 +136,7 @@ def _features(args: argparse.Namespace) -> None:
     from ..core.runtime import select_device
     from ..stimuli import read_stimulus_set
     from .features import builtin_models, event_features
-    from .train import load_targets
+    from .targets import load_targets
 
     device = str(select_device(args.device))
     base = args.model.removesuffix("-random")
@@ -139,7 +148,9 @@ def _features(args: argparse.Namespace) -> None:
         raise ConfigError("--model", f"unknown model {args.model!r} (known: {sorted(models)})")
     model = models[args.model]
     stim = read_stimulus_set(args.stimuli)
-    arrays = {"modality": np.array(model.modality)}
+    arrays = {"modality": np.array(model.modality), "trained": np.array(model.trained),
+              "image_output": np.array(model.image_output or ""), "text_output": np.array(model.text_output or ""),
+              "random_init_seed": np.array(-1 if model.seed is None else model.seed)}
     for path in args.targets:
         t = load_targets(path)
         ids = sorted(set(t.events["stimulus_id"].tolist()))
@@ -156,9 +167,10 @@ def _encode(args: argparse.Namespace) -> None:
 
     from ..core.io import write_npz
     from ..core.runtime import select_device
+    from .encoding import encode_alignment, read_model_features
     from .presets import get_preset
     from .ridge import DEFAULT_ALPHAS
-    from .train import check_features, encode_alignment, load_targets
+    from .targets import load_targets
 
     params = _params(args)
     preset = get_preset(args.preset)
@@ -167,22 +179,20 @@ def _encode(args: argparse.Namespace) -> None:
     t = load_targets(args.targets)
     alignment = Path(args.targets).stem
     Y = t.Y.reshape(len(t.Y), -1)
-    features, modalities = {}, {}
+    models = {}
     for path in args.features:
-        name = Path(path).stem
-        with np.load(path) as z:
-            modalities[name] = str(z["modality"])
-            features[name] = {k.split("/", 1)[1]: z[k] for k in z.files if k.startswith(alignment + "/")}
-        check_features(features[name], len(Y), path)
+        m = read_model_features(path, alignment, len(Y))
+        models[m.name] = m
     alphas = np.logspace(-2, 7, preset.n_alphas) if preset.n_alphas != 10 else DEFAULT_ALPHAS
-    out = encode_alignment(Y, features, modalities, preset.n_blocks, preset.n_outer, preset.n_inner, alphas,
-                           backend)
-    out["modalities"] = np.array([f"{k}={v}" for k, v in modalities.items()])
+    out = encode_alignment(Y, models, preset.n_blocks, preset.n_outer, preset.n_inner, alphas, backend,
+                           params["interaction_components"])
+    out["modalities"] = np.array([f"{k}={m.modality}" for k, m in models.items()])
+    out["random_init_seeds"] = np.array([f"{k}={'' if m.seed is None else m.seed}" for k, m in models.items()])
     write_npz(args.out, **out)
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    from .report import evaluate_all
+    from .evaluate import evaluate_all
 
     params = _params(args)
     evaluate_all(args.targets, args.encoded, args.truth, args.out_dir, args.preset, params, args.seed)

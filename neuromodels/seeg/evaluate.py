@@ -1,167 +1,205 @@
-"""The test ladder per electrode, tables and figures.
-
-Tests (each per electrode and alignment: a model comparison is significant in a time bin when the paired
-bootstrap difference of held-out Pearson r is above zero after FDR across the electrode's bins; the electrode
-passes when it has at least ``min_bins`` such bins):
-
-1. ``signal``: the best trained model's r > 0;
-2. ``trained_vs_random``: each trained model beats its random-init copy (on electrodes with signal);
-3. ``mm_vs_unimodal``: the multimodal model beats the better unimodal model in that bin (vision or language);
-4. ``mm_vs_concat`` and ``mm_vs_lincomb``: it beats the concatenated unimodal features and the linear combination
-   of unimodal predictions; ``mm_vs_own_towers``: it beats its own image and text towers side by side without
-   their product (so a better image or text tower alone does not make a site multimodal);
-5. ``controlled``: SLIP (image-text + image-image objective) beats SimCLR (image-image only), same ViT and data.
-
-An electrode is a multimodal site (weak) when 3 and 4 pass in at least one alignment, strict when in both.
-``controlled`` counts SLIP > SimCLR as in the paper; it is not specific to integration (SLIP also has a text tower).
-"""
+"""The evaluate step: the test ladder on both alignments, per-electrode tables, region counts, the compared
+models with their random-init seeds, figures and, for simulated data, detection scores against the planted classes
+and the headline findings (:mod:`neuromodels.core.findings`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 
+from ..core.findings import Summary, read_summary, write_summary
+from ..core.io import write_json, write_table
 from ..core.runtime import get_logger
-from . import stats
-from .ridge import pearson_r
+from .figures import glass_brain, r_by_bin_figure
+from .ladder import detection_scores, ladder, winning_class
+from .presets import get_preset
+from .stats import default_block
+from .targets import load_targets
 
 log = get_logger(__name__)
-CLASS_COLOURS = {"multimodal": "#d62728", "vision": "#1f77b4", "language": "#2ca02c", "none": "#bbbbbb"}
+# The planted classes whose drive a model of each modality sees (a dual encoder sees images and words).
+DRIVEN_FOR = {"vision": ("vision",), "language": ("language",), "multimodal": ("vision", "language", "multimodal")}
+# Headline thresholds (the issue's): detection of planted multimodal electrodes, and the share of driven
+# electrodes on which a trained model beats its random-init copy.
+DETECTION_THRESHOLD = 0.8
+TRAINED_BEATS_RANDOM_THRESHOLD = 0.5
 
 
-def ladder(Y: np.ndarray, preds: dict[str, np.ndarray], n_electrodes: int, modalities: dict[str, str],
-           multimodal: str, n_boot: int = 1000, min_bins: int = 4, q: float = 0.05, seed: int = 0,
-           controlled: tuple[str, str] = ("slip", "simclr")) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
-    """Run the test ladder for one alignment.
-
-    Parameters
-    ----------
-    Y : (events, electrodes * bins) targets, electrode-major
-    preds : model or baseline name -> held-out predictions, same shape
-    multimodal : the multimodal model tested against the unimodal ones and the baselines
-
-    Returns
-    -------
-    table : one row per electrode: pass/fail of each test, number of significant bins, peak r per model
-    curves : name -> (electrodes, bins) r; ``{name}_lo`` / ``{name}_hi`` 95% bootstrap CIs
-    """
-    weights = stats.bootstrap_weights(len(Y), n_boot, seed)
-    boot = {m: stats.bootstrap_r(Y, p, weights) for m, p in preds.items()}
-    r = {m: pearson_r(Y, p) for m, p in preds.items()}
-    table = pd.DataFrame(index=range(n_electrodes))
-    curves: dict[str, np.ndarray] = {}
-    for m in preds:
-        curves[m] = r[m].reshape(n_electrodes, -1)
-        lo, hi = stats.confidence_interval(boot[m])
-        curves[f"{m}_lo"], curves[f"{m}_hi"] = lo.reshape(n_electrodes, -1), hi.reshape(n_electrodes, -1)
-        table[f"r_{m}"] = curves[m].max(1)
-
-    def test(name: str, diff: np.ndarray) -> None:
-        sig = stats.significant_bins(diff, n_electrodes, q)
-        table[f"bins_{name}"] = sig.sum(1)
-        table[name] = sig.sum(1) >= min_bins
-
-    trained = [m for m in preds if m in modalities and not m.endswith("-random")]
-    best_trained = np.stack([r[m] for m in trained]).argmax(0)
-    best_boot = np.take_along_axis(np.stack([boot[m] for m in trained]), best_trained[None, None], 0)[0]
-    test("signal", best_boot)
-    for m in trained:
-        if f"{m}-random" in preds:
-            test(f"{m}_vs_random", boot[m] - boot[f"{m}-random"])
-    uni = [m for m in trained if modalities[m] in ("vision", "language")]
-    if multimodal in preds and uni:
-        best_uni = np.stack([r[m] for m in uni]).argmax(0)
-        uni_boot = np.take_along_axis(np.stack([boot[m] for m in uni]), best_uni[None, None], 0)[0]
-        test("mm_vs_unimodal", boot[multimodal] - uni_boot)
-        for base in ("concat", "lincomb"):
-            if base in preds:
-                test(f"mm_vs_{base}", boot[multimodal] - boot[base])
-        if f"{multimodal}-towers" in preds:
-            test("mm_vs_own_towers", boot[multimodal] - boot[f"{multimodal}-towers"])
-        needed = [c for c in ("mm_vs_unimodal", "mm_vs_concat", "mm_vs_lincomb", "mm_vs_own_towers") if c in table]
-        table["multimodal_site"] = table[needed].all(axis=1)
-    a, b = controlled
-    if a in preds and b in preds:
-        test("controlled", boot[a] - boot[b])
-    return table, curves
+def _load_encoded(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, str], dict[str, str]]:
+    with np.load(path) as z:
+        preds = {k.split("/", 1)[1]: z[k] for k in z.files if k.startswith("pred/")}
+        modalities = dict(s.split("=", 1) for s in z["modalities"].tolist())
+        seeds = dict(s.split("=", 1) for s in z["random_init_seeds"].tolist()) if "random_init_seeds" in z.files \
+            else {}
+    return preds, modalities, seeds
 
 
-def winning_class(row: pd.Series, modalities: dict[str, str]) -> str:
-    """Class of the electrode's best model: ``multimodal`` if it is a multimodal site, else the modality of its
-    best trained unimodal model, ``none`` without signal."""
-    if not row.get("signal_any", False):
-        return "none"
-    if row.get("multimodal_site_any", False):
-        return "multimodal"
-    uni = {m: row.get(f"r_{m}_best", -1) for m, mod in modalities.items()
-           if mod in ("vision", "language") and not m.endswith("-random")}
-    return modalities[max(uni, key=uni.get)] if uni else "none"
+def evaluate_all(targets: Sequence[str], encoded: Sequence[str], truth_path: str | None, out_dir: str | Path,
+                 preset_name: str, params: dict[str, Any], seed: int = 0) -> Summary:
+    """Write ``electrodes.csv``, ``regions.csv``, ``models.csv``, ``details.json``, ``summary.json`` (the
+    findings), ``glass_brain.png``, ``r_by_bin.png`` under ``out_dir``; return the findings."""
+    out = Path(out_dir)
+    preset = get_preset(preset_name)
+    n_boot = params.get("n_boot") or preset.n_boot
+    min_bins = params.get("min_bins") or preset.min_bins
+    mm = params.get("multimodal_model", "clip")
+    tables, curves, electrodes, edges, modalities, seeds, counts = {}, {}, None, None, {}, {}, {}
+    blocks = {}
+    for alignment, tpath, epath in zip(("language", "vision"), targets, encoded):
+        t = load_targets(tpath)
+        preds, modalities, seeds = _load_encoded(epath)
+        Y = t.Y.reshape(len(t.Y), -1)
+        n_el = t.Y.shape[1]
+        blocks[alignment] = params.get("bootstrap_block") or default_block(len(Y))
+        vis = [m for m, mod in modalities.items() if mod == "vision" and not m.endswith("-random")]
+        lang = [m for m, mod in modalities.items() if mod == "language" and not m.endswith("-random")]
+        pair = f"{vis[0]}+{lang[0]}" if vis and lang and f"{vis[0]}+{lang[0]}" in preds else None
+        table, curve = ladder(Y, preds, n_el, modalities, mm, n_boot, min_bins, params.get("q", 0.05), seed,
+                              block=blocks[alignment], pair=pair)
+        tables[alignment], curves[alignment] = table, curve
+        electrodes, edges, counts[alignment] = t.electrodes, t.edges, t.counts
+        log.info("%s alignment: %d events, %d electrodes, %d bins, %d block-bootstrap resamples of %d-event blocks",
+                 alignment, len(Y), n_el, t.Y.shape[2], n_boot, blocks[alignment])
+    el = electrodes[["subject", "Electrode", "Region", "MNI_x", "MNI_y", "MNI_z"]].copy()
+    for alignment, table in tables.items():
+        for col in table:
+            el[f"{alignment}:{col}"] = table[col].to_numpy()
+    tests = sorted({c.split(":", 1)[1] for c in el if ":" in c and el[c].dtype == bool})
+    for test in tests:
+        cols = [f"{a}:{test}" for a in tables if f"{a}:{test}" in el]
+        el[f"{test}_any"] = el[cols].any(axis=1)
+        el[f"{test}_both"] = el[cols].all(axis=1)
+    compared = sorted({c.split(":r_", 1)[1] for c in el if ":r_" in c})
+    for m in compared:
+        cols = [f"{a}:r_{m}" for a in tables if f"{a}:r_{m}" in el]
+        el[f"r_{m}_best"] = el[cols].max(axis=1)
+    el["winner"] = [winning_class(row, modalities) for _, row in el.iterrows()]
+    candidates = [m for m in compared if (m in modalities or "+" in m) and not m.endswith("-random")
+                  and "-random+" not in m]
+    el["best_model"] = el[[f"r_{m}_best" for m in candidates]].idxmax(axis=1).str.removeprefix("r_") \
+        .str.removesuffix("_best")
+    if truth_path:
+        truth = pd.read_csv(truth_path)
+        el = el.merge(truth[["subject", "Electrode", "class"]].rename(columns={"class": "truth"}),
+                      on=["subject", "Electrode"], how="left")
+    write_table(out / "electrodes.csv", el)
+
+    agg = {"electrodes": ("Electrode", "size"), "with_signal": ("signal_any", "sum"),
+           "multimodal_weak": ("multimodal_site_any", "sum"), "multimodal_strict": ("multimodal_site_both", "sum")}
+    if "controlled_any" in el:
+        agg["controlled"] = ("controlled_any", "sum")
+    regions = el.groupby("Region").agg(**agg).reset_index()
+    write_table(out / "regions.csv", regions.sort_values("multimodal_weak", ascending=False))
+    models = pd.DataFrame([{"model": m, "modality": mod, "trained": not m.endswith("-random"),
+                            "random_init_seed": seeds.get(m, "")} for m, mod in modalities.items()])
+    write_table(out / "models.csv", models)
+
+    details: dict[str, Any] = {
+        "electrodes": len(el), "n_boot": n_boot, "bootstrap_block_events": blocks, "min_bins": min_bins,
+        "fdr": "Benjamini-Hochberg (scipy.stats.false_discovery_control) over all electrode x time-bin tests of one "
+               "comparison in one alignment", "q": params.get("q", 0.05), "multimodal_model": mm,
+        "with_signal": int(el["signal_any"].sum()),
+        "multimodal_weak": int(el["multimodal_site_any"].sum()),
+        "multimodal_strict": int(el["multimodal_site_both"].sum()),
+        "integration_sites_of_the_unimodal_pair": int(el["integration_site_any"].sum())
+        if "integration_site_any" in el else None,
+        "controlled_slip_vs_simclr": int(el["controlled_any"].sum()) if "controlled_any" in el else None,
+        "random_init_seeds": seeds, "targets": counts,
+    }
+    summary = Summary("seeg", preset=preset_name, seed=seed)
+    summary.notes.update({"targets": counts, "random_init_seeds": seeds, "multimodal_model": mm})
+    if truth_path:
+        details["detection"] = _detection(el, modalities)
+        _findings(summary, details["detection"], el, mm)
+    write_json(out / "details.json", details)
+    write_summary(out / "summary.json", summary)
+
+    glass_brain(out / "glass_brain.png", el, f"winning model class ({mm} as the multimodal model)")
+    picks = []
+    for klass in ("multimodal", "vision", "language", "noise"):
+        col = "truth" if "truth" in el else "winner"
+        idx = np.flatnonzero(el[col].to_numpy() == klass)
+        if idx.size:
+            best = idx[np.argmax(el.loc[idx, f"r_{mm}_best"].to_numpy() if f"r_{mm}_best" in el
+                                 else np.zeros(idx.size))]
+            picks.append(int(best))
+    shown = [m for m in (mm, f"{mm}-random", f"{mm}-towers", "simclr+minilm", "simclr", "minilm", "concat",
+                         "lincomb") if m in curves["language"]]
+    r_by_bin_figure(out / "r_by_bin.png", curves, edges, el, picks, shown)
+    log.info("details: %s", details)
+    return summary
 
 
-def detection_scores(called: np.ndarray, truth: np.ndarray) -> dict[str, float]:
-    """Precision and recall of calls (bool) against planted truth (bool)."""
-    tp = int((called & truth).sum())
-    return {"precision": tp / max(int(called.sum()), 1), "recall": tp / max(int(truth.sum()), 1),
-            "called": int(called.sum()), "planted": int(truth.sum()), "true_positives": tp}
+def _detection(el: pd.DataFrame, modalities: dict[str, str]) -> dict[str, Any]:
+    truth = el["truth"].fillna("noise").to_numpy()
+    planted_mm = truth == "multimodal"
+    out: dict[str, Any] = {
+        "multimodal_weak": detection_scores(el["multimodal_site_any"].to_numpy(bool), planted_mm),
+        "multimodal_strict": detection_scores(el["multimodal_site_both"].to_numpy(bool), planted_mm),
+        "unimodal_called_multimodal": int((el["multimodal_site_any"] & np.isin(truth, ["vision", "language"])).sum()),
+    }
+    if "integration_site_any" in el:
+        out["integration_by_unimodal_pair"] = detection_scores(el["integration_site_any"].to_numpy(bool), planted_mm)
+    if "mm_vs_pair_any" in el:
+        out["multimodal_model_beats_unimodal_pair_on_planted_multimodal"] = int(el.loc[planted_mm,
+                                                                                      "mm_vs_pair_any"].sum())
+    if "controlled_any" in el:
+        out["controlled"] = detection_scores(el["controlled_any"].to_numpy(bool), planted_mm)
+    per_model = {}
+    tested = [c.removesuffix("_vs_random_any") for c in el if c.endswith("_vs_random_any")]
+    for m in tested:
+        sel = np.isin(truth, DRIVEN_FOR["multimodal" if "+" in m else modalities.get(m, "multimodal")])
+        control = "+".join(f"{p}-random" for p in m.split("+"))
+        per_model[m] = {"driven_electrodes": int(sel.sum()),
+                        "trained_beats_random": int(el.loc[sel, f"{m}_vs_random_any"].sum()),
+                        "fraction": float(el.loc[sel, f"{m}_vs_random_any"].mean()) if sel.any() else float("nan"),
+                        "mean_delta_r": float((el.loc[sel, f"r_{m}_best"] - el.loc[sel, f"r_{control}_best"]).mean())
+                        if sel.any() else float("nan"),
+                        "classes": sorted({str(x) for x in truth[sel]})}
+    out["trained_vs_random_on_driven"] = per_model
+    wins = {}
+    for klass in ("vision", "language", "multimodal", "noise"):
+        sel = truth == klass
+        if sel.any():
+            wins[klass] = el.loc[sel, "best_model"].value_counts().to_dict()
+    out["best_model_by_planted_class"] = wins
+    out["signal_recall"] = float(el.loc[truth != "noise", "signal_any"].mean())
+    out["signal_on_noise"] = int(el.loc[truth == "noise", "signal_any"].sum())
+    return out
 
 
-def glass_brain(path: str | Path, table: pd.DataFrame, title: str) -> None:
-    """Electrodes on a glass brain (nilearn ``plot_markers``), coloured by winning model class."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from nilearn import plotting
-
-    from ..core.io import save_figure
-
-    fig = plt.figure(figsize=(10, 4))
-    order = ["none", "vision", "language", "multimodal"]
-    codes = table["winner"].map({c: i for i, c in enumerate(order)}).to_numpy(float)
-    draw = np.argsort(codes, kind="stable")  # multimodal sites drawn last, on top
-    codes = codes[draw]
-    cmap = matplotlib.colors.ListedColormap([CLASS_COLOURS[c] for c in order])
-    coords = table[["MNI_x", "MNI_y", "MNI_z"]].to_numpy(float)[draw]
-    display = plotting.plot_markers(codes, coords, node_cmap=cmap, node_vmin=-0.5, node_vmax=3.5,
-                                    node_size=np.where(codes == 3, 40, 15), display_mode="lzr", figure=fig,
-                                    title=title, colorbar=False, alpha=0.9)
-    handles = [matplotlib.lines.Line2D([], [], marker="o", ls="", color=CLASS_COLOURS[c], label=c) for c in order]
-    fig.legend(handles=handles, loc="lower center", ncol=4, frameon=False)
-    del display
-    save_figure(path, fig)
+def _findings(summary: Summary, det: dict[str, Any], el: pd.DataFrame, mm: str) -> None:
+    weak = det["multimodal_weak"]
+    summary.add(f"planted multimodal electrodes found ({mm} beats unimodal models, concatenation, linear "
+                "combination and its own towers): precision", weak["precision"], DETECTION_THRESHOLD - 1e-9,
+                detail=f"{weak['true_positives']} of {weak['called']} called electrodes are planted multimodal; "
+                       f"needs >= {DETECTION_THRESHOLD}")
+    summary.add("planted multimodal electrodes found: recall", weak["recall"], DETECTION_THRESHOLD - 1e-9,
+                detail=f"{weak['true_positives']} of {weak['planted']} planted multimodal electrodes called; "
+                       f"needs >= {DETECTION_THRESHOLD}")
+    for m, row in det["trained_vs_random_on_driven"].items():
+        summary.add(f"trained {m} beats its random-init copy on driven electrodes ({', '.join(row['classes'])}): "
+                    "fraction", row["fraction"], TRAINED_BEATS_RANDOM_THRESHOLD,
+                    detail=f"{row['trained_beats_random']} of {row['driven_electrodes']}; mean delta r "
+                           f"{row['mean_delta_r']:.3f}")
+    summary.notes["detection"] = det
 
 
-def r_by_bin_figure(path: str | Path, curves: dict[str, dict[str, np.ndarray]], edges: np.ndarray,
-                    electrodes: pd.DataFrame, picks: list[int], models: list[str]) -> None:
-    """Held-out r (95% bootstrap CI) by time bin for a few electrodes, both alignments."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from ..core.io import save_figure
-
-    alignments = list(curves)
-    fig, axes = plt.subplots(len(picks), len(alignments), figsize=(4.5 * len(alignments), 2.2 * len(picks)),
-                             squeeze=False, sharex=True)
-    centres = edges.mean(1)
-    for i, e in enumerate(picks):
-        for j, al in enumerate(alignments):
-            ax = axes[i, j]
-            for m in models:
-                if m not in curves[al]:
-                    continue
-                line, = ax.plot(centres, curves[al][m][e], label=m)
-                ax.fill_between(centres, curves[al][f"{m}_lo"][e], curves[al][f"{m}_hi"][e],
-                                color=line.get_color(), alpha=0.15)
-            ax.axhline(0, color="k", lw=0.5)
-            row = electrodes.iloc[e]
-            ax.set_title(f"sub {row['subject']} {row['Electrode']} ({row.get('truth', '?')}), {al}", fontsize=8)
-            if j == 0:
-                ax.set_ylabel("held-out r")
-    for ax in axes[-1]:
-        ax.set_xlabel("time from event (s, bin centre)")
-    axes[0, -1].legend(fontsize=7, loc="upper right")
-    save_figure(path, fig)
+def combine_summaries(paths: Sequence[str | Path], out: str | Path) -> Summary:
+    """The family's ``summary.json``: the findings of every seed's evaluation (prefixed by the seed when there
+    are several)."""
+    combined = Summary("seeg")
+    for path in paths:
+        part = read_summary(path)
+        combined.preset = part.get("preset")
+        prefix = f"seed {part.get('seed')}: " if len(paths) > 1 else ""
+        combined.seed = part.get("seed") if len(paths) == 1 else None
+        for f in part["findings"]:
+            combined.add(prefix + f["finding"], f["value"], f["threshold"], f.get("direction", "above"),
+                         f.get("detail", ""))
+        combined.notes[f"seed{part.get('seed')}"] = part.get("notes", {})
+    write_summary(out, combined)
+    return combined

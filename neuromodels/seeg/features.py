@@ -7,22 +7,23 @@ callable with the signature::
 
 taking uint8 images ``(n, H, W, 3)`` and ``n`` texts (one pair per row) and returning ``{layer_name: (n,
 features)}`` float arrays. A vision extractor may ignore the texts and a language extractor the images. Wrap it in
-a :class:`Model` with its modality (``vision``, ``language`` or ``multimodal``) and, for the trained-vs-random test,
-the name of its random-init control. Real CLIP, for example, plugs in as a multimodal extractor that returns its
-image layers and a joint layer.
+a :class:`Model` with its modality (``vision``, ``language`` or ``multimodal``), the names of its towers' output
+layers and, for the trained-vs-random test, the name of its random-init control.
+
+Every model gets the same treatment: its layers are named ``image.<layer>`` (image tower) and ``text.<layer>``
+(text tower), and nothing is added to some models only. Image-text integration is tested with one feature built
+the same way for every pair of an image tower and a text tower (:func:`interaction`, used by
+:mod:`neuromodels.seeg.encoding`): each dual encoder's own two towers, and the unimodal pairs (a vision model's
+tower with a language model's tower) as the baseline.
 
 Built-in models (:func:`builtin_models`): ``simclr`` (vision), ``minilm`` (language), ``clip`` and ``slip``
-(multimodal), each with a ``-random`` control. A dual encoder (CLIP, SLIP) has one place where image and text
-meet: its joint embedding space. Its event representation is therefore its image layers, its text embedding and a
-``joint`` layer: the unit-length image and text embeddings and their element-wise product (whose sum is the
-image-text cosine similarity, so image-text agreement is linear in it). A model without a joint space (SimCLR,
-MiniLM) has no such layer. The same network's towers without the product (each image layer concatenated with the
-text embedding) are the "own towers" baseline: a multimodal site must beat it, so a better image (or text) tower
-alone never makes a site multimodal.
+(multimodal: image and caption towers), each with a ``-random`` control whose weights are drawn from a seed of its
+own (:func:`random_init_seed`: CLIP's and SLIP's random copies differ).
 """
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -35,8 +36,13 @@ log = get_logger(__name__)
 
 Extractor = Callable[[np.ndarray, list[str]], dict[str, np.ndarray]]
 MODALITIES = ("vision", "language", "multimodal")
-TEXT_LAYER = "text"  # a dual encoder's text-tower embedding (unit length)
-JOINT_LAYER = "joint"  # image and text embeddings with their element-wise product
+
+
+def random_init_seed(model: str, seed: int = 0) -> int:
+    """The seed of a model's random-init copy: derived from the run seed and the model's name, so that two
+    controls of the same architecture (CLIP's and SLIP's) never share weights."""
+    return int(np.random.SeedSequence([seed, zlib.crc32(model.removesuffix("-random").encode())])
+               .generate_state(1)[0] % (2 ** 31))
 
 
 @dataclass
@@ -50,6 +56,8 @@ class Model:
     extractor : see the module docstring
     control : name of its random-init copy (None for a control or a model without one)
     trained : False for a random-init control
+    image_output, text_output : its towers' output layers (None when it has no such tower)
+    seed : the seed its random-init weights were drawn from (None for a trained model)
     """
 
     name: str
@@ -57,16 +65,13 @@ class Model:
     extractor: Extractor
     control: str | None = None
     trained: bool = True
+    image_output: str | None = None
+    text_output: str | None = None
+    seed: int | None = None
 
 
-def _unit(x: np.ndarray) -> np.ndarray:
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-
-
-def joint_layer(image_embedding: np.ndarray, text_embedding: np.ndarray) -> np.ndarray:
-    """(n, 3 d) joint-space features: unit image and text embeddings and their element-wise product (x sqrt d)."""
-    i, t = _unit(image_embedding), _unit(text_embedding)
-    return np.concatenate([i, t, i * t * np.sqrt(i.shape[1])], axis=1).astype(np.float32)
+def _prefix(prefix: str, layers: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {f"{prefix}.{k}": np.asarray(v, dtype=np.float32) for k, v in layers.items()}
 
 
 def vision_extractor(encoder_path: str | Path, random_init: bool = False, seed: int = 0,
@@ -75,7 +80,8 @@ def vision_extractor(encoder_path: str | Path, random_init: bool = False, seed: 
     def extract(images: np.ndarray, texts: list[str]) -> dict[str, np.ndarray]:
         from ..networks import image_layer_features
 
-        return image_layer_features(encoder_path, images, device=device, random_init=random_init, seed=seed)
+        return _prefix("image", image_layer_features(encoder_path, images, device=device, random_init=random_init,
+                                                     seed=seed))
 
     return extract
 
@@ -85,50 +91,77 @@ def language_extractor(name: str = "minilm", seed: int = 0, device: str = "cpu")
     def extract(images: np.ndarray, texts: list[str]) -> dict[str, np.ndarray]:
         from ..networks import text_layer_features
 
-        return text_layer_features(texts, name, device=device, seed=seed)
+        return _prefix("text", text_layer_features(texts, name, device=device, seed=seed))
 
     return extract
 
 
 def dual_encoder_extractor(encoder_path: str | Path, random_init: bool = False, seed: int = 0,
                            device: str = "cpu") -> Extractor:
-    """Image layers of a CLIP/SLIP bundle (``image.*``), its text-tower embedding (``text``) and its ``joint``
-    layer (see :func:`joint_layer`)."""
+    """Image layers of a CLIP/SLIP bundle (``image.*``) and its caption encoder's layers (``text.*``; ``text.head``
+    is the caption embedding)."""
     def extract(images: np.ndarray, texts: list[str]) -> dict[str, np.ndarray]:
-        from ..networks import embed_images, embed_texts, image_layer_features
+        from ..networks import image_layer_features, text_layer_features
 
-        out = {f"image.{k}": v for k, v in image_layer_features(encoder_path, images, device=device,
-                                                                  random_init=random_init, seed=seed).items()}
-        img = embed_images(encoder_path, images, device=device, random_init=random_init, seed=seed)
-        txt = embed_texts(texts, encoder_path, device=device, random_init=random_init, seed=seed)
-        out[TEXT_LAYER] = _unit(txt).astype(np.float32)
-        out[JOINT_LAYER] = joint_layer(img, txt)
+        out = _prefix("image", image_layer_features(encoder_path, images, device=device, random_init=random_init,
+                                                    seed=seed))
+        out.update(_prefix("text", text_layer_features(texts, encoder_path, device=device,
+                                                       random_init=random_init, seed=seed)))
         return out
 
     return extract
 
 
+MINILM_OUTPUT = "text.encoder.layer.5"
+
+
 def builtin_models(encoders: dict[str, str | Path], seed: int = 0, device: str = "cpu") -> list[Model]:
     """The built-in model set from trained bundles ``{"simclr": path, "clip": path, "slip": path}``.
 
-    Missing objectives are left out; MiniLM is always included.
+    Missing objectives are left out; MiniLM is always included. Each random-init control draws its weights
+    from :func:`random_init_seed` of its own name.
     """
     models = []
     if "simclr" in encoders:
-        models += [Model("simclr", "vision", vision_extractor(encoders["simclr"], device=device), "simclr-random"),
-                   Model("simclr-random", "vision", vision_extractor(encoders["simclr"], True, seed, device),
-                         trained=False)]
-    models += [Model("minilm", "language", language_extractor("minilm", device=device), "minilm-random"),
-               Model("minilm-random", "language", language_extractor("minilm-random", seed, device),
-                     trained=False)]
+        rs = random_init_seed("simclr", seed)
+        models += [Model("simclr", "vision", vision_extractor(encoders["simclr"], device=device), "simclr-random",
+                         image_output="image.head"),
+                   Model("simclr-random", "vision", vision_extractor(encoders["simclr"], True, rs, device),
+                         trained=False, image_output="image.head", seed=rs)]
+    rs = random_init_seed("minilm", seed)
+    models += [Model("minilm", "language", language_extractor("minilm", device=device), "minilm-random",
+                     text_output=MINILM_OUTPUT),
+               Model("minilm-random", "language", language_extractor("minilm-random", rs, device),
+                     trained=False, text_output=MINILM_OUTPUT, seed=rs)]
     for objective in ("clip", "slip"):
         if objective in encoders:
             path = encoders[objective]
+            rs = random_init_seed(objective, seed)
             models += [Model(objective, "multimodal", dual_encoder_extractor(path, device=device),
-                             f"{objective}-random"),
-                       Model(f"{objective}-random", "multimodal", dual_encoder_extractor(path, True, seed, device),
-                             trained=False)]
+                             f"{objective}-random", image_output="image.head", text_output="text.head"),
+                       Model(f"{objective}-random", "multimodal", dual_encoder_extractor(path, True, rs, device),
+                             trained=False, image_output="image.head", text_output="text.head", seed=rs)]
     return models
+
+
+def interaction(image: np.ndarray, text: np.ndarray, components: int = 8) -> np.ndarray:
+    """(n, components^2) image-text interaction feature of one image tower and one text tower.
+
+    The outer product of the leading principal components (scikit-learn PCA, fitted on the events themselves,
+    never on neural data) of the image tower's output and of the text tower's output, each component scaled to
+    unit variance. Any bilinear form of the two (e.g. a dual encoder's image-text similarity restricted to those
+    components) is linear in it. Built the same way for every pair of towers.
+    """
+    from sklearn.decomposition import PCA
+
+    def scores(x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float64)
+        k = int(min(components, x.shape[1], max(len(x) - 1, 1)))
+        z = PCA(n_components=k, svd_solver="full").fit_transform(x)
+        return z / np.maximum(z.std(0), 1e-12)
+
+    a, b = scores(image), scores(text)
+    return (a[:, :, None] * b[:, None, :]).reshape(len(a), -1).astype(np.float32) / np.sqrt(a.shape[1] * b.shape[1])
 
 
 def event_features(model: Model, images: dict[str, np.ndarray], shown: Sequence[str], texts: Sequence[str]

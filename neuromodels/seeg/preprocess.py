@@ -1,8 +1,12 @@
 """Preprocessing with MNE: line-noise notch, re-referencing, high-gamma envelope, z-scoring, event-locked bins.
 
-Order (:func:`preprocess`): notch at the line frequency and its harmonics below Nyquist, re-reference
-(Laplacian over shaft neighbours, or common average), optional high-gamma (70-250 Hz) amplitude envelope,
-down-sampling of the envelope, z-scoring per channel. :func:`event_bins` then cuts epochs around events
+Order (:func:`preprocess`): notch at the line frequency and its harmonics below Nyquist, bad-channel marking
+(flat or very high variance, :func:`find_bad_channels`), re-reference (by default a Laplacian over the good
+neighbours on the same shaft; or the common average of the good channels), dropping of the bad channels, optional
+high-gamma (70-250 Hz) amplitude envelope, down-sampling of the envelope, z-scoring per channel. What each contact
+was referenced to is returned as a table (:func:`reference_plan`): ``middle`` (both neighbours), ``edge`` (one
+neighbour: a shaft end or a bad neighbour), ``lone`` (no good neighbour: referenced to the common average of the
+good channels), ``bad`` (dropped, never part of any reference). :func:`event_bins` then cuts epochs around events
 with :class:`mne.Epochs` and averages them in sliding time bins.
 """
 
@@ -24,7 +28,9 @@ class PreprocessSettings:
     """Preprocessing parameters (frequencies in Hz, times in s)."""
 
     line_freq: float = 60.0
-    reference: str = "car"  # car | laplacian | none
+    reference: str = "laplacian"  # laplacian | car | none
+    bad_flat: float = 0.01  # s.d. below this fraction of the median channel s.d.: flat
+    bad_variance: float = 8.0  # s.d. above this multiple of the median channel s.d.: noisy
     high_gamma: bool = True
     band: tuple[float, float] = (70.0, 250.0)
     envelope_sfreq: float = 100.0  # rate after the envelope (Hz); bins are >= 10 ms so this loses nothing
@@ -35,34 +41,87 @@ def line_harmonics(line_freq: float, sfreq: float) -> np.ndarray:
     return np.arange(line_freq, sfreq / 2.0 - 1e-6, line_freq)
 
 
-def laplacian_matrix(labels: list[str]) -> np.ndarray:
-    """Re-referencing operator (channels, channels): each contact minus the mean of its shaft neighbours.
+def find_bad_channels(data: np.ndarray, flat: float = 0.01, variance: float = 8.0) -> dict[int, str]:
+    """Channels (rows of ``data``) to mark bad: ``flat`` (s.d. below ``flat`` x the median s.d.) or ``noisy``
+    (s.d. above ``variance`` x the median s.d.). Returns {row: reason}."""
+    sd = np.asarray(data, dtype=float).std(axis=1)
+    median = float(np.median(sd))
+    bad = {}
+    for i, value in enumerate(sd):
+        if value <= flat * median or value == 0:
+            bad[i] = "flat"
+        elif value > variance * median:
+            bad[i] = "noisy"
+    return bad
 
-    Neighbours are the contacts numbered one below and one above on the same shaft, when present; a contact with
-    no neighbour is left as is.
+
+def reference_plan(labels: list[str], bad: dict[int, str] | None = None, method: str = "laplacian"
+                   ) -> tuple[np.ndarray, "pd.DataFrame"]:  # noqa: F821
+    """Re-referencing operator (channels, channels) and what each contact was referenced to.
+
+    ``laplacian``: each good contact minus the mean of its good neighbours (the contacts numbered one below and
+    one above on the same shaft); a contact with no good neighbour ("lone") is referenced to the common average of
+    the good channels. ``car``: every good contact minus the common average of the good channels. ``none``: as
+    recorded. Bad channels get a zero row and are never part of a reference.
+
+    Returns the operator and a table with Electrode, status (``good``, ``flat``, ``noisy``), kind (``middle``,
+    ``edge``, ``lone``, ``average``, ``none``, ``bad``) and reference (the labels or ``common average``).
     """
+    import pandas as pd
+
+    bad = dict(bad or {})
+    n = len(labels)
+    good = [i for i in range(n) if i not in bad]
+    op = np.zeros((n, n))
+    rows = []
     parsed = [split_label(x) for x in labels]
     where = {p: i for i, p in enumerate(parsed)}
-    op = np.eye(len(labels))
-    for i, (shaft, contact) in enumerate(parsed):
-        nbrs = [where[(shaft, c)] for c in (contact - 1, contact + 1) if (shaft, c) in where]
-        for j in nbrs:
-            op[i, j] = -1.0 / len(nbrs)
-    return op
+
+    def average(i: int) -> None:
+        op[i, i] += 1.0
+        for j in good:
+            op[i, j] -= 1.0 / len(good)
+
+    for i, label in enumerate(labels):
+        if i in bad:
+            rows.append({"Electrode": label, "status": bad[i], "kind": "bad", "reference": ""})
+            continue
+        if method == "none":
+            op[i, i] = 1.0
+            rows.append({"Electrode": label, "status": "good", "kind": "none", "reference": ""})
+        elif method == "car":
+            average(i)
+            rows.append({"Electrode": label, "status": "good", "kind": "average", "reference": "common average"})
+        else:
+            shaft, contact = parsed[i]
+            nbrs = [where[(shaft, c)] for c in (contact - 1, contact + 1)
+                    if (shaft, c) in where and where[(shaft, c)] not in bad]
+            if nbrs:
+                op[i, i] = 1.0
+                for j in nbrs:
+                    op[i, j] = -1.0 / len(nbrs)
+                rows.append({"Electrode": label, "status": "good", "kind": "middle" if len(nbrs) == 2 else "edge",
+                             "reference": " ".join(labels[j] for j in nbrs)})
+            else:
+                average(i)
+                rows.append({"Electrode": label, "status": "good", "kind": "lone", "reference": "common average"})
+    return op, pd.DataFrame(rows, columns=["Electrode", "status", "kind", "reference"])
 
 
-def rereference(raw: "mne.io.BaseRaw", method: str = "laplacian") -> "mne.io.BaseRaw":  # noqa: F821
-    """Re-reference in place: ``laplacian`` (shaft neighbours), ``car`` (common average) or ``none``."""
-    if method == "none":
-        return raw
-    if method == "car":
-        raw.set_eeg_reference("average", ch_type="seeg", projection=False, verbose="error")
-        return raw
-    if method != "laplacian":
+def laplacian_matrix(labels: list[str]) -> np.ndarray:
+    """Laplacian operator (channels, channels) with every channel good (see :func:`reference_plan`)."""
+    return reference_plan(labels, {}, "laplacian")[0]
+
+
+def rereference(raw: "mne.io.BaseRaw", method: str = "laplacian", bad: dict[int, str] | None = None,  # noqa: F821
+                ) -> "pd.DataFrame":  # noqa: F821
+    """Re-reference ``raw`` in place (``laplacian``, ``car`` or ``none``; bad channels, by index, excluded from
+    every reference and zeroed); returns the reference table of :func:`reference_plan`."""
+    if method not in ("laplacian", "car", "none"):
         raise ConfigError("seeg.reference", f"unknown reference {method!r} (laplacian, car or none)")
-    op = laplacian_matrix(raw.ch_names)
+    op, table = reference_plan(raw.ch_names, bad, method)
     raw.apply_function(lambda data: op @ data, channel_wise=False, verbose="error")
-    return raw
+    return table
 
 
 def high_gamma_envelope(raw: "mne.io.BaseRaw", band: tuple[float, float] = (70.0, 250.0),  # noqa: F821
@@ -89,20 +148,33 @@ def zscore(raw: "mne.io.BaseRaw") -> "mne.io.BaseRaw":  # noqa: F821
 
 def preprocess(raw: "mne.io.BaseRaw", settings: PreprocessSettings = PreprocessSettings(),  # noqa: F821
                ) -> "mne.io.BaseRaw":  # noqa: F821
-    """Notch, re-reference, optional high-gamma envelope (then down-sample), z-score; returns a new Raw."""
+    """Notch, bad channels, re-reference, optional high-gamma envelope (then down-sample), z-score; a new Raw
+    holding the good channels only (see :func:`preprocess_with_log` for what each contact was referenced to)."""
+    return preprocess_with_log(raw, settings)[0]
+
+
+def preprocess_with_log(raw: "mne.io.BaseRaw", settings: PreprocessSettings = PreprocessSettings(),  # noqa: F821
+                        ) -> tuple["mne.io.BaseRaw", "pd.DataFrame"]:  # noqa: F821
+    """:func:`preprocess` and the reference table of :func:`reference_plan` (one row per input channel)."""
     raw = raw.copy().load_data(verbose="error")
     freqs = line_harmonics(settings.line_freq, raw.info["sfreq"])
     if freqs.size:
         raw.notch_filter(freqs, picks="seeg", verbose="error")
-    rereference(raw, settings.reference)
+    bad = find_bad_channels(raw.get_data(), settings.bad_flat, settings.bad_variance)
+    table = rereference(raw, settings.reference, bad)
+    if bad:
+        raw.drop_channels([raw.ch_names[i] for i in sorted(bad)])
+        log.warning("%d bad channel(s) dropped before referencing: %s", len(bad),
+                    ", ".join(f"{table.loc[i, 'Electrode']} ({reason})" for i, reason in sorted(bad.items())))
     if settings.high_gamma:
         high_gamma_envelope(raw, settings.band)
         if raw.info["sfreq"] > settings.envelope_sfreq:
             raw.resample(settings.envelope_sfreq, verbose="error")
     zscore(raw)
-    log.info("preprocessed %d channels: notch %s Hz, %s reference, high gamma %s, now %.0f Hz",
-             len(raw.ch_names), freqs.tolist(), settings.reference, settings.high_gamma, raw.info["sfreq"])
-    return raw
+    kinds = table["kind"].value_counts().to_dict()
+    log.info("preprocessed %d channels: notch %s Hz, %s reference (%s), high gamma %s, now %.0f Hz",
+             len(raw.ch_names), freqs.tolist(), settings.reference, kinds, settings.high_gamma, raw.info["sfreq"])
+    return raw, table
 
 
 def bin_edges(window: tuple[float, float], width: float, step: float) -> np.ndarray:

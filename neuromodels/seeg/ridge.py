@@ -24,17 +24,18 @@ def contiguous_groups(n_samples: int, n_blocks: int) -> np.ndarray:
 
 
 def grouped_folds(groups: np.ndarray, n_folds: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(train, test) index pairs; whole groups are held out together, groups spread over folds in order.
+    """(train, test) index pairs from scikit-learn's ``GroupKFold``: whole groups are held out together.
 
     Raises ValueError when there are fewer distinct groups than folds.
     """
+    from sklearn.model_selection import GroupKFold
+
     groups = np.asarray(groups)
-    uniq = np.unique(groups)
-    if len(uniq) < n_folds:
-        raise ValueError(f"{len(uniq)} groups cannot make {n_folds} grouped folds")
-    fold_of_group = {g: i * n_folds // len(uniq) for i, g in enumerate(uniq)}
-    fold = np.array([fold_of_group[g] for g in groups])
-    return [(np.flatnonzero(fold != k), np.flatnonzero(fold == k)) for k in range(n_folds)]
+    n_groups = len(np.unique(groups))
+    if n_groups < n_folds:
+        raise ValueError(f"{n_groups} groups cannot make {n_folds} grouped folds")
+    return [(np.asarray(tr), np.asarray(te))
+            for tr, te in GroupKFold(n_splits=n_folds).split(np.zeros(len(groups)), groups=groups)]
 
 
 def get_backend(name: str = "numpy") -> Any:
@@ -192,24 +193,55 @@ def encode_layers(
 ) -> LayerEncoding:
     """Nested grouped CV: per outer fold fit every layer (alphas by inner grouped CV), pick each target's layer
     by its inner CV score, predict the held-out block."""
-    names = list(features)
+    return encode_sets(features, {"all": list(features)}, Y, groups, alphas, n_outer, n_inner, backend,
+                       n_targets_batch)["all"]
+
+
+def encode_sets(
+    features: dict[str, np.ndarray],
+    sets: dict[str, Sequence[str]],
+    Y: np.ndarray,
+    groups: np.ndarray,
+    alphas: Sequence[float] = DEFAULT_ALPHAS,
+    n_outer: int = 5,
+    n_inner: int = 5,
+    backend: str = "numpy",
+    n_targets_batch: int | None = None,
+) -> dict[str, LayerEncoding]:
+    """:func:`encode_layers` for several candidate sets of layers that share layers, fitting each layer once.
+
+    ``sets`` maps a set name (a model, a baseline) to the names of its candidate layers in ``features``. For
+    every set, each target's layer is chosen per outer fold by its inner CV score among the set's layers only.
+    """
+    names = [n for n in features if any(n in members for members in sets.values())]
+    missing = sorted({m for members in sets.values() for m in members} - set(features))
+    if missing:
+        raise KeyError(f"candidate layers without features: {missing}")
     n, T = Y.shape
     outer = grouped_folds(groups, n_outer)
-    preds = np.zeros((n, T), np.float32)
-    layer_preds = np.zeros((len(names), n, T), np.float32)
-    chosen = np.zeros((n_outer, T), int)
-    for k, (tr, te) in enumerate(outer):
-        inner = grouped_folds(groups[tr], n_inner)
-        inner_scores = np.zeros((len(names), T))
-        for li, name in enumerate(names):
-            X = np.asarray(features[name], dtype=np.float32)
-            fit = ridge_cv(X[tr], Y[tr], inner, alphas, backend, n_targets_batch)
-            inner_scores[li] = fit.best_score
-            layer_preds[li, te] = fit.predict(X[te])
-        chosen[k] = inner_scores.argmax(0)
-        preds[te] = np.take_along_axis(layer_preds[:, te], chosen[k][None, None, :], 0)[0]
-    layer_r = np.stack([pearson_r(Y, layer_preds[li]) for li in range(len(names))])
-    return LayerEncoding(preds, layer_r, chosen, names)
+    inner = [grouped_folds(groups[tr], n_inner) for tr, _ in outer]
+    best = {s: np.full((n_outer, T), -np.inf) for s in sets}
+    preds = {s: np.zeros((n, T), np.float32) for s in sets}
+    chosen = {s: np.zeros((n_outer, T), int) for s in sets}
+    layer_r = {s: np.zeros((len(members), T)) for s, members in sets.items()}
+    for name in names:
+        X = np.asarray(features[name], dtype=np.float32)
+        layer_pred = np.zeros((n, T), np.float32)
+        for k, (tr, te) in enumerate(outer):
+            fit = ridge_cv(X[tr], Y[tr], inner[k], alphas, backend, n_targets_batch)
+            pred = fit.predict(X[te])
+            layer_pred[te] = pred
+            for s, members in sets.items():
+                if name in members:
+                    better = fit.best_score > best[s][k]
+                    best[s][k] = np.where(better, fit.best_score, best[s][k])
+                    chosen[s][k] = np.where(better, list(members).index(name), chosen[s][k])
+                    preds[s][te] = np.where(better[None, :], pred, preds[s][te])
+        r = pearson_r(Y, layer_pred)
+        for s, members in sets.items():
+            if name in members:
+                layer_r[s][list(members).index(name)] = r
+    return {s: LayerEncoding(preds[s], layer_r[s], chosen[s], list(members)) for s, members in sets.items()}
 
 
 def linear_combination(pred_a: np.ndarray, pred_b: np.ndarray, Y: np.ndarray, groups: np.ndarray,

@@ -1,35 +1,42 @@
 """Simulated Brain Treebank-style dataset with planted electrode classes (ground truth saved beside it).
 
-The "movie" is a sequence of scenes, each showing one image of the stimulus world; during each scene an utterance
-(a caption of the world) is spoken word by word. With probability ``p_congruent`` the utterance describes the image
-on screen; otherwise it describes another image. Electrodes sit on shafts placed in MNI152 grey matter around named
-regions, and each is of one class:
+The truth is planted in the stimulus world, never in a network that the analysis later compares: simulating needs
+no network weights at all. The "movies" are sequences of scenes, each showing one image of the stimulus world;
+during each scene an utterance (a caption of the world) is spoken word by word. With probability ``p_congruent``
+the utterance describes the image on screen; otherwise it describes another image. Every subject watches every
+movie (one trial per movie). Electrodes sit on shafts placed in MNI152 grey matter around named regions, and each
+is of one class:
 
-- ``vision``: its high-gamma amplitude follows a fixed linear read-out of the shown image: of latent attributes
-  of the world (``vision_latents``), or of the leading principal components of the image's embedding by a trained
-  image encoder when one is given (these electrodes are then tuned to a learned visual feature space, as visual
-  cortex is to those of trained vision networks); strongest at scene cuts, weaker at later word onsets while the
-  image stays on screen;
-- ``language``: follows a linear read-out of the meaning of the utterance, at word onsets: of the leading principal
-  components of its sentence embedding by the packaged trained sentence encoder (``language_drive="minilm"``,
-  the default: these electrodes are tuned to a sentence-semantic space, as language cortex is to those of trained
-  language models) or of its bag of content words (``"words"``);
+- ``vision``: its high-gamma amplitude follows the shown scene's latent attributes (category, shape, colour,
+  texture, position, size, lighting: ``vision_attributes``) through a fixed random nonlinear mixture (one hidden
+  layer of ``mixture_units`` tanh units with random weights drawn from the simulation seed), read out with
+  random weights per electrode; strongest at scene cuts, weaker at later word onsets while the image stays on
+  screen;
+- ``language``: follows the content of the utterance, at word onsets: each content word (word identity) has a
+  fixed random embedding drawn from the simulation seed (shared by no compared model), category words count
+  ``category_weight`` times; the utterance's summed embedding passes through a random tanh layer and a random
+  read-out per electrode;
 - ``multimodal``: follows the *congruence* of what is seen and what is said: the overlap (Jaccard index) of the
   content words of the spoken utterance with those of the shown image's own caption. This is an interaction (an
-  AND of image and words): no sum of an image term and a word term produces it, but the similarity of an image and a
-  text in a joint image-text space (CLIP-style) does, linearly;
+  AND of image and words): no sum of an image term and a word term produces it;
 - ``noise``: no stimulus drive.
 
-The drive modulates the amplitude of a 70-250 Hz carrier, added to pink background noise, a reference signal
-shared by all contacts (removed by re-referencing) and line noise at the line frequency and its harmonics. There
-is no volume conduction between contacts, so the default re-referencing is the common average: a Laplacian would
-mix each contact with its neighbours and spread planted signals along the shaft.
+Each driven electrode has its own response latency (the peak of its gamma-shaped kernel, drawn from its class's
+range) and its own noise level. The drive modulates the amplitude of a 70-250 Hz carrier (the contact's local
+source); by volume conduction each contact also records ``spread`` of its first and second neighbours' local
+sources on the shaft. Added to that are pink background noise, a reference signal shared by all contacts, a drift shared by the contacts of each shaft (a
+shaft-wide artefact that a common average cannot remove but a shaft Laplacian does) and line noise.
+
+``ground_truth.csv`` lists every electrode's class, latency, noise level and read-out weights;
+``planted.npz`` holds the mixture, the word embedding and the per-event drives of every movie.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -60,6 +67,10 @@ REGIONS: dict[str, tuple[tuple[float, float, float], dict[str, float]]] = {
 }
 
 
+# Latency ranges (s, peak of the response kernel) of each driven class.
+LATENCIES = {"vision": (0.10, 0.16), "language": (0.18, 0.28), "multimodal": (0.26, 0.38)}
+
+
 @dataclass
 class SimulationSettings:
     """Size and signal of the simulated dataset (times in s, frequencies in Hz)."""
@@ -68,7 +79,8 @@ class SimulationSettings:
     shafts_per_subject: int = 6
     contacts_per_shaft: int = 8
     target_contacts: int = 4  # contacts nearest the shaft tip that take the target region's classes
-    duration: float = 900.0  # movie length
+    duration: float = 900.0  # total movie time, split evenly over ``n_movies``
+    n_movies: int = 2
     scene_duration: tuple[float, float] = (2.5, 4.5)
     word_interval: tuple[float, float] = (0.28, 0.42)
     p_congruent: float = 0.5
@@ -76,12 +88,18 @@ class SimulationSettings:
     line_freq: float = 60.0
     gain: float = 0.6  # peak modulation of the high-gamma amplitude per unit drive
     background: float = 1.0  # pink-noise amplitude relative to the high-gamma carrier
+    noise_spread: float = 0.3  # each electrode's background is background x U(1 - spread, 1 + spread)
     common: float = 2.0  # amplitude of the reference signal shared by all contacts
+    shaft_drift: float = 2.0  # amplitude of the artefact shared by the contacts of one shaft
+    # volume conduction: share of the local high-gamma source of the first and second neighbour on the shaft
+    # (3.5 and 7 mm away) that a contact records beside its own
+    spread: tuple[float, float] = (0.4, 0.1)
     line_noise: float = 3.0
     vision_on_words: float = 0.4  # vision drive at word onsets relative to scene cuts
     multimodal_on_cuts: float = 0.5
-    language_drive: str = "minilm"  # minilm (sentence-embedding components) | words (bag of content words)
-    language_components: int = 12
+    mixture_units: int = 24  # hidden tanh units of the vision and language mixtures
+    word_dim: int = 16  # dimension of the random word embedding
+    category_weight: float = 2.0  # weight of category words in the utterance embedding
     regions: list[str] = field(default_factory=lambda: list(REGIONS))
 
 
@@ -104,18 +122,20 @@ def kernel(sfreq: float, peak: float = 0.2, length: float = 0.6) -> np.ndarray:
     return k / k.max()
 
 
-def make_movie(scenes: pd.DataFrame, settings: SimulationSettings, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def make_movie(scenes: pd.DataFrame, settings: SimulationSettings, seed: int, duration: float | None = None
+               ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Scene cuts (time, stimulus_id) and words (word, start, end, sentence, text, said_id) of one movie.
 
     ``scenes`` needs ``stimulus_id`` and ``caption`` columns. Truth columns kept in the tables: ``said_id``
-    (image whose caption is spoken) and ``congruent``.
+    (image whose caption is spoken) and ``congruent``. ``duration`` defaults to the settings' total duration.
     """
     gen = rng(seed)
+    duration = settings.duration if duration is None else duration
     ids = scenes["stimulus_id"].tolist()
     captions = dict(zip(ids, scenes["caption"].astype(str)))
     cuts, words = [], []
     t, sentence = 0.0, 0
-    while t < settings.duration:
+    while t < duration:
         shown = ids[gen.integers(len(ids))]
         congruent = bool(gen.random() < settings.p_congruent)
         said = shown if congruent else ids[gen.choice([i for i in range(len(ids)) if ids[i] != shown])]
@@ -124,7 +144,7 @@ def make_movie(scenes: pd.DataFrame, settings: SimulationSettings, seed: int) ->
         onsets = start + np.concatenate([[0.0], np.cumsum(gen.uniform(*settings.word_interval,
                                                                      size=len(text.split()) - 1))])
         end = max(t + gen.uniform(*settings.scene_duration), onsets[-1] + 0.8)
-        if end > settings.duration:
+        if end > duration:
             break
         cuts.append({"time": round(t, 4), "stimulus_id": shown})
         for w, on in zip(text.split(), onsets):
@@ -135,6 +155,7 @@ def make_movie(scenes: pd.DataFrame, settings: SimulationSettings, seed: int) ->
     return pd.DataFrame(words), pd.DataFrame(cuts)
 
 
+@functools.lru_cache(maxsize=1)
 def _grey_matter():
     from nilearn.datasets import load_mni152_gm_mask
 
@@ -184,72 +205,120 @@ def place_electrodes(settings: SimulationSettings, subject: int, seed: int) -> p
 
 
 def _band_noise(gen: np.random.Generator, n: int, sfreq: float, lo: float, hi: float) -> np.ndarray:
-    spec = np.fft.rfft(gen.standard_normal(n))
-    f = np.fft.rfftfreq(n, 1 / sfreq)
+    from scipy import fft
+
+    m = fft.next_fast_len(n, real=True)
+    spec = fft.rfft(gen.standard_normal(m))
+    f = fft.rfftfreq(m, 1 / sfreq)
     spec[(f < lo) | (f > hi)] = 0
-    x = np.fft.irfft(spec, n)
+    x = fft.irfft(spec, m)[:n]
     return x / x.std()
 
 
 def _pink(gen: np.random.Generator, n: int, sfreq: float) -> np.ndarray:
-    spec = np.fft.rfft(gen.standard_normal(n))
-    f = np.fft.rfftfreq(n, 1 / sfreq)
+    from scipy import fft
+
+    m = fft.next_fast_len(n, real=True)
+    spec = fft.rfft(gen.standard_normal(m))
+    f = fft.rfftfreq(m, 1 / sfreq)
     spec[1:] /= np.sqrt(f[1:])
     spec[0] = 0
-    x = np.fft.irfft(spec, n)
+    x = fft.irfft(spec, m)[:n]
     return x / x.std()
 
 
-def event_drives(words: pd.DataFrame, cuts: pd.DataFrame, scenes: pd.DataFrame, vision_latents: np.ndarray,
-                 seed: int, language_drive: str = "words", language_components: int = 12) -> dict[str, np.ndarray]:
-    """Per-event features that drive the planted classes.
+@dataclass
+class WorldMixtures:
+    """The fixed random maps from the world to the drives (drawn once per simulation seed).
 
-    Returns ``vision`` (events, latents) of the shown image, ``language`` (events, components or vocabulary) the
-    utterance's sentence-embedding components or bag of content words, ``congruence`` (events,), for words then scene cuts (in that order), and
-    ``is_cut`` (events,) bool.
+    Attributes
+    ----------
+    vision_in, vision_bias : (attributes, units), (units,): hidden = tanh(z @ vision_in + vision_bias), with ``z``
+        the standardised latent attributes of the shown image
+    vocab, word_embedding : content words and their (words, word_dim) random embedding
+    category_words : words weighted ``category_weight`` in the utterance embedding
+    language_in, language_bias : (word_dim, units), (units,): hidden = tanh(u @ language_in + language_bias),
+        with ``u`` the weighted sum of the utterance's word embeddings
+    """
+
+    vision_in: np.ndarray
+    vision_bias: np.ndarray
+    vocab: list[str]
+    word_embedding: np.ndarray
+    category_words: list[str]
+    language_in: np.ndarray
+    language_bias: np.ndarray
+    category_weight: float = 2.0
+
+
+def world_mixtures(scenes: pd.DataFrame, n_attributes: int, settings: SimulationSettings, seed: int
+                   ) -> WorldMixtures:
+    """Draw the vision mixture, the word embedding and the language mixture from ``seed`` (nothing learned)."""
+    gen = rng(seed * 7907 + 17)
+    units = settings.mixture_units
+    vocab = sorted({w for c in scenes["caption"].astype(str) for w in content_words(c)})
+    categories = (sorted({str(c).lower() for c in scenes["category"].dropna()}) if "category" in scenes
+                  else [])
+    return WorldMixtures(
+        vision_in=gen.standard_normal((n_attributes, units)) * 1.5 / np.sqrt(max(n_attributes, 1)),
+        vision_bias=gen.normal(0.0, 0.5, units),
+        vocab=vocab,
+        word_embedding=gen.standard_normal((len(vocab), settings.word_dim)),
+        category_words=[w for w in categories if w in vocab],
+        language_in=gen.standard_normal((settings.word_dim, units)) * 1.5 / np.sqrt(settings.word_dim),
+        language_bias=gen.normal(0.0, 0.5, units),
+        category_weight=settings.category_weight,
+    )
+
+
+def utterance_embedding(text: str, mix: WorldMixtures) -> np.ndarray:
+    """Weighted mean of the random embeddings of the utterance's content words (category words weighted)."""
+    pos = {w: i for i, w in enumerate(mix.vocab)}
+    cats = set(mix.category_words)
+    out = np.zeros(mix.word_embedding.shape[1])
+    total = 0.0
+    for w in content_words(text):
+        if w in pos:
+            weight = mix.category_weight if w in cats else 1.0
+            out += weight * mix.word_embedding[pos[w]]
+            total += weight ** 2
+    return out / np.sqrt(max(total, 1.0))
+
+
+def event_drives(words: pd.DataFrame, cuts: pd.DataFrame, scenes: pd.DataFrame, vision_latents: np.ndarray,
+                 mix: WorldMixtures) -> dict[str, np.ndarray]:
+    """Per-event drives of the planted classes, for the words then the scene cuts of one movie.
+
+    Returns ``vision`` (events, units): the mixture's hidden units for the shown image; ``language`` (events,
+    units): the language mixture's hidden units for the utterance; ``multimodal`` (events,): the congruence of
+    the utterance with the shown image's caption; ``is_cut`` (events,) bool. A scene cut goes with the utterance of
+    its scene (the one spoken after it).
     """
     ids = scenes["stimulus_id"].tolist()
     index = {s: i for i, s in enumerate(ids)}
     captions = scenes["caption"].astype(str).tolist()
-    vocab = sorted({w for c in captions for w in content_words(c)})
-    vpos = {w: i for i, w in enumerate(vocab)}
     shown_at_word = shown_image(words["start"].to_numpy(float), cuts)
     first_text = words.groupby("sentence")["text"].first()
-    # The utterance of a scene starts after its cut: cut k goes with sentence k.
     cut_text = [first_text.get(k, "") for k in range(len(cuts))]
     shown = list(shown_at_word) + cuts["stimulus_id"].tolist()
     said = words["text"].tolist() + cut_text
     lat = np.asarray(vision_latents, dtype=float)
     lat = (lat - lat.mean(0)) / np.maximum(lat.std(0), 1e-9)
-    vision = lat[[index[s] for s in shown]]
-    if language_drive == "minilm":
-        from ..networks import embed_texts
-
-        distinct = sorted(set(said))
-        comps = leading_components(embed_texts(distinct, "minilm"), language_components)
-        row = {t: i for i, t in enumerate(distinct)}
-        language = comps[[row[t] for t in said]]
-    elif language_drive == "words":
-        language = np.zeros((len(said), len(vocab)))
-        for i, text in enumerate(said):
-            for w in content_words(text):
-                if w in vpos:
-                    language[i, vpos[w]] = 1.0
-    else:
-        from ..core.errors import ConfigError
-
-        raise ConfigError("seeg.simulation.language_drive", f"{language_drive!r} is not minilm or words")
+    hidden_images = np.tanh(lat @ mix.vision_in + mix.vision_bias)
+    vision = hidden_images[[index[s] for s in shown]]
+    distinct = sorted(set(said))
+    u = np.stack([utterance_embedding(t, mix) for t in distinct])
+    hidden_texts = np.tanh(u @ mix.language_in + mix.language_bias)
+    row = {t: i for i, t in enumerate(distinct)}
+    language = hidden_texts[[row[t] for t in said]]
     cong = np.array([congruence(t, captions[index[s]]) for t, s in zip(said, shown)])
     is_cut = np.r_[np.zeros(len(words), bool), np.ones(len(cuts), bool)]
-    return {"vision": vision, "language": language, "congruence": cong, "is_cut": is_cut}
+    return {"vision": vision, "language": language, "multimodal": cong, "is_cut": is_cut}
 
 
-def leading_components(x: np.ndarray, k: int = 12) -> np.ndarray:
-    """(rows, k) scores on the ``k`` leading principal components of ``x`` (rows, features), unit variance."""
-    x = np.asarray(x, dtype=float) - np.mean(x, axis=0)
-    _, _, vt = np.linalg.svd(x, full_matrices=False)
-    scores = x @ vt[:k].T
-    return scores / np.maximum(scores.std(0), 1e-12)
+# A drive model maps one movie's events to the drives of the classes (see :func:`event_drives`); the default is
+# the world's mixtures, and the tests bring a second generator of their own.
+DriveModel = Callable[[pd.DataFrame, pd.DataFrame], dict[str, np.ndarray]]
 
 
 def shown_image(times: np.ndarray, cuts: pd.DataFrame) -> np.ndarray:
@@ -259,75 +328,146 @@ def shown_image(times: np.ndarray, cuts: pd.DataFrame) -> np.ndarray:
 
 
 def simulate_dataset(root: str | Path, scenes: pd.DataFrame, vision_latents: np.ndarray,
-                     settings: SimulationSettings = SimulationSettings(), seed: int = 0) -> pd.DataFrame:
+                     settings: SimulationSettings = SimulationSettings(), seed: int = 0,
+                     drive_model: DriveModel | None = None) -> pd.DataFrame:
     """Write a full simulated dataset under ``root`` and return the electrode ground truth.
 
     Parameters
     ----------
-    scenes : stimulus_id and caption of every image the movie may show
-    vision_latents : (images, latents) attributes of those images that drive vision electrodes
-    Writes the recording layout of :mod:`neuromodels.seeg.data`, ``ground_truth.csv`` (one row per electrode:
-    subject, Electrode, Region, coordinates, class, weights) and ``simulation.json`` (the settings).
+    scenes : stimulus_id and caption (and category, when known) of every image the movies may show
+    vision_latents : (images, attributes) latent attributes of those images that drive vision electrodes
+    drive_model : maps one movie's (words, cuts) to the class drives (default: the world's random mixtures,
+        :func:`world_mixtures` and :func:`event_drives`)
+
+    Writes the recording layout of :mod:`neuromodels.seeg.data` (one trial per subject and movie),
+    ``ground_truth.csv`` (one row per electrode: subject, Electrode, Region, coordinates, class, latency, noise,
+    weights), ``planted.npz`` (mixtures and per-event drives) and ``simulation.json`` (the settings).
     """
-    from ..core.io import write_json, write_table
+    from ..core.io import write_json, write_npz, write_table
 
     root = Path(root)
-    movie = "movie0"
-    words, cuts = make_movie(scenes, settings, seed)
-    write_movie(root, movie, words, cuts)
-    drives = event_drives(words, cuts, scenes, vision_latents, seed, settings.language_drive,
-                          settings.language_components)
-    onsets_movie = np.r_[words["start"].to_numpy(float), cuts["time"].to_numpy(float)]
+    planted: dict[str, np.ndarray] = {}
+    if drive_model is None:
+        mix = world_mixtures(scenes, np.asarray(vision_latents).shape[1], settings, seed)
+        planted.update(vision_in=mix.vision_in, vision_bias=mix.vision_bias, word_embedding=mix.word_embedding,
+                       vocab=np.array(mix.vocab), category_words=np.array(mix.category_words),
+                       language_in=mix.language_in, language_bias=mix.language_bias)
+
+        def drive_model(words: pd.DataFrame, cuts: pd.DataFrame) -> dict[str, np.ndarray]:
+            return event_drives(words, cuts, scenes, vision_latents, mix)
+
+    n_movies = max(int(settings.n_movies), 1)
+    movies = []
+    for m in range(n_movies):
+        name = f"movie{m}"
+        words, cuts = make_movie(scenes, settings, seed * 101 + m, settings.duration / n_movies)
+        write_movie(root, name, words, cuts)
+        drives = drive_model(words, cuts)
+        for key, value in drives.items():
+            planted[f"{name}/{key}"] = np.asarray(value)
+        onsets = np.r_[words["start"].to_numpy(float), cuts["time"].to_numpy(float)]
+        movies.append((name, drives, onsets))
     sf = settings.sfreq
     truths = []
     for subject in range(1, settings.n_subjects + 1):
         gen = rng(seed * 7919 + subject)
         elec = place_electrodes(settings, subject, seed)
-        lead_in, drift = gen.uniform(3, 8), 1.0 + gen.normal(0, 2e-5)
-        n = int((lead_in + settings.duration * drift + 3.0) * sf)
-        onset_samples = np.round((lead_in + onsets_movie * drift) * sf).astype(int)
-        k = kernel(sf)
-        data = np.empty((len(elec), n))
-        weights = []
-        common = _pink(gen, n, sf)  # a reference artefact shared by every contact (removed by re-referencing)
-        t = np.arange(n) / sf
-        line = sum(np.sin(2 * np.pi * f * t + gen.uniform(0, 2 * np.pi)) / (1 + i)
-                   for i, f in enumerate(np.arange(settings.line_freq, sf / 2, settings.line_freq)))
-        for e, row in elec.iterrows():
-            klass = row["class"]
-            if klass == "vision":
-                w = gen.standard_normal(drives["vision"].shape[1])
-                amp = drives["vision"] @ w
-                amp = np.where(drives["is_cut"], amp, settings.vision_on_words * amp)
-            elif klass == "language":
-                w = gen.standard_normal(drives["language"].shape[1])
-                amp = np.where(drives["is_cut"], 0.0, drives["language"] @ w)
-            elif klass == "multimodal":
-                w = np.array([1.0])
-                amp = drives["congruence"] - drives["congruence"].mean()
-                amp = np.where(drives["is_cut"], settings.multimodal_on_cuts * amp, amp)
-            else:
-                w, amp = np.zeros(0), np.zeros(len(onset_samples))
-            scale = amp[~drives["is_cut"]].std() if klass != "noise" else 1.0
-            amp = amp / max(float(scale), 1e-9)
-            impulses = np.zeros(n)
-            np.add.at(impulses, onset_samples, amp)
-            drive = fftconvolve(impulses, k)[:n]
-            envelope = np.clip(1.0 + settings.gain * drive, 0.05, None)
-            carrier = _band_noise(gen, n, sf, 70.0, min(250.0, 0.45 * sf))
-            data[e] = (envelope * carrier + settings.background * 3.0 * _pink(gen, n, sf)
-                       + settings.common * common + settings.line_noise * line)
-            weights.append(" ".join(f"{x:.4f}" for x in w))
-        triggers_movie = np.arange(0.0, settings.duration, 10.0)
-        triggers = pd.DataFrame({"movie_time": triggers_movie,
-                                 "index": np.round((lead_in + triggers_movie * drift) * sf).astype(int)})
-        loc = elec[["Electrode", "Region", "MNI_x", "MNI_y", "MNI_z"]]
-        write_trial(root, subject, 0, movie, data * 20.0, sf, elec["Electrode"].tolist(), loc, triggers)
-        truth = elec.assign(subject=subject, weights=weights)
+        amps, meta = _electrode_amplitudes(elec, [d for _, d, _ in movies], settings, gen)
+        for trial, (movie, drives, onsets_movie) in enumerate(movies):
+            duration = onsets_movie.max() + 1.0
+            lead_in, drift = gen.uniform(3, 8), 1.0 + gen.normal(0, 2e-5)
+            n = int((lead_in + duration * drift + 3.0) * sf)
+            onset_samples = np.round((lead_in + onsets_movie * drift) * sf).astype(int)
+            data = np.empty((len(elec), n))
+            common = _pink(gen, n, sf)  # a reference artefact shared by every contact
+            shafts = {s: _pink(gen, n, sf) for s in elec["shaft"].unique()}  # shaft-wide artefacts
+            t = np.arange(n) / sf
+            line = sum(np.sin(2 * np.pi * f * t + gen.uniform(0, 2 * np.pi)) / (1 + i)
+                       for i, f in enumerate(np.arange(settings.line_freq, sf / 2, settings.line_freq)))
+            local = np.empty((len(elec), n))
+            for e in range(len(elec)):
+                impulses = np.zeros(n)
+                np.add.at(impulses, onset_samples, amps[e][trial])
+                k = kernel(sf, meta[e]["latency"], max(0.6, 3.0 * meta[e]["latency"]))
+                drive = fftconvolve(impulses, k)[:n]
+                envelope = np.clip(1.0 + settings.gain * drive, 0.05, None)
+                local[e] = envelope * _band_noise(gen, n, sf, 70.0, min(250.0, 0.45 * sf))
+            recorded = volume_conduction(elec["Electrode"].tolist(), settings.spread) @ local
+            for e, row in elec.iterrows():
+                data[e] = (recorded[e] + meta[e]["noise"] * 3.0 * _pink(gen, n, sf)
+                           + settings.common * common + settings.shaft_drift * shafts[row["shaft"]]
+                           + settings.line_noise * line)
+            triggers_movie = np.arange(0.0, duration, 10.0)
+            triggers = pd.DataFrame({"movie_time": triggers_movie,
+                                     "index": np.round((lead_in + triggers_movie * drift) * sf).astype(int)})
+            loc = elec[["Electrode", "Region", "MNI_x", "MNI_y", "MNI_z"]]
+            write_trial(root, subject, trial, movie, data * 20.0, sf, elec["Electrode"].tolist(), loc, triggers)
+            log.info("simulated %s (%s): %d electrodes, %.0f s at %.0f Hz", trial_name(subject, trial), movie,
+                     len(elec), n / sf, sf)
+        truth = elec.assign(subject=subject, latency=[m["latency"] for m in meta],
+                            noise=[m["noise"] for m in meta], weights=[m["weights"] for m in meta])
         truths.append(truth)
-        log.info("simulated %s: %d electrodes, %.0f s at %.0f Hz (%s)", trial_name(subject, 0), len(elec),
-                 n / sf, sf, truth["class"].value_counts().to_dict())
+        log.info("subject %d: %s", subject, truth["class"].value_counts().to_dict())
     truth = pd.concat(truths, ignore_index=True)
     write_table(root / "ground_truth.csv", truth)
-    write_json(root / "simulation.json", {**asdict(settings), "seed": seed, "movie": movie})
+    write_npz(root / "planted.npz", **planted)
+    write_json(root / "simulation.json", {**asdict(settings), "seed": seed, "movies": [m for m, _, _ in movies],
+                                          "drive_model": "world mixtures" if "vision_in" in planted
+                                          else getattr(drive_model, "__name__", "custom")})
     return truth
+
+
+def volume_conduction(labels: list[str], spread: tuple[float, ...]) -> np.ndarray:
+    """(contacts, contacts) mixing of local sources into recordings: each contact records its own source plus
+    ``spread[k - 1]`` of the sources k contacts away on the same shaft."""
+    from .data import split_label
+
+    parsed = [split_label(x) for x in labels]
+    where = {p: i for i, p in enumerate(parsed)}
+    mix = np.eye(len(labels))
+    for i, (shaft, contact) in enumerate(parsed):
+        for k, share in enumerate(spread, start=1):
+            for c in (contact - k, contact + k):
+                if (shaft, c) in where:
+                    mix[i, where[(shaft, c)]] = share
+    return mix
+
+
+def _electrode_amplitudes(elec: pd.DataFrame, drives: list[dict[str, np.ndarray]], settings: SimulationSettings,
+                          gen: np.random.Generator) -> tuple[list[list[np.ndarray]], list[dict]]:
+    """Per electrode and movie the event amplitudes of its class, scaled to unit s.d. over word onsets (pooled
+    over movies), and the electrode's latency, noise level and read-out weights."""
+    amps, meta = [], []
+    for _, row in elec.iterrows():
+        klass = row["class"]
+        lo, hi = LATENCIES.get(klass, (0.2, 0.2))
+        latency = float(gen.uniform(lo, hi))
+        noise = settings.background * float(gen.uniform(1 - settings.noise_spread, 1 + settings.noise_spread))
+        per_movie, w = [], np.zeros(0)
+        if klass in ("vision", "language"):
+            w = gen.standard_normal(drives[0][klass].shape[1])
+        for d in drives:
+            cut = d["is_cut"]
+            if klass == "vision":
+                a = d["vision"] @ w
+                a = np.where(cut, a, settings.vision_on_words * a)
+            elif klass == "language":
+                a = np.where(cut, 0.0, d["language"] @ w)
+            elif klass == "multimodal":
+                a = np.asarray(d["multimodal"], dtype=float)
+                a = np.where(cut, settings.multimodal_on_cuts * a, a)
+            else:
+                a = np.zeros(len(cut))
+            per_movie.append(a)
+        if klass != "noise":
+            # centre word onsets and scene cuts on their own pooled means, scale by the word onsets' s.d.
+            pooled = {flag: np.concatenate([a[d["is_cut"] == flag] for a, d in zip(per_movie, drives)])
+                      for flag in (False, True)}
+            mean = {flag: (float(v.mean()) if v.size else 0.0) for flag, v in pooled.items()}
+            scale = max(float(pooled[False].std()), 1e-9)
+            per_movie = [(a - np.where(d["is_cut"], mean[True], mean[False])) / scale
+                         for a, d in zip(per_movie, drives)]
+        amps.append(per_movie)
+        meta.append({"latency": round(latency, 4), "noise": round(noise, 4),
+                     "weights": " ".join(f"{x:.4f}" for x in w)})
+    return amps, meta

@@ -1,20 +1,40 @@
-"""Statistics over held-out predictions: bootstrap over events, FDR, and the test ladder.
+"""Statistics over held-out predictions: block bootstrap over events, FDR, and the per-electrode significance.
 
 Every comparison works on out-of-fold predictions (events, targets) where a target is one electrode in one time
-bin. The bootstrap resamples events (with replacement, the same resamples for every model so differences are
-paired) and recomputes Pearson r of every target; resamples are drawn as multinomial count weights so that all
-targets and models are handled with a few matrix products.
+bin. The bootstrap resamples contiguous blocks of events (a moving-block bootstrap: neighbouring events of a movie
+are autocorrelated, so resampling single events would understate the spread), the same resamples for every model
+so differences are paired, and recomputes Pearson r of every target; resamples are drawn as count weights so that
+all targets and models are handled with a few matrix products. The one-sided bootstrap p-values of a comparison
+are corrected for the false discovery rate (Benjamini-Hochberg, ``scipy.stats.false_discovery_control``) over
+one family: all electrode x time-bin tests of that comparison in one alignment.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy.stats import false_discovery_control
 
 
-def bootstrap_weights(n_events: int, n_boot: int = 1000, seed: int = 0) -> np.ndarray:
-    """(n_boot, events) float32 counts of each event in each resample."""
+def default_block(n_events: int) -> int:
+    """Block length of the block bootstrap when none is set: about the square root of the number of events."""
+    return max(1, int(round(np.sqrt(n_events))))
+
+
+def bootstrap_weights(n_events: int, n_boot: int = 1000, seed: int = 0, block: int | None = None) -> np.ndarray:
+    """(n_boot, events) float32 counts of each event in each moving-block resample.
+
+    Each resample concatenates ``ceil(n_events / block)`` blocks of ``block`` consecutive events, each starting at
+    a uniformly drawn event (blocks that would run past the end are cut short), truncated to ``n_events``
+    events. ``block=1`` is the ordinary bootstrap of single events.
+    """
+    block = default_block(n_events) if block is None else max(1, min(int(block), n_events))
     gen = np.random.default_rng(seed)
-    return gen.multinomial(n_events, np.full(n_events, 1.0 / n_events), size=n_boot).astype(np.float32)
+    n_blocks = -(-n_events // block)
+    starts = gen.integers(0, n_events - block + 1, size=(n_boot, n_blocks))
+    idx = (starts[:, :, None] + np.arange(block)[None, None, :]).reshape(n_boot, -1)[:, :n_events]
+    weights = np.zeros((n_boot, n_events), np.float32)
+    np.add.at(weights, (np.repeat(np.arange(n_boot), n_events), idx.ravel()), 1.0)
+    return weights
 
 
 def bootstrap_r(Y: np.ndarray, Yhat: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -40,25 +60,14 @@ def p_greater(diff_boot: np.ndarray) -> np.ndarray:
     return (1.0 + (diff_boot <= 0).sum(0)) / (diff_boot.shape[0] + 1.0)
 
 
-def fdr_bh(p: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Benjamini-Hochberg adjusted p-values along ``axis`` (e.g. the time bins of each electrode)."""
-    p = np.moveaxis(np.asarray(p, dtype=float), axis, -1)
-    m = p.shape[-1]
-    order = np.argsort(p, axis=-1)
-    ranked = np.take_along_axis(p, order, -1) * m / np.arange(1, m + 1)
-    ranked = np.minimum.accumulate(ranked[..., ::-1], axis=-1)[..., ::-1]
-    out = np.empty_like(p)
-    np.put_along_axis(out, order, np.minimum(ranked, 1.0), -1)
-    return np.moveaxis(out, -1, axis)
-
-
 def significant_bins(diff_boot: np.ndarray, n_electrodes: int, q: float = 0.05) -> np.ndarray:
-    """(electrodes, bins) bool: difference > 0 after FDR across the time bins of each electrode.
+    """(electrodes, bins) bool: difference > 0 after Benjamini-Hochberg FDR over every electrode and bin.
 
-    ``diff_boot`` is (n_boot, electrodes * bins) with the targets in electrode-major order.
+    ``diff_boot`` is (n_boot, electrodes * bins) with the targets in electrode-major order; the family of tests
+    is all of its targets (one comparison in one alignment).
     """
-    p = p_greater(diff_boot).reshape(n_electrodes, -1)
-    return fdr_bh(p, axis=1) < q
+    p = p_greater(diff_boot)
+    return (false_discovery_control(p, method="bh") < q).reshape(n_electrodes, -1)
 
 
 def passes(diff_boot: np.ndarray, n_electrodes: int, min_bins: int, q: float = 0.05) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""Preprocessing (notch, Laplacian, high gamma, bins) and statistics (bootstrap r, FDR) against references."""
+"""Preprocessing (notch, bad channels, Laplacian, high gamma, bins) and statistics (block bootstrap r, FDR)
+against references and hand-computed values."""
 
 import mne
 import numpy as np
@@ -7,8 +8,9 @@ from scipy.stats import false_discovery_control
 
 from neuromodels.core.errors import ConfigError
 from neuromodels.seeg import stats
-from neuromodels.seeg.preprocess import (PreprocessSettings, bin_edges, event_bins, laplacian_matrix,
-                                         line_harmonics, preprocess)
+from neuromodels.seeg.preprocess import (PreprocessSettings, bin_edges, event_bins, find_bad_channels,
+                                         laplacian_matrix, line_harmonics, preprocess, preprocess_with_log,
+                                         reference_plan)
 from neuromodels.seeg.ridge import pearson_r
 
 
@@ -18,7 +20,71 @@ def _raw(data, sfreq, names):
 
 def test_laplacian_uses_shaft_neighbours():
     op = laplacian_matrix(["LA1", "LA2", "LA3", "LB1"])
-    np.testing.assert_allclose(op, [[1, -1, 0, 0], [-0.5, 1, -0.5, 0], [0, -1, 1, 0], [0, 0, 0, 1]])
+    # LB1 has no neighbour on its shaft: a lone contact, referenced to the common average
+    np.testing.assert_allclose(op, [[1, -1, 0, 0], [-0.5, 1, -0.5, 0], [0, -1, 1, 0],
+                                    [-0.25, -0.25, -0.25, 0.75]])
+
+
+def test_bad_channels_stay_out_of_every_reference_and_the_log_says_what_each_contact_got():
+    labels = ["LA1", "LA2", "LA3", "LA4", "LB1", "LB2"]
+    data = np.random.default_rng(0).standard_normal((6, 1000))
+    data[1] *= 0.0  # flat
+    data[4] *= 50.0  # very high variance
+    bad = find_bad_channels(data)
+    assert bad == {1: "flat", 4: "noisy"}
+    op, table = reference_plan(labels, bad, "laplacian")
+    assert not op[:, [1, 4]].any()  # no contact is referenced to a bad one, and bad rows are zero
+    assert table.set_index("Electrode")["kind"].to_dict() == {
+        "LA1": "lone", "LA2": "bad", "LA3": "edge", "LA4": "edge", "LB1": "bad", "LB2": "lone"}
+    assert table.set_index("Electrode").loc["LA3", "reference"] == "LA4"
+    good = [0, 2, 3, 5]
+    np.testing.assert_allclose(op[0, good], [0.75, -0.25, -0.25, -0.25])  # lone: the good channels' average
+    op_car, table_car = reference_plan(labels, bad, "car")
+    assert not op_car[:, [1, 4]].any() and set(table_car["kind"]) == {"average", "bad"}
+
+
+def test_laplacian_keeps_non_responsive_contacts_clean_where_the_common_average_does_not():
+    """Shaft-wide drift and strongly driven contacts: under the common average a non-responsive contact picks up
+    the driven contacts' response (and keeps its shaft's drift); under the shaft Laplacian it does not."""
+    sfreq, n = 512.0, 512 * 60
+    gen = np.random.default_rng(1)
+    t = np.arange(n) / sfreq
+    onsets = np.arange(1.0, 59.0, 0.5)
+    drive = gen.uniform(0, 1, len(onsets))
+    envelope = np.ones(n)
+    for on, d in zip(onsets, drive):
+        sel = (t >= on + 0.1) & (t < on + 0.3)
+        envelope[sel] += 4 * d
+
+    def band():
+        spec = np.fft.rfft(gen.standard_normal(n))
+        f = np.fft.rfftfreq(n, 1 / sfreq)
+        spec[(f < 80) | (f > 230)] = 0
+        return np.fft.irfft(spec, n)
+
+    labels = [f"{s}{c}" for s in "ABCD" for c in range(1, 5)]
+    driven_source = envelope * band()  # one local source shared (volume-conducted) by the driven contacts
+    data = np.stack([band() for _ in labels])
+    for i, label in enumerate(labels):
+        if label[0] in "ABC" and label[1] in "12":  # two driven contacts on each of three shafts
+            data[i] += 3 * driven_source
+    for s in "ABCD":  # broadband drift shared by each shaft's contacts
+        drift = 5 * np.cumsum(gen.standard_normal(n)) / np.sqrt(n) + 2 * band()
+        data[[i for i, x in enumerate(labels) if x[0] == s]] += drift
+    raw = _raw(data * 1e-6, sfreq, labels)
+
+    def driven_r(reference):
+        out, table = preprocess_with_log(raw, PreprocessSettings(reference=reference, high_gamma=True))
+        env = out.get_data()[out.ch_names.index("D3")]
+        slow = np.interp(out.times, t, envelope)
+        return np.corrcoef(env, slow)[0, 1], table
+
+    r_car, _ = driven_r("car")
+    r_lap, table = driven_r("laplacian")
+    assert r_car > 0.3
+    assert abs(r_lap) < 0.1
+    # D3: a non-responsive contact between non-responsive neighbours
+    assert table.set_index("Electrode").loc["D3", "reference"] == "D2 D4"
 
 
 def test_line_harmonics_below_nyquist():
@@ -77,7 +143,7 @@ def test_bootstrap_r_matches_direct_resampling():
     gen = np.random.default_rng(0)
     Y = gen.standard_normal((60, 4))
     P = Y + gen.standard_normal((60, 4))
-    W = stats.bootstrap_weights(60, 20, seed=1)
+    W = stats.bootstrap_weights(60, 20, seed=1, block=1)
     boot = stats.bootstrap_r(Y, P, W)
     for b in range(20):
         idx = np.repeat(np.arange(60), W[b].astype(int))
@@ -85,10 +151,34 @@ def test_bootstrap_r_matches_direct_resampling():
     assert W.sum(1).tolist() == [60.0] * 20
 
 
-def test_fdr_matches_scipy_and_significance_counts_bins():
-    p = np.random.default_rng(0).uniform(0, 0.1, size=(3, 7))
-    np.testing.assert_allclose(stats.fdr_bh(p, axis=1), np.stack([false_discovery_control(r) for r in p]))
+def test_block_bootstrap_resamples_contiguous_blocks():
+    W = stats.bootstrap_weights(100, 50, seed=2, block=10)
+    assert W.sum(1).tolist() == [100.0] * 50
+    # every resample is made of whole runs of 10 consecutive events: counts change only at run boundaries, so a
+    # resample touches few distinct starts; single-event resampling would scatter counts over ~63 events
+    touched = (W > 0).sum(1)
+    single = (stats.bootstrap_weights(100, 50, seed=2, block=1) > 0).sum(1)
+    assert touched.mean() < single.mean()
+    gen = np.random.default_rng(3)
+    for b in range(5):
+        starts = np.flatnonzero(np.diff(np.r_[0, (W[b] > 0).astype(int)]) == 1)
+        runs = np.diff(np.r_[starts, 100])
+        assert (W[b] > 0).sum() >= 10 and runs.min() >= 1
+    # autocorrelated errors: the block bootstrap's spread of r is wider than the single-event bootstrap's
+    n = 400
+    x = gen.standard_normal(n)
+    noise = np.convolve(gen.standard_normal(n + 39), np.ones(40) / 40, "valid") * 6
+    Y, P = (x + noise)[:, None], x[:, None]
+    wide = stats.bootstrap_r(Y, P, stats.bootstrap_weights(n, 400, seed=4, block=40)).std()
+    narrow = stats.bootstrap_r(Y, P, stats.bootstrap_weights(n, 400, seed=4, block=1)).std()
+    assert wide > 1.3 * narrow
+    assert stats.default_block(400) == 20
+
+
+def test_fdr_is_scipy_over_every_electrode_and_bin():
     diff = np.concatenate([np.full((200, 5), 0.1), np.random.default_rng(1).normal(0, 1, (200, 5))], axis=1)
     sig = stats.significant_bins(diff, n_electrodes=2)
+    p = stats.p_greater(diff)
+    np.testing.assert_array_equal(sig.ravel(), false_discovery_control(p) < 0.05)
     assert sig[0].all() and sig[1].sum() <= 1
     np.testing.assert_array_equal(stats.passes(diff, 2, min_bins=4), [True, False])

@@ -39,6 +39,29 @@ def test_ridge_matches_sklearn_per_target_alpha(backend):
     assert fit.alphas[-1] >= fit.alphas[0]
 
 
+def test_float32_ridge_agrees_with_a_float64_reference():
+    """The solver runs in float32 (its default); it matches a float64 scikit-learn reference within float32
+    precision on realistically scaled data (features of very different scales, thousands of samples)."""
+    gen = np.random.default_rng(5)
+    n, p, t = 2000, 64, 30
+    X = gen.standard_normal((n, p)) * np.logspace(-2, 2, p)
+    Y = X @ gen.standard_normal((p, t)) * 0.01 + gen.standard_normal((n, t))
+    folds = grouped_folds(contiguous_groups(n, 10), 5)
+    alphas = [1.0, 100.0, 1e4]
+    f32 = ridge_cv(X, Y, folds, alphas, backend="torch")  # float32
+    f64 = ridge_cv(X, Y, folds, alphas, backend="numpy", dtype="float64")
+    assert f32.coef.dtype == np.float32
+    # X^T X squares the features' condition number (1e4 here): float32 keeps CV R^2 to about 1e-3
+    np.testing.assert_allclose(f32.cv_scores, f64.cv_scores, atol=2e-3)
+    assert (f32.alphas == f64.alphas).mean() > 0.9
+    same = f32.alphas == f64.alphas
+    for j in np.flatnonzero(same)[:10]:
+        ref = Ridge(alpha=f64.alphas[j]).fit(X, Y[:, j])
+        np.testing.assert_allclose(f32.coef[:, j], ref.coef_, rtol=1e-2, atol=1e-2 * np.abs(ref.coef_).max())
+    pred32, pred64 = f32.predict(X), f64.predict(X)
+    assert np.abs(pred32 - pred64).max() < 1e-2 * np.abs(pred64).max()
+
+
 def test_grouped_folds_hold_out_whole_blocks():
     groups = contiguous_groups(100, 10)
     folds = grouped_folds(groups, 5)
@@ -46,6 +69,7 @@ def test_grouped_folds_hold_out_whole_blocks():
     assert sorted(seen) == list(range(100))
     for tr, te in folds:
         assert not set(groups[tr]) & set(groups[te])
+        assert len(set(groups[te])) == 2  # scikit-learn's GroupKFold: 10 equal groups over 5 folds
     with pytest.raises(ValueError, match="groups"):
         grouped_folds(contiguous_groups(10, 2), 5)
 

@@ -28,10 +28,10 @@ wildcard_constraints:
 
 if SEEG_SIMULATED:
 
+    # The recordings are planted in the stimulus world only: no network (and no network weights) goes in.
     rule seeg_simulate:
         input:
             world=rules.stimuli_world.output.table,
-            vision=f"{RESULTS}/networks/simclr/seed{{seed}}/encoder.pt",
         output:
             truth=f"{SEEG_DIR}/recordings/ground_truth.csv",
         params:
@@ -50,7 +50,6 @@ if SEEG_SIMULATED:
             f"{RESULTS}/logs/seeg/simulate_seed{{seed}}.log",
         shell:
             "neuromodels seeg simulate --stimuli {params.stimuli} --out {params.out} --preset {params.preset} "
-            "--vision-encoder {input.vision} "
             "--seed {wildcards.seed} --threads {threads} --params {params.settings} 2> {log}"
 
 
@@ -161,6 +160,8 @@ rule seeg_evaluate:
                           category="seeg"),
         regions=report(f"{SEEG_OUT}/regions.csv", caption="../report/seeg_regions.rst", category="seeg"),
         summary=f"{SEEG_OUT}/summary.json",
+        details=f"{SEEG_OUT}/details.json",
+        models=report(f"{SEEG_OUT}/models.csv", caption="../report/seeg_models.rst", category="seeg"),
         brain=report(f"{SEEG_OUT}/glass_brain.png", caption="../report/seeg_glass_brain.rst", category="seeg"),
         bins=report(f"{SEEG_OUT}/r_by_bin.png", caption="../report/seeg_r_by_bin.rst", category="seeg"),
     params:
@@ -206,7 +207,27 @@ rule seeg_bench_ridge:
 BENCHMARKS.append(rules.seeg_bench_ridge.output[0])
 
 
-rule seeg:
+rule seeg_summary:
     input:
         expand(f"{SEEG_OUT}/summary.json", seed=SEEDS),
+    output:
+        f"{RESULTS}/seeg/summary.json",
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    log:
+        f"{RESULTS}/logs/seeg/summary.log",
+    shell:
+        "neuromodels seeg summarize --inputs {input} --out {output} 2> {log}"
+
+
+SUMMARIES.append(rules.seeg_summary.output[0])
+
+
+rule seeg:
+    input:
+        rules.seeg_summary.output,
         expand(f"{SEEG_OUT}/glass_brain.png", seed=SEEDS),

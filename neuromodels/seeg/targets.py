@@ -1,0 +1,135 @@
+"""Event-locked targets from recordings: the ``targets`` step of the family.
+
+For every trial (one subject watching one movie) the preprocessed activity is averaged in sliding bins around
+each event; the events of every movie are concatenated (movie by movie, each in movie order) and the electrodes
+of all subjects are stacked, so a target is one electrode in one time bin. Alignments: ``language`` (word onsets)
+and ``vision`` (scene cuts). Every movie of every subject is used. An electrode marked bad in any of its trials is
+left out (counted), and an event missing from some recording (at a recording edge, or a movie a subject did not
+watch) is dropped (counted); the counts and what each contact was referenced to are saved with the targets.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..core.errors import require
+from ..core.runtime import get_logger
+from .data import list_trials, read_trial
+from .preprocess import PreprocessSettings, event_bins, preprocess_with_log
+from .simulate import shown_image
+
+log = get_logger(__name__)
+ALIGNMENTS = ("language", "vision")
+
+
+@dataclass
+class Targets:
+    """Binned activity of one alignment: ``Y`` (events, electrodes, bins), the events and the electrodes.
+
+    ``references``: one row per (subject, trial, contact): what it was referenced to (see
+    :func:`neuromodels.seeg.preprocess.reference_plan`); ``counts``: events and electrodes dropped, by reason.
+    """
+
+    Y: np.ndarray
+    events: pd.DataFrame  # movie, time (movie s), stimulus_id (shown), text (utterance)
+    electrodes: pd.DataFrame  # subject, Electrode, Region, MNI_x, MNI_y, MNI_z
+    edges: np.ndarray  # (bins, 2) s relative to the event
+    references: pd.DataFrame = field(default_factory=pd.DataFrame)
+    counts: dict = field(default_factory=dict)
+
+
+def movie_events(trial, alignment: str) -> pd.DataFrame:
+    """Events of one alignment with the image on screen and the utterance of each."""
+    words, cuts = trial.words, trial.scene_cuts
+    if alignment == "language":
+        ev = pd.DataFrame({"time": words["start"].to_numpy(float), "onset": words["onset"].to_numpy(float),
+                           "text": words["text"].astype(str).to_numpy()})
+    else:
+        first = words.groupby("sentence").agg(start=("start", "first"), text=("text", "first")).sort_values("start")
+        # The utterance of a scene is the first one that starts after its cut (and before the next cut).
+        pos = np.searchsorted(first["start"].to_numpy(float), cuts["time"].to_numpy(float))
+        texts = first["text"].to_numpy()[np.clip(pos, 0, len(first) - 1)]
+        ev = pd.DataFrame({"time": cuts["time"].to_numpy(float), "onset": cuts["onset"].to_numpy(float),
+                           "text": texts})
+    ev["stimulus_id"] = shown_image(ev["time"].to_numpy(float), cuts)
+    return ev
+
+
+def build_targets(root: str | Path, alignment: str, settings: PreprocessSettings, window: tuple[float, float],
+                  width: float, step: float) -> Targets:
+    """Preprocess every trial of the dataset and bin the activity around the events of every movie."""
+    require(alignment in ALIGNMENTS, None, f"alignment must be one of {ALIGNMENTS}")
+    trials = list_trials(root)
+    require(bool(trials), Path(root) / "trials.json", "lists no trials")
+    by_subject: dict[int, dict[str, object]] = {}
+    events_of: dict[str, pd.DataFrame] = {}
+    edges = None
+    references = []
+    for subject, trial_id in sorted(trials):
+        trial = read_trial(root, subject, trial_id)
+        require(trial.movie not in by_subject.get(subject, {}), Path(root) / "trials.json",
+                f"subject {subject} has two trials of movie {trial.movie}")
+        ev = movie_events(trial, alignment)
+        events_of.setdefault(trial.movie, ev.drop(columns="onset"))
+        raw, table = preprocess_with_log(trial.raw, settings)
+        references.append(table.assign(subject=subject, trial=trial_id))
+        bins, kept, edges = event_bins(raw, ev["onset"].to_numpy(), window, width, step)
+        full = np.full((len(ev), len(trial.localization), bins.shape[2]), np.nan, np.float32)
+        good = [trial.localization["Electrode"].tolist().index(c) for c in raw.ch_names]
+        full[np.ix_(kept, good)] = bins
+        by_subject.setdefault(subject, {})[trial.movie] = (full, trial.localization)
+    movies = sorted(events_of)
+    blocks, electrodes = [], []
+    missing_movies = 0
+    for subject, watched in sorted(by_subject.items()):
+        localization = next(iter(watched.values()))[1]
+        parts = []
+        for movie in movies:
+            if movie in watched:
+                parts.append(watched[movie][0])
+            else:
+                missing_movies += 1
+                log.warning("subject %d did not watch %s: its events are missing for this subject", subject, movie)
+                parts.append(np.full((len(events_of[movie]), len(localization), len(edges)), np.nan, np.float32))
+        blocks.append(np.concatenate(parts, axis=0))
+        electrodes.append(localization.assign(subject=subject))
+    Y = np.concatenate(blocks, axis=1)
+    electrodes = pd.concat(electrodes, ignore_index=True)
+    events = pd.concat([events_of[m].assign(movie=m) for m in movies], ignore_index=True)
+    # electrodes bad in some trial: NaN in every event of that movie
+    bad_el = np.isnan(Y).all(axis=(0, 2)) | (np.isnan(Y).mean(axis=(0, 2)) > 0.5)
+    Y, electrodes = Y[:, ~bad_el], electrodes[~bad_el].reset_index(drop=True)
+    ok = np.isfinite(Y).all(axis=(1, 2))  # events whose epoch fits in every recording that has them
+    references = pd.concat(references, ignore_index=True)
+    counts = {"movies": len(movies), "trials": len(trials), "events": int(len(ok)),
+              "events_dropped": int((~ok).sum()), "electrodes": int(len(electrodes)),
+              "electrodes_dropped_bad": int(bad_el.sum()), "subject_movies_missing": missing_movies,
+              "contacts_by_reference": references["kind"].value_counts().to_dict()}
+    log.info("%s alignment: %d movies, %d events (%d dropped), %d electrodes (%d bad), %d bins; references %s",
+             alignment, len(movies), ok.sum(), (~ok).sum(), Y.shape[1], bad_el.sum(), Y.shape[2],
+             counts["contacts_by_reference"])
+    return Targets(Y[ok], events[ok].reset_index(drop=True), electrodes, edges, references, counts)
+
+
+def save_targets(path: str | Path, t: Targets) -> None:
+    from ..core.io import write_npz
+
+    write_npz(path, Y=t.Y, edges=t.edges, events=t.events.to_json(orient="split"),
+              electrodes=t.electrodes.to_json(orient="split"), references=t.references.to_json(orient="split"),
+              counts=json.dumps(t.counts))
+
+
+def load_targets(path: str | Path) -> Targets:
+    require(Path(path).exists(), path, "file not found")
+    with np.load(path) as z:
+        refs = (pd.read_json(io.StringIO(str(z["references"])), orient="split") if "references" in z.files
+                else pd.DataFrame())
+        counts = json.loads(str(z["counts"])) if "counts" in z.files else {}
+        return Targets(z["Y"], pd.read_json(io.StringIO(str(z["events"])), orient="split"),
+                       pd.read_json(io.StringIO(str(z["electrodes"])), orient="split"), z["edges"], refs, counts)
