@@ -556,7 +556,7 @@ def _resize(patch: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
     import torch
     import torch.nn.functional as F
 
-    t = torch.from_numpy(np.ascontiguousarray(patch)).permute(2, 0, 1)[None].float()
+    t = torch.from_numpy(np.array(patch, dtype=np.float32)).permute(2, 0, 1)[None]
     out = F.interpolate(t, size=hw, mode="bilinear", align_corners=False, antialias=True)
     return out[0].round().clamp(0, 255).to(torch.uint8).numpy()
 

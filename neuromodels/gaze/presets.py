@@ -32,7 +32,8 @@ class GazePreset:
     encoding ``d_position`` (the token is both joined: d = d_feature + d_position); ``heads``, ``ffn``,
     ``encoder_layers``, ``decoder_layers``, ``dropout`` as in a transformer. The Gaussian table is fitted for
     ``pe_fit_steps`` Adam steps with ``pe_sigma``. Training: ``epochs`` (early stop after ``patience`` epochs
-    without a better validation loss), ``batch_size`` trials per batch (with every training scanpath on
+    without a better validation loss), ``scheduler`` of the learning rate (none, onecycle, cosine),
+    ``batch_size`` trials per batch (with every training scanpath on
     them, so each display is encoded once per step), ``lr``. Decoding: ``n_samples`` sampled scanpaths per
     trial and at most ``max_length`` fixations. Evaluation: MultiMatch on at most ``multimatch_trials`` test
     trials; ``margin`` is the lead a headline finding asks of OAT.
@@ -55,11 +56,12 @@ class GazePreset:
     pe_sigma: float = 2.0
     pe_fit_steps: int = 400
     max_positions: int = 32
-    epochs: int = 20
-    patience: int = 6
+    epochs: int = 30
+    patience: int = 30
     batch_size: int = 6
     lr: float = 2e-3
-    n_samples: int = 10
+    scheduler: str = "none"
+    n_samples: int = 20
     max_length: int = 30
     multimatch_trials: int = 12
     margin: float = 0.02
@@ -77,8 +79,8 @@ class GazePreset:
 PRESETS: dict[str, GazePreset] = {
     "tiny": GazePreset(displays_per_layout=24, viewers=4, cell_px=20, n_products=30, crop_hw=(12, 12),
                        cnn_channels=(8, 16), d_feature=32, d_position=32, ffn=128, encoder_layers=2,
-                       decoder_layers=1, pe_fit_steps=200, epochs=12, patience=6, batch_size=4, lr=2e-3,
-                       n_samples=5, max_length=24, multimatch_trials=6, bench_steps=3),
+                       decoder_layers=1, pe_fit_steps=200, epochs=30, patience=30, batch_size=4, lr=2e-3,
+                       n_samples=20, max_length=24, multimatch_trials=6, bench_steps=3),
     "default": GazePreset(),
     "full": GazePreset(displays_per_layout=300, viewers=15, cell_px=150, n_products=120, crop_hw=(93, 150),
                        cnn_channels=(16, 32), cnn_pools=(5, 3), d_feature=256, d_position=256, heads=4, ffn=512,

@@ -175,7 +175,7 @@ def train_oat(dataset: ScanpathDataset, split: dict[str, list[str]], preset: Gaz
         return {"val_loss": val, "stop": stop}
 
     settings = TrainSettings(epochs=preset.epochs, lr=preset.lr, weight_decay=0.0, grad_clip=1.0,
-                             precision=precision, scheduler="none",
+                             precision=precision, scheduler=preset.scheduler,
                              checkpoint_path=str(checkpoint_path) if checkpoint_path else None,
                              checkpoint_every=preset.checkpoint_every, progress=progress, desc=f"oat[{positional}]")
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=preset.lr)

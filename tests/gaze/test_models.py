@@ -1,0 +1,69 @@
+"""OAT's parts: the fitted Gaussian-similarity table, the sinusoids, shapes and masks, the end of a scanpath, and
+the same numbers through the reference attention."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from neuromodels.core.attention import get_default_backend, set_default_backend
+from neuromodels.gaze.bench import synthetic_batch
+from neuromodels.gaze.models import (OAT, OATConfig, fit_gaussian_table, gaussian_target, sinusoidal_table)
+
+SMALL = OATConfig(crop_hw=(10, 10), cnn_channels=(4, 8), d_feature=16, d_position=16, heads=2, ffn=32,
+                  encoder_layers=1, decoder_layers=1, pe_fit_steps=150, max_length=8)
+
+
+def test_gaussian_table_fits_its_target() -> None:
+    table = fit_gaussian_table(12, 16, 2.0, 600)
+    unit = F.normalize(table, dim=1)
+    err = (unit @ unit.T - gaussian_target(12, 2.0)).abs()
+    assert err.mean() < 0.05
+    # neighbours are similar, far indices nearly orthogonal
+    assert (unit[3] @ unit[4]) > 0.8 and abs(float(unit[0] @ unit[11])) < 0.25
+    assert torch.equal(table, fit_gaussian_table(12, 16, 2.0, 600))  # deterministic (cached or refitted)
+
+
+def test_sinusoidal_table() -> None:
+    table = sinusoidal_table(5, 8)
+    assert table.shape == (5, 8)
+    assert torch.allclose(table[0, 0::2], torch.zeros(4)) and torch.allclose(table[0, 1::2], torch.ones(4))
+
+
+def _batch():
+    return synthetic_batch(3, 7, 2, 4, SMALL.crop_hw, torch.Generator().manual_seed(0))
+
+
+def test_shapes_masks_and_end_token() -> None:
+    torch.manual_seed(0)
+    for positional in ("gaussian", "sinusoidal"):
+        model = OAT(OATConfig(**{**SMALL.to_dict(), "positional": positional})).eval()
+        batch = _batch()
+        batch["token_mask"][0, 5:7] = False  # trial 0 has 5 objects
+        logits = model(batch)
+        assert logits.shape == (6, 5, 8)
+        assert torch.isinf(logits[:, 0, -1]).all()  # the end cannot come first
+        assert torch.isinf(logits[0:2, :, 5:7]).all() and torch.isfinite(logits[0:2, 1:, :5]).all()
+        trial = {k: v for k, v in batch.items() if k not in ("sequence_trial", "prefix", "target")}
+        greedy = model.generate(trial, 0, 6)
+        sampled = model.generate(trial, 4, 6, generator=torch.Generator().manual_seed(1))
+        assert len(greedy) == 3 and all(len(g) == 1 for g in greedy) and all(len(s) == 4 for s in sampled)
+        for paths, n in ((greedy[0], 5), (sampled[0], 5), (sampled[1], 7)):
+            for path in paths:
+                assert 1 <= len(path) <= 6 and all(0 <= o < n for o in path)
+
+
+def test_reference_attention_gives_the_same_numbers() -> None:
+    torch.manual_seed(0)
+    model = OAT(SMALL).eval()
+    batch = _batch()
+    previous = get_default_backend()
+    try:
+        fused = model(batch)
+        set_default_backend("reference")
+        reference = model(batch)
+    finally:
+        set_default_backend(previous)
+    finite = torch.isfinite(fused)
+    assert torch.equal(finite, torch.isfinite(reference))
+    torch.testing.assert_close(fused[finite], reference[finite], atol=1e-5, rtol=1e-4)

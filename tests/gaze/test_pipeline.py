@@ -1,0 +1,109 @@
+"""The family end to end on the tiny preset: OAT ahead of every baseline (Sequence Score and behavioural delta,
+held-out trials) with the preset's margin; on a second, different scanpath generator OAT still learns; the
+command line runs the steps and turns bad input into one line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from neuromodels.cli import main
+from neuromodels.gaze.baselines import BASELINES
+from neuromodels.gaze.data import read_dataset, split_trials
+from neuromodels.gaze.evaluate import HUMAN, evaluate_split, headline_summary
+from neuromodels.gaze.presets import get_preset
+from neuromodels.gaze.simulate import SimulationSettings, WalkParameters, simulate_dataset
+from neuromodels.gaze.train import train_oat
+
+
+def _run(folder: Path, preset, split_name: str, walk=None, params: WalkParameters | None = None):
+    settings = SimulationSettings(displays_per_layout=preset.displays_per_layout, viewers=preset.viewers,
+                                  cell_px=preset.cell_px, n_products=preset.n_products,
+                                  walk=params or WalkParameters())
+    simulate_dataset(folder, settings, seed=0, walk=walk)
+    dataset = read_dataset(folder)
+    split = split_trials(dataset, split_name, 0)
+    trained = train_oat(dataset, split, preset, seed=0, progress=False)
+    table, _ = evaluate_split(trained, dataset, split_name, split, preset.n_samples, preset.max_length,
+                              preset.multimatch_trials, seed=0)
+    return table.set_index("model")
+
+
+def test_tiny_preset_oat_ahead_of_every_baseline(tmp_path: Path) -> None:
+    p = get_preset("tiny")
+    table = _run(tmp_path / "sim", p, "trials")
+    baselines = table.loc[list(BASELINES)]
+    oat = table.loc["oat_sampled"]
+    assert oat["sequence_score"] > baselines["sequence_score"].max() + p.margin
+    assert oat["delta"] < baselines["delta"].min() - p.margin
+    # and below what viewers reach among themselves, which is the ceiling
+    assert oat["sequence_score"] < table.loc[HUMAN, "sequence_score"] + 0.05
+    summary = headline_summary(table.reset_index().assign(split="trials"), p.margin, "tiny", 0, {})
+    assert [f.met for f in summary.findings] == [True, True]
+
+
+def raster_walk(trial, similarity, rng, viewer, params):
+    """A different generator: read the shelf row by row, left to right from a random row, skipping objects at
+    random, and stop at the target with probability 0.9 (no guidance by similarity, no proximity choice)."""
+    order = np.lexsort((trial.cols, trial.rows))
+    start = int(rng.integers(trial.rows.max() + 1))
+    order = np.concatenate([order[trial.rows[order] >= start], order[trial.rows[order] < start]])
+    path = []
+    for k in np.concatenate([order, order]):
+        if rng.uniform() < 0.3 and k != trial.target_index:
+            continue
+        path.append(int(k))
+        if (k == trial.target_index and rng.uniform() < 0.9) or len(path) >= params.max_length:
+            break
+    return np.asarray(path, dtype=np.int64)
+
+
+def test_second_generator_is_learned_too(tmp_path: Path) -> None:
+    p = get_preset("tiny", {"epochs": 15, "displays_per_layout": 16})
+    table = _run(tmp_path / "raster", p, "trials", walk=raster_walk)
+    truth = json.loads((tmp_path / "raster" / "truth.json").read_text())
+    assert truth["generator"] == "raster_walk"
+    oat = table.loc["oat_sampled", "sequence_score"]
+    assert oat > table.loc["random", "sequence_score"] + 0.05
+    assert oat > table.loc["nearest", "sequence_score"]
+
+
+def test_command_line_steps_and_one_line_errors(tmp_path: Path, capsys) -> None:
+    params = json.dumps({"overrides": {"displays_per_layout": 3, "viewers": 2, "epochs": 1, "n_samples": 2,
+                                       "multimatch_trials": 2}, "splits": ["trials"]})
+    common = ["--preset", "tiny", "--params", params, "--threads", "1"]
+    data = tmp_path / "data"
+    assert main(["gaze", "simulate", "--out-dir", str(data), *common]) == 0
+    run = tmp_path / "trials"
+    assert main(["gaze", "train", "--data", str(data), "--split", "trials", "--out", str(run / "model.pt"),
+                 "--history", str(run / "history.json"), "--checkpoint", str(run / "ck.pt"), "--device", "cpu",
+                 *common]) == 0
+    assert main(["gaze", "evaluate", "--model", str(run / "model.pt"), "--data", str(data), "--split", "trials",
+                 "--out-dir", str(run), "--device", "cpu", *common]) == 0
+    table = pd.read_csv(run / "metrics.csv")
+    assert set(table["model"]) == {"oat_greedy", "oat_sampled", *BASELINES, HUMAN}
+    assert main(["gaze", "summarize", "--inputs", str(run / "metrics.csv"), "--scanpaths",
+                 str(run / "scanpaths.json"), "--data", str(data), "--table", str(tmp_path / "all.csv"),
+                 "--figure", str(tmp_path / "fig.png"), "--summary", str(tmp_path / "summary.json"),
+                 *common]) == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["family"] == "gaze" and len(summary["findings"]) == 2
+    assert "multimatch_pairs_short_left_out" in summary["notes"]
+    assert (tmp_path / "fig.png").stat().st_size > 0
+    # bad input: one line naming the file and the trial
+    lines = (data / "fixations.jsonl").read_text().splitlines()
+    entry = json.loads(lines[0])
+    entry["duration"][0] = -1
+    (data / "fixations.jsonl").write_text("\n".join([json.dumps(entry), *lines[1:]]) + "\n")
+    capsys.readouterr()
+    assert main(["gaze", "train", "--data", str(data), "--split", "trials", "--out", str(run / "m2.pt"),
+                 *common]) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert len(errors) == 1 and "fixations.jsonl" in errors[0] and f"trial {entry['trial']}" in errors[0]
+    assert main(["gaze", "train", "--data", str(data), "--split", "trials", "--out", str(run / "m3.pt"),
+                 "--preset", "tiny", "--params", json.dumps({"splits": ["nope"]})]) == 2
+    assert "gaze.splits" in capsys.readouterr().err
