@@ -33,7 +33,8 @@ class SearchPreset:
     of ``train_size`` px per diet (``p_second`` of them with a second object; objects upright within
     ``upright_spread_deg``, None for the world's uniform rotations; light drawn around the diet's direction
     with ``light_spread_deg``), ``epochs`` of AdamW at ``lr`` (one-cycle). Evaluation: ``models``
-    on the first diet's backbone, eccNET on every diet, ``chance_draws`` random orders per trial for chance.
+    on the first diet's backbone, eccNET on every diet, ``chance_draws`` random orders per trial for chance;
+    ``relative_to_background`` takes feature maps relative to the empty display's (False: the paper's raw maps).
     Benchmark: ``bench_trials`` displays per condition and set size of two experiments, ``bench_repeats``
     timed runs.
     """
@@ -55,6 +56,7 @@ class SearchPreset:
     checkpoint_every: int = 20
     models: tuple[str, ...] = MODELS
     chance_draws: int = 200
+    relative_to_background: bool = True
     batch_trials: int = 64
     bench_trials: int = 2
     bench_repeats: int = 3

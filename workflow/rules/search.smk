@@ -57,6 +57,8 @@ rule search_stimuli:
         runtime=10,
     log:
         f"{RESULTS}/logs/search/stimuli.log",
+    benchmark:
+        timing("search_stimuli")
     shell:
         "neuromodels search stimuli --out-dir {params.out} --preset {params.preset} --params {params.family} "
         "--seed 0 --threads {threads} 2> {log}"
@@ -76,11 +78,13 @@ rule search_train:
         ENV
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=memory(2000),
         runtime=60,
         gpu=gpus,
     log:
         f"{RESULTS}/logs/search/train_{{sr_diet}}.log",
+    benchmark:
+        timing("search_train", "sr_diet")
     shell:
         "neuromodels search train --diet {wildcards.sr_diet} --out {output.model} --checkpoint {params.checkpoint} "
         "--history {output.history} --preset {params.preset} --params {params.family} --seed 0 "
@@ -108,6 +112,8 @@ rule search_run:
         runtime=30,
     log:
         f"{RESULTS}/logs/search/run_{{sr_model}}_{{sr_diet}}.log",
+    benchmark:
+        timing("search_run", "sr_model", "sr_diet")
     shell:
         "neuromodels search run --model {wildcards.sr_model} --trials {params.trials} {params.backbone} "
         "--diet {wildcards.sr_diet} --out {output} --preset {params.preset} --params {params.family} --seed 0 "
@@ -141,6 +147,8 @@ rule search_analyze:
         runtime=10,
     log:
         f"{RESULTS}/logs/search/analyze.log",
+    benchmark:
+        timing("search_analyze")
     shell:
         "neuromodels search analyze --runs {input.runs} --trials {params.trials} --out-dir {params.out} "
         "--preset {params.preset} --params {params.family} --seed 0 2> {log}"
@@ -164,6 +172,9 @@ rule bench_search:
     shell:
         "neuromodels bench search --out {output} --preset {params.preset} --device {params.device} "
         "--threads {threads} 2> {log}"
+
+
+SUMMARIES.append(rules.search_analyze.output.summary)
 
 
 rule search:
