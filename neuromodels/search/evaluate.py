@@ -284,8 +284,8 @@ def analyze(runs: Sequence, trials_path, out_dir, human_path=None, preset: str |
     """Every table of the run step -> slopes.csv, indices.csv (model x experiment, human beside),
     diets.csv (eccNET per diet), the figures and ``summary.json``.
 
-    The models are compared on the ``upright`` diet's backbone (or the first diet present); eccNET on each
-    diet makes the diet experiment.
+    The models are compared on the user's backbone (runs labelled ``own``) when present, else on the
+    ``upright`` diet's (or the first diet present); eccNET on each diet makes the diet experiment.
     """
     from pathlib import Path
 
@@ -308,15 +308,16 @@ def analyze(runs: Sequence, trials_path, out_dir, human_path=None, preset: str |
     runs_table = pd.concat(tables, ignore_index=True)
     runs_table["found"] = runs_table["found"].astype(str).str.lower().isin(["true", "1"])
     human = read_human_slopes(human_path)
-    diets = [d for d in dict.fromkeys(runs_table["diet"]) if d != "none"]
-    first = FIRST_DIET if FIRST_DIET in diets else (diets[0] if diets else "none")
+    diets = [d for d in dict.fromkeys(runs_table["diet"]) if d not in ("none", "own")]
+    first = "own" if (runs_table["diet"] == "own").any() else (
+        FIRST_DIET if FIRST_DIET in diets else (diets[0] if diets else "none"))
     main = runs_table[runs_table["diet"].isin([first, "none"])]
     models = list(dict.fromkeys(main["model"]))
     slopes = condition_slopes(main)
     indices = index_table(slopes, human)
     write_table(out / "slopes.csv", slopes)
     write_table(out / "indices.csv", indices)
-    diet_runs = runs_table[(runs_table["model"] == "eccnet") & (runs_table["diet"] != "none")].copy()
+    diet_runs = runs_table[(runs_table["model"] == "eccnet") & runs_table["diet"].isin(diets)].copy()
     diet_runs["model"] = diet_runs["diet"]
     diet_indices = index_table(condition_slopes(diet_runs), human).rename(columns={"model": "diet"}) \
         if len(diet_runs) else pd.DataFrame(columns=["diet", "experiment", "index", "human_index"])
@@ -364,8 +365,8 @@ def analyze(runs: Sequence, trials_path, out_dir, human_path=None, preset: str |
                                        for _, r in indices.drop_duplicates("experiment").iterrows()},
         "slope_correlation_with_humans": {m: round(slope_correlation(slopes, human, m), 4) for m in models},
         "diet_lighting_index": {d: round(v, 4) for d, v in lighting.items()},
-        "diet_lighting_effect_vs_upright": {d: round(v - lighting[first], 4) for d, v in lighting.items()
-                                            if first in lighting and d != first},
+        "diet_lighting_effect_vs_upright": {d: round(v - lighting[FIRST_DIET], 4) for d, v in lighting.items()
+                                            if FIRST_DIET in lighting and d != FIRST_DIET},
         "diet_mean_index": {d: round(v, 4) for d, v in diet_means.items()},
         "trials_per_model": {m: int((main.model == m).sum()) for m in models},
         "trials_stopped_without_target": {m: int((~main[main.model == m]["found"]).sum()) for m in models},

@@ -7,7 +7,8 @@ SR_OUT = f"{RESULTS}/search"
 SR_TRIALS = SR["trials"] or f"{DATA}/search/trials"
 SR_DIETS = SR["diets"]
 SR_FIRST = "upright" if "upright" in SR_DIETS else SR_DIETS[0]
-SR_BACKBONE = SR["backbone"] or f"{SR_OUT}/backbones/{SR_FIRST}.pt"
+# the models are compared on the user's backbone ("own") when one is given, else on the first diet's
+SR_MAIN = "own" if SR["backbone"] else SR_FIRST
 
 
 def _search_models():
@@ -22,21 +23,21 @@ def _search_models():
 SR_NO_BACKBONE = ("pixel", "chance")
 # eccNET on every diet (the diet experiment), the other models on the first diet (or the given backbone)
 SR_RUNS = sorted(
-    {f"{SR_OUT}/runs/{m}_{'none' if m in SR_NO_BACKBONE else SR_FIRST}.csv" for m in _search_models()}
+    {f"{SR_OUT}/runs/{m}_{'none' if m in SR_NO_BACKBONE else SR_MAIN}.csv" for m in _search_models()}
     | {f"{SR_OUT}/runs/eccnet_{d}.csv" for d in SR_DIETS}
 )
 
 BENCHMARKS.append(f"{BENCH}/search.json")
 
 wildcard_constraints:
-    sr_diet="|".join(["none", "upright", "rotated_90", "lit_from_below"]),
+    sr_diet="|".join(["none", "own", "upright", "rotated_90", "lit_from_below"]),
     sr_model="|".join(["eccnet_no_ecc", "eccnet_top_layer", "eccnet", "ivsn", "pixel", "chance"]),
 
 
 def _search_backbone(wildcards):
     if wildcards.sr_diet == "none":
         return []
-    if wildcards.sr_diet == SR_FIRST and wildcards.sr_model != "eccnet" and SR["backbone"]:
+    if wildcards.sr_diet == "own":
         return [SR["backbone"]]
     return [f"{SR_OUT}/backbones/{wildcards.sr_diet}.pt"]
 
