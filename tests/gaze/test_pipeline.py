@@ -91,7 +91,7 @@ def test_command_line_steps_and_one_line_errors(tmp_path: Path, capsys) -> None:
                  "--figure", str(tmp_path / "fig.png"), "--summary", str(tmp_path / "summary.json"),
                  *common]) == 0
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["family"] == "gaze" and len(summary["findings"]) == 2
+    assert summary["family"] == "gaze" and len(summary["findings"]) == 2  # trials: Sequence Score and delta
     assert "multimatch_pairs_short_left_out" in summary["notes"]
     assert (tmp_path / "fig.png").stat().st_size > 0
     # bad input: one line naming the file and the trial
