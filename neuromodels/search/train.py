@@ -61,7 +61,7 @@ def diet_images(diet: str, n: int, size: int, seed: int, p_second: float = 0.3,
     if diet == "rotated_90":
         images = np.rot90(images, k=1, axes=(1, 2))
     codes = {name: i for i, name in enumerate(CATEGORY_NAMES)}
-    labels = table["category"].map(codes).to_numpy(np.int64)
+    labels = np.array(table["category"].map(codes), dtype=np.int64)
     return np.array(images.transpose(0, 3, 1, 2), order="C"), labels
 
 

@@ -156,3 +156,20 @@ def test_eccnet_runs_on_a_users_backbone_and_ours() -> None:
         EccNet(nn.Linear(2, 2), (32, 32), 8.0)
     with pytest.raises(ConfigError, match="layers"):
         EccNet(OwnBackbone(), (32, 32), 8.0, layers=(5,))
+
+
+def test_the_same_seed_gives_the_same_fixations(tmp_path) -> None:
+    from neuromodels.search.data import read_trials, write_trials
+    from neuromodels.search.evaluate import run_model
+    from neuromodels.search.experiments import make_trials
+
+    write_trials(tmp_path, make_trials(["lighting"], 1, seed=4, px_per_deg=4.0))
+    trials = read_trials(tmp_path)
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(3)
+        backbone = VGGBackbone(convs=(1, 1, 1, 1, 1)).eval()
+        runs.append(run_model("eccnet", trials, backbone))
+    assert runs[0]["fixations"].tolist() == runs[1]["fixations"].tolist()
+    assert runs[0]["sequence"].tolist() == runs[1]["sequence"].tolist()
+    assert (runs[0]["fixations"] >= 1).all() and (runs[0]["fixations"] <= trials.table["set_size"]).all()
