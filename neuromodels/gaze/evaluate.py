@@ -171,7 +171,7 @@ def headline_summary(table: pd.DataFrame, margin: float, preset: str | None, see
 def plot_scanpaths(dataset: ScanpathDataset, generated: dict[str, Any], n_trials: int = 3, viewer: str | None = None,
                    models: Sequence[str] = ("oat_greedy", "oat_sampled")):
     """Example scanpaths drawn over displays: per trial, one human viewer beside OAT's paths. Numbers give the
-    fixation order; the target's box is outlined."""
+    fixation order (colours run from red, first, to yellow, last); the target's box is outlined."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -180,7 +180,9 @@ def plot_scanpaths(dataset: ScanpathDataset, generated: dict[str, Any], n_trials
 
     test = generated["test"][:n_trials]
     cols = 1 + len(models)
-    fig, axes = plt.subplots(len(test), cols, figsize=(4.2 * cols, 1.9 * max(len(test), 1)), squeeze=False)
+    aspect = max(dataset.trials[t].height / dataset.trials[t].width for t in test) if test else 0.5
+    fig, axes = plt.subplots(len(test), cols, figsize=(4.2 * cols, (4.2 * aspect + 0.45) * max(len(test), 1)),
+                             squeeze=False)
     for r, t in enumerate(test):
         trial = dataset.trials[t]
         with Image.open(trial.image) as img:

@@ -38,10 +38,12 @@ rule gaze_simulate:
         ENV
     threads: 1
     resources:
-        mem_mb=1000,
+        mem_mb=memory(1000),
         runtime=10,
     log:
         f"{RESULTS}/logs/gaze/simulate.log",
+    benchmark:
+        timing("gaze_simulate")
     shell:
         "neuromodels gaze simulate --out-dir {params.out} --preset {params.preset} --params {params.family} "
         "--seed 0 2> {log}"
@@ -64,11 +66,13 @@ rule gaze_train:
         ENV
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=memory(2000),
         runtime=60,
         gpu=gpus,
     log:
         f"{RESULTS}/logs/gaze/train_{{gz_split}}_{{gz_pe}}_seed{{seed}}.log",
+    benchmark:
+        timing("gaze_train", "gz_split", "gz_pe", "seed")
     shell:
         "neuromodels gaze train --data {params.data} --split {wildcards.gz_split} --positional {wildcards.gz_pe} "
         "--out {output.model} --checkpoint {params.checkpoint} --history {output.history} "
@@ -94,11 +98,13 @@ rule gaze_evaluate:
         ENV
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=memory(2000),
         runtime=30,
         gpu=gpus,
     log:
         f"{RESULTS}/logs/gaze/evaluate_{{gz_split}}_{{gz_pe}}_seed{{seed}}.log",
+    benchmark:
+        timing("gaze_evaluate", "gz_split", "gz_pe", "seed")
     shell:
         "neuromodels gaze evaluate --model {input.model} --data {params.data} --split {wildcards.gz_split} "
         "--out-dir {params.out} --preset {params.preset} --params {params.family} --seed {wildcards.seed} "
@@ -124,10 +130,12 @@ rule gaze_summary:
         ENV
     threads: 1
     resources:
-        mem_mb=1000,
+        mem_mb=memory(1000),
         runtime=10,
     log:
         f"{RESULTS}/logs/gaze/summary.log",
+    benchmark:
+        timing("gaze_summary")
     shell:
         "neuromodels gaze summarize --inputs {input.metrics} --scanpaths {input.scanpaths} --data {params.data} "
         "--table {output.table} --figure {output.figure} --summary {output.summary} --preset {params.preset} "
@@ -145,7 +153,7 @@ rule bench_gaze:
         ENV
     threads: BENCH_THREADS
     resources:
-        mem_mb=2000,
+        mem_mb=memory(2000),
         runtime=30,
         gpu=gpus,
     log:
@@ -153,6 +161,9 @@ rule bench_gaze:
     shell:
         "neuromodels bench gaze --out {output} --preset {params.preset} --device {params.device} "
         "--threads {threads} 2> {log}"
+
+
+SUMMARIES.append(rules.gaze_summary.output.summary)
 
 
 rule gaze:
