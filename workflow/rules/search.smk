@@ -2,6 +2,8 @@
 # trial set of your own, `search.trials`) -> the VGG backbone trained on each world diet -> eccNET and its
 # baselines search every display -> RT slopes, asymmetry indices beside the human ones, the diet experiment,
 # figures and summary.json; a benchmark of the search loop.
+from neuromodels.search.presets import get_preset as search_preset
+
 SR = config["search"]
 SR_OUT = f"{RESULTS}/search"
 SR_TRIALS = SR["trials"] or f"{DATA}/search/trials"
@@ -9,21 +11,12 @@ SR_DIETS = SR["diets"]
 SR_FIRST = "upright" if "upright" in SR_DIETS else SR_DIETS[0]
 # the models are compared on the user's backbone ("own") when one is given, else on the first diet's
 SR_MAIN = "own" if SR["backbone"] else SR_FIRST
-
-
-def _search_models():
-    """The models compared on the first diet: the config's, else the preset's."""
-    if SR["models"]:
-        return list(SR["models"])
-    from neuromodels.search.presets import get_preset
-
-    return list(get_preset(PRESET).models)
-
-
+# the models compared there: the config's, else the preset's
+SR_MODELS = list(SR["models"] or search_preset(PRESET).models)
 SR_NO_BACKBONE = ("pixel", "chance")
-# eccNET on every diet (the diet experiment), the other models on the first diet (or the given backbone)
+# eccNET on every diet (the diet experiment), every model on SR_MAIN
 SR_RUNS = sorted(
-    {f"{SR_OUT}/runs/{m}_{'none' if m in SR_NO_BACKBONE else SR_MAIN}.csv" for m in _search_models()}
+    {f"{SR_OUT}/runs/{m}_{'none' if m in SR_NO_BACKBONE else SR_MAIN}.csv" for m in SR_MODELS}
     | {f"{SR_OUT}/runs/eccnet_{d}.csv" for d in SR_DIETS}
 )
 
@@ -32,14 +25,6 @@ BENCHMARKS.append(f"{BENCH}/search.json")
 wildcard_constraints:
     sr_diet="|".join(["none", "own", "upright", "rotated_90", "lit_from_below"]),
     sr_model="|".join(["eccnet_no_ecc", "eccnet_top_layer", "eccnet", "ivsn", "pixel", "chance"]),
-
-
-def _search_backbone(wildcards):
-    if wildcards.sr_diet == "none":
-        return []
-    if wildcards.sr_diet == "own":
-        return [SR["backbone"]]
-    return [f"{SR_OUT}/backbones/{wildcards.sr_diet}.pt"]
 
 
 rule search_stimuli:
@@ -95,11 +80,13 @@ rule search_train:
 rule search_run:
     input:
         trials=f"{SR_TRIALS}/trials.csv",
-        backbone=_search_backbone,
+        # none for pixel and chance, the user's for "own", else the diet's trained one
+        backbone=lambda w: [] if w.sr_diet == "none" else [
+            SR["backbone"] if w.sr_diet == "own" else f"{SR_OUT}/backbones/{w.sr_diet}.pt"],
     output:
         f"{SR_OUT}/runs/{{sr_model}}_{{sr_diet}}.csv",
     params:
-        trials=SR_TRIALS,
+        trials=lambda wildcards, input: os.path.dirname(input.trials),
         backbone=lambda wildcards, input: f"--backbone {input.backbone}" if input.backbone else "",
         family=params("search"),
         preset=PRESET,
@@ -136,8 +123,8 @@ rule search_analyze:
         diet_figure=report(f"{SR_OUT}/diets.png", caption="../report/search_diets.rst", category="search"),
         summary=f"{SR_OUT}/summary.json",
     params:
-        out=SR_OUT,
-        trials=SR_TRIALS,
+        out=lambda wildcards, output: os.path.dirname(output.summary),
+        trials=lambda wildcards, input: os.path.dirname(input.trials),
         family=params("search"),
         preset=PRESET,
     conda:
