@@ -68,8 +68,9 @@ class DecodingWorkflow:
         return f"--base {input.base}" if input.base else ""
 
     def baseline_subjects(self) -> list[str]:
-        """Source subjects that get single-subject baselines: all, except two at the tiny preset (CI time)."""
-        return self.sources[:2] if self.preset == "tiny" else self.sources
+        """Source subjects that get single-subject baselines: all at the full preset, the first two otherwise
+        (the DAG's time budget)."""
+        return self.sources if self.preset == "full" else self.sources[:2]
 
     def joint_models(self) -> list[str]:
         return ["linear", "mindbridge"]
