@@ -55,12 +55,12 @@ def second_generator(scenes: pd.DataFrame, latents: np.ndarray):
 
 
 SETTINGS = SimulationSettings(n_subjects=1, shafts_per_subject=6, contacts_per_shaft=5, target_contacts=3,
-                              duration=300.0, n_movies=2)
+                              duration=240.0, n_movies=2)
 
 
 @pytest.fixture(scope="session")
 def small_dataset(tmp_path_factory):
-    """One subject, six shafts, two movies of 2.5 minutes at 512 Hz, the simulator's own drives."""
+    """One subject, six shafts, two movies of two minutes at 512 Hz, the simulator's own drives."""
     root = tmp_path_factory.mktemp("seeg") / "rec"
     scenes, latents = toy_scenes()
     truth = simulate_dataset(root, scenes, latents, SETTINGS, seed=0)

@@ -61,7 +61,7 @@ def test_planted_multimodal_electrodes_are_found(dataset, request):
     root, truth, scenes, latents = request.getfixturevalue(dataset)
     images = {i: np.full((4, 4, 3), i, np.uint8) for i in scenes["stimulus_id"]}
     models = _models(scenes, latents)
-    t = build_targets(root, "language", PreprocessSettings(), (-0.1, 0.6), 0.1, 0.05)
+    t = build_targets(root, "language", PreprocessSettings(), (-0.1, 0.6), 0.1, 0.1)
     assert t.events["movie"].nunique() == 2  # every movie of the subject is used
     feats = {m.name: ModelFeatures(m.name, m.modality, event_features(m, images, t.events["stimulus_id"].tolist(),
                                                                      t.events["text"].tolist()),
@@ -73,7 +73,7 @@ def test_planted_multimodal_electrodes_are_found(dataset, request):
     # every model, the unimodal pair with its interaction, and the linear-integration baselines
     assert {"vis", "lang", "dual", "dual-random", "dual-towers", "vis+lang", "concat", "lincomb"} <= set(preds)
     assert "interaction" in list(out["layers/dual"]) and "interaction" in list(out["layers/vis+lang"])
-    table, _ = ladder(Y, preds, t.Y.shape[1], {m.name: m.modality for m in models}, "dual", n_boot=500,
+    table, _ = ladder(Y, preds, t.Y.shape[1], {m.name: m.modality for m in models}, "dual", n_boot=400,
                       min_bins=3, controlled=("dual", "vis"), pair="vis+lang")
     klass = truth.set_index("Electrode").loc[t.electrodes["Electrode"], "class"].to_numpy()
     called = table["multimodal_site"].to_numpy()
