@@ -107,3 +107,22 @@ def test_command_line_steps_and_one_line_errors(tmp_path: Path, capsys) -> None:
     assert main(["gaze", "train", "--data", str(data), "--split", "trials", "--out", str(run / "m3.pt"),
                  "--preset", "tiny", "--params", json.dumps({"splits": ["nope"]})]) == 2
     assert "gaze.splits" in capsys.readouterr().err
+
+
+def test_same_seed_same_numbers_and_resume(tmp_path: Path) -> None:
+    import torch
+
+    p = get_preset("tiny", {"displays_per_layout": 3, "viewers": 2, "epochs": 2, "checkpoint_every": 1})
+    simulate_dataset(tmp_path / "d", SimulationSettings(displays_per_layout=3, viewers=2, cell_px=12,
+                                                        n_products=30), seed=1)
+    dataset = read_dataset(tmp_path / "d")
+    split = split_trials(dataset, "trials", 0)
+    a = train_oat(dataset, split, p, seed=0, progress=False)
+    b = train_oat(dataset, split, p, seed=0, progress=False, checkpoint_path=tmp_path / "ck.pt")
+    assert [h["loss"] for h in a.meta["train"]["history"]] == [h["loss"] for h in b.meta["train"]["history"]]
+    for (name, x), (_, y) in zip(a.model.state_dict().items(), b.model.state_dict().items()):
+        assert torch.equal(x, y), name
+    # a finished checkpoint is resumed, not retrained: the same weights, no new steps
+    c = train_oat(dataset, split, p, seed=0, progress=False, checkpoint_path=tmp_path / "ck.pt")
+    assert c.meta["train"]["resumed_from_step"] == b.meta["train"]["steps"]
+    assert all(torch.equal(x, y) for x, y in zip(b.model.state_dict().values(), c.model.state_dict().values()))

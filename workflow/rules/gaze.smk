@@ -6,7 +6,7 @@ GZ = config["gaze"]
 GZ_OUT = f"{RESULTS}/gaze"
 GZ_SIMULATED = not (GZ["data"] or GZ["coco_fixations"])
 GZ_DATA = GZ["data"] or f"{DATA}/gaze/scanpaths"
-# what the data set's presence is checked by (COCO-Search18: the fixation file itself)
+# the file a data set is known by (COCO-Search18: the fixation file itself); rules pass its folder as --data
 GZ_INPUT = GZ["coco_fixations"] or f"{GZ_DATA}/displays.jsonl"
 if GZ["coco_fixations"] and not GZ["coco_images"]:
     sys.exit("neuromodels: config key 'gaze.coco_images': needed with gaze.coco_fixations")
@@ -56,7 +56,7 @@ rule gaze_train:
         model=f"{GZ_OUT}/{{gz_split}}/{{gz_pe}}/seed{{seed}}/model.pt",
         history=f"{GZ_OUT}/{{gz_split}}/{{gz_pe}}/seed{{seed}}/history.json",
     params:
-        data=GZ_DATA,
+        data=lambda wildcards, input: os.path.dirname(input.data),
         checkpoint=f"{GZ_OUT}/{{gz_split}}/{{gz_pe}}/seed{{seed}}/checkpoint.pt",
         family=params("gaze"),
         preset=PRESET,
@@ -88,7 +88,7 @@ rule gaze_evaluate:
         metrics=f"{GZ_OUT}/{{gz_split}}/{{gz_pe}}/seed{{seed}}/metrics.csv",
         scanpaths=f"{GZ_OUT}/{{gz_split}}/{{gz_pe}}/seed{{seed}}/scanpaths.json",
     params:
-        data=GZ_DATA,
+        data=lambda wildcards, input: os.path.dirname(input.data),
         out=lambda wildcards, output: os.path.dirname(output.metrics),
         family=params("gaze"),
         preset=PRESET,
@@ -121,7 +121,7 @@ rule gaze_summary:
         figure=report(f"{GZ_OUT}/scanpaths.png", caption="../report/gaze_scanpaths.rst", category="gaze"),
         summary=f"{GZ_OUT}/summary.json",
     params:
-        data=GZ_DATA,
+        data=lambda wildcards, input: os.path.dirname(input.data),
         family=params("gaze"),
         preset=PRESET,
         preset_code=preset_code("gaze"),
