@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.errors import ConfigError, DataError
-from ..core.io import PathLike, atomic_path, write_json
+from ..core.io import PathLike, atomic_path
 from ..core.runtime import get_logger
 
 __all__ = ["Trial", "Scanpath", "ScanpathDataset", "read_dataset", "write_dataset", "read_coco_search18",
@@ -525,12 +525,11 @@ def split_trials(dataset: ScanpathDataset, kind: str, seed: int, test_fraction: 
         labels = sorted({dataset.trials[t].target_label for t in ids})
         if len(labels) < 2:
             raise ConfigError("gaze.splits", "'targets' needs at least two different targets")
-        test, count = set(), Counter(dataset.trials[t].target_label for t in ids)
+        test = set()
         for label in rng.permutation(labels):
             if len(test) >= test_fraction * len(ids):
                 break
             test |= {t for t in ids if dataset.trials[t].target_label == label}
-        del count
     else:
         raise ConfigError("gaze.splits", f"unknown split {kind!r} (trials, layouts, targets)")
     rest = [t for t in ids if t not in test]

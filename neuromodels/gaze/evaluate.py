@@ -60,7 +60,8 @@ def _objects(path: Any) -> list[int]:
 
 def score_paths(name: str, paths: dict[str, list[list[int]]], humans: dict[str, dict[str, Any]],
                 trials: dict[str, Trial], mean_duration: float, mm_trials: Sequence[str]) -> dict[str, Any]:
-    """Sequence Score, edit distance, MultiMatch (on ``mm_trials``) and behaviour of one model's paths."""
+    """Sequence Score, edit distance, MultiMatch and behaviour of one model's paths. MultiMatch compares the
+    first path of each of ``mm_trials`` (the greedy path, or the first sample) with every viewer's."""
     ss = mean_agreement(paths, humans, lambda m, h: sequence_score(m, _objects(h)))
     ed = mean_agreement(paths, humans, lambda m, h: edit_distance(m, _objects(h)))
     mm_values, short = [], 0

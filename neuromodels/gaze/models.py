@@ -100,10 +100,12 @@ class GridPositionalEncoding(nn.Module):
     (the target alone, appended last; its row and col are set far from every grid index)."""
 
     def __init__(self, dim: int, kind: str = "gaussian", max_positions: int = 32, sigma: float = 2.0,
-                 fit_steps: int = 10000) -> None:
+                 fit_steps: int = 10000, fit: bool = True) -> None:
         super().__init__()
         part = -(-dim // 3)
-        if kind == "gaussian":
+        if kind == "gaussian" and not fit:  # the fitted table comes with the weights (load_state_dict)
+            table = torch.zeros(max_positions, part)
+        elif kind == "gaussian":
             table = fit_gaussian_table(max_positions, part, float(sigma), int(fit_steps))
         elif kind == "sinusoidal":
             table = sinusoidal_table(max_positions, part)
@@ -162,13 +164,15 @@ class PointerHead(nn.Module):
 class OAT(nn.Module):
     """Object-level attention transformer for visual-search scanpaths."""
 
-    def __init__(self, config: OATConfig) -> None:
+    def __init__(self, config: OATConfig, fit_positions: bool = True) -> None:
+        """``fit_positions=False`` skips fitting the Gaussian table, for a model whose weights (the table
+        included) are loaded next."""
         super().__init__()
         self.config = config
         d = config.d_model
         self.cnn = CropCNN(config.d_feature, config.crop_hw, config.cnn_channels, config.cnn_pools)
         self.position = GridPositionalEncoding(config.d_position, config.positional, config.max_positions,
-                                               config.pe_sigma, config.pe_fit_steps)
+                                               config.pe_sigma, config.pe_fit_steps, fit=fit_positions)
         self.register_buffer("time_table", sinusoidal_table(config.max_length + 2, d))
         mlp_ratio = config.ffn / d
         self.encoder = nn.ModuleList(TransformerEncoderLayer(d, config.heads, mlp_ratio=mlp_ratio,
@@ -269,6 +273,6 @@ class OAT(nn.Module):
             prefix = torch.cat([prefix, nxt[:, None]], dim=1)
             if done.all():
                 break
+        # entries after a path's end are -1 (fed back clamped to 0, they only ever feed finished paths)
         paths = [[int(o) for o in row if o >= 0] for row in prefix.cpu().tolist()]
-        # a path's entries after the end are -1; the prefix fed back uses clamp(min=0) only for finished rows
         return [paths[i * k:(i + 1) * k] for i in range(b)]

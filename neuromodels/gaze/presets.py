@@ -84,8 +84,8 @@ PRESETS: dict[str, GazePreset] = {
     "default": GazePreset(),
     "full": GazePreset(displays_per_layout=300, viewers=15, cell_px=150, n_products=120, crop_hw=(93, 150),
                        cnn_channels=(16, 32), cnn_pools=(5, 3), d_feature=256, d_position=256, heads=4, ffn=512,
-                       encoder_layers=4, decoder_layers=4, dropout=0.1, pe_fit_steps=10000, max_positions=32, epochs=500,
-                       patience=30, batch_size=2, lr=1e-4, n_samples=100, max_length=60,
+                       encoder_layers=4, decoder_layers=4, dropout=0.1, pe_fit_steps=10000, max_positions=32,
+                       epochs=500, patience=30, batch_size=2, lr=1e-4, n_samples=100, max_length=60,
                        multimatch_trials=200, bench_steps=10),
 }
 

@@ -205,6 +205,6 @@ def load_model(path: PathLike, device: torch.device | str = "cpu") -> TrainedOAT
     for key in ("crop_hw", "cnn_channels", "cnn_pools"):
         cfg[key] = tuple(cfg[key])
     config = OATConfig(**cfg)
-    model = OAT(config)
+    model = OAT(config, fit_positions=False)
     model.load_state_dict(state["state"])
     return TrainedOAT(model.to(device).eval(), config, state["meta"])

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from neuromodels.cli import main
 from neuromodels.gaze.baselines import BASELINES
