@@ -63,6 +63,21 @@ def test_planted_slopes_are_recovered() -> None:
     assert np.isnan(slope_correlation(slopes, human, "m"))  # two conditions are too few for a correlation
 
 
+def test_the_harder_condition_is_the_published_one() -> None:
+    """H per experiment, by target: the published human lines give a cross among non-crosses 96 ms/item (a
+    non-cross among crosses 45), an L among Ts 33 (a T among Ls 14), a vertical among -20 deg bars 9.9 (a -20
+    deg bar among verticals 2.4: tilted among vertical is the easy search), a -20 deg bar among heterogeneous
+    distractors 71.1 (a vertical 23.7), a line among curves 7.6 and left-right lighting 23.9."""
+    table = index_table(read_human_slopes().assign(model="humans"), read_human_slopes())
+    hard = dict(zip(table["experiment"], table["hard_condition"]))
+    assert hard == {"curvature": "line_among_curves", "lighting": "left_right",
+                    "intersection": "cross_among_noncross", "t_vs_l": "l_among_t",
+                    "orientation_homogeneous": "target_0", "orientation_heterogeneous": "target_minus20"}
+    by = read_human_slopes().set_index(["experiment", "condition"])["slope_ms_per_item"]
+    assert by[("intersection", "cross_among_noncross")] == 96.0
+    assert by[("orientation_homogeneous", "target_minus20")] == 2.4
+
+
 def test_bad_human_table_is_one_error(tmp_path: Path) -> None:
     bad = tmp_path / "human.csv"
     bad.write_text("experiment,condition,slope_ms_per_item,source\ncurvature,curve,fast,x\ncurvature,line,2,x\n")
