@@ -91,8 +91,8 @@ def cmd_summarize(args: argparse.Namespace) -> None:
     p, params = _settings(args)
     table = pd.concat([pd.read_csv(path) for path in args.inputs], ignore_index=True)
     write_table(args.table, table)
+    # the findings use the configured positional encoding; an ablation's rows stay in the table
     main = table[table["positional"] == params["positional"]]
-    ablation = table[(table["positional"] != params["positional"]) & table["model"].str.startswith("oat")]
     generated = read_json(args.scanpaths)
     dataset = load_data(args.data, params)
     notes = {"fixations_on_no_object_left_out": int(dataset.notes.get("fixations_on_no_object", 0)),
@@ -100,9 +100,6 @@ def cmd_summarize(args: argparse.Namespace) -> None:
              "target_absent_records_dropped": int(dataset.notes.get("target_absent_records_dropped", 0)),
              "multimatch_pairs_short_left_out": int(table["mm_pairs_short"].sum()),
              "multimatch_short_paths": "pairs with a path of fewer than 3 fixations are left out (not padded)"}
-    if len(ablation):
-        for _, row in ablation.iterrows():
-            notes[f"ablation_{row['positional']}_{row['model']}_sequence_score"] = float(row["sequence_score"])
     summary = headline_summary(main, p.margin, args.preset, args.seed, notes)
     write_summary(args.summary, summary)
     save_figure(args.figure, plot_scanpaths(dataset, generated))
