@@ -78,11 +78,11 @@ def test_tiny_pipeline_outputs(tiny_run: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="not reproduced: with the narrow VGG trained for seconds on the stimulus world, "
-                          "eccNET's mean asymmetry index stays near zero (per-experiment signs vary); see "
-                          "results/search/summary.json", strict=False)
 def test_tiny_eccnet_mean_index_above_chance(tiny_run: Path) -> None:
+    """The issue's tiny-preset finding: eccNET's mean index exceeds chance's by the summary's margin (0.1).
+    Measured 0.143 vs -0.012 at seed 0; it holds at this seed, not at every backbone seed (README)."""
     summary = read_summary(tiny_run / "summary.json")
     findings = {f["finding"]: f for f in summary["findings"]}
     above_chance = findings["eccNET mean asymmetry index above chance's"]
+    assert above_chance["threshold"] == pytest.approx(0.1)
     assert above_chance["met"], json.dumps(summary["notes"]["index_per_experiment"]["eccnet"])
