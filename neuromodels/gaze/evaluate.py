@@ -31,7 +31,7 @@ def model_paths(trained: TrainedOAT, dataset: ScanpathDataset, trial_ids: Sequen
                 seed: int, max_length: int, device: torch.device | str = "cpu",
                 batch_size: int = 64) -> tuple[dict[str, list[list[int]]], dict[str, list[list[int]]]]:
     """Greedy and sampled OAT scanpaths per trial (object indices)."""
-    tensors = trial_tensors(dataset, trial_ids, trained.config.crop_hw)
+    tensors = trial_tensors(dataset, trial_ids, trained.config.crop_hw, trained.config.mark_target)
     gen = torch.Generator().manual_seed(seed)
     greedy: dict[str, list[list[int]]] = {}
     sampled: dict[str, list[list[int]]] = {}
@@ -102,7 +102,7 @@ def evaluate_split(trained: TrainedOAT, dataset: ScanpathDataset, split_name: st
     greedy, sampled = model_paths(trained, dataset, test, n_samples, seed, max_length, device)
     generated: dict[str, dict[str, list[list[int]]]] = {"oat_greedy": greedy, "oat_sampled": sampled}
     density = centre_bias_map(trials, train_paths)
-    tensors = trial_tensors(dataset, test, trained.config.crop_hw)
+    tensors = trial_tensors(dataset, test, trained.config.crop_hw, trained.config.mark_target)
     for name in BASELINES:
         generated[name] = {t: baseline_paths(name, trials[t], length, n_samples, rng, density=density,
                                              crops=tensors.crops_np[i]) for i, t in enumerate(test)}

@@ -39,6 +39,7 @@ class OATConfig:
     pe_fit_steps: int = 400
     max_positions: int = 32
     max_length: int = 30
+    mark_target: bool = True
 
     @property
     def d_model(self) -> int:

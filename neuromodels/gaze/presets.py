@@ -31,7 +31,8 @@ class GazePreset:
     ``cnn_channels`` and max-pool by ``cnn_pools``; its feature has ``d_feature`` dims and the positional
     encoding ``d_position`` (the token is both joined: d = d_feature + d_position); ``heads``, ``ffn``,
     ``encoder_layers``, ``decoder_layers``, ``dropout`` as in a transformer. The Gaussian table is fitted for
-    ``pe_fit_steps`` Adam steps with ``pe_sigma``. Training: ``epochs`` (early stop after ``patience`` epochs
+    ``pe_fit_steps`` Adam steps with ``pe_sigma``. ``mark_target``: the target object's token is flagged in the
+    positional code's is-target part (False: only the target's own crop, appended last, is). Training: ``epochs`` (early stop after ``patience`` epochs
     without a better validation loss), ``scheduler`` of the learning rate (none, onecycle, cosine),
     ``batch_size`` trials per batch (with every training scanpath on
     them, so each display is encoded once per step), ``lr``. Decoding: ``n_samples`` sampled scanpaths per
@@ -56,6 +57,7 @@ class GazePreset:
     pe_sigma: float = 2.0
     pe_fit_steps: int = 400
     max_positions: int = 32
+    mark_target: bool = True
     epochs: int = 30
     patience: int = 30
     batch_size: int = 6

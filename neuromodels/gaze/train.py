@@ -55,8 +55,10 @@ class TrialTensors:
                 "token_mask": self.token_mask[r], "centre": self.centre[r]}
 
 
-def trial_tensors(dataset: ScanpathDataset, trial_ids: Sequence[str], crop_hw: tuple[int, int]) -> TrialTensors:
-    """Crops and grid positions of ``trial_ids``, padded to their largest object count."""
+def trial_tensors(dataset: ScanpathDataset, trial_ids: Sequence[str], crop_hw: tuple[int, int],
+                  mark_target: bool = True) -> TrialTensors:
+    """Crops and grid positions of ``trial_ids``, padded to their largest object count. ``mark_target``: the
+    target object's token carries ``is_target`` 1 (else only the target alone, the last token, is marked)."""
     trials = [dataset.trials[t] for t in trial_ids]
     n_max = max(t.n_objects for t in trials)
     count, h, w = len(trials), *crop_hw
@@ -75,7 +77,8 @@ def trial_tensors(dataset: ScanpathDataset, trial_ids: Sequence[str], crop_hw: t
         crops[i, -1] = torch.from_numpy(c[-1])
         rows[i, :n] = torch.from_numpy(t.rows)
         cols[i, :n] = torch.from_numpy(t.cols)
-        is_target[i, t.target_index] = TARGET_OBJECT
+        if mark_target:
+            is_target[i, t.target_index] = TARGET_OBJECT
         is_target[i, -1] = TARGET_ALONE
         mask[i, :n] = True
         mask[i, -1] = True
@@ -149,12 +152,12 @@ def train_oat(dataset: ScanpathDataset, split: dict[str, list[str]], preset: Gaz
     seed_everything(seed)
     config = oat_config(preset, positional)
     model = OAT(config)
-    train_t = trial_tensors(dataset, split["train"], config.crop_hw)
+    train_t = trial_tensors(dataset, split["train"], config.crop_hw, config.mark_target)
     items = sequences(dataset.scanpaths_of(split["train"]), train_t, config.max_length)
     val_items: list = []
     val_t = None
     if split.get("val"):
-        val_t = trial_tensors(dataset, split["val"], config.crop_hw)
+        val_t = trial_tensors(dataset, split["val"], config.crop_hw, config.mark_target)
         val_items = sequences(dataset.scanpaths_of(split["val"]), val_t, config.max_length)
     if not items:
         from ..core.errors import DataError
@@ -204,6 +207,7 @@ def load_model(path: PathLike, device: torch.device | str = "cpu") -> TrainedOAT
     cfg = dict(state["config"])
     for key in ("crop_hw", "cnn_channels", "cnn_pools"):
         cfg[key] = tuple(cfg[key])
+    cfg = {k: v for k, v in cfg.items() if k in OATConfig.__dataclass_fields__}
     config = OATConfig(**cfg)
     model = OAT(config, fit_positions=False)
     model.load_state_dict(state["state"])
