@@ -39,14 +39,16 @@ def _load_encoded(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, st
 
 def evaluate_all(targets: Sequence[str], encoded: Sequence[str], truth_path: str | None, out_dir: str | Path,
                  preset_name: str, params: dict[str, Any], seed: int = 0) -> Summary:
-    """Write ``electrodes.csv``, ``regions.csv``, ``models.csv``, ``details.json``, ``summary.json`` (the
-    findings), ``glass_brain.png``, ``r_by_bin.png`` under ``out_dir``; return the findings."""
+    """Write ``electrodes.csv``, ``regions.csv``, ``models.csv``, ``references.csv`` (what each contact of each
+    trial was referenced to), ``details.json``, ``summary.json`` (the findings), ``glass_brain.png``,
+    ``r_by_bin.png`` under ``out_dir``; return the findings."""
     out = Path(out_dir)
     preset = get_preset(preset_name)
     n_boot = params.get("n_boot") or preset.n_boot
     min_bins = params.get("min_bins") or preset.min_bins
     mm = params.get("multimodal_model", "clip")
     tables, curves, electrodes, edges, modalities, seeds, counts = {}, {}, None, None, {}, {}, {}
+    references = pd.DataFrame()
     blocks = {}
     for alignment, tpath, epath in zip(("language", "vision"), targets, encoded):
         t = load_targets(tpath)
@@ -60,7 +62,7 @@ def evaluate_all(targets: Sequence[str], encoded: Sequence[str], truth_path: str
         table, curve = ladder(Y, preds, n_el, modalities, mm, n_boot, min_bins, params.get("q", 0.05), seed,
                               block=blocks[alignment], pair=pair)
         tables[alignment], curves[alignment] = table, curve
-        electrodes, edges, counts[alignment] = t.electrodes, t.edges, t.counts
+        electrodes, edges, counts[alignment], references = t.electrodes, t.edges, t.counts, t.references
         log.info("%s alignment: %d events, %d electrodes, %d bins, %d block-bootstrap resamples of %d-event blocks",
                  alignment, len(Y), n_el, t.Y.shape[2], n_boot, blocks[alignment])
     el = electrodes[["subject", "Electrode", "Region", "MNI_x", "MNI_y", "MNI_z"]].copy()
@@ -96,6 +98,7 @@ def evaluate_all(targets: Sequence[str], encoded: Sequence[str], truth_path: str
     models = pd.DataFrame([{"model": m, "modality": mod, "trained": not m.endswith("-random"),
                             "random_init_seed": seeds.get(m, "")} for m, mod in modalities.items()])
     write_table(out / "models.csv", models)
+    write_table(out / "references.csv", references)
 
     details: dict[str, Any] = {
         "electrodes": len(el), "n_boot": n_boot, "bootstrap_block_events": blocks, "min_bins": min_bins,
@@ -126,6 +129,8 @@ def evaluate_all(targets: Sequence[str], encoded: Sequence[str], truth_path: str
             best = idx[np.argmax(el.loc[idx, f"r_{mm}_best"].to_numpy() if f"r_{mm}_best" in el
                                  else np.zeros(idx.size))]
             picks.append(int(best))
+    if not picks:  # nothing of any class: show the electrode the multimodal model predicts best
+        picks = [int(np.argmax(el[f"r_{mm}_best"].to_numpy())) if f"r_{mm}_best" in el else 0]
     shown = [m for m in (mm, f"{mm}-random", f"{mm}-towers", "simclr+minilm", "simclr", "minilm", "concat",
                          "lincomb") if m in curves["language"]]
     r_by_bin_figure(out / "r_by_bin.png", curves, edges, el, picks, shown)

@@ -162,6 +162,7 @@ rule seeg_evaluate:
         summary=f"{SEEG_OUT}/summary.json",
         details=f"{SEEG_OUT}/details.json",
         models=report(f"{SEEG_OUT}/models.csv", caption="../report/seeg_models.rst", category="seeg"),
+        references=f"{SEEG_OUT}/references.csv",
         brain=report(f"{SEEG_OUT}/glass_brain.png", caption="../report/seeg_glass_brain.rst", category="seeg"),
         bins=report(f"{SEEG_OUT}/r_by_bin.png", caption="../report/seeg_r_by_bin.rst", category="seeg"),
     params:
