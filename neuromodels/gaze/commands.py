@@ -98,6 +98,10 @@ def cmd_summarize(args: argparse.Namespace) -> None:
     notes = {"fixations_on_no_object_left_out": int(dataset.notes.get("fixations_on_no_object", 0)),
              "fixations": int(dataset.notes.get("fixations", 0)),
              "target_absent_records_dropped": int(dataset.notes.get("target_absent_records_dropped", 0)),
+             "scanpaths_without_object_fixations_not_trained_on": int(sum(
+                 len(sp.object_sequence()) == 0 for sp in dataset.scanpaths)),
+             "scanpaths_cut_to_max_length_in_training": int(sum(
+                 len(sp.object_sequence()) > p.max_length for sp in dataset.scanpaths)),
              "multimatch_pairs_short_left_out": int(table["mm_pairs_short"].sum()),
              "multimatch_short_paths": "pairs with a path of fewer than 3 fixations are left out (not padded)"}
     summary = headline_summary(main, p.margin, args.preset, args.seed, notes)

@@ -91,10 +91,17 @@ def sequences(scanpaths: Sequence[Scanpath], tensors: TrialTensors, max_length: 
     ``max_length``."""
     index = tensors.index()
     out = []
+    empty = cut = 0
     for s in scanpaths:
-        seq = [int(o) for o in s.object_sequence()[:max_length]]
+        full = s.object_sequence()
+        seq = [int(o) for o in full[:max_length]]
+        empty += not seq
+        cut += len(full) > max_length
         if seq and s.trial in index:
             out.append((index[s.trial], seq))
+    if empty or cut:
+        log.warning("%d scanpaths without a fixation on an object left out; %d cut to %d fixations", empty, cut,
+                    max_length)
     return out
 
 
