@@ -62,7 +62,8 @@ def cmd_run(args: argparse.Namespace) -> None:
     trials = read_trials(args.trials)
     backbone = load_backbone(args.backbone) if args.backbone else None
     table = run_model(args.model, trials, backbone, chance_draws=p.chance_draws, seed=args.seed,
-                      batch_size=p.batch_trials, relative_to_background=p.relative_to_background)
+                      batch_size=p.batch_trials, relative_to_background=p.relative_to_background,
+                      recrop=p.recrop)
     table.insert(1, "diet", args.diet)
     write_table(args.out, table)
     get_logger(__name__).info("%s (%s): %d trials, %.2f fixations per trial, %d not found", args.model, args.diet,

@@ -105,7 +105,8 @@ def _extent(trials: TrialSet, rows: np.ndarray) -> float:
 
 def run_model(kind: str, trials: TrialSet, backbone: nn.Module | None = None,
               settings: EccentricitySettings = EccentricitySettings(), chance_draws: int = 200, seed: int = 0,
-              batch_size: int = 64, naive: bool = False, relative_to_background: bool = True) -> pd.DataFrame:
+              batch_size: int = 64, naive: bool = False, relative_to_background: bool = True,
+              recrop: bool = False) -> pd.DataFrame:
     """Search every trial with one model (``eccnet``, ``eccnet_no_ecc``, ``eccnet_top_layer``, ``ivsn``,
     ``pixel``, ``chance``); one row per trial with the fixation count, whether the target was found and
     the fixation sequence (JSON ``[[x, y], ...]``)."""
@@ -132,7 +133,8 @@ def run_model(kind: str, trials: TrialSet, backbone: nn.Module | None = None,
             if kind != "pixel":
                 spec = MODEL_KINDS[kind]
                 model = EccNet(backbone, (h, w), ppd, layers=spec["layers"], eccentricity=spec["eccentricity"],
-                               settings=settings, naive=naive, relative_to_background=relative_to_background)
+                               settings=settings, naive=naive, relative_to_background=relative_to_background,
+                               recrop=recrop)
             for start in range(0, len(rows_all), batch_size):
                 rows = rows_all[start:start + batch_size]
                 images, targets = _load(trials, rows, (h, w), model)

@@ -195,12 +195,16 @@ class EccNet(nn.Module):
         responds strongly to uniform background and to the image border at its deep layers, which would
         otherwise swamp the items' features; VGG16 on ImageNet does not need it (set False for the paper's
         raw maps).
+    recrop : the paper's re-cropping: at each fixation the display is placed on a background canvas twice its
+        size (padded) so that the fixation falls at the canvas's centre (to the deepest layer's stride), and
+        the features are read back over the display; the network's borders then sit as far from the fixation
+        in every direction, never on the display. The target is seen the same way (centred on the canvas).
     """
 
     def __init__(self, backbone: nn.Module, image_size: tuple[int, int], px_per_deg: float,
                  layers: Sequence[int] = (2, 3, 4), eccentricity: bool = True,
                  settings: EccentricitySettings = EccentricitySettings(), naive: bool = False,
-                 relative_to_background: bool = True) -> None:
+                 relative_to_background: bool = True, recrop: bool = False) -> None:
         super().__init__()
         blocks = getattr(backbone, "blocks", None)
         if blocks is None or len(blocks) != N_BLOCKS:
@@ -216,8 +220,11 @@ class EccNet(nn.Module):
         # every pool before the deepest layer halves the map: sizes padded to a multiple of 2 ** that depth
         self.multiple = 2 ** max(self.layers[-1], 1)
         self.height, self.width = _pad_multiple(*image_size, self.multiple)
+        self.recrop = bool(recrop)
+        # the network's input: the padded display, or the canvas twice its size that re-cropping centres
+        self.in_h, self.in_w = (2 * self.height, 2 * self.width) if self.recrop else (self.height, self.width)
         self.pools = nn.ModuleList(
-            EccentricityPool(self.height >> i, self.width >> i, settings.slopes[i], self.px_per_deg / 2 ** i,
+            EccentricityPool(self.in_h >> i, self.in_w >> i, settings.slopes[i], self.px_per_deg / 2 ** i,
                              settings) for i in range(self.layers[-1])) if eccentricity else None
 
     def _normalise(self, images: Tensor) -> Tensor:
@@ -250,7 +257,7 @@ class EccNet(nn.Module):
         ``targets``: ``(B, 3, h, w)`` target images (the target centred), fixated at their centre.
         """
         b, _, h, w = targets.shape
-        if h > self.height or w > self.width:
+        if h > self.in_h or w > self.in_w:
             raise ConfigError("target_image", f"target images ({h}x{w}) must be smaller than the search images")
         colours = border_colour(targets)
         background = self.background_features(colours) if self.relative_to_background else None
@@ -258,11 +265,11 @@ class EccNet(nn.Module):
         for n, layer in enumerate(self.layers):
             # place the target so that its centre falls on the centre of one of this layer's pixels
             stride = 2 ** layer
-            j_y, j_x = (self.height // 2) // stride, (self.width // 2) // stride
+            j_y, j_x = (self.in_h // 2) // stride, (self.in_w // 2) // stride
             top = int(round(stride * (j_y + 0.5) - h / 2))
             left = int(round(stride * (j_x + 0.5) - w / 2))
-            top, left = min(max(top, 0), self.height - h), min(max(left, 0), self.width - w)
-            canvas = _pad_to(targets, self.height, self.width, top, left, colours)
+            top, left = min(max(top, 0), self.in_h - h), min(max(left, 0), self.in_w - w)
+            canvas = _pad_to(targets, self.in_h, self.in_w, top, left, colours)
             centre = torch.tensor([[left + w / 2, top + h / 2]], dtype=targets.dtype).expand(b, 2)
             feat = self.features(canvas, centre)[n]
             if background is not None:
@@ -275,9 +282,47 @@ class EccNet(nn.Module):
     def background_features(self, colours: Tensor) -> list[Tensor]:
         """Features of empty displays of the given ``(B, 3)`` colours, fixated at the centre."""
         b = colours.shape[0]
-        blank = colours.view(b, 3, 1, 1).expand(b, 3, self.height, self.width).contiguous()
-        centre = torch.tensor([[self.width / 2, self.height / 2]], dtype=colours.dtype).expand(b, 2)
+        blank = colours.view(b, 3, 1, 1).expand(b, 3, self.in_h, self.in_w).contiguous()
+        centre = torch.tensor([[self.in_w / 2, self.in_h / 2]], dtype=colours.dtype).expand(b, 2)
         return self.features(blank, centre)
+
+    def centred(self, images: Tensor, fixations: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Re-cropping: ``(canvas (B, 3, in_h, in_w), fixations on it, offsets (B, 2) (top, left))``, each
+        display placed so that its fixation falls at the canvas's centre, offsets multiples of the deepest
+        layer's stride (so every layer's features of the display are whole pixels of the canvas's)."""
+        b = images.shape[0]
+        m = self.multiple
+        colours = border_colour(images[:, :, :self.image_size[0], :self.image_size[1]])
+        canvas = colours.view(b, 3, 1, 1).expand(b, 3, self.in_h, self.in_w).clone()
+        tops = ((self.in_h / 2 - fixations[:, 1]) / m).round().long().clamp(0, (self.in_h - self.height) // m) * m
+        lefts = ((self.in_w / 2 - fixations[:, 0]) / m).round().long().clamp(0, (self.in_w - self.width) // m) * m
+        for i in range(b):
+            t, l = int(tops[i]), int(lefts[i])
+            canvas[i, :, t:t + self.height, l:l + self.width] = images[i]
+        moved = fixations + torch.stack([lefts, tops], dim=1).to(fixations.dtype)
+        return canvas, moved, torch.stack([tops, lefts], dim=1)
+
+    def display_features(self, images: Tensor, fixations: Tensor, background: list[Tensor] | None = None
+                         ) -> list[Tensor]:
+        """Features of the displays (padded size) at the chosen layers, minus ``background``'s (features of the
+        empty input, the network's input size) when given; with re-cropping, read back over the display."""
+        if not self.recrop:
+            feats = self.features(images, fixations)
+            return feats if background is None else [f - g for f, g in zip(feats, background)]
+        canvas, moved, offsets = self.centred(images, fixations)
+        feats = self.features(canvas, moved)
+        out = []
+        for n, (layer, feat) in enumerate(zip(self.layers, feats)):
+            s = 2 ** layer
+            h, w = self.height // s, self.width // s
+            rows = [feat[i, :, t // s:t // s + h, l // s:l // s + w] for i, (t, l) in enumerate(offsets.tolist())]
+            f = torch.stack(rows)
+            if background is not None:
+                g = background[n]
+                f = f - torch.stack([g[i, :, t // s:t // s + h, l // s:l // s + w]
+                                     for i, (t, l) in enumerate(offsets.tolist())])
+            out.append(f)
+        return out
 
     def priority(self, images: Tensor, fixations: Tensor, kernels: list[Tensor],
                  background: list[Tensor] | None = None) -> Tensor:
@@ -285,9 +330,7 @@ class EccNet(nn.Module):
         ``background``'s, when given), min-max normalised to [0, 1] over the display and weighted by the
         layer's maximal raw response (weights summing to 1)."""
         b = images.shape[0]
-        feats = self.features(images, fixations)
-        if background is not None:
-            feats = [f - g for f, g in zip(feats, background)]
+        feats = self.display_features(images, fixations, background)
         maps, peaks = [], []
         for layer, feat, kernel in zip(self.layers, feats, kernels):
             _, c, h, w = feat.shape

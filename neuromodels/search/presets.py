@@ -34,7 +34,8 @@ class SearchPreset:
     ``upright_spread_deg``, None for the world's uniform rotations; light drawn around the diet's direction
     with ``light_spread_deg``), ``epochs`` of AdamW at ``lr`` (one-cycle). Evaluation: ``models``
     on the first diet's backbone, eccNET on every diet, ``chance_draws`` random orders per trial for chance;
-    ``relative_to_background`` takes feature maps relative to the empty display's (False: the paper's raw maps).
+    ``relative_to_background`` takes feature maps relative to the empty display's (False: the paper's raw maps);
+    ``recrop`` re-centres the input on each fixation (the paper's re-cropping; four times the pixels).
     Benchmark: ``bench_trials`` displays per condition and set size of two experiments, ``bench_repeats``
     timed runs.
     """
@@ -57,6 +58,7 @@ class SearchPreset:
     models: tuple[str, ...] = MODELS
     chance_draws: int = 200
     relative_to_background: bool = True
+    recrop: bool = False
     batch_trials: int = 64
     bench_trials: int = 2
     bench_repeats: int = 3

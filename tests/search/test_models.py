@@ -173,3 +173,24 @@ def test_the_same_seed_gives_the_same_fixations(tmp_path) -> None:
     assert runs[0]["fixations"].tolist() == runs[1]["fixations"].tolist()
     assert runs[0]["sequence"].tolist() == runs[1]["sequence"].tolist()
     assert (runs[0]["fixations"] >= 1).all() and (runs[0]["fixations"] <= trials.table["set_size"]).all()
+
+
+def test_recrop_features_follow_the_fixation_not_the_display_border() -> None:
+    """Re-cropping centres the input on the fixation: shifting a display's content and its fixation by the
+    deepest stride (16 px) shifts the display's features by the same amount at every layer, exactly; without
+    re-cropping the network's borders stay put and the features differ."""
+    torch.manual_seed(0)
+    backbone = VGGBackbone((4, 4, 4, 4, 4), (1, 1, 1, 1, 1)).eval()
+    a = torch.full((1, 3, 64, 64), 0.9)
+    a[:, :, 10:22, 12:16] = 0.1  # one dark bar near the top-left corner
+    b = torch.full_like(a, 0.9)
+    b[:, :, 16:, 16:] = a[:, :, :48, :48]
+    fa, fb = torch.tensor([[20.0, 20.0]]), torch.tensor([[36.0, 36.0]])
+    for recrop, equal in ((True, True), (False, False)):
+        model = EccNet(backbone, (64, 64), px_per_deg=8.0, recrop=recrop, relative_to_background=False)
+        with torch.no_grad():
+            feats_a, feats_b = model.display_features(a, fa), model.display_features(b, fb)
+        for layer, x, y in zip(model.layers, feats_a, feats_b):
+            k = 16 // 2 ** layer
+            same = torch.allclose(x[..., :x.shape[2] - k, :x.shape[3] - k], y[..., k:, k:], atol=1e-5)
+            assert same == equal, (recrop, layer)
