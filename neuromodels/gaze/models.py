@@ -253,7 +253,8 @@ class OAT(nn.Module):
                  generator: torch.Generator | None = None) -> list[list[list[int]]]:
         """Scanpaths per trial: greedy (``n_samples`` 0, one path) or ``n_samples`` multinomial samples. A path
         ends when the target token is chosen (it is not part of the path) or at ``max_length`` fixations."""
-        max_length = max_length or self.config.max_length
+        # the time code covers config.max_length fixations
+        max_length = min(max_length or self.config.max_length, self.config.max_length)
         tokens, memory, mask = self.encode(batch)
         bos = self.bos(batch)
         b, n_tok = mask.shape
