@@ -2,7 +2,10 @@
 
 Every scanpath of a training trial is one sequence: decoder inputs BOS, o_1..o_L; targets o_1..o_L, END (the
 target token's index). Batches are drawn from a permutation seeded by (seed, epoch), so a killed run resumes to
-the same numbers. Training stops early when the validation loss has not improved for ``patience`` epochs.
+the same numbers. Training stops early when the validation loss has not improved for ``patience`` epochs (OAT
+stops on the validation behavioural delta; the loss needs no decoding). The best-loss count starts afresh after a
+resume, so with ``patience`` below ``epochs`` a resumed run may stop later than an uninterrupted one; the tiny and
+default presets set ``patience`` to ``epochs`` (no early stop), so their resumed runs match exactly.
 """
 
 from __future__ import annotations
