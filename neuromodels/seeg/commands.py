@@ -26,21 +26,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_runtime_arguments(p, device=False)
     p.set_defaults(func=_simulate)
 
-    p = steps.add_parser("targets", help="preprocess recordings and bin activity around events of one alignment")
+    p = steps.add_parser("targets", help="preprocess recordings and bin activity around the events of each alignment")
     p.add_argument("--data", required=True, help="dataset folder (Brain Treebank-style layout)")
-    p.add_argument("--alignment", required=True, choices=["language", "vision"])
-    p.add_argument("--out", required=True, help="output .npz")
+    p.add_argument("--alignment", required=True, nargs="+", choices=["language", "vision"],
+                   help="one or both alignments (each trial is preprocessed once for all of them)")
+    p.add_argument("--out", required=True, nargs="+", help="output .npz, one per alignment (same order)")
     add_params_argument(p)
     add_runtime_arguments(p, device=False)
     p.set_defaults(func=_targets)
 
-    p = steps.add_parser("features", help="per-layer features of one network for the events of both alignments")
-    p.add_argument("--model", required=True,
-                   help="simclr, clip, slip, minilm or one of them with -random (the random-init control)")
+    p = steps.add_parser("features", help="per-layer features of networks for the events of both alignments")
+    p.add_argument("--model", required=True, nargs="+",
+                   help="simclr, clip, slip, minilm or one of them with -random (the random-init control); several "
+                        "models run in one process")
     p.add_argument("--targets", nargs="+", required=True, help="targets .npz of the alignments")
     p.add_argument("--stimuli", required=True, help="stimulus set folder (the movie's frames)")
-    p.add_argument("--encoder", default=None, help="trained encoder bundle (simclr/clip/slip)")
-    p.add_argument("--out", required=True, help="output .npz (keys alignment/layer)")
+    p.add_argument("--encoder", nargs="*", default=[],
+                   help="trained encoder bundles as NAME=PATH (simclr, clip, slip), or one PATH for one model")
+    p.add_argument("--out", required=True, nargs="+", help="output .npz per model, same order (keys alignment/layer)")
     add_runtime_arguments(p)
     p.set_defaults(func=_features)
 
@@ -120,12 +123,16 @@ def _preprocess_settings(params: dict):
 
 
 def _targets(args: argparse.Namespace) -> None:
-    from .targets import build_targets, save_targets
+    from ..core.errors import ConfigError
+    from .targets import build_all_targets, save_targets
 
     params = _params(args)
-    t = build_targets(args.data, args.alignment, _preprocess_settings(params), tuple(params["window"]),
-                      params["bin_width"], params["bin_step"])
-    save_targets(args.out, t)
+    if len(args.out) != len(args.alignment):
+        raise ConfigError("--out", f"needs one file per alignment ({len(args.alignment)}), got {len(args.out)}")
+    built = build_all_targets(args.data, tuple(args.alignment), _preprocess_settings(params), tuple(params["window"]),
+                              params["bin_width"], params["bin_step"])
+    for alignment, out in zip(args.alignment, args.out):
+        save_targets(out, built[alignment])
 
 
 def _features(args: argparse.Namespace) -> None:
@@ -138,28 +145,41 @@ def _features(args: argparse.Namespace) -> None:
     from .features import builtin_models, event_features
     from .targets import load_targets
 
+    if len(args.out) != len(args.model):
+        raise ConfigError("--out", f"needs one file per model ({len(args.model)}), got {len(args.out)}")
     device = str(select_device(args.device))
-    base = args.model.removesuffix("-random")
-    encoders = {base: args.encoder} if base in ("simclr", "clip", "slip") else {}
-    if base in ("simclr", "clip", "slip") and not args.encoder:
-        raise ConfigError("--encoder", f"model {args.model} needs its trained bundle")
+    bases = {m.removesuffix("-random") for m in args.model}
+    encoders = {}
+    for item in args.encoder:
+        name, sep, path = item.partition("=")
+        if not sep:
+            image = [b for b in bases if b in ("simclr", "clip", "slip")]
+            if len(image) != 1:
+                raise ConfigError("--encoder", f"a bare path needs exactly one image model, not {sorted(image)}")
+            name, path = image[0], item
+        encoders[name] = path
+    for base in bases:
+        if base in ("simclr", "clip", "slip") and base not in encoders:
+            raise ConfigError("--encoder", f"model {base} needs its trained bundle")
     models = {m.name: m for m in builtin_models(encoders, seed=args.seed, device=device)}
-    if args.model not in models:
-        raise ConfigError("--model", f"unknown model {args.model!r} (known: {sorted(models)})")
-    model = models[args.model]
+    unknown = [m for m in args.model if m not in models]
+    if unknown:
+        raise ConfigError("--model", f"unknown model(s) {unknown} (known: {sorted(models)})")
     stim = read_stimulus_set(args.stimuli)
-    arrays = {"modality": np.array(model.modality), "trained": np.array(model.trained),
-              "image_output": np.array(model.image_output or ""), "text_output": np.array(model.text_output or ""),
-              "random_init_seed": np.array(-1 if model.seed is None else model.seed)}
-    for path in args.targets:
-        t = load_targets(path)
-        ids = sorted(set(t.events["stimulus_id"].tolist()))
-        images = dict(zip(ids, stim.images(ids)))
-        feats = event_features(model, images, t.events["stimulus_id"].tolist(), t.events["text"].tolist())
-        alignment = Path(path).stem
-        for layer, x in feats.items():
-            arrays[f"{alignment}/{layer}"] = x
-    write_npz(args.out, **arrays)
+    targets = [(Path(path).stem, load_targets(path)) for path in args.targets]
+    ids = sorted({s for _, t in targets for s in t.events["stimulus_id"].tolist()})
+    images = dict(zip(ids, stim.images(ids)))
+    for name, out in zip(args.model, args.out):
+        model = models[name]
+        arrays = {"modality": np.array(model.modality), "trained": np.array(model.trained),
+                  "image_output": np.array(model.image_output or ""),
+                  "text_output": np.array(model.text_output or ""),
+                  "random_init_seed": np.array(-1 if model.seed is None else model.seed)}
+        for alignment, t in targets:
+            feats = event_features(model, images, t.events["stimulus_id"].tolist(), t.events["text"].tolist())
+            for layer, x in feats.items():
+                arrays[f"{alignment}/{layer}"] = x
+        write_npz(out, **arrays)
 
 
 def _encode(args: argparse.Namespace) -> None:

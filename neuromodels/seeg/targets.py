@@ -64,26 +64,43 @@ def movie_events(trial, alignment: str) -> pd.DataFrame:
 def build_targets(root: str | Path, alignment: str, settings: PreprocessSettings, window: tuple[float, float],
                   width: float, step: float) -> Targets:
     """Preprocess every trial of the dataset and bin the activity around the events of every movie."""
-    require(alignment in ALIGNMENTS, None, f"alignment must be one of {ALIGNMENTS}")
+    return build_all_targets(root, (alignment,), settings, window, width, step)[alignment]
+
+
+def build_all_targets(root: str | Path, alignments: tuple[str, ...], settings: PreprocessSettings,
+                      window: tuple[float, float], width: float, step: float) -> dict[str, Targets]:
+    """:func:`build_targets` of several alignments, preprocessing each trial once."""
+    for alignment in alignments:
+        require(alignment in ALIGNMENTS, None, f"alignment must be one of {ALIGNMENTS}")
     trials = list_trials(root)
     require(bool(trials), Path(root) / "trials.json", "lists no trials")
-    by_subject: dict[int, dict[str, object]] = {}
-    events_of: dict[str, pd.DataFrame] = {}
+    by_subject: dict[str, dict[int, dict[str, object]]] = {a: {} for a in alignments}
+    events_of: dict[str, dict[str, pd.DataFrame]] = {a: {} for a in alignments}
     edges = None
     references = []
+    seen: dict[int, set] = {}
     for subject, trial_id in sorted(trials):
         trial = read_trial(root, subject, trial_id)
-        require(trial.movie not in by_subject.get(subject, {}), Path(root) / "trials.json",
+        require(trial.movie not in seen.get(subject, set()), Path(root) / "trials.json",
                 f"subject {subject} has two trials of movie {trial.movie}")
-        ev = movie_events(trial, alignment)
-        events_of.setdefault(trial.movie, ev.drop(columns="onset"))
+        seen.setdefault(subject, set()).add(trial.movie)
         raw, table = preprocess_with_log(trial.raw, settings)
         references.append(table.assign(subject=subject, trial=trial_id))
-        bins, kept, edges = event_bins(raw, ev["onset"].to_numpy(), window, width, step)
-        full = np.full((len(ev), len(trial.localization), bins.shape[2]), np.nan, np.float32)
         good = [trial.localization["Electrode"].tolist().index(c) for c in raw.ch_names]
-        full[np.ix_(kept, good)] = bins
-        by_subject.setdefault(subject, {})[trial.movie] = (full, trial.localization)
+        for alignment in alignments:
+            ev = movie_events(trial, alignment)
+            events_of[alignment].setdefault(trial.movie, ev.drop(columns="onset"))
+            bins, kept, edges = event_bins(raw, ev["onset"].to_numpy(), window, width, step)
+            full = np.full((len(ev), len(trial.localization), bins.shape[2]), np.nan, np.float32)
+            full[np.ix_(kept, good)] = bins
+            by_subject[alignment].setdefault(subject, {})[trial.movie] = (full, trial.localization)
+    references = pd.concat(references, ignore_index=True)
+    return {a: _stack(a, by_subject[a], events_of[a], edges, references, len(trials)) for a in alignments}
+
+
+def _stack(alignment: str, by_subject: dict, events_of: dict[str, pd.DataFrame], edges: np.ndarray,
+           references: pd.DataFrame, n_trials: int) -> Targets:
+    """Events of every movie one after the other, electrodes of every subject side by side."""
     movies = sorted(events_of)
     blocks, electrodes = [], []
     missing_movies = 0
@@ -106,8 +123,7 @@ def build_targets(root: str | Path, alignment: str, settings: PreprocessSettings
     bad_el = np.isnan(Y).all(axis=(0, 2)) | (np.isnan(Y).mean(axis=(0, 2)) > 0.5)
     Y, electrodes = Y[:, ~bad_el], electrodes[~bad_el].reset_index(drop=True)
     ok = np.isfinite(Y).all(axis=(1, 2))  # events whose epoch fits in every recording that has them
-    references = pd.concat(references, ignore_index=True)
-    counts = {"movies": len(movies), "trials": len(trials), "events": int(len(ok)),
+    counts = {"movies": len(movies), "trials": n_trials, "events": int(len(ok)),
               "events_dropped": int((~ok).sum()), "electrodes": int(len(electrodes)),
               "electrodes_dropped_bad": int(bad_el.sum()), "subject_movies_missing": missing_movies,
               "contacts_by_reference": references["kind"].value_counts().to_dict()}

@@ -22,8 +22,6 @@ SEEG_BENCH_TARGETS = 500 if PRESET == "tiny" else SEEG["benchmark_targets"]
 
 wildcard_constraints:
     alignment="language|vision",
-    image_model="simclr|clip|slip",
-    control="|-random",
 
 
 if SEEG_SIMULATED:
@@ -53,13 +51,15 @@ if SEEG_SIMULATED:
             "--seed {wildcards.seed} --threads {threads} --params {params.settings} 2> {log}"
 
 
+# Both alignments from one pass over the recordings (each trial preprocessed once).
 rule seeg_targets:
     input:
         recordings=SEEG_RECORDINGS_MARKER,
     output:
-        f"{SEEG_DIR}/targets/{{alignment}}.npz",
+        SEEG_TARGETS,
     params:
         data=lambda wildcards, input: os.path.dirname(input.recordings),
+        alignments=" ".join(SEEG_ALIGNMENTS),
         settings=params("seeg"),
     conda:
         ENV
@@ -68,59 +68,43 @@ rule seeg_targets:
         mem_mb=4000,
         runtime=20,
     log:
-        f"{RESULTS}/logs/seeg/targets_{{alignment}}_seed{{seed}}.log",
+        f"{RESULTS}/logs/seeg/targets_seed{{seed}}.log",
     shell:
-        "neuromodels seeg targets --data {params.data} --alignment {wildcards.alignment} --out {output} "
+        "neuromodels seeg targets --data {params.data} --alignment {params.alignments} --out {output} "
         "--seed {wildcards.seed} --threads {threads} --params {params.settings} 2> {log}"
 
 
-rule seeg_features_image:
+# Every compared network and its random-init control in one process (one start-up, one read of the frames).
+SEEG_IMAGE_MODELS = [m for m in SEEG["models"] if m in ("simclr", "clip", "slip")]
+
+
+rule seeg_features:
     input:
         targets=SEEG_TARGETS,
         frames=SEEG_FRAMES_TABLE,
-        encoder=f"{RESULTS}/networks/{{image_model}}/seed{{seed}}/encoder.pt",
+        encoders=expand(f"{RESULTS}/networks/{{image_model}}/seed{{{{seed}}}}/encoder.pt",
+                        image_model=SEEG_IMAGE_MODELS),
     output:
-        f"{SEEG_DIR}/features/{{image_model}}{{control}}.npz",
+        SEEG_FEATURES,
     params:
         stimuli=lambda wildcards, input: os.path.dirname(input.frames),
+        models=" ".join(SEEG_MODELS),
+        encoders=lambda wildcards, input: " ".join(f"{m}={p}" for m, p in zip(SEEG_IMAGE_MODELS,
+                                                                              input.encoders)),
         device=DEVICE,
     conda:
         ENV
     threads: 1
     resources:
         mem_mb=4000,
-        runtime=20,
+        runtime=30,
         gpu=gpus,
     log:
-        f"{RESULTS}/logs/seeg/features_{{image_model}}{{control}}_seed{{seed}}.log",
+        f"{RESULTS}/logs/seeg/features_seed{{seed}}.log",
     shell:
-        "neuromodels seeg features --model {wildcards.image_model}{wildcards.control} "
-        "--targets {input.targets} --stimuli {params.stimuli} --encoder {input.encoder} --out {output} "
-        "--seed {wildcards.seed} --device {params.device} --threads {threads} 2> {log}"
-
-
-rule seeg_features_minilm:
-    input:
-        targets=SEEG_TARGETS,
-        frames=SEEG_FRAMES_TABLE,
-    output:
-        f"{SEEG_DIR}/features/minilm{{control}}.npz",
-    params:
-        stimuli=lambda wildcards, input: os.path.dirname(input.frames),
-        device=DEVICE,
-    conda:
-        ENV
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=20,
-        gpu=gpus,
-    log:
-        f"{RESULTS}/logs/seeg/features_minilm{{control}}_seed{{seed}}.log",
-    shell:
-        "neuromodels seeg features --model minilm{wildcards.control} --targets {input.targets} "
-        "--stimuli {params.stimuli} --out {output} --seed {wildcards.seed} --device {params.device} "
-        "--threads {threads} 2> {log}"
+        "neuromodels seeg features --model {params.models} --targets {input.targets} "
+        "--stimuli {params.stimuli} --encoder {params.encoders} --out {output} --seed {wildcards.seed} "
+        "--device {params.device} --threads {threads} 2> {log}"
 
 
 rule seeg_encode:
