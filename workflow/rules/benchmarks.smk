@@ -18,11 +18,13 @@ rule bench_attention:
         ENV
     threads: BENCH_THREADS
     resources:
-        mem_mb=8000,
+        mem_mb=memory(8000),
         runtime=20,
         gpu=gpus,
     log:
         f"{RESULTS}/logs/bench_attention.log",
+    benchmark:
+        timing("bench_attention")
     shell:
         "neuromodels bench attention --lengths {params.lengths} --device {params.device} --threads {threads} "
         "--out {output} 2> {log}"

@@ -82,9 +82,14 @@ def memory(mb):
 
 
 def launcher(wildcards, resources):
-    """How a training rule starts the CLI: plainly, or, when its job was given several GPUs (e.g. through the
+    """How a training step starts the CLI: plainly, or, when its job was given several GPUs (e.g. through the
     SLURM profile's set-resources), through torchrun with one data-parallel process per GPU."""
     n = int(resources.get("gpu", 0) or 0)
     if n > 1:
         return f"torchrun --standalone --nproc-per-node {n} -m neuromodels.cli"
     return "neuromodels"
+
+
+def rule_names(wildcards):
+    """Every rule of the workflow (to group job benchmark files by rule)."""
+    return " ".join(sorted(r.name for r in workflow.rules))

@@ -49,7 +49,7 @@ rule decoding_targets:
         ENV
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=memory(4000),
         runtime=20,
         gpu=gpus,
     benchmark:
@@ -69,6 +69,7 @@ rule decoding_train:
         model=f"{DEC.out}/joint/{{model}}/seed{{seed}}/model.pt",
         metrics=f"{DEC.out}/joint/{{model}}/seed{{seed}}/metrics.json",
     params:
+        launch=launcher,
         data=DEC.data,
         subjects=" ".join(DEC.sources),
         checkpoint=f"{DEC.out}/checkpoints/joint_{{model}}_seed{{seed}}.pt",
@@ -83,7 +84,7 @@ rule decoding_train:
         ENV
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=memory(4000),
         runtime=60,
         gpu=gpus,
     benchmark:
@@ -91,7 +92,7 @@ rule decoding_train:
     log:
         f"{RESULTS}/logs/decoding/train_{{model}}_seed{{seed}}.log",
     shell:
-        "neuromodels decoding train --model {wildcards.model} --data {params.data} --targets {input.targets} "
+        "{params.launch} decoding train --model {wildcards.model} --data {params.data} --targets {input.targets} "
         "--subjects {params.subjects} --out {output.model} --metrics {output.metrics} "
         "--checkpoint {params.checkpoint} --preset {params.preset} --seed {wildcards.seed} "
         "--device {params.device} --threads {threads} --params {params.settings} 2> {log}"
@@ -121,7 +122,7 @@ rule decoding_adapt:
         ENV
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=memory(4000),
         runtime=60,
         gpu=gpus,
     benchmark:
@@ -156,7 +157,7 @@ rule decoding_source:
         ENV
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=memory(4000),
         runtime=60,
         gpu=gpus,
     benchmark:
@@ -204,7 +205,7 @@ rule decoding_report:
         ENV
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=memory(2000),
         runtime=10,
     benchmark:
         timing("decoding_report")
@@ -229,7 +230,7 @@ rule bench_decoding:
         ENV
     threads: BENCH_THREADS
     resources:
-        mem_mb=8000,
+        mem_mb=memory(8000),
         runtime=30,
         gpu=gpus,
     benchmark:

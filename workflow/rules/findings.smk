@@ -10,9 +10,11 @@ rule findings:
         ENV
     threads: 1
     resources:
-        mem_mb=1000,
+        mem_mb=memory(1000),
         runtime=5,
     log:
         f"{RESULTS}/logs/findings.log",
+    benchmark:
+        timing("findings")
     shell:
         "neuromodels findings --inputs {input} --table {output} 2> {log}"

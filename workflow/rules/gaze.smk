@@ -56,6 +56,7 @@ rule gaze_train:
         model=f"{GZ_OUT}/{{gz_split}}/{{gz_pe}}/seed{{seed}}/model.pt",
         history=f"{GZ_OUT}/{{gz_split}}/{{gz_pe}}/seed{{seed}}/history.json",
     params:
+        launch=launcher,
         data=lambda wildcards, input: os.path.dirname(input.data),
         checkpoint=f"{GZ_OUT}/{{gz_split}}/{{gz_pe}}/seed{{seed}}/checkpoint.pt",
         family=params("gaze"),
@@ -74,7 +75,7 @@ rule gaze_train:
     benchmark:
         timing("gaze_train", "gz_split", "gz_pe", "seed")
     shell:
-        "neuromodels gaze train --data {params.data} --split {wildcards.gz_split} --positional {wildcards.gz_pe} "
+        "{params.launch} gaze train --data {params.data} --split {wildcards.gz_split} --positional {wildcards.gz_pe} "
         "--out {output.model} --checkpoint {params.checkpoint} --history {output.history} "
         "--preset {params.preset} --params {params.family} --seed {wildcards.seed} --device {params.device} "
         "--threads {threads} 2> {log}"
@@ -158,6 +159,8 @@ rule bench_gaze:
         gpu=gpus,
     log:
         f"{RESULTS}/logs/bench_gaze.log",
+    benchmark:
+        timing("bench_gaze")
     shell:
         "neuromodels bench gaze --out {output} --preset {params.preset} --device {params.device} "
         "--threads {threads} 2> {log}"

@@ -33,10 +33,12 @@ rule networks_stimuli:
         ENV
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=memory(2000),
         runtime=20,
     log:
         f"{RESULTS}/logs/networks/stimuli.log",
+    benchmark:
+        timing("networks_stimuli")
     shell:
         "neuromodels stimuli generate --out {params.out} --sheet {output.sheet} --n {params.n} "
         "--size {params.size} --p-second {params.p_second} --seed {params.seed} --threads {threads} 2> {log}"
@@ -62,11 +64,13 @@ rule networks_train:
         ENV
     threads: NETWORKS_THREADS
     resources:
-        mem_mb=6000,
+        mem_mb=memory(6000),
         runtime=120,
         gpu=gpus,
     log:
         f"{RESULTS}/logs/networks/train_{{objective}}_seed{{seed}}.log",
+    benchmark:
+        timing("networks_train", "objective", "seed")
     shell:
         "neuromodels networks train --stimuli {params.stimuli} --objective {wildcards.objective} "
         "--out {output.encoder} --checkpoint {params.checkpoint} --metrics {output.metrics} "
@@ -89,11 +93,13 @@ rule networks_embed:
         ENV
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=memory(4000),
         runtime=20,
         gpu=gpus,
     log:
         f"{RESULTS}/logs/networks/embed_{{objective}}_seed{{seed}}_{{what}}.log",
+    benchmark:
+        timing("networks_embed", "objective", "seed", "what")
     shell:
         "neuromodels networks embed --stimuli {params.stimuli} --encoder {input.encoder} --what {wildcards.what} "
         "--out {output} --seed {wildcards.seed} --device {params.device} --threads {threads} 2> {log}"
@@ -111,11 +117,13 @@ rule bench_networks:
         ENV
     threads: BENCH_THREADS
     resources:
-        mem_mb=4000,
+        mem_mb=memory(4000),
         runtime=20,
         gpu=gpus,
     log:
         f"{RESULTS}/logs/bench_networks.log",
+    benchmark:
+        timing("bench_networks")
     shell:
         "neuromodels bench networks --out {output} --preset {params.preset} --steps {params.steps} "
         "--device {params.device} --threads {threads} 2> {log}"

@@ -65,10 +65,12 @@ rule seeg_targets:
         ENV
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=memory(4000),
         runtime=20,
     log:
         f"{RESULTS}/logs/seeg/targets_seed{{seed}}.log",
+    benchmark:
+        timing("seeg_targets", "seed")
     shell:
         "neuromodels seeg targets --data {params.data} --alignment {params.alignments} --out {output} "
         "--seed {wildcards.seed} --threads {threads} --params {params.settings} 2> {log}"
@@ -96,11 +98,13 @@ rule seeg_features:
         ENV
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=memory(4000),
         runtime=30,
         gpu=gpus,
     log:
         f"{RESULTS}/logs/seeg/features_seed{{seed}}.log",
+    benchmark:
+        timing("seeg_features", "seed")
     shell:
         "neuromodels seeg features --model {params.models} --targets {input.targets} "
         "--stimuli {params.stimuli} --encoder {params.encoders} --out {output} --seed {wildcards.seed} "
@@ -122,11 +126,13 @@ rule seeg_encode:
         ENV
     threads: 1
     resources:
-        mem_mb=8000,
+        mem_mb=memory(8000),
         runtime=60,
         gpu=gpus,
     log:
         f"{RESULTS}/logs/seeg/encode_{{alignment}}_seed{{seed}}.log",
+    benchmark:
+        timing("seeg_encode", "alignment", "seed")
     shell:
         "neuromodels seeg encode --targets {input.targets} --features {input.features} --out {output} "
         "--preset {params.preset} --seed {wildcards.seed} --device {params.device} --threads {threads} "
@@ -159,10 +165,12 @@ rule seeg_evaluate:
         ENV
     threads: 1
     resources:
-        mem_mb=8000,
+        mem_mb=memory(8000),
         runtime=30,
     log:
         f"{RESULTS}/logs/seeg/evaluate_seed{{seed}}.log",
+    benchmark:
+        timing("seeg_evaluate", "seed")
     shell:
         "neuromodels seeg evaluate --targets {input.targets} --encoded {input.encoded} {params.truth} "
         "--out-dir {params.out} --preset {params.preset} --seed {wildcards.seed} --threads {threads} "
@@ -179,11 +187,13 @@ rule seeg_bench_ridge:
         ENV
     threads: BENCH_THREADS
     resources:
-        mem_mb=8000,
+        mem_mb=memory(8000),
         runtime=30,
         gpu=gpus,
     log:
         f"{RESULTS}/logs/seeg/bench_ridge.log",
+    benchmark:
+        timing("seeg_bench_ridge")
     shell:
         "neuromodels bench seeg-ridge --out {output} --targets {params.targets} --device {params.device} "
         "--threads {threads} 2> {log}"
@@ -201,10 +211,12 @@ rule seeg_summary:
         ENV
     threads: 1
     resources:
-        mem_mb=1000,
+        mem_mb=memory(1000),
         runtime=5,
     log:
         f"{RESULTS}/logs/seeg/summary.log",
+    benchmark:
+        timing("seeg_summary")
     shell:
         "neuromodels seeg summarize --inputs {input} --out {output} 2> {log}"
 

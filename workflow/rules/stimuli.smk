@@ -14,10 +14,12 @@ rule stimuli_world:
         ENV
     threads: 1
     resources:
-        mem_mb=1000,
+        mem_mb=memory(1000),
         runtime=10,
     log:
         f"{RESULTS}/logs/stimuli_world.log",
+    benchmark:
+        timing("stimuli_world")
     shell:
         "neuromodels stimuli generate --out {params.out} --sheet {output.sheet} --n {params.n} "
         "--size {params.size} --seed 0 2> {log}"
@@ -34,10 +36,12 @@ rule stimuli_displays:
         ENV
     threads: 1
     resources:
-        mem_mb=1000,
+        mem_mb=memory(1000),
         runtime=10,
     log:
         f"{RESULTS}/logs/stimuli_displays.log",
+    benchmark:
+        timing("stimuli_displays")
     shell:
         "neuromodels stimuli displays --out {params.out} --n {params.n} "
         "--set-sizes {params.set_sizes} --seed 0 2> {log}"

@@ -2,10 +2,6 @@
 # `timing` in common.smk); `dag_timings` runs after everything else and sums them per rule.
 
 
-def rule_names(wildcards):
-    """Every rule of the workflow (to group job benchmark files by rule)."""
-    return " ".join(sorted(r.name for r in workflow.rules))
-
 
 rule dag_timings:
     input:
