@@ -55,7 +55,7 @@ def test_params_get_the_schema_defaults():
     from neuromodels.core.args import load_params
 
     seeg = load_params('{"window": [-0.2, 0.5]}', "seeg")
-    assert seeg["window"] == [-0.2, 0.5] and seeg["bin_width"] == 0.1 and seeg["reference"] == "car"
+    assert seeg["window"] == [-0.2, 0.5] and seeg["bin_width"] == 0.1 and seeg["reference"] == "laplacian"
     assert load_params(None, "brainscore")["overrides"] == {}
     assert load_params('{"a": 1}') == {"a": 1}  # no family: parsed only
 
