@@ -97,7 +97,8 @@ PRESETS: dict[str, BrainScorePreset] = {
     "full": BrainScorePreset(model="crossvit_18_dagger", image_size=224, n_train=20000, n_test=2000, epochs=30,
                              batch_size=64, lr=5e-4, weight_decay=1e-4, crop_scale=(0.08, 1.0), pgd_steps=20,
                              train_eps_255=2.0, train_step_255=2.5, pgd_eps_255=2.0, pgd_step_255=0.25,
-                             eval_batch_size=64, checkpoint_every=200, n_stimuli=640, stimulus_size=224, repetitions=40, n_v4=88, n_it=168, bench_steps=10),
+                             eval_batch_size=64, checkpoint_every=200, n_stimuli=640, stimulus_size=224,
+                             repetitions=40, n_v4=88, n_it=168, bench_steps=10),
 }
 
 
