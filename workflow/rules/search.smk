@@ -39,7 +39,7 @@ rule search_stimuli:
         ENV
     threads: 1
     resources:
-        mem_mb=1000,
+        mem_mb=memory(1000),
         runtime=10,
     log:
         f"{RESULTS}/logs/search/stimuli.log",
@@ -96,7 +96,7 @@ rule search_run:
         ENV
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=memory(2000),
         runtime=30,
     log:
         f"{RESULTS}/logs/search/run_{{sr_model}}_{{sr_diet}}.log",
@@ -131,7 +131,7 @@ rule search_analyze:
         ENV
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=memory(2000),
         runtime=10,
     log:
         f"{RESULTS}/logs/search/analyze.log",
@@ -153,10 +153,12 @@ rule bench_search:
         ENV
     threads: BENCH_THREADS
     resources:
-        mem_mb=2000,
+        mem_mb=memory(2000),
         runtime=20,
     log:
         f"{RESULTS}/logs/bench_search.log",
+    benchmark:
+        timing("bench_search")
     shell:
         "neuromodels bench search --out {output} --preset {params.preset} --device {params.device} "
         "--threads {threads} 2> {log}"
