@@ -21,7 +21,8 @@ _WHERE = {
                      "read_image_dataset", "world_image_dataset", "write_assembly", "write_image_dataset"], "data"),
     **dict.fromkeys(["BrainModel", "LayerModel", "MetricSettings", "NeuralBenchmark", "commit_layers",
                      "pgd_accuracy", "pgd_attack", "pls_cross_validated", "public_heldout_split",
-                     "robustness_table", "score_model", "split_half_ceiling"], "evaluate"),
+                     "robustness_table", "score_model", "split_half_ceiling", "ceiling_error_bound",
+                     "variant_findings"], "evaluate"),
     **dict.fromkeys(["CROSSVIT_CONFIGS", "CrossViT", "CrossViTConfig", "block_output_layers", "build_crossvit",
                      "crossvit_config"], "models"),
     **dict.fromkeys(["PRESETS", "VARIANTS", "BrainScorePreset", "get_preset"], "presets"),
@@ -44,5 +45,6 @@ __all__ = [
     "crossvit_config", "fgsm_example", "get_preset", "load_model", "make_assembly", "pgd_accuracy", "pgd_attack",
     "pls_cross_validated", "public_heldout_split", "random_rotation", "read_assembly", "read_image_dataset",
     "robustness_table", "save_model", "score_model", "simulate_recordings", "split_half_ceiling", "train_variant",
-    "world_image_dataset", "write_assembly", "write_image_dataset", "write_simulation",
+    "world_image_dataset", "write_assembly", "write_image_dataset", "write_simulation", "ceiling_error_bound",
+    "variant_findings",
 ]
