@@ -61,8 +61,13 @@ def test_tiny_dag_runs_end_to_end(tiny_run):
         "decoding/source_subjects.csv", "decoding/learning_curve.csv", "decoding/learning_curve.png",
         "seeg/seed0/electrodes.csv", "seeg/seed0/regions.csv", "seeg/seed0/glass_brain.png",
         "seeg/seed0/r_by_bin.png",
+        "seeg/seed0/models.csv", "seeg/seed0/references.csv", "seeg/seed0/details.json",
         "brainscore/variants.csv", "brainscore/variants.png",
-        "benchmarks/attention.json", "benchmarks/decoding.json",
+        "gaze/metrics.csv", "gaze/scanpaths.png",
+        "search/indices.csv", "search/slopes.csv", "search/diets.csv", "search/rt_vs_set_size.png",
+        "search/indices.png", "search/fixations.png", "search/diets.png",
+        "findings.csv", "benchmarks/dag.json", "benchmarks/dag_rules.csv",
+        "benchmarks/attention.json", "benchmarks/decoding.json", "benchmarks/gaze.json", "benchmarks/search.json",
     ]
     missing = [name for name in expected if not (results / name).is_file() or not (results / name).stat().st_size]
     assert not missing, missing
@@ -72,6 +77,17 @@ def test_tiny_dag_runs_end_to_end(tiny_run):
     assert len(variants) == 4  # every variant trained and scored
     curve = pd.read_csv(results / "decoding" / "learning_curve.csv")
     assert curve.notna().any().all() and len(curve) > 0
+    models = pd.read_csv(results / "seeg" / "seed0" / "models.csv")
+    seeds = models["random_init_seed"].dropna()
+    assert len(seeds) == 4 and seeds.is_unique, models  # each model's random-init control has its own seed
+    metrics = pd.read_csv(results / "gaze" / "metrics.csv")
+    assert {"human_ceiling", "oat_sampled", "random", "centre_bias", "nearest", "similarity"} <= set(
+        metrics.astype(str).stack())
+    # every job timed: one benchmark file per job, summed per rule
+    import json
+
+    dag = json.loads((results / "benchmarks" / "dag.json").read_text())
+    assert dag["jobs"] >= 50 and dag["wall_seconds"] > 0
     # nothing left half-written: no temporary files from atomic writes
     assert not [p for p in results.rglob(".*") if p.is_file()]
     # a second run has nothing to do

@@ -28,10 +28,12 @@ rule brainscore_images:
         ENV
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=memory(2000),
         runtime=10,
     log:
         f"{RESULTS}/logs/brainscore/images.log",
+    benchmark:
+        timing("brainscore_images")
     shell:
         "neuromodels brainscore images --out {output} --preset {params.preset} --params {params.family} --seed 0 "
         "2> {log}"
@@ -51,10 +53,12 @@ rule brainscore_simulate:
         ENV
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=memory(2000),
         runtime=10,
     log:
         f"{RESULTS}/logs/brainscore/simulate.log",
+    benchmark:
+        timing("brainscore_simulate")
     shell:
         "neuromodels brainscore simulate --out-dir {params.out} --preset {params.preset} --params {params.family} "
         "--seed 0 2> {log}"
@@ -67,6 +71,7 @@ rule brainscore_train:
         model=f"{BS_OUT}/{{bs_variant}}/seed{{seed}}/model.pt",
         history=f"{BS_OUT}/{{bs_variant}}/seed{{seed}}/history.json",
     params:
+        launch=launcher,
         checkpoint=f"{BS_OUT}/{{bs_variant}}/seed{{seed}}/checkpoint.pt",
         family=params("brainscore"),
         preset=PRESET,
@@ -76,13 +81,15 @@ rule brainscore_train:
         ENV
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=memory(4000),
         runtime=120,
         gpu=gpus,
     log:
         f"{RESULTS}/logs/brainscore/train_{{bs_variant}}_seed{{seed}}.log",
+    benchmark:
+        timing("brainscore_train", "bs_variant", "seed")
     shell:
-        "neuromodels brainscore train --variant {wildcards.bs_variant} --data {input.data} --out {output.model} "
+        "{params.launch} brainscore train --variant {wildcards.bs_variant} --data {input.data} --out {output.model} "
         "--checkpoint {params.checkpoint} --history {output.history} --preset {params.preset} "
         "--params {params.family} --seed {wildcards.seed} --device {params.device} --threads {threads} 2> {log}"
 
@@ -108,11 +115,13 @@ rule brainscore_score:
         ENV
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=memory(4000),
         runtime=60,
         gpu=gpus,
     log:
         f"{RESULTS}/logs/brainscore/score_{{bs_variant}}_seed{{seed}}.log",
+    benchmark:
+        timing("brainscore_score", "bs_variant", "seed")
     shell:
         "neuromodels brainscore score --model {input.model} --data {input.data} --assembly {input.assembly} "
         "--stimuli {input.stimuli} --out-dir {params.out} --preset {params.preset} --params {params.family} "
@@ -137,10 +146,12 @@ rule brainscore_summary:
         ENV
     threads: 1
     resources:
-        mem_mb=1000,
+        mem_mb=memory(1000),
         runtime=10,
     log:
         f"{RESULTS}/logs/brainscore/summary.log",
+    benchmark:
+        timing("brainscore_summary")
     shell:
         "neuromodels brainscore summarize --inputs {input.summaries} --table {output.table} "
         "--figure {output.figure} --findings {output.findings} {params.truth} --preset {params.preset} 2> {log}"
@@ -160,11 +171,13 @@ rule bench_brainscore:
         ENV
     threads: BENCH_THREADS
     resources:
-        mem_mb=4000,
+        mem_mb=memory(4000),
         runtime=30,
         gpu=gpus,
     log:
         f"{RESULTS}/logs/bench_brainscore.log",
+    benchmark:
+        timing("bench_brainscore")
     shell:
         "neuromodels bench brainscore --out {output} --preset {params.preset} --device {params.device} --threads {threads} "
         "2> {log}"
