@@ -24,7 +24,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -226,19 +226,25 @@ def _parse_display(entry: Any, path: Path, line: int, root: Path, grid_bins: int
                  target_label=str(entry.get("target_label") or target))
 
 
+def _json_lines(path: Path) -> Iterator[tuple[int, Any]]:
+    """(line number, parsed value) of each non-blank line of a JSON lines file; a line that is not JSON is
+    refused with its number."""
+    for line_no, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield line_no, json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(path, f"line {line_no}: not valid JSON ({exc.msg})") from None
+
+
 def read_displays(path: PathLike, grid_bins: int = 8) -> dict[str, Trial]:
     """Read ``displays.jsonl`` (see the module docstring); image paths are relative to its folder."""
     path = Path(path)
     if not path.is_file():
         raise DataError(path, "file not found")
     trials: dict[str, Trial] = {}
-    for line_no, line in enumerate(path.read_text().splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            entry = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(path, f"line {line_no}: not valid JSON ({exc.msg})") from None
+    for line_no, entry in _json_lines(path):
         trial = _parse_display(entry, path, line_no, path.parent, grid_bins)
         if trial.trial in trials:
             raise DataError(path, f"trial {trial.trial}: listed twice")
@@ -333,13 +339,7 @@ def read_fixations(path: PathLike, trials: dict[str, Trial], margin: float = 0.0
                                             group["x"].to_numpy(float), group["y"].to_numpy(float),
                                             group["duration"].to_numpy(float), objects, margin, notes))
     else:
-        for line_no, line in enumerate(path.read_text().splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                entry = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(path, f"line {line_no}: not valid JSON ({exc.msg})") from None
+        for line_no, entry in _json_lines(path):
             if not isinstance(entry, dict):
                 raise DataError(path, f"line {line_no}: not a JSON object")
             missing = [k for k in JSON_KEYS if k not in entry]
