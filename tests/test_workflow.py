@@ -158,8 +158,8 @@ def test_killed_run_resumes_to_the_same_tables(tmp_path, tiny_run):
 
     work = scratch_workdir(tmp_path)
     args = [SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), "--profile",
-            str(ROOT / "workflow" / "profiles" / "default"), "--cores", "2", "--config", "preset=tiny",
-            "device=cpu", "brainscore"]
+            str(ROOT / "workflow" / "profiles" / "default"), "--cores", "2", "brainscore", "--config",
+            "preset=tiny", "device=cpu"]
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "HF_HUB_OFFLINE": "1"}
     proc = subprocess.Popen(args, cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
@@ -177,7 +177,7 @@ def test_killed_run_resumes_to_the_same_tables(tmp_path, tiny_run):
     assert killed, "training finished before a checkpoint could be caught mid-run"
     assert not (results / "variants.csv").exists()
     again = run_snakemake("--profile", str(ROOT / "workflow" / "profiles" / "default"), "--cores", "2",
-                          "--config", "preset=tiny", "device=cpu", "brainscore", cwd=work)
+                          "brainscore", "--config", "preset=tiny", "device=cpu", cwd=work)
     assert again.returncode == 0, again.stderr[-4000:]
     assert not [p for p in (work / "results").rglob(".*") if p.is_file()]  # no temporary file left behind
     resumed = [p for p in (work / "results" / "logs" / "brainscore").glob("train_*.log")

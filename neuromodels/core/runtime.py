@@ -23,12 +23,25 @@ def get_logger(name: str = "neuromodels") -> logging.Logger:
     return logging.getLogger(name)
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes each record to ``sys.stderr`` as it is at that moment, not as it was when logging was set up
+    (a program that calls the CLI several times, or a test capturing stderr, swaps it in between)."""
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
 def setup_logging(level: int | str = "INFO") -> None:
     """One stderr handler on the package logger; idempotent."""
     root = logging.getLogger("neuromodels")
     root.setLevel(level)
     if not any(getattr(h, "_neuromodels", False) for h in root.handlers):
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter(LOG_FORMAT, datefmt="%H:%M:%S"))
         handler._neuromodels = True  # type: ignore[attr-defined]
         root.addHandler(handler)
