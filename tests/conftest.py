@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -50,3 +51,17 @@ def tiny_run(tmp_path_factory):
                      "--config", "preset=tiny", "device=cpu", cwd=work)
     assert out.returncode == 0, out.stderr[-6000:]
     return work
+
+
+# Columns that measure time (they differ between runs); every other column is computed and must repeat exactly.
+TIMING_COLUMNS = re.compile(r"seconds|time|per_s|_s$|throughput|latency", re.I)
+
+
+def assert_same_table(expected: Path, actual: Path) -> None:
+    """Two runs' CSV tables hold the same numbers (timing columns aside)."""
+    import pandas as pd
+
+    left, right = pd.read_csv(expected), pd.read_csv(actual)
+    assert list(left.columns) == list(right.columns), actual
+    keep = [c for c in left.columns if not TIMING_COLUMNS.search(str(c))]
+    pd.testing.assert_frame_equal(left[keep], right[keep], check_exact=False, rtol=1e-6, atol=1e-9, obj=str(actual))
