@@ -65,3 +65,12 @@ def assert_same_table(expected: Path, actual: Path) -> None:
     assert list(left.columns) == list(right.columns), actual
     keep = [c for c in left.columns if not TIMING_COLUMNS.search(str(c))]
     pd.testing.assert_frame_equal(left[keep], right[keep], check_exact=False, rtol=1e-6, atol=1e-9, obj=str(actual))
+
+
+def one_torch_thread():
+    """Body of an autouse fixture for folders of many small models (gaze, search): one torch thread per test,
+    faster than two for small convolutions and undisturbed by other jobs, restored afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -1,15 +1,9 @@
-"""The search tests run many small convolutions, for which one torch thread is faster than two (and not
-disturbed by other jobs on a busy machine)."""
+"""The search tests run many small convolutions: one torch thread each (see tests.conftest.one_torch_thread)."""
 
 from __future__ import annotations
 
 import pytest
-import torch
 
+from tests.conftest import one_torch_thread
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+one_thread = pytest.fixture(autouse=True)(one_torch_thread)
