@@ -8,6 +8,7 @@ from snakemake.utils import validate
 
 from neuromodels.core.config import check_config, module_digest
 from neuromodels.core.errors import ConfigError
+from neuromodels.core.gpus import visible_gpus
 
 SCHEMA = os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml")
 
@@ -54,9 +55,15 @@ def preset_code(family):
     return module_digest(f"neuromodels.{family}.presets")
 
 
+# `auto` asks for a GPU only where the machine building the DAG shows one: on a CPU machine the `gpu: 1` limit
+# of the default profile would otherwise let only one GPU-capable job run at a time and leave cores idle.
+# On a cluster whose login node has no GPU, set `device: cuda` to have GPU-capable jobs ask for one.
+ASK_GPU = DEVICE == "cuda" or (DEVICE == "auto" and visible_gpus() > 0)
+
+
 def gpus(wildcards=None):
-    """GPUs asked for by steps that can use one (none when the config says cpu)."""
-    return 0 if DEVICE == "cpu" else 1
+    """GPUs asked for by steps that can use one: 1 under `device: cuda`, or `auto` on a machine with a GPU."""
+    return 1 if ASK_GPU else 0
 
 # The software environment every rule declares (documents what runs; used with --sdm conda).
 ENV = "../envs/neuromodels.yaml"
