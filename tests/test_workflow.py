@@ -28,7 +28,8 @@ def test_lint_is_clean():
 def test_slurm_profile_dry_run_lists_resources(tmp_path):
     pytest.importorskip("snakemake_executor_plugin_slurm")
     work = scratch_workdir(tmp_path)
-    out = run_snakemake("-n", "--profile", str(ROOT / "workflow" / "profiles" / "slurm"), cwd=work)
+    out = run_snakemake("-n", "--profile", str(ROOT / "workflow" / "profiles" / "slurm"), "--config",
+                        "device=cuda", cwd=work)
     assert out.returncode == 0, out.stderr[-3000:] + out.stdout[-3000:]
     text = out.stdout + out.stderr
     assert "bench_attention" in text and "mem_mb=" in text and "runtime=" in text
@@ -36,6 +37,20 @@ def test_slurm_profile_dry_run_lists_resources(tmp_path):
     bench = text[text.index("rule bench_attention:"):]
     assert "gpu=1" in bench[:bench.index("Shell command")]
     assert "threads: 4" in bench[:bench.index("Shell command")]  # the profile's fixed benchmark threads
+
+
+def test_device_auto_asks_for_gpus_only_where_there_are_some(tmp_path):
+    """With `device: auto` on a machine without a GPU, no job takes the profile's single `gpu` slot, so the
+    GPU-capable jobs run side by side on the cores instead of one at a time."""
+    from neuromodels.core.gpus import visible_gpus
+
+    work = scratch_workdir(tmp_path)
+    out = run_snakemake("-n", "-p", "--cores", "2", "--config", "device=auto", cwd=work)
+    assert out.returncode == 0, out.stderr[-3000:] + out.stdout[-3000:]
+    text = out.stdout + out.stderr
+    expected = "gpu=1" if visible_gpus() else "gpu=0"
+    train = text[text.index("rule brainscore_train:"):]
+    assert expected in train[:train.index("\n\n")]
 
 
 def test_benchmarks_take_every_local_core(tmp_path):
