@@ -58,44 +58,105 @@ def cmd_train(args: argparse.Namespace) -> None:
         write_json(args.history, trained.meta)
 
 
+def load_scoring_data(args: argparse.Namespace, params: dict, need_images: bool):
+    """The assembly, its stimulus set and the notes of what reading them dropped or averaged.
+
+    Returns ``(parts, images, notes)``: one assembly per scored time bin (the ``time_bins`` setting),
+    :class:`StimulusImages` (or None without images) and notes for the summary.
+    """
+    from ..core.errors import DataError
+    from .data import StimulusImages, check_stimulus_ids, map_regions, read_assembly, read_stimulus_table, \
+        select_time_bins
+
+    p = _preset(args)
+    csv, table = read_stimulus_table(args.stimuli)
+    assembly = read_assembly(args.assembly, stimuli=table)
+    check_stimulus_ids(assembly, csv, table)
+    if len(set(assembly["repetition"].values.tolist())) < 2:
+        raise DataError(args.assembly, "a split-half ceiling needs at least two repetitions per stimulus; the "
+                                       "file has one repetition value")
+    assembly, region_notes = map_regions(assembly, params.get("regions") or None, args.assembly)
+    parts, bins_text = select_time_bins(assembly, params.get("time_bins", "all"), args.assembly)
+    images = StimulusImages(args.stimuli, size=p.stimulus_size) if need_images else None
+    notes = {"time_bins": bins_text, "nan_presentations_dropped": int(assembly.attrs.get("nan_presentations_dropped", 0)),
+             "nan_neuroids_dropped": int(assembly.attrs.get("nan_neuroids_dropped", 0)), **region_notes}
+    return parts, images, notes
+
+
+def _score_parts(model, layers, parts, images, p, settings, device, regions):
+    """Score each time-bin part; one table (a row per region, and per bin when there are several)."""
+    import pandas as pd
+
+    from .evaluate import score_model
+
+    cache: dict = {}
+    neural_tables, layer_tables = [], []
+    for part in parts:
+        neural, layer_table = score_model(model, layers, part, images, image_size=p.image_size, regions=regions,
+                                          settings=settings, public_fraction=p.public_fraction,
+                                          pooling=p.pooling, device=device, cache=cache)
+        if len(parts) > 1:
+            for table in (neural, layer_table):
+                for coord in ("time_bin_start", "time_bin_end"):
+                    if coord in part.coords:
+                        table.insert(1, coord, float(part[coord].values[0]))
+        neural_tables.append(neural)
+        layer_tables.append(layer_table)
+    return pd.concat(neural_tables, ignore_index=True), pd.concat(layer_tables, ignore_index=True)
+
+
 def cmd_score(args: argparse.Namespace) -> None:
+    from ..core.errors import ConfigError
     from ..core.io import write_json, write_table
     from ..core.runtime import get_logger, select_device
-    from .data import StimulusImages, read_assembly, read_image_dataset
-    from .evaluate import MetricSettings, robustness_table, score_model, summary_row
+    from .data import read_activations, read_image_dataset
+    from .evaluate import MetricSettings, PrecomputedActivations, robustness_table, summary_row
     from .models import block_output_layers
     from .train import load_model, train_settings_summary
 
     p = _preset(args)
+    params = load_params(getattr(args, "params", None), "brainscore")
+    precomputed = args.activations is not None
+    if not precomputed and (args.model is None or args.data is None):
+        raise ConfigError("--model" if args.model is None else "--data", "needed unless --activations is given")
     device = select_device(args.device)
-    trained = load_model(args.model, device)
-    data = read_image_dataset(args.data, size=p.image_size)
-    images, labels = data.part("test")
-    robustness = robustness_table(trained.model, images, labels, p.pgd_eps_255 / 255, p.pgd_step_255 / 255,
-                                  p.pgd_steps, device, p.eval_batch_size, seed=args.seed)
-    robustness.insert(0, "variant", trained.variant)
-    assembly = read_assembly(args.assembly)
-    stimuli = StimulusImages(args.stimuli, size=p.stimulus_size)
-    regions = [r for r in ("V4", "IT") if r in set(map(str, assembly["region"].values))]
+    parts, images, notes = load_scoring_data(args, params, need_images=not precomputed)
+    regions = notes["regions_scored"]
     settings = MetricSettings(n_components=p.pls_components, n_splits=p.n_splits, train_fraction=p.train_fraction,
                               seed=args.seed)
-    layers = args.layers or block_output_layers(trained.model)
-    neural, layer_table = score_model(trained.model, layers, assembly, stimuli, image_size=p.image_size,
-                                      regions=regions, settings=settings, public_fraction=p.public_fraction,
-                                      pooling=p.pooling, device=device)
-    neural.insert(0, "variant", trained.variant)
-    layer_table.insert(0, "variant", trained.variant)
+    robustness = None
+    if precomputed:
+        ids, layer_arrays = read_activations(args.activations)
+        subject = PrecomputedActivations(ids, layer_arrays, source=args.activations)
+        variant = args.name or args.activations.stem
+        layers = args.layers or list(layer_arrays)
+        meta: dict = {}
+    else:
+        trained = load_model(args.model, device)
+        data = read_image_dataset(args.data, size=p.image_size)
+        test_images, labels = data.part("test")
+        robustness = robustness_table(trained.model, test_images, labels, p.pgd_eps_255 / 255,
+                                      p.pgd_step_255 / 255, p.pgd_steps, device, p.eval_batch_size, seed=args.seed)
+        variant = args.name or trained.variant
+        robustness.insert(0, "variant", variant)
+        subject, layers, meta = trained.model, args.layers or block_output_layers(trained.model), trained.meta
+    neural, layer_table = _score_parts(subject, layers, parts, images, p, settings, device, regions)
+    neural.insert(0, "variant", variant)
+    layer_table.insert(0, "variant", variant)
     out = Path(args.out_dir)
-    write_table(out / "robustness.csv", robustness)
+    if robustness is not None:
+        write_table(out / "robustness.csv", robustness)
     write_table(out / "neural.csv", neural)
     write_table(out / "layers.csv", layer_table)
-    row = summary_row(trained.variant, args.seed, robustness, neural)
-    row["n_test"] = int(len(labels))
-    row.update(train_settings_summary(trained.meta))
+    row = summary_row(variant, args.seed, robustness, neural)
+    if robustness is not None:
+        row["n_test"] = int(len(labels))
+        row.update(train_settings_summary(meta))
+    row["time_bins"] = notes["time_bins"]
+    row["notes"] = notes
     write_json(out / "summary.json", row)
-    get_logger(__name__).info("%s: clean %.3f, PGD %.3f, %s", trained.variant, row["clean_accuracy"],
-                              row["pgd_accuracy"], ", ".join(f"{r} {row.get(f'{r}_ceiled', float('nan')):.3f}"
-                                                             for r in regions))
+    get_logger(__name__).info("%s: clean %s, PGD %s, %s", variant, row.get("clean_accuracy"), row.get("pgd_accuracy"),
+                              ", ".join(f"{r} {row.get(f'{r}_ceiled', float('nan')):.3f}" for r in regions))
 
 
 def cmd_summarize(args: argparse.Namespace) -> None:
@@ -107,7 +168,10 @@ def cmd_summarize(args: argparse.Namespace) -> None:
     from .evaluate import plot_variants, variant_findings
     from .presets import VARIANTS
 
-    table = pd.DataFrame([read_json(path) for path in args.inputs])
+    rows = [read_json(path) for path in args.inputs]
+    # what scoring dropped or averaged: the same assembly for every variant, so the first row's notes stand
+    data_notes = next((row["notes"] for row in rows if row.get("notes")), None)
+    table = pd.DataFrame([{k: v for k, v in row.items() if k != "notes"} for row in rows])
     rank = {v: i for i, v in enumerate(VARIANTS)}
     table = table.sort_values(["variant", "seed"], key=lambda c: c.map(rank).fillna(len(rank)) if c.name == "variant"
                               else c, kind="stable").reset_index(drop=True)
@@ -115,7 +179,7 @@ def cmd_summarize(args: argparse.Namespace) -> None:
     save_figure(args.figure, plot_variants(table))
     if args.findings:
         truth = read_json(args.truth) if args.truth else None
-        summary = variant_findings(table, truth, preset=args.preset)
+        summary = variant_findings(table, truth, preset=args.preset, data_notes=data_notes)
         write_summary(args.findings, summary)
         log = get_logger(__name__)
         for f in summary.findings:
@@ -171,15 +235,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     common(tr)
     tr.set_defaults(func=cmd_train)
 
-    sc = steps.add_parser("score", help="robustness table and V4/IT scores of a trained model",
+    sc = steps.add_parser("score", help="robustness table and V4/IT scores of a trained model (or of activations)",
                           description="Clean, rotated, PGD and corrupted accuracy; layer commitment on the public "
-                                      "stimuli and ceiled V4/IT scores on the held-out ones.")
-    sc.add_argument("--model", type=Path, required=True, help="model file written by `train`")
-    sc.add_argument("--data", type=Path, required=True, help="classification set (its test part is used)")
-    sc.add_argument("--assembly", type=Path, required=True, help="netCDF assembly (ours or Brain-Score's)")
+                                      "stimuli and ceiled V4/IT scores on the held-out ones. With --activations, "
+                                      "only the neural scores, from precomputed activations keyed by stimulus_id "
+                                      "(no model, no images: the stimulus set needs no filename column). Regions "
+                                      "and time bins follow --params' `regions` and `time_bins`.")
+    sc.add_argument("--model", type=Path, default=None, help="model file written by `train`")
+    sc.add_argument("--data", type=Path, default=None, help="classification set (its test part is used)")
+    sc.add_argument("--activations", type=Path, default=None,
+                    help="precomputed activations instead of --model/--data: HDF5 (stimulus_id, layers/<name> "
+                         "n x features) or .npz (stimulus_id and one array per layer)")
+    sc.add_argument("--name", default=None,
+                    help="the row's name in the tables (default: the model's variant, or the activations file's stem)")
+    sc.add_argument("--assembly", type=Path, required=True,
+                    help="netCDF assembly (ours or Brain-Score's; netCDF3 or netCDF4)")
     sc.add_argument("--stimuli", type=Path, required=True,
-                    help="stimulus set folder (stimuli.csv with stimulus_id, filename) or the CSV")
-    sc.add_argument("--layers", nargs="+", default=None, help="candidate layers (default: every block output)")
+                    help="stimulus set: folder with stimuli.csv (or its only CSV, as Brain-Score stores it), or the "
+                         "CSV; stimulus_id (or image_id), filename unless --activations")
+    sc.add_argument("--layers", nargs="+", default=None,
+                    help="candidate layers (default: every block output, or every layer of --activations)")
     sc.add_argument("--out-dir", type=Path, required=True,
                     help="writes robustness.csv, neural.csv, layers.csv and summary.json")
     common(sc)

@@ -40,7 +40,7 @@ __all__ = [
     "accuracy", "pgd_attack", "pgd_accuracy", "gaussian_noise", "gaussian_blur", "reduce_contrast",
     "robustness_table", "pearson_per_column", "pls_cross_validated", "split_half_ceiling", "ceiling_error_bound",
     "MetricSettings",
-    "BrainModel", "LayerModel", "NeuralBenchmark", "public_heldout_split", "commit_layers", "score_model",
+    "BrainModel", "LayerModel", "PrecomputedActivations", "NeuralBenchmark", "public_heldout_split", "commit_layers", "score_model",
     "summary_row", "variant_findings", "plot_variants",
 ]
 
@@ -373,13 +373,65 @@ class LayerModel:
                                     "layer": ("neuroid", np.full(features.shape[1], layer))})
 
 
+class PrecomputedActivations:
+    """Activations computed elsewhere, as a :class:`BrainModel`: each region reads one layer of
+    ``{layer: (n_stimuli, n_features)}`` by ``stimulus_id`` (no images needed).
+
+    Parameters
+    ----------
+    stimulus_ids : the rows' ids (text); layers : ``{layer: (n, n_features)}``; source : the file, for errors.
+    """
+
+    def __init__(self, stimulus_ids: Sequence, layers: Mapping[str, np.ndarray], source: Any = None) -> None:
+        self.index = pd.Index(np.asarray(stimulus_ids).astype(str))
+        self.layers = dict(layers)
+        self.source = source
+        self.region_layers: dict[str, str] = {}
+        self.region: str | None = None
+
+    def start_recording(self, region: str) -> None:
+        if region not in self.region_layers:
+            raise ConfigError("region", f"no layer committed to {region!r} (has {sorted(self.region_layers)})")
+        self.region = region
+
+    def activations_by_id(self, stimulus_ids: Sequence, layers: Sequence[str]) -> dict[str, np.ndarray]:
+        rows = self.index.get_indexer(np.asarray(stimulus_ids).astype(str))
+        if (rows < 0).any():
+            missing = np.asarray(stimulus_ids)[rows < 0]
+            raise DataError(self.source, f"no activations for {len(missing)} stimuli of the assembly "
+                                         f"(e.g. {missing[:3].tolist()})")
+        unknown = [layer for layer in layers if layer not in self.layers]
+        if unknown:
+            raise ConfigError("--layers", f"not in {self.source}: {unknown} (has {sorted(self.layers)})")
+        return {layer: self.layers[layer][rows] for layer in layers}
+
+    def look_at(self, images: Any, stimulus_ids: Sequence):
+        import xarray as xr
+
+        if self.region is None:
+            raise ConfigError("region", "call start_recording(region) before look_at")
+        layer = self.region_layers[self.region]
+        features = self.activations_by_id(stimulus_ids, [layer])[layer]
+        return xr.DataArray(features, dims=("presentation", "neuroid"),
+                            coords={"stimulus_id": ("presentation", np.asarray(stimulus_ids)),
+                                    "layer": ("neuroid", np.full(features.shape[1], layer))})
+
+
+def _features(model: Any, bench: "NeuralBenchmark", layers: Sequence[str]) -> dict[str, np.ndarray]:
+    """Each layer's features of a benchmark's stimuli, by id when the model holds them, else from images."""
+    if hasattr(model, "activations_by_id"):
+        return model.activations_by_id(bench.stimulus_ids, layers)
+    return model.activations(bench.images(), layers)
+
+
 class NeuralBenchmark:
     """One region's recordings on a set of stimuli, with its metric and ceiling.
 
     Parameters
     ----------
     assembly : ``presentation x neuroid x time_bin`` DataArray (:func:`~.data.read_assembly`).
-    images : ``{stimulus_id: uint8 (H, W, 3)}`` or a callable ``ids -> uint8 (n, H, W, 3)``.
+    images : ``{stimulus_id: uint8 (H, W, 3)}``, a callable ``ids -> uint8 (n, H, W, 3)``, or ``None`` for a
+        model that holds its activations by id (:class:`PrecomputedActivations`).
     region : neuroids whose ``region`` coordinate equals this.
     stimulus_ids : the stimuli this benchmark scores on (default: all in the assembly).
     """
@@ -398,7 +450,9 @@ class NeuralBenchmark:
         self.ceiling_splits = ceiling_splits
         self._ceiling: dict[str, Any] | None = None
 
-    def images(self) -> np.ndarray:
+    def images(self) -> np.ndarray | None:
+        if self._images is None:
+            return None
         if callable(self._images):
             return self._images(self.stimulus_ids)
         return np.stack([self._images[i] for i in self.stimulus_ids])
@@ -443,19 +497,22 @@ def public_heldout_split(assembly, public_fraction: float = 0.5, seed: int = 0) 
     return np.sort(public), np.sort(held)
 
 
-def commit_layers(model: LayerModel, layers: Sequence[str], benchmarks: Mapping[str, NeuralBenchmark]
+def commit_layers(model: LayerModel | PrecomputedActivations, layers: Sequence[str],
+                  benchmarks: Mapping[str, NeuralBenchmark], cache: dict | None = None
                   ) -> tuple[dict[str, str], pd.DataFrame]:
     """Choose, per region, the layer with the highest raw score on that region's (public) benchmark.
+
+    ``cache`` (a dict) keeps the activations of each stimulus list between calls (several time bins).
 
     Returns ``({region: layer}, table of region, layer, raw, raw_sem, ceiled for every candidate)``.
     """
     rows = []
     choice: dict[str, str] = {}
-    cache: dict[tuple, dict[str, np.ndarray]] = {}
+    cache = {} if cache is None else cache
     for region, bench in benchmarks.items():
-        key = tuple(bench.stimulus_ids.tolist())
+        key = (tuple(bench.stimulus_ids.tolist()), tuple(layers))
         if key not in cache:
-            cache[key] = model.activations(bench.images(), layers)
+            cache[key] = _features(model, bench, layers)
         for layer in layers:
             s = bench.score_features(cache[key][layer])
             rows.append({"region": region, "layer": layer, "raw": s["raw"], "raw_sem": s["raw_sem"],
@@ -466,19 +523,23 @@ def commit_layers(model: LayerModel, layers: Sequence[str], benchmarks: Mapping[
     return choice, pd.DataFrame(rows)
 
 
-def score_model(model: nn.Module, layers: Sequence[str], assembly, images, image_size: int,
-                regions: Sequence[str] = ("V4", "IT"), settings: MetricSettings = MetricSettings(),
-                public_fraction: float = 0.5, pooling: str = "flatten", device: torch.device | str = "cpu",
+def score_model(model: nn.Module | PrecomputedActivations, layers: Sequence[str], assembly, images,
+                image_size: int = 0, regions: Sequence[str] = ("V4", "IT"),
+                settings: MetricSettings = MetricSettings(), public_fraction: float = 0.5,
+                pooling: str = "flatten", device: torch.device | str = "cpu", cache: dict | None = None,
                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Commit a layer per region on the public stimuli and score it on the held-out ones.
+
+    ``model`` is a torch image model (shown ``images``) or :class:`PrecomputedActivations` (``images`` None).
 
     Returns ``(scores, layer_table)``: one row per region (layer, raw, raw_sem, ceiling, ceiled,
     ceiled_squared, ...) and the public scores of every candidate layer.
     """
     public, held = public_heldout_split(assembly, public_fraction, settings.seed)
     public_benchmarks = {r: NeuralBenchmark(assembly, images, r, public, settings) for r in regions}
-    subject = LayerModel(model, {}, image_size, pooling, device)
-    choice, layer_table = commit_layers(subject, layers, public_benchmarks)
+    subject = model if isinstance(model, PrecomputedActivations) else LayerModel(model, {}, image_size, pooling,
+                                                                                   device)
+    choice, layer_table = commit_layers(subject, layers, public_benchmarks, cache)
     subject.region_layers = choice
     rows = []
     for region in regions:
@@ -489,22 +550,28 @@ def score_model(model: nn.Module, layers: Sequence[str], assembly, images, image
 
 
 # ------------------------------------------------------------------------------------- tables, figures
-def summary_row(variant: str, seed: int, robustness: pd.DataFrame, neural: pd.DataFrame) -> dict[str, Any]:
-    """One row of the variants table: accuracies, robustness and ceiled V4/IT scores."""
-    acc = robustness.groupby("condition")["accuracy"].mean()
+def summary_row(variant: str, seed: int, robustness: pd.DataFrame | None, neural: pd.DataFrame) -> dict[str, Any]:
+    """One row of the variants table: accuracies, robustness and ceiled V4/IT scores (``robustness`` None:
+    scored from precomputed activations, no accuracies). With several time bins scored (a ``time_bin_start``
+    column), a region's entries are the means over bins and ``<region>_n_bins`` says how many."""
+    acc = (robustness.groupby("condition")["accuracy"].mean() if robustness is not None
+           else pd.Series(dtype=float))
     row: dict[str, Any] = {"variant": variant, "seed": seed, "clean_accuracy": acc.get("clean"),
                            "pgd_accuracy": acc.get("pgd"), "rotation_accuracy": acc.get("rotation")}
     for name in ("noise", "blur", "contrast"):
         row[f"{name}_accuracy"] = acc.get(name)
-    for _, r in neural.iterrows():
-        row[f"{r['region']}_ceiled"] = r["ceiled"]
-        row[f"{r['region']}_sem"] = r["ceiled_sem"]
-        row[f"{r['region']}_raw"] = r["raw"]
-        row[f"{r['region']}_layer"] = r["layer"]
-        row[f"{r['region']}_ceiling"] = r["ceiling"]
-        row[f"{r['region']}_ceiling_se"] = r.get("ceiling_bootstrap_se", float("nan"))
-        row[f"{r['region']}_n_stimuli"] = r["n_stimuli"]
-    ceiled = [row[f"{r}_ceiled"] for r in neural["region"]]
+    for region, part in neural.groupby("region", sort=False):
+        row[f"{region}_ceiled"] = float(part["ceiled"].mean())
+        row[f"{region}_sem"] = float(part["ceiled_sem"].mean())
+        row[f"{region}_raw"] = float(part["raw"].mean())
+        row[f"{region}_layer"] = "|".join(dict.fromkeys(part["layer"].astype(str)))
+        row[f"{region}_ceiling"] = float(part["ceiling"].mean())
+        row[f"{region}_ceiling_se"] = float(part["ceiling_bootstrap_se"].mean()) \
+            if "ceiling_bootstrap_se" in part else float("nan")
+        row[f"{region}_n_stimuli"] = int(part["n_stimuli"].iloc[0])
+        if len(part) > 1:
+            row[f"{region}_n_bins"] = int(len(part))
+    ceiled = [row[f"{r}_ceiled"] for r in dict.fromkeys(neural["region"])]
     row["neural_average"] = float(np.mean(ceiled)) if ceiled else float("nan")
     return row
 
@@ -514,7 +581,8 @@ def _pgd_margin(p1: float, p2: float, n: int, z: float = 2.0) -> float:
     return float(z * np.sqrt((p1 * (1 - p1) + p2 * (1 - p2)) / max(n, 1)))
 
 
-def variant_findings(table: pd.DataFrame, truth: Mapping[str, Any] | None = None, preset: str | None = None):
+def variant_findings(table: pd.DataFrame, truth: Mapping[str, Any] | None = None, preset: str | None = None,
+                     data_notes: Mapping[str, Any] | None = None):
     """The family's headline findings (:class:`neuromodels.core.findings.Summary`) from the variants table.
 
     * Per adversarial variant: PGD accuracy minus base's (mean over seeds), above a margin of two standard
@@ -522,6 +590,9 @@ def variant_findings(table: pd.DataFrame, truth: Mapping[str, Any] | None = None
     * Per region, when the recordings were simulated (``truth`` = the simulation's ``truth.json``):
       ``|ceiling - planted median reliability|`` below three stimulus-bootstrap standard errors of the ceiling
       (:func:`ceiling_error_bound`), on the held-out stimuli of the lowest seed.
+
+    ``data_notes`` (what the scoring dropped or averaged: time bins used, NaN neuroids, unmapped regions) go
+    into the notes under ``assembly``.
     """
     from ..core.findings import Summary
 
@@ -533,6 +604,8 @@ def variant_findings(table: pd.DataFrame, truth: Mapping[str, Any] | None = None
     variants = [v for v in VARIANTS if v in by.groups] + sorted(set(by.groups) - set(VARIANTS))
     n_test = int(table["n_test"].min()) if "n_test" in table else 0
     summary.notes.update({"variants": variants, "seeds": seeds, "n_test_images": n_test})
+    if data_notes:
+        summary.notes["assembly"] = dict(data_notes)
     if "base" in by.groups:
         base = by.get_group("base").set_index("seed")
         for variant in [v for v in variants if "adversarial" in v]:

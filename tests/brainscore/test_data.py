@@ -69,7 +69,7 @@ def _write_raw(path: Path, array: xr.DataArray) -> Path:
     (lambda a: a.drop_vars("object_name"), "missing coordinate 'object_name'"),
     (lambda a: a.drop_vars("region"), "missing coordinate 'region'"),
     (lambda a: a.transpose("neuroid", "presentation", "time_bin"), "dims must be"),
-    (lambda a: a.where(a["neuroid_id"] != "n1"), "NaN"),
+    (lambda a: a.where(a["neuroid_id"] != "n1", np.inf), "infinite"),
     (lambda a: a.assign_coords(neuroid_id=("neuroid", ["n0", "n0", "n2", "n3"])), "duplicate neuroid_id"),
     (lambda a: a.assign_coords(repetition=("presentation", np.zeros(a.sizes["presentation"], int))),
      "appears twice"),
@@ -86,7 +86,7 @@ def test_malformed_assemblies_are_refused(tmp_path: Path, break_it, message: str
 def test_not_netcdf_and_two_variables_refused(tmp_path: Path) -> None:
     text = tmp_path / "x.nc"
     text.write_text("hello")
-    with pytest.raises(DataError, match="not a readable netCDF"):
+    with pytest.raises(DataError, match="not a netCDF file"):
         read_assembly(text)
     ds = xr.Dataset({"a": small_assembly(), "b": small_assembly()})
     ds.to_netcdf(tmp_path / "two.nc", engine="h5netcdf")
