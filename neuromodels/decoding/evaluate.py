@@ -10,6 +10,11 @@
 - ``top1``: the mean of the top-1 accuracies both ways over every embedding kind present (image and text):
   the one retrieval number the headline findings use (averaging four estimates halves their noise on small
   test sets).
+- Collapse guard (:func:`collapse_check`): a decoder that gives nearly the same output for every test stimulus
+  (the mean pairwise cosine of its predictions above :data:`COLLAPSE_COSINE` while the targets' is lower, or
+  the predictions' variance across stimuli below :data:`COLLAPSE_VARIANCE` of the targets') retrieves at
+  chance whatever its loss says; ``{kind}_pred_cosine``, ``{kind}_spread`` and ``collapsed`` (1.0 or 0.0) go
+  into every metrics record, a warning is logged, and the summary's notes count and name collapsed runs.
 
 The family's headline findings (:func:`summarise`, ``summary.json``): the joint MindBridge model retrieves
 above ``k`` x chance for every source subject, and each adaptation method beats the same network trained
@@ -92,9 +97,42 @@ def embedding_correlation(pred: np.ndarray, target: np.ndarray) -> float:
     return float(np.mean(np.sum(_centred_unit(pred) * _centred_unit(target), axis=1)))
 
 
+COLLAPSE_COSINE = 0.99
+COLLAPSE_VARIANCE = 1e-3
+
+
+def mean_pairwise_cosine(x: np.ndarray) -> float:
+    """Mean cosine similarity over the pairs of distinct rows of ``x`` (n, d)."""
+    u = _unit(x)
+    n = len(u)
+    if n < 2:
+        return float("nan")
+    total = float(np.square(u.sum(axis=0)).sum())  # sum over all (i, j) of u_i . u_j, diagonal included
+    return (total - float(np.square(u).sum())) / (n * (n - 1))
+
+
+def collapse_check(pred: np.ndarray, target: np.ndarray) -> dict[str, float]:
+    """Whether predictions (n, d) collapsed to nearly one output for every stimulus.
+
+    Returns ``pred_cosine`` (mean pairwise cosine of the predictions), ``target_cosine`` (the same of the
+    targets), ``spread`` (total variance of the predictions across stimuli over that of the targets) and
+    ``collapsed``: 1.0 when ``pred_cosine > COLLAPSE_COSINE`` and above ``target_cosine`` (targets that all
+    point one way, such as raw CLIP embeddings, do not flag a decoder that follows them), or when ``spread <
+    COLLAPSE_VARIANCE``; else 0.0.
+    """
+    pred = np.asarray(pred, dtype=np.float64)
+    target = np.asarray(target, dtype=np.float64)
+    p_cos, t_cos = mean_pairwise_cosine(pred), mean_pairwise_cosine(target)
+    t_var = float(target.var(axis=0).sum())
+    spread = float(pred.var(axis=0).sum()) / t_var if t_var > 0 else float("nan")
+    collapsed = (p_cos > COLLAPSE_COSINE and p_cos > t_cos) or spread < COLLAPSE_VARIANCE
+    return {"pred_cosine": p_cos, "target_cosine": t_cos, "spread": spread, "collapsed": float(collapsed)}
+
+
 def score(pred: Mapping[str, np.ndarray], target: Mapping[str, np.ndarray], batch: int = 300, draws: int = 30,
           seed: int = 0) -> dict[str, float]:
-    """All metrics for each embedding kind present in both (``image``, ``text``), keys ``{kind}_{metric}``."""
+    """All metrics for each embedding kind present in both (``image``, ``text``), keys ``{kind}_{metric}``,
+    plus ``collapsed`` (1.0 when any kind's predictions collapsed: :func:`collapse_check`)."""
     out: dict[str, float] = {}
     for kind in ("image", "text"):
         if kind not in pred or kind not in target or pred[kind] is None:
@@ -104,6 +142,10 @@ def score(pred: Mapping[str, np.ndarray], target: Mapping[str, np.ndarray], batc
         out[f"{kind}_top1_brain"] = r["brain_retrieval"]
         out[f"{kind}_two_way"] = two_way_identification(pred[kind], target[kind])
         out[f"{kind}_corr"] = embedding_correlation(pred[kind], target[kind])
+        c = collapse_check(pred[kind], target[kind])
+        out[f"{kind}_pred_cosine"] = c["pred_cosine"]
+        out[f"{kind}_spread"] = c["spread"]
+        out["collapsed"] = max(out.get("collapsed", 0.0), c["collapsed"])
         out["chance_top1"] = r["chance"]
         out["k"] = r["k"]
     top1 = [v for k, v in out.items() if k.endswith(("_top1_image", "_top1_brain"))]
@@ -229,21 +271,35 @@ def summarise(table: pd.DataFrame, preset: str | None = None, seed: int | None =
       same network trained on the new subject alone) at the smallest n of the learning curve, above 0.
 
     Returns a :class:`neuromodels.core.findings.Summary`; a finding whose runs are missing is written with a
-    NaN value (not met) and counted in ``notes``.
+    NaN value (not met) and counted in ``notes``; runs whose predictions collapsed (:func:`collapse_check`)
+    are counted and named in ``notes`` (``collapsed``, ``collapsed_runs``), logged as a warning, and a
+    finding that rests on one says so in its detail.
     """
     from neuromodels.core.findings import Summary
+    from neuromodels.core.runtime import get_logger
 
     summary = Summary("decoding", preset=preset, seed=seed)
     chance = float(table["chance_top1"].max()) if "chance_top1" in table and len(table) else float("nan")
     notes: dict = {"runs": int(len(table)), "metric": metric, "chance": chance,
                    "k": int(table["k"].max()) if "k" in table and len(table) else 0, "missing": 0}
+    collapsed = table[table["collapsed"] > 0] if "collapsed" in table and len(table) else table.iloc[:0]
+    notes["collapsed"] = int(len(collapsed))
+    notes["collapsed_runs"] = [f"{r['method']} {r['subject']} n={r['n_train']} seed={r['seed']}"
+                               for _, r in collapsed.iterrows()]
+    if len(collapsed):
+        get_logger(__name__).warning("%d run(s) gave collapsed predictions (near-identical outputs for every "
+                                     "test stimulus): %s", len(collapsed), "; ".join(notes["collapsed_runs"]))
+
+    def flag(rows) -> str:
+        n = int((rows["collapsed"] > 0).sum()) if "collapsed" in rows else 0
+        return f"; COLLAPSED predictions in {n} run(s)" if n else ""
     src = table[(table["role"] == "source") & (table["method"] == "mindbridge_joint")] if len(table) else table
     for subject, g in src.groupby("subject") if len(src) else []:
         value = float(g[metric].mean())
         summary.add(f"joint MindBridge: top-1 retrieval of source subject {subject} above {times_chance:g}x chance",
                     value, times_chance * chance,
                     detail=f"{metric} (mean of top-1 both ways over image and text embeddings), {len(g)} seed(s); "
-                           f"chance {chance:.4f} ({notes['k']}-way), ratio {value / chance:.1f}x")
+                           f"chance {chance:.4f} ({notes['k']}-way), ratio {value / chance:.1f}x{flag(g)}")
     if not len(src):
         notes["missing"] += 1
         summary.add("joint MindBridge: top-1 retrieval of every source subject above "
@@ -258,7 +314,8 @@ def summarise(table: pd.DataFrame, preset: str | None = None, seed: int | None =
             value = float(at[method]) - scratch
             summary.add(f"{method} above scratch on the new subject at n = {n_min}", value, 0.0,
                         detail=f"{metric}: {method} {float(at[method]):.3f} - scratch {scratch:.3f} "
-                               f"(chance {chance:.4f})")
+                               f"(chance {chance:.4f})"
+                               f"{flag(held[(held['n_train'] == n_min) & held['method'].isin([method, 'scratch'])])}")
         if "scratch" not in at.index:
             notes["missing"] += 1
     summary.notes.update(notes)

@@ -129,20 +129,48 @@ class Heads(nn.Module):
 
 
 # ------------------------------------------------------------------------------------------------ models
+POOL_AUTO_WINDOW = 3.0  # voxels per pooled value above which ``pool="auto"`` averages instead of taking the max
+DROPOUT_SMALL_N, DROPOUT_LARGE_N, LARGE_N = 0.2, 0.5, 2000
+
+
+def auto_pooled(n_voxels: int) -> int:
+    """The pooled size that follows the voxel count: the power of two nearest to half the (smallest) subject's
+    voxel count, within [64, 8192] -- about two voxels per pooled value, the paper's ratio (NSD's 12.7-15.7k
+    voxels to 8192)."""
+    return int(2 ** np.clip(np.round(np.log2(max(n_voxels, 2) / 2)), 6, 13))
+
+
+def auto_pool_mode(n_voxels: int, pooled: int) -> str:
+    """``max`` while a pooled value covers at most :data:`POOL_AUTO_WINDOW` voxels (the paper's ~2), else
+    ``avg``: the maximum of a wide window of noisy voxels is mostly the noise's extreme (it grows like
+    sqrt(2 ln k) noise sd) while averaging keeps the window's shared signal."""
+    return "max" if n_voxels / max(pooled, 1) <= POOL_AUTO_WINDOW else "avg"
+
+
+def auto_embed_dropout(n_train: int | None) -> float:
+    """Embedder dropout that follows the training-set size: 0.2 below :data:`LARGE_N` images per subject
+    (measured best at 240-600 images on the simulator), the paper's 0.5 from there on (NSD's ~9000)."""
+    return DROPOUT_LARGE_N if n_train is not None and n_train >= LARGE_N else DROPOUT_SMALL_N
+
+
 @dataclass
 class ModelConfig:
     """Sizes of a decoder (``pooled`` and ``rank`` only matter to MindBridge).
 
-    Paper dimensions: pooled 8192, hidden 2048, rank 128, 4 translator blocks.
+    Paper dimensions: pooled 8192, hidden 2048, rank 128, 4 translator blocks. ``pooled``, ``pool`` and
+    ``embed_dropout`` left at ``None`` / ``"auto"`` follow the data when the model is built
+    (:meth:`resolved`): pooled size from the smallest subject's voxel count (:func:`auto_pooled`), pooling
+    mode from the voxels per pooled value (:func:`auto_pool_mode`) and dropout from the training images per
+    subject (:func:`auto_embed_dropout`). A saved model holds the resolved values.
     """
 
     kind: str = "mindbridge"
-    pooled: int = 1024
+    pooled: int | None = None
     hidden: int = 256
     rank: int = 32
     n_blocks: int = 4
-    pool: str = "max"
-    embed_dropout: float = 0.5
+    pool: str = "auto"
+    embed_dropout: float | None = None
     block_dropout: float = 0.15
     image_dim: int = 128
     text_dim: int = 0
@@ -150,6 +178,20 @@ class ModelConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def resolved(self, n_train: int | None = None) -> "ModelConfig":
+        """This configuration with every automatic value fixed from ``subjects`` (voxel counts) and
+        ``n_train`` (training images per subject; unknown: the small-n dropout)."""
+        n_vox = min(self.subjects.values()) if self.subjects else 2 * 1024
+        pooled = auto_pooled(n_vox) if self.pooled is None else int(self.pooled)
+        pool = auto_pool_mode(n_vox, pooled) if self.pool == "auto" else self.pool
+        dropout = auto_embed_dropout(n_train) if self.embed_dropout is None else float(self.embed_dropout)
+        return replace(self, pooled=pooled, pool=pool, embed_dropout=dropout, subjects=dict(self.subjects))
+
+    def automatic(self) -> list[str]:
+        """Names of the settings left to follow the data."""
+        return [n for n, v in (("pooled", self.pooled), ("pool", self.pool), ("embed_dropout", self.embed_dropout))
+                if v is None or v == "auto"]
 
 
 class DecoderBase(nn.Module):
@@ -159,7 +201,8 @@ class DecoderBase(nn.Module):
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
-        self.config = replace(config, subjects=dict(config.subjects))  # own copy: add_subject changes it
+        config = config.resolved()  # own copy (add_subject changes it), automatic values fixed
+        self.config = config
         self.translator = Translator(config.hidden, config.n_blocks, config.block_dropout)
         self.heads = Heads(config.hidden, config.image_dim, config.text_dim)
 
@@ -200,16 +243,16 @@ class MindBridge(DecoderBase):
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__(config)
-        self.pool = VoxelPool(config.pooled, config.pool)
+        self.pool = VoxelPool(self.config.pooled, self.config.pool)  # type: ignore[arg-type]
         self.embedders = nn.ModuleDict()
         self.builders = nn.ModuleDict()
-        for name, n_vox in dict(config.subjects).items():
+        for name in self.config.subjects:
             self._make_subject(name)
 
     def _make_subject(self, name: str) -> None:
         c = self.config
-        self.embedders[name] = Embedder(c.pooled, c.hidden, c.rank, c.embed_dropout)
-        self.builders[name] = Builder(c.pooled, c.hidden, c.rank)
+        self.embedders[name] = Embedder(c.pooled, c.hidden, c.rank, c.embed_dropout)  # type: ignore[arg-type]
+        self.builders[name] = Builder(c.pooled, c.hidden, c.rank)  # type: ignore[arg-type]
 
     def add_subject(self, name: str, n_voxels: int) -> None:
         """A fresh embedder and builder for ``name`` (replacing any it had: reset-tuning)."""

@@ -18,6 +18,11 @@
 
 Training subsets are nested: ``n_train`` images are the first n of one seeded permutation of the subject's
 training images, so a learning curve adds images rather than redrawing them.
+
+Targets that were standardised per feature (the default of ``neuromodels decoding targets``) are
+standardised again with the mean and sd of the stimuli outside the test set (:func:`standardise_on_training`),
+so no test stimulus moves the statistics. Settings left automatic follow the data
+(:meth:`ModelConfig.resolved <neuromodels.decoding.models.ModelConfig.resolved>`, :func:`auto_lr`).
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from neuromodels.core.errors import ConfigError, require
 from neuromodels.core.runtime import get_logger, seed_everything
 from neuromodels.core.training import Trainer, TrainResult, TrainSettings
 
-from .data import STIMULI_NAME, SubjectData, list_subjects, read_stimulus_ids, read_subject, read_trials
+from .data import SubjectData, TestSplit, choose_test_split, open_dataset
 from .evaluate import score
 from .models import (DecoderBase, LossWeights, MindBridge, ModelConfig, RidgeDecoder, build_model, decoder_loss,
                      model_from_state)
@@ -53,7 +58,7 @@ class TrainConfig:
 
     batch_size: int = 32
     epochs: int = 40
-    lr: float = 3e-4
+    lr: float | None = None  # None: :func:`auto_lr` of the joint training's number of steps
     adapt_epochs: int = 30
     adapt_min_steps: int = 300
     adapt_lr: float = 1e-3
@@ -66,27 +71,56 @@ class TrainConfig:
     eval_draws: int = 30
 
 
-class DecodingData:
-    """The subjects of a data set with their targets, the shared test ids and each subject's training ids.
+AUTO_LR_FEW_STEPS, AUTO_LR_MANY_STEPS, FEW_STEPS = 3e-3, 3e-4, 400
 
-    The test set is the stimuli every subject of the data set saw (all subject folders, so it is the same
-    whichever subjects a job loads); a subject's training ids are the rest of what it saw.
+
+def auto_lr(steps: int) -> float:
+    """Joint learning rate that follows the training length: 3e-3 for fewer than :data:`FEW_STEPS` steps
+    (few images per subject: 3e-4 left 320 steps far from converged), 3e-4 (the paper's) from there on."""
+    return AUTO_LR_FEW_STEPS if steps < FEW_STEPS else AUTO_LR_MANY_STEPS
+
+
+def standardise_on_training(targets: Targets, test_ids: np.ndarray) -> tuple[Targets, dict]:
+    """Targets with each feature standardised by the mean and sd of the stimuli outside ``test_ids``.
+
+    An affine map per feature, so targets standardised earlier over every stimulus end up exactly as if the
+    raw embeddings had been standardised on the training side alone. Returns the new targets and
+    ``{"n_fit": stimuli used}``.
+    """
+    train_rows = np.setdiff1d(np.arange(len(targets.stimulus_id)), targets.rows(test_ids, targets.meta.get("path")))
+    require(len(train_rows) >= 2, targets.meta.get("path"), "fewer than 2 stimuli outside the test set to "
+                                                             "standardise the targets on")
+
+    def fit(emb: np.ndarray) -> np.ndarray:
+        x = np.asarray(emb, dtype=np.float64)
+        sd = x[train_rows].std(axis=0)
+        return ((x - x[train_rows].mean(axis=0)) / np.where(sd > 0, sd, 1.0)).astype(np.float32)
+
+    text = None if targets.text is None else fit(targets.text)
+    meta = {**targets.meta, "standardised_on": f"{len(train_rows)} stimuli outside the test set"}
+    return Targets(targets.stimulus_id, fit(targets.image), text, meta), {"n_fit": int(len(train_rows))}
+
+
+class DecodingData:
+    """The subjects of a data set with their targets, the test ids and each subject's training ids.
+
+    ``layout`` is the data set's layout (``auto``, ``simple``, ``nsd_release``; :func:`data.open_dataset`),
+    ``split`` the keyword arguments of :func:`data.choose_test_split` (default: the stimuli every subject of
+    the data set saw; all subject folders, so it is the same whichever subjects a job loads); ``release`` where
+    in NSD's release to read. A subject's training ids are the rest of what it saw.
     """
 
-    def __init__(self, root: str | Path, targets: Targets, subjects: Sequence[str]) -> None:
+    def __init__(self, root: str | Path, targets: Targets, subjects: Sequence[str], layout: str = "auto",
+                 split: Mapping[str, Any] | None = None, release: Mapping[str, Any] | None = None) -> None:
         self.root = Path(root)
         self.targets = targets
-        known = read_stimulus_ids(self.root / STIMULI_NAME)
-        everyone = list_subjects(self.root)
+        self.dataset = open_dataset(self.root, layout, release=dict(release or {}))
+        everyone = self.dataset.subjects
         missing = [s for s in subjects if s not in everyone]
         require(not missing, self.root, f"no subject folder(s) {', '.join(missing)} (found {', '.join(everyone)})")
-        test = None
-        for s in everyone:
-            ids = np.unique(read_trials(self.root / s / "trials.csv")["stimulus_id"].to_numpy())
-            test = ids if test is None else np.intersect1d(test, ids)
-        require(test is not None and len(test) >= 2, self.root, "fewer than 2 stimuli are shared by all subjects")
-        self.test_ids = np.asarray(test, dtype=np.int64)
-        self.subjects: dict[str, SubjectData] = {s: read_subject(self.root, s, stimulus_ids=known) for s in subjects}
+        self.split: TestSplit = choose_test_split(self.dataset, **dict(split or {}))
+        self.test_ids = self.split.ids
+        self.subjects: dict[str, SubjectData] = {s: self.dataset.read_subject(s) for s in subjects}
         self.train_ids = {s: np.setdiff1d(d.stimulus_ids, self.test_ids) for s, d in self.subjects.items()}
         targets.rows(self.test_ids, targets.meta.get("path"))  # every stimulus needs a target
 
@@ -170,15 +204,27 @@ def train_joint(data: DecodingData, model_cfg: ModelConfig, cfg: TrainConfig, we
                 progress: bool = True) -> tuple[DecoderBase, TrainResult]:
     """One model over every subject of ``data`` (the source subjects)."""
     seed_everything(seed)
+    n_train = int(np.median([len(v) for v in data.train_ids.values()]))
+    auto = model_cfg.automatic()
     model_cfg = replace(model_cfg, subjects=data.n_voxels(), image_dim=data.targets.image_dim,
-                        text_dim=data.targets.text_dim)
+                        text_dim=data.targets.text_dim).resolved(n_train)
     model = build_model(model_cfg)
     parts = {s: (d, data.train_ids[s], True) for s, d in data.subjects.items()}
     steps = math.ceil(max(len(v) for v in data.train_ids.values()) / cfg.batch_size)
-    settings = _settings(cfg, cfg.epochs, cfg.lr, checkpoint, f"{model_cfg.kind} joint", progress=progress)
+    lr = auto_lr(cfg.epochs * steps) if cfg.lr is None else cfg.lr
+    _log_automatic(model_cfg, auto + (["lr"] if cfg.lr is None else []), n_train, lr)
+    settings = _settings(cfg, cfg.epochs, lr, checkpoint, f"{model_cfg.kind} joint", progress=progress)
     log.info("joint %s over %s: %d epochs x %d steps", model_cfg.kind, ", ".join(parts), cfg.epochs, steps)
     result = _fit(model, parts, data.targets, settings, cfg.batch_size, steps, weights, seed, device)
     return model, result
+
+
+def _log_automatic(cfg: ModelConfig, names: Sequence[str], n_train: int, lr: float | None = None) -> None:
+    if names:
+        values = {"pooled": cfg.pooled, "pool": cfg.pool, "embed_dropout": cfg.embed_dropout, "lr": lr}
+        log.info("settings that follow the data (%s voxels, %d training images per subject): %s",
+                 "/".join(str(v) for v in cfg.subjects.values()), n_train,
+                 ", ".join(f"{n} {values[n]}" for n in names))
 
 
 def adaptation_steps(n: int, cfg: TrainConfig) -> tuple[int, int]:
@@ -217,7 +263,8 @@ def adapt(data: DecodingData, method: str, subject: str, n_train: int | str, cfg
     if method == "scratch":
         require(model_cfg is not None, None, "scratch needs a model configuration")
         mc = replace(model_cfg, kind="mindbridge", subjects={subject: target.n_voxels},  # type: ignore[arg-type]
-                     image_dim=data.targets.image_dim, text_dim=data.targets.text_dim)
+                     image_dim=data.targets.image_dim, text_dim=data.targets.text_dim).resolved(len(ids))
+        _log_automatic(mc, model_cfg.automatic(), len(ids))  # type: ignore[union-attr]
         model: DecoderBase = build_model(mc)
     else:
         require(base is not None, None, f"{method} needs a trained joint model")
@@ -277,9 +324,16 @@ def predict(model: DecoderBase | RidgeDecoder, subject: SubjectData, ids: np.nda
 
 def evaluate_subject(model: DecoderBase | RidgeDecoder, data: DecodingData, subject: str, cfg: TrainConfig,
                      seed: int, device: torch.device | str = "cpu") -> dict[str, float]:
-    """Metrics of one subject on the shared test set (repeats averaged)."""
+    """Metrics of one subject on the shared test set (repeats averaged); a warning when the predictions
+    collapsed (:func:`neuromodels.decoding.evaluate.collapse_check`)."""
     pred = predict(model, data.subjects[subject], data.test_ids, device)
-    return score(pred, data.targets.take(data.test_ids), batch=cfg.eval_batch, draws=cfg.eval_draws, seed=seed)
+    out = score(pred, data.targets.take(data.test_ids), batch=cfg.eval_batch, draws=cfg.eval_draws, seed=seed)
+    if out.get("collapsed"):
+        log.warning("%s: predictions collapsed on the %d test stimuli (mean pairwise cosine %.4f, variance "
+                    "across stimuli %.2g of the targets'): retrieval is at chance whatever the loss says",
+                    subject, len(data.test_ids), out.get("image_pred_cosine", float("nan")),
+                    out.get("image_spread", float("nan")))
+    return out
 
 
 def model_state(model: DecoderBase, extra: Mapping | None = None) -> dict:
