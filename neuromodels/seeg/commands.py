@@ -27,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_simulate)
 
     p = steps.add_parser("targets", help="preprocess recordings and bin activity around the events of each alignment")
-    p.add_argument("--data", required=True, help="dataset folder (Brain Treebank-style layout)")
+    p.add_argument("--data", required=True, help="dataset folder (the Brain Treebank release layout)")
     p.add_argument("--alignment", required=True, nargs="+", choices=["language", "vision"],
                    help="one or both alignments (each trial is preprocessed once for all of them)")
     p.add_argument("--out", required=True, nargs="+", help="output .npz, one per alignment (same order)")
@@ -130,7 +130,8 @@ def _targets(args: argparse.Namespace) -> None:
     if len(args.out) != len(args.alignment):
         raise ConfigError("--out", f"needs one file per alignment ({len(args.alignment)}), got {len(args.out)}")
     built = build_all_targets(args.data, tuple(args.alignment), _preprocess_settings(params), tuple(params["window"]),
-                              params["bin_width"], params["bin_step"])
+                              params["bin_width"], params["bin_step"], sfreq=params["sfreq"],
+                              movies=list(params["movies"]), scene_cuts=params["scene_cuts"] or None)
     for alignment, out in zip(args.alignment, args.out):
         save_targets(out, built[alignment])
 

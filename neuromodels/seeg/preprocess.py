@@ -13,6 +13,7 @@ with :class:`mne.Epochs` and averages them in sliding time bins.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -44,7 +45,11 @@ def line_harmonics(line_freq: float, sfreq: float) -> np.ndarray:
 def find_bad_channels(data: np.ndarray, flat: float = 0.01, variance: float = 8.0) -> dict[int, str]:
     """Channels (rows of ``data``) to mark bad: ``flat`` (s.d. below ``flat`` x the median s.d.) or ``noisy``
     (s.d. above ``variance`` x the median s.d.). Returns {row: reason}."""
-    sd = np.asarray(data, dtype=float).std(axis=1)
+    return bad_from_sd(np.asarray(data, dtype=float).std(axis=1), flat, variance)
+
+
+def bad_from_sd(sd: np.ndarray, flat: float = 0.01, variance: float = 8.0) -> dict[int, str]:
+    """:func:`find_bad_channels` from each channel's s.d. (computed channel by channel on long recordings)."""
     median = float(np.median(sd))
     bad = {}
     for i, value in enumerate(sd):
@@ -177,6 +182,80 @@ def preprocess_with_log(raw: "mne.io.BaseRaw", settings: PreprocessSettings = Pr
     return raw, table
 
 
+def _one_channel(x_volts: np.ndarray, sfreq: float) -> "mne.io.RawArray":  # noqa: F821
+    import mne
+
+    return mne.io.RawArray(x_volts[None, :], mne.create_info(["x"], sfreq, ch_types="seeg"), verbose="error")
+
+
+def preprocess_channels(read: Callable[[int], np.ndarray], labels: list[str], sfreq: float,
+                        settings: PreprocessSettings = PreprocessSettings()
+                        ) -> tuple[np.ndarray, float, "pd.DataFrame", list[int]]:  # noqa: F821
+    """:func:`preprocess_with_log` channel by channel: the whole recording is never in memory.
+
+    ``read(i)`` returns channel ``i`` (microvolts, any float dtype). Two passes: the s.d. of each notched channel
+    (bad channels), then for each good channel its re-referenced signal (the few channels its reference needs, or
+    the common average accumulated once), notch, high-gamma envelope, down-sampling and z-scoring, exactly the
+    steps of the whole-recording path applied to one channel (the notch, a linear filter, commutes with the linear
+    re-reference). Peak memory: a few channels at the input rate plus the output.
+
+    Returns the (good channels, samples) float32 output, its rate, the reference table of :func:`reference_plan`
+    and the indices of the good channels.
+    """
+    n = len(labels)
+    freqs = line_harmonics(settings.line_freq, sfreq)
+    if settings.high_gamma and sfreq <= 2 * settings.band[1]:
+        raise ConfigError("seeg.high_gamma",
+                          f"the {settings.band[0]:g}-{settings.band[1]:g} Hz band needs a sampling rate above "
+                          f"{2 * settings.band[1]:g} Hz; this recording has {sfreq:g} Hz (lower the band or turn "
+                          f"high_gamma off)")
+
+    def notched(x_uv: np.ndarray) -> "mne.io.RawArray":  # noqa: F821
+        raw = _one_channel(np.asarray(x_uv, dtype=np.float64) * 1e-6, sfreq)
+        if freqs.size:
+            raw.notch_filter(freqs, picks="seeg", verbose="error")
+        return raw
+
+    sd = np.array([notched(read(i)).get_data()[0].std() for i in range(n)])
+    bad = bad_from_sd(sd, settings.bad_flat, settings.bad_variance)
+    if settings.reference not in ("laplacian", "car", "none"):
+        raise ConfigError("seeg.reference", f"unknown reference {settings.reference!r} (laplacian, car or none)")
+    op, table = reference_plan(labels, bad, settings.reference)
+    good = [i for i in range(n) if i not in bad]
+    average = None
+    if table["kind"].isin(["lone", "average"]).any():
+        average = np.zeros(len(read(good[0])), dtype=np.float64)
+        for j in good:
+            average += read(j)
+        average /= len(good)
+    out, out_sfreq = [], sfreq
+    for i in good:
+        if table.loc[i, "kind"] in ("lone", "average"):
+            y = read(i) - average
+        else:
+            y = np.zeros(0)
+            for j in np.flatnonzero(op[i]):
+                term = op[i, j] * np.asarray(read(j), dtype=np.float64)
+                y = term if y.size == 0 else y + term
+        raw = notched(y)
+        if settings.high_gamma:
+            high_gamma_envelope(raw, settings.band)
+            if raw.info["sfreq"] > settings.envelope_sfreq:
+                raw.resample(settings.envelope_sfreq, verbose="error")
+        zscore(raw)
+        out_sfreq = raw.info["sfreq"]
+        out.append(raw.get_data()[0].astype(np.float32))
+        del raw, y
+    if bad:
+        log.warning("%d bad channel(s) dropped before referencing: %s", len(bad),
+                    ", ".join(f"{labels[i]} ({reason})" for i, reason in sorted(bad.items())))
+    log.info("preprocessed %d channels one by one: notch %s Hz, %s reference (%s), high gamma %s, now %.0f Hz",
+             len(good), freqs.tolist(), settings.reference, table["kind"].value_counts().to_dict(),
+             settings.high_gamma, out_sfreq)
+    data = np.stack(out) if out else np.zeros((0, 0), np.float32)
+    return data, out_sfreq, table, good
+
+
 def bin_edges(window: tuple[float, float], width: float, step: float) -> np.ndarray:
     """(bins, 2) start and end times (s) of sliding bins covering ``window``."""
     require(width > 0 and step > 0 and window[1] - window[0] >= width, None,
@@ -187,34 +266,43 @@ def bin_edges(window: tuple[float, float], width: float, step: float) -> np.ndar
 
 def event_bins(raw: "mne.io.BaseRaw", onsets: np.ndarray, window: tuple[float, float] = (-0.1, 0.6),  # noqa: F821
                width: float = 0.1, step: float = 0.05) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Activity averaged in sliding time bins around each event (:func:`event_bins_array` of a Raw's seeg
+    channels)."""
+    data = raw.get_data(picks="seeg").astype(np.float32)
+    return event_bins_array(data, raw.info["sfreq"], onsets, window, width, step)
+
+
+def event_bins_array(data: np.ndarray, sfreq: float, onsets: np.ndarray, window: tuple[float, float] = (-0.1, 0.6),
+                     width: float = 0.1, step: float = 0.05) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Activity averaged in sliding time bins around each event.
 
     Parameters
     ----------
-    raw : preprocessed Raw (channels of type seeg)
+    data : (channels, samples) preprocessed activity at ``sfreq``
     onsets : (events,) event times in s (recording time)
-    window : (start, end) s relative to each onset
+    window : (start, end) s relative to each onset; the epoch holds the samples from round(start x sfreq) to
+        round(end x sfreq) around the onset's sample (as :class:`mne.Epochs` cuts them)
     width, step : bin width and step (s)
 
     Returns
     -------
-    bins : (kept events, channels, bins) mean activity in each bin
-    kept : (kept events,) indices into ``onsets`` of the events whose epoch fits in the recording
+    bins : (kept events, channels, bins) float32 mean activity in each bin
+    kept : (kept events,) indices into ``onsets`` of the events whose epoch fits in the recording (a repeated
+        onset sample keeps its first event)
     edges : (bins, 2) bin start and end (s, relative to onset)
     """
-    import mne
-
-    sfreq = raw.info["sfreq"]
     edges = bin_edges(window, width, step)
-    samples = np.round(np.asarray(onsets) * sfreq).astype(int) + raw.first_samp
-    events = np.stack([samples, np.zeros_like(samples), np.ones_like(samples)], axis=1)
-    epochs = mne.Epochs(raw, events, tmin=window[0], tmax=window[1], baseline=None, picks="seeg", preload=True,
-                        reject_by_annotation=False, event_repeated="drop", verbose="error")
-    kept = epochs.selection
-    data = epochs.get_data(copy=False)  # (events, channels, times)
-    times = epochs.times
-    out = np.empty((data.shape[0], data.shape[1], len(edges)), dtype=np.float32)
+    offsets = np.arange(int(round(window[0] * sfreq)), int(round(window[1] * sfreq)) + 1)
+    times = offsets / sfreq
+    samples = np.round(np.asarray(onsets, dtype=float) * sfreq).astype(np.int64)
+    fits = (samples + offsets[0] >= 0) & (samples + offsets[-1] < data.shape[1])
+    _, first = np.unique(samples, return_index=True)
+    unique = np.zeros(len(samples), bool)
+    unique[first] = True
+    kept = np.flatnonzero(fits & unique)
+    out = np.empty((len(kept), data.shape[0], len(edges)), dtype=np.float32)
     for b, (lo, hi) in enumerate(edges):
-        sel = (times >= lo - 1e-9) & (times < hi - 1e-9)
-        out[:, :, b] = data[:, :, sel].mean(axis=2)
-    return out, np.asarray(kept), edges
+        sel = offsets[(times >= lo - 1e-9) & (times < hi - 1e-9)]
+        idx = samples[kept][:, None] + sel[None, :]  # (events, samples in bin)
+        out[:, :, b] = data[:, idx].mean(axis=2, dtype=np.float64).T
+    return out, kept, edges

@@ -400,8 +400,9 @@ def simulate_dataset(root: str | Path, scenes: pd.DataFrame, vision_latents: np.
             triggers_movie = np.arange(0.0, duration, 10.0)
             triggers = pd.DataFrame({"movie_time": triggers_movie,
                                      "index": np.round((lead_in + triggers_movie * drift) * sf).astype(int)})
-            loc = elec[["Electrode", "Region", "MNI_x", "MNI_y", "MNI_z"]]
-            write_trial(root, subject, trial, movie, data * 20.0, sf, elec["Electrode"].tolist(), loc, triggers)
+            coords = elec[["Electrode", "MNI_x", "MNI_y", "MNI_z"]].set_axis(["Electrode", "X", "Y", "Z"], axis=1)
+            write_trial(root, subject, trial, movie, data * 20.0, elec["Electrode"].tolist(),
+                        elec[["Electrode", "Region"]], triggers, sfreq=sf, coordinates=coords)
             log.info("simulated %s (%s): %d electrodes, %.0f s at %.0f Hz", trial_name(subject, trial), movie,
                      len(elec), n / sf, sf)
         truth = elec.assign(subject=subject, latency=[m["latency"] for m in meta],

@@ -20,8 +20,8 @@ import pandas as pd
 
 from ..core.errors import require
 from ..core.runtime import get_logger
-from .data import list_trials, read_trial
-from .preprocess import PreprocessSettings, event_bins, preprocess_with_log
+from .data import DEFAULT_SFREQ, list_trials, read_movie_name, read_trial, trial_name
+from .preprocess import PreprocessSettings, event_bins_array, preprocess_channels
 from .simulate import shown_image
 
 log = get_logger(__name__)
@@ -45,13 +45,14 @@ class Targets:
 
 
 def movie_events(trial, alignment: str) -> pd.DataFrame:
-    """Events of one alignment with the image on screen and the utterance of each."""
+    """Events of one alignment with the image on screen (-1 when the scene cuts name none) and the utterance."""
     words, cuts = trial.words, trial.scene_cuts
     if alignment == "language":
         ev = pd.DataFrame({"time": words["start"].to_numpy(float), "onset": words["onset"].to_numpy(float),
-                           "text": words["text"].astype(str).to_numpy()})
+                           "text": words["utterance"].astype(str).to_numpy()})
     else:
-        first = words.groupby("sentence").agg(start=("start", "first"), text=("text", "first")).sort_values("start")
+        first = words.groupby("sentence").agg(start=("start", "first"), text=("utterance", "first"))
+        first = first.sort_values("start")
         # The utterance of a scene is the first one that starts after its cut (and before the next cut).
         pos = np.searchsorted(first["start"].to_numpy(float), cuts["time"].to_numpy(float))
         texts = first["text"].to_numpy()[np.clip(pos, 0, len(first) - 1)]
@@ -62,44 +63,68 @@ def movie_events(trial, alignment: str) -> pd.DataFrame:
 
 
 def build_targets(root: str | Path, alignment: str, settings: PreprocessSettings, window: tuple[float, float],
-                  width: float, step: float) -> Targets:
+                  width: float, step: float, **options) -> Targets:
     """Preprocess every trial of the dataset and bin the activity around the events of every movie."""
-    return build_all_targets(root, (alignment,), settings, window, width, step)[alignment]
+    return build_all_targets(root, (alignment,), settings, window, width, step, **options)[alignment]
 
 
 def build_all_targets(root: str | Path, alignments: tuple[str, ...], settings: PreprocessSettings,
-                      window: tuple[float, float], width: float, step: float) -> dict[str, Targets]:
-    """:func:`build_targets` of several alignments, preprocessing each trial once."""
+                      window: tuple[float, float], width: float, step: float, sfreq: float = DEFAULT_SFREQ,
+                      movies: list[str] | None = None, scene_cuts: str | Path | None = None) -> dict[str, Targets]:
+    """:func:`build_targets` of several alignments, preprocessing each trial once (channel by channel).
+
+    ``movies``: the movies analysed (None or empty: every movie); trials of other movies are skipped (counted).
+    ``sfreq``: the rate of recordings without a ``sampling_rate`` attribute. ``scene_cuts``: a CSV of every
+    movie's cuts (``movie``, ``time``) instead of each movie's ``scene-cuts.csv``.
+    """
     for alignment in alignments:
         require(alignment in ALIGNMENTS, None, f"alignment must be one of {ALIGNMENTS}")
     trials = list_trials(root)
-    require(bool(trials), Path(root) / "trials.json", "lists no trials")
+    chosen = []
+    skipped = 0
+    for subject, trial_id in trials:
+        movie = read_movie_name(root, subject, trial_id)
+        if movies and movie not in movies:
+            skipped += 1
+            log.warning("%s: movie %r is not among seeg.movies %s; trial skipped",
+                        trial_name(subject, trial_id), movie, movies)
+        else:
+            chosen.append((subject, trial_id))
+    require(bool(chosen), Path(root) / "subject_metadata", f"no trial of the movies {movies}")
     by_subject: dict[str, dict[int, dict[str, object]]] = {a: {} for a in alignments}
     events_of: dict[str, dict[str, pd.DataFrame]] = {a: {} for a in alignments}
     edges = None
     references = []
+    left_out: dict[str, int] = {"trials_of_other_movies": skipped}
     seen: dict[int, set] = {}
-    for subject, trial_id in sorted(trials):
-        trial = read_trial(root, subject, trial_id)
-        require(trial.movie not in seen.get(subject, set()), Path(root) / "trials.json",
+    for subject, trial_id in chosen:
+        trial = read_trial(root, subject, trial_id, sfreq=sfreq, scene_cuts=scene_cuts)
+        require(trial.movie not in seen.get(subject, set()), Path(root) / "subject_metadata",
                 f"subject {subject} has two trials of movie {trial.movie}")
         seen.setdefault(subject, set()).add(trial.movie)
-        raw, table = preprocess_with_log(trial.raw, settings)
+        for key, value in trial.counts.items():
+            left_out[key] = left_out.get(key, 0) + int(value)
+        labels = trial.localization["Electrode"].tolist()
+        rec = trial.recording
+        data, out_sfreq, table, good = preprocess_channels(lambda i: rec.channel(trial.channels[i]), labels,
+                                                           rec.sfreq, settings)
+        rec.close()
         references.append(table.assign(subject=subject, trial=trial_id))
-        good = [trial.localization["Electrode"].tolist().index(c) for c in raw.ch_names]
         for alignment in alignments:
             ev = movie_events(trial, alignment)
             events_of[alignment].setdefault(trial.movie, ev.drop(columns="onset"))
-            bins, kept, edges = event_bins(raw, ev["onset"].to_numpy(), window, width, step)
-            full = np.full((len(ev), len(trial.localization), bins.shape[2]), np.nan, np.float32)
+            bins, kept, edges = event_bins_array(data, out_sfreq, ev["onset"].to_numpy(), window, width, step)
+            full = np.full((len(ev), len(labels), bins.shape[2]), np.nan, np.float32)
             full[np.ix_(kept, good)] = bins
             by_subject[alignment].setdefault(subject, {})[trial.movie] = (full, trial.localization)
+        del data
     references = pd.concat(references, ignore_index=True)
-    return {a: _stack(a, by_subject[a], events_of[a], edges, references, len(trials)) for a in alignments}
+    return {a: _stack(a, by_subject[a], events_of[a], edges, references, len(chosen), left_out)
+            for a in alignments}
 
 
 def _stack(alignment: str, by_subject: dict, events_of: dict[str, pd.DataFrame], edges: np.ndarray,
-           references: pd.DataFrame, n_trials: int) -> Targets:
+           references: pd.DataFrame, n_trials: int, left_out: dict | None = None) -> Targets:
     """Events of every movie one after the other, electrodes of every subject side by side."""
     movies = sorted(events_of)
     blocks, electrodes = [], []
@@ -126,7 +151,7 @@ def _stack(alignment: str, by_subject: dict, events_of: dict[str, pd.DataFrame],
     counts = {"movies": len(movies), "trials": n_trials, "events": int(len(ok)),
               "events_dropped": int((~ok).sum()), "electrodes": int(len(electrodes)),
               "electrodes_dropped_bad": int(bad_el.sum()), "subject_movies_missing": missing_movies,
-              "contacts_by_reference": references["kind"].value_counts().to_dict()}
+              "contacts_by_reference": references["kind"].value_counts().to_dict(), **(left_out or {})}
     log.info("%s alignment: %d movies, %d events (%d dropped), %d electrodes (%d bad), %d bins; references %s",
              alignment, len(movies), ok.sum(), (~ok).sum(), Y.shape[1], bad_el.sum(), Y.shape[2],
              counts["contacts_by_reference"])

@@ -1,4 +1,5 @@
-"""The reader round-trips what the simulator wrote and refuses malformed input with a clear DataError."""
+"""The reader round-trips what the simulator wrote (the release layout) and refuses malformed input with a clear
+DataError; what it leaves out it counts."""
 
 import json
 import shutil
@@ -18,7 +19,7 @@ def test_round_trip(small_dataset):
     raw = trial.raw
     assert raw.ch_names == truth["Electrode"].tolist()
     assert set(raw.get_channel_types()) == {"seeg"}
-    with h5py.File(root / "sub_1_trial000.h5") as h5:
+    with h5py.File(root / "all_subject_data" / "sub_1_trial000.h5") as h5:
         first = h5["data"]["electrode_0"][()]
         assert raw.info["sfreq"] == h5.attrs["sampling_rate"]
     np.testing.assert_allclose(raw.get_data()[0], first * 1e-6, rtol=1e-6)
@@ -32,7 +33,11 @@ def test_round_trip(small_dataset):
     slope, intercept = np.polyfit(triggers["movie_time"], triggers["index"] / raw.info["sfreq"], 1)
     np.testing.assert_allclose(trial.words["onset"], intercept + slope * trial.words["start"], atol=1e-3)
     assert set(trial.scene_cuts["stimulus_id"]) <= set(scenes["stimulus_id"])
+    # the words table's text is the word; the utterance is rebuilt from the sentence starts
+    assert (trial.words.groupby("sentence")["utterance"].first().str.split().map(len)
+            == trial.words.groupby("sentence").size()).all()
     assert split_label("LTP12") == ("LTP", 12)
+    assert split_label("F3cId10") == ("F3cId", 10)
 
 
 def _copy(src, tmp_path):
@@ -50,14 +55,15 @@ def test_label_count_mismatch(small_dataset, tmp_path):
         read_trial(root, 1, 0)
 
 
-def test_unknown_channel(small_dataset, tmp_path):
+def test_unlocalized_channel_left_out(small_dataset, tmp_path):
     root = _copy(small_dataset[0], tmp_path)
     path = root / "electrode_labels" / "sub_1" / "electrode_labels.json"
     labels = json.loads(path.read_text())
     labels[0] = "ZZ9"
     path.write_text(json.dumps(labels))
-    with pytest.raises(DataError, match=r"depth-wm.csv: no localization for channel\(s\) \['ZZ9'\]"):
-        read_trial(root, 1, 0)
+    trial = read_trial(root, 1, 0)
+    assert trial.counts["unlocalized_channels"] == 1 and 0 not in trial.channels
+    assert trial.localization["Electrode"].tolist() == labels[1:]
 
 
 def test_triggers_out_of_range(small_dataset, tmp_path):
@@ -72,25 +78,26 @@ def test_triggers_out_of_range(small_dataset, tmp_path):
 
 def test_nan_samples(small_dataset, tmp_path):
     root = _copy(small_dataset[0], tmp_path)
-    with h5py.File(root / "sub_1_trial000.h5", "a") as h5:
+    with h5py.File(root / "all_subject_data" / "sub_1_trial000.h5", "a") as h5:
         h5["data"]["electrode_2"][5] = np.nan
+    trial = read_trial(root, 1, 0)  # opening reads no samples; reading the channel refuses them
     with pytest.raises(DataError, match=r"NaN or infinite samples in electrode_2"):
-        read_trial(root, 1, 0)
+        trial.recording.channel(2)
 
 
-def test_events_beyond_recording(small_dataset, tmp_path):
+def test_events_beyond_recording_counted(small_dataset, tmp_path):
     root = _copy(small_dataset[0], tmp_path)
-    path = root / "transcripts" / "movie0" / "words.csv"
+    path = root / "transcripts" / "movie0" / "manual" / "word-times-stanford.csv"
     words = pd.read_csv(path)
     words.loc[len(words) - 1, ["start", "end"]] = [10_000.0, 10_000.3]
     words.to_csv(path, index=False)
-    with pytest.raises(DataError, match=r"words.csv: 1 event\(s\) fall outside"):
-        read_trial(root, 1, 0)
+    trial = read_trial(root, 1, 0)
+    assert trial.counts["words_outside_recording"] == 1
 
 
 def test_missing_column(small_dataset, tmp_path):
     root = _copy(small_dataset[0], tmp_path)
     path = root / "localization" / "sub_1" / "depth-wm.csv"
-    pd.read_csv(path).drop(columns="MNI_y").to_csv(path, index=False)
-    with pytest.raises(DataError, match=r"missing column\(s\) \['MNI_y'\]"):
+    pd.read_csv(path).drop(columns="Electrode").to_csv(path, index=False)
+    with pytest.raises(DataError, match=r"depth-wm.csv: missing column\(s\) \['Electrode'\]"):
         read_trial(root, 1, 0)

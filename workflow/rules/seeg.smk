@@ -4,9 +4,14 @@
 SEEG = config["seeg"]
 SEEG_SIMULATED = not SEEG["data"]
 SEEG_DIR = f"{DATA}/seeg/seed{{seed}}"
-# The recordings: simulated per seed, or the real folder (the same for every seed).
+# The recordings: simulated per seed, or every file of the real folder (the same for every seed), so that a
+# changed recording, table or transcript reruns the targets.
+SEEG_DATA = SEEG["data"].rstrip("/")
 SEEG_RECORDINGS_MARKER = (f"{SEEG_DIR}/recordings/ground_truth.csv" if SEEG_SIMULATED
-                          else f"{SEEG['data'].rstrip('/')}/trials.json")
+                          else f"{SEEG_DATA}/subject_metadata")
+SEEG_RECORDING_FILES = ([] if SEEG_SIMULATED else
+                        sorted(os.path.join(d, f) for d, _, names in os.walk(SEEG_DATA) for f in names)
+                        + ([SEEG["scene_cuts"]] if SEEG["scene_cuts"] else []))
 # The images shown at each scene cut: the stimulus world, or the real movie's frames.
 SEEG_FRAMES_TABLE = (rules.stimuli_world.output.table if SEEG_SIMULATED
                      else f"{SEEG['frames'].rstrip('/')}/stimuli.csv")
@@ -55,6 +60,7 @@ if SEEG_SIMULATED:
 rule seeg_targets:
     input:
         recordings=SEEG_RECORDINGS_MARKER,
+        files=SEEG_RECORDING_FILES,
     output:
         SEEG_TARGETS,
     params:
