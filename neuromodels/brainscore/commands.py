@@ -97,9 +97,8 @@ def _score_parts(model, layers, parts, images, p, settings, device, regions):
                                           pooling=p.pooling, device=device, cache=cache)
         if len(parts) > 1:
             for table in (neural, layer_table):
-                for coord in ("time_bin_start", "time_bin_end"):
-                    if coord in part.coords:
-                        table.insert(1, coord, float(part[coord].values[0]))
+                for at, coord in enumerate(c for c in ("time_bin_start", "time_bin_end") if c in part.coords):
+                    table.insert(1 + at, coord, float(part[coord].values[0]))
         neural_tables.append(neural)
         layer_tables.append(layer_table)
     return pd.concat(neural_tables, ignore_index=True), pd.concat(layer_tables, ignore_index=True)
@@ -155,7 +154,9 @@ def cmd_score(args: argparse.Namespace) -> None:
     row["time_bins"] = notes["time_bins"]
     row["notes"] = notes
     write_json(out / "summary.json", row)
-    get_logger(__name__).info("%s: clean %s, PGD %s, %s", variant, row.get("clean_accuracy"), row.get("pgd_accuracy"),
+    accuracy = (f"clean {row['clean_accuracy']:.3f}, PGD {row['pgd_accuracy']:.3f}, " if robustness is not None
+                else "")
+    get_logger(__name__).info("%s: %s%s", variant, accuracy,
                               ", ".join(f"{r} {row.get(f'{r}_ceiled', float('nan')):.3f}" for r in regions))
 
 
