@@ -24,17 +24,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_simulate)
 
     p = sub.add_parser("targets", help="target embeddings per stimulus id (cached as HDF5)")
-    p.add_argument("--data", required=True, help="data set folder (stimuli.h5, captions.csv)")
+    p.add_argument("--data", required=True, help="data set folder (simple layout or NSD's release)")
     p.add_argument("--out", required=True, help="targets file to write (.h5)")
     p.add_argument("--image", required=True,
                    help="'latents', an encoder bundle (.pt) or an embedding file (.npy/.npz/.h5) keyed by id")
-    p.add_argument("--image-ids", default=None, help="stimulus ids (.npy) for an .npy of image embeddings")
+    p.add_argument("--image-ids", default=None,
+                   help="stimulus ids (.txt, .csv, .npy or .h5) for an .npy of image embeddings")
     p.add_argument("--text", default="none", help="'none', 'minilm', 'latents', an encoder bundle or a file")
-    p.add_argument("--text-ids", default=None, help="stimulus ids (.npy) for an .npy of text embeddings")
+    p.add_argument("--text-ids", default=None,
+                   help="stimulus ids (.txt, .csv, .npy or .h5) for an .npy of text embeddings")
     p.add_argument("--dim", type=int, default=64, help="width of 'latents' targets (default 64)")
     p.add_argument("--raw", action="store_true",
                    help="keep embeddings as given (default: standardise each feature over the stimuli)")
     add_runtime_arguments(p)
+    add_params_argument(p)
     p.set_defaults(func=_targets)
 
     p = sub.add_parser("train", help="train one model over the source subjects (MindBridge or linear adapters)")
@@ -100,9 +103,18 @@ def _targets(args: argparse.Namespace) -> None:
     from .targets import make_targets, write_targets
 
     device = select_device(args.device)
+    settings = load_params(args.params, "decoding")
     targets = make_targets(args.data, args.image, args.text, args.image_ids, args.text_ids, str(device),
-                           dim=args.dim, seed=args.seed, standardise=not args.raw)
+                           dim=args.dim, seed=args.seed, standardise=not args.raw, layout=settings["layout"],
+                           release=settings["release"])
     write_targets(args.out, targets)
+
+
+def data_options(settings: dict) -> dict:
+    """DecodingData's layout, test split and release options from the decoding settings."""
+    return {"layout": settings["layout"], "release": settings["release"],
+            "split": {"kind": settings["test_split"], "file": settings["test_ids"] or None,
+                      "fraction": settings["test_fraction"], "seed": settings["split_seed"]}}
 
 
 def _load(args: argparse.Namespace, subjects: list[str]):
@@ -112,15 +124,20 @@ def _load(args: argparse.Namespace, subjects: list[str]):
     from .targets import read_targets
     from .train import DecodingData
 
-    preset = get_preset(args.preset, load_params(args.params, "decoding"))
+    settings = load_params(args.params, "decoding")
+    preset = get_preset(args.preset, settings)
     preset.train.precision = args.precision
     device = select_device(args.device)
-    data = DecodingData(args.data, read_targets(args.targets), subjects)
+    data = DecodingData(args.data, read_targets(args.targets), subjects, **data_options(settings))
+    args.split = data.split.describe()
     return preset, device, data
 
 
 def _record(base: dict, metrics: dict, args: argparse.Namespace) -> dict:
-    return {**base, **metrics, "preset": args.preset, "device": str(args.device)}
+    split = {k: v for k, v in getattr(args, "split", {}).items() if k in ("test_split", "n_test", "source")}
+    if "source" in split:
+        split["test_split_source"] = split.pop("source")
+    return {**base, **metrics, **split, "preset": args.preset, "device": str(args.device)}
 
 
 def _train(args: argparse.Namespace) -> None:
@@ -187,9 +204,22 @@ def _drop_checkpoint(path: str | None) -> None:
 
 
 def _report(args: argparse.Namespace) -> None:
-    from .evaluate import write_report
+    from pathlib import Path
+
+    from neuromodels.core.io import read_json, write_json
+
+    from .evaluate import collect, write_report
 
     write_report(args.metrics, args.out_dir, preset=args.preset, seed=args.seed)
+    # the test split the runs were scored on goes into the summary's notes (one entry per distinct split)
+    table = collect(args.metrics)
+    cols = [c for c in ("test_split", "n_test", "test_split_source") if c in table.columns]
+    if cols:
+        splits = table[cols].drop_duplicates().to_dict("records")
+        path = Path(args.out_dir) / "summary.json"
+        summary = read_json(path)
+        summary.setdefault("notes", {})["test_split"] = splits[0] if len(splits) == 1 else splits
+        write_json(path, summary)
 
 
 def _bench(args: argparse.Namespace) -> None:

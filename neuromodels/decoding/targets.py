@@ -1,11 +1,12 @@
 """Target embeddings per stimulus id: what the decoders predict.
 
-A targets file is HDF5 with ``stimulus_id`` int (n,), ``image`` float32 (n, d) and optionally ``text``
-float32 (n, d_text), and attributes naming the encoders. Sources:
+A targets file is HDF5 with ``stimulus_id`` (n,) (integers, or strings such as 'nsd73000'), ``image`` float32
+(n, d) and optionally ``text`` float32 (n, d_text), and attributes naming the encoders. Sources:
 
-- user-supplied arrays (e.g. real CLIP embeddings): ``.npy`` with a separate ids ``.npy``; ``.npz`` with
-  ``stimulus_id`` and ``embeddings``; HDF5 with ``stimulus_id`` and ``embeddings`` datasets, or one dataset per
-  stimulus named by its id;
+- user-supplied arrays (e.g. real CLIP embeddings): ``.npy`` with a separate ids file (``.txt``, ``.csv``,
+  ``.npy`` or HDF5: :func:`neuromodels.decoding.data.read_id_list`); ``.npz`` with ``stimulus_id`` and
+  ``embeddings``; HDF5 with ``stimulus_id`` and ``embeddings`` datasets, or one dataset per stimulus named by
+  its id;
 - an image encoder bundle the pipeline trained (``neuromodels.networks``; e.g. the CLIP-trained ViT), applied
   to ``stimuli.h5``; text from the packaged MiniLM sentence encoder (``text`` extra) over ``captions.csv``;
 - ``latents``: a fixed random nonlinear projection of the simulator's planted latents (tests, and a check that
@@ -24,6 +25,8 @@ from neuromodels.core.errors import ConfigError, DataError, require
 from neuromodels.core.io import atomic_path
 from neuromodels.core.runtime import get_logger
 
+from .data import canonical_ids, id_key, read_id_list, read_ids_dataset, write_ids_dataset
+
 log = get_logger(__name__)
 
 
@@ -37,14 +40,15 @@ class Targets:
     meta: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self._row = {int(s): i for i, s in enumerate(self.stimulus_id)}
+        self.stimulus_id = canonical_ids(self.stimulus_id, self.meta.get("path"))
+        self._row = {id_key(s): i for i, s in enumerate(self.stimulus_id)}
 
-    def rows(self, ids: Sequence[int], path: str | Path | None = None) -> np.ndarray:
-        missing = [int(s) for s in ids if int(s) not in self._row]
+    def rows(self, ids: Sequence, path: str | Path | None = None) -> np.ndarray:
+        missing = [id_key(s) for s in ids if id_key(s) not in self._row]
         require(not missing, path, f"no target embedding for {len(missing)} stimulus id(s), e.g. {missing[:3]}")
-        return np.array([self._row[int(s)] for s in ids], dtype=np.int64)
+        return np.array([self._row[id_key(s)] for s in ids], dtype=np.int64)
 
-    def take(self, ids: Sequence[int]) -> dict[str, np.ndarray]:
+    def take(self, ids: Sequence) -> dict[str, np.ndarray]:
         """``{"image": (len(ids), d)[, "text": (len(ids), d_text)]}``."""
         r = self.rows(ids, self.meta.get("path"))
         out = {"image": self.image[r]}
@@ -67,7 +71,7 @@ def write_targets(path: str | Path, targets: Targets) -> Path:
     path = Path(path)
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:
-            f.create_dataset("stimulus_id", data=np.asarray(targets.stimulus_id, dtype=np.int64))
+            write_ids_dataset(f, "stimulus_id", targets.stimulus_id)
             f.create_dataset("image", data=np.asarray(targets.image, dtype=np.float32))
             if targets.text is not None:
                 f.create_dataset("text", data=np.asarray(targets.text, dtype=np.float32))
@@ -87,7 +91,7 @@ def read_targets(path: str | Path) -> Targets:
         with h5py.File(path, "r") as f:
             for key in ("stimulus_id", "image"):
                 require(key in f, path, f"no dataset '{key}'")
-            ids = np.asarray(f["stimulus_id"][()], dtype=np.int64)
+            ids = read_ids_dataset(f["stimulus_id"])
             image = np.asarray(f["image"][()], dtype=np.float32)
             text = np.asarray(f["text"][()], dtype=np.float32) if "text" in f else None
             meta = {k: str(v) for k, v in f.attrs.items()}
@@ -103,47 +107,64 @@ def read_targets(path: str | Path) -> Targets:
 def _check(path: str | Path, ids: np.ndarray, emb: np.ndarray, name: str) -> None:
     require(emb.ndim == 2, path, f"'{name}' must be 2D (stimuli, features), got shape {emb.shape}")
     require(len(ids) == len(emb), path, f"{len(ids)} stimulus ids but {len(emb)} '{name}' rows")
-    require(len(np.unique(ids)) == len(ids), path, "duplicate stimulus ids")
+    uniq, counts = np.unique(ids, return_counts=True)
+    require(bool(np.all(counts == 1)), path, f"duplicate stimulus ids, e.g. {uniq[counts > 1][:3].tolist()}")
     require(bool(np.isfinite(emb).all()), path, f"'{name}' holds NaN or infinite values")
 
 
 def read_embedding_file(path: str | Path, ids_path: str | Path | None = None) -> tuple[np.ndarray, np.ndarray]:
     """User-supplied embeddings keyed by stimulus id: ``(ids (n,), embeddings (n, d))``.
 
-    Accepted: ``.npy`` (needs ``ids_path``, an ``.npy`` of ids in the same order), ``.npz`` with
-    ``stimulus_id`` and ``embeddings``, HDF5 (``.h5``/``.hdf5``) with ``stimulus_id`` and ``embeddings``
-    datasets or one 1D dataset per stimulus named by its id.
+    Accepted: ``.npy`` (needs ``ids_path``, ids in the same order as ``.txt``, ``.csv``, ``.npy`` or HDF5;
+    :func:`~neuromodels.decoding.data.read_id_list`), ``.npz`` with ``stimulus_id`` and ``embeddings``, HDF5
+    (``.h5``/``.hdf5``) with ``stimulus_id`` and ``embeddings`` datasets or one 1D dataset per stimulus named by
+    its id. Ids may be integers or strings.
     """
     path = Path(path)
     require(path.exists(), path, "embedding file not found")
     suffix = path.suffix.lower()
     if suffix == ".npy":
-        require(ids_path is not None, path, "an .npy of embeddings needs a matching .npy of stimulus ids")
-        emb = np.load(path)
-        ids = np.load(ids_path)
+        require(ids_path is not None, path, "an .npy of embeddings needs a file of stimulus ids in the same order")
+        emb = _load_array(path)
+        ids = read_id_list(ids_path)  # type: ignore[arg-type]
     elif suffix == ".npz":
-        with np.load(path) as z:
-            require({"stimulus_id", "embeddings"} <= set(z.files), path, "needs arrays 'stimulus_id' and 'embeddings'")
-            ids, emb = z["stimulus_id"], z["embeddings"]
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                require({"stimulus_id", "embeddings"} <= set(z.files), path,
+                        "needs arrays 'stimulus_id' and 'embeddings'")
+                ids, emb = canonical_ids(z["stimulus_id"], path, "'stimulus_id'"), z["embeddings"]
+        except (OSError, ValueError) as exc:
+            raise DataError(path, f"not a readable .npz file ({type(exc).__name__})") from None
     elif suffix in (".h5", ".hdf5"):
         import h5py
 
-        with h5py.File(path, "r") as f:
-            if "embeddings" in f:
-                require("stimulus_id" in f, path, "has 'embeddings' but no 'stimulus_id'")
-                ids, emb = f["stimulus_id"][()], f["embeddings"][()]
-            else:
-                keys = [k for k in f.keys() if k.isdigit()]
-                require(bool(keys), path, "needs 'stimulus_id' + 'embeddings', or one dataset per stimulus id")
-                keys.sort(key=int)
-                ids = np.array([int(k) for k in keys])
-                emb = np.stack([np.asarray(f[k][()]).ravel() for k in keys])
+        try:
+            with h5py.File(path, "r") as f:
+                if "embeddings" in f:
+                    require("stimulus_id" in f, path, "has 'embeddings' but no 'stimulus_id'")
+                    ids, emb = read_ids_dataset(f["stimulus_id"]), f["embeddings"][()]
+                else:
+                    keys = [k for k in f.keys() if isinstance(f[k], h5py.Dataset)]
+                    require(bool(keys), path, "needs 'stimulus_id' + 'embeddings', or one dataset per stimulus id")
+                    ids = canonical_ids(keys, path)
+                    keys = [keys[i] for i in np.argsort(ids, kind="stable")]
+                    ids = np.sort(ids)
+                    emb = np.stack([np.asarray(f[k][()]).ravel() for k in keys])
+        except OSError:
+            raise DataError(path, "not a readable HDF5 file") from None
     else:
         raise DataError(path, "embedding files must be .npy, .npz, .h5 or .hdf5")
-    ids = np.asarray(ids).astype(np.int64).ravel()
+    require(np.asarray(emb).dtype.kind in "iuf", path, f"embeddings must be numbers, got {np.asarray(emb).dtype}")
     emb = np.asarray(emb, dtype=np.float32)
     _check(path, ids, emb, "embeddings")
     return ids, emb
+
+
+def _load_array(path: Path) -> np.ndarray:
+    try:
+        return np.load(path, allow_pickle=False)
+    except Exception as exc:  # a truncated or foreign file
+        raise DataError(path, f"not a readable .npy file ({type(exc).__name__})") from None
 
 
 def latent_targets(latents: np.ndarray, dim: int, seed: int = 0) -> np.ndarray:
@@ -173,8 +194,9 @@ def standardise_features(emb: np.ndarray) -> np.ndarray:
 
 def make_targets(data_root: str | Path, image: str, text: str = "none", ids_path: str | None = None,
                  text_ids_path: str | None = None, device: str = "cpu", dim: int = 64, seed: int = 0,
-                 standardise: bool = True) -> Targets:
-    """Embeddings for every stimulus of ``data_root/stimuli.h5``.
+                 standardise: bool = True, layout: str = "auto", release: dict | None = None) -> Targets:
+    """Embeddings for the stimuli of a data set (:func:`~neuromodels.decoding.data.open_dataset`): every
+    stimulus of the simple layout's stimuli file; in NSD's release, the images of its subjects (``subjectim``).
 
     Parameters
     ----------
@@ -189,11 +211,12 @@ def make_targets(data_root: str | Path, image: str, text: str = "none", ids_path
     standardise:
         Standardise each feature over the stimuli (:func:`standardise_features`; default True).
     """
-    from .data import CAPTIONS_NAME, STIMULI_NAME, read_captions, read_images, read_stimulus_ids
+    from .data import open_dataset
 
     root = Path(data_root)
-    ids = read_stimulus_ids(root / STIMULI_NAME)
-    meta = {"image_encoder": image, "text_encoder": text}
+    dataset = open_dataset(root, layout, release=release)
+    ids = dataset.target_ids()
+    meta = {"image_encoder": image, "text_encoder": text, "layout": dataset.layout}
 
     def latents() -> np.ndarray:
         from .simulate import read_ground_truth
@@ -201,6 +224,12 @@ def make_targets(data_root: str | Path, image: str, text: str = "none", ids_path
         truth = read_ground_truth(root)
         t = Targets(truth["stimulus_id"], truth["latents"])
         return truth["latents"][t.rows(ids, root / "ground_truth.npz")]
+
+    def captions() -> list[str]:
+        caps = dataset.captions()
+        missing = [id_key(i) for i in ids if id_key(i) not in caps]
+        require(not missing, root / "captions.csv", f"no caption for {len(missing)} stimulus id(s), e.g. {missing[:3]}")
+        return [caps[id_key(i)] for i in ids]
 
     def from_source(source: str, kind: str, extra_ids: str | None) -> np.ndarray:
         p = Path(source)
@@ -214,15 +243,13 @@ def make_targets(data_root: str | Path, image: str, text: str = "none", ids_path
             from neuromodels import networks
 
             if kind == "image":
-                images, _ = read_images(root / STIMULI_NAME, ids)
+                images, _ = dataset.images(ids)
                 return np.asarray(networks.embed_images(str(p), images, device=device, batch_size=256), np.float32)
-            caps = read_captions(root / CAPTIONS_NAME)
-            return np.asarray(networks.embed_texts([caps[int(i)] for i in ids], encoder=str(p)), np.float32)
+            return np.asarray(networks.embed_texts(captions(), encoder=str(p)), np.float32)
         if kind == "text" and source in ("minilm", "minilm-random"):
             from neuromodels import networks
 
-            caps = read_captions(root / CAPTIONS_NAME)
-            return np.asarray(networks.embed_texts([caps[int(i)] for i in ids], encoder=source), np.float32)
+            return np.asarray(networks.embed_texts(captions(), encoder=source), np.float32)
         raise ConfigError(f"decoding.targets.{kind}", f"unknown source {source!r}")
 
     image_emb = from_source(image, "image", ids_path)

@@ -76,6 +76,6 @@ def test_bad_embedding_files_are_refused(small_dataset, tmp_path):
     np.savez(bad, stimulus_id=ids, embeddings=e)
     with pytest.raises(DataError, match="NaN"):
         read_embedding_file(bad)
-    with pytest.raises(DataError, match="needs a matching .npy of stimulus ids"):
+    with pytest.raises(DataError, match="needs a file of stimulus ids"):
         np.save(tmp_path / "x.npy", e)
         read_embedding_file(tmp_path / "x.npy")
