@@ -40,7 +40,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="simclr, clip, slip, minilm or one of them with -random (the random-init control); several "
                         "models run in one process")
     p.add_argument("--targets", nargs="+", required=True, help="targets .npz of the alignments")
-    p.add_argument("--stimuli", required=True, help="stimulus set folder (the movie's frames)")
+    p.add_argument("--stimuli", required=True, help="frames folder: stimuli.csv (stimulus_id, filename; movie and "
+                   "time when the scene cuts name no stimulus_id) and the images")
     p.add_argument("--encoder", nargs="*", default=[],
                    help="trained encoder bundles as NAME=PATH (simclr, clip, slip), or one PATH for one model")
     p.add_argument("--out", required=True, nargs="+", help="output .npz per model, same order (keys alignment/layer)")
@@ -142,8 +143,7 @@ def _features(args: argparse.Namespace) -> None:
     from ..core.errors import ConfigError
     from ..core.io import write_npz
     from ..core.runtime import select_device
-    from ..stimuli import read_stimulus_set
-    from .features import builtin_models, event_features
+    from .features import builtin_models, event_features, frames_on_screen, load_frames, read_frames
     from .targets import load_targets
 
     if len(args.out) != len(args.model):
@@ -166,10 +166,12 @@ def _features(args: argparse.Namespace) -> None:
     unknown = [m for m in args.model if m not in models]
     if unknown:
         raise ConfigError("--model", f"unknown model(s) {unknown} (known: {sorted(models)})")
-    stim = read_stimulus_set(args.stimuli)
+    frames = read_frames(args.stimuli)
     targets = [(Path(path).stem, load_targets(path)) for path in args.targets]
-    ids = sorted({s for _, t in targets for s in t.events["stimulus_id"].tolist()})
-    images = dict(zip(ids, stim.images(ids)))
+    for _, t in targets:
+        t.events["stimulus_id"] = frames_on_screen(t.events, frames, str(Path(args.stimuli) / "stimuli.csv"))
+    ids = sorted({int(s) for _, t in targets for s in t.events["stimulus_id"].tolist()})
+    images = load_frames(args.stimuli, frames, ids)
     for name, out in zip(args.model, args.out):
         model = models[name]
         arrays = {"modality": np.array(model.modality), "trained": np.array(model.trained),

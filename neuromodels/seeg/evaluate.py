@@ -113,7 +113,12 @@ def evaluate_all(targets: Sequence[str], encoded: Sequence[str], truth_path: str
         "random_init_seeds": seeds, "targets": counts,
     }
     summary = Summary("seeg", preset=preset_name, seed=seed)
-    summary.notes.update({"targets": counts, "random_init_seeds": seeds, "multimodal_model": mm})
+    unplaced = int((~np.isfinite(el[["MNI_x", "MNI_y", "MNI_z"]].to_numpy(float)).all(axis=1)).sum())
+    summary.notes.update({"targets": counts, "random_init_seeds": seeds, "multimodal_model": mm,
+                          "electrodes_with_signal": int(el["signal_any"].sum()) if "signal_any" in el else 0,
+                          "electrodes_without_coordinates_not_drawn": unplaced})
+    if "signal_any" in el and not el["signal_any"].any():
+        log.warning("no electrode with signal (0 of %d); tables and figures written, the figures say so", len(el))
     if truth_path:
         details["detection"] = _detection(el, modalities)
         _findings(summary, details["detection"], el, mm)
@@ -129,11 +134,15 @@ def evaluate_all(targets: Sequence[str], encoded: Sequence[str], truth_path: str
             best = idx[np.argmax(el.loc[idx, f"r_{mm}_best"].to_numpy() if f"r_{mm}_best" in el
                                  else np.zeros(idx.size))]
             picks.append(int(best))
-    if not picks:  # nothing of any class: show the electrode the multimodal model predicts best
-        picks = [int(np.argmax(el[f"r_{mm}_best"].to_numpy())) if f"r_{mm}_best" in el else 0]
+    n_signal = int(el["signal_any"].sum()) if "signal_any" in el else 0
+    note = "" if n_signal else (f"no electrode with signal (0 of {len(el)}): no model predicts any electrode "
+                                f"above chance in {min_bins}+ bins")
+    if not picks and len(el):  # nothing of any class: show the electrode the multimodal model predicts best
+        best = el[f"r_{mm}_best"].to_numpy(float) if f"r_{mm}_best" in el else np.zeros(len(el))
+        picks = [int(np.nanargmax(best)) if np.isfinite(best).any() else 0]
     shown = [m for m in (mm, f"{mm}-random", f"{mm}-towers", "simclr+minilm", "simclr", "minilm", "concat",
                          "lincomb") if m in curves["language"]]
-    r_by_bin_figure(out / "r_by_bin.png", curves, edges, el, picks, shown)
+    r_by_bin_figure(out / "r_by_bin.png", curves, edges, el, picks, shown, note)
     log.info("details: %s", details)
     return summary
 

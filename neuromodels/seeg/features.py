@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
+import pandas as pd
 
 from ..core.runtime import get_logger
 
@@ -186,3 +187,64 @@ def event_features(model: Model, images: dict[str, np.ndarray], shown: Sequence[
     log.info("%s: %d layers for %d events (%d distinct image-text pairs)", model.name, len(out), len(rows),
              len(pairs))
     return out
+
+
+def frames_on_screen(events: pd.DataFrame, frames: pd.DataFrame, table_path: str | None = None) -> np.ndarray:
+    """The frame shown at each event: its ``stimulus_id`` when the scene cuts named one, else the frame of the
+    same movie with the latest ``time`` at or before the event's movie time (frames table: ``movie``, ``time``,
+    ``stimulus_id``; e.g. one frame grabbed at each scene cut)."""
+    from ..core.errors import require
+
+    ids = events["stimulus_id"].to_numpy().astype(np.int64)
+    unnamed = ids < 0
+    if not unnamed.any():
+        return ids
+    missing = [c for c in ("movie", "time") if c not in frames.columns]
+    require(not missing, table_path, f"the scene cuts name no stimulus_id, so the frames table needs columns "
+                                     f"{missing} (the movie and movie time of each frame)")
+    out = ids.copy()
+    for movie, rows in events[unnamed].groupby("movie"):
+        own = frames[frames["movie"].astype(str) == str(movie)].sort_values("time")
+        require(len(own) > 0, table_path, f"no frame of movie {movie!r}")
+        pos = np.searchsorted(own["time"].to_numpy(float), rows["time"].to_numpy(float) + 1e-6, side="right") - 1
+        require(bool((pos >= 0).all()), table_path,
+                f"{int((pos < 0).sum())} event(s) of movie {movie!r} come before its first frame")
+        out[rows.index.to_numpy()] = own["stimulus_id"].to_numpy()[pos]
+    log.info("%d event(s) without a stimulus_id matched to the frame on screen by movie time", int(unnamed.sum()))
+    return out
+
+
+def read_frames(folder: str | Path) -> pd.DataFrame:
+    """A frames folder: ``stimuli.csv`` with ``stimulus_id`` (integer) and ``filename`` (an image under the
+    folder), and ``movie`` and ``time`` when the scene cuts name no stimulus_id; other columns are ignored.
+    Returns the table (images are read by :func:`load_frames`)."""
+    from ..core.errors import DataError, require
+
+    path = Path(folder) / "stimuli.csv"
+    require(path.is_file(), path, "frames table not found")
+    try:
+        table = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise DataError(path, f"not a readable CSV ({str(exc).splitlines()[0]})") from None
+    missing = [c for c in ("stimulus_id", "filename") if c not in table]
+    require(not missing, path, f"missing column(s) {missing}; found {list(table.columns)}")
+    require(len(table) > 0 and pd.api.types.is_integer_dtype(table["stimulus_id"]), path,
+            "stimulus_id must be integers (one row per frame)")
+    require(table["stimulus_id"].is_unique, path, "duplicate stimulus_id")
+    return table
+
+
+def load_frames(folder: str | Path, table: pd.DataFrame, ids: Sequence[int]) -> dict[int, np.ndarray]:
+    """Images of ``ids`` from a frames folder (see :func:`read_frames`), all at the first image's size."""
+    from ..core.errors import require
+    from ..stimuli.io import read_png
+
+    path = Path(folder) / "stimuli.csv"
+    lookup = dict(zip(table["stimulus_id"].astype(int), table["filename"].astype(str)))
+    images, size = {}, None
+    for i in ids:
+        require(int(i) in lookup, path, f"no frame with stimulus_id {i}")
+        image = read_png(Path(folder) / lookup[int(i)], size)
+        size = size or image.shape[:2]
+        images[int(i)] = image
+    return images

@@ -20,7 +20,15 @@ def glass_brain(path: str | Path, table: pd.DataFrame, title: str) -> None:
 
     from ..core.io import save_figure
 
+    placed = np.isfinite(table[["MNI_x", "MNI_y", "MNI_z"]].to_numpy(float)).all(axis=1)
+    if not placed.all():
+        title = f"{title}; {int((~placed).sum())} of {len(table)} electrodes without MNI coordinates not drawn"
+    table = table[placed]
     fig = plt.figure(figsize=(10, 4))
+    if table.empty:
+        fig.text(0.5, 0.5, f"{title}\nno electrode with MNI coordinates to draw", ha="center", va="center")
+        save_figure(path, fig)
+        return
     order = ["none", "vision", "language", "multimodal"]
     codes = table["winner"].map({c: i for i, c in enumerate(order)}).to_numpy(float)
     draw = np.argsort(codes, kind="stable")  # multimodal sites drawn last, on top
@@ -37,8 +45,9 @@ def glass_brain(path: str | Path, table: pd.DataFrame, title: str) -> None:
 
 
 def r_by_bin_figure(path: str | Path, curves: dict[str, dict[str, np.ndarray]], edges: np.ndarray,
-                    electrodes: pd.DataFrame, picks: list[int], models: list[str]) -> None:
-    """Held-out r (95% bootstrap CI) by time bin for a few electrodes, both alignments."""
+                    electrodes: pd.DataFrame, picks: list[int], models: list[str], note: str = "") -> None:
+    """Held-out r (95% bootstrap CI) by time bin for a few electrodes, both alignments; ``note`` is shown above
+    (e.g. that no electrode has signal), or alone when there is nothing to draw."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -47,6 +56,13 @@ def r_by_bin_figure(path: str | Path, curves: dict[str, dict[str, np.ndarray]], 
     from ..core.io import save_figure
 
     alignments = list(curves)
+    picks = [e for e in picks if 0 <= e < len(electrodes)]
+    if not picks or not models:
+        fig = plt.figure(figsize=(6, 2.5))
+        fig.text(0.5, 0.5, note or f"nothing to show: {len(electrodes)} electrodes, models {models}",
+                 ha="center", va="center", wrap=True)
+        save_figure(path, fig)
+        return
     fig, axes = plt.subplots(len(picks), len(alignments), figsize=(4.5 * len(alignments), 2.2 * len(picks)),
                              squeeze=False, sharex=True)
     centres = edges.mean(1)
@@ -67,4 +83,6 @@ def r_by_bin_figure(path: str | Path, curves: dict[str, dict[str, np.ndarray]], 
     for ax in axes[-1]:
         ax.set_xlabel("time from event (s, bin centre)")
     axes[0, -1].legend(fontsize=7, loc="upper right")
+    if note:
+        fig.suptitle(note, fontsize=9)
     save_figure(path, fig)

@@ -148,6 +148,9 @@ def _stack(alignment: str, by_subject: dict, events_of: dict[str, pd.DataFrame],
     bad_el = np.isnan(Y).all(axis=(0, 2)) | (np.isnan(Y).mean(axis=(0, 2)) > 0.5)
     Y, electrodes = Y[:, ~bad_el], electrodes[~bad_el].reset_index(drop=True)
     ok = np.isfinite(Y).all(axis=(1, 2))  # events whose epoch fits in every recording that has them
+    require(int(ok.sum()) >= 10, None, f"{alignment} alignment: {int(ok.sum())} of {len(ok)} events have data in "
+            f"every recording of every subject ({len(electrodes)} electrodes); choose movies every subject watched "
+            f"(seeg.movies)")
     counts = {"movies": len(movies), "trials": n_trials, "events": int(len(ok)),
               "events_dropped": int((~ok).sum()), "electrodes": int(len(electrodes)),
               "electrodes_dropped_bad": int(bad_el.sum()), "subject_movies_missing": missing_movies,
