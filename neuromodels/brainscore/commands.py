@@ -65,13 +65,11 @@ def load_scoring_data(args: argparse.Namespace, params: dict, need_images: bool)
     :class:`StimulusImages` (or None without images) and notes for the summary.
     """
     from ..core.errors import DataError
-    from .data import StimulusImages, check_stimulus_ids, map_regions, read_assembly, read_stimulus_table, \
-        select_time_bins
+    from .data import StimulusImages, map_regions, read_assembly, read_stimulus_table, select_time_bins
 
     p = _preset(args)
-    csv, table = read_stimulus_table(args.stimuli)
-    assembly = read_assembly(args.assembly, stimuli=table)
-    check_stimulus_ids(assembly, csv, table)
+    _, table = read_stimulus_table(args.stimuli)
+    assembly = read_assembly(args.assembly, stimuli=table)   # every stimulus of the assembly in the set
     if len(set(assembly["repetition"].values.tolist())) < 2:
         raise DataError(args.assembly, "a split-half ceiling needs at least two repetitions per stimulus; the "
                                        "file has one repetition value")
@@ -105,6 +103,8 @@ def _score_parts(model, layers, parts, images, p, settings, device, regions):
 
 
 def cmd_score(args: argparse.Namespace) -> None:
+    import numpy as np
+
     from ..core.errors import ConfigError
     from ..core.io import write_json, write_table
     from ..core.runtime import get_logger, select_device
@@ -127,6 +127,7 @@ def cmd_score(args: argparse.Namespace) -> None:
     if precomputed:
         ids, layer_arrays = read_activations(args.activations)
         subject = PrecomputedActivations(ids, layer_arrays, source=args.activations)
+        subject.activations_by_id(np.unique(np.asarray(parts[0]["stimulus_id"].values).astype(str)), [])
         variant = args.name or args.activations.stem
         layers = args.layers or list(layer_arrays)
         meta: dict = {}

@@ -291,18 +291,14 @@ def _response_variable(dataset, path: Path):
     return dataset[candidates[0]]
 
 
-def _merge_stimulus_metadata(assembly, stimuli: pd.DataFrame, path: Path):
+def _merge_stimulus_metadata(assembly, stimuli: pd.DataFrame):
     """Take ``object_name`` from the stimulus set when the assembly lacks it (Brain-Score keeps stimulus
     metadata in the stimulus set and merges it in on loading)."""
     if "object_name" in assembly.coords or "object_name" not in stimuli:
         return assembly
     names = stimuli.set_index("stimulus_id")["object_name"]
     ids = pd.Index(np.asarray(assembly["stimulus_id"].values).astype(str))
-    values = names.reindex(ids)
-    require(not values.isna().any(), path,
-            f"{int(values.isna().sum())} presentations have no object_name: their stimulus ids are not in the "
-            f"stimulus set (e.g. {ids[values.isna().to_numpy()].unique()[:3].tolist()})")
-    return assembly.assign_coords(object_name=("presentation", values.astype(str).to_numpy()))
+    return assembly.assign_coords(object_name=("presentation", names.reindex(ids).astype(str).to_numpy()))
 
 
 def drop_nan(assembly, path: PathLike | None = None):
@@ -337,7 +333,8 @@ def read_assembly(path: PathLike, stimuli: pd.DataFrame | None = None):
 
     Returns an ``xarray.DataArray`` ``presentation x neuroid x time_bin`` with the coordinates of the module
     doc (a file without ``time_bin`` gets one). ``stimuli`` (:func:`read_stimulus_table`) supplies
-    ``object_name`` when the file lacks it, as Brain-Score's loader merges the stimulus set in. Presentations
+    ``object_name`` when the file lacks it, as Brain-Score's loader merges the stimulus set in (every stimulus
+    of the assembly must be in it: :func:`check_stimulus_ids`). Presentations
     without any response and neuroids with NaN responses are dropped (counts logged and in
     ``attrs["nan_presentations_dropped"]`` / ``attrs["nan_neuroids_dropped"]``). Raises :class:`DataError`
     naming the file and the problem.
@@ -357,7 +354,8 @@ def read_assembly(path: PathLike, stimuli: pd.DataFrame | None = None):
     if "stimulus_id" not in assembly.coords and "image_id" in assembly.coords:
         assembly = assembly.rename({"image_id": "stimulus_id"})
     if stimuli is not None and "stimulus_id" in assembly.coords:
-        assembly = _merge_stimulus_metadata(assembly, stimuli, path)
+        check_stimulus_ids(assembly, stimuli.attrs.get("path"), stimuli)
+        assembly = _merge_stimulus_metadata(assembly, stimuli)
     assembly = _check_assembly(assembly, path, finite=False)
     assembly, counts = drop_nan(assembly, path)
     assembly = assembly.transpose(*ASSEMBLY_DIMS)
@@ -534,10 +532,11 @@ def read_stimulus_table(path: PathLike, need: Sequence[str] = ()) -> tuple[Path,
     require(not table["stimulus_id"].isna().any(), csv, "empty stimulus_id values")
     dup = table["stimulus_id"][table["stimulus_id"].duplicated()]
     require(dup.empty, csv, f"duplicate stimulus_id values {dup.unique()[:5].tolist()}")
+    table.attrs["path"] = str(csv)
     return csv, table
 
 
-def check_stimulus_ids(assembly, csv: PathLike, table: pd.DataFrame) -> None:
+def check_stimulus_ids(assembly, csv: PathLike | None, table: pd.DataFrame) -> None:
     """Every stimulus of the assembly must be in the stimulus set (:class:`DataError` naming the CSV)."""
     ids = pd.Index(np.unique(np.asarray(assembly["stimulus_id"].values).astype(str)))
     missing = ids.difference(pd.Index(table["stimulus_id"].astype(str)))

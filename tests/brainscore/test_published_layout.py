@@ -47,12 +47,13 @@ def test_reads_brainio_store(tmp_path: Path, netcdf3: bool, legacy_ids: bool) ->
                                   np.asarray(Image.open(fx["stimuli"] / f"{first}.png").convert("RGB")))
 
 
-def test_nan_neuroids_dropped_with_count(tmp_path: Path, caplog) -> None:
+def test_nan_neuroids_dropped_with_count(tmp_path: Path, caplog, capsys) -> None:
     fx = write_brainio_fixture(tmp_path, nan_neuroids=3)
     a = read_assembly(fx["assembly"], stimuli=read_stimulus_table(fx["stimuli"])[1])
     assert a.sizes["neuroid"] == 21 and a.attrs["nan_neuroids_dropped"] == 3
     np.testing.assert_array_equal(a["neuroid_id"].values.astype(str), fx["neuroid_id"][3:])
-    assert "3 of 24 neuroids with NaN" in caplog.text
+    # logged (to the log capture, or to stderr once the CLI has set up its handler in this process)
+    assert "3 of 24 neuroids with NaN" in caplog.text + capsys.readouterr().err
 
 
 def test_time_bins_window_each_and_all(tmp_path: Path) -> None:
