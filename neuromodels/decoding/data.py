@@ -57,25 +57,15 @@ from neuromodels.core.errors import ConfigError, DataError, require
 from neuromodels.core.io import atomic_path, write_table
 from neuromodels.core.runtime import get_logger
 
-log = get_logger(__name__)
+from .workflow import (BETAS_H5, CAPTIONS_NAME, MASK_NAME, RELEASE_BETAS, RELEASE_EXPDESIGN, RELEASE_ROI,
+                       RELEASE_SESSION, RELEASE_STIMULI, STIMULI_NAMES, TRIALS_NAME, detect_layout)
+from .workflow import SIMPLE_SESSION as _SESSION_FILE
 
-MASK_NAME = "nsdgeneral.nii.gz"
-TRIALS_NAME = "trials.csv"
-BETAS_H5 = "betas.h5"
-STIMULI_NAME = "stimuli.h5"
-STIMULI_NAMES = (STIMULI_NAME, "stimuli.hdf5")
-CAPTIONS_NAME = "captions.csv"
+log = get_logger(__name__)
+STIMULI_NAME = STIMULI_NAMES[0]
 TRIAL_COLUMNS = ("trial", "session", "stimulus_id", "repeat")
-_SESSION_FILE = re.compile(r"betas_session(\d+)\.nii(\.gz)?$")
 LAYOUTS = ("auto", "simple", "nsd_release")
 SPLITS = ("shared", "file", "fraction")
-
-# NSD's release, relative to its root (the folder holding nsddata/, nsddata_betas/ and nsddata_stimuli/)
-RELEASE_STIMULI = "nsddata_stimuli/stimuli/nsd/nsd_stimuli.hdf5"
-RELEASE_EXPDESIGN = "nsddata/experiments/nsd/nsd_expdesign.mat"
-RELEASE_ROI = "nsddata/ppdata/{subject}/{space}/roi/{roi}.nii.gz"
-RELEASE_BETAS = "nsddata_betas/ppdata/{subject}/{space}/{betas}"
-RELEASE_SESSION = re.compile(r"^betas_session(\d+)\.(hdf5|nii\.gz|nii)$")
 BETA_SCALE = 300.0  # NSD stores percent signal change x 300 as int16
 _INT_TEXT = re.compile(r"^[+-]?\d+$")
 
@@ -846,11 +836,6 @@ def _read_release_h5(path: Path, mask: np.ndarray, n_expected: int) -> np.ndarra
         raise DataError(path, f"not a readable HDF5 file ({exc})") from None
     rel = ijk - lo
     return np.asarray(box[:, rel[:, 2], rel[:, 1], rel[:, 0]], dtype=np.float32)
-
-
-def detect_layout(root: str | Path) -> str:
-    """``nsd_release`` when the root holds NSD's design file, else ``simple``."""
-    return "nsd_release" if (Path(root) / RELEASE_EXPDESIGN).exists() else "simple"
 
 
 def open_dataset(root: str | Path, layout: str = "auto",

@@ -5,6 +5,10 @@ Plain Python without heavy imports, so Snakemake parses the workflow quickly.
 
 from __future__ import annotations
 
+import json
+import re
+import shlex
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 # Learning-curve sizes per preset (scaled down from the paper's 250/500/1500/all; the captions say so).
@@ -15,6 +19,72 @@ N_TRAIN_PRESET: dict[str, list[int | str]] = {
 }
 ADAPT_METHODS = ("mindbridge_reset", "mindbridge_reset_frozen", "mindbridge_finetune", "linear_adapter",
                  "linear_finetune", "scratch", "ridge")
+# settings that only say which jobs exist: left out of each job's --params, so that adding a size (or a method)
+# runs the new jobs alone instead of rerunning every job whose params would have changed
+JOB_LIST_KEYS = ("n_train", "methods", "source_baselines")
+
+# the two layouts' file names (neuromodels.decoding.data reads them; here so the workflow can list its inputs
+# without importing numpy or pandas)
+MASK_NAME = "nsdgeneral.nii.gz"
+TRIALS_NAME = "trials.csv"
+BETAS_H5 = "betas.h5"
+STIMULI_NAMES = ("stimuli.h5", "stimuli.hdf5")
+CAPTIONS_NAME = "captions.csv"
+SIMPLE_SESSION = re.compile(r"betas_session(\d+)\.nii(\.gz)?$")
+RELEASE_STIMULI = "nsddata_stimuli/stimuli/nsd/nsd_stimuli.hdf5"
+RELEASE_EXPDESIGN = "nsddata/experiments/nsd/nsd_expdesign.mat"
+RELEASE_ROI = "nsddata/ppdata/{subject}/{space}/roi/{roi}.nii.gz"
+RELEASE_BETAS = "nsddata_betas/ppdata/{subject}/{space}/{betas}"
+RELEASE_SESSION = re.compile(r"^betas_session(\d+)\.(hdf5|nii\.gz|nii)$")
+
+
+def detect_layout(root: str | Path) -> str:
+    """``nsd_release`` when the root holds NSD's design file, else ``simple``."""
+    return "nsd_release" if (Path(root) / RELEASE_EXPDESIGN).exists() else "simple"
+
+
+class DataFiles:
+    """The files of a real data set, listed without reading them (the rules' inputs, so that a changed file
+    reruns the jobs that read it)."""
+
+    def __init__(self, root: str | Path, layout: str = "auto", release: Mapping[str, str] | None = None) -> None:
+        self.root = Path(root)
+        self.layout = detect_layout(self.root) if layout == "auto" else layout
+        self.release = {"space": "func1pt8mm", "betas": "betas_fithrf_GLMdenoise_RR", "roi": "nsdgeneral",
+                        **dict(release or {})}
+
+    def subjects(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        if self.layout == "simple":
+            return sorted(p.name for p in self.root.iterdir() if (p / MASK_NAME).exists())
+        base = self.root / "nsddata" / "ppdata"
+        names = sorted(p.name for p in base.iterdir() if re.fullmatch(r"subj\d+", p.name)) if base.is_dir() else []
+        return [s for s in names if (self.root / RELEASE_ROI.format(subject=s, **self.release)).exists()]
+
+    def stimuli(self) -> list[str]:
+        """The stimulus file (and the release's design, which names each subject's images)."""
+        if self.layout == "simple":
+            found = [self.root / n for n in STIMULI_NAMES if (self.root / n).exists()]
+            return [str(p) for p in found[:1]] or [str(self.root / STIMULI_NAMES[0])]
+        return [str(self.root / RELEASE_STIMULI), str(self.root / RELEASE_EXPDESIGN)]
+
+    def trial_tables(self) -> list[str]:
+        """What every job's test split reads: each subject's trial table (the release: its design)."""
+        if self.layout == "simple":
+            return [str(self.root / s / TRIALS_NAME) for s in self.subjects()]
+        return [str(self.root / RELEASE_EXPDESIGN)]
+
+    def subject_files(self, subject: str) -> list[str]:
+        """One subject's mask, trials and betas."""
+        if self.layout == "simple":
+            folder = self.root / subject
+            betas = ([folder / BETAS_H5] if (folder / BETAS_H5).exists() else
+                     sorted(p for p in folder.iterdir() if SIMPLE_SESSION.search(p.name)) if folder.is_dir() else [])
+            return [str(p) for p in [folder / MASK_NAME, folder / TRIALS_NAME, *betas]]
+        folder = self.root / RELEASE_BETAS.format(subject=subject, **self.release)
+        betas = sorted(p for p in folder.iterdir() if RELEASE_SESSION.match(p.name)) if folder.is_dir() else []
+        return [str(self.root / RELEASE_ROI.format(subject=subject, **self.release)), *map(str, betas)]
 
 
 class DecodingWorkflow:
@@ -27,9 +97,15 @@ class DecodingWorkflow:
         self.seeds = list(seeds)
         self.simulated = not section["data"]
         self.data = section["data"] or f"{data}/decoding/nsd"
+        self.files = None if self.simulated else DataFiles(self.data, section.get("layout", "auto"),
+                                                           section.get("release"))
         n_subjects = section["simulate"].get("n_subjects", 5)
-        self.subjects = list(section["subjects"]) or [f"subj{i + 1:02d}" for i in range(n_subjects)]
+        found = [f"subj{i + 1:02d}" for i in range(n_subjects)] if self.files is None else self.files.subjects()
+        self.subjects = list(section["subjects"]) or found
         self.heldout = section["heldout"]
+        if self.files is not None and self.heldout not in self.subjects:
+            raise ValueError(f"config key 'decoding.heldout': {self.heldout} is not among the subjects of "
+                             f"{self.data} ({', '.join(self.subjects) or 'none found'})")
         self.sources = [s for s in self.subjects if s != self.heldout]
         self.n_train = [str(n) for n in (section["n_train"] or N_TRAIN_PRESET[preset])]
         self.out = f"{results}/decoding"
@@ -38,10 +114,60 @@ class DecodingWorkflow:
         self.bench_sizes = "tiny" if preset == "tiny" else "default paper"
         self.bench_steps = 3 if preset == "tiny" else 10
 
+    # ---------------------------------------------------------------------------------------- settings
+    def job_settings(self) -> str:
+        """The decoding section for a training job's --params, quoted for the shell, without the keys that only
+        list jobs (:data:`JOB_LIST_KEYS`)."""
+        kept = {k: v for k, v in self.section.items() if k not in JOB_LIST_KEYS}
+        return shlex.quote(json.dumps(kept, sort_keys=True))
+
+    def simulate_settings(self) -> str:
+        """What the simulator reads (its own section), quoted for the shell."""
+        return shlex.quote(json.dumps({"simulate": self.section["simulate"]}, sort_keys=True))
+
+    def data_settings(self) -> str:
+        """What the targets step reads (the layout and where in NSD's release), quoted for the shell."""
+        return shlex.quote(json.dumps({k: self.section[k] for k in ("layout", "release") if k in self.section},
+                                      sort_keys=True))
+
     # ---------------------------------------------------------------------------------------- inputs
     def data_marker(self, wildcards: Any = None) -> str:
         """The file that stands for the data set: the simulator's truth, or a real set's stimuli."""
-        return f"{self.data}/truth.json" if self.simulated else f"{self.data}/stimuli.h5"
+        return f"{self.data}/truth.json" if self.simulated else self.files.stimuli()[0]
+
+    def _job_files(self, subjects: Sequence[str]) -> list[str]:
+        """What a training job reads: the simulator's truth; or every trial table (the test split), the test id
+        list, and the loaded subjects' masks, trials and betas."""
+        if self.files is None:
+            return [f"{self.data}/truth.json"]
+        out = self.files.trial_tables() + ([self.section["test_ids"]] if self.section.get("test_ids") else [])
+        for s in subjects:
+            out += self.files.subject_files(s)
+        return list(dict.fromkeys(out))
+
+    def train_inputs(self, wildcards: Any = None) -> list[str]:
+        return self._job_files(self.sources)
+
+    def adapt_inputs(self, wildcards: Any) -> list[str]:
+        reset = wildcards.method.startswith("mindbridge_reset")
+        return self._job_files([wildcards.subject] + (self.sources if reset else []))
+
+    def source_inputs(self, wildcards: Any) -> list[str]:
+        return self._job_files([wildcards.subject])
+
+    def target_inputs(self, wildcards: Any = None) -> list[str]:
+        """The stimuli (and the release's design), captions when a text encoder reads them, embedding files."""
+        if self.files is None:
+            return [f"{self.data}/truth.json"]
+        t = self.section["targets"]
+        out = self.files.stimuli()
+        if t["text"] in ("minilm", "minilm-random", "clip") or t["text"].endswith(".pt"):
+            out.append(str(Path(self.data) / CAPTIONS_NAME))
+        for key in ("image", "image_ids", "text", "text_ids"):
+            value = t.get(key, "")
+            if value and Path(value).suffix.lower() in (".npy", ".npz", ".h5", ".hdf5", ".txt", ".csv"):
+                out.append(value)
+        return out
 
     def target_source(self, name: str) -> str:
         """A targets source as the CLI takes it ('clip' is the networks package's CLIP-trained bundle)."""

@@ -1,6 +1,8 @@
-# The decoding family: NSD-style data (simulated unless `decoding.data` names a real set) -> target embeddings
-# -> joint models over the source subjects -> the held-out subject fitted per method and n_train (one job
-# each) and single-subject baselines per source subject -> tables, figures and a benchmark.
+# The decoding family: NSD-style data (simulated unless `decoding.data` names a real set, in the simple layout
+# or NSD's own release) -> target embeddings -> joint models over the source subjects -> the held-out subject
+# fitted per method and n_train (one job each) and single-subject baselines per source subject -> tables,
+# figures and a benchmark. A job's inputs are the data files it reads (a changed betas or trials file reruns
+# it); its --params leave out the lists of sizes and methods (adding a size runs only the new jobs).
 from neuromodels.decoding.workflow import ADAPT_METHODS, DecodingWorkflow
 
 DEC = DecodingWorkflow(config["decoding"], PRESET, SEEDS, data=DATA, results=RESULTS)
@@ -17,7 +19,7 @@ if DEC.simulated:
             out=lambda wildcards, output: os.path.dirname(output.truth),
             preset=PRESET,
             preset_code=preset_code("decoding"),
-            settings=params("decoding"),
+            settings=DEC.simulate_settings(),
         conda:
             ENV
         threads: 1
@@ -35,7 +37,7 @@ if DEC.simulated:
 
 rule decoding_targets:
     input:
-        data=DEC.data_marker,
+        data=DEC.target_inputs,
         encoder=DEC.encoder,
     output:
         DEC.targets,
@@ -44,6 +46,7 @@ rule decoding_targets:
         image=DEC.target_source("image"),
         text=DEC.target_source("text"),
         ids=DEC.ids_args(),
+        settings=DEC.data_settings(),
         device=DEVICE,
     conda:
         ENV
@@ -58,12 +61,13 @@ rule decoding_targets:
         f"{RESULTS}/logs/decoding/targets.log",
     shell:
         "neuromodels decoding targets --data {params.data} --out {output} --image {params.image} "
-        "--text {params.text} {params.ids} --seed 0 --device {params.device} --threads {threads} 2> {log}"
+        "--text {params.text} {params.ids} --seed 0 --device {params.device} --threads {threads} "
+        "--params {params.settings} 2> {log}"
 
 
 rule decoding_train:
     input:
-        data=DEC.data_marker,
+        data=DEC.train_inputs,
         targets=DEC.targets,
     output:
         model=f"{DEC.out}/joint/{{model}}/seed{{seed}}/model.pt",
@@ -76,7 +80,7 @@ rule decoding_train:
         preset=PRESET,
         preset_code=preset_code("decoding"),
         device=DEVICE,
-        settings=params("decoding"),
+        settings=DEC.job_settings(),
     wildcard_constraints:
         model="mindbridge|linear",
         seed=r"\d+",
@@ -100,7 +104,7 @@ rule decoding_train:
 
 rule decoding_adapt:
     input:
-        data=DEC.data_marker,
+        data=DEC.adapt_inputs,
         targets=DEC.targets,
         base=DEC.base,
     output:
@@ -113,7 +117,7 @@ rule decoding_adapt:
         preset=PRESET,
         preset_code=preset_code("decoding"),
         device=DEVICE,
-        settings=params("decoding"),
+        settings=DEC.job_settings(),
     wildcard_constraints:
         method="|".join(ADAPT_METHODS),
         n_train=r"\d+|all",
@@ -139,7 +143,7 @@ rule decoding_adapt:
 
 rule decoding_source:
     input:
-        data=DEC.data_marker,
+        data=DEC.source_inputs,
         targets=DEC.targets,
     output:
         metrics=f"{DEC.out}/source/{{method}}/{{subject}}/seed{{seed}}/metrics.json",
@@ -149,7 +153,7 @@ rule decoding_source:
         preset=PRESET,
         preset_code=preset_code("decoding"),
         device=DEVICE,
-        settings=params("decoding"),
+        settings=DEC.job_settings(),
     wildcard_constraints:
         method="scratch|ridge",
         seed=r"\d+",
