@@ -330,7 +330,8 @@ def evaluate_subject(model: DecoderBase | RidgeDecoder, data: DecodingData, subj
     out = score(pred, data.targets.take(data.test_ids), batch=cfg.eval_batch, draws=cfg.eval_draws, seed=seed)
     if out.get("collapsed"):
         log.warning("%s: predictions collapsed on the %d test stimuli (mean pairwise cosine %.4f, variance "
-                    "across stimuli %.2g of the targets'): retrieval is at chance whatever the loss says",
+                    "across stimuli %.2g of the targets'): a prediction picking its stimulus is at chance, whatever "
+                    "the loss says",
                     subject, len(data.test_ids), out.get("image_pred_cosine", float("nan")),
                     out.get("image_spread", float("nan")))
     return out
