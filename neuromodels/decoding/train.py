@@ -123,6 +123,10 @@ class DecodingData:
         self.subjects: dict[str, SubjectData] = {s: self.dataset.read_subject(s) for s in subjects}
         self.train_ids = {s: np.setdiff1d(d.stimulus_ids, self.test_ids) for s, d in self.subjects.items()}
         targets.rows(self.test_ids, targets.meta.get("path"))  # every stimulus needs a target
+        if str(targets.meta.get("standardised", "")).lower() == "true":  # fitted on training stimuli only
+            self.targets, info = standardise_on_training(targets, self.test_ids)
+            log.info("targets standardised on the %d stimuli outside the %d test stimuli", info["n_fit"],
+                     len(self.test_ids))
 
     def n_voxels(self) -> dict[str, int]:
         return {s: d.n_voxels for s, d in self.subjects.items()}

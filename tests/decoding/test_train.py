@@ -277,3 +277,35 @@ def test_findings_hold_on_a_second_generator_unlike_the_simulator(tmp_path):
     summary = summarise(pd.DataFrame(_records(model, data, subjects)), preset="test", seed=0)
     assert len(summary.findings) == 3
     assert all(f.met and f.value > 2 * f.threshold for f in summary.findings), summary.to_dict()
+
+
+def test_targets_are_standardised_on_the_stimuli_outside_the_test_set(small_dataset):
+    """Test stimuli do not move the statistics: targets standardised over every stimulus (as the targets step
+    writes them) come out of DecodingData standardised on the non-test stimuli alone, the same whatever the
+    test stimuli's embeddings are; targets kept raw are left as given."""
+    from neuromodels.decoding.targets import Targets, standardise_features
+
+    raw = make_targets(small_dataset, image="latents", text="latents", dim=24, standardise=False)
+    data = DecodingData(small_dataset, Targets(raw.stimulus_id, raw.image, raw.text, {"standardised": "False"}),
+                        ["subj01"])
+    assert np.array_equal(data.targets.image, raw.image)  # raw targets are not touched
+    test_rows = data.targets.rows(data.test_ids)
+    train_rows = np.setdiff1d(np.arange(len(raw.stimulus_id)), test_rows)
+    outs = []
+    for shift in (0.0, 5.0):
+        image, text = raw.image.copy(), raw.text.copy()
+        image[test_rows] = image[test_rows] * (1 + shift) + shift  # only the test stimuli change
+        text[test_rows] += 3 * shift
+        t = Targets(raw.stimulus_id, standardise_features(image), standardise_features(text),
+                    {"standardised": "True"})
+        outs.append(DecodingData(small_dataset, t, ["subj01"]).targets)
+    for kind in ("image", "text"):
+        a, b = getattr(outs[0], kind), getattr(outs[1], kind)
+        np.testing.assert_allclose(a[train_rows], b[train_rows], atol=1e-5)
+        assert not np.allclose(a[test_rows], b[test_rows])
+        np.testing.assert_allclose(a[train_rows].mean(axis=0), 0, atol=1e-5)
+        np.testing.assert_allclose(a[train_rows].std(axis=0), 1, atol=1e-4)
+        # the same as standardising the raw embeddings with the training rows' statistics
+        x = getattr(raw, kind).astype(np.float64)
+        expect = (x - x[train_rows].mean(0)) / x[train_rows].std(0)
+        np.testing.assert_allclose(a, expect, atol=1e-4)
