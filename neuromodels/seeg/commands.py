@@ -95,6 +95,19 @@ def register_bench(bench_subparsers: argparse._SubParsersAction) -> None:
     add_runtime_arguments(p)
     p.set_defaults(func=_bench)
 
+    p = bench_subparsers.add_parser("seeg-memory", help="peak memory and time of the seeg targets step on a long "
+                                    "recording written in the Brain Treebank release layout")
+    p.add_argument("--out", required=True, help="output JSON")
+    p.add_argument("--workdir", required=True, help="scratch folder for the recordings (about 7.7 GB at full size)")
+    p.add_argument("--duration", type=float, default=7200.0, help="recording length (s)")
+    p.add_argument("--channels", type=int, default=130)
+    p.add_argument("--sfreq", type=float, default=2048.0)
+    p.add_argument("--baseline-duration", type=float, default=120.0,
+                   help="length (s) of the short recording on which the whole-recording path is measured too")
+    p.add_argument("--keep", action="store_true", help="keep the written recordings")
+    add_runtime_arguments(p, device=False)
+    p.set_defaults(func=_bench_memory)
+
 
 # ------------------------------------------------------------------------------------------------ steps
 def _simulate(args: argparse.Namespace) -> None:
@@ -229,3 +242,10 @@ def _bench(args: argparse.Namespace) -> None:
     run_benchmark(args.out, n_targets=args.targets, n_samples=args.samples, n_features=args.features,
                   loop_targets=args.loop_targets, device=device, precision=args.precision,
                   sklearn_loo=not args.skip_sklearn_loo, seed=args.seed)
+
+
+def _bench_memory(args: argparse.Namespace) -> None:
+    from .memory_bench import run_memory_benchmark
+
+    run_memory_benchmark(args.out, args.workdir, n_channels=args.channels, duration=args.duration, sfreq=args.sfreq,
+                         baseline_duration=args.baseline_duration, seed=args.seed, keep=args.keep)

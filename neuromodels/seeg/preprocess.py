@@ -182,22 +182,24 @@ def preprocess_with_log(raw: "mne.io.BaseRaw", settings: PreprocessSettings = Pr
     return raw, table
 
 
-def _one_channel(x_volts: np.ndarray, sfreq: float) -> "mne.io.RawArray":  # noqa: F821
+def _raw(x_volts: np.ndarray, sfreq: float) -> "mne.io.RawArray":  # noqa: F821
     import mne
 
-    return mne.io.RawArray(x_volts[None, :], mne.create_info(["x"], sfreq, ch_types="seeg"), verbose="error")
+    names = [f"c{i}" for i in range(len(x_volts))]
+    return mne.io.RawArray(x_volts, mne.create_info(names, sfreq, ch_types="seeg"), verbose="error")
 
 
 def preprocess_channels(read: Callable[[int], np.ndarray], labels: list[str], sfreq: float,
-                        settings: PreprocessSettings = PreprocessSettings()
+                        settings: PreprocessSettings = PreprocessSettings(), group_bytes: int = 256 * 2 ** 20,
                         ) -> tuple[np.ndarray, float, "pd.DataFrame", list[int]]:  # noqa: F821
-    """:func:`preprocess_with_log` channel by channel: the whole recording is never in memory.
+    """:func:`preprocess_with_log` a few channels at a time: the whole recording is never in memory.
 
-    ``read(i)`` returns channel ``i`` (microvolts, any float dtype). Two passes: the s.d. of each notched channel
-    (bad channels), then for each good channel its re-referenced signal (the few channels its reference needs, or
-    the common average accumulated once), notch, high-gamma envelope, down-sampling and z-scoring, exactly the
-    steps of the whole-recording path applied to one channel (the notch, a linear filter, commutes with the linear
-    re-reference). Peak memory: a few channels at the input rate plus the output.
+    ``read(i)`` returns channel ``i`` (microvolts, any float dtype). Two passes over groups of channels holding
+    at most ``group_bytes`` of float64 samples: the s.d. of each notched channel (bad channels), then for each
+    good channel its re-referenced signal (from the few channels its reference needs, or the common average
+    accumulated once), notch, high-gamma envelope, down-sampling and z-scoring: the steps of the whole-recording
+    path, each acting on every channel separately (the notch, a linear filter, commutes with the linear
+    re-reference), so the result equals that path's. Peak memory: a group at the input rate plus the output.
 
     Returns the (good channels, samples) float32 output, its rate, the reference table of :func:`reference_plan`
     and the indices of the good channels.
@@ -209,51 +211,63 @@ def preprocess_channels(read: Callable[[int], np.ndarray], labels: list[str], sf
                           f"the {settings.band[0]:g}-{settings.band[1]:g} Hz band needs a sampling rate above "
                           f"{2 * settings.band[1]:g} Hz; this recording has {sfreq:g} Hz (lower the band or turn "
                           f"high_gamma off)")
+    if settings.reference not in ("laplacian", "car", "none"):
+        raise ConfigError("seeg.reference", f"unknown reference {settings.reference!r} (laplacian, car or none)")
+    first = np.asarray(read(0))
+    n_samples = len(first)
+    size = max(1, int(group_bytes // (8 * n_samples)))
+    groups = [list(range(lo, min(n, lo + size))) for lo in range(0, n, size)]
 
-    def notched(x_uv: np.ndarray) -> "mne.io.RawArray":  # noqa: F821
-        raw = _one_channel(np.asarray(x_uv, dtype=np.float64) * 1e-6, sfreq)
+    def notched(rows_uv: list[np.ndarray]) -> "mne.io.RawArray":  # noqa: F821
+        x = np.empty((len(rows_uv), n_samples))
+        for k, row in enumerate(rows_uv):
+            np.multiply(row, 1e-6, out=x[k])
+        raw = _raw(x, sfreq)
         if freqs.size:
             raw.notch_filter(freqs, picks="seeg", verbose="error")
         return raw
 
-    sd = np.array([notched(read(i)).get_data()[0].std() for i in range(n)])
+    sd = np.concatenate([notched([read(i) for i in group]).get_data().std(axis=1) for group in groups])
     bad = bad_from_sd(sd, settings.bad_flat, settings.bad_variance)
-    if settings.reference not in ("laplacian", "car", "none"):
-        raise ConfigError("seeg.reference", f"unknown reference {settings.reference!r} (laplacian, car or none)")
     op, table = reference_plan(labels, bad, settings.reference)
     good = [i for i in range(n) if i not in bad]
     average = None
     if table["kind"].isin(["lone", "average"]).any():
-        average = np.zeros(len(read(good[0])), dtype=np.float64)
+        average = np.zeros(n_samples, dtype=np.float64)
         for j in good:
             average += read(j)
         average /= len(good)
-    out, out_sfreq = [], sfreq
-    for i in good:
+
+    def referenced(i: int) -> np.ndarray:
         if table.loc[i, "kind"] in ("lone", "average"):
-            y = read(i) - average
-        else:
-            y = np.zeros(0)
-            for j in np.flatnonzero(op[i]):
-                term = op[i, j] * np.asarray(read(j), dtype=np.float64)
-                y = term if y.size == 0 else y + term
-        raw = notched(y)
+            return read(i) - average
+        y = np.zeros(n_samples, dtype=np.float64)
+        for j in np.flatnonzero(op[i]):
+            y += op[i, j] * np.asarray(read(j), dtype=np.float64)
+        return y
+
+    out, out_sfreq, row = None, sfreq, 0
+    for lo in range(0, len(good), size):
+        raw = notched([referenced(i) for i in good[lo:lo + size]])
         if settings.high_gamma:
             high_gamma_envelope(raw, settings.band)
             if raw.info["sfreq"] > settings.envelope_sfreq:
                 raw.resample(settings.envelope_sfreq, verbose="error")
         zscore(raw)
         out_sfreq = raw.info["sfreq"]
-        out.append(raw.get_data()[0].astype(np.float32))
-        del raw, y
+        values = raw.get_data()
+        if out is None:
+            out = np.empty((len(good), values.shape[1]), dtype=np.float32)
+        out[row:row + len(values)] = values
+        row += len(values)
+        del raw, values
     if bad:
         log.warning("%d bad channel(s) dropped before referencing: %s", len(bad),
                     ", ".join(f"{labels[i]} ({reason})" for i, reason in sorted(bad.items())))
-    log.info("preprocessed %d channels one by one: notch %s Hz, %s reference (%s), high gamma %s, now %.0f Hz",
-             len(good), freqs.tolist(), settings.reference, table["kind"].value_counts().to_dict(),
+    log.info("preprocessed %d channels, %d at a time: notch %s Hz, %s reference (%s), high gamma %s, now %.0f Hz",
+             len(good), size, freqs.tolist(), settings.reference, table["kind"].value_counts().to_dict(),
              settings.high_gamma, out_sfreq)
-    data = np.stack(out) if out else np.zeros((0, 0), np.float32)
-    return data, out_sfreq, table, good
+    return (out if out is not None else np.zeros((0, 0), np.float32)), out_sfreq, table, good
 
 
 def bin_edges(window: tuple[float, float], width: float, step: float) -> np.ndarray:

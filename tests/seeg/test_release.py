@@ -60,11 +60,13 @@ def test_channel_by_channel_equals_whole_recording(release):
     root, _, _ = release
     trial = read_trial(root, 1, 0)
     labels = trial.localization["Electrode"].tolist()
-    for reference in ("laplacian", "car"):
+    n_bytes = 8 * trial.recording.n_samples
+    for reference, group in (("laplacian", 1), ("laplacian", 3), ("car", 2), ("car", 100)):
         settings = PreprocessSettings(reference=reference)
         whole, table_whole = preprocess_with_log(trial.raw, settings)
         data, sfreq, table, good = preprocess_channels(lambda i: trial.recording.channel(trial.channels[i]),
-                                                       labels, trial.recording.sfreq, settings)
+                                                       labels, trial.recording.sfreq, settings,
+                                                       group_bytes=group * n_bytes)
         assert sfreq == whole.info["sfreq"] and data.dtype == np.float32
         assert [labels[i] for i in good] == whole.ch_names
         pd.testing.assert_frame_equal(table, table_whole)
