@@ -76,8 +76,9 @@ def load_scoring_data(args: argparse.Namespace, params: dict, need_images: bool)
     assembly, region_notes = map_regions(assembly, params.get("regions") or None, args.assembly)
     parts, bins_text = select_time_bins(assembly, params.get("time_bins", "all"), args.assembly)
     images = StimulusImages(args.stimuli, size=p.stimulus_size) if need_images else None
-    notes = {"time_bins": bins_text, "nan_presentations_dropped": int(assembly.attrs.get("nan_presentations_dropped", 0)),
-             "nan_neuroids_dropped": int(assembly.attrs.get("nan_neuroids_dropped", 0)), **region_notes}
+    notes = {"time_bins": bins_text,
+             **{key: int(assembly.attrs.get(key, 0)) for key in ("nan_presentations_dropped", "nan_neuroids_dropped")},
+             **region_notes}
     return parts, images, notes
 
 

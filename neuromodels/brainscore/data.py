@@ -431,6 +431,7 @@ def select_time_bins(assembly, setting: str | Sequence[float] = "all", path: Pat
 
 
 DEFAULT_REGIONS = ("V4", "IT")
+VISUAL_HIERARCHY = ("V1", "V2", "V4", "IT")
 
 
 def map_regions(assembly, regions: dict | None = None, path: PathLike | None = None,
@@ -443,7 +444,8 @@ def map_regions(assembly, regions: dict | None = None, path: PathLike | None = N
     assembly lacks is a :class:`DataError` naming the file and the key. The original name stays in the
     ``source_region`` coordinate.
 
-    Returns ``(assembly, notes)`` with ``regions_scored``, ``unmapped_regions`` (name: neuroid count) and
+    Returns ``(assembly, notes)`` with ``regions_scored`` (V1, V2, V4, IT in that order, then others as given),
+    ``unmapped_regions`` (name: neuroid count) and
     ``regions_absent``.
     """
     from ..core.errors import ConfigError
@@ -467,7 +469,10 @@ def map_regions(assembly, regions: dict | None = None, path: PathLike | None = N
         t = absent[0]
         raise DataError(path, f"no neuroids for region {t!r} of {key} (looked for {', '.join(wanted[t])}); "
                               f"the assembly's regions: {have}")
-    scored = [t for t in wanted if t not in absent]
+    # the visual hierarchy's order first (a config passed as sorted JSON loses the order it was written in)
+    rank = {t: i for i, t in enumerate(VISUAL_HIERARCHY)}
+    order = sorted(wanted, key=lambda t: rank.get(t, len(rank)))
+    scored = [t for t in order if t not in absent]
     require(bool(scored), path, f"no neuroids in region {' or '.join(DEFAULT_REGIONS)} (the assembly's regions: "
                                 f"{have}); map its region names with {key}, e.g. {{IT: [pIT, cIT, aIT]}}")
     for t in absent:

@@ -40,7 +40,8 @@ __all__ = [
     "accuracy", "pgd_attack", "pgd_accuracy", "gaussian_noise", "gaussian_blur", "reduce_contrast",
     "robustness_table", "pearson_per_column", "pls_cross_validated", "split_half_ceiling", "ceiling_error_bound",
     "MetricSettings",
-    "BrainModel", "LayerModel", "PrecomputedActivations", "NeuralBenchmark", "public_heldout_split", "commit_layers", "score_model",
+    "BrainModel", "LayerModel", "PrecomputedActivations", "NeuralBenchmark", "public_heldout_split",
+    "commit_layers", "score_model",
     "summary_row", "variant_findings", "plot_variants",
 ]
 

@@ -5,6 +5,7 @@ check that stderr is that one line."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Callable
 
@@ -232,7 +233,6 @@ def activations_not_hdf5(tmp):
 
 
 def activations_rows_mismatch(tmp):
-    fx = _fixture(tmp)
     acts = tmp / "acts.npz"
     np.savez(acts, stimulus_id=np.array(["a", "b", "c"]), layer=np.zeros((4, 5)))
     return lambda: read_activations(acts), acts
@@ -264,7 +264,8 @@ CASES = {
     "duplicate_presentations": (duplicate_presentations, r"\(stimulus_id, repetition\) pair appears twice"),
     "all_nan": (all_nan, "every response is NaN"),
     "infinite_response": (infinite_response, "responses are infinite"),
-    "region_asked_but_absent": (region_asked_but_absent, r"no neuroids for region 'IT'.*looked for pIT, aIT.*V4 \(12\), IT \(12\)"),
+    "region_asked_but_absent": (region_asked_but_absent,
+                                r"no neuroids for region 'IT'.*looked for pIT, aIT.*V4 \(12\), IT \(12\)"),
     "no_default_region": (no_default_region, r"no neuroids in region V4 or IT .*V1 \(6\), V2 \(6\)"),
     "region_mapped_twice": (region_mapped_twice, "mapped to both"),
     "window_without_bins": (window_without_bins, r"no time bin lies within .*200-300 ms .*0-50 ms, 50-100 ms"),
@@ -273,7 +274,8 @@ CASES = {
     "one_repetition": (one_repetition, "at least two repetitions"),
     "activations_missing_stimuli": (activations_missing_stimuli, "no activations for 5 stimuli"),
     "activations_not_hdf5": (activations_not_hdf5, "not a readable HDF5 file"),
-    "activations_rows_mismatch": (activations_rows_mismatch, r"layer 'layer' must be numeric \(n, features\) with n = 3"),
+    "activations_rows_mismatch": (activations_rows_mismatch,
+                                  r"layer 'layer' must be numeric \(n, features\) with n = 3"),
     "activations_without_ids": (activations_without_ids, "missing 'stimulus_id'"),
 }
 
@@ -297,4 +299,4 @@ def test_bad_input_is_one_line(tmp_path: Path, case: str, capsys) -> None:
         line = lines[0]
     assert "\n" not in line and "Traceback" not in line
     assert str(named) in line, line
-    assert pytest.importorskip("re").search(message, line), line
+    assert re.search(message, line), line
