@@ -50,22 +50,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from .core import distributed
     from .core.errors import NeuromodelsError
-    from .core.runtime import set_threads, setup_logging
+    from .core.runtime import launched_by_torchrun, set_threads, setup_logging
+
+    # torch.distributed (and torch with it) only under torchrun: most steps start faster without it
+    if launched_by_torchrun():
+        from .core import distributed
+    else:
+        distributed = None
 
     parser = build_parser()
     args = parser.parse_args(argv)
     setup_logging(args.log_level)
     set_threads(getattr(args, "threads", None))
-    distributed.init_from_env()  # a torchrun launch: one process group for the trainer (see core.distributed)
+    if distributed is not None:
+        distributed.init_from_env()  # a torchrun launch: one process group for the trainer (see core.distributed)
     func = getattr(args, "func", None)
     if func is None:
         parser.parse_args([*(argv or sys.argv[1:]), "--help"])
         return 2
     try:
         func(args)
-        distributed.barrier()  # rank 0 may still be writing what the others computed too
+        if distributed is not None:
+            distributed.barrier()  # rank 0 may still be writing what the others computed too
     except NeuromodelsError as exc:
         print(f"neuromodels: error: {exc}", file=sys.stderr)
         return 2
@@ -74,7 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     finally:
-        distributed.destroy()
+        if distributed is not None:
+            distributed.destroy()
     return 0
 
 

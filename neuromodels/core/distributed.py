@@ -27,7 +27,7 @@ from typing import Any, Iterable, Mapping
 import torch
 from torch import Tensor
 
-from .runtime import get_logger
+from .runtime import get_logger, launched_by_torchrun
 
 
 def world_size() -> int:
@@ -45,10 +45,6 @@ def rank() -> int:
 def is_main() -> bool:
     """True on rank 0 and in a plain (single-process) run."""
     return rank() == 0
-
-
-def launched_by_torchrun() -> bool:
-    return int(os.environ.get("WORLD_SIZE", "1")) > 1 and "RANK" in os.environ
 
 
 def local_rank() -> int:

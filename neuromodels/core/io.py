@@ -12,11 +12,15 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
+
+import sys
 
 import numpy as np
 import pandas as pd
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 from .runtime import get_logger, rng_state, set_rng_state
 
@@ -30,7 +34,8 @@ def atomic_path(path: PathLike) -> Iterator[Path]:
 
     The temporary name keeps the target's suffix so libraries that infer a format from it still work.
     """
-    from .distributed import is_main
+    # loaded (with torch) only where a torchrun launch uses it; without it this is the only process
+    distributed = sys.modules.get(f"{__package__}.distributed")
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -40,7 +45,7 @@ def atomic_path(path: PathLike) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
-        if not is_main():
+        if distributed is not None and not distributed.is_main():
             # a data-parallel run's other ranks compute what rank 0 writes: theirs is dropped
             tmp_path.unlink()
             return
@@ -65,7 +70,8 @@ def _default(obj: Any) -> Any:
         return obj.tolist()
     if isinstance(obj, Path):
         return str(obj)
-    if isinstance(obj, torch.Tensor):
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(obj, torch.Tensor):
         return obj.detach().cpu().tolist()
     raise TypeError(f"cannot write {type(obj).__name__} as JSON")
 
@@ -124,6 +130,8 @@ def write_npz(path: PathLike, **arrays: np.ndarray) -> Path:
 
 
 def torch_save(path: PathLike, obj: Any) -> Path:
+    import torch
+
     path = Path(path)
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)
@@ -131,6 +139,8 @@ def torch_save(path: PathLike, obj: Any) -> Path:
 
 
 def torch_load(path: PathLike, map_location: str | torch.device = "cpu") -> Any:
+    import torch
+
     from .errors import DataError
 
     if not Path(path).exists():

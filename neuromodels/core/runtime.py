@@ -1,4 +1,8 @@
-"""Runtime: logging, device choice, threads, seeding and autocast."""
+"""Runtime: logging, device choice, threads, seeding and autocast.
+
+torch is imported by the functions that use it, not by this module: every CLI call sets up logging and threads
+through here, and steps that never touch a tensor (summaries, tables, figures) start without torch's second of
+imports."""
 
 from __future__ import annotations
 
@@ -7,10 +11,12 @@ import logging
 import os
 import random
 import sys
-from typing import Iterator, Literal
+from typing import TYPE_CHECKING, Iterator, Literal
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 DevicePreference = Literal["auto", "cpu", "cuda"]
 PrecisionPreference = Literal["auto", "fp32", "bf16", "fp16"]
@@ -55,6 +61,8 @@ def select_device(preference: str = "auto", logger: logging.Logger | None = None
     The GPU used is ``cuda:0`` of the visible ones: on a cluster the scheduler (or ``CUDA_VISIBLE_DEVICES``)
     decides which physical GPU that is.
     """
+    import torch
+
     logger = logger or get_logger()
     if preference not in ("auto", "cpu", "cuda"):
         from .errors import ConfigError
@@ -77,10 +85,17 @@ def select_device(preference: str = "auto", logger: logging.Logger | None = None
 
 
 def set_threads(n: int | None) -> None:
-    """Make a job's ``threads`` reach torch, so parallel jobs do not oversubscribe the cores."""
+    """Make a job's ``threads`` reach torch, so parallel jobs do not oversubscribe the cores. Before torch is
+    imported, OMP_NUM_THREADS is what it reads at import; once imported, its thread count is set directly."""
     if n is not None and n > 0:
-        torch.set_num_threads(int(n))
-        os.environ.setdefault("OMP_NUM_THREADS", str(n))
+        os.environ["OMP_NUM_THREADS"] = str(int(n))
+        if "torch" in sys.modules:
+            sys.modules["torch"].set_num_threads(int(n))
+
+
+def launched_by_torchrun() -> bool:
+    """True in a process that ``torchrun`` started as one of several (its environment names the rank)."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1 and "RANK" in os.environ
 
 
 def seed_everything(seed: int, deterministic: bool = True) -> torch.Generator:
@@ -89,6 +104,8 @@ def seed_everything(seed: int, deterministic: bool = True) -> torch.Generator:
     With ``deterministic`` the cuDNN autotuner is off and deterministic kernels are preferred, so the same
     seed gives the same numbers on the same machine.
     """
+    import torch
+
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -112,6 +129,8 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype | Non
 
     ``auto`` is bf16 on a CUDA device that supports it (fp16 otherwise) and fp32 on CPU.
     """
+    import torch
+
     if precision in ("fp32", None):
         return None
     if device.type != "cuda":
@@ -130,6 +149,8 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype | Non
 @contextlib.contextmanager
 def autocast(device: torch.device, dtype: torch.dtype | None) -> Iterator[None]:
     """``torch.autocast`` when ``dtype`` is set, a no-op otherwise."""
+    import torch
+
     if dtype is None:
         yield
     else:
@@ -139,6 +160,8 @@ def autocast(device: torch.device, dtype: torch.dtype | None) -> Iterator[None]:
 
 def rng_state() -> dict:
     """Snapshot of every RNG the training loop touches (python, numpy, torch CPU and CUDA)."""
+    import torch
+
     state = {
         "python": random.getstate(),
         "numpy": np.random.get_state(),
@@ -150,6 +173,8 @@ def rng_state() -> dict:
 
 
 def set_rng_state(state: dict) -> None:
+    import torch
+
     random.setstate(state["python"])
     np.random.set_state(state["numpy"])
     torch.set_rng_state(state["torch"])

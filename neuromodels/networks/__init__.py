@@ -13,17 +13,24 @@
 Imports only ``neuromodels.core`` (and ``neuromodels.stimuli`` to read stimulus sets).
 """
 
-from .augment import Augmentation, caption_safe_augmentation, color_jitter, random_grayscale, \
-    random_resized_crop, simclr_augmentation
-from .data import read_embeddings, write_embeddings
-from .encoders import ImageEncoder, load_encoder, random_init_copy, save_encoder
-from .features import embed_images, embed_texts, image_layer_features, text_layer_features
-from .minilm import MINILM_DIM, MiniLMEncoder, minilm_available
-from .objectives import OBJECTIVES, ContrastiveModel, simclr_loss
-from .presets import PRESETS, NetworkPreset, get_preset
-from .text import CaptionEncoder, build_vocab
-from .train import fit_encoder, retrieval_accuracy, train_image_encoder
-from .vit import VisionTransformer, prepare_images
+from ..core.lazy import lazy_names
+
+# Public names and the module that defines each, imported on first use (every CLI step imports this package
+# to build its parser; most never touch an encoder).
+_WHERE = {
+    **dict.fromkeys(["Augmentation", "caption_safe_augmentation", "color_jitter", "random_grayscale",
+                     "random_resized_crop", "simclr_augmentation"], "augment"),
+    **dict.fromkeys(["read_embeddings", "write_embeddings"], "data"),
+    **dict.fromkeys(["ImageEncoder", "load_encoder", "random_init_copy", "save_encoder"], "encoders"),
+    **dict.fromkeys(["embed_images", "embed_texts", "image_layer_features", "text_layer_features"], "features"),
+    **dict.fromkeys(["MINILM_DIM", "MiniLMEncoder", "minilm_available"], "minilm"),
+    **dict.fromkeys(["OBJECTIVES", "ContrastiveModel", "simclr_loss"], "objectives"),
+    **dict.fromkeys(["PRESETS", "NetworkPreset", "get_preset"], "presets"),
+    **dict.fromkeys(["CaptionEncoder", "build_vocab"], "text"),
+    **dict.fromkeys(["fit_encoder", "retrieval_accuracy", "train_image_encoder"], "train"),
+    **dict.fromkeys(["VisionTransformer", "prepare_images"], "vit"),
+}
+__getattr__ = lazy_names(__name__, _WHERE)
 
 __all__ = [
     "Augmentation", "caption_safe_augmentation", "color_jitter", "random_grayscale", "random_resized_crop",

@@ -11,8 +11,7 @@ One way in per task::
     indices = index_table(condition_slopes(fixations), read_human_slopes())
 """
 
-from importlib import import_module
-from typing import Any
+from ..core.lazy import lazy_names
 
 # Public names and the module that defines each; imported on first use so `neuromodels search --help`
 # does not pay for torch.
@@ -26,12 +25,7 @@ _WHERE = {
     **dict.fromkeys(["analyze", "asymmetry_index", "condition_slopes", "index_table", "reaction_time_ms",
                      "run_model", "slope_correlation"], "evaluate"),
 }
-
-
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        return getattr(import_module(f".{_WHERE[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_names(__name__, _WHERE)
 
 
 __all__ = sorted(_WHERE)
