@@ -189,6 +189,13 @@ class ModelConfig:
     def resolved(self, n_train: int | None = None) -> "ModelConfig":
         """This configuration with every automatic value fixed from ``subjects`` (voxel counts) and
         ``n_train`` (training images per subject; unknown: the small-n dropout)."""
+        from neuromodels.core.errors import ConfigError
+
+        if self.pool not in POOL_MODES + ("auto",):
+            raise ConfigError("decoding.model.pool", f"unknown pooling {self.pool!r} (one of auto, "
+                                                     f"{', '.join(POOL_MODES)})")
+        if self.pooled is not None and int(self.pooled) < 1:
+            raise ConfigError("decoding.model.pooled", f"must be a positive size, got {self.pooled}")
         n_vox = min(self.subjects.values()) if self.subjects else 2 * 1024
         pooled = auto_pooled(n_vox) if self.pooled is None else int(self.pooled)
         pool = auto_pool_mode(n_vox, pooled) if self.pool == "auto" else self.pool

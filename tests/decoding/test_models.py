@@ -155,3 +155,11 @@ def test_presets_resolve_to_their_measured_values_on_the_simulator():
     assert auto_lr(25 * 7) == 3e-3  # ~200 images per subject, batch 32
     full = get_preset("full").model
     assert (full.pooled, full.pool, full.embed_dropout) == (8192, "max", 0.5)
+
+
+@pytest.mark.parametrize("setting, value", [("pool", "median"), ("pooled", 0)])
+def test_a_bad_pooling_setting_is_one_config_error_naming_the_key(setting, value):
+    from neuromodels.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=f"decoding.model.{setting}"):
+        build_model(ModelConfig(subjects={"a": 100}, **{setting: value}))
