@@ -1,4 +1,4 @@
-# The seeg family: Brain Treebank-style recordings (simulated, or real ones named by `seeg.data`) ->
+# The seeg family: recordings in the Brain Treebank release layout (simulated, or real ones named by `seeg.data`) ->
 # event-locked targets -> per-layer features of trained and random-init networks -> grouped-CV ridge per
 # alignment -> test ladder, tables and figures.
 SEEG = config["seeg"]
