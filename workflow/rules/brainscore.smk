@@ -21,6 +21,10 @@ def bs_stimulus_table(path):
 if BS["assembly"] and not BS["stimuli"]:
     sys.exit("neuromodels: config key 'brainscore.stimuli': needed with brainscore.assembly")
 
+# images, simulation and training read only the preset overrides: pointing the family at recordings, or
+# changing how they are scored (regions, time_bins), reruns the scoring jobs and not the training
+BS_PRESET_PARAMS = shlex.quote(json.dumps({"overrides": BS["overrides"]}, sort_keys=True))
+
 BENCHMARKS.append(f"{BENCH}/brainscore.json")
 
 wildcard_constraints:
@@ -33,7 +37,7 @@ rule brainscore_images:
     output:
         f"{DATA}/brainscore/images.h5",
     params:
-        family=params("brainscore"),
+        family=BS_PRESET_PARAMS,
         preset=PRESET,
         preset_code=preset_code("brainscore"),
     conda:
@@ -58,7 +62,7 @@ rule brainscore_simulate:
         truth=f"{DATA}/brainscore/neural/truth.json",
     params:
         out=lambda wildcards, output: os.path.dirname(output.assembly),
-        family=params("brainscore"),
+        family=BS_PRESET_PARAMS,
         preset=PRESET,
         preset_code=preset_code("brainscore"),
     conda:
@@ -85,7 +89,7 @@ rule brainscore_train:
     params:
         launch=launcher,
         checkpoint=f"{BS_OUT}/{{bs_variant}}/seed{{seed}}/checkpoint.pt",
-        family=params("brainscore"),
+        family=BS_PRESET_PARAMS,
         preset=PRESET,
         preset_code=preset_code("brainscore"),
         device=DEVICE,
