@@ -552,7 +552,8 @@ def check_stimulus_ids(assembly, csv: PathLike | None, table: pd.DataFrame) -> N
 class StimulusImages:
     """Images of a stimulus set by ``stimulus_id``: a folder with its CSV (``stimuli.csv``, or the only CSV as
     Brain-Score's local store keeps it) or the CSV itself, listing ``stimulus_id`` (or ``image_id``) and
-    ``filename`` (relative to the CSV's folder).
+    ``filename`` (relative to the CSV's folder; a file not unpacked there is read from the folder's one zip,
+    as Brain-Score ships the images).
 
     Calling it with ids returns uint8 ``(n, size, size, 3)`` (bilinear resize when ``size`` is given). Ids are
     matched as text, so integer ids in one file match the same ids in another.
@@ -565,22 +566,47 @@ class StimulusImages:
         self._files = dict(zip(table["stimulus_id"].astype(str), table["filename"].astype(str)))
         self._cache: dict[str, np.ndarray] = {}
 
+    def _zip(self) -> Path | None:
+        """The folder's one zip archive (Brain-Score ships the images zipped beside the CSV), if any."""
+        if not hasattr(self, "_archive"):
+            archives = sorted(self.root.glob("*.zip"))
+            self._archive = archives[0] if len(archives) == 1 else None
+        return self._archive
+
+    def _open(self, filename: str):
+        """The image file, unpacked beside the CSV or still inside the folder's zip."""
+        import io
+        import zipfile
+
+        file = self.root / filename
+        if file.is_file():
+            return file, file
+        archive = self._zip()
+        if archive is not None:
+            try:
+                with zipfile.ZipFile(archive) as z:
+                    if filename in z.namelist():
+                        return io.BytesIO(z.read(filename)), f"{archive}:{filename}"
+            except (zipfile.BadZipFile, OSError) as exc:
+                raise DataError(archive, f"not a readable zip archive ({exc})") from None
+        where = f" nor inside {archive.name}" if archive is not None else ""
+        raise DataError(file, f"image file listed in the stimulus table not found{where}")
+
     def _load(self, key: str) -> np.ndarray:
         from PIL import Image
 
         if key not in self._cache:
             filename = self._files.get(key)
             require(filename is not None, self.csv, f"no stimulus_id {key}")
-            file = self.root / filename
-            require(file.is_file(), file, "image file listed in the stimulus table not found")
+            source, name = self._open(filename)
             try:
-                with Image.open(file) as img:
+                with Image.open(source) as img:
                     img = img.convert("RGB")
                     if self.size:
                         img = img.resize((self.size, self.size), Image.Resampling.BILINEAR)
                     self._cache[key] = np.asarray(img)
             except OSError as exc:
-                raise DataError(file, f"not a readable image ({exc})") from None
+                raise DataError(name, f"not a readable image ({exc})") from None
         return self._cache[key]
 
     def __call__(self, stimulus_ids: Sequence) -> np.ndarray:

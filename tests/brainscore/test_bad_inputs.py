@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from neuromodels.brainscore.data import (read_activations, read_assembly, read_stimulus_table, select_time_bins,
-                                         write_activations)
+from neuromodels.brainscore.data import (StimulusImages, read_activations, read_assembly, read_stimulus_table,
+                                         select_time_bins, write_activations)
 from neuromodels.cli import main
 from neuromodels.core.errors import NeuromodelsError
 
@@ -116,6 +116,25 @@ def filename_missing_with_model(tmp):
     at = args.index("--activations")
     args[at:at + 2] = ["--model", str(tmp / "model.pt"), "--data", str(tmp / "images.h5")]
     return args, fx["csv"]
+
+
+def image_neither_unpacked_nor_zipped(tmp):
+    fx = _fixture(tmp)
+    _, table = read_stimulus_table(fx["stimuli"])
+    first = table["filename"].iloc[0]
+    (fx["stimuli"] / first).unlink()
+    zipped = next(fx["stimuli"].glob("*.zip"))
+    zipped.unlink()
+    return lambda: StimulusImages(fx["stimuli"])([table["stimulus_id"].iloc[0]]), fx["stimuli"] / first
+
+
+def image_zip_corrupt(tmp):
+    fx = _fixture(tmp)
+    _, table = read_stimulus_table(fx["stimuli"])
+    (fx["stimuli"] / table["filename"].iloc[0]).unlink()
+    zipped = next(fx["stimuli"].glob("*.zip"))
+    zipped.write_bytes(b"PK not really")
+    return lambda: StimulusImages(fx["stimuli"])([table["stimulus_id"].iloc[0]]), zipped
 
 
 def two_csvs_in_folder(tmp):
@@ -254,6 +273,8 @@ CASES = {
     "duplicate_stimulus_ids": (duplicate_stimulus_ids, "duplicate stimulus_id values"),
     "stimulus_id_column_missing": (stimulus_id_column_missing, r"missing columns \['stimulus_id'\]"),
     "filename_missing_with_model": (filename_missing_with_model, r"missing columns \['filename'\]"),
+    "image_neither_unpacked_nor_zipped": (image_neither_unpacked_nor_zipped, "listed in the stimulus table not found"),
+    "image_zip_corrupt": (image_zip_corrupt, "not a readable zip archive"),
     "two_csvs_in_folder": (two_csvs_in_folder, "needs stimuli.csv or exactly one CSV"),
     "not_netcdf": (not_netcdf, "not a netCDF file"),
     "empty_file": (empty_file, "empty file"),

@@ -47,6 +47,17 @@ def test_reads_brainio_store(tmp_path: Path, netcdf3: bool, legacy_ids: bool) ->
                                   np.asarray(Image.open(fx["stimuli"] / f"{first}.png").convert("RGB")))
 
 
+def test_images_read_from_the_zip_when_not_unpacked(tmp_path: Path) -> None:
+    """The store as downloaded (CSV + zip, nothing unpacked) gives the same images as the unpacked one."""
+    fx = write_brainio_fixture(tmp_path)
+    _, table = read_stimulus_table(fx["stimuli"])
+    ids = table["stimulus_id"].iloc[[5, 0, 9]].tolist()
+    unpacked = StimulusImages(fx["stimuli"], size=16)(ids)
+    for png in fx["stimuli"].glob("*.png"):
+        png.unlink()
+    np.testing.assert_array_equal(StimulusImages(fx["stimuli"], size=16)(ids), unpacked)
+
+
 def test_nan_neuroids_dropped_with_count(tmp_path: Path, caplog, capsys) -> None:
     fx = write_brainio_fixture(tmp_path, nan_neuroids=3)
     a = read_assembly(fx["assembly"], stimuli=read_stimulus_table(fx["stimuli"])[1])
