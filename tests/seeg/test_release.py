@@ -115,3 +115,18 @@ def test_tiny_seeg_dag_runs_on_the_release_layout(release, tmp_path):
     assert notes["corrupted_channels"] == 2 and notes["non_brain_channels"] == 2
     for name in ("electrodes.csv", "regions.csv", "glass_brain.png", "r_by_bin.png"):
         assert os.path.getsize(results / "seed0" / name) > 0
+
+
+def test_trials_of_other_movies_are_skipped_and_counted(release, tmp_path):
+    import shutil
+
+    root = tmp_path / "bt"
+    shutil.copytree(release[0], root)
+    movie = release[2]["movie"]
+    shutil.copytree(root / "transcripts" / movie, root / "transcripts" / "another-movie")
+    (root / "subject_metadata" / "sub_2_trial000_metadata.json").write_text(json.dumps({"filename": "another-movie"}))
+    built = build_all_targets(root, ("language",), PreprocessSettings(), (-0.1, 0.6), 0.1, 0.05, movies=[movie])
+    lang = built["language"]
+    assert lang.counts["trials_of_other_movies"] == 1 and lang.counts["trials"] == 1
+    assert set(lang.electrodes["subject"]) == {1}
+    assert set(lang.events["movie"]) == {movie}
