@@ -84,9 +84,14 @@ def write_release(root: str | Path, spec: ReleaseSpec = ReleaseSpec(), seed: int
            for s in range(spec.n_subjects)]
     subjectim = np.stack([np.concatenate([shared, o]) for o in own]) + 1  # 1-based 73k ids
     per_subject = subjectim.shape[1]
-    master = np.concatenate([rng.permutation(per_subject) for _ in range(spec.repeats)]) + 1  # 1-based 10k ids
+    # trial order through the 10k list (1-based): each image `repeats` times; the first few shared images
+    # only at the very end, so a subject that stops early never sees them (as in NSD)
+    late = np.arange(min(3, spec.n_shared))
+    rest = np.setdiff1d(np.arange(per_subject), late)
+    master = np.concatenate([rng.permutation(rest) for _ in range(spec.repeats)]
+                            + [rng.permutation(np.repeat(late, spec.repeats))]) + 1
     total = max(spec.sessions) * spec.trials_per_session
-    assert total <= len(master), "more trials than the design holds"
+    assert total == len(master), f"the sessions hold {total} trials, the design {len(master)}"
     design_path = root / RELEASE_EXPDESIGN
     design_path.parent.mkdir(parents=True, exist_ok=True)
     scipy.io.savemat(design_path, {"masterordering": master[None, :].astype(np.float64),
@@ -239,6 +244,61 @@ def release_config(root: Path, path: Path, **extra) -> Path:
     return path
 
 
+def dry_run(work: Path, config: Path) -> dict[str, list]:
+    """``snakemake -n`` of the decoding target: {rule: [(first output, [inputs]) of each job]}, and the shell
+    commands under the key ``"shell"``."""
+    run = _snakemake(work, "decoding", "-n", "--configfile", str(config), "--config", "preset=tiny", "device=cpu")
+    assert run.returncode == 0, run.stderr[-3000:]
+    jobs: dict[str, list] = {"shell": []}
+    rule, inputs = None, []
+    for line in (run.stdout + run.stderr).splitlines():
+        line = line.strip()
+        if line.startswith("rule ") and line.endswith(":"):
+            rule, inputs = line[5:-1], []
+        elif line.startswith("input:"):
+            inputs = [x.strip() for x in line[6:].split(",")]
+        elif line.startswith("output:") and rule:
+            jobs.setdefault(rule, []).append((line[7:].split(",")[0].strip(), inputs))
+        elif line.startswith("Shell command:"):
+            jobs["shell"].append(line)
+    return jobs
+
+
+def test_dry_run_jobs_read_their_data_files_and_not_the_list_of_sizes(release, tmp_path):
+    """Each job's inputs are the data files it reads (so a changed file reruns exactly those jobs), and no
+    job's --params holds the list of sizes or methods (so a new size runs only its own jobs)."""
+    root, _ = release
+    work = tmp_path / "work"
+    work.mkdir()
+    jobs = dry_run(work, release_config(root, tmp_path / "release.yaml"))
+    assert len(jobs["decoding_adapt"]) == 12 and len(jobs["decoding_train"]) == 2
+    params = [cmd for cmd in jobs["shell"] if "--params" in cmd]
+    assert params and all('"n_train"' not in c and '"methods"' not in c and '"source_baselines"' not in c
+                          for c in params)
+    design = str(root / RELEASE_EXPDESIGN)
+
+    def reads(inputs, subject):
+        return any(f"/ppdata/{subject}/" in x for x in inputs)
+
+    for rule, entries in jobs.items():
+        for out, inputs in entries if rule != "shell" else []:
+            if rule in ("decoding_train", "decoding_adapt", "decoding_source", "decoding_targets"):
+                assert design in inputs, (rule, out)
+            if rule == "decoding_train":  # the joint models read the source subjects only
+                assert reads(inputs, "subj01") and reads(inputs, "subj02") and not reads(inputs, "subj03")
+            if rule == "decoding_source":
+                subject = out.split("/")[4]
+                assert reads(inputs, subject) and not reads(inputs, "subj03")
+            if rule == "decoding_adapt":  # the held-out subject's betas; the sources' only for reset-tuning
+                assert reads(inputs, "subj03")
+                assert reads(inputs, "subj01") == ("/mindbridge_reset" in out), out
+            if rule == "decoding_targets":
+                assert str(root / "embeddings.npy") in inputs and str(root / "embedding_ids.txt") in inputs
+                assert not reads(inputs, "subj01")
+    session_files = [x for _, inp in jobs["decoding_adapt"] for x in inp if "betas_session" in x]
+    assert any(x.endswith(".hdf5") for x in session_files) and any(x.endswith(".nii.gz") for x in session_files)
+
+
 @pytest.mark.slow
 def test_tiny_dag_runs_on_the_release_without_hand_edits(release, tmp_path):
     root, planted = release
@@ -251,12 +311,29 @@ def test_tiny_dag_runs_on_the_release_without_hand_edits(release, tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
     summary = json.loads((work / "results/decoding/summary.json").read_text())
     split = summary["notes"]["test_split"]
-    assert split["test_split"] == "shared" and split["n_test"] == len(choose_test_split(open_dataset(root)).ids)
+    expected = choose_test_split(open_dataset(root))
+    assert split["test_split"] == "shared" and split["n_test"] == len(expected.ids) < len(planted["shared"])
     records = [json.loads(p.read_text()) for p in (work / "results/decoding/heldout").rglob("metrics.json")]
     assert records and all(r["test_split"] == "shared" and r["n_test"] == split["n_test"] for r in records)
     # the planted attributes are decodable from these betas: ridge on the new subject beats chance
     ridge = [r for r in records if r["method"] == "ridge" and r["n_train_arg"] == "all"]
-    assert ridge and ridge[0]["image_top1_image"] > 2 * ridge[0]["chance_top1"]
+    assert ridge and ridge[0]["image_top1_image"] > 4 * ridge[0]["chance_top1"]
+    # after the run (params and inputs recorded), what a change reruns: a new size only its six jobs
+    more = dry_run(work, release_config(root, tmp_path / "more.yaml", n_train=[25, 40, "all"]))
+    assert set(more) == {"shell", "decoding_adapt", "decoding_report", "decoding"}
+    assert len(more["decoding_adapt"]) == 6 and all("/n40/" in out for out, _ in more["decoding_adapt"])
+    # a changed betas file of the held-out subject: its twelve jobs, not the joint models, sources or targets
+    folder = root / RELEASE_BETAS.format(subject="subj03", space="func1pt8mm", betas="betas_fithrf_GLMdenoise_RR")
+    session = sorted(folder.iterdir())[-1]
+    later = time.time() + 5
+    os.utime(session, (later, later))
+    changed = dry_run(work, cfg)
+    assert set(changed) == {"shell", "decoding_adapt", "decoding_report", "decoding"}
+    assert len(changed["decoding_adapt"]) == 12
+    # the design (trial order, shared images) is read by every job
+    os.utime(root / RELEASE_EXPDESIGN, (later, later))
+    design = dry_run(work, cfg)
+    assert {r: len(v) for r, v in design.items() if r.startswith("decoding_")} == {
+        "decoding_targets": 1, "decoding_train": 2, "decoding_source": 4, "decoding_adapt": 12, "decoding_report": 1}
     print(f"tiny decoding DAG on the release fixture: {seconds:.0f} s; ridge top-1 "
-          f"{ridge[0]['image_top1_image']:.2f} (chance {ridge[0]['chance_top1']:.2f}); "
-          f"{summary['notes']['test_split']}")
+          f"{ridge[0]['image_top1_image']:.2f} (chance {ridge[0]['chance_top1']:.2f}); {split}")
