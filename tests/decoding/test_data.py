@@ -241,3 +241,76 @@ simulate_dataset({str(tmp_path / "nsd")!r}, SimulationSettings(n_subjects=2, n_t
                          env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
     assert out.returncode == 0, out.stderr[-2000:]
     assert (tmp_path / "nsd" / "ground_truth.npz").is_file()
+
+
+# ------------------------------------------------------------------------------------------------ string ids
+def _string_id_set(root: Path) -> list[str]:
+    """A simple-layout set whose ids are NSD-style names ('nsd00007', ...) in stimuli.h5, trials.csv and the
+    user's embedding ids (.txt), two subjects sharing four stimuli."""
+    mask, affine, _, _ = _subject_arrays()
+    names = [f"nsd{i:05d}" for i in (7, 19, 501, 72999, 8, 9)]
+    rng = np.random.default_rng(2)
+    write_stimuli(root, np.array(names), rng.integers(0, 256, (6, 3, 4, 4), dtype=np.uint8), list("abcdef"))
+    for s, own in (("subj01", names[4]), ("subj02", names[5])):
+        seen = names[:4] + [own]
+        trials = pd.DataFrame({"trial": np.arange(10), "session": np.repeat([1, 2], 5),
+                               "stimulus_id": seen * 2, "repeat": np.repeat([0, 1], 5)})
+        write_subject(root, s, mask, affine, rng.standard_normal((10, int(mask.sum()))), trials)
+    np.save(root / "emb.npy", rng.standard_normal((6, 5)).astype(np.float32))
+    (root / "emb_ids.txt").write_text("\n".join(names) + "\n")
+    return names
+
+
+def test_string_ids_are_ids_everywhere(tmp_path):
+    from neuromodels.decoding.data import choose_test_split, open_dataset, read_id_list
+    from neuromodels.decoding.targets import make_targets, read_targets, write_targets
+    from neuromodels.decoding.train import DecodingData
+
+    names = _string_id_set(tmp_path)
+    assert read_stimulus_ids(tmp_path / "stimuli.h5").tolist() == names  # strings kept, order kept
+    data = read_subject(tmp_path, "subj01")
+    assert data.stimulus_ids.tolist() == sorted(names[:5])
+    assert np.array_equal(data.repeats("nsd00019"), [1, 6])
+    # targets keyed by string ids from an .npy + ids .txt, written and read back exactly
+    targets = make_targets(tmp_path, str(tmp_path / "emb.npy"), ids_path=str(tmp_path / "emb_ids.txt"),
+                           standardise=False)
+    write_targets(tmp_path / "t.h5", targets)
+    back = read_targets(tmp_path / "t.h5")
+    assert back.stimulus_id.tolist() == names
+    assert np.array_equal(back.take(["nsd00501"])["image"], np.load(tmp_path / "emb.npy")[[2]])
+    # the test split of what both saw, and a file split in every id-list format
+    split = choose_test_split(open_dataset(tmp_path), "shared")
+    assert split.ids.tolist() == sorted(names[:4]) and split.describe()["n_test"] == 4
+    (tmp_path / "test.csv").write_text("stimulus_id\nnsd00007\nnsd00019\n")
+    assert read_id_list(tmp_path / "test.csv").tolist() == ["nsd00007", "nsd00019"]
+    d = DecodingData(tmp_path, back, ["subj01", "subj02"], split={"kind": "file", "file": str(tmp_path / "test.csv")})
+    assert d.test_ids.tolist() == ["nsd00007", "nsd00019"]
+    assert d.train_ids["subj01"].tolist() == sorted([names[2], names[3], names[4]])
+
+
+def test_integer_like_strings_are_integers_and_mixed_kinds_are_refused(tmp_path):
+    from neuromodels.core.errors import DataError
+    from neuromodels.decoding.data import canonical_ids, read_id_list
+
+    assert canonical_ids(np.array(["007", "19", " 501 "])).tolist() == [7, 19, 501]
+    assert canonical_ids(np.array([b"nsd1", b"nsd2"])).tolist() == ["nsd1", "nsd2"]
+    assert canonical_ids(np.array([[3.0], [4.0]])).tolist() == [3, 4]
+    with pytest.raises(DataError, match="non-integer"):
+        canonical_ids(np.array([1.5, 2.0]))
+    (tmp_path / "ids.txt").write_text("# test ids\n3\n\n4\n")
+    assert read_id_list(tmp_path / "ids.txt").tolist() == [3, 4]
+    with h5py.File(tmp_path / "ids.h5", "w") as f:
+        f.create_dataset("stimulus_id", data=np.array(["a1", "b2"], dtype=object), dtype=h5py.string_dtype())
+    assert read_id_list(tmp_path / "ids.h5").tolist() == ["a1", "b2"]
+
+
+def test_stimuli_without_ids_are_numbered_with_a_logged_count(tmp_path, caplog):
+    import logging
+
+    images = np.zeros((5, 3, 4, 4), np.uint8)
+    with h5py.File(tmp_path / "stimuli.h5", "w") as f:
+        f["images"] = images
+    with caplog.at_level(logging.WARNING):
+        ids = read_stimulus_ids(tmp_path / "stimuli.h5")
+    assert ids.tolist() == [0, 1, 2, 3, 4]
+    assert any("no 'stimulus_id'" in r.getMessage() and "5 images" in r.getMessage() for r in caplog.records)
