@@ -35,7 +35,7 @@ from ..core.io import PathLike, atomic_path
 
 __all__ = ["ImageDataset", "write_image_dataset", "read_image_dataset", "world_image_dataset",
            "make_assembly", "write_assembly", "read_assembly", "drop_nan", "select_time_bins", "map_regions",
-           "average_repetitions", "ASSEMBLY_DIMS", "read_stimulus_table", "check_stimulus_ids", "StimulusImages",
+           "average_repetitions", "ASSEMBLY_DIMS", "stimulus_table_path", "read_stimulus_table", "check_stimulus_ids", "StimulusImages",
            "write_activations", "read_activations"]
 
 ASSEMBLY_DIMS = ("presentation", "neuroid", "time_bin")
@@ -508,18 +508,27 @@ def average_repetitions(assembly, stimulus_ids: Sequence | None = None):
 
 
 # ------------------------------------------------------------------------------------------ stimulus images
+def stimulus_table_path(path: PathLike) -> Path:
+    """Where a stimulus set's table is: the CSV itself, a folder's ``stimuli.csv``, or a folder's only CSV
+    (Brain-Score's local store names it after the set, ``<identifier>.csv``, beside its images). A folder that
+    does not exist yet (a simulation still to write) or holds several CSVs gives ``<folder>/stimuli.csv``."""
+    path = Path(path)
+    if path.is_dir() and not (path / "stimuli.csv").is_file():
+        tables = sorted(path.glob("*.csv"))
+        if len(tables) == 1:
+            return tables[0]
+    return path / "stimuli.csv" if path.is_dir() or not path.suffix else path
+
+
 def _stimulus_csv(path: Path) -> Path:
-    """The stimulus table of a stimulus set: the CSV itself, a folder's ``stimuli.csv``, or a folder's only CSV
-    (Brain-Score's local store names it after the set, ``<identifier>.csv``, beside its images)."""
-    if not path.is_dir():
-        require(path.is_file(), path, "stimulus set not found (a folder with its CSV, or the CSV)")
-        return path
-    if (path / "stimuli.csv").is_file():
-        return path / "stimuli.csv"
-    tables = sorted(path.glob("*.csv"))
-    require(len(tables) == 1, path, f"a stimulus set folder needs stimuli.csv or exactly one CSV, found "
-                                    f"{[t.name for t in tables]}")
-    return tables[0]
+    """:func:`stimulus_table_path`, checked: the table exists and the folder holds no other CSV to choose."""
+    if path.is_dir() and not (path / "stimuli.csv").is_file():
+        tables = sorted(path.glob("*.csv"))
+        require(len(tables) == 1, path, f"a stimulus set folder needs stimuli.csv or exactly one CSV, found "
+                                        f"{[t.name for t in tables]}")
+    csv = stimulus_table_path(path)
+    require(csv.is_file(), csv, "stimulus set not found (a folder with its CSV, or the CSV)")
+    return csv
 
 
 def read_stimulus_table(path: PathLike, need: Sequence[str] = ()) -> tuple[Path, pd.DataFrame]:

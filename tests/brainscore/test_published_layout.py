@@ -14,7 +14,8 @@ import pytest
 from PIL import Image
 
 from neuromodels.brainscore.data import (StimulusImages, map_regions, read_activations, read_assembly,
-                                         read_stimulus_table, select_time_bins, write_activations)
+                                         read_stimulus_table, select_time_bins, stimulus_table_path,
+                                         write_activations)
 from neuromodels.cli import main
 
 from .brainio_layout import write_brainio_fixture
@@ -27,6 +28,8 @@ def test_reads_brainio_store(tmp_path: Path, netcdf3: bool, legacy_ids: bool) ->
     with open(fx["assembly"], "rb") as fh:
         assert fh.read(4) in ((b"CDF\x01", b"CDF\x02") if netcdf3 else (b"\x89HDF",))
     csv, table = read_stimulus_table(fx["stimuli"])            # the folder: its only CSV is found
+    assert stimulus_table_path(fx["stimuli"]) == csv == fx["csv"] and stimulus_table_path(csv) == csv
+    assert stimulus_table_path(tmp_path / "not_yet") == tmp_path / "not_yet" / "stimuli.csv"   # still to write
     assert csv == fx["csv"] and len(table) == 48
     a = read_assembly(fx["assembly"], stimuli=table)
     assert a.dims == ("presentation", "neuroid", "time_bin") and a.shape == (192, 24, 1)

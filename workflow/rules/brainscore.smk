@@ -1,23 +1,16 @@
 # The brainscore family: a classification set (the stimulus world's categories unless `brainscore.image_data`
 # names one) and V4/IT recordings (simulated unless `brainscore.assembly` names one) -> one CrossViT per
 # variant and seed -> robustness and neural scores per model -> a table and a figure; a throughput benchmark.
+from neuromodels.brainscore.data import stimulus_table_path
+
 BS = config["brainscore"]
 BS_OUT = f"{RESULTS}/brainscore"
 BS_IMAGES = BS["image_data"] or f"{DATA}/brainscore/images.h5"
 BS_ASSEMBLY = BS["assembly"] or f"{DATA}/brainscore/neural/assembly.nc"
 BS_STIMULI = BS["stimuli"] or f"{DATA}/brainscore/neural/stimuli"
 
-
-def bs_stimulus_table(path):
-    """The stimulus set's CSV: the file named, a folder's stimuli.csv, or a folder's only CSV (Brain-Score's
-    local store names it after the set, beside the unpacked images); the reader reports anything else."""
-    import glob
-
-    if os.path.isfile(path) or not os.path.isdir(path) or os.path.isfile(os.path.join(path, "stimuli.csv")):
-        return path if os.path.isfile(path) else os.path.join(path, "stimuli.csv")
-    tables = sorted(glob.glob(os.path.join(path, "*.csv")))
-    return tables[0] if len(tables) == 1 else os.path.join(path, "stimuli.csv")
-
+# the stimulus set's CSV: the file named, a folder's stimuli.csv, or a folder's only CSV (Brain-Score's store)
+BS_STIMULUS_TABLE = str(stimulus_table_path(BS_STIMULI))
 if BS["assembly"] and not BS["stimuli"]:
     sys.exit("neuromodels: config key 'brainscore.stimuli': needed with brainscore.assembly")
 
@@ -115,7 +108,7 @@ rule brainscore_score:
         model=rules.brainscore_train.output.model,
         data=BS_IMAGES,
         assembly=BS_ASSEMBLY,
-        stimuli=bs_stimulus_table(BS_STIMULI),
+        stimuli=BS_STIMULUS_TABLE,
     output:
         robustness=f"{BS_OUT}/{{bs_variant}}/seed{{seed}}/robustness.csv",
         neural=f"{BS_OUT}/{{bs_variant}}/seed{{seed}}/neural.csv",
