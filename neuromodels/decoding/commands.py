@@ -129,14 +129,19 @@ def _load(args: argparse.Namespace, subjects: list[str]):
     preset.train.precision = args.precision
     device = select_device(args.device)
     data = DecodingData(args.data, read_targets(args.targets), subjects, **data_options(settings))
-    args.split = data.split.describe()
+    args.split = {**data.split.describe(), **getattr(data.dataset, "notes", {})}
     return preset, device, data
 
 
+SPLIT_FIELDS = {"test_split": "test_split", "n_test": "n_test", "source": "test_split_source",
+                "listed": "test_ids_listed", "not_seen_by_all": "test_ids_not_seen_by_all",
+                "shared_listed": "test_shared_listed", "fraction": "test_fraction", "seed": "test_split_seed",
+                "stimuli_numbered_by_row": "stimuli_numbered_by_row"}
+
+
 def _record(base: dict, metrics: dict, args: argparse.Namespace) -> dict:
-    split = {k: v for k, v in getattr(args, "split", {}).items() if k in ("test_split", "n_test", "source")}
-    if "source" in split:
-        split["test_split_source"] = split.pop("source")
+    """One metrics record: what was run, its metrics, and the test split (with the counts of what it left out)."""
+    split = {SPLIT_FIELDS[k]: v for k, v in getattr(args, "split", {}).items() if k in SPLIT_FIELDS}
     return {**base, **metrics, **split, "preset": args.preset, "device": str(args.device)}
 
 
@@ -213,9 +218,9 @@ def _report(args: argparse.Namespace) -> None:
     write_report(args.metrics, args.out_dir, preset=args.preset, seed=args.seed)
     # the test split the runs were scored on goes into the summary's notes (one entry per distinct split)
     table = collect(args.metrics)
-    cols = [c for c in ("test_split", "n_test", "test_split_source") if c in table.columns]
+    cols = [c for c in SPLIT_FIELDS.values() if c in table.columns]
     if cols:
-        splits = table[cols].drop_duplicates().to_dict("records")
+        splits = [{k: v for k, v in r.items() if v == v} for r in table[cols].drop_duplicates().to_dict("records")]
         path = Path(args.out_dir) / "summary.json"
         summary = read_json(path)
         summary.setdefault("notes", {})["test_split"] = splits[0] if len(splits) == 1 else splits

@@ -327,8 +327,9 @@ def _images_dataset(f: Any, path: Path) -> tuple[Any, bool]:
     return images, images.shape[1] != 3
 
 
-def read_stimulus_ids(path: str | Path) -> np.ndarray:
-    """The stimulus ids of the rows of a stimuli file (its `stimulus_id`, else the row index, logged)."""
+def read_stimulus_ids(path: str | Path, report: dict | None = None) -> np.ndarray:
+    """The stimulus ids of the rows of a stimuli file (its `stimulus_id`, else the row index: logged, and the
+    count put in ``report["stimuli_numbered_by_row"]`` when a dict is given)."""
     import h5py
 
     path = Path(path)
@@ -345,6 +346,8 @@ def read_stimulus_ids(path: str | Path) -> np.ndarray:
                 log.warning("%s: no 'stimulus_id' dataset: the %d images are numbered by row (0..%d)", path, n,
                             n - 1)
                 ids = np.arange(n, dtype=np.int64)
+                if report is not None:
+                    report["stimuli_numbered_by_row"] = int(n)
     except OSError as exc:
         raise DataError(path, f"not a readable HDF5 file ({exc})") from None
     return ids
@@ -557,10 +560,11 @@ class SimpleDataset:
         self.stimuli_path = stimuli_file(self.root)
         self.subjects = list_subjects(self.root)
         self._ids: np.ndarray | None = None
+        self.notes: dict = {}  # fallbacks taken while reading (counts), written with the results
 
     def stimulus_ids(self) -> np.ndarray:
         if self._ids is None:
-            self._ids = read_stimulus_ids(self.stimuli_path)
+            self._ids = read_stimulus_ids(self.stimuli_path, self.notes)
         return self._ids
 
     def target_ids(self) -> np.ndarray:
@@ -631,6 +635,7 @@ class NSDRelease:
         self._design: dict[str, np.ndarray] | None = None
         self._n_images: int | None = None
         self._trials: dict[str, pd.DataFrame] = {}
+        self.notes: dict = {}  # fallbacks taken while reading (counts), written with the results
 
     # ----------------------------------------------------------------------------------- files
     def roi_path(self, subject: str) -> Path:

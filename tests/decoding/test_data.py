@@ -304,13 +304,15 @@ def test_integer_like_strings_are_integers_and_mixed_kinds_are_refused(tmp_path)
     assert read_id_list(tmp_path / "ids.h5").tolist() == ["a1", "b2"]
 
 
-def test_stimuli_without_ids_are_numbered_with_a_logged_count(tmp_path, caplog):
+def test_stimuli_without_ids_are_numbered_with_a_logged_count(tmp_path, caplog, monkeypatch):
     import logging
 
     images = np.zeros((5, 3, 4, 4), np.uint8)
     with h5py.File(tmp_path / "stimuli.h5", "w") as f:
         f["images"] = images
-    with caplog.at_level(logging.WARNING):
-        ids = read_stimulus_ids(tmp_path / "stimuli.h5")
-    assert ids.tolist() == [0, 1, 2, 3, 4]
+    monkeypatch.setattr(logging.getLogger("neuromodels"), "propagate", True)  # the CLI's logging may have run
+    report: dict = {}
+    with caplog.at_level(logging.WARNING, logger="neuromodels"):
+        ids = read_stimulus_ids(tmp_path / "stimuli.h5", report)
+    assert ids.tolist() == [0, 1, 2, 3, 4] and report == {"stimuli_numbered_by_row": 5}
     assert any("no 'stimulus_id'" in r.getMessage() and "5 images" in r.getMessage() for r in caplog.records)
