@@ -352,6 +352,9 @@ def read_words(root: str | Path, movie: str) -> pd.DataFrame:
         log.info("%s: no manual/word-times-stanford.csv, reading the words of features.csv", movie)
     require(folder.is_dir(), folder, f"no transcripts folder for movie {movie!r}")
     table = read_csv_table(path, WORD_COLUMNS)
+    if table["is_onset"].dtype == object:  # True/False written as text
+        table["is_onset"] = table["is_onset"].map(
+            lambda v: {"true": 1, "false": 0}.get(str(v).strip().lower(), v))
     _numeric(table, path, ("start", "end", "is_onset"))
     missing = table["start"].isna() | table["text"].isna()
     if missing.any():
@@ -368,6 +371,7 @@ def read_words(root: str | Path, movie: str) -> pd.DataFrame:
         if c not in WORD_COLUMNS and c not in words:
             words[c] = table[c].to_numpy()
     words.attrs["path"] = str(path)
+    words.attrs["dropped"] = int(missing.sum())
     return words
 
 
@@ -485,6 +489,7 @@ def read_trial(root: str | Path, subject: int, trial: int, sfreq: float = DEFAUL
     localization = loc.loc[[labels[i] for i in channels]].reset_index()
     triggers = read_triggers(root / "subject_timings" / f"{name}_timings.csv", recording.n_samples)
     words = read_words(root, movie)
+    counts["words_without_start"] = words.attrs.get("dropped", 0)
     cuts = read_scene_cuts(root, movie, scene_cuts)
     duration = recording.n_samples / recording.sfreq
     tables = []

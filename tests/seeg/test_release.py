@@ -54,6 +54,15 @@ def test_features_csv_read_when_the_manual_file_is_absent(release, tmp_path):
     (root / "transcripts" / release[2]["movie"] / "manual" / "word-times-stanford.csv").unlink()
     trial = read_trial(root, 2, 0)
     assert "gpt2_surprisal" in trial.words and len(trial.words) == len(release[2]["words"])
+    # a word without a start time is dropped and counted; True/False onsets read as 1/0
+    path = root / "transcripts" / release[2]["movie"] / "features.csv"
+    table = pd.read_csv(path, index_col=0)
+    table["is_onset"] = table["is_onset"].astype(bool)
+    table.loc[3, "start"] = np.nan
+    table.to_csv(path)
+    trial = read_trial(root, 2, 0)
+    assert trial.counts["words_without_start"] == 1 and len(trial.words) == len(release[2]["words"]) - 1
+    assert trial.words["sentence"].max() == release[2]["words"]["is_onset"].sum() - 1
 
 
 def test_channel_by_channel_equals_whole_recording(release):
