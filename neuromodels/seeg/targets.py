@@ -91,6 +91,18 @@ def build_all_targets(root: str | Path, alignments: tuple[str, ...], settings: P
         else:
             chosen.append((subject, trial_id))
     require(bool(chosen), Path(root) / "subject_metadata", f"no trial of the movies {movies}")
+    # events are kept where every subject's recording has them: movies not watched by every subject add nothing
+    watched: dict[int, set] = {}
+    for subject, trial_id in chosen:
+        watched.setdefault(subject, set()).add(read_movie_name(root, subject, trial_id))
+    common = set.intersection(*watched.values())
+    require(bool(common), Path(root) / "subject_metadata",
+            f"the subjects watched no movie in common ({ {s: sorted(m) for s, m in sorted(watched.items())} }); "
+            f"set seeg.movies to movies every analysed subject watched (trials of other movies are skipped)")
+    partial = sorted(set.union(*watched.values()) - common)
+    if partial:
+        log.warning("movies %s were not watched by every subject: their events will be dropped (only events every "
+                    "subject's recording has are kept); seeg.movies can leave them out", partial)
     by_subject: dict[str, dict[int, dict[str, object]]] = {a: {} for a in alignments}
     events_of: dict[str, dict[str, pd.DataFrame]] = {a: {} for a in alignments}
     edges = None

@@ -139,3 +139,16 @@ def test_trials_of_other_movies_are_skipped_and_counted(release, tmp_path):
     assert lang.counts["trials_of_other_movies"] == 1 and lang.counts["trials"] == 1
     assert set(lang.electrodes["subject"]) == {1}
     assert set(lang.events["movie"]) == {movie}
+
+
+def test_subjects_without_a_common_movie_stop_before_preprocessing(release, tmp_path):
+    import shutil
+
+    from neuromodels.core.errors import DataError
+
+    root = tmp_path / "bt"
+    shutil.copytree(release[0], root)
+    shutil.copytree(root / "transcripts" / release[2]["movie"], root / "transcripts" / "another-movie")
+    (root / "subject_metadata" / "sub_2_trial000_metadata.json").write_text(json.dumps({"filename": "another-movie"}))
+    with pytest.raises(DataError, match=r"subject_metadata: the subjects watched no movie in common .*seeg.movies"):
+        build_all_targets(root, ("language",), PreprocessSettings(), (-0.1, 0.6), 0.1, 0.05)
