@@ -3,9 +3,11 @@
 For every trial (one subject watching one movie) the preprocessed activity is averaged in sliding bins around
 each event; the events of every movie are concatenated (movie by movie, each in movie order) and the electrodes
 of all subjects are stacked, so a target is one electrode in one time bin. Alignments: ``language`` (word onsets)
-and ``vision`` (scene cuts). Every movie of every subject is used. An electrode marked bad in any of its trials is
-left out (counted), and an event missing from some recording (at a recording edge, or a movie a subject did not
-watch) is dropped (counted); the counts and what each contact was referenced to are saved with the targets.
+and ``vision`` (scene cuts). The movies of ``seeg.movies`` (default: every movie) are used; trials of other movies
+are skipped (counted). Channels the reader leaves out (trigger, corrupted, unlocalized) and electrodes marked bad
+in any of their trials are counted, and an event missing from some recording (at a recording edge, or a movie a
+subject did not watch) is dropped (counted); the counts and what each contact was referenced to are saved with
+the targets. Each trial is read and preprocessed once for both alignments, a few channels at a time.
 """
 
 from __future__ import annotations
