@@ -5,13 +5,13 @@ when ``nsddata/experiments/nsd/nsd_expdesign.mat`` exists under the root).
 
 The project's **simple layout** (one folder per subject, plus the stimuli shared by all)::
 
-    stimuli.h5                 `images` uint8 (n, 3, H, W) or (n, H, W, 3); `stimulus_id` (n,) integers or
-                               strings (e.g. 'nsd73000'). Without `stimulus_id` the row index is the id, and the
-                               reader logs a warning with the count (NSD's own brick is numbered that way).
+    stimuli.h5 (or .hdf5)      `images` uint8 (n, 3, H, W) or (n, H, W, 3); `stimulus_id` (or `stimulus_ids`)
+                               (n,) integers or strings (e.g. 'nsd73000'). Without it the row index is the id,
+                               and the reader logs a warning with the count (NSD's own brick is numbered so).
     captions.csv               stimulus_id, caption (optional: needed for text targets)
     subj01/nsdgeneral.nii.gz   ROI mask (voxels where mask > 0), 3D, with an affine
     subj01/trials.csv          trial, session, stimulus_id, repeat (one row per trial, trial = 0..n-1)
-    subj01/betas.h5            `betas` float/int (trials, voxels): voxels in the mask's C order
+    subj01/betas.h5 (or .hdf5) `betas` float/int (trials, voxels): voxels in the mask's C order
       or subj01/betas_session01.nii.gz ...   4D (X, Y, Z, trials of that session), same grid as the mask
 
 **NSD's own release**, read as it is published (paths relative to the root; see :class:`NSDRelease`)::
@@ -57,7 +57,7 @@ from neuromodels.core.errors import ConfigError, DataError, require
 from neuromodels.core.io import atomic_path, write_table
 from neuromodels.core.runtime import get_logger
 
-from .workflow import (BETAS_H5, CAPTIONS_NAME, MASK_NAME, RELEASE_BETAS, RELEASE_EXPDESIGN, RELEASE_ROI,
+from .workflow import (BETAS_H5, BETAS_NAMES, CAPTIONS_NAME, MASK_NAME, RELEASE_BETAS, RELEASE_EXPDESIGN, RELEASE_ROI,
                        RELEASE_SESSION, RELEASE_STIMULI, STIMULI_NAMES, TRIALS_NAME, detect_layout)
 from .workflow import SIMPLE_SESSION as _SESSION_FILE
 
@@ -338,10 +338,11 @@ def read_stimulus_ids(path: str | Path, report: dict | None = None) -> np.ndarra
         with h5py.File(path, "r") as f:
             images, _ = _images_dataset(f, path)
             n = images.shape[0]
-            if "stimulus_id" in f:
-                ids = read_ids_dataset(f["stimulus_id"])
-                require(ids.shape == (n,), path, f"'stimulus_id' must have one id per image ({n}), got {ids.shape}")
-                _unique_check(ids, path, "'stimulus_id'")
+            key = next((k for k in ("stimulus_id", "stimulus_ids") if k in f), None)
+            if key is not None:
+                ids = read_ids_dataset(f[key])
+                require(ids.shape == (n,), path, f"'{key}' must have one id per image ({n}), got {ids.shape}")
+                _unique_check(ids, path, f"'{key}'")
             else:
                 log.warning("%s: no 'stimulus_id' dataset: the %d images are numbered by row (0..%d)", path, n,
                             n - 1)
@@ -504,7 +505,7 @@ def read_subject(root: str | Path, subject: str, stimulus_ids: Iterable[Any] | N
             + _kind_hint(trials["stimulus_id"].to_numpy(), known))
 
     sessions = trials["session"].to_numpy()
-    h5 = folder / BETAS_H5
+    h5 = next((folder / n for n in BETAS_NAMES if (folder / n).exists()), folder / BETAS_H5)
     nifti = sorted((int(m.group(1)), p) for p in folder.iterdir() if (m := _SESSION_FILE.search(p.name)))
     require(h5.exists() or bool(nifti), folder, f"no betas: expected {BETAS_H5} or betas_sessionNN.nii.gz")
     if h5.exists():

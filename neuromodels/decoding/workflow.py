@@ -28,6 +28,7 @@ JOB_LIST_KEYS = ("n_train", "methods", "source_baselines")
 MASK_NAME = "nsdgeneral.nii.gz"
 TRIALS_NAME = "trials.csv"
 BETAS_H5 = "betas.h5"
+BETAS_NAMES = (BETAS_H5, "betas.hdf5")
 STIMULI_NAMES = ("stimuli.h5", "stimuli.hdf5")
 CAPTIONS_NAME = "captions.csv"
 SIMPLE_SESSION = re.compile(r"betas_session(\d+)\.nii(\.gz)?$")
@@ -79,8 +80,9 @@ class DataFiles:
         """One subject's mask, trials and betas."""
         if self.layout == "simple":
             folder = self.root / subject
-            betas = ([folder / BETAS_H5] if (folder / BETAS_H5).exists() else
-                     sorted(p for p in folder.iterdir() if SIMPLE_SESSION.search(p.name)) if folder.is_dir() else [])
+            h5 = [folder / n for n in BETAS_NAMES if (folder / n).exists()][:1]
+            betas = h5 or (sorted(p for p in folder.iterdir() if SIMPLE_SESSION.search(p.name))
+                           if folder.is_dir() else [])
             return [str(p) for p in [folder / MASK_NAME, folder / TRIALS_NAME, *betas]]
         folder = self.root / RELEASE_BETAS.format(subject=subject, **self.release)
         betas = sorted(p for p in folder.iterdir() if RELEASE_SESSION.match(p.name)) if folder.is_dir() else []

@@ -316,3 +316,26 @@ def test_stimuli_without_ids_are_numbered_with_a_logged_count(tmp_path, caplog, 
         ids = read_stimulus_ids(tmp_path / "stimuli.h5", report)
     assert ids.tolist() == [0, 1, 2, 3, 4] and report == {"stimuli_numbered_by_row": 5}
     assert any("no 'stimulus_id'" in r.getMessage() and "5 images" in r.getMessage() for r in caplog.records)
+
+
+def test_the_issue_s_nsd_style_set_reads_without_renaming(tmp_path):
+    """The set the issue describes, as the user had it: stimuli.hdf5 with string `stimulus_ids`, betas.hdf5,
+    string ids in trials.csv, embeddings as .npy with the ids in a .txt."""
+    from neuromodels.decoding.targets import make_targets
+    from neuromodels.decoding.train import DecodingData
+
+    names = _string_id_set(tmp_path)
+    with h5py.File(tmp_path / "stimuli.h5") as f:
+        images = f["images"][()]
+    (tmp_path / "stimuli.h5").unlink()
+    with h5py.File(tmp_path / "stimuli.hdf5", "w") as f:
+        f["images"] = images.transpose(0, 2, 3, 1)  # channels last
+        f.create_dataset("stimulus_ids", data=np.array(names, dtype=object), dtype=h5py.string_dtype())
+    for s in ("subj01", "subj02"):
+        (tmp_path / s / "betas.h5").rename(tmp_path / s / "betas.hdf5")
+    targets = make_targets(tmp_path, str(tmp_path / "emb.npy"), ids_path=str(tmp_path / "emb_ids.txt"))
+    data = DecodingData(tmp_path, targets, ["subj01", "subj02"])
+    assert data.test_ids.tolist() == sorted(names[:4])
+    assert data.subjects["subj02"].stimulus_ids.tolist() == sorted(names[:4] + [names[5]])
+    got, _ = data.dataset.images(["nsd00501"])
+    assert np.array_equal(got[0], images[2].transpose(1, 2, 0))
