@@ -192,6 +192,9 @@ def standardise_features(emb: np.ndarray) -> np.ndarray:
     return ((emb - emb.mean(axis=0)) / np.where(sd > 0, sd, 1.0)).astype(np.float32)
 
 
+IMAGE_BLOCK = 1024  # images read and embedded at a time (1024 NSD images: 0.55 GB of uint8)
+
+
 def make_targets(data_root: str | Path, image: str, text: str = "none", ids_path: str | None = None,
                  text_ids_path: str | None = None, device: str = "cpu", dim: int = 64, seed: int = 0,
                  standardise: bool = True, layout: str = "auto", release: dict | None = None) -> Targets:
@@ -242,9 +245,13 @@ def make_targets(data_root: str | Path, image: str, text: str = "none", ids_path
             require(p.exists(), p, "encoder bundle not found")
             from neuromodels import networks
 
-            if kind == "image":
-                images, _ = dataset.images(ids)
-                return np.asarray(networks.embed_images(str(p), images, device=device, batch_size=256), np.float32)
+            if kind == "image":  # in blocks: NSD's 10k images per subject at 425 x 425 are gigabytes
+                blocks = []
+                for start in range(0, len(ids), IMAGE_BLOCK):
+                    images, _ = dataset.images(ids[start:start + IMAGE_BLOCK])
+                    blocks.append(np.asarray(networks.embed_images(str(p), images, device=device, batch_size=256),
+                                             np.float32))
+                return np.concatenate(blocks, axis=0)
             return np.asarray(networks.embed_texts(captions(), encoder=str(p)), np.float32)
         if kind == "text" and source in ("minilm", "minilm-random"):
             from neuromodels import networks

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import h5py
 import numpy as np
+import pandas as pd
 import pytest
 
 from neuromodels.core.errors import DataError
@@ -79,3 +80,32 @@ def test_bad_embedding_files_are_refused(small_dataset, tmp_path):
     with pytest.raises(DataError, match="needs a file of stimulus ids"):
         np.save(tmp_path / "x.npy", e)
         read_embedding_file(tmp_path / "x.npy")
+
+
+def test_encoder_targets_are_embedded_in_blocks_in_id_order(tmp_path, monkeypatch):
+    """Images go through the encoder a block at a time (NSD's brick would not fit at once), same result."""
+    import neuromodels.decoding.targets as targets_module
+    from neuromodels import networks
+    from neuromodels.decoding.data import write_stimuli, write_subject
+
+    rng = np.random.default_rng(0)
+    ids = np.array([11, 3, 42, 7, 5])
+    images = rng.integers(0, 256, (5, 3, 4, 4), dtype=np.uint8)
+    write_stimuli(tmp_path, ids, images)
+    trials = pd.DataFrame({"trial": range(5), "session": 1, "stimulus_id": ids, "repeat": 0})
+    write_subject(tmp_path, "subj01", np.ones((2, 2, 2), bool), np.eye(4), rng.standard_normal((5, 8)), trials)
+    seen = []
+
+    def fake_embed(bundle, imgs, device="cpu", batch_size=256):
+        seen.append(len(imgs))
+        return imgs.reshape(len(imgs), -1)[:, :6].astype(np.float32)  # channels-last pixels as features
+
+    monkeypatch.setattr(networks, "embed_images", fake_embed, raising=False)
+    bundle = tmp_path / "enc.pt"
+    bundle.write_bytes(b"")
+    monkeypatch.setattr(targets_module, "IMAGE_BLOCK", 2)
+    t = targets_module.make_targets(tmp_path, str(bundle), standardise=False)
+    assert seen == [2, 2, 1]
+    assert t.stimulus_id.tolist() == ids.tolist()
+    expected = images.transpose(0, 2, 3, 1).reshape(5, -1)[:, :6]
+    assert np.array_equal(t.image, expected.astype(np.float32))
