@@ -170,15 +170,17 @@ def source_table(table: pd.DataFrame) -> pd.DataFrame:
     """Per-subject results of the source subjects: multi-subject models vs single-subject ones."""
     t = table[table["role"] == "source"].copy()
     cols = ["method", "subject", "seed", "top1", "image_top1_image", "image_top1_brain", "image_two_way",
-            "image_corr", "text_top1_image", "text_top1_brain", "text_two_way", "chance_top1", "k"]
+            "image_corr", "text_top1_image", "text_top1_brain", "text_two_way", "image_pred_cosine", "collapsed",
+            "chance_top1", "k"]
     return t[[c for c in cols if c in t.columns]].sort_values(["method", "subject", "seed"]).reset_index(drop=True)
 
 
 def curve_table(table: pd.DataFrame) -> pd.DataFrame:
-    """Learning curve of the held-out subject: metrics by method and n_train (mean and sd over seeds)."""
+    """Learning curve of the held-out subject: metrics by method and n_train (mean and sd over seeds;
+    ``collapsed_mean`` is the fraction of seeds whose predictions collapsed)."""
     t = table[table["role"] == "heldout"].copy()
     metrics = [c for c in ("top1", "image_top1_image", "image_top1_brain", "image_two_way", "image_corr",
-                           "text_top1_image", "text_top1_brain", "text_two_way") if c in t.columns]
+                           "text_top1_image", "text_top1_brain", "text_two_way", "collapsed") if c in t.columns]
     g = t.groupby(["method", "n_train"])[metrics]
     out = g.mean().add_suffix("_mean").join(g.std(ddof=0).add_suffix("_sd")).join(g.size().rename("n_seeds"))
     return out.reset_index().sort_values(["method", "n_train"]).reset_index(drop=True)
