@@ -11,6 +11,8 @@ import shlex
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from neuromodels.core.errors import ConfigError
+
 # Learning-curve sizes per preset (scaled down from the paper's 250/500/1500/all; the captions say so).
 N_TRAIN_PRESET: dict[str, list[int | str]] = {
     "tiny": [25, "all"],
@@ -105,9 +107,11 @@ class DecodingWorkflow:
         found = [f"subj{i + 1:02d}" for i in range(n_subjects)] if self.files is None else self.files.subjects()
         self.subjects = list(section["subjects"]) or found
         self.heldout = section["heldout"]
+        if self.files is not None and not self.subjects:
+            raise ConfigError("decoding.data", f"no subject found in {self.data} (layout {self.files.layout})")
         if self.files is not None and self.heldout not in self.subjects:
-            raise ValueError(f"config key 'decoding.heldout': {self.heldout} is not among the subjects of "
-                             f"{self.data} ({', '.join(self.subjects) or 'none found'})")
+            raise ConfigError("decoding.heldout", f"{self.heldout} is not among the subjects of {self.data} "
+                                                  f"({', '.join(self.subjects)})")
         self.sources = [s for s in self.subjects if s != self.heldout]
         self.n_train = [str(n) for n in (section["n_train"] or N_TRAIN_PRESET[preset])]
         self.out = f"{results}/decoding"

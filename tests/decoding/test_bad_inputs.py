@@ -278,6 +278,24 @@ def cli_layout_unknown(tmp):
                          params=json.dumps({"layout": "nsd"})), "layout")
 
 
+def _workflow(data: Path, **section):
+    from neuromodels.decoding.workflow import DecodingWorkflow
+
+    base = {"data": str(data), "subjects": [], "heldout": "subj05", "simulate": {}, "n_train": [],
+            "targets": {"encoder_seed": 0}, "layout": "auto", "release": {}}
+    return lambda: DecodingWorkflow({**base, **section}, "tiny", [0])
+
+
+def workflow_heldout_missing(tmp):
+    root = _release(tmp)
+    return _workflow(root), "decoding.heldout"
+
+
+def workflow_no_subjects(tmp):
+    (tmp / "empty").mkdir()
+    return _workflow(tmp / "empty"), "decoding.data"
+
+
 CASES = {
     "stimuli file is not HDF5": (stimuli_not_hdf5, "not a readable HDF5"),
     "duplicate stimulus ids": (stimuli_duplicate_ids, "duplicate"),
@@ -307,6 +325,8 @@ CASES = {
     "release betas truncated": (release_betas_truncated, "not a readable HDF5"),
     "embedding ids named differently (CLI)": (release_embedding_ids_strings, "no target embedding|not in"),
     "unknown layout (CLI)": (cli_layout_unknown, "is not one of"),
+    "held-out subject not in the data (DAG)": (workflow_heldout_missing, "subj05 is not among the subjects"),
+    "data folder without subjects (DAG)": (workflow_no_subjects, "no subject found"),
 }
 
 

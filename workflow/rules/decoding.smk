@@ -5,7 +5,10 @@
 # it); its --params leave out the lists of sizes and methods (adding a size runs only the new jobs).
 from neuromodels.decoding.workflow import ADAPT_METHODS, DecodingWorkflow
 
-DEC = DecodingWorkflow(config["decoding"], PRESET, SEEDS, data=DATA, results=RESULTS)
+try:
+    DEC = DecodingWorkflow(config["decoding"], PRESET, SEEDS, data=DATA, results=RESULTS)
+except ConfigError as exc:
+    sys.exit(f"neuromodels: {exc}")
 
 BENCHMARKS.append(f"{BENCH}/decoding.json")
 
