@@ -341,3 +341,29 @@ def test_tiny_dag_runs_on_the_release_without_hand_edits(release, tmp_path):
         "decoding_targets": 1, "decoding_train": 2, "decoding_source": 4, "decoding_adapt": 12, "decoding_report": 1}
     print(f"tiny decoding DAG on the release fixture: {seconds:.0f} s; ridge top-1 "
           f"{ridge[0]['image_top1_image']:.2f} (chance {ridge[0]['chance_top1']:.2f}); {split}")
+
+
+def test_job_inputs_list_the_simple_layout_files_and_the_test_id_list(tmp_path):
+    """The rules' input lists without Snakemake: a simple-layout subject's mask, trials and betas, every trial
+    table (the split reads them) and a test id list when the split is a file."""
+    import pandas as pd
+
+    from neuromodels.decoding.data import write_stimuli, write_subject
+    from neuromodels.decoding.workflow import DecodingWorkflow
+
+    write_stimuli(tmp_path, np.arange(4), np.zeros((4, 3, 2, 2), np.uint8))
+    trials = pd.DataFrame({"trial": range(4), "session": [1, 1, 2, 2], "stimulus_id": range(4), "repeat": 0})
+    for s, fmt in (("subj01", "hdf5"), ("subj02", "nifti")):
+        write_subject(tmp_path, s, np.ones((2, 2, 2), bool), np.eye(4), np.zeros((4, 8)), trials, betas_format=fmt)
+    (tmp_path / "test.txt").write_text("0\n1\n")
+    section = {"data": str(tmp_path), "subjects": [], "heldout": "subj02", "simulate": {}, "n_train": [],
+               "targets": {"encoder_seed": 0, "image": "clip", "text": "minilm"}, "layout": "auto", "release": {},
+               "test_ids": str(tmp_path / "test.txt")}
+    wf = DecodingWorkflow(section, "tiny", [0])
+    assert wf.subjects == ["subj01", "subj02"] and wf.sources == ["subj01"]
+    train = wf.train_inputs()
+    assert str(tmp_path / "test.txt") in train and str(tmp_path / "subj02" / "trials.csv") in train
+    assert str(tmp_path / "subj01" / "betas.h5") in train and not any("betas_session" in x for x in train)
+    held = wf.source_inputs(type("W", (), {"subject": "subj02"})())
+    assert [Path(x).name for x in held if "betas" in x] == ["betas_session01.nii.gz", "betas_session02.nii.gz"]
+    assert str(tmp_path / "captions.csv") in wf.target_inputs() and str(tmp_path / "stimuli.h5") in wf.target_inputs()
