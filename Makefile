@@ -31,7 +31,7 @@ test-all: setup
 	$(BIN)/python -m pytest -q
 
 benchmarks: setup
-	$(BIN)/snakemake --profile workflow/profiles/default --cores $(CORES) benchmarks
+	$(BIN)/snakemake --profile workflow/profiles/default --cores $(CORES) benchmarks --config bench_threads=0
 
 report: setup
 	$(BIN)/snakemake --profile workflow/profiles/default --cores $(CORES) report

@@ -54,9 +54,15 @@ def test_device_auto_asks_for_gpus_only_where_there_are_some(tmp_path):
 
 
 def test_benchmarks_take_every_local_core(tmp_path):
-    """Locally a benchmark job asks for all --cores, so no other job runs beside it and skews its timings."""
+    """With bench_threads=0 (`make benchmarks`) a benchmark job asks for all --cores, so no other job runs beside
+    it and skews its timings; by default it takes one core beside the other jobs."""
     work = scratch_workdir(tmp_path)
-    out = run_snakemake("-n", "-p", "--cores", "3", "benchmarks", cwd=work)
+    plain = run_snakemake("-n", "-p", "--cores", "3", "benchmarks", cwd=work)
+    assert plain.returncode == 0, plain.stderr[-3000:] + plain.stdout[-3000:]
+    text = plain.stdout + plain.stderr
+    bench = text[text.index("rule bench_attention:"):]
+    assert "--threads 1" in bench[:bench.index("\n\n")]
+    out = run_snakemake("-n", "-p", "--cores", "3", "benchmarks", "--config", "bench_threads=0", cwd=work)
     assert out.returncode == 0, out.stderr[-3000:] + out.stdout[-3000:]
     text = out.stdout + out.stderr
     bench = text[text.index("rule bench_attention:"):]
@@ -123,6 +129,33 @@ def test_tiny_run_headline_findings_are_met(tiny_run, family):
     unmet = [f"{f['finding']}: value {f['value']:.4g} vs threshold {f['threshold']:.4g}"
              for f in summary["findings"] if not f["met"]]
     assert not unmet, f"{family}: " + "; ".join(unmet)
+
+
+def test_tiny_run_summaries_count_what_was_left_out(tiny_run):
+    """Dropped or replaced items are counted in each summary's notes, never silent: on the simulated default
+    nothing of the recordings or the assembly is left out, and the counts say so."""
+    from neuromodels.core.findings import read_summary
+
+    seeg = read_summary(tiny_run / "results" / "seeg" / "summary.json")["notes"]
+    for alignment in ("language", "vision"):
+        counts = seeg["seed0"]["targets"][alignment]
+        for key in ("corrupted_channels", "non_brain_channels", "unlocalized_channels", "words_outside_recording",
+                    "scene_cuts_outside_recording", "trials_of_other_movies", "words_without_start"):
+            assert key in counts, (alignment, key, counts)
+        assert counts["trials_of_other_movies"] == 0
+    decoding = read_summary(tiny_run / "results" / "decoding" / "summary.json")["notes"]
+    assert decoding["test_split"]["test_split"] == "shared" and decoding["test_split"]["n_test"] == 100
+    assert decoding["collapsed"] == 0 and decoding["collapsed_runs"] == []  # no decoder gave one output for all
+    import pandas as pd
+
+    runs = pd.read_csv(tiny_run / "results" / "decoding" / "all_runs.csv")
+    assert {"collapsed", "image_pred_cosine", "test_split", "n_test"} <= set(runs.columns)
+    assert (runs["collapsed"] == 0).all() and (runs["n_test"] == 100).all()
+    assembly = read_summary(tiny_run / "results" / "brainscore" / "summary.json")["notes"]["assembly"]
+    assert assembly["regions_scored"] == ["V4", "IT"]
+    assert assembly["nan_neuroids_dropped"] == 0 and assembly["nan_presentations_dropped"] == 0
+    assert assembly["unmapped_regions"] == {} and assembly["regions_absent"] == []
+    assert assembly["time_bins"] == "one bin: 70-170 ms"
 
 
 def test_findings_table_gathers_every_family(tiny_run):

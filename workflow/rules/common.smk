@@ -29,16 +29,21 @@ RESULTS = "results"
 BENCH = f"{RESULTS}/benchmarks"
 # Benchmark outputs: each family appends its own; the `benchmarks` target collects them.
 BENCHMARKS = []
-# Benchmark rules take every core of a local run, so that no other job runs beside them and disturbs their
-# timings (each result records its thread count). Where no --cores is given (a dry run, a cluster executor,
-# where each job has its own allocation) they ask for 2. The tiny preset's benchmarks check that each runs and
-# writes its JSON (CI), not speed: there they take one core and run beside other jobs.
-try:
-    BENCH_THREADS = max(1, int(workflow.cores))
-except Exception:
-    BENCH_THREADS = 2
-if PRESET == "tiny":
-    BENCH_THREADS = 1
+# Benchmark threads in a local run: `bench_threads` (default 1: a benchmark runs beside the DAG's other jobs, which
+# keeps both cores of a laptop busy; its ratios come from turns in one process). 0 gives it every core of --cores,
+# so that no other job runs beside it (`make benchmarks`); where no --cores is given (a dry run, a cluster
+# executor, where each job has its own allocation) that is 2.
+BENCH_THREADS = config["bench_threads"]
+if BENCH_THREADS == 0:
+    try:
+        BENCH_THREADS = max(1, int(workflow.cores))
+    except Exception:
+        BENCH_THREADS = 2
+
+
+# Scheduling priority of the DAG's longest chain (world -> encoders -> SEEG features -> encoding): started first,
+# it runs beside the many short jobs instead of alone at the end with a core idle.
+CRITICAL_PATH = 10
 
 
 def neuromodels(family, step):

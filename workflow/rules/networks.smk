@@ -33,6 +33,7 @@ rule networks_stimuli:
     conda:
         ENV
     threads: 1
+    priority: CRITICAL_PATH
     resources:
         mem_mb=memory(2000),
         runtime=20,
@@ -64,6 +65,7 @@ rule networks_train:
     conda:
         ENV
     threads: NETWORKS_THREADS
+    priority: CRITICAL_PATH
     resources:
         mem_mb=memory(6000),
         runtime=120,

@@ -46,6 +46,7 @@ if SEEG_SIMULATED:
         conda:
             ENV
         threads: 1
+        priority: CRITICAL_PATH
         resources:
             mem_mb=4000,
             runtime=20,
@@ -70,6 +71,7 @@ rule seeg_targets:
     conda:
         ENV
     threads: 1
+    priority: CRITICAL_PATH
     resources:
         mem_mb=memory(4000),
         runtime=20,
@@ -103,6 +105,7 @@ rule seeg_features:
     conda:
         ENV
     threads: 1
+    priority: CRITICAL_PATH
     resources:
         mem_mb=memory(4000),
         runtime=30,
@@ -131,6 +134,7 @@ rule seeg_encode:
     conda:
         ENV
     threads: 1
+    priority: CRITICAL_PATH
     resources:
         mem_mb=memory(8000),
         runtime=60,
