@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import pandas as pd
-import pytest
 import yaml
 
 from tests.conftest import ROOT, run_snakemake, scratch_workdir
@@ -19,7 +18,6 @@ REGIONS = (("V4", 12), ("V1", 6), ("pIT", 6), ("cIT", 4), ("aIT", 4))
 BINS = ((0, 70), (70, 120), (120, 170))
 
 
-@pytest.mark.slow
 def test_tiny_dag_on_brain_score_layout(tmp_path: Path) -> None:
     fx = write_brainio_fixture(tmp_path / "brainio", n_stimuli=80, repetitions=4, regions=REGIONS, time_bins=BINS,
                                nan_neuroids=2)

@@ -299,7 +299,6 @@ def test_dry_run_jobs_read_their_data_files_and_not_the_list_of_sizes(release, t
     assert any(x.endswith(".hdf5") for x in session_files) and any(x.endswith(".nii.gz") for x in session_files)
 
 
-@pytest.mark.slow
 def test_tiny_dag_runs_on_the_release_without_hand_edits(release, tmp_path):
     root, planted = release
     work = tmp_path / "work"

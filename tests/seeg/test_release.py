@@ -105,7 +105,6 @@ def test_targets_and_frames_from_the_release(release):
     assert contrast[responsive].min() > contrast[~responsive].max()
 
 
-@pytest.mark.slow
 def test_tiny_seeg_dag_runs_on_the_release_layout(release, tmp_path):
     """`seeg.data` and `seeg.frames` naming the release folder: the whole seeg DAG at the tiny preset, no hand
     edits; the summary notes count what was left out and the figures exist although no finding is planted."""
