@@ -33,12 +33,11 @@ BENCHMARKS = []
 # keeps both cores of a laptop busy; its ratios come from turns in one process). 0 gives it every core of --cores,
 # so that no other job runs beside it (`make benchmarks`); where no --cores is given (a dry run, a cluster
 # executor, where each job has its own allocation) that is 2.
-BENCH_THREADS = config["bench_threads"]
-if BENCH_THREADS == 0:
-    try:
-        BENCH_THREADS = max(1, int(workflow.cores))
-    except Exception:
-        BENCH_THREADS = 2
+try:
+    CORES = max(1, int(workflow.cores))
+except Exception:
+    CORES = 2
+BENCH_THREADS = config["bench_threads"] or CORES
 
 
 # Scheduling priority of the DAG's longest chain (world -> encoders -> SEEG features -> encoding): started first,

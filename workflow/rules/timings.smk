@@ -12,7 +12,7 @@ rule dag_timings:
     params:
         rules_dir=f"{BENCH}/rules",
         rules=rule_names,
-        cores=BENCH_THREADS,
+        cores=CORES,
     conda:
         ENV
     threads: 1
