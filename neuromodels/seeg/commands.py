@@ -156,7 +156,7 @@ def _features(args: argparse.Namespace) -> None:
     from ..core.errors import ConfigError
     from ..core.io import write_npz
     from ..core.runtime import select_device
-    from .features import builtin_models, event_features, frames_on_screen, load_frames, read_frames
+    from .features import builtin_models, event_features, frame_key, frames_on_screen, load_frames, read_frames
     from .targets import load_targets
 
     if len(args.out) != len(args.model):
@@ -183,7 +183,7 @@ def _features(args: argparse.Namespace) -> None:
     targets = [(Path(path).stem, load_targets(path)) for path in args.targets]
     for _, t in targets:
         t.events["stimulus_id"] = frames_on_screen(t.events, frames, str(Path(args.stimuli) / "stimuli.csv"))
-    ids = sorted({int(s) for _, t in targets for s in t.events["stimulus_id"].tolist()})
+    ids = sorted({frame_key(s) for _, t in targets for s in t.events["stimulus_id"].tolist()})
     images = load_frames(args.stimuli, frames, ids)
     for name, out in zip(args.model, args.out):
         model = models[name]
@@ -192,7 +192,8 @@ def _features(args: argparse.Namespace) -> None:
                   "text_output": np.array(model.text_output or ""),
                   "random_init_seed": np.array(-1 if model.seed is None else model.seed)}
         for alignment, t in targets:
-            feats = event_features(model, images, t.events["stimulus_id"].tolist(), t.events["text"].tolist())
+            feats = event_features(model, images, [frame_key(s) for s in t.events["stimulus_id"]],
+                                   t.events["text"].tolist())
             for layer, x in feats.items():
                 arrays[f"{alignment}/{layer}"] = x
         write_npz(out, **arrays)

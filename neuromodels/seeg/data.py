@@ -164,10 +164,11 @@ def write_movie(root: str | Path, movie: str, words: pd.DataFrame, scene_cuts: p
 
 # ------------------------------------------------------------------------------------------------- reading
 def read_csv_table(path: Path, columns: Sequence[str]) -> pd.DataFrame:
-    """A CSV table with the named columns (the unnamed index column of pandas-written files dropped)."""
+    """A CSV table with the named columns (the unnamed index column of pandas-written files dropped). A
+    ``stimulus_id`` column is read as text: ids are names (``0012`` stays ``0012``)."""
     require(path.exists(), path, "file not found")
     try:
-        table = pd.read_csv(path)
+        table = pd.read_csv(path, dtype={"stimulus_id": str})
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise DataError(path, f"not a readable CSV table ({str(exc).splitlines()[0]})") from None
     table = table.drop(columns=[c for c in table.columns if str(c).startswith("Unnamed: ")])
@@ -376,7 +377,8 @@ def read_words(root: str | Path, movie: str) -> pd.DataFrame:
 
 
 def read_scene_cuts(root: str | Path, movie: str, scene_cuts: str | Path | None = None) -> pd.DataFrame:
-    """Scene cuts of a movie (``time`` movie s, ``stimulus_id`` or -1 when the table names none), in time order.
+    """Scene cuts of a movie (``time`` movie s, ``stimulus_id`` as text, or ``""`` where the table names none), in
+    time order.
 
     From ``scene_cuts`` (a CSV with ``movie`` and ``time`` columns) when given, else
     ``transcripts/{movie}/scene-cuts.csv``."""
@@ -390,8 +392,7 @@ def read_scene_cuts(root: str | Path, movie: str, scene_cuts: str | Path | None 
         table = read_csv_table(path, ("time",))
     _numeric(table, path, ("time",))
     require(bool(np.isfinite(table["time"].to_numpy(float)).all()), path, "NaN in column 'time'")
-    if "stimulus_id" not in table:
-        table["stimulus_id"] = -1
+    table["stimulus_id"] = table["stimulus_id"].fillna("") if "stimulus_id" in table else ""
     table = table.sort_values("time", kind="stable").reset_index(drop=True)
     table.attrs["path"] = str(path)
     return table

@@ -195,8 +195,8 @@ def frames_on_screen(events: pd.DataFrame, frames: pd.DataFrame, table_path: str
     ``stimulus_id``; e.g. one frame grabbed at each scene cut)."""
     from ..core.errors import require
 
-    ids = events["stimulus_id"].to_numpy().astype(np.int64)
-    unnamed = ids < 0
+    ids = np.array([frame_key(i) for i in events["stimulus_id"]], dtype=object)
+    unnamed = ids == ""
     if not unnamed.any():
         return ids
     missing = [c for c in ("movie", "time") if c not in frames.columns]
@@ -209,42 +209,51 @@ def frames_on_screen(events: pd.DataFrame, frames: pd.DataFrame, table_path: str
         pos = np.searchsorted(own["time"].to_numpy(float), rows["time"].to_numpy(float) + 1e-6, side="right") - 1
         require(bool((pos >= 0).all()), table_path,
                 f"{int((pos < 0).sum())} event(s) of movie {movie!r} come before its first frame")
-        out[rows.index.to_numpy()] = own["stimulus_id"].to_numpy()[pos]
+        out[rows.index.to_numpy()] = own["stimulus_id"].map(frame_key).to_numpy()[pos]
     log.info("%d event(s) without a stimulus_id matched to the frame on screen by movie time", int(unnamed.sum()))
     return out
 
 
 def read_frames(folder: str | Path) -> pd.DataFrame:
-    """A frames folder: ``stimuli.csv`` with ``stimulus_id`` (integer) and ``filename`` (an image under the
-    folder), and ``movie`` and ``time`` when the scene cuts name no stimulus_id; other columns are ignored.
+    """A frames folder: ``stimuli.csv`` with ``stimulus_id`` (any name, read as text) and ``filename`` (an image
+    under the folder), and ``movie`` and ``time`` when the scene cuts name no stimulus_id; other columns are ignored.
     Returns the table (images are read by :func:`load_frames`)."""
     from ..core.errors import DataError, require
 
     path = Path(folder) / "stimuli.csv"
     require(path.is_file(), path, "frames table not found")
     try:
-        table = pd.read_csv(path)
+        table = pd.read_csv(path, dtype={"stimulus_id": str})
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise DataError(path, f"not a readable CSV ({str(exc).splitlines()[0]})") from None
     missing = [c for c in ("stimulus_id", "filename") if c not in table]
     require(not missing, path, f"missing column(s) {missing}; found {list(table.columns)}")
-    require(len(table) > 0 and pd.api.types.is_integer_dtype(table["stimulus_id"]), path,
-            "stimulus_id must be integers (one row per frame)")
+    require(len(table) > 0, path, "no frames (one row per frame)")
+    empty = int(table["stimulus_id"].isna().sum())
+    require(empty == 0, path, f"{empty} row(s) without a stimulus_id")
     require(table["stimulus_id"].is_unique, path, "duplicate stimulus_id")
     return table
 
 
-def load_frames(folder: str | Path, table: pd.DataFrame, ids: Sequence[int]) -> dict[int, np.ndarray]:
+def frame_key(stimulus_id) -> str:
+    """A stimulus id as the text that names it (ids are names; a float from a numeric column loses its ``.0``)."""
+    if isinstance(stimulus_id, (float, np.floating)):
+        return "" if np.isnan(stimulus_id) else (str(int(stimulus_id)) if float(stimulus_id).is_integer()
+                                                  else str(stimulus_id))
+    return str(stimulus_id)
+
+
+def load_frames(folder: str | Path, table: pd.DataFrame, ids: Sequence[str]) -> dict[str, np.ndarray]:
     """Images of ``ids`` from a frames folder (see :func:`read_frames`), all at the first image's size."""
     from ..core.errors import require
     from ..stimuli.io import read_png
 
     path = Path(folder) / "stimuli.csv"
-    lookup = dict(zip(table["stimulus_id"].astype(int), table["filename"].astype(str)))
+    lookup = dict(zip(table["stimulus_id"].map(frame_key), table["filename"].astype(str)))
     images, size = {}, None
-    for i in ids:
-        require(int(i) in lookup, path, f"no frame with stimulus_id {i}")
-        image = read_png(Path(folder) / lookup[int(i)], size)
+    for i in map(frame_key, ids):
+        require(i in lookup, path, f"no frame with stimulus_id {i!r}")
+        image = read_png(Path(folder) / lookup[i], size)
         size = size or image.shape[:2]
-        images[int(i)] = image
+        images[i] = image
     return images

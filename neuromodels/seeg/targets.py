@@ -47,7 +47,7 @@ class Targets:
 
 
 def movie_events(trial, alignment: str) -> pd.DataFrame:
-    """Events of one alignment with the image on screen (-1 when the scene cuts name none) and the utterance."""
+    """Events of one alignment with the image on screen (``""`` when the scene cuts name none) and the utterance."""
     words, cuts = trial.words, trial.scene_cuts
     if alignment == "language":
         ev = pd.DataFrame({"time": words["start"].to_numpy(float), "onset": words["onset"].to_numpy(float),
@@ -189,5 +189,6 @@ def load_targets(path: str | Path) -> Targets:
         refs = (pd.read_json(io.StringIO(str(z["references"])), orient="split") if "references" in z.files
                 else pd.DataFrame())
         counts = json.loads(str(z["counts"])) if "counts" in z.files else {}
-        return Targets(z["Y"], pd.read_json(io.StringIO(str(z["events"])), orient="split"),
+        # stimulus ids are names: read as text, or pandas would turn "0012" into 12
+        return Targets(z["Y"], pd.read_json(io.StringIO(str(z["events"])), orient="split", dtype={"stimulus_id": str}),
                        pd.read_json(io.StringIO(str(z["electrodes"])), orient="split"), z["edges"], refs, counts)

@@ -32,7 +32,8 @@ def test_round_trip(small_dataset):
     triggers = pd.read_csv(root / "subject_timings" / "sub_1_trial000_timings.csv")
     slope, intercept = np.polyfit(triggers["movie_time"], triggers["index"] / raw.info["sfreq"], 1)
     np.testing.assert_allclose(trial.words["onset"], intercept + slope * trial.words["start"], atol=1e-3)
-    assert set(trial.scene_cuts["stimulus_id"]) <= set(scenes["stimulus_id"])
+    # ids are read as the text that names them
+    assert set(trial.scene_cuts["stimulus_id"]) <= set(scenes["stimulus_id"].astype(str))
     # the words table's text is the word; the utterance is rebuilt from the sentence starts
     assert (trial.words.groupby("sentence")["utterance"].first().str.split().map(len)
             == trial.words.groupby("sentence").size()).all()
@@ -101,3 +102,34 @@ def test_missing_column(small_dataset, tmp_path):
     pd.read_csv(path).drop(columns="Electrode").to_csv(path, index=False)
     with pytest.raises(DataError, match=r"depth-wm.csv: missing column\(s\) \['Electrode'\]"):
         read_trial(root, 1, 0)
+
+
+def test_stimulus_ids_are_names_from_scene_cuts_to_frames(tmp_path):
+    """Ids such as `0012` or `frame_b` pass from the scene cuts, through the saved targets' events, to the
+    frames folder unchanged (no integer conversion that would turn `0012` into 12 and miss its frame)."""
+    import io
+
+    from neuromodels.seeg.data import read_scene_cuts
+    from neuromodels.seeg.features import frames_on_screen, load_frames, read_frames
+    from neuromodels.stimuli.io import write_png
+
+    cuts_dir = tmp_path / "release" / "transcripts" / "film"
+    cuts_dir.mkdir(parents=True)
+    (cuts_dir / "scene-cuts.csv").write_text("time,stimulus_id\n0.0,0012\n4.5,frame_b\n9.0,\n")
+    cuts = read_scene_cuts(tmp_path / "release", "film")
+    assert cuts["stimulus_id"].tolist() == ["0012", "frame_b", ""]
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    rows = ["stimulus_id,filename,movie,time"]
+    for k, (name, time) in enumerate((("0012", 0.0), ("frame_b", 4.5), ("12", 9.0))):
+        write_png(frames / f"f{k}.png", np.full((4, 4, 3), 40 * (k + 1), np.uint8))
+        rows.append(f"{name},f{k}.png,film,{time}")
+    (frames / "stimuli.csv").write_text("\n".join(rows) + "\n")
+    table = read_frames(frames)
+    # events as the targets file stores and reads them back
+    events = pd.DataFrame({"movie": "film", "time": [1.0, 5.0, 9.5], "stimulus_id": ["0012", "frame_b", ""]})
+    events = pd.read_json(io.StringIO(events.to_json(orient="split")), orient="split", dtype={"stimulus_id": str})
+    shown = frames_on_screen(events, table)
+    assert shown.tolist() == ["0012", "frame_b", "12"]  # the unnamed cut gets the frame on screen at 9.5 s
+    images = load_frames(frames, table, sorted(set(shown)))
+    assert {k: int(v[0, 0, 0]) for k, v in images.items()} == {"0012": 40, "frame_b": 80, "12": 120}

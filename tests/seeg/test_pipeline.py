@@ -59,7 +59,7 @@ def _models(scenes, latents):
 @pytest.mark.parametrize("dataset", ["small_dataset", "second_dataset"])
 def test_planted_multimodal_electrodes_are_found(dataset, request):
     root, truth, scenes, latents = request.getfixturevalue(dataset)
-    images = {i: np.full((4, 4, 3), i, np.uint8) for i in scenes["stimulus_id"]}
+    images = {str(i): np.full((4, 4, 3), i, np.uint8) for i in scenes["stimulus_id"]}  # ids read back as text
     models = _models(scenes, latents)
     t = build_targets(root, "language", PreprocessSettings(), (-0.1, 0.6), 0.1, 0.1)
     assert t.events["movie"].nunique() == 2  # every movie of the subject is used
