@@ -74,3 +74,28 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+def assert_one_error_line(run, named, message: str, capsys) -> None:
+    """A bad input ends in one line that names ``named`` (the file or config key) and matches ``message``: ``run``
+    is either a callable that must raise the package's error, or CLI arguments that must exit 2 with one
+    ``neuromodels: error:`` line on stderr and no traceback."""
+    from neuromodels.cli import main
+    from neuromodels.core.errors import NeuromodelsError
+
+    if callable(run):
+        with pytest.raises(NeuromodelsError) as info:
+            run()
+        line = str(info.value)
+    else:
+        capsys.readouterr()
+        assert main(run) == 2
+        err = capsys.readouterr().err
+        assert "Traceback" not in err
+        lines = err.strip().splitlines()
+        assert len(lines) == 1, err
+        assert lines[0].startswith("neuromodels: error: ")
+        line = lines[0]
+    assert "\n" not in line and "Traceback" not in line
+    assert str(named) in line, line
+    assert re.search(message, line), line

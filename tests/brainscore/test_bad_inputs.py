@@ -5,7 +5,6 @@ check that stderr is that one line."""
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Callable
 
@@ -16,8 +15,8 @@ import xarray as xr
 
 from neuromodels.brainscore.data import (StimulusImages, read_activations, read_assembly, read_stimulus_table,
                                          select_time_bins, write_activations)
-from neuromodels.cli import main
-from neuromodels.core.errors import NeuromodelsError
+
+from tests.conftest import assert_one_error_line
 
 from .brainio_layout import write_brainio_fixture
 
@@ -305,19 +304,4 @@ CASES = {
 def test_bad_input_is_one_line(tmp_path: Path, case: str, capsys) -> None:
     setup, message = CASES[case]
     run, named = setup(tmp_path)
-    if callable(run):
-        with pytest.raises(NeuromodelsError) as info:
-            run()
-        line = str(info.value)
-    else:
-        capsys.readouterr()
-        assert main(run) == 2
-        err = capsys.readouterr().err
-        assert "Traceback" not in err
-        lines = err.strip().splitlines()
-        assert len(lines) == 1, err
-        assert lines[0].startswith("neuromodels: error: ")
-        line = lines[0]
-    assert "\n" not in line and "Traceback" not in line
-    assert str(named) in line, line
-    assert re.search(message, line), line
+    assert_one_error_line(run, named, message, capsys)

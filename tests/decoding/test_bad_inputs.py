@@ -14,11 +14,11 @@ import pandas as pd
 import pytest
 import scipy.io
 
-from neuromodels.cli import main
-from neuromodels.core.errors import NeuromodelsError
 from neuromodels.decoding.data import (RELEASE_BETAS, RELEASE_EXPDESIGN, RELEASE_ROI, RELEASE_STIMULI,
                                        choose_test_split, open_dataset, read_subject, write_stimuli, write_subject)
 from neuromodels.decoding.targets import read_embedding_file
+
+from tests.conftest import assert_one_error_line
 
 from .test_release import ReleaseSpec, write_release
 
@@ -334,19 +334,4 @@ CASES = {
 def test_bad_input_is_one_line(tmp_path: Path, case: str, capsys) -> None:
     setup, message = CASES[case]
     run, named = setup(tmp_path)
-    if callable(run):
-        with pytest.raises(NeuromodelsError) as info:
-            run()
-        line = str(info.value)
-    else:
-        capsys.readouterr()
-        assert main(run) == 2
-        err = capsys.readouterr().err
-        assert "Traceback" not in err
-        lines = err.strip().splitlines()
-        assert len(lines) == 1, err
-        assert lines[0].startswith("neuromodels: error: ")
-        line = lines[0]
-    assert "\n" not in line and "Traceback" not in line
-    assert str(named) in line, line
-    assert pytest.importorskip("re").search(message, line), line
+    assert_one_error_line(run, named, message, capsys)
