@@ -363,15 +363,24 @@ class LayerModel:
                                    device=self.device)
 
     def look_at(self, images: np.ndarray, stimulus_ids: Sequence):
-        import xarray as xr
+        layer = _recorded_layer(self)
+        return _recording(self.activations(images, [layer])[layer], stimulus_ids, layer)
 
-        if self.region is None:
-            raise ConfigError("region", "call start_recording(region) before look_at")
-        layer = self.region_layers[self.region]
-        features = self.activations(images, [layer])[layer]
-        return xr.DataArray(features, dims=("presentation", "neuroid"),
-                            coords={"stimulus_id": ("presentation", np.asarray(stimulus_ids)),
-                                    "layer": ("neuroid", np.full(features.shape[1], layer))})
+
+def _recorded_layer(model) -> str:
+    """The layer committed to the region a model is recording from (``start_recording`` first)."""
+    if model.region is None:
+        raise ConfigError("region", "call start_recording(region) before look_at")
+    return model.region_layers[model.region]
+
+
+def _recording(features: np.ndarray, stimulus_ids: Sequence, layer: str):
+    """One layer's features as the presentation x neuroid assembly ``look_at`` returns."""
+    import xarray as xr
+
+    return xr.DataArray(features, dims=("presentation", "neuroid"),
+                        coords={"stimulus_id": ("presentation", np.asarray(stimulus_ids)),
+                                "layer": ("neuroid", np.full(features.shape[1], layer))})
 
 
 class PrecomputedActivations:
@@ -407,15 +416,8 @@ class PrecomputedActivations:
         return {layer: self.layers[layer][rows] for layer in layers}
 
     def look_at(self, images: Any, stimulus_ids: Sequence):
-        import xarray as xr
-
-        if self.region is None:
-            raise ConfigError("region", "call start_recording(region) before look_at")
-        layer = self.region_layers[self.region]
-        features = self.activations_by_id(stimulus_ids, [layer])[layer]
-        return xr.DataArray(features, dims=("presentation", "neuroid"),
-                            coords={"stimulus_id": ("presentation", np.asarray(stimulus_ids)),
-                                    "layer": ("neuroid", np.full(features.shape[1], layer))})
+        layer = _recorded_layer(self)
+        return _recording(self.activations_by_id(stimulus_ids, [layer])[layer], stimulus_ids, layer)
 
 
 def _features(model: Any, bench: "NeuralBenchmark", layers: Sequence[str]) -> dict[str, np.ndarray]:
