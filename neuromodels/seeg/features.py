@@ -218,16 +218,11 @@ def read_frames(folder: str | Path) -> pd.DataFrame:
     """A frames folder: ``stimuli.csv`` with ``stimulus_id`` (any name, read as text) and ``filename`` (an image
     under the folder), and ``movie`` and ``time`` when the scene cuts name no stimulus_id; other columns are ignored.
     Returns the table (images are read by :func:`load_frames`)."""
-    from ..core.errors import DataError, require
+    from ..core.errors import require
+    from .data import read_csv_table
 
     path = Path(folder) / "stimuli.csv"
-    require(path.is_file(), path, "frames table not found")
-    try:
-        table = pd.read_csv(path, dtype={"stimulus_id": str})
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise DataError(path, f"not a readable CSV ({str(exc).splitlines()[0]})") from None
-    missing = [c for c in ("stimulus_id", "filename") if c not in table]
-    require(not missing, path, f"missing column(s) {missing}; found {list(table.columns)}")
+    table = read_csv_table(path, ("stimulus_id", "filename"))
     require(len(table) > 0, path, "no frames (one row per frame)")
     empty = int(table["stimulus_id"].isna().sum())
     require(empty == 0, path, f"{empty} row(s) without a stimulus_id")
