@@ -162,10 +162,7 @@ def read_id_list(path: str | Path, key: str | None = None) -> np.ndarray:
         require(col in table.columns, path, f"no column '{col}'")
         values = table[col].tolist()
     elif suffix == ".npy":
-        try:
-            values = np.load(path, allow_pickle=False)
-        except Exception as exc:
-            raise DataError(path, f"not a readable .npy file ({type(exc).__name__})") from None
+        values = load_npy(path)
     elif suffix in (".h5", ".hdf5"):
         import h5py
 
@@ -183,6 +180,14 @@ def read_id_list(path: str | Path, key: str | None = None) -> np.ndarray:
     else:
         raise DataError(path, "id lists must be .txt, .csv, .npy, .h5 or .hdf5")
     return _checked_list(canonical_ids(values, path), path)
+
+
+def load_npy(path: Path) -> np.ndarray:
+    """An ``.npy`` array (no pickles); a truncated or foreign file is one error naming it."""
+    try:
+        return np.load(path, allow_pickle=False)
+    except Exception as exc:
+        raise DataError(path, f"not a readable .npy file ({type(exc).__name__})") from None
 
 
 def _checked_list(ids: np.ndarray, path: Path) -> np.ndarray:

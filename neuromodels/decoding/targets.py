@@ -25,7 +25,7 @@ from neuromodels.core.errors import ConfigError, DataError, require
 from neuromodels.core.io import atomic_path
 from neuromodels.core.runtime import get_logger
 
-from .data import canonical_ids, id_key, read_id_list, read_ids_dataset, write_ids_dataset
+from .data import canonical_ids, id_key, load_npy, read_id_list, read_ids_dataset, write_ids_dataset
 
 log = get_logger(__name__)
 
@@ -125,7 +125,7 @@ def read_embedding_file(path: str | Path, ids_path: str | Path | None = None) ->
     suffix = path.suffix.lower()
     if suffix == ".npy":
         require(ids_path is not None, path, "an .npy of embeddings needs a file of stimulus ids in the same order")
-        emb = _load_array(path)
+        emb = load_npy(path)
         ids = read_id_list(ids_path)  # type: ignore[arg-type]
     elif suffix == ".npz":
         try:
@@ -158,13 +158,6 @@ def read_embedding_file(path: str | Path, ids_path: str | Path | None = None) ->
     emb = np.asarray(emb, dtype=np.float32)
     _check(path, ids, emb, "embeddings")
     return ids, emb
-
-
-def _load_array(path: Path) -> np.ndarray:
-    try:
-        return np.load(path, allow_pickle=False)
-    except Exception as exc:  # a truncated or foreign file
-        raise DataError(path, f"not a readable .npy file ({type(exc).__name__})") from None
 
 
 def latent_targets(latents: np.ndarray, dim: int, seed: int = 0) -> np.ndarray:
