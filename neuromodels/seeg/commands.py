@@ -133,7 +133,7 @@ def _preprocess_settings(params: dict):
 
     return PreprocessSettings(line_freq=params["line_freq"], reference=params["reference"],
                               high_gamma=params["high_gamma"], bad_flat=params["bad_flat"],
-                              bad_variance=params["bad_variance"])
+                              bad_variance=params["bad_variance"], edge_contacts=params["edge_contacts"])
 
 
 def _targets(args: argparse.Namespace) -> None:

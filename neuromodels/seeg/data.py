@@ -29,7 +29,8 @@ movie are in movie seconds)::
                                                    ``stimulus_id`` names the frame shown from then on. Or one CSV
                                                    named by ``seeg.scene_cuts`` with ``movie`` and ``time`` columns.
     clean_laplacian.json                           optional: {"sub_{s}": [labels]}: when present, only these
-                                                   channels of the subject are analysed (all still referenced)
+                                                   channels of the subject are analysed (the others, corrupted
+                                                   ones apart, still serve as their neighbours' references)
 
 Electrode labels follow the SEEG habit: a shaft stem then the contact number (``LT3`` is contact 3 of shaft
 ``LT``; ``F3cId10`` is contact 10 of shaft ``F3cId``); neighbouring contacts on a shaft differ by one.
@@ -406,11 +407,15 @@ class SeegTrial:
     ----------
     recording : Recording (read channel by channel)
     labels : every dataset's cleaned label, in dataset order
-    channels : rows of ``recording`` analysed, in order (brain channels, localized, not corrupted)
+    channels : rows of ``recording`` analysed, in order (brain channels, localized, not corrupted, in
+        clean_laplacian.json when there is one)
     localization : one row per analysed channel: Electrode, Region, MNI_x, MNI_y, MNI_z (mm; NaN if unknown)
     corrupted : labels listed in corrupted_elec.json (never analysed, never part of a reference)
     words, scene_cuts : movie tables with ``onset`` (s, recording time); events outside the recording are counted
     counts : what was left out, by reason
+    reference_channels : rows of ``recording`` that may serve as references, in order (every brain channel that
+        is not corrupted: the analysed ones, the unlocalized ones and those clean_laplacian.json leaves out);
+        empty means ``channels``
     """
 
     recording: Recording
@@ -424,6 +429,7 @@ class SeegTrial:
     trial: int
     movie: str
     counts: dict = field(default_factory=dict)
+    reference_channels: list[int] = field(default_factory=list)
 
     @property
     def raw(self) -> "mne.io.RawArray":  # noqa: F821
@@ -471,8 +477,10 @@ def read_trial(root: str | Path, subject: int, trial: int, sfreq: float = DEFAUL
     loc = read_localization(root, subject).set_index("Electrode")
     counts = {"non_brain_channels": 0, "corrupted_channels": 0, "unlocalized_channels": 0,
               "not_in_clean_laplacian": 0}
-    channels = []
+    channels, references = [], []
     for i, label in enumerate(labels):
+        if is_brain_channel(label) and label not in corrupted:
+            references.append(i)
         if not is_brain_channel(label):
             counts["non_brain_channels"] += 1
         elif label in corrupted:
@@ -509,7 +517,7 @@ def read_trial(root: str | Path, subject: int, trial: int, sfreq: float = DEFAUL
         tables.append(table)  # kept: events without data in this recording are dropped when binned (counted)
     return SeegTrial(recording=recording, labels=labels, channels=channels, localization=localization,
                      corrupted=corrupted, words=tables[0], scene_cuts=tables[1], subject=subject, trial=trial,
-                     movie=movie, counts=counts)
+                     movie=movie, counts=counts, reference_channels=references)
 
 
 # ------------------------------------------------------------------------------------------------ BIDS iEEG

@@ -83,8 +83,13 @@ def evaluate_all(targets: Sequence[str], encoded: Sequence[str], truth_path: str
                   and "-random+" not in m]
     el["best_model"] = el[[f"r_{m}_best" for m in candidates]].idxmax(axis=1).str.removeprefix("r_") \
         .str.removesuffix("_best")
+    not_analysed: dict[str, int] = {}
     if truth_path:
         truth = pd.read_csv(truth_path)
+        # planted electrodes the targets leave out (no neighbour on each side, bad): neither found nor missed
+        analysed = set(zip(el["subject"], el["Electrode"].astype(str)))
+        left = [k not in analysed for k in zip(truth["subject"], truth["Electrode"].astype(str))]
+        not_analysed = {str(k): int(v) for k, v in truth.loc[left, "class"].value_counts().items()}
         el = el.merge(truth[["subject", "Electrode", "class"]].rename(columns={"class": "truth"}),
                       on=["subject", "Electrode"], how="left")
     write_table(out / "electrodes.csv", el)
@@ -121,6 +126,7 @@ def evaluate_all(targets: Sequence[str], encoded: Sequence[str], truth_path: str
         log.warning("no electrode with signal (0 of %d); tables and figures written, the figures say so", len(el))
     if truth_path:
         details["detection"] = _detection(el, modalities)
+        details["detection"]["planted_not_analysed"] = not_analysed
         _findings(summary, details["detection"], el, mm)
     write_json(out / "details.json", details)
     write_summary(out / "summary.json", summary)
@@ -209,9 +215,12 @@ def _findings(summary: Summary, det: dict[str, Any], el: pd.DataFrame, mm: str) 
                 "combination and its own towers): precision", weak["precision"], DETECTION_THRESHOLD - 1e-9,
                 detail=f"{weak['true_positives']} of {weak['called']} called electrodes are planted multimodal; "
                        f"needs >= {DETECTION_THRESHOLD}")
+    left = det.get("planted_not_analysed", {}).get("multimodal", 0)
     summary.add("planted multimodal electrodes found: recall", weak["recall"], DETECTION_THRESHOLD - 1e-9,
                 detail=f"{weak['true_positives']} of {weak['planted']} planted multimodal electrodes called; "
-                       f"needs >= {DETECTION_THRESHOLD}")
+                       f"needs >= {DETECTION_THRESHOLD}" + (f"; {left} more planted at contacts without a neighbour on "
+                                                           f"each side are not analysed (seeg.edge_contacts)"
+                                                           if left else ""))
     for m, row in det["trained_vs_random_on_driven"].items():
         if m not in TRAINED_VS_RANDOM_CLAIMS:
             continue

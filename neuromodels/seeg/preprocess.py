@@ -6,14 +6,23 @@ neighbours on the same shaft; or the common average of the good channels), dropp
 high-gamma (70-250 Hz) amplitude envelope, down-sampling of the envelope, z-scoring per channel. What each contact
 was referenced to is returned as a table (:func:`reference_plan`): ``middle`` (both neighbours), ``edge`` (one
 neighbour: a shaft end or a bad neighbour), ``lone`` (no good neighbour: referenced to the common average of the
-good channels), ``bad`` (dropped, never part of any reference). :func:`event_bins` then cuts epochs around events
-with :class:`mne.Epochs` and averages them in sliding time bins.
+good channels), ``bad`` (dropped, never part of any reference), and whether it is analysed. :func:`event_bins`
+then cuts epochs around events with :class:`mne.Epochs` and averages them in sliding time bins.
+
+Under the Laplacian only ``middle`` contacts are analysed by default (``edge_contacts="drop"``), as the Brain
+Treebank's ``clean_laplacian`` channels and BrainBERT's Laplacian electrodes are those with a neighbour on each
+side; edge and lone contacts still serve as references of their neighbours. A one-sided Laplacian is a bipolar
+derivation: with volume conduction (a contact recording a share ``a`` of its first and ``b`` of its second
+neighbour's source) the edge contact minus its one neighbour keeps ``1 - a`` of its own source, ``-(1 - a)`` of
+the neighbour's and ``-(a - b)`` of the next one's, so half or more of its signal belongs to other contacts,
+while the two-sided Laplacian of a middle contact keeps at most ``(1 + b) / 2 - a`` of any other contact's
+source (0.15 against its own 0.6 for ``a, b = 0.4, 0.1``). ``edge_contacts="keep"`` analyses them as well.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -33,6 +42,9 @@ class PreprocessSettings:
     bad_flat: float = 0.01  # s.d. below this fraction of the median channel s.d.: flat
     bad_variance: float = 8.0  # s.d. above this multiple of the median channel s.d.: noisy
     high_gamma: bool = True
+    # Laplacian only: "drop" analyses contacts with a good neighbour on each side (edge and lone contacts are
+    # references only), "keep" analyses every good contact
+    edge_contacts: str = "drop"
     band: tuple[float, float] = (70.0, 250.0)
     envelope_sfreq: float = 100.0  # rate after the envelope (Hz); bins are >= 10 ms so this loses nothing
 
@@ -60,20 +72,24 @@ def bad_from_sd(sd: np.ndarray, flat: float = 0.01, variance: float = 8.0) -> di
     return bad
 
 
-def reference_plan(labels: list[str], bad: dict[int, str] | None = None, method: str = "laplacian"
-                   ) -> tuple[np.ndarray, "pd.DataFrame"]:  # noqa: F821
+def reference_plan(labels: list[str], bad: dict[int, str] | None = None, method: str = "laplacian",
+                   edge_contacts: str = "drop") -> tuple[np.ndarray, "pd.DataFrame"]:  # noqa: F821
     """Re-referencing operator (channels, channels) and what each contact was referenced to.
 
     ``laplacian``: each good contact minus the mean of its good neighbours (the contacts numbered one below and
     one above on the same shaft); a contact with no good neighbour ("lone") is referenced to the common average of
     the good channels. ``car``: every good contact minus the common average of the good channels. ``none``: as
-    recorded. Bad channels get a zero row and are never part of a reference.
+    recorded. Bad channels get a zero row and are never part of a reference. ``edge_contacts="drop"`` (Laplacian
+    only): edge and lone contacts are referenced but not analysed (see the module's note).
 
     Returns the operator and a table with Electrode, status (``good``, ``flat``, ``noisy``), kind (``middle``,
-    ``edge``, ``lone``, ``average``, ``none``, ``bad``) and reference (the labels or ``common average``).
+    ``edge``, ``lone``, ``average``, ``none``, ``bad``), reference (the labels or ``common average``) and
+    analysed (bool).
     """
     import pandas as pd
 
+    if edge_contacts not in ("drop", "keep"):
+        raise ConfigError("seeg.edge_contacts", f"unknown value {edge_contacts!r} (drop or keep)")
     bad = dict(bad or {})
     n = len(labels)
     good = [i for i in range(n) if i not in bad]
@@ -110,7 +126,11 @@ def reference_plan(labels: list[str], bad: dict[int, str] | None = None, method:
             else:
                 average(i)
                 rows.append({"Electrode": label, "status": "good", "kind": "lone", "reference": "common average"})
-    return op, pd.DataFrame(rows, columns=["Electrode", "status", "kind", "reference"])
+    table = pd.DataFrame(rows, columns=["Electrode", "status", "kind", "reference"])
+    analysed = table["status"] == "good"
+    if method == "laplacian" and edge_contacts == "drop":
+        analysed &= table["kind"] == "middle"
+    return op, table.assign(analysed=analysed.to_numpy(bool))
 
 
 def laplacian_matrix(labels: list[str]) -> np.ndarray:
@@ -119,12 +139,12 @@ def laplacian_matrix(labels: list[str]) -> np.ndarray:
 
 
 def rereference(raw: "mne.io.BaseRaw", method: str = "laplacian", bad: dict[int, str] | None = None,  # noqa: F821
-                ) -> "pd.DataFrame":  # noqa: F821
+                edge_contacts: str = "drop") -> "pd.DataFrame":  # noqa: F821
     """Re-reference ``raw`` in place (``laplacian``, ``car`` or ``none``; bad channels, by index, excluded from
     every reference and zeroed); returns the reference table of :func:`reference_plan`."""
     if method not in ("laplacian", "car", "none"):
         raise ConfigError("seeg.reference", f"unknown reference {method!r} (laplacian, car or none)")
-    op, table = reference_plan(raw.ch_names, bad, method)
+    op, table = reference_plan(raw.ch_names, bad, method, edge_contacts)
     raw.apply_function(lambda data: op @ data, channel_wise=False, verbose="error")
     return table
 
@@ -154,7 +174,8 @@ def zscore(raw: "mne.io.BaseRaw") -> "mne.io.BaseRaw":  # noqa: F821
 def preprocess(raw: "mne.io.BaseRaw", settings: PreprocessSettings = PreprocessSettings(),  # noqa: F821
                ) -> "mne.io.BaseRaw":  # noqa: F821
     """Notch, bad channels, re-reference, optional high-gamma envelope (then down-sample), z-score; a new Raw
-    holding the good channels only (see :func:`preprocess_with_log` for what each contact was referenced to)."""
+    holding the analysed channels only (good, and under the Laplacian with ``edge_contacts="drop"`` a neighbour
+    on each side; see :func:`preprocess_with_log` for what each contact was referenced to)."""
     return preprocess_with_log(raw, settings)[0]
 
 
@@ -166,11 +187,13 @@ def preprocess_with_log(raw: "mne.io.BaseRaw", settings: PreprocessSettings = Pr
     if freqs.size:
         raw.notch_filter(freqs, picks="seeg", verbose="error")
     bad = find_bad_channels(raw.get_data(), settings.bad_flat, settings.bad_variance)
-    table = rereference(raw, settings.reference, bad)
+    table = rereference(raw, settings.reference, bad, settings.edge_contacts)
     if bad:
-        raw.drop_channels([raw.ch_names[i] for i in sorted(bad)])
         log.warning("%d bad channel(s) dropped before referencing: %s", len(bad),
                     ", ".join(f"{table.loc[i, 'Electrode']} ({reason})" for i, reason in sorted(bad.items())))
+    _log_references_only(table)
+    if not table["analysed"].all():
+        raw.drop_channels([raw.ch_names[i] for i in np.flatnonzero(~table["analysed"].to_numpy())])
     if settings.high_gamma:
         high_gamma_envelope(raw, settings.band)
         if raw.info["sfreq"] > settings.envelope_sfreq:
@@ -182,6 +205,15 @@ def preprocess_with_log(raw: "mne.io.BaseRaw", settings: PreprocessSettings = Pr
     return raw, table
 
 
+def _log_references_only(table: "pd.DataFrame", analysed: "np.ndarray | None" = None) -> None:  # noqa: F821
+    """Log the good contacts that serve only as references (no neighbour on each side)."""
+    wanted = np.ones(len(table), bool) if analysed is None else analysed
+    only = table[(table["status"] == "good") & ~table["analysed"] & wanted]
+    if len(only):
+        log.info("%d contact(s) without a good neighbour on each side serve only as references (edge_contacts=drop): "
+                 "%s", len(only), ", ".join(f"{e} ({k})" for e, k in zip(only["Electrode"], only["kind"])))
+
+
 def _raw(x_volts: np.ndarray, sfreq: float) -> "mne.io.RawArray":  # noqa: F821
     import mne
 
@@ -191,6 +223,7 @@ def _raw(x_volts: np.ndarray, sfreq: float) -> "mne.io.RawArray":  # noqa: F821
 
 def preprocess_channels(read: Callable[[int], np.ndarray], labels: list[str], sfreq: float,
                         settings: PreprocessSettings = PreprocessSettings(), group_bytes: int = 256 * 2 ** 20,
+                        analyse: Sequence[int] | None = None,
                         ) -> tuple[np.ndarray, float, "pd.DataFrame", list[int]]:  # noqa: F821
     """:func:`preprocess_with_log` a few channels at a time: the whole recording is never in memory.
 
@@ -201,8 +234,12 @@ def preprocess_channels(read: Callable[[int], np.ndarray], labels: list[str], sf
     path, each acting on every channel separately (the notch, a linear filter, commutes with the linear
     re-reference), so the result equals that path's. Peak memory: a group at the input rate plus the output.
 
-    Returns the (good channels, samples) float32 output, its rate, the reference table of :func:`reference_plan`
-    and the indices of the good channels.
+    ``analyse``: the channels that may be analysed (default all); the others serve only as references (e.g. the
+    channels a release's ``clean_laplacian.json`` leaves out, which are still neighbours on their shaft).
+
+    Returns the (analysed channels, samples) float32 output, its rate, the reference table of
+    :func:`reference_plan` (``analysed`` false for the channels of the reference only) and the indices of the
+    analysed channels.
     """
     n = len(labels)
     freqs = line_harmonics(settings.line_freq, sfreq)
@@ -229,8 +266,13 @@ def preprocess_channels(read: Callable[[int], np.ndarray], labels: list[str], sf
 
     sd = np.concatenate([notched([read(i) for i in group]).get_data().std(axis=1) for group in groups])
     bad = bad_from_sd(sd, settings.bad_flat, settings.bad_variance)
-    op, table = reference_plan(labels, bad, settings.reference)
+    op, table = reference_plan(labels, bad, settings.reference, settings.edge_contacts)
     good = [i for i in range(n) if i not in bad]
+    wanted = np.zeros(n, bool)
+    wanted[list(range(n)) if analyse is None else list(analyse)] = True
+    _log_references_only(table, wanted)
+    table["analysed"] &= wanted
+    out_rows = [i for i in good if table.loc[i, "analysed"]]
     average = None
     if table["kind"].isin(["lone", "average"]).any():
         average = np.zeros(n_samples, dtype=np.float64)
@@ -247,8 +289,8 @@ def preprocess_channels(read: Callable[[int], np.ndarray], labels: list[str], sf
         return y
 
     out, out_sfreq, row = None, sfreq, 0
-    for lo in range(0, len(good), size):
-        raw = notched([referenced(i) for i in good[lo:lo + size]])
+    for lo in range(0, len(out_rows), size):
+        raw = notched([referenced(i) for i in out_rows[lo:lo + size]])
         if settings.high_gamma:
             high_gamma_envelope(raw, settings.band)
             if raw.info["sfreq"] > settings.envelope_sfreq:
@@ -257,7 +299,7 @@ def preprocess_channels(read: Callable[[int], np.ndarray], labels: list[str], sf
         out_sfreq = raw.info["sfreq"]
         values = raw.get_data()
         if out is None:
-            out = np.empty((len(good), values.shape[1]), dtype=np.float32)
+            out = np.empty((len(out_rows), values.shape[1]), dtype=np.float32)
         out[row:row + len(values)] = values
         row += len(values)
         del raw, values
@@ -265,9 +307,9 @@ def preprocess_channels(read: Callable[[int], np.ndarray], labels: list[str], sf
         log.warning("%d bad channel(s) dropped before referencing: %s", len(bad),
                     ", ".join(f"{labels[i]} ({reason})" for i, reason in sorted(bad.items())))
     log.info("preprocessed %d channels, %d at a time: notch %s Hz, %s reference (%s), high gamma %s, now %.0f Hz",
-             len(good), size, freqs.tolist(), settings.reference, table["kind"].value_counts().to_dict(),
+             len(out_rows), size, freqs.tolist(), settings.reference, table["kind"].value_counts().to_dict(),
              settings.high_gamma, out_sfreq)
-    return (out if out is not None else np.zeros((0, 0), np.float32)), out_sfreq, table, good
+    return (out if out is not None else np.zeros((0, 0), np.float32)), out_sfreq, table, out_rows
 
 
 def bin_edges(window: tuple[float, float], width: float, step: float) -> np.ndarray:

@@ -7,7 +7,10 @@ and ``vision`` (scene cuts). The movies of ``seeg.movies`` (default: every movie
 are skipped (counted). Channels the reader leaves out (trigger, corrupted, unlocalized) and electrodes marked bad
 in any of their trials are counted, and an event missing from some recording (at a recording edge, or a movie a
 subject did not watch) is dropped (counted); the counts and what each contact was referenced to are saved with
-the targets. Each trial is read and preprocessed once for both alignments, a few channels at a time.
+the targets. Under the Laplacian, contacts without a good neighbour on each side serve as references only
+(``seeg.edge_contacts``, see :mod:`neuromodels.seeg.preprocess`; counted as
+``electrodes_without_two_neighbours``). Each trial is read and preprocessed once for both alignments, a few
+channels at a time.
 """
 
 from __future__ import annotations
@@ -120,9 +123,19 @@ def build_all_targets(root: str | Path, alignments: tuple[str, ...], settings: P
             left_out[key] = left_out.get(key, 0) + int(value)
         labels = trial.localization["Electrode"].tolist()
         rec = trial.recording
-        data, out_sfreq, table, good = preprocess_channels(lambda i: rec.channel(trial.channels[i]), labels,
-                                                           rec.sfreq, settings)
+        # every usable channel of the shaft may be a reference; only the localized (clean) ones are analysed
+        rows = trial.reference_channels or trial.channels
+        ref_labels = [trial.labels[i] for i in rows]
+        position = {label: k for k, label in enumerate(labels)}
+        data, out_sfreq, table, out_rows = preprocess_channels(
+            lambda i: rec.channel(rows[i]), ref_labels, rec.sfreq, settings,
+            analyse=[k for k, label in enumerate(ref_labels) if label in position])
         rec.close()
+        require(len(out_rows) > 0, Path(root) / "electrode_labels" / f"sub_{subject}",
+                f"{trial_name(subject, trial_id)}: no channel left to analyse ({table['kind'].value_counts().to_dict()}"
+                f" references); contacts need a good neighbour on each side of the shaft under seeg.edge_contacts: "
+                f"drop (set it to keep, or seeg.reference to car)")
+        good = [position[ref_labels[i]] for i in out_rows]
         references.append(table.assign(subject=subject, trial=trial_id))
         for alignment in alignments:
             ev = movie_events(trial, alignment)
@@ -158,20 +171,29 @@ def _stack(alignment: str, by_subject: dict, events_of: dict[str, pd.DataFrame],
     Y = np.concatenate(blocks, axis=1)
     electrodes = pd.concat(electrodes, ignore_index=True)
     events = pd.concat([events_of[m].assign(movie=m) for m in movies], ignore_index=True)
-    # electrodes bad in some trial: NaN in every event of that movie
-    bad_el = np.isnan(Y).all(axis=(0, 2)) | (np.isnan(Y).mean(axis=(0, 2)) > 0.5)
-    Y, electrodes = Y[:, ~bad_el], electrodes[~bad_el].reset_index(drop=True)
+    # electrodes bad in some trial (or without a neighbour on each side): NaN in every event of that movie
+    dropped = np.isnan(Y).all(axis=(0, 2)) | (np.isnan(Y).mean(axis=(0, 2)) > 0.5)
+    reference_only = set()
+    if len(references) and "analysed" in references:
+        only = references[(references["status"] == "good") & ~references["analysed"].astype(bool)
+                          & references["kind"].isin(["edge", "lone"])]
+        reference_only = set(zip(only["subject"], only["Electrode"]))
+    edge = dropped & np.array([key in reference_only for key in zip(electrodes["subject"], electrodes["Electrode"])],
+                              bool)
+    bad_el = dropped & ~edge
+    Y, electrodes = Y[:, ~dropped], electrodes[~dropped].reset_index(drop=True)
     ok = np.isfinite(Y).all(axis=(1, 2))  # events whose epoch fits in every recording that has them
     require(int(ok.sum()) >= 10, None, f"{alignment} alignment: {int(ok.sum())} of {len(ok)} events have data in "
             f"every recording of every subject ({len(electrodes)} electrodes); choose movies every subject watched "
             f"(seeg.movies)")
     counts = {"movies": len(movies), "trials": n_trials, "events": int(len(ok)),
               "events_dropped": int((~ok).sum()), "electrodes": int(len(electrodes)),
-              "electrodes_dropped_bad": int(bad_el.sum()), "subject_movies_missing": missing_movies,
+              "electrodes_dropped_bad": int(bad_el.sum()),
+              "electrodes_without_two_neighbours": int(edge.sum()), "subject_movies_missing": missing_movies,
               "contacts_by_reference": references["kind"].value_counts().to_dict(), **(left_out or {})}
-    log.info("%s alignment: %d movies, %d events (%d dropped), %d electrodes (%d bad), %d bins; references %s",
-             alignment, len(movies), ok.sum(), (~ok).sum(), Y.shape[1], bad_el.sum(), Y.shape[2],
-             counts["contacts_by_reference"])
+    log.info("%s alignment: %d movies, %d events (%d dropped), %d electrodes (%d bad, %d without a neighbour on "
+             "each side, references only), %d bins; references %s", alignment, len(movies), ok.sum(), (~ok).sum(),
+             Y.shape[1], bad_el.sum(), edge.sum(), Y.shape[2], counts["contacts_by_reference"])
     return Targets(Y[ok], events[ok].reset_index(drop=True), electrodes, edges, references, counts)
 
 

@@ -43,6 +43,43 @@ def test_bad_channels_stay_out_of_every_reference_and_the_log_says_what_each_con
     assert not op_car[:, [1, 4]].any() and set(table_car["kind"]) == {"average", "bad"}
 
 
+def test_edge_contacts_serve_only_as_references_under_the_laplacian():
+    """A one-sided Laplacian is a bipolar derivation: with volume conduction it carries as much of its neighbour's
+    source as of its own and half that of the next one, where a two-sided Laplacian keeps a quarter at most. By
+    default only contacts with a good neighbour on each side are analysed; the others remain references."""
+    labels = [f"LA{c}" for c in range(1, 7)] + ["LB1"]
+    a, b = 0.4, 0.1  # shares of the first and second neighbour's source a contact records (hand-built)
+    conduction = np.eye(7)
+    for i in range(6):
+        for k, share in ((1, a), (2, b)):
+            for j in (i - k, i + k):
+                if 0 <= j < 6:
+                    conduction[i, j] = share
+    op, table = reference_plan(labels, {}, "laplacian", "keep")
+    seen = op @ conduction  # each referenced contact as a mixture of the local sources
+    np.testing.assert_allclose(seen[5, [5, 4, 3]], [1 - a, -(1 - a), -(a - b)])  # LA6: LA5's and LA4's sources
+    middle = seen[1:5, :6].copy()
+    np.testing.assert_allclose(middle[np.arange(4), np.arange(1, 5)], 1 - a)
+    middle[np.arange(4), np.arange(1, 5)] = 0.0
+    assert np.abs(middle).max() <= (1 + b) / 2 - a + 1e-12  # 0.15 against its own 0.6
+    assert table["analysed"].all()
+    op_drop, table = reference_plan(labels, {}, "laplacian")
+    np.testing.assert_array_equal(op_drop, op)  # the same references; only what is analysed differs
+    assert table.loc[table["analysed"], "Electrode"].tolist() == ["LA2", "LA3", "LA4", "LA5"]
+    # next to a bad contact a contact has one neighbour: an edge, a reference only
+    _, table = reference_plan(labels, {2: "flat"}, "laplacian")
+    assert table.loc[table["analysed"], "Electrode"].tolist() == ["LA5"]
+    assert reference_plan(labels, {2: "flat"}, "car")[1]["analysed"].sum() == 6
+    with pytest.raises(ConfigError, match="seeg.edge_contacts"):
+        reference_plan(labels, {}, "laplacian", "sometimes")
+    # the whole-recording path keeps the analysed contacts only
+    data = np.random.default_rng(0).standard_normal((7, 512 * 4)) * 1e-6
+    out, table = preprocess_with_log(_raw(data, 512.0, labels), PreprocessSettings(high_gamma=False))
+    assert out.ch_names == ["LA2", "LA3", "LA4", "LA5"] and len(table) == 7
+    out = preprocess(_raw(data, 512.0, labels), PreprocessSettings(high_gamma=False, edge_contacts="keep"))
+    assert out.ch_names == labels
+
+
 def test_laplacian_keeps_non_responsive_contacts_clean_where_the_common_average_does_not():
     """Shaft-wide drift and strongly driven contacts: under the common average a non-responsive contact picks up
     the driven contacts' response (and keeps its shaft's drift); under the shaft Laplacian it does not."""

@@ -87,7 +87,10 @@ def test_targets_and_frames_from_the_release(release):
     built = build_all_targets(root, ("language", "vision"), PreprocessSettings(), (-0.1, 0.6), 0.1, 0.05)
     lang, vis = built["language"], built["vision"]
     assert lang.counts["corrupted_channels"] == 2 and lang.counts["non_brain_channels"] == 2
-    assert len(lang.electrodes) == 2 * (len(planted["labels"]) - 1) - lang.counts["electrodes_dropped_bad"]
+    # shaft ends and the corrupted channel's neighbours lack a neighbour on each side: references only, counted
+    assert lang.counts["electrodes_without_two_neighbours"] == 8
+    assert len(lang.electrodes) == (2 * (len(planted["labels"]) - 1) - lang.counts["electrodes_dropped_bad"]
+                                    - lang.counts["electrodes_without_two_neighbours"])
     assert len(vis.events) == len(planted["cuts"]) - vis.counts["events_dropped"]
     table = read_frames(frames)
     ids = frames_on_screen(vis.events, table)
@@ -103,6 +106,29 @@ def test_targets_and_frames_from_the_release(release):
     names = lang.electrodes["Electrode"].to_numpy()
     responsive = np.isin(names, planted["responsive"])
     assert contrast[responsive].min() > contrast[~responsive].max()
+
+
+def test_channels_clean_laplacian_leaves_out_still_reference_their_neighbours(release, tmp_path):
+    """The release's clean_laplacian.json names the analysed channels; the others (corrupted ones apart) are still
+    their neighbours' references, so a listed contact gets the same signal as without the file."""
+    import shutil
+
+    root = tmp_path / "bt"
+    shutil.copytree(release[0], root)
+    clean = ["LT1aI2", "F3cId3"]
+    (root / "clean_laplacian.json").write_text(json.dumps({"sub_1": clean, "sub_2": clean}))
+    settings, args = PreprocessSettings(), ((-0.1, 0.6), 0.1, 0.05)
+    lang = build_all_targets(root, ("language",), settings, *args)["language"]
+    full = build_all_targets(release[0], ("language",), settings, *args)["language"]
+    assert lang.electrodes.loc[lang.electrodes["subject"] == 1, "Electrode"].tolist() == clean
+    assert lang.counts["not_in_clean_laplacian"] == 2 * 7 and lang.counts["electrodes_without_two_neighbours"] == 0
+    refs = lang.references[lang.references["subject"] == 1].set_index("Electrode")
+    assert refs.loc["LT1aI2", "reference"] == "LT1aI1 LT1aI3" and not refs.loc["LT1aI1", "analysed"]
+    for subject in (1, 2):
+        for label in clean:
+            here = np.flatnonzero((lang.electrodes["subject"] == subject) & (lang.electrodes["Electrode"] == label))
+            there = np.flatnonzero((full.electrodes["subject"] == subject) & (full.electrodes["Electrode"] == label))
+            np.testing.assert_allclose(lang.Y[:, here[0]], full.Y[:, there[0]], atol=1e-5)
 
 
 def test_tiny_seeg_dag_runs_on_the_release_layout(release, tmp_path):
