@@ -1,8 +1,8 @@
 """One entry point: ``neuromodels <family> <step> [options]``.
 
 Each part of the package that offers steps has a ``commands.py`` with ``register(subparsers)`` (and, for
-benchmarks, ``register_bench(bench_subparsers)``); this module only assembles them, sets up logging and
-threads, and turns user-fixable errors into one line. Nothing imports this module.
+benchmarks, ``register_bench(bench_subparsers)``; ``bench_trainers`` times every family's trainer); this module
+only assembles them, sets up logging and threads, and turns user-fixable errors into one line. Nothing imports this module.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "neuromodels.gaze.commands",
     "neuromodels.search.commands",
     "neuromodels.core.commands",
+    "neuromodels.bench_trainers",  # every family's trainer on each device: assembles families, like this module
 )
 
 

@@ -22,6 +22,7 @@ import torch
 from .attention import attention, reference_attention
 from .benchmark import (
     environment_info,
+    gpu_dense_bf16_peak_tflops,
     parse_dtype,
     peak_cuda_memory,
     peak_rss_increase,
@@ -35,13 +36,14 @@ from .runtime import get_logger
 if TYPE_CHECKING:
     from .io import PathLike
 
-__all__ = ["run", "make_inputs", "fwd_bwd_step", "fwd_bwd_flops", "memory_probe", "GOAL"]
+__all__ = ["run", "make_inputs", "fwd_bwd_step", "forward_step", "fwd_bwd_flops", "forward_flops", "memory_probe",
+           "GOAL"]
 
 Variant = Literal["ours", "reference"]
 DEFAULT_LENGTHS = (256, 512, 1024, 2048, 4096)
 # the issue's acceptance goal, on CPU
 GOAL = {"length": 2048, "min_speedup": 3.0, "max_memory_ratio": 0.25, "device": "cpu"}
-FLOP_COUNT = ("forward 4*B*H*L*L*D (Q K^T and P V, 2 FLOPs per multiply-add); backward 2.5x forward "
+FLOP_COUNT = ("forward 4*B*H*L*L*D (forward-only rows: no autograd graph, torch.no_grad) (Q K^T and P V, 2 FLOPs per multiply-add); backward 2.5x forward "
               "(FlashAttention convention: dQ, dK, dV, dP and the recomputed Q K^T); fwd+bwd = 3.5 x forward "
               "= 14*B*H*L*L*D. The same nominal count is used for both variants, so the TFLOP/s ratio "
               "equals the time ratio.")
@@ -77,6 +79,24 @@ def fwd_bwd_step(variant: Variant, q: torch.Tensor, k: torch.Tensor, v: torch.Te
         return torch.autograd.grad(forward(), (q, k, v), grad_out)
 
     return step
+
+
+def forward_step(variant: Variant, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor
+                 ) -> Callable[[], torch.Tensor]:
+    """A call that runs one variant forward only, without building an autograd graph (inference)."""
+    if variant not in ("ours", "reference"):
+        raise ValueError(f"variant must be 'ours' or 'reference', got {variant!r}")
+
+    def step() -> torch.Tensor:
+        with torch.no_grad():
+            return attention(q, k, v, backend="sdpa") if variant == "ours" else reference_attention(q, k, v)
+
+    return step
+
+
+def forward_flops(batch: int, heads: int, length: int, head_dim: int) -> float:
+    """Nominal FLOPs of one forward (``Q K^T`` and ``P V``)."""
+    return 4.0 * batch * heads * length * length * head_dim
 
 
 def fwd_bwd_flops(batch: int, heads: int, length: int, head_dim: int) -> float:
@@ -222,14 +242,19 @@ def _run(lengths: Sequence[int], batch: int, heads: int, head_dim: int, device: 
 
     rows: list[dict[str, Any]] = []
     memory_method = None
+    environment = environment_info(device)
+    # the GPU's dense bf16 tensor-core peak: the ceiling the bf16 rows are read against
+    peak_tflops = (gpu_dense_bf16_peak_tflops(environment["device_name"])
+                   if device.type == "cuda" and torch_dtype == torch.bfloat16 else None)
     for length in lengths:
         flops = fwd_bwd_flops(batch, heads, length, head_dim)
         row: dict[str, Any] = {"length": length}
         run_reference = max_reference_length is None or length <= max_reference_length
         variants: tuple[Variant, ...] = ("ours", "reference") if run_reference else ("ours",)
         inputs = make_inputs(batch, heads, length, head_dim, torch_dtype, device, seed)
-        timings = time_interleaved({variant: fwd_bwd_step(variant, *inputs) for variant in variants},
-                                   repeats=repeats, warmup=warmup, device=device)
+        calls = {variant: fwd_bwd_step(variant, *inputs) for variant in variants}
+        calls.update({f"{variant}/forward": forward_step(variant, *inputs[:3]) for variant in variants})
+        timings = time_interleaved(calls, repeats=repeats, warmup=warmup, device=device)
         del inputs
         gc.collect()
         row.update(ours=None, reference=None)
@@ -246,7 +271,13 @@ def _run(lengths: Sequence[int], batch: int, heads: int, head_dim: int, device: 
                 "peak_memory_bytes": memory["peak_bytes"],
                 "peak_memory_mib": memory["peak_bytes"] / 2**20,
                 "tflops": flops / timing.median_s / 1e12,
+                "forward_time_s": timings[f"{variant}/forward"].median_s,
+                "forward_tflops": forward_flops(batch, heads, length, head_dim)
+                / timings[f"{variant}/forward"].median_s / 1e12,
             }
+            if peak_tflops:
+                row[variant]["fraction_of_peak"] = row[variant]["tflops"] / peak_tflops
+                row[variant]["forward_fraction_of_peak"] = row[variant]["forward_tflops"] / peak_tflops
         ours, ref = row["ours"], row["reference"]
         row["time_ratio"] = ref["time_s"] / ours["time_s"] if ref else None
         row["memory_ratio"] = (ours["peak_memory_bytes"] / ref["peak_memory_bytes"]
@@ -259,7 +290,8 @@ def _run(lengths: Sequence[int], batch: int, heads: int, head_dim: int, device: 
             memory_ratio = "n/a" if row["memory_ratio"] is None else f"{row['memory_ratio']:.3f}"
             versus = (f"{ref['time_s']:.4f} s {ref['peak_memory_mib']:.1f} MiB; speedup {row['time_ratio']:.2f}x, "
                       f"memory ratio {memory_ratio}")
-        log.info("L=%d: ours %.4f s %.1f MiB | reference %s", length, ours["time_s"], ours["peak_memory_mib"],
+        log.info("L=%d: ours %.4f s (%.1f TFLOP/s; forward %.1f) %.1f MiB | reference %s", length,
+                 ours["time_s"], ours["tflops"], ours["forward_tflops"], ours["peak_memory_mib"],
                  versus)
 
     if device.type == "cuda":
@@ -280,12 +312,15 @@ def _run(lengths: Sequence[int], batch: int, heads: int, head_dim: int, device: 
                      "dtype": _dtype_name(torch_dtype), "device": str(device), "repeats": repeats,
                      "warmup": warmup, "max_reference_length": max_reference_length, "threads": threads_used,
                      "seed": seed},
-        "environment": environment_info(device),
+        "environment": environment,
+        "peak": ({"dense_bf16_tflops": peak_tflops, "source": "the vendor's datasheet, dense (no sparsity); "
+                  "fraction_of_peak = achieved TFLOP/s / this"} if peak_tflops else None),
         "method": {
             "ours": "neuromodels.core.attention.attention(q, k, v, backend='sdpa'), no mask "
                     "(torch scaled_dot_product_attention)",
             "reference": "neuromodels.core.attention.reference_attention: softmax(q k^T / sqrt(D)) v with the "
                          "full (B, H, L, L) score matrix",
+            "forward": "forward_time_s / forward_tflops: the forward alone under torch.no_grad (inference)",
             "step": "forward, then torch.autograd.grad of the output against q, k, v with a fixed random "
                     "output gradient",
             "timing": f"median of {repeats} timed calls after {warmup} warm-up call(s) each, in this process, "

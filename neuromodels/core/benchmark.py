@@ -48,6 +48,7 @@ __all__ = [
     "peak_rss_increase",
     "run_in_subprocess",
     "environment_info",
+    "gpu_dense_bf16_peak_tflops",
     "sdpa_kernel_name",
     "parse_dtype",
     "write_result",
@@ -274,6 +275,34 @@ def environment_info(device: torch.device | str | None = None) -> dict[str, Any]
             "compute_capability": f"{props.major}.{props.minor}",
         })
     return info
+
+
+# Dense (no structured sparsity) bf16 tensor-core peaks from the vendors' datasheets, TFLOP/s, matched against
+# torch.cuda.get_device_name in order (the more specific names first). A GPU not listed gets no peak.
+GPU_DENSE_BF16_PEAK_TFLOPS: tuple[tuple[str, float], ...] = (
+    ("H100 PCIe", 756.0),
+    ("H100 NVL", 835.0),
+    ("H100", 989.4),      # SXM5 (e.g. "NVIDIA H100 80GB HBM3")
+    ("H200", 989.4),
+    ("GH200", 989.4),
+    ("B200", 2250.0),
+    ("A100", 312.0),
+    ("A10G", 70.0),
+    ("A10", 125.0),
+    ("L40S", 362.1),
+    ("L40", 181.0),
+    ("L4", 121.0),
+    ("RTX 4090", 165.2),
+    ("RTX 3090", 71.0),
+)
+
+
+def gpu_dense_bf16_peak_tflops(device_name: str) -> float | None:
+    """The datasheet's dense bf16 peak (TFLOP/s) of a GPU named like ``torch.cuda.get_device_name``, or None."""
+    for key, peak in GPU_DENSE_BF16_PEAK_TFLOPS:
+        if key.lower() in device_name.lower():
+            return peak
+    return None
 
 
 def sdpa_kernel_name(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None,

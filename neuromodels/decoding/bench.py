@@ -51,6 +51,14 @@ def _step_fn(kind: str, size: dict[str, Any], device: torch.device, precision: s
     return lambda: trainer.step(batch)
 
 
+def training_step(preset: str = "default", device: torch.device | str = "cpu", precision: str = "fp32",
+                  seed: int = 0, kind: str = "mindbridge") -> tuple[Callable[[], Any], int]:
+    """One training step of ``kind`` at the preset's size (``SIZES``) and the samples it sees (all subjects)."""
+    size = SIZES[preset]
+    seed_everything(seed)
+    return _step_fn(kind, size, torch.device(device), precision), size["batch"] * len(size["voxels"])
+
+
 def run_benchmark(out: str | Path, sizes: list[str], steps: int = 10, device: str = "auto",
                   precision: str = "auto", seed: int = 0) -> dict[str, Any]:
     """Time both models at each size; write and return the JSON record."""

@@ -3,7 +3,7 @@ attention (SDPA) and with the plain softmax reference as the in-process baseline
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
@@ -39,6 +39,26 @@ def synthetic_batch(n_trials: int, n_objects: int, viewers: int, length: int, cr
             "sequence_trial": torch.arange(n_trials).repeat_interleave(viewers), "prefix": prefix, "target": target}
 
 
+def _trainer(p: Any, device: torch.device, precision: str, seed: int, n_objects: int, length: int
+             ) -> tuple[OAT, Trainer, dict[str, torch.Tensor]]:
+    """OAT at the preset's size, the shared trainer as training builds it (Adam, clipping, autocast) and a
+    synthetic batch drawn from ``seed``."""
+    batch = synthetic_batch(p.batch_size, n_objects, p.viewers, length, p.crop_hw,
+                            torch.Generator().manual_seed(seed))
+    seed_everything(seed)
+    model = OAT(oat_config(p)).to(device)
+    trainer = Trainer(model, pointer_loss, TrainSettings(lr=p.lr, grad_clip=1.0, precision=precision, progress=False),
+                      device=device, optimizer=torch.optim.Adam(model.parameters(), lr=p.lr))
+    return model, trainer, batch
+
+
+def training_step(preset: str = "default", device: torch.device | str = "cpu", precision: str = "auto",
+                  seed: int = 0, n_objects: int = 27, length: int = 8) -> tuple[Callable[[], dict[str, float]], int]:
+    """The shared trainer's step of OAT on a synthetic batch, and the scanpaths in it."""
+    _, trainer, batch = _trainer(get_preset(preset), torch.device(device), precision, seed, n_objects, length)
+    return (lambda: trainer.step(batch)), len(batch["prefix"])
+
+
 def run_benchmark(out: PathLike, preset: str = "default", device: torch.device | str = "cpu",
                   precision: str = "auto", steps: int | None = None, seed: int = 0, n_objects: int = 27,
                   length: int = 8) -> dict[str, Any]:
@@ -46,13 +66,8 @@ def run_benchmark(out: PathLike, preset: str = "default", device: torch.device |
     p = get_preset(preset)
     device = torch.device(device)
     repeats = steps or p.bench_steps
-    gen = torch.Generator().manual_seed(seed)
-    batch = synthetic_batch(p.batch_size, n_objects, p.viewers, length, p.crop_hw, gen)
+    model, trainer, batch = _trainer(p, device, precision, seed, n_objects, length)
     decode_batch = {k: v[:1].to(device) for k, v in batch.items() if k not in ("sequence_trial", "prefix", "target")}
-    seed_everything(seed)
-    model = OAT(oat_config(p)).to(device)
-    trainer = Trainer(model, pointer_loss, TrainSettings(lr=p.lr, grad_clip=1.0, precision=precision, progress=False),
-                      device=device, optimizer=torch.optim.Adam(model.parameters(), lr=p.lr))
     previous = get_default_backend()
 
     def on(backend, fn):

@@ -45,6 +45,13 @@ def _train_step(objective: str, preset: str, backend: str, precision: str, devic
     return (lambda: trainer.step(batch)), b
 
 
+def training_step(preset: str = "default", device: torch.device | str = "cpu", precision: str = "fp32",
+                  seed: int = 0, objective: str = "clip") -> tuple[Callable[[], dict[str, float]], int]:
+    """The shared trainer's step of the preset's encoder (SDPA attention) on a fixed batch, and its batch size
+    (for comparing devices: ``neuromodels bench trainers``)."""
+    return _train_step(objective, preset, "sdpa", precision, torch.device(device), seed)
+
+
 def run_benchmark(out: str | os.PathLike, preset: str = "default", objective: str = "simclr", steps: int = 10,
                   device_preference: str = "auto", seed: int = 0) -> dict[str, Any]:
     """Time training steps of every configuration in turns (so changes of machine load hit all alike) and

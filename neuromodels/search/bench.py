@@ -7,7 +7,7 @@ the two must make the very same fixations, which the result records.
 from __future__ import annotations
 
 import tempfile
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -15,15 +15,34 @@ import torch
 from ..core.benchmark import environment_info, time_interleaved, write_result
 from ..core.io import PathLike
 from ..core.runtime import get_logger, seed_everything
+from ..core.training import Trainer, TrainSettings
 from .data import read_trials, write_trials
 from .evaluate import run_model
 from .experiments import make_trials
 from .models import VGGBackbone
 from .presets import SearchPreset, get_preset
+from .train import classification_loss
 
 log = get_logger(__name__)
 # one small and one large display: the per-ring baseline is slow, and the ratio is what counts
 BENCH_EXPERIMENTS = ("orientation_homogeneous", "intersection")
+
+
+def training_step(preset: str | SearchPreset = "default", device: torch.device | str = "cpu",
+                  precision: str = "auto", seed: int = 0) -> tuple[Callable[[], dict[str, float]], int]:
+    """The shared trainer's step of the backbone (the preset's VGG, training's settings) on a random batch of
+    the preset's training size, and the batch size."""
+    p = get_preset(preset)
+    gen = torch.Generator().manual_seed(seed)
+    images = torch.randint(0, 256, (p.batch_size, 3, p.train_size, p.train_size), dtype=torch.uint8, generator=gen)
+    labels = torch.randint(0, 10, (p.batch_size,), generator=gen)
+    flips = torch.rand(p.batch_size, generator=gen) < 0.5
+    seed_everything(seed)
+    model = VGGBackbone(p.widths, p.convs, n_classes=10)
+    trainer = Trainer(model, classification_loss, TrainSettings(lr=p.lr, weight_decay=p.weight_decay, grad_clip=1.0,
+                                                                precision=precision, progress=False), device=device)
+    batch = (images, labels, flips)
+    return (lambda: trainer.step(batch)), p.batch_size
 
 
 def run_benchmark(out: PathLike, preset: str | SearchPreset = "default", device: torch.device | str = "cpu",

@@ -75,7 +75,7 @@ def _batches(images: Tensor, labels: Tensor, batch_size: int, seed: int, epoch: 
         yield images[idx], labels[idx], flips[idx]
 
 
-def _loss(model: nn.Module, batch: tuple[Tensor, Tensor, Tensor]) -> tuple[Tensor, dict[str, float]]:
+def classification_loss(model: nn.Module, batch: tuple[Tensor, Tensor, Tensor]) -> tuple[Tensor, dict[str, float]]:
     images, labels, flips = batch
     x = images.float() / 255.0
     x = torch.where(flips.view(-1, 1, 1, 1), x.flip(3), x)
@@ -108,7 +108,7 @@ def train_backbone(diet: str, preset: str | SearchPreset = "tiny", seed: int = 0
                              precision=precision, scheduler="onecycle", warmup_fraction=0.2,
                              checkpoint_path=str(checkpoint_path) if checkpoint_path else None,
                              checkpoint_every=p.checkpoint_every, progress=progress, desc=f"vgg {diet}")
-    trainer = Trainer(model, _loss, settings, device=device,
+    trainer = Trainer(model, classification_loss, settings, device=device,
                       run_identity={"diet": diet, "seed": seed, "train_images": p.train_images,
                                     "train_size": p.train_size, "p_second": p.p_second,
                                     "light_spread_deg": p.light_spread_deg,

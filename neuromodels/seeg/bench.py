@@ -87,9 +87,28 @@ def run_benchmark(out: str | Path, n_targets: int = 10_000, n_samples: int = 200
     results: dict[str, Any] = {}
 
     ridge_cv(X[:200], Y[:200, :100], grouped_folds(contiguous_groups(200, 4), 2), alphas, backend)  # warm-up
-    t_ours = _timed(lambda: ridge_cv(X, Y, folds, alphas, backend), sync)  # all targets in one batch
+    fits: dict[str, Any] = {}
+
+    def fit(name: str, on: str) -> None:
+        fits[name] = ridge_cv(X, Y, folds, alphas, on)
+
+    t_ours = _timed(lambda: fit("ours", backend), sync)  # all targets in one batch
     results["ours_s"] = t_ours
     log.info("ours: %.2f s (%s)", t_ours, backend)
+    if device.type == "cuda":  # the same fit on the CPU, in the same process: the GPU's speed-up and agreement
+        ridge_cv(X[:200], Y[:200, :100], grouped_folds(contiguous_groups(200, 4), 2), alphas, "torch")
+        t_cpu = _timed(lambda: fit("cpu", "torch"))
+        same_alpha = float(np.mean(fits["ours"].alphas == fits["cpu"].alphas))
+        results.update({
+            "ours_cpu_s": t_cpu, "speedup_cuda_over_cpu": t_cpu / t_ours,
+            "cuda_vs_cpu_same_alpha_fraction": same_alpha,
+            "cuda_vs_cpu_max_abs_cv_score_difference": float(
+                np.max(np.abs(fits["ours"].best_score - fits["cpu"].best_score))),
+            "cuda_vs_cpu_max_abs_coef_difference": float(np.max(np.abs(fits["ours"].coef - fits["cpu"].coef))),
+        })
+        log.info("ours on the CPU (torch, %d threads): %.2f s; CUDA speed-up %.1fx; same alpha on %.4f of targets",
+                 torch.get_num_threads(), t_cpu, t_cpu / t_ours, same_alpha)
+    fits.clear()
 
     from himalaya.backend import set_backend
 

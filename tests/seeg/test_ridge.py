@@ -90,3 +90,24 @@ def test_encode_layers_picks_informative_layer_and_lincomb():
     comb = linear_combination(pa, pb, Y, groups)
     # The additive target needs both models; the combination beats either one alone.
     assert pearson_r(Y, comb)[2] > max(pearson_r(Y, pa)[2], pearson_r(Y, pb)[2]) + 0.1
+
+
+@pytest.mark.gpu
+def test_cuda_float32_ridge_agrees_with_the_cpu_and_a_float64_reference(cuda_device):
+    """Under ``device: cuda`` the encoder fits run in float32 on the GPU (himalaya's torch_cuda backend); the fit
+    agrees with the same float32 fit on the CPU and with a float64 reference as closely as float32 allows."""
+    gen = np.random.default_rng(7)
+    n, p, t = 2000, 64, 500
+    X = gen.standard_normal((n, p)) * np.logspace(-1, 1, p)
+    Y = X @ gen.standard_normal((p, t)) * 0.05 + gen.standard_normal((n, t))
+    folds = grouped_folds(contiguous_groups(n, 10), 5)
+    alphas = [1.0, 100.0, 1e4]
+    gpu = ridge_cv(X, Y, folds, alphas, backend="torch_cuda")
+    cpu = ridge_cv(X, Y, folds, alphas, backend="torch")
+    f64 = ridge_cv(X, Y, folds, alphas, backend="numpy", dtype="float64")
+    assert gpu.coef.dtype == np.float32
+    np.testing.assert_allclose(gpu.cv_scores, cpu.cv_scores, atol=1e-4)
+    np.testing.assert_allclose(gpu.cv_scores, f64.cv_scores, atol=2e-3)
+    assert (gpu.alphas == f64.alphas).mean() > 0.95
+    pred, ref = gpu.predict(X), f64.predict(X)
+    assert np.abs(pred - ref).max() < 1e-2 * np.abs(ref).max()
