@@ -80,8 +80,10 @@ def test_planted_multimodal_electrodes_are_found(dataset, request):
     scores = detection_scores(called, klass == "multimodal")
     assert scores["planted"] >= 2
     assert scores["precision"] >= 0.8 and scores["recall"] >= 0.8, (scores, list(zip(klass, called)))
-    # volume conduction leaves a little of a multimodal neighbour in a unimodal contact even after the Laplacian
-    assert called[np.isin(klass, ["vision", "language"])].sum() <= 1
+    # no unimodal contact is called multimodal: a middle contact keeps at most 0.15 of a neighbour's source after
+    # the two-sided Laplacian, and shaft ends (one-sided: as much of the neighbour's source as their own) are
+    # references only
+    assert called[np.isin(klass, ["vision", "language"])].sum() == 0
     # the trained dual encoder beats its random control on the planted multimodal electrodes
     assert table.loc[klass == "multimodal", "dual_vs_random"].all()
 
