@@ -17,9 +17,6 @@ import importlib
 from pathlib import Path
 from typing import Any, Sequence
 
-import torch
-
-from .core.benchmark import environment_info, time_call, write_result
 from .core.errors import ConfigError
 from .core.runtime import get_logger
 
@@ -57,6 +54,11 @@ def run(out: str | Path | None, devices: Sequence[str] = ("cpu", "cuda"), preset
 
     ``cuda`` is dropped, with a warning and a note in the record, where no GPU is visible.
     """
+    # torch here, not at the top: the command line imports this module to build its parser for every step
+    import torch
+
+    from .core.benchmark import environment_info, time_call, write_result
+
     devices = list(devices)
     notes: list[str] = []
     if "cuda" in devices and not torch.cuda.is_available():
