@@ -48,18 +48,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--metrics", required=True, help="metrics JSON (one record per source subject)")
     p.set_defaults(func=_train)
 
-    p = sub.add_parser("adapt", help="fit one subject with n training images (adaptation or a baseline)")
+    p = sub.add_parser("adapt", help="fit one subject with n training images by one or more methods "
+                                      "(adaptations or baselines), the data read once")
     _common(p)
-    p.add_argument("--method", required=True, choices=list(ADAPT_METHODS))
+    p.add_argument("--method", required=True, nargs="+", choices=list(ADAPT_METHODS),
+                   help="methods, fitted one after the other on the same data")
     p.add_argument("--subject", required=True)
     p.add_argument("--n-train", default="all", help="training images of the subject: a number or 'all'")
-    p.add_argument("--base", default=None, help="joint model (.pt) to adapt from")
+    p.add_argument("--base", nargs="*", default=[],
+                   help="joint models (.pt) to adapt from: each method takes the one of its kind")
     p.add_argument("--sources", nargs="*", default=[],
                    help="source subjects the reset-tuning methods train beside the new one")
     p.add_argument("--role", default="heldout", choices=["heldout", "source"],
                    help="how the report files the result (learning curve or per-subject table)")
-    p.add_argument("--metrics", required=True, help="metrics JSON to write")
-    p.add_argument("--out", default=None, help="fitted model to write (optional)")
+    p.add_argument("--metrics", required=True, nargs="+", help="metrics JSON to write, one per method in order")
+    p.add_argument("--out", default=None, help="fitted model to write (optional; one method only)")
     p.set_defaults(func=_adapt)
 
     p = sub.add_parser("report", help="tables (CSV), figures (PNG) and summary.json from the metrics JSONs")
@@ -167,35 +170,61 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _adapt(args: argparse.Namespace) -> None:
+    """Fit the subject by each method in turn: one start-up and one read of the data for all of them. Each fit
+    is seeded on its own (the same numbers as a job of that method alone) and writes its metrics when done;
+    with several methods each has its own checkpoint, ``<checkpoint stem>.<method><suffix>``."""
     import pickle
 
+    from neuromodels.core.errors import ConfigError
     from neuromodels.core.io import atomic_path, torch_load, torch_save, write_json
 
     from .models import RidgeDecoder
     from .train import adapt, evaluate_subject, model_state
 
+    methods = list(dict.fromkeys(args.method))
+    if len(methods) != len(args.method):
+        raise ConfigError("--method", f"a method is named twice: {' '.join(args.method)}")
+    if len(args.metrics) != len(methods):
+        raise ConfigError("--metrics", f"one file per method: {len(methods)} method(s), {len(args.metrics)} file(s)")
+    if args.out and len(methods) > 1:
+        raise ConfigError("--out", "a fitted model is written for one method only")
     sources = [s for s in args.sources if s != args.subject]
-    needs_base = args.method not in ("scratch", "ridge")
-    load = [args.subject] + (sources if args.method.startswith("mindbridge_reset") else [])
+    load = [args.subject] + (sources if any(m.startswith("mindbridge_reset") for m in methods) else [])
     preset, device, data = _load(args, load)
-    base = torch_load(args.base) if needs_base else None
-    if needs_base and base is None:
-        from neuromodels.core.errors import ConfigError
+    bases = {}  # joint models by kind (mindbridge, linear)
+    for path in args.base or []:
+        state = torch_load(path)
+        bases[state["config"]["kind"]] = state
+    for method, metrics_path in zip(methods, args.metrics):
+        kind = method.split("_")[0]
+        needs_base = method not in ("scratch", "ridge")
+        base = bases.get(kind) if needs_base else None
+        if needs_base and base is None:
+            raise ConfigError("--base", f"{method} needs a {kind} joint model")
+        checkpoint = _method_checkpoint(args.checkpoint, method, len(methods))
+        model, record = adapt(data, method, args.subject, args.n_train, preset.train, preset.loss, args.seed,
+                              device, base=base, model_cfg=preset.model, sources=sources if base else (),
+                              checkpoint=checkpoint)
+        metrics = evaluate_subject(model, data, args.subject, preset.train, args.seed, device)
+        record = _record({**record, "role": args.role, "n_train_arg": str(args.n_train)}, metrics, args)
+        if args.out:
+            if isinstance(model, RidgeDecoder):
+                with atomic_path(args.out) as tmp:
+                    tmp.write_bytes(pickle.dumps(model))
+            else:
+                torch_save(args.out, model_state(model.cpu(), {"record": record}))
+        write_json(metrics_path, record)
+        _drop_checkpoint(checkpoint)
 
-        raise ConfigError("--base", f"{args.method} needs a joint model")
-    model, record = adapt(data, args.method, args.subject, args.n_train, preset.train, preset.loss, args.seed,
-                          device, base=base, model_cfg=preset.model, sources=sources if base else (),
-                          checkpoint=args.checkpoint)
-    metrics = evaluate_subject(model, data, args.subject, preset.train, args.seed, device)
-    record = _record({**record, "role": args.role, "n_train_arg": str(args.n_train)}, metrics, args)
-    if args.out:
-        if isinstance(model, RidgeDecoder):
-            with atomic_path(args.out) as tmp:
-                tmp.write_bytes(pickle.dumps(model))
-        else:
-            torch_save(args.out, model_state(model.cpu(), {"record": record}))
-    write_json(args.metrics, record)
-    _drop_checkpoint(args.checkpoint)
+
+def _method_checkpoint(path: str | None, method: str, n_methods: int) -> str | None:
+    """The checkpoint of one method's fit: the path itself for a single method, else one per method."""
+    if not path or n_methods == 1:
+        return path
+    from pathlib import Path
+
+    p = Path(path)
+    return str(p.with_name(f"{p.stem}.{method}{p.suffix}"))
 
 
 def _drop_checkpoint(path: str | None) -> None:

@@ -155,11 +155,28 @@ class DecodingWorkflow:
         return self._job_files(self.sources)
 
     def adapt_inputs(self, wildcards: Any) -> list[str]:
-        reset = wildcards.method.startswith("mindbridge_reset")
+        """A held-out job's files: its subject's, and the source subjects' when a reset-tuning method is among
+        the methods (they train beside the new subject)."""
+        reset = any(m.startswith("mindbridge_reset") for m in self.section["methods"])
         return self._job_files([wildcards.subject] + (self.sources if reset else []))
 
     def source_inputs(self, wildcards: Any) -> list[str]:
         return self._job_files([wildcards.subject])
+
+    def adapt_outputs(self, role: str) -> list[str]:
+        """The metrics files of one job (one subject, size and seed; every method of the role, in the order of
+        the config), with the subject, n_train and seed left as wildcards: ``heldout`` jobs fit the new subject
+        by every method of ``methods``, ``source`` jobs a source subject by every ``source_baselines``
+        method."""
+        if role == "heldout":
+            return [f"{self.out}/heldout/{m}/{{subject}}/n{{n_train}}/seed{{seed}}/metrics.json"
+                    for m in self.section["methods"]]
+        return [f"{self.out}/source/{m}/{{subject}}/seed{{seed}}/metrics.json"
+                for m in self.section["source_baselines"]]
+
+    def method_args(self, role: str) -> str:
+        """The methods of a job, in the order of :meth:`adapt_outputs`."""
+        return " ".join(self.section["methods"] if role == "heldout" else self.section["source_baselines"])
 
     def target_inputs(self, wildcards: Any = None) -> list[str]:
         """The stimuli (and the release's design), captions when a text encoder reads them, embedding files."""
@@ -190,14 +207,12 @@ class DecodingWorkflow:
         return args + (f"--text-ids {t['text_ids']}" if t["text_ids"] else "")
 
     def base(self, wildcards: Any) -> list[str]:
-        """The joint model a method starts from (none for scratch and ridge)."""
-        kind = wildcards.method.split("_")[0]
-        if kind in ("mindbridge", "linear"):
-            return [f"{self.out}/joint/{kind}/seed{wildcards.seed}/model.pt"]
-        return []
+        """The joint models the held-out methods start from (one per kind; none for scratch and ridge)."""
+        kinds = dict.fromkeys(m.split("_")[0] for m in self.section["methods"])
+        return [f"{self.out}/joint/{k}/seed{wildcards.seed}/model.pt" for k in kinds if k in ("mindbridge", "linear")]
 
     def base_arg(self, wildcards: Any, input: Any) -> str:
-        return f"--base {input.base}" if input.base else ""
+        return f"--base {' '.join(input.base)}" if input.base else ""
 
     def baseline_subjects(self) -> list[str]:
         """Source subjects that get single-subject baselines: all at the full preset, the first two otherwise

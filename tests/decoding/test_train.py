@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -161,6 +162,21 @@ def test_cli_chain_writes_tables_and_figures(tmp_path):
         assert main(["decoding", "adapt", "--method", method, "--subject", "subj03", "--n-train", n, *base,
                      "--sources", "subj01", "subj02", "--metrics", str(out), *t]) == 0
         metrics.append(str(out))
+    # several methods in one call (one read of the data): each record as the method's own call gave it
+    together = [str(r / f"together_{m}.json") for m in ("mindbridge_reset", "ridge", "scratch")]
+    assert main(["decoding", "adapt", "--method", "mindbridge_reset", "ridge", "scratch", "--subject", "subj03",
+                 "--n-train", "10", "--base", str(r / "mb.pt"), "--sources", "subj01", "subj02",
+                 "--checkpoint", str(r / "ck_adapt.pt"), "--metrics", *together, *t]) == 0
+    timing = {"train_seconds", "samples_per_second"}
+    for alone, joined in zip(metrics[:2], together[:2]):
+        a, b = json.loads(Path(alone).read_text()), json.loads(Path(joined).read_text())
+        assert {k: v for k, v in a.items() if k not in timing} == {k: v for k, v in b.items() if k not in timing}
+    assert json.loads(Path(together[2]).read_text())["n_train"] == 10 and not list(r.glob("ck_adapt*"))
+    # one metrics file per method, and a method that needs a joint model names it
+    assert main(["decoding", "adapt", "--method", "ridge", "scratch", "--subject", "subj03", "--metrics",
+                 str(r / "x.json"), *t]) == 2
+    assert main(["decoding", "adapt", "--method", "linear_adapter", "--subject", "subj03", "--base", str(r / "mb.pt"),
+                 "--metrics", str(r / "x.json"), *t]) == 2
     assert main(["decoding", "report", "--metrics", str(r / "mb.json"), *metrics, "--out-dir", str(r)]) == 0
     for name in ("learning_curve.csv", "learning_curve.png", "source_subjects.csv", "source_subjects.png",
                  "summary.json"):

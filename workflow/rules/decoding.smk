@@ -3,7 +3,7 @@
 # fitted per method and n_train (one job each) and single-subject baselines per source subject -> tables,
 # figures and a benchmark. A job's inputs are the data files it reads (a changed betas or trials file reruns
 # it); its --params leave out the lists of sizes and methods (adding a size runs only the new jobs).
-from neuromodels.decoding.workflow import ADAPT_METHODS, DecodingWorkflow
+from neuromodels.decoding.workflow import DecodingWorkflow
 
 try:
     DEC = DecodingWorkflow(config["decoding"], PRESET, SEEDS, data=DATA, results=RESULTS)
@@ -105,24 +105,27 @@ rule decoding_train:
         "--device {params.device} --threads {threads} --params {params.settings} 2> {log}"
 
 
+# The held-out subject: one job per size and seed fits it by every method in turn (one start-up and one read of
+# the data for all of them; each fit seeded on its own, so a method's numbers are those of a job of its own).
+# Adding a size runs only its job; adding a method reruns the jobs of every size.
 rule decoding_adapt:
     input:
         data=DEC.adapt_inputs,
         targets=DEC.targets,
         base=DEC.base,
     output:
-        metrics=f"{DEC.out}/heldout/{{method}}/{{subject}}/n{{n_train}}/seed{{seed}}/metrics.json",
+        metrics=DEC.adapt_outputs("heldout"),
     params:
+        methods=DEC.method_args("heldout"),
         data=DEC.data,
         base=DEC.base_arg,
         sources=" ".join(DEC.sources),
-        checkpoint=f"{DEC.out}/checkpoints/heldout_{{method}}_{{subject}}_n{{n_train}}_seed{{seed}}.pt",
+        checkpoint=f"{DEC.out}/checkpoints/heldout_{{subject}}_n{{n_train}}_seed{{seed}}.pt",
         preset=PRESET,
         preset_code=preset_code("decoding"),
         device=DEVICE,
         settings=DEC.job_settings(),
     wildcard_constraints:
-        method="|".join(ADAPT_METHODS),
         n_train=r"\d+|all",
         seed=r"\d+",
     conda:
@@ -133,49 +136,53 @@ rule decoding_adapt:
         runtime=60,
         gpu=gpus,
     benchmark:
-        timing("decoding_adapt", "method", "subject", "n_train", "seed")
+        timing("decoding_adapt", "subject", "n_train", "seed")
     log:
-        f"{RESULTS}/logs/decoding/heldout_{{method}}_{{subject}}_n{{n_train}}_seed{{seed}}.log",
+        f"{RESULTS}/logs/decoding/heldout_{{subject}}_n{{n_train}}_seed{{seed}}.log",
     shell:
-        "neuromodels decoding adapt --method {wildcards.method} --subject {wildcards.subject} "
+        "neuromodels decoding adapt --method {params.methods} --subject {wildcards.subject} "
         "--n-train {wildcards.n_train} {params.base} --sources {params.sources} --role heldout "
         "--data {params.data} --targets {input.targets} --metrics {output.metrics} "
         "--checkpoint {params.checkpoint} --preset {params.preset} --seed {wildcards.seed} "
         "--device {params.device} --threads {threads} --params {params.settings} 2> {log}"
 
 
-rule decoding_source:
-    input:
-        data=DEC.source_inputs,
-        targets=DEC.targets,
-    output:
-        metrics=f"{DEC.out}/source/{{method}}/{{subject}}/seed{{seed}}/metrics.json",
-    params:
-        data=DEC.data,
-        checkpoint=f"{DEC.out}/checkpoints/source_{{method}}_{{subject}}_seed{{seed}}.pt",
-        preset=PRESET,
-        preset_code=preset_code("decoding"),
-        device=DEVICE,
-        settings=DEC.job_settings(),
-    wildcard_constraints:
-        method="scratch|ridge",
-        seed=r"\d+",
-    conda:
-        ENV
-    threads: 1
-    resources:
-        mem_mb=memory(4000),
-        runtime=60,
-        gpu=gpus,
-    benchmark:
-        timing("decoding_source", "method", "subject", "seed")
-    log:
-        f"{RESULTS}/logs/decoding/source_{{method}}_{{subject}}_seed{{seed}}.log",
-    shell:
-        "neuromodels decoding adapt --method {wildcards.method} --subject {wildcards.subject} --n-train all "
-        "--role source --data {params.data} --targets {input.targets} --metrics {output.metrics} "
-        "--checkpoint {params.checkpoint} --preset {params.preset} --seed {wildcards.seed} "
-        "--device {params.device} --threads {threads} --params {params.settings} 2> {log}"
+# The single-subject baselines of a source subject: every method of source_baselines in one job
+# (none when source_baselines is empty).
+if DEC.section["source_baselines"]:
+
+    rule decoding_source:
+        input:
+            data=DEC.source_inputs,
+            targets=DEC.targets,
+        output:
+            metrics=DEC.adapt_outputs("source"),
+        params:
+            methods=DEC.method_args("source"),
+            data=DEC.data,
+            checkpoint=f"{DEC.out}/checkpoints/source_{{subject}}_seed{{seed}}.pt",
+            preset=PRESET,
+            preset_code=preset_code("decoding"),
+            device=DEVICE,
+            settings=DEC.job_settings(),
+        wildcard_constraints:
+            seed=r"\d+",
+        conda:
+            ENV
+        threads: 1
+        resources:
+            mem_mb=memory(4000),
+            runtime=60,
+            gpu=gpus,
+        benchmark:
+            timing("decoding_source", "subject", "seed")
+        log:
+            f"{RESULTS}/logs/decoding/source_{{subject}}_seed{{seed}}.log",
+        shell:
+            "neuromodels decoding adapt --method {params.methods} --subject {wildcards.subject} --n-train all "
+            "--role source --data {params.data} --targets {input.targets} --metrics {output.metrics} "
+            "--checkpoint {params.checkpoint} --preset {params.preset} --seed {wildcards.seed} "
+            "--device {params.device} --threads {threads} --params {params.settings} 2> {log}"
 
 
 rule decoding_report:
