@@ -140,9 +140,13 @@ def test_tiny_run_summaries_count_what_was_left_out(tiny_run):
     for alignment in ("language", "vision"):
         counts = seeg["seed0"]["targets"][alignment]
         for key in ("corrupted_channels", "non_brain_channels", "unlocalized_channels", "words_outside_recording",
-                    "scene_cuts_outside_recording", "trials_of_other_movies", "words_without_start"):
+                    "scene_cuts_outside_recording", "trials_of_other_movies", "words_without_start",
+                    "electrodes_without_two_neighbours"):
             assert key in counts, (alignment, key, counts)
         assert counts["trials_of_other_movies"] == 0
+        # under the shaft Laplacian only contacts with a neighbour on each side are analysed; the rest are counted
+        assert counts["electrodes_without_two_neighbours"] > 0
+    assert "planted_not_analysed" in seeg["seed0"]["detection"]
     decoding = read_summary(tiny_run / "results" / "decoding" / "summary.json")["notes"]
     assert decoding["test_split"]["test_split"] == "shared" and decoding["test_split"]["n_test"] == 100
     assert decoding["collapsed"] == 0 and decoding["collapsed_runs"] == []  # no decoder gave one output for all
