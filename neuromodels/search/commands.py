@@ -52,22 +52,41 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> None:
+    """Each run (model, diet, backbone -> table) in turn over one read of the trials; a backbone named by several
+    runs is loaded once. ``--diet`` and ``--backbone`` give one value for every run or one per run."""
+    from ..core.errors import ConfigError
     from ..core.io import write_table
     from ..core.runtime import get_logger
     from .data import read_trials
     from .evaluate import run_model
     from .train import load_backbone
 
+    n = len(args.model)
+
+    def per_run(values: list, name: str) -> list:
+        if len(values) == 1:
+            return values * n
+        if len(values) != n:
+            raise ConfigError(name, f"one value, or one per --model ({n}); got {len(values)}")
+        return values
+
+    diets = per_run(args.diet, "--diet")
+    backbones = per_run(args.backbone or ["none"], "--backbone")
+    if len(args.out) != n:
+        raise ConfigError("--out", f"one table per --model ({n}); got {len(args.out)}")
     p, _ = _settings(args)
     trials = read_trials(args.trials)
-    backbone = load_backbone(args.backbone) if args.backbone else None
-    table = run_model(args.model, trials, backbone, chance_draws=p.chance_draws, seed=args.seed,
-                      batch_size=p.batch_trials, relative_to_background=p.relative_to_background,
-                      recrop=p.recrop)
-    table.insert(1, "diet", args.diet)
-    write_table(args.out, table)
-    get_logger(__name__).info("%s (%s): %d trials, %.2f fixations per trial, %d not found", args.model, args.diet,
-                              len(table), table["fixations"].mean(), int((~table["found"]).sum()))
+    loaded: dict[str, object] = {}
+    for model, diet, path, out in zip(args.model, diets, backbones, args.out):
+        if path != "none" and path not in loaded:
+            loaded[path] = load_backbone(Path(path))
+        table = run_model(model, trials, loaded.get(path), chance_draws=p.chance_draws, seed=args.seed,
+                          batch_size=p.batch_trials, relative_to_background=p.relative_to_background,
+                          recrop=p.recrop)
+        table.insert(1, "diet", diet)
+        write_table(out, table)
+        get_logger(__name__).info("%s (%s): %d trials, %.2f fixations per trial, %d not found", model, diet,
+                                  len(table), table["fixations"].mean(), int((~table["found"]).sum()))
 
 
 def cmd_analyze(args: argparse.Namespace) -> None:
@@ -118,15 +137,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     common(tr)
     tr.set_defaults(func=cmd_train)
 
-    rn = steps.add_parser("run", help="search every trial with one model; fixations per trial (CSV)",
+    rn = steps.add_parser("run", help="search every trial with one or more models; fixations per trial (CSV)",
                           description="eccNET, its ablations (no eccentricity pooling, top layer only), IVSN, "
-                                      "pixel matching or chance over a trial set.")
-    rn.add_argument("--model", required=True, choices=MODELS, help="search model")
+                                      "pixel matching or chance over a trial set; several runs in one call read "
+                                      "the trials once.")
+    rn.add_argument("--model", required=True, nargs="+", choices=MODELS, help="search model(s), one per run")
     rn.add_argument("--trials", type=Path, required=True, help="trial set folder (trials.csv + images)")
-    rn.add_argument("--backbone", type=Path, default=None,
-                    help="backbone file (ours, or a torch.save'd module with 5 'blocks'); not for pixel/chance")
-    rn.add_argument("--diet", default="none", help="label of the backbone's diet, recorded in the table")
-    rn.add_argument("--out", type=Path, required=True, help="output CSV")
+    rn.add_argument("--backbone", nargs="+", default=None,
+                    help="backbone file (ours, or a torch.save'd module with 5 'blocks'), or 'none' for "
+                         "pixel/chance: one for every run or one per run")
+    rn.add_argument("--diet", nargs="+", default=["none"],
+                    help="label of the backbone's diet, recorded in the table: one for every run or one per run")
+    rn.add_argument("--out", type=Path, nargs="+", required=True, help="output CSV, one per run")
     common(rn)
     rn.set_defaults(func=cmd_run)
 

@@ -99,3 +99,23 @@ def test_cli_bad_input_is_one_line(tmp_path: Path, capsys) -> None:
                  json.dumps({"px_per_deg": -1})])
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and "px_per_deg" in err
+
+
+def test_cli_runs_several_models_in_one_call_as_one_call_each(tmp_path: Path, capsys) -> None:
+    """One call with several runs (the DAG's one job) writes each table as a call of its own would."""
+    tiny = ["--preset", "tiny", "--threads", "1"]
+    trials = tmp_path / "trials"
+    assert main(["search", "stimuli", "--out-dir", str(trials), "--params", json.dumps({"n_trials": 1}), *tiny]) == 0
+    alone = [tmp_path / f"{m}_alone.csv" for m in ("chance", "pixel")]
+    for model, out in zip(("chance", "pixel"), alone):
+        assert main(["search", "run", "--model", model, "--trials", str(trials), "--out", str(out), *tiny]) == 0
+    together = [tmp_path / f"{m}_together.csv" for m in ("chance", "pixel")]
+    assert main(["search", "run", "--model", "chance", "pixel", "--trials", str(trials), "--backbone", "none",
+                 "--diet", "none", "none", "--out", *map(str, together), *tiny]) == 0
+    for a, b in zip(alone, together):
+        assert a.read_bytes() == b.read_bytes()
+    capsys.readouterr()
+    code = main(["search", "run", "--model", "chance", "pixel", "--trials", str(trials), "--out",
+                 str(tmp_path / "one.csv"), *tiny])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "--out" in err

@@ -14,17 +14,23 @@ SR_MAIN = "own" if SR["backbone"] else SR_FIRST
 # the models compared there: the config's, else the preset's
 SR_MODELS = list(SR["models"] or search_preset(PRESET).models)
 SR_NO_BACKBONE = ("pixel", "chance")
-# eccNET on every diet (the diet experiment), every model on SR_MAIN
-SR_RUNS = sorted(
-    {f"{SR_OUT}/runs/{m}_{'none' if m in SR_NO_BACKBONE else SR_MAIN}.csv" for m in SR_MODELS}
-    | {f"{SR_OUT}/runs/eccnet_{d}.csv" for d in SR_DIETS}
+# eccNET on every diet (the diet experiment), every model on SR_MAIN: (model, diet) pairs
+SR_PAIRS = sorted(
+    {(m, "none" if m in SR_NO_BACKBONE else SR_MAIN) for m in SR_MODELS} | {("eccnet", d) for d in SR_DIETS}
 )
+SR_RUNS = [f"{SR_OUT}/runs/{m}_{d}.csv" for m, d in SR_PAIRS]
+
+
+def sr_backbone(diet):
+    """The backbone a run searches with: none for pixel and chance, the user's for "own", else the diet's."""
+    if diet == "none":
+        return "none"
+    return SR["backbone"] if diet == "own" else f"{SR_OUT}/backbones/{diet}.pt"
 
 BENCHMARKS.append(f"{BENCH}/search.json")
 
 wildcard_constraints:
     sr_diet="|".join(["none", "own", "upright", "rotated_90", "lit_from_below"]),
-    sr_model="|".join(["eccnet_no_ecc", "eccnet_top_layer", "eccnet", "ivsn", "pixel", "chance"]),
 
 
 rule search_stimuli:
@@ -77,17 +83,18 @@ rule search_train:
         "--device {params.device} --threads {threads} 2> {log}"
 
 
+# Every run (model x backbone) in one job: one start-up and one read of the trials for all of them.
 rule search_run:
     input:
         trials=f"{SR_TRIALS}/trials.csv",
-        # none for pixel and chance, the user's for "own", else the diet's trained one
-        backbone=lambda w: [] if w.sr_diet == "none" else [
-            SR["backbone"] if w.sr_diet == "own" else f"{SR_OUT}/backbones/{w.sr_diet}.pt"],
+        backbones=sorted({sr_backbone(d) for _, d in SR_PAIRS} - {"none"}),
     output:
-        f"{SR_OUT}/runs/{{sr_model}}_{{sr_diet}}.csv",
+        SR_RUNS,
     params:
         trials=lambda wildcards, input: os.path.dirname(input.trials),
-        backbone=lambda wildcards, input: f"--backbone {input.backbone}" if input.backbone else "",
+        models=" ".join(m for m, _ in SR_PAIRS),
+        diets=" ".join(d for _, d in SR_PAIRS),
+        backbones=" ".join(sr_backbone(d) for _, d in SR_PAIRS),
         family=params("search"),
         preset=PRESET,
         preset_code=preset_code("search"),
@@ -99,12 +106,12 @@ rule search_run:
         mem_mb=memory(2000),
         runtime=30,
     log:
-        f"{RESULTS}/logs/search/run_{{sr_model}}_{{sr_diet}}.log",
+        f"{RESULTS}/logs/search/run.log",
     benchmark:
-        timing("search_run", "sr_model", "sr_diet")
+        timing("search_run")
     shell:
-        "neuromodels search run --model {wildcards.sr_model} --trials {params.trials} {params.backbone} "
-        "--diet {wildcards.sr_diet} --out {output} --preset {params.preset} --params {params.family} --seed 0 "
+        "neuromodels search run --model {params.models} --trials {params.trials} --backbone {params.backbones} "
+        "--diet {params.diets} --out {output} --preset {params.preset} --params {params.family} --seed 0 "
         "--device cpu --threads {threads} 2> {log}"
 
 
