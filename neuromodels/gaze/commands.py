@@ -49,13 +49,20 @@ def cmd_train(args: argparse.Namespace) -> None:
     save_model(args.out, trained)
     if args.history:
         write_json(args.history, trained.meta)
+    if args.evaluate_dir:
+        # the saved model, read back as `evaluate` reads it, on the data and split already loaded; under torchrun
+        # by rank 0 alone (it wrote the model; evaluation is not data-parallel)
+        from ..core import distributed
+        from .train import load_model
+
+        if distributed.is_main():
+            _evaluate(load_model(args.out, device), args.out, dataset, args.split, split, p, args.seed, device,
+                      args.evaluate_dir)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from ..core.io import write_json, write_table
-    from ..core.runtime import get_logger, select_device
+    from ..core.runtime import select_device
     from .data import load_data
-    from .evaluate import evaluate_split
     from .train import load_model
 
     p, params = _settings(args)
@@ -63,19 +70,29 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     dataset = load_data(args.data, params)
     trained = load_model(args.model, device)
     split = _split(dataset, args.split, params, args.seed)
+    _evaluate(trained, args.model, dataset, args.split, split, p, args.seed, device, args.out_dir)
+
+
+def _evaluate(trained, model_path, dataset, split_name: str, split: dict, p, seed: int, device,
+              out_dir) -> None:
+    """Metrics of OAT, the baselines and the human ceiling on the test trials; metrics.csv and scanpaths.json."""
+    from ..core.io import write_json, write_table
+    from ..core.runtime import get_logger
+    from .evaluate import evaluate_split
+
     if split["test"] != trained.meta["split"]["test"]:
         from ..core.errors import DataError
 
-        raise DataError(args.model, f"trained on another {args.split} split (other data or seed)")
-    table, generated = evaluate_split(trained, dataset, args.split, split, p.n_samples, p.max_length,
-                                      p.multimatch_trials, seed=args.seed, device=device)
+        raise DataError(model_path, f"trained on another {split_name} split (other data or seed)")
+    table, generated = evaluate_split(trained, dataset, split_name, split, p.n_samples, p.max_length,
+                                      p.multimatch_trials, seed=seed, device=device)
     table.insert(1, "positional", trained.meta["positional"])
-    out = Path(args.out_dir)
+    out = Path(out_dir)
     write_table(out / "metrics.csv", table)
     generated["notes"] = dict(dataset.notes)
     write_json(out / "scanpaths.json", generated)
     row = table.set_index("model").loc["oat_sampled"]
-    get_logger(__name__).info("%s split: OAT Sequence Score %.3f (ceiling %.3f), delta %.3f", args.split,
+    get_logger(__name__).info("%s split: OAT Sequence Score %.3f (ceiling %.3f), delta %.3f", split_name,
                               row["sequence_score"], table.set_index("model").loc["human_ceiling", "sequence_score"],
                               row["delta"])
 
@@ -148,6 +165,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     tr.add_argument("--out", type=Path, required=True, help="trained model file (.pt)")
     tr.add_argument("--checkpoint", type=Path, default=None, help="checkpoint file; an existing one is resumed")
     tr.add_argument("--history", type=Path, default=None, help="JSON with settings, split and history")
+    tr.add_argument("--evaluate-dir", type=Path, default=None,
+                    help="also evaluate the trained model here, as `evaluate --out-dir` would (metrics.csv, "
+                         "scanpaths.json), without reading the data again")
     common(tr)
     tr.set_defaults(func=cmd_train)
 

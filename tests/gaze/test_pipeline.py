@@ -85,6 +85,12 @@ def test_command_line_steps_and_one_line_errors(tmp_path: Path, capsys) -> None:
                  "--out-dir", str(run), "--device", "cpu", *common]) == 0
     table = pd.read_csv(run / "metrics.csv")
     assert set(table["model"]) == {"oat_greedy", "oat_sampled", *BASELINES, HUMAN}
+    # training and evaluating in one call (the DAG's one job per split) writes the same tables
+    once = tmp_path / "once"
+    assert main(["gaze", "train", "--data", str(data), "--split", "trials", "--out", str(once / "model.pt"),
+                 "--checkpoint", str(once / "ck.pt"), "--evaluate-dir", str(once), "--device", "cpu", *common]) == 0
+    for name in ("metrics.csv", "scanpaths.json"):
+        assert (once / name).read_bytes() == (run / name).read_bytes(), name
     assert main(["gaze", "summarize", "--inputs", str(run / "metrics.csv"), "--scanpaths",
                  str(run / "scanpaths.json"), "--data", str(data), "--table", str(tmp_path / "all.csv"),
                  "--figure", str(tmp_path / "fig.png"), "--summary", str(tmp_path / "summary.json"),

@@ -40,8 +40,10 @@ except Exception:
 BENCH_THREADS = config["bench_threads"] or CORES
 
 
-# Scheduling priority of the DAG's longest chain (world -> encoders -> SEEG features -> encoding): started first,
-# it runs beside the many short jobs instead of alone at the end with a core idle.
+# Scheduling priority of the DAG's two longest chains (world -> encoders -> SEEG features -> encoding, and the
+# decoding data -> CLIP targets -> joint models -> held-out subject): started first, they run beside the many
+# short jobs instead of alone at the end with a core idle. Snakemake does not pass a priority on to the jobs a
+# job waits for: every rule of a chain carries it, its first (stimuli_world, decoding_simulate) too.
 CRITICAL_PATH = 10
 
 

@@ -26,6 +26,7 @@ if DEC.simulated:
         conda:
             ENV
         threads: 1
+        priority: CRITICAL_PATH
         resources:
             mem_mb=2000,
             runtime=20,
@@ -54,6 +55,7 @@ rule decoding_targets:
     conda:
         ENV
     threads: 1
+    priority: CRITICAL_PATH
     resources:
         mem_mb=memory(4000),
         runtime=20,
@@ -90,6 +92,7 @@ rule decoding_train:
     conda:
         ENV
     threads: 1
+    priority: CRITICAL_PATH
     resources:
         mem_mb=memory(4000),
         runtime=60,
@@ -131,6 +134,7 @@ rule decoding_adapt:
     conda:
         ENV
     threads: 1
+    priority: CRITICAL_PATH
     resources:
         mem_mb=memory(4000),
         runtime=60,

@@ -49,15 +49,20 @@ rule gaze_simulate:
         "--seed 0 2> {log}"
 
 
+# One job per split: OAT trained, then evaluated (OAT, the baselines and the human ceiling on the test trials)
+# in the same process, which reads the data once.
 rule gaze_train:
     input:
         data=GZ_INPUT,
     output:
         model=f"{GZ_OUT}/{{gz_split}}/{{gz_pe}}/seed{{seed}}/model.pt",
         history=f"{GZ_OUT}/{{gz_split}}/{{gz_pe}}/seed{{seed}}/history.json",
+        metrics=f"{GZ_OUT}/{{gz_split}}/{{gz_pe}}/seed{{seed}}/metrics.csv",
+        scanpaths=f"{GZ_OUT}/{{gz_split}}/{{gz_pe}}/seed{{seed}}/scanpaths.json",
     params:
         launch=launcher,
         data=lambda wildcards, input: os.path.dirname(input.data),
+        out=lambda wildcards, output: os.path.dirname(output.metrics),
         checkpoint=f"{GZ_OUT}/{{gz_split}}/{{gz_pe}}/seed{{seed}}/checkpoint.pt",
         family=params("gaze"),
         preset=PRESET,
@@ -77,38 +82,7 @@ rule gaze_train:
     shell:
         "{params.launch} gaze train --data {params.data} --split {wildcards.gz_split} --positional {wildcards.gz_pe} "
         "--out {output.model} --checkpoint {params.checkpoint} --history {output.history} "
-        "--preset {params.preset} --params {params.family} --seed {wildcards.seed} --device {params.device} "
-        "--threads {threads} 2> {log}"
-
-
-rule gaze_evaluate:
-    input:
-        model=rules.gaze_train.output.model,
-        data=GZ_INPUT,
-    output:
-        metrics=f"{GZ_OUT}/{{gz_split}}/{{gz_pe}}/seed{{seed}}/metrics.csv",
-        scanpaths=f"{GZ_OUT}/{{gz_split}}/{{gz_pe}}/seed{{seed}}/scanpaths.json",
-    params:
-        data=lambda wildcards, input: os.path.dirname(input.data),
-        out=lambda wildcards, output: os.path.dirname(output.metrics),
-        family=params("gaze"),
-        preset=PRESET,
-        preset_code=preset_code("gaze"),
-        device=DEVICE,
-    conda:
-        ENV
-    threads: 1
-    resources:
-        mem_mb=memory(2000),
-        runtime=30,
-        gpu=gpus,
-    log:
-        f"{RESULTS}/logs/gaze/evaluate_{{gz_split}}_{{gz_pe}}_seed{{seed}}.log",
-    benchmark:
-        timing("gaze_evaluate", "gz_split", "gz_pe", "seed")
-    shell:
-        "neuromodels gaze evaluate --model {input.model} --data {params.data} --split {wildcards.gz_split} "
-        "--out-dir {params.out} --preset {params.preset} --params {params.family} --seed {wildcards.seed} "
+        "--evaluate-dir {params.out} --preset {params.preset} --params {params.family} --seed {wildcards.seed} "
         "--device {params.device} --threads {threads} 2> {log}"
 
 

@@ -13,6 +13,7 @@ rule stimuli_world:
     conda:
         ENV
     threads: 1
+    priority: CRITICAL_PATH
     resources:
         mem_mb=memory(1000),
         runtime=10,
