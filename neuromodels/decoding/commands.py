@@ -62,7 +62,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--role", default="heldout", choices=["heldout", "source"],
                    help="how the report files the result (learning curve or per-subject table)")
     p.add_argument("--metrics", required=True, nargs="+", help="metrics JSON to write, one per method in order")
-    p.add_argument("--out", default=None, help="fitted model to write (optional; one method only)")
+    p.add_argument("--draws", type=int, default=1,
+                   help="fits per method, each with its own training subset and initialisation (seeds seed + "
+                        "1000 d); the metrics file holds one record per draw (default 1)")
+    p.add_argument("--out", default=None, help="fitted model to write (optional; one method, one draw)")
     p.set_defaults(func=_adapt)
 
     p = sub.add_parser("report", help="tables (CSV), figures (PNG) and summary.json from the metrics JSONs")
@@ -172,22 +175,27 @@ def _train(args: argparse.Namespace) -> None:
 def _adapt(args: argparse.Namespace) -> None:
     """Fit the subject by each method in turn: one start-up and one read of the data for all of them. Each fit
     is seeded on its own (the same numbers as a job of that method alone) and writes its metrics when done;
-    with several methods each has its own checkpoint, ``<checkpoint stem>.<method><suffix>``."""
+    with several methods each has its own checkpoint, ``<checkpoint stem>.<method><suffix>``. With ``--draws``
+    K > 1 each method is fitted K times (draw d: seed + 1000 d, its own training subset and initialisation;
+    checkpoints ``...<method>.draw<d>...``) and its metrics file holds ``{"records": [one per draw]}``, each
+    record with the job's ``seed``, its ``draw`` and ``fit_seed``."""
     import pickle
 
     from neuromodels.core.errors import ConfigError
     from neuromodels.core.io import atomic_path, torch_load, torch_save, write_json
 
     from .models import RidgeDecoder
-    from .train import adapt, evaluate_subject, model_state
+    from .train import adapt, draw_seeds, evaluate_subject, model_state
 
     methods = list(dict.fromkeys(args.method))
     if len(methods) != len(args.method):
         raise ConfigError("--method", f"a method is named twice: {' '.join(args.method)}")
     if len(args.metrics) != len(methods):
         raise ConfigError("--metrics", f"one file per method: {len(methods)} method(s), {len(args.metrics)} file(s)")
-    if args.out and len(methods) > 1:
-        raise ConfigError("--out", "a fitted model is written for one method only")
+    if args.out and (len(methods) > 1 or args.draws > 1):
+        raise ConfigError("--out", "a fitted model is written for one method and one draw only")
+    if args.draws < 1:
+        raise ConfigError("--draws", f"at least one draw, got {args.draws}")
     sources = [s for s in args.sources if s != args.subject]
     load = [args.subject] + (sources if any(m.startswith("mindbridge_reset") for m in methods) else [])
     preset, device, data = _load(args, load)
@@ -201,30 +209,35 @@ def _adapt(args: argparse.Namespace) -> None:
         base = bases.get(kind) if needs_base else None
         if needs_base and base is None:
             raise ConfigError("--base", f"{method} needs a {kind} joint model")
-        checkpoint = _method_checkpoint(args.checkpoint, method, len(methods))
-        model, record = adapt(data, method, args.subject, args.n_train, preset.train, preset.loss, args.seed,
-                              device, base=base, model_cfg=preset.model, sources=sources if base else (),
-                              checkpoint=checkpoint)
-        metrics = evaluate_subject(model, data, args.subject, preset.train, args.seed, device)
-        record = _record({**record, "role": args.role, "n_train_arg": str(args.n_train)}, metrics, args)
-        if args.out:
-            if isinstance(model, RidgeDecoder):
-                with atomic_path(args.out) as tmp:
-                    tmp.write_bytes(pickle.dumps(model))
-            else:
-                torch_save(args.out, model_state(model.cpu(), {"record": record}))
-        write_json(metrics_path, record)
-        _drop_checkpoint(checkpoint)
+        records = []
+        for draw, fit_seed in enumerate(draw_seeds(args.seed, args.draws)):
+            checkpoint = _method_checkpoint(args.checkpoint, method, len(methods), draw if args.draws > 1 else None)
+            model, record = adapt(data, method, args.subject, args.n_train, preset.train, preset.loss, fit_seed,
+                                  device, base=base, model_cfg=preset.model, sources=sources if base else (),
+                                  checkpoint=checkpoint)
+            metrics = evaluate_subject(model, data, args.subject, preset.train, args.seed, device)
+            draw_info = {"seed": args.seed, "draw": draw, "fit_seed": fit_seed} if args.draws > 1 else {}
+            records.append(_record({**record, **draw_info, "role": args.role, "n_train_arg": str(args.n_train)},
+                                   metrics, args))
+            if args.out:
+                if isinstance(model, RidgeDecoder):
+                    with atomic_path(args.out) as tmp:
+                        tmp.write_bytes(pickle.dumps(model))
+                else:
+                    torch_save(args.out, model_state(model.cpu(), {"record": records[-1]}))
+            _drop_checkpoint(checkpoint)
+        write_json(metrics_path, records[0] if args.draws == 1 else {"records": records})
 
 
-def _method_checkpoint(path: str | None, method: str, n_methods: int) -> str | None:
-    """The checkpoint of one method's fit: the path itself for a single method, else one per method."""
-    if not path or n_methods == 1:
+def _method_checkpoint(path: str | None, method: str, n_methods: int, draw: int | None = None) -> str | None:
+    """The checkpoint of one fit: the path itself for a single method and draw, else one per method (and draw)."""
+    if not path or (n_methods == 1 and draw is None):
         return path
     from pathlib import Path
 
     p = Path(path)
-    return str(p.with_name(f"{p.stem}.{method}{p.suffix}"))
+    tag = (f".{method}" if n_methods > 1 else "") + (f".draw{draw}" if draw is not None else "")
+    return str(p.with_name(f"{p.stem}{tag}{p.suffix}"))
 
 
 def _drop_checkpoint(path: str | None) -> None:

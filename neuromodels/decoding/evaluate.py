@@ -176,13 +176,14 @@ def source_table(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def curve_table(table: pd.DataFrame) -> pd.DataFrame:
-    """Learning curve of the held-out subject: metrics by method and n_train (mean and sd over seeds;
-    ``collapsed_mean`` is the fraction of seeds whose predictions collapsed)."""
+    """Learning curve of the held-out subject: metrics by method and n_train (mean and sd over the fits: seeds
+    and, where a size was fitted several times, its draws of training images and initialisation; ``n_fits``
+    counts them; ``collapsed_mean`` is the fraction of fits whose predictions collapsed)."""
     t = table[table["role"] == "heldout"].copy()
     metrics = [c for c in ("top1", "image_top1_image", "image_top1_brain", "image_two_way", "image_corr",
                            "text_top1_image", "text_top1_brain", "text_two_way", "collapsed") if c in t.columns]
     g = t.groupby(["method", "n_train"])[metrics]
-    out = g.mean().add_suffix("_mean").join(g.std(ddof=0).add_suffix("_sd")).join(g.size().rename("n_seeds"))
+    out = g.mean().add_suffix("_mean").join(g.std(ddof=0).add_suffix("_sd")).join(g.size().rename("n_fits"))
     return out.reset_index().sort_values(["method", "n_train"]).reset_index(drop=True)
 
 
@@ -263,6 +264,18 @@ ADAPTATION_METHODS = ("mindbridge_reset", "mindbridge_reset_frozen", "mindbridge
 TOP1_TIMES_CHANCE = 5.0
 
 
+def paired_differences(rows: pd.DataFrame, method: str, baseline: str, metric: str = "top1") -> pd.Series:
+    """``metric`` of ``method`` minus that of ``baseline`` for each fit they share (the same seed and draw: the
+    same training images), indexed by (seed, draw); fits that only one of them has are left out."""
+    def by_fit(name: str) -> pd.Series:
+        r = rows[rows["method"] == name]
+        draw = r["draw"].fillna(0) if "draw" in r else pd.Series(0, index=r.index)
+        seed = r["seed"] if "seed" in r else pd.Series(0, index=r.index)
+        return pd.Series(r[metric].to_numpy(), index=pd.MultiIndex.from_arrays(
+            [seed.astype(int).to_numpy(), draw.astype(int).to_numpy()], names=["seed", "draw"]))
+    return (by_fit(method) - by_fit(baseline)).dropna()
+
+
 def summarise(table: pd.DataFrame, preset: str | None = None, seed: int | None = None,
               times_chance: float = TOP1_TIMES_CHANCE, metric: str = "top1"):
     """The family's headline findings from the collected runs (:func:`collect`).
@@ -270,7 +283,9 @@ def summarise(table: pd.DataFrame, preset: str | None = None, seed: int | None =
     - For every source subject: the joint MindBridge model's ``metric`` (mean over seeds) above
       ``times_chance`` x chance (one finding per subject; value and threshold as fractions).
     - For every adaptation method run on the held-out subject: its ``metric`` minus that of ``scratch`` (the
-      same network trained on the new subject alone) at the smallest n of the learning curve, above 0.
+      same network trained on the new subject alone) at the smallest n of the learning curve, above 0: the
+      mean of the differences paired by fit (seed and draw: the same training images), with their sd, standard
+      error and the number of fits where the method is above scratch in the detail.
 
     Returns a :class:`neuromodels.core.findings.Summary`; a finding whose runs are missing is written with a
     NaN value (not met) and counted in ``notes``; runs whose predictions collapsed (:func:`collapse_check`)
@@ -309,15 +324,24 @@ def summarise(table: pd.DataFrame, preset: str | None = None, seed: int | None =
     held = table[table["role"] == "heldout"] if len(table) else table
     if len(held):
         n_min = int(held["n_train"].min())
-        at = held[held["n_train"] == n_min].groupby("method")[metric].mean()
+        rows = held[held["n_train"] == n_min]
+        at = rows.groupby("method")[metric].mean()
         scratch = float(at.get("scratch", float("nan")))
         notes["smallest_n"] = n_min
+        notes["fits_at_smallest_n"] = {m: int(n) for m, n in rows.groupby("method").size().items()}
         for method in [m for m in ADAPTATION_METHODS if m in at.index]:
-            value = float(at[method]) - scratch
+            diff = paired_differences(rows, method, "scratch", metric)
+            value = float(diff.mean()) if len(diff) else float(at[method]) - scratch
+            spread = ""
+            if len(diff) > 1:
+                sd = float(diff.std(ddof=1))
+                spread = (f"; {len(diff)} paired fits (seeds x draws of training images and initialisation): "
+                          f"difference sd {sd:.3f}, standard error {sd / np.sqrt(len(diff)):.3f}, above scratch "
+                          f"in {int((diff > 0).sum())} of {len(diff)}")
             summary.add(f"{method} above scratch on the new subject at n = {n_min}", value, 0.0,
                         detail=f"{metric}: {method} {float(at[method]):.3f} - scratch {scratch:.3f} "
-                               f"(chance {chance:.4f})"
-                               f"{flag(held[(held['n_train'] == n_min) & held['method'].isin([method, 'scratch'])])}")
+                               f"(chance {chance:.4f}){spread}"
+                               f"{flag(rows[rows['method'].isin([method, 'scratch'])])}")
         if "scratch" not in at.index:
             notes["missing"] += 1
     summary.notes.update(notes)

@@ -231,6 +231,17 @@ def _log_automatic(cfg: ModelConfig, names: Sequence[str], n_train: int, lr: flo
                  ", ".join(f"{n} {values[n]}" for n in names))
 
 
+DRAW_STRIDE = 1000
+
+
+def draw_seeds(seed: int, draws: int) -> list[int]:
+    """The seeds of ``draws`` fits of one job: draw ``d`` is seeded ``seed + 1000 d`` (its training subset and its
+    initialisation), so draw 0 is the job's seed itself and each draw is nested across n like a seed of its own."""
+    if draws < 1:
+        raise ConfigError("decoding.draws", f"at least one draw, got {draws}")
+    return [seed + DRAW_STRIDE * d for d in range(draws)]
+
+
 def adaptation_steps(n: int, cfg: TrainConfig) -> tuple[int, int]:
     """(steps per epoch, total steps) of an adaptation with ``n`` training images."""
     spe = math.ceil(n / min(cfg.batch_size, n))

@@ -19,11 +19,15 @@ N_TRAIN_PRESET: dict[str, list[int | str]] = {
     "default": [25, 75, 200, "all"],
     "full": [250, 500, 1500, "all"],
 }
+# Fits of every method at the smallest n of the learning curve (where the adaptation findings are read), each
+# with its own training images and initialisation: with 100 test stimuli and one fit, differences of 2-3 trials
+# between methods are draws, not findings. Other sizes are fitted once per seed.
+DRAWS_PRESET: dict[str, int] = {"tiny": 5, "default": 5, "full": 3}
 ADAPT_METHODS = ("mindbridge_reset", "mindbridge_reset_frozen", "mindbridge_finetune", "linear_adapter",
                  "linear_finetune", "scratch", "ridge")
 # settings that only say which jobs exist: left out of each job's --params, so that adding a size (or a method)
 # runs the new jobs alone instead of rerunning every job whose params would have changed
-JOB_LIST_KEYS = ("n_train", "methods", "source_baselines")
+JOB_LIST_KEYS = ("n_train", "methods", "source_baselines", "draws")
 
 # the two layouts' file names (neuromodels.decoding.data reads them; here so the workflow can list its inputs
 # without importing numpy or pandas)
@@ -114,6 +118,7 @@ class DecodingWorkflow:
                                                   f"({', '.join(self.subjects)})")
         self.sources = [s for s in self.subjects if s != self.heldout]
         self.n_train = [str(n) for n in (section["n_train"] or N_TRAIN_PRESET[preset])]
+        self.draws = int(section.get("draws") or DRAWS_PRESET[preset])
         self.out = f"{results}/decoding"
         self.targets = f"{data}/decoding/targets.h5"
         self.clip = f"{results}/networks/clip/seed{section['targets']['encoder_seed']}/encoder.pt"
@@ -177,6 +182,15 @@ class DecodingWorkflow:
     def method_args(self, role: str) -> str:
         """The methods of a job, in the order of :meth:`adapt_outputs`."""
         return " ".join(self.section["methods"] if role == "heldout" else self.section["source_baselines"])
+
+    def smallest_n(self) -> str:
+        """The smallest size of the learning curve ('all' only when it is the only one)."""
+        sizes = [n for n in self.n_train if n != "all"]
+        return str(min(sizes, key=int)) if sizes else "all"
+
+    def draws_arg(self, wildcards: Any) -> str:
+        """``--draws K`` for the held-out job at the smallest n (every method fitted K times), else one fit."""
+        return f"--draws {self.draws}" if wildcards.n_train == self.smallest_n() and self.draws > 1 else ""
 
     def target_inputs(self, wildcards: Any = None) -> list[str]:
         """The stimuli (and the release's design), captions when a text encoder reads them, embedding files."""

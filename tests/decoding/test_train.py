@@ -193,6 +193,70 @@ def test_cli_chain_writes_tables_and_figures(tmp_path):
                  *t]) == 2
 
 
+def test_draws_refit_each_method_on_other_images_and_the_findings_pair_them(tmp_path):
+    """``--draws 3``: every method fitted three times (draw d seeded seed + 1000 d: its own training images and
+    initialisation), one record per draw in its metrics file; draw 0 is the single fit of the same job; the
+    summary's adaptation finding is the mean of the differences to scratch paired by draw, with their spread."""
+    from neuromodels.cli import main
+    from neuromodels.decoding.evaluate import collect, curve_table, summarise
+
+    d, r = tmp_path / "nsd", tmp_path / "results"
+    params = json.dumps({"simulate": {"n_subjects": 3, "n_test": 20, "n_train": 40, "n_pool": 70, "image_size": 16},
+                         "train": {"epochs": 2, "adapt_min_steps": 4, "adapt_epochs": 1}})
+    common = ["--preset", "tiny", "--params", params, "--threads", "1"]
+    assert main(["decoding", "simulate", "--out", str(d), *common]) == 0
+    assert main(["decoding", "targets", "--data", str(d), "--out", str(tmp_path / "t.h5"), "--image", "latents",
+                 "--text", "none", "--dim", "8"]) == 0
+    t = ["--data", str(d), "--targets", str(tmp_path / "t.h5"), *common]
+    assert main(["decoding", "train", "--model", "mindbridge", "--subjects", "subj01", "subj02", "--out",
+                 str(r / "mb.pt"), "--metrics", str(r / "mb.json"), *t]) == 0
+    job = ["decoding", "adapt", "--method", "mindbridge_finetune", "scratch", "--subject", "subj03", "--n-train", "8",
+           "--base", str(r / "mb.pt"), "--seed", "2", *t]
+    drawn = [str(r / "ft3.json"), str(r / "sc3.json")]
+    assert main([*job, "--draws", "3", "--checkpoint", str(r / "ck.pt"), "--metrics", *drawn]) == 0
+    assert main([*job, "--metrics", str(r / "ft1.json"), str(r / "sc1.json")]) == 0
+    assert not list(r.glob("ck*"))  # every draw's checkpoint dropped when done
+    records = json.loads((r / "ft3.json").read_text())["records"]
+    assert [(x["draw"], x["fit_seed"], x["seed"]) for x in records] == [(0, 2, 2), (1, 1002, 2), (2, 2002, 2)]
+    single = json.loads((r / "ft1.json").read_text())
+    timing = {"train_seconds", "samples_per_second", "draw", "fit_seed"}
+    assert {k: v for k, v in records[0].items() if k not in timing} == \
+        {k: v for k, v in single.items() if k not in timing}
+    assert len({x["top1"] for x in records}) > 1 or len({x["image_corr"] for x in records}) == 3  # other fits
+    table = collect(drawn)
+    assert len(table) == 6 and curve_table(table)["n_fits"].tolist() == [3, 3]
+    finding = next(f for f in summarise(table).findings if f.finding.startswith("mindbridge_finetune"))
+    diffs = [a["top1"] - b["top1"] for a, b in zip(records, json.loads((r / "sc3.json").read_text())["records"])]
+    assert finding.value == pytest.approx(np.mean(diffs)) and "3 paired fits" in finding.detail
+    assert main([*job, "--draws", "0", "--metrics", *drawn]) == 2  # one line, not a traceback
+
+
+def test_paired_differences_match_by_seed_and_draw():
+    import pandas as pd
+
+    from neuromodels.decoding.evaluate import paired_differences
+
+    rows = pd.DataFrame([{"method": m, "seed": s, "draw": d, "top1": v} for m, s, d, v in [
+        ("a", 0, 0, 0.5), ("a", 0, 1, 0.4), ("a", 1, 0, 0.9), ("b", 0, 1, 0.1), ("b", 0, 0, 0.3),
+        ("b", 1, 1, 0.2)]])
+    diff = paired_differences(rows, "a", "b")
+    assert diff.to_dict() == pytest.approx({(0, 0): 0.2, (0, 1): 0.3})  # (1, 0) and (1, 1) have no partner
+    no_draws = rows[rows["draw"] == 0].drop(columns="draw")
+    assert paired_differences(no_draws, "a", "b").to_dict() == pytest.approx({(0, 0): 0.2})
+
+
+def test_the_workflow_draws_the_smallest_size_only():
+    from neuromodels.decoding.workflow import DRAWS_PRESET, DecodingWorkflow
+
+    section = {"data": "", "subjects": [], "heldout": "subj05", "simulate": {}, "n_train": [200, 25, "all", 75],
+               "targets": {"encoder_seed": 0, "image": "clip", "text": "minilm"}, "draws": 0}
+    wf = DecodingWorkflow(section, "default", [0])
+    at = {n: wf.draws_arg(type("W", (), {"n_train": n})()) for n in ("25", "75", "200", "all")}
+    assert at == {"25": f"--draws {DRAWS_PRESET['default']}", "75": "", "200": "", "all": ""}
+    assert DecodingWorkflow({**section, "draws": 1}, "default", [0]).draws_arg(type("W", (), {"n_train": "25"})()) == ""
+    assert "draws" not in json.loads(__import__("shlex").split(wf.job_settings())[0])  # other jobs unaffected
+
+
 def _records(model, data, subjects, seed=0):
     return [{"method": "mindbridge_joint", "role": "source", "subject": s, "n_train": 80, "seed": seed,
              **evaluate_subject(model, data, s, CFG, seed=seed)} for s in subjects]

@@ -110,6 +110,8 @@ rule decoding_train:
 
 # The held-out subject: one job per size and seed fits it by every method in turn (one start-up and one read of
 # the data for all of them; each fit seeded on its own, so a method's numbers are those of a job of its own).
+# At the smallest n (where the findings are read) every method is fitted decoding.draws times, each draw with its
+# own training images and initialisation.
 # Adding a size runs only its job; adding a method reruns the jobs of every size.
 rule decoding_adapt:
     input:
@@ -120,6 +122,7 @@ rule decoding_adapt:
         metrics=DEC.adapt_outputs("heldout"),
     params:
         methods=DEC.method_args("heldout"),
+        draws=DEC.draws_arg,
         data=DEC.data,
         base=DEC.base_arg,
         sources=" ".join(DEC.sources),
@@ -145,7 +148,7 @@ rule decoding_adapt:
         f"{RESULTS}/logs/decoding/heldout_{{subject}}_n{{n_train}}_seed{{seed}}.log",
     shell:
         "neuromodels decoding adapt --method {params.methods} --subject {wildcards.subject} "
-        "--n-train {wildcards.n_train} {params.base} --sources {params.sources} --role heldout "
+        "--n-train {wildcards.n_train} {params.draws} {params.base} --sources {params.sources} --role heldout "
         "--data {params.data} --targets {input.targets} --metrics {output.metrics} "
         "--checkpoint {params.checkpoint} --preset {params.preset} --seed {wildcards.seed} "
         "--device {params.device} --threads {threads} --params {params.settings} 2> {log}"
