@@ -55,6 +55,8 @@ if SEEG_SIMULATED:
             runtime=20,
         log:
             f"{RESULTS}/logs/seeg/simulate_seed{{seed}}.log",
+        benchmark:
+            timing("seeg_simulate", "seed")
         shell:
             "neuromodels seeg simulate --stimuli {params.stimuli} --out {params.out} --preset {params.preset} "
             "--seed {wildcards.seed} --threads {threads} --params {params.settings} 2> {log}"
