@@ -19,13 +19,10 @@ SR_PAIRS = sorted(
     {(m, "none" if m in SR_NO_BACKBONE else SR_MAIN) for m in SR_MODELS} | {("eccnet", d) for d in SR_DIETS}
 )
 SR_RUNS = [f"{SR_OUT}/runs/{m}_{d}.csv" for m, d in SR_PAIRS]
-
-
-def sr_backbone(diet):
-    """The backbone a run searches with: none for pixel and chance, the user's for "own", else the diet's."""
-    if diet == "none":
-        return "none"
-    return SR["backbone"] if diet == "own" else f"{SR_OUT}/backbones/{diet}.pt"
+# the backbone each run searches with: none for pixel and chance, the user's for "own", else the diet's
+SR_BACKBONES = [
+    "none" if d == "none" else SR["backbone"] if d == "own" else f"{SR_OUT}/backbones/{d}.pt" for _, d in SR_PAIRS
+]
 
 BENCHMARKS.append(f"{BENCH}/search.json")
 
@@ -87,14 +84,14 @@ rule search_train:
 rule search_run:
     input:
         trials=f"{SR_TRIALS}/trials.csv",
-        backbones=sorted({sr_backbone(d) for _, d in SR_PAIRS} - {"none"}),
+        backbones=sorted(set(SR_BACKBONES) - {"none"}),
     output:
         SR_RUNS,
     params:
         trials=lambda wildcards, input: os.path.dirname(input.trials),
         models=" ".join(m for m, _ in SR_PAIRS),
         diets=" ".join(d for _, d in SR_PAIRS),
-        backbones=" ".join(sr_backbone(d) for _, d in SR_PAIRS),
+        backbones=" ".join(SR_BACKBONES),
         family=params("search"),
         preset=PRESET,
         preset_code=preset_code("search"),
