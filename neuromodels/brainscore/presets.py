@@ -39,7 +39,8 @@ class BrainScorePreset:
     """Model, data, training, robustness and neural-benchmark settings.
 
     Classification: the stimulus world's object ``categories`` (empty: all ten).
-    Training: ``lr`` is AdamW's peak (one-cycle); ``crop_scale`` the random-resized-crop area range.
+    Training: ``lr`` is AdamW's peak (one-cycle, the first ``warmup_fraction`` of the steps rising to it),
+    ``adam_beta2`` its second-moment decay; ``crop_scale`` the random-resized-crop area range.
     Adversarial training: fast FGSM with a random start, L-inf budget ``train_eps_255`` and step
     ``train_step_255``. Robustness: PGD with ``pgd_steps`` steps of ``pgd_step_255`` within ``pgd_eps_255``.
     Neural benchmark: simulated recordings of ``n_stimuli`` images x ``repetitions``; PLS with
@@ -55,6 +56,8 @@ class BrainScorePreset:
     epochs: int = 2
     batch_size: int = 32
     lr: float = 3e-3
+    warmup_fraction: float = 0.1
+    adam_beta2: float = 0.999
     weight_decay: float = 0.05
     crop_scale: tuple[float, float] = (0.7, 1.0)
     train_eps_255: float = 4.0
@@ -93,7 +96,7 @@ PRESETS: dict[str, BrainScorePreset] = {
                              n_train=1024, n_test=600, epochs=4, batch_size=16, lr=2e-3, pgd_step_255=1.0,
                              pgd_steps=5, checkpoint_every=64, n_stimuli=80, stimulus_size=32, repetitions=4,
                              n_v4=16, n_it=16, pls_components=10, n_splits=3, bench_steps=2),
-    "default": BrainScorePreset(),
+    "default": BrainScorePreset(model="crossvit_micro", n_train=20000, epochs=3),
     "full": BrainScorePreset(model="crossvit_18_dagger", image_size=224, n_train=20000, n_test=2000, epochs=30,
                              batch_size=64, lr=5e-4, weight_decay=1e-4, crop_scale=(0.08, 1.0), pgd_steps=20,
                              train_eps_255=2.0, train_step_255=2.5, pgd_eps_255=2.0, pgd_step_255=0.25,

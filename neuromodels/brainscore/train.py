@@ -183,7 +183,7 @@ def train_variant(
         raise ConfigError("batch_size", f"{p.batch_size} is larger than the {len(train_y)} training images")
     settings = TrainSettings(
         epochs=p.epochs, max_steps=max_steps, lr=p.lr, weight_decay=p.weight_decay, grad_clip=1.0,
-        precision=precision, scheduler="onecycle", warmup_fraction=0.1,
+        betas=(0.9, p.adam_beta2), precision=precision, scheduler="onecycle", warmup_fraction=p.warmup_fraction,
         checkpoint_path=str(checkpoint_path) if checkpoint_path else None,
         checkpoint_every=p.checkpoint_every, progress=progress, desc=f"crossvit {variant}")
     loss_fn = classification_loss(rotation, adversarial, p.train_eps_255 / 255, p.train_step_255 / 255,

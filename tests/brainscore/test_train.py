@@ -157,6 +157,20 @@ def test_checkpoint_of_other_settings_is_not_resumed(tiny_data, tmp_path: Path) 
     assert trained.meta["resumed_from_step"] == 0 and trained.meta["steps"] == 6
 
 
+def test_adam_beta2_and_warmup_reach_the_optimizer(tiny_data) -> None:
+    """The preset's optimizer settings are the ones training runs: the same settings give the same weights,
+    another second-moment decay or warm-up gives other weights."""
+    def weights(**overrides):
+        preset = get_preset("tiny", {"n_train": 96, "batch_size": 16, "epochs": 1, **overrides})
+        model = train_variant(tiny_data, "base", preset, seed=0, progress=False).model
+        return torch.cat([t.flatten() for t in model.state_dict().values()])
+
+    reference = weights(adam_beta2=0.95)
+    assert torch.equal(reference, weights(adam_beta2=0.95))
+    assert not torch.allclose(reference, weights(adam_beta2=0.999))
+    assert not torch.allclose(reference, weights(adam_beta2=0.95, warmup_fraction=0.5))
+
+
 def test_robustness_table_shape(tiny_data) -> None:
     torch.manual_seed(0)
     model = Linear32()
