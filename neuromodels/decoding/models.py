@@ -24,7 +24,6 @@ reset-tuning and adapter training.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
 from typing import Iterator, Mapping
 
 import numpy as np
@@ -32,7 +31,9 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-POOL_MODES = ("max", "avg", "interp")
+# the settings (sizes with the values that follow the data, loss weights) live in the torch-free settings module
+from .settings import (DROPOUT_LARGE_N, DROPOUT_SMALL_N, LARGE_N, POOL_AUTO_WINDOW, POOL_MODES,  # noqa: F401
+                       LossWeights, ModelConfig, auto_embed_dropout, auto_pool_mode, auto_pooled)
 
 
 # ------------------------------------------------------------------------------------------------ components
@@ -136,78 +137,6 @@ class Heads(nn.Module):
 
 
 # ------------------------------------------------------------------------------------------------ models
-POOL_AUTO_WINDOW = 3.0  # voxels per pooled value above which ``pool="auto"`` averages instead of taking the max
-DROPOUT_SMALL_N, DROPOUT_LARGE_N, LARGE_N = 0.2, 0.5, 2000
-
-
-def auto_pooled(n_voxels: int) -> int:
-    """The pooled size that follows the voxel count: the power of two nearest to half the (smallest) subject's
-    voxel count, within [64, 8192] -- about two voxels per pooled value, the paper's ratio (NSD's 12.7-15.7k
-    voxels to 8192)."""
-    return int(2 ** np.clip(np.round(np.log2(max(n_voxels, 2) / 2)), 6, 13))
-
-
-def auto_pool_mode(n_voxels: int, pooled: int) -> str:
-    """``max`` while a pooled value covers at most :data:`POOL_AUTO_WINDOW` voxels (the paper's ~2), else
-    ``avg``: the maximum of a wide window of noisy voxels is mostly the noise's extreme (it grows like
-    sqrt(2 ln k) noise sd) while averaging keeps the window's shared signal."""
-    return "max" if n_voxels / max(pooled, 1) <= POOL_AUTO_WINDOW else "avg"
-
-
-def auto_embed_dropout(n_train: int | None) -> float:
-    """Embedder dropout that follows the training-set size: 0.2 below :data:`LARGE_N` images per subject
-    (measured best at 240-600 images on the simulator), the paper's 0.5 from there on (NSD's ~9000)."""
-    return DROPOUT_LARGE_N if n_train is not None and n_train >= LARGE_N else DROPOUT_SMALL_N
-
-
-@dataclass
-class ModelConfig:
-    """Sizes of a decoder (``pooled`` and ``rank`` only matter to MindBridge).
-
-    Paper dimensions: pooled 8192, hidden 2048, rank 128, 4 translator blocks. ``pooled``, ``pool`` and
-    ``embed_dropout`` left at ``None`` / ``"auto"`` follow the data when the model is built
-    (:meth:`resolved`): pooled size from the smallest subject's voxel count (:func:`auto_pooled`), pooling
-    mode from the voxels per pooled value (:func:`auto_pool_mode`) and dropout from the training images per
-    subject (:func:`auto_embed_dropout`). A saved model holds the resolved values.
-    """
-
-    kind: str = "mindbridge"
-    pooled: int | None = None
-    hidden: int = 256
-    rank: int = 32
-    n_blocks: int = 4
-    pool: str = "auto"
-    embed_dropout: float | None = None
-    block_dropout: float = 0.15
-    image_dim: int = 128
-    text_dim: int = 0
-    subjects: dict[str, int] = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def resolved(self, n_train: int | None = None) -> "ModelConfig":
-        """This configuration with every automatic value fixed from ``subjects`` (voxel counts) and
-        ``n_train`` (training images per subject; unknown: the small-n dropout)."""
-        from neuromodels.core.errors import ConfigError
-
-        if self.pool not in POOL_MODES + ("auto",):
-            raise ConfigError("decoding.model.pool", f"unknown pooling {self.pool!r} (one of auto, "
-                                                     f"{', '.join(POOL_MODES)})")
-        if self.pooled is not None and int(self.pooled) < 1:
-            raise ConfigError("decoding.model.pooled", f"must be a positive size, got {self.pooled}")
-        n_vox = min(self.subjects.values()) if self.subjects else 2 * 1024
-        pooled = auto_pooled(n_vox) if self.pooled is None else int(self.pooled)
-        pool = auto_pool_mode(n_vox, pooled) if self.pool == "auto" else self.pool
-        dropout = auto_embed_dropout(n_train) if self.embed_dropout is None else float(self.embed_dropout)
-        return replace(self, pooled=pooled, pool=pool, embed_dropout=dropout, subjects=dict(self.subjects))
-
-    def automatic(self) -> list[str]:
-        """Names of the settings left to follow the data."""
-        return [n for n, v in (("pooled", self.pooled), ("pool", self.pool), ("embed_dropout", self.embed_dropout))
-                if v is None or v == "auto"]
-
-
 class DecoderBase(nn.Module):
     """Shared translator + heads; subclasses add the per-subject parts."""
 
@@ -329,23 +258,6 @@ def model_from_state(state: Mapping) -> DecoderBase:
 
 
 # ------------------------------------------------------------------------------------------------ losses
-@dataclass
-class LossWeights:
-    """Weights of the MindBridge objective (the linear-adapter model uses the first four).
-
-    ``mse_*`` multiply the mean squared error between L2-normalised predicted and target embeddings (per
-    element, as in the paper, where the weight is 1e4 on 257x768 tokens). ``temperature`` is SoftCLIP's.
-    """
-
-    clip_image: float = 1.0
-    mse_image: float = 100.0
-    clip_text: float = 1.0
-    mse_text: float = 100.0
-    reconstruction: float = 1.0
-    cycle: float = 1.0
-    temperature: float = 0.05
-
-
 def embedding_losses(pred: Tensor, target: Tensor, w_clip: float, w_mse: float, temperature: float) -> dict[str, Tensor]:
     """SoftCLIP and normalised MSE between predicted and target embeddings (B, d)."""
     from neuromodels.core.losses import soft_clip_loss

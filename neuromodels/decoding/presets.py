@@ -21,9 +21,8 @@ from typing import Any, Mapping
 
 from neuromodels.core.errors import ConfigError
 
-from .models import LossWeights, ModelConfig
+from .settings import LossWeights, ModelConfig, TrainConfig
 from .simulate import SimulationSettings
-from .train import TrainConfig
 
 
 @dataclass

@@ -28,7 +28,7 @@ so no test stimulus moves the statistics. Settings left automatic follow the dat
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -43,41 +43,13 @@ from .data import SubjectData, TestSplit, choose_test_split, open_dataset
 from .evaluate import score
 from .models import (DecoderBase, LossWeights, MindBridge, ModelConfig, RidgeDecoder, build_model, decoder_loss,
                      model_from_state)
+from .settings import AUTO_LR_FEW_STEPS, AUTO_LR_MANY_STEPS, FEW_STEPS, TrainConfig, auto_lr  # noqa: F401
 from .targets import Targets
 from .workflow import ADAPT_METHODS
 
 log = get_logger(__name__)
 
 METHODS = ADAPT_METHODS
-
-
-@dataclass
-class TrainConfig:
-    """How to train. ``epochs`` for joint training; an adaptation runs
-    ``max(adapt_min_steps, adapt_epochs * steps per epoch)`` steps (the same for every method at a given n)."""
-
-    batch_size: int = 32
-    epochs: int = 40
-    lr: float | None = None  # None: :func:`auto_lr` of the joint training's number of steps
-    adapt_epochs: int = 30
-    adapt_min_steps: int = 300
-    adapt_lr: float = 1e-3
-    weight_decay: float = 1e-2
-    scheduler: str = "onecycle"
-    grad_clip: float = 1.0
-    precision: str = "auto"
-    checkpoint_every: int = 200
-    eval_batch: int = 300
-    eval_draws: int = 30
-
-
-AUTO_LR_FEW_STEPS, AUTO_LR_MANY_STEPS, FEW_STEPS = 3e-3, 3e-4, 400
-
-
-def auto_lr(steps: int) -> float:
-    """Joint learning rate that follows the training length: 3e-3 for fewer than :data:`FEW_STEPS` steps
-    (few images per subject: 3e-4 left 320 steps far from converged), 3e-4 (the paper's) from there on."""
-    return AUTO_LR_FEW_STEPS if steps < FEW_STEPS else AUTO_LR_MANY_STEPS
 
 
 def standardise_on_training(targets: Targets, test_ids: np.ndarray) -> tuple[Targets, dict]:

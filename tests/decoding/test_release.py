@@ -271,11 +271,14 @@ def test_dry_run_jobs_read_their_data_files_and_not_the_list_of_sizes(release, t
     work = tmp_path / "work"
     work.mkdir()
     jobs = dry_run(work, release_config(root, tmp_path / "release.yaml"))
-    # the held-out subject: one job per size (every method in it), the source baselines one job per subject
-    assert len(jobs["decoding_adapt"]) == 2 and len(jobs["decoding_train"]) == 2 and len(jobs["decoding_source"]) == 2
+    # the held-out subject: one job per size (every method in it), the source baselines one job (the first
+    # source subject below the full preset); only the smallest size is drawn several times
+    assert len(jobs["decoding_adapt"]) == 2 and len(jobs["decoding_train"]) == 2 and len(jobs["decoding_source"]) == 1
     params = [cmd for cmd in jobs["shell"] if "--params" in cmd]
     assert params and all('"n_train"' not in c and '"methods"' not in c and '"source_baselines"' not in c
-                          for c in params)
+                          and '"draws"' not in c for c in params)
+    drawn = [c for c in jobs["shell"] if "decoding adapt" in c and "--role heldout" in c and "--draws 3" in c]
+    assert len(drawn) == 1 and "--n-train 25 " in drawn[0]
     design = str(root / RELEASE_EXPDESIGN)
 
     def reads(inputs, subject):
@@ -312,7 +315,9 @@ def test_tiny_dag_runs_on_the_release_without_hand_edits(release, tmp_path):
     split = summary["notes"]["test_split"]
     expected = choose_test_split(open_dataset(root))
     assert split["test_split"] == "shared" and split["n_test"] == len(expected.ids) < len(planted["shared"])
-    records = [json.loads(p.read_text()) for p in (work / "results/decoding/heldout").rglob("metrics.json")]
+    files = [json.loads(p.read_text()) for p in (work / "results/decoding/heldout").rglob("metrics.json")]
+    records = [r for f in files for r in f.get("records", [f])]  # the drawn size: one record per draw
+    assert len(records) == len(files) + 2 * len([f for f in files if "records" in f]) > len(files)
     assert records and all(r["test_split"] == "shared" and r["n_test"] == split["n_test"] for r in records)
     # the planted attributes are decodable from these betas: ridge on the new subject beats chance
     ridge = [r for r in records if r["method"] == "ridge" and r["n_train_arg"] == "all"]
@@ -337,7 +342,7 @@ def test_tiny_dag_runs_on_the_release_without_hand_edits(release, tmp_path):
     scipy.io.savemat(str(root / RELEASE_EXPDESIGN), {k: mat[k] for k in ("masterordering", "subjectim", "sharedix")})
     design = dry_run(work, cfg)
     assert {r: len(v) for r, v in design.items() if r.startswith("decoding_")} == {
-        "decoding_targets": 1, "decoding_train": 2, "decoding_source": 2, "decoding_adapt": 2, "decoding_report": 1}
+        "decoding_targets": 1, "decoding_train": 2, "decoding_source": 1, "decoding_adapt": 2, "decoding_report": 1}
     print(f"tiny decoding DAG on the release fixture: {seconds:.0f} s; ridge top-1 "
           f"{ridge[0]['image_top1_image']:.2f} (chance {ridge[0]['chance_top1']:.2f}); {split}")
 
