@@ -93,6 +93,30 @@ def test_ridge_joint_and_adaptation_decode_far_above_chance(prf):
     assert m["top1"] > 5 * m["chance_top1"] and not m["collapsed"], m
 
 
+def test_reset_tuning_beats_scratch_on_the_second_generator_over_paired_draws(prf):
+    """MindBridge's reset-tuning as published (every part trained, source images in each batch) against the same
+    network trained on the new subject alone, at 25 images, on the receptive-field generator: three draws of
+    training images and initialisation (the pipeline's ``draw_seeds``), each method fitted on the same images.
+    Measured: reset 0.170 / 0.155 / 0.155 against scratch 0.130 / 0.130 / 0.105 (top-1 of 50, chance 0.02),
+    paired differences 0.040 / 0.025 / 0.050. One draw alone can tie or invert a difference this small (the
+    full-size generator's first draw did: 0.055 against 0.078), so the margin is on the mean of the pairs."""
+    from neuromodels.decoding.train import draw_seeds, model_state
+
+    _, truth, data, model = prf
+    subjects = sorted(truth["subjects"])
+    held, sources = subjects[-1], subjects[:-1]
+    diffs = []
+    for seed in draw_seeds(0, 3):
+        top1 = {}
+        for method in ("mindbridge_reset", "scratch"):
+            fitted, record = adapt(data, method, held, 25, CFG, LossWeights(), seed, CPU, base=model_state(model),
+                                   model_cfg=MODEL, sources=sources, progress=False)
+            assert record["n_train"] == 25
+            top1[method] = evaluate_subject(fitted, data, held, CFG, seed=0)["top1"]
+        diffs.append(top1["mindbridge_reset"] - top1["scratch"])
+    assert np.mean(diffs) > 0.015 and min(diffs) > -0.02, diffs
+
+
 def test_collapse_guard_fires_on_a_collapsed_model_and_says_so(prf, caplog):
     _, truth, data, model = prf
     subject = sorted(truth["subjects"])[0]
