@@ -331,7 +331,9 @@ def summarise(table: pd.DataFrame, preset: str | None = None, seed: int | None =
         notes["fits_at_smallest_n"] = {m: int(n) for m, n in rows.groupby("method").size().items()}
         for method in [m for m in ADAPTATION_METHODS if m in at.index]:
             diff = paired_differences(rows, method, "scratch", metric)
-            value = float(diff.mean()) if len(diff) else float(at[method]) - scratch
+            # rounded: top-1 values are fractions of the test set, so a tie must read 0 (not +-1e-17, which would
+            # make "above" a matter of float rounding)
+            value = round(float(diff.mean()) if len(diff) else float(at[method]) - scratch, 12)
             spread = ""
             if len(diff) > 1:
                 sd = float(diff.std(ddof=1))

@@ -239,6 +239,15 @@ def test_paired_differences_match_by_seed_and_draw():
     rows = pd.DataFrame([{"method": m, "seed": s, "draw": d, "top1": v} for m, s, d, v in [
         ("a", 0, 0, 0.5), ("a", 0, 1, 0.4), ("a", 1, 0, 0.9), ("b", 0, 1, 0.1), ("b", 0, 0, 0.3),
         ("b", 1, 1, 0.2)]])
+    from neuromodels.decoding.evaluate import summarise
+
+    tie = [{"method": m, "role": "heldout", "subject": "s", "n_train": 25, "seed": 0, "draw": d, "top1": v,
+            "chance_top1": 0.01, "k": 100} for m, d, v in [("scratch", 0, 0.07), ("scratch", 1, 0.045),
+                                                          ("scratch", 2, 0.085), ("mindbridge_finetune", 0, 0.05),
+                                                          ("mindbridge_finetune", 1, 0.07),
+                                                          ("mindbridge_finetune", 2, 0.08)]]
+    finding = next(f for f in summarise(pd.DataFrame(tie)).findings if f.finding.startswith("mindbridge"))
+    assert finding.value == 0.0 and not finding.met  # a tie is not "above", whatever the float rounding says
     diff = paired_differences(rows, "a", "b")
     assert diff.to_dict() == pytest.approx({(0, 0): 0.2, (0, 1): 0.3})  # (1, 0) and (1, 1) have no partner
     no_draws = rows[rows["draw"] == 0].drop(columns="draw")
