@@ -310,7 +310,9 @@ def decoder_loss(model: DecoderBase, batch: Mapping[str, Mapping[str, Tensor]], 
     is_bridge = isinstance(model, MindBridge)
     for subject, item in batch.items():
         voxels = item["voxels"]
-        h = model.embed(subject, voxels)
+        # MindBridge pools once: the embedder's input is also the reconstruction's target
+        pooled = model.pooled(voxels) if is_bridge else None
+        h = model.embedders[subject](pooled) if is_bridge else model.embed(subject, voxels)
         hidden[subject] = h
         if "image" in item:
             img, txt = model.decode(h)
@@ -323,7 +325,7 @@ def decoder_loss(model: DecoderBase, batch: Mapping[str, Mapping[str, Tensor]], 
                     add(f"text_{k}", v)
         if is_bridge and weights.reconstruction and "image" in item:
             rec = model.build(subject, h)
-            add("reconstruction", weights.reconstruction * F.mse_loss(rec.float(), model.pooled(voxels).float()))
+            add("reconstruction", weights.reconstruction * F.mse_loss(rec.float(), pooled.float()))
     if is_bridge and weights.cycle and len(hidden) > 1:
         pairs = cycle_pairs(list(hidden), new_subject, cycle_both_ways)
         cyc = torch.zeros((), device=total.device)
