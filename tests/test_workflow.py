@@ -150,6 +150,9 @@ def test_tiny_run_summaries_count_what_was_left_out(tiny_run):
     decoding = read_summary(tiny_run / "results" / "decoding" / "summary.json")["notes"]
     assert decoding["test_split"]["test_split"] == "shared" and decoding["test_split"]["n_test"] == 100
     assert decoding["collapsed"] == 0 and decoding["collapsed_runs"] == []  # no decoder gave one output for all
+    # the smallest n is fitted over several draws of training images and initialisation, every method alike
+    fits = decoding["fits_at_smallest_n"]
+    assert set(fits) >= {"scratch", "mindbridge_reset"} and set(fits.values()) == {3}, fits
     import pandas as pd
 
     runs = pd.read_csv(tiny_run / "results" / "decoding" / "all_runs.csv")
