@@ -141,19 +141,29 @@ def test_training_resumes_from_a_checkpoint(planted, tmp_path):
     assert [h["loss"] for h in result.history] == pytest.approx([h["loss"] for h in full_result.history])
 
 
-def test_cli_chain_writes_tables_and_figures(tmp_path):
+def _cli_chain(tmp_path: Path, train: dict, *train_args: str) -> tuple[Path, list[str]]:
+    """Simulate three subjects, make latent targets and train the joint MindBridge model on two of them through
+    the command line; returns the results folder and the data/target/preset arguments of later steps."""
     from neuromodels.cli import main
 
     d, r = tmp_path / "nsd", tmp_path / "results"
     params = json.dumps({"simulate": {"n_subjects": 3, "n_test": 20, "n_train": 40, "n_pool": 70, "image_size": 16},
-                         "train": {"epochs": 3, "adapt_min_steps": 5, "adapt_epochs": 1}})
+                         "train": train})
     common = ["--preset", "tiny", "--params", params, "--threads", "1"]
     assert main(["decoding", "simulate", "--out", str(d), *common]) == 0
     assert main(["decoding", "targets", "--data", str(d), "--out", str(tmp_path / "t.h5"), "--image", "latents",
                  "--text", "none", "--dim", "8"]) == 0
     t = ["--data", str(d), "--targets", str(tmp_path / "t.h5"), *common]
     assert main(["decoding", "train", "--model", "mindbridge", "--subjects", "subj01", "subj02", "--out",
-                 str(r / "mb.pt"), "--metrics", str(r / "mb.json"), "--checkpoint", str(r / "ck.pt"), *t]) == 0
+                 str(r / "mb.pt"), "--metrics", str(r / "mb.json"), *train_args, *t]) == 0
+    return r, t
+
+
+def test_cli_chain_writes_tables_and_figures(tmp_path):
+    from neuromodels.cli import main
+
+    r, t = _cli_chain(tmp_path, {"epochs": 3, "adapt_min_steps": 5, "adapt_epochs": 1},
+                      "--checkpoint", str(tmp_path / "results" / "ck.pt"))
     assert not (r / "ck.pt").exists()  # a finished job drops its checkpoint
     metrics = []
     for method, n in (("mindbridge_reset", "10"), ("ridge", "10"), ("scratch", "all")):
@@ -200,16 +210,7 @@ def test_draws_refit_each_method_on_other_images_and_the_findings_pair_them(tmp_
     from neuromodels.cli import main
     from neuromodels.decoding.evaluate import collect, curve_table, summarise
 
-    d, r = tmp_path / "nsd", tmp_path / "results"
-    params = json.dumps({"simulate": {"n_subjects": 3, "n_test": 20, "n_train": 40, "n_pool": 70, "image_size": 16},
-                         "train": {"epochs": 2, "adapt_min_steps": 4, "adapt_epochs": 1}})
-    common = ["--preset", "tiny", "--params", params, "--threads", "1"]
-    assert main(["decoding", "simulate", "--out", str(d), *common]) == 0
-    assert main(["decoding", "targets", "--data", str(d), "--out", str(tmp_path / "t.h5"), "--image", "latents",
-                 "--text", "none", "--dim", "8"]) == 0
-    t = ["--data", str(d), "--targets", str(tmp_path / "t.h5"), *common]
-    assert main(["decoding", "train", "--model", "mindbridge", "--subjects", "subj01", "subj02", "--out",
-                 str(r / "mb.pt"), "--metrics", str(r / "mb.json"), *t]) == 0
+    r, t = _cli_chain(tmp_path, {"epochs": 2, "adapt_min_steps": 4, "adapt_epochs": 1})
     job = ["decoding", "adapt", "--method", "mindbridge_finetune", "scratch", "--subject", "subj03", "--n-train", "8",
            "--base", str(r / "mb.pt"), "--seed", "2", *t]
     drawn = [str(r / "ft3.json"), str(r / "sc3.json")]
