@@ -43,7 +43,8 @@ Variant = Literal["ours", "reference"]
 DEFAULT_LENGTHS = (256, 512, 1024, 2048, 4096)
 # the acceptance goal, on CPU
 GOAL = {"length": 2048, "min_speedup": 3.0, "max_memory_ratio": 0.25, "device": "cpu"}
-FLOP_COUNT = ("forward 4*B*H*L*L*D (forward-only rows: no autograd graph, torch.no_grad) (Q K^T and P V, 2 FLOPs per multiply-add); backward 2.5x forward "
+FLOP_COUNT = ("forward 4*B*H*L*L*D (Q K^T and P V, 2 FLOPs per multiply-add; the forward-only rows run it under "
+              "torch.no_grad); backward 2.5x forward "
               "(FlashAttention convention: dQ, dK, dV, dP and the recomputed Q K^T); fwd+bwd = 3.5 x forward "
               "= 14*B*H*L*L*D. The same nominal count is used for both variants, so the TFLOP/s ratio "
               "equals the time ratio.")
