@@ -1,6 +1,6 @@
 """Core steps: ``neuromodels bench attention`` (the shared attention against the plain-softmax reference),
 ``neuromodels config check|describe`` (a config file's filled values; a family's settings) and
-``neuromodels findings`` (every family's headline findings in one table).
+``neuromodels findings table|readme`` (every family's claims evaluated over seeds; the README's table).
 
 Heavy imports stay inside the command functions so ``--help`` is fast.
 """
@@ -132,30 +132,75 @@ def _config_describe(args: argparse.Namespace) -> None:
             print(f"      {description}")
 
 
-def _findings(args: argparse.Namespace) -> None:
-    from .findings import findings_table, read_summary
+def _findings_table(args: argparse.Namespace) -> None:
+    from .claims import claims_table
+    from .findings import read_summary
     from .io import write_table
     from .runtime import get_logger
 
-    table = findings_table([read_summary(path) for path in args.inputs])
+    summaries = [read_summary(path) for path in args.inputs]
+    table, seeds = claims_table(summaries)
     write_table(args.table, table)
-    unmet = table[~table["met"].astype(bool)]
+    if args.seeds_table:
+        write_table(args.seeds_table, seeds)
     log = get_logger(__name__)
-    log.info("%d findings of %d families: %d met, %d not met", len(table), table["family"].nunique(),
-             len(table) - len(unmet), len(unmet))
-    for row in unmet.itertuples():
-        log.warning("not met: %s: %s (value %.4g, threshold %.4g, %s)", row.family, row.finding, row.value,
-                    row.threshold, row.direction)
+    counts = table["status"].value_counts()
+    log.info("%d claims of %d families: %s", len(table), table["family"].nunique(),
+             ", ".join(f"{int(n)} {s}" for s, n in counts.items()))
+    for row in table[table["status"] != "reproduced"].itertuples():
+        log.warning("%s: %s/%s (%s)", row.status, row.family, row.id, row.detail[:200])
+
+
+def _findings_readme(args: argparse.Namespace) -> None:
+    import datetime
+    import subprocess
+
+    import pandas as pd
+
+    from .claims import markdown_table, replace_block
+    from .errors import DataError
+    from .io import write_text
+
+    try:
+        table = pd.read_csv(args.table, keep_default_na=True)
+    except (FileNotFoundError, pd.errors.EmptyDataError, pd.errors.ParserError) as exc:
+        raise DataError(args.table, f"not a readable findings table ({type(exc).__name__})") from None
+    table["control"] = table["control"].fillna("")
+    commit = args.commit
+    if commit is None:
+        try:
+            commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                    check=True).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            commit = ""
+    date = args.date or datetime.date.today().isoformat()
+    readme = Path(args.readme)
+    text = replace_block(readme.read_text(), markdown_table(table, commit, date), readme)
+    write_text(readme, text)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``neuromodels config check|describe`` and ``neuromodels findings``."""
-    p = subparsers.add_parser("findings", help="every family's headline findings (summary.json) in one table",
-                              description="Reads each family's summary.json (finding, value, threshold, met) and "
-                                          "writes one table; logs each finding that is not met.")
+    parser = subparsers.add_parser("findings", help="every family's claims evaluated over seeds, in one table",
+                                   description="The claims registries (neuromodels/<family>/claims.yaml) "
+                                               "evaluated on the families' summaries.")
+    steps = parser.add_subparsers(dest="step", metavar="<step>", required=True)
+    p = steps.add_parser("table", help="evaluate every family's claims over the seeds of a run",
+                         description="Reads each family's summary.json (statistics per seed) and its claims "
+                                     "registry; writes one row per claim (mean, 95%% interval over seeds, "
+                                     "status) and logs every claim that is not reproduced.")
     p.add_argument("--inputs", nargs="+", required=True, help="summary.json files, one per family")
-    p.add_argument("--table", required=True, help="CSV to write")
-    p.set_defaults(func=_findings)
+    p.add_argument("--table", required=True, help="findings CSV to write")
+    p.add_argument("--seeds-table", default=None, help="CSV of each claim's numbers per seed")
+    p.set_defaults(func=_findings_table)
+    p = steps.add_parser("readme", help="write the findings table into the README",
+                         description="Replaces the README's block between '<!-- findings:start -->' and "
+                                     "'<!-- findings:end -->' with the findings table (commit and date in it).")
+    p.add_argument("--table", default="results/findings.csv", help="findings CSV (default results/findings.csv)")
+    p.add_argument("--readme", default="README.md", help="Markdown file to update (default README.md)")
+    p.add_argument("--commit", default=None, help="commit to name (default: git rev-parse --short HEAD)")
+    p.add_argument("--date", default=None, help="date to name (default: today)")
+    p.set_defaults(func=_findings_readme)
     parser = subparsers.add_parser("config", help="check a config file; describe a family's settings",
                                    description="The workflow's configuration outside Snakemake.")
     steps = parser.add_subparsers(dest="step", metavar="<step>", required=True)

@@ -1,11 +1,16 @@
-# `findings` gathers every family's summary.json into one table (in the report too).
+# `findings` evaluates every family's claims registry (neuromodels/<family>/claims.yaml) over the run's seeds,
+# from the families' summary.json files: one table (in the report too) and each claim's numbers per seed.
+FINDINGS_FAMILIES = ("decoding", "seeg", "brainscore", "gaze", "search")
 
 
 rule findings:
     input:
-        SUMMARIES,
+        summaries=SUMMARIES,
+        # a changed claim or margin re-evaluates the table
+        registries=[f"neuromodels/{family}/claims.yaml" for family in FINDINGS_FAMILIES],
     output:
-        report(f"{RESULTS}/findings.csv", caption="../report/findings.rst", category="findings"),
+        table=report(f"{RESULTS}/findings.csv", caption="../report/findings.rst", category="findings"),
+        seeds=f"{RESULTS}/findings_seeds.csv",
     conda:
         ENV
     threads: 1
@@ -17,4 +22,4 @@ rule findings:
     benchmark:
         timing("findings")
     shell:
-        "neuromodels findings --inputs {input} --table {output} 2> {log}"
+        "neuromodels findings table --inputs {input.summaries} --table {output.table} --seeds-table {output.seeds} 2> {log}"
