@@ -10,7 +10,7 @@ EXTRAS ?= dev,text,slurm,gaze
 export PATH := $(abspath $(BIN)):$(PATH)
 export HF_HUB_OFFLINE := 1
 
-.PHONY: run test test-all setup benchmarks report dag lint clean
+.PHONY: run test test-all setup findings benchmarks report dag lint clean
 
 $(BIN)/neuromodels: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,12 @@ test: setup
 
 test-all: setup
 	$(BIN)/python -m pytest -q
+
+# The README's findings table: the default DAG over three seeds (workflow/config/findings.yaml), then the table
+# written into README.md from results/findings.csv (commit and date in it).
+findings: setup
+	$(BIN)/snakemake --profile workflow/profiles/default --cores $(CORES) --configfile workflow/config/findings.yaml
+	$(BIN)/neuromodels findings readme --table results/findings.csv --readme README.md
 
 benchmarks: setup
 	$(BIN)/snakemake --profile workflow/profiles/default --cores $(CORES) benchmarks --config bench_threads=0

@@ -33,6 +33,12 @@ def test_summary_round_trip_and_table(tmp_path):
 
 def test_malformed_summary_names_the_file(tmp_path):
     path = tmp_path / "summary.json"
-    path.write_text(json.dumps({"findings": [{"finding": "x", "value": 1}]}))
+    path.write_text(json.dumps({"family": "gaze", "findings": [{"finding": "x", "value": 1}]}))
     with pytest.raises(DataError, match="summary.json: finding 0 lacks threshold, met"):
+        read_summary(path)
+    path.write_text(json.dumps({"findings": []}))
+    with pytest.raises(DataError, match="summary.json: not a family summary"):
+        read_summary(path)
+    path.write_text(json.dumps({"family": "gaze", "statistics": {"0": {"a": "high"}}}))
+    with pytest.raises(DataError, match="statistics of seed 0: not numbers: a"):
         read_summary(path)
