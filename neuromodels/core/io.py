@@ -138,14 +138,35 @@ def torch_save(path: PathLike, obj: Any) -> Path:
     return path
 
 
-def torch_load(path: PathLike, map_location: str | torch.device = "cpu") -> Any:
+# What the opt-in to a pickled file risks, said wherever it is offered.
+PICKLE_RISK = ("a pickle can run any code it names when loaded: load one only from a source you trust "
+               "(e.g. a file you wrote yourself)")
+
+
+def torch_load(path: PathLike, map_location: str | torch.device = "cpu", *, allow_pickle: bool = False) -> Any:
+    """Load a file written by ``torch.save`` with ``weights_only=True``: tensors, state_dicts and plain
+    containers (dict, list, tuple, str, numbers) only, so loading runs no code from the file. A file holding
+    other Python objects (a pickled module, a class instance) is refused with one line, unless the caller passes
+    ``allow_pickle=True`` on the user's explicit opt-in (see :data:`PICKLE_RISK`)."""
+    import pickle
+
     import torch
 
     from .errors import DataError
 
     if not Path(path).exists():
         raise DataError(path, "file not found")
-    return torch.load(path, map_location=map_location, weights_only=False)
+    try:
+        return torch.load(path, map_location=map_location, weights_only=not allow_pickle)
+    except pickle.UnpicklingError as exc:
+        if allow_pickle:
+            raise DataError(path, f"not a readable torch file ({str(exc).splitlines()[0][:120]})") from None
+        raise DataError(path, "holds Python objects besides tensors and plain containers, so it was not loaded "
+                              "(weights_only); save a state_dict with its config, or opt in to loading pickles "
+                              f"where the setting offers it ({PICKLE_RISK})") from None
+    except (RuntimeError, EOFError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
+        raise DataError(path, f"not a readable torch file ({first})") from None
 
 
 # ---------------------------------------------------------------------------------------------- checkpoints
