@@ -5,12 +5,12 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 CORES  ?= 2
-EXTRAS ?= dev,text,slurm,gaze
+EXTRAS ?= dev,text,slurm,gaze,docs
 # Rules call `neuromodels` and `snakemake`: the environment's bin comes first. Nothing is fetched at run time.
 export PATH := $(abspath $(BIN)):$(PATH)
 export HF_HUB_OFFLINE := 1
 
-.PHONY: run test test-all setup findings benchmarks report dag lint clean
+.PHONY: run test test-all setup findings benchmarks report dag docs lint clean
 
 $(BIN)/neuromodels: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ dag: setup
 	mkdir -p docs
 	$(BIN)/snakemake --dag | dot -Tsvg > docs/dag.svg
 	$(BIN)/snakemake --rulegraph | dot -Tsvg > docs/rulegraph.svg
+
+# The documentation site (docs/, mkdocs.yml) into build/site/; strict: a broken link or a missing page fails.
+docs: setup
+	$(BIN)/mkdocs build --strict --site-dir build/site
 
 lint: setup
 	$(BIN)/snakemake --lint
