@@ -59,7 +59,9 @@ def cmd_run(args: argparse.Namespace) -> None:
     from ..core.runtime import get_logger
     from .data import read_trials
     from .evaluate import run_model
-    from .train import load_backbone
+    from ..stimuli import CATEGORY_NAMES
+    from .models import VGGBackbone
+    from .train import load_backbone, untrained_copy
 
     n = len(args.model)
 
@@ -80,10 +82,16 @@ def cmd_run(args: argparse.Namespace) -> None:
     for model, diet, path, out in zip(args.model, diets, backbones, args.out):
         if path != "none" and path not in loaded:
             loaded[path] = load_backbone(Path(path))
-        table = run_model(model, trials, loaded.get(path), chance_draws=p.chance_draws, seed=args.seed,
+        backbone = loaded.get(path)
+        if model == "untrained_backbone":
+            # the named backbone's architecture (the preset's VGG when none), re-initialised with the seed
+            backbone = untrained_copy(backbone if backbone is not None else
+                                      VGGBackbone(p.widths, p.convs, n_classes=len(CATEGORY_NAMES)), args.seed)
+        table = run_model(model, trials, backbone, chance_draws=p.chance_draws, seed=args.seed,
                           batch_size=p.batch_trials, relative_to_background=p.relative_to_background,
                           recrop=p.recrop)
         table.insert(1, "diet", diet)
+        table.insert(2, "seed", int(args.seed))
         write_table(out, table)
         get_logger(__name__).info("%s (%s): %d trials, %.2f fixations per trial, %d not found", model, diet,
                                   len(table), table["fixations"].mean(), int((~table["found"]).sum()))

@@ -5,7 +5,15 @@ correlation, and the figures.
 - Slope (ms/item) = least-squares line of the mean RT per set size against set size, per condition.
 - Asymmetry index of an experiment = (s_H - s_L) / (s_H + s_L), slopes clipped at 0, where H is the condition
   humans find harder (higher human slope): a model with the human asymmetry scores positive, a reversed one
-  negative; 0 when both clipped slopes are 0.
+  negative.
+- A degenerate index is undefined, not +1 or -1: when both clipped slopes are at most the experiment's floor,
+  the index of two flat lines is a ratio of noise (3.5 vs 0 ms/item reads +1). The floor is the larger of
+  :data:`MIN_SLOPE_MS_PER_ITEM` (1 ms/item) and the slope's resolution, the slope that one extra fixation in
+  one display at the largest set size makes (252.359 ms / displays per set size x (n_max - mean n) /
+  sum (n - mean n)^2; 7.0 ms/item for orientation's 1/4/8/12 with 3 displays, 3.5 with 6, 14.0 and 7.0 for
+  the intersections' 3/6/9).
+- A model's mean index is the mean over its defined experiments, reported with how many were defined; it is
+  undefined when fewer than half of the experiments are (:func:`mean_index`).
 """
 
 from __future__ import annotations
@@ -23,12 +31,18 @@ from ..core.runtime import get_logger
 from .data import TrialSet
 from .models import MODEL_KINDS, EccNet, EccentricitySettings, chance_fixations, pixel_priority, run_search
 
-__all__ = ["RT_MS_PER_FIXATION", "RT_OFFSET_MS", "reaction_time_ms", "fit_slope", "condition_slopes",
-           "asymmetry_index", "index_table", "slope_correlation", "run_model", "plot_rt", "plot_indices",
-           "plot_fixations", "plot_diets"]
+__all__ = ["RT_MS_PER_FIXATION", "RT_OFFSET_MS", "MIN_SLOPE_MS_PER_ITEM", "reaction_time_ms", "fit_slope",
+           "slope_resolution", "condition_slopes", "asymmetry_index", "index_table", "mean_index",
+           "slope_correlation", "run_model", "plot_rt", "plot_indices", "plot_fixations", "plot_diets",
+           "summary_statistics"]
 
 RT_MS_PER_FIXATION = 252.359
 RT_OFFSET_MS = 376.271
+# The smallest slope an asymmetry index is read from, whatever the design: 1 ms/item over the widest set-size
+# range of the six experiments (8 to 32 items) is 24 ms of RT, a tenth of one fixation (252 ms); a pair of
+# slopes both under it are two flat lines. The human curvature line (0.8 ms/item) is under it, its pair (7.6)
+# is not.
+MIN_SLOPE_MS_PER_ITEM = 1.0
 log = get_logger(__name__)
 
 
@@ -44,25 +58,59 @@ def fit_slope(set_sizes: Sequence[float], rts: Sequence[float]) -> float:
     return float(np.polyfit(x, y, 1)[0])
 
 
-def condition_slopes(fixations: pd.DataFrame) -> pd.DataFrame:
-    """Per model, experiment and condition: the slope of mean RT vs set size (and mean RT per set size).
+def slope_resolution(set_sizes: Sequence[float], n_displays: int) -> float:
+    """The slope (ms/item) that one extra fixation in one of ``n_displays`` displays at the largest set size
+    makes: the least-squares slope's step at this design."""
+    x = np.asarray(set_sizes, dtype=float)
+    spread = float(((x - x.mean()) ** 2).sum())
+    if len(x) < 2 or spread == 0 or n_displays < 1:
+        return float("nan")
+    return RT_MS_PER_FIXATION / n_displays * float(x.max() - x.mean()) / spread
 
-    ``fixations`` has one row per trial: model, experiment, condition, set_size, fixations.
+
+def condition_slopes(fixations: pd.DataFrame) -> pd.DataFrame:
+    """Per (seed,) model, experiment and condition: the slope of mean RT vs set size, mean RT per set size,
+    the fewest displays of a set size and the slope's resolution (:func:`slope_resolution`).
+
+    ``fixations`` has one row per trial: model, experiment, condition, set_size, fixations (and seed, when
+    several seeds' runs are analysed together).
     """
+    keys = (["seed"] if "seed" in fixations else []) + ["model", "experiment", "condition"]
     rows = []
-    for (model, exp, cond), g in fixations.groupby(["model", "experiment", "condition"], sort=False):
-        mean = g.groupby("set_size")["fixations"].mean()
+    for key, g in fixations.groupby(keys, sort=False):
+        by_size = g.groupby("set_size")["fixations"]
+        mean, count = by_size.mean(), by_size.size()
         rt = reaction_time_ms(mean.to_numpy())
-        rows.append({"model": model, "experiment": exp, "condition": cond,
-                     "slope_ms_per_item": fit_slope(mean.index.to_numpy(), rt),
-                     "set_sizes": json.dumps([int(s) for s in mean.index]), "mean_rt_ms": json.dumps(rt.round(1).tolist())})
+        n_displays = int(count.min())
+        rows.append({**dict(zip(keys, key)), "slope_ms_per_item": fit_slope(mean.index.to_numpy(), rt),
+                     "set_sizes": json.dumps([int(s) for s in mean.index]),
+                     "mean_rt_ms": json.dumps(rt.round(1).tolist()), "displays_per_set_size": n_displays,
+                     "resolution_ms_per_item": slope_resolution(mean.index.to_numpy(), n_displays)})
     return pd.DataFrame(rows)
 
 
-def asymmetry_index(slope_hard: float, slope_easy: float) -> float:
-    """(s_H - s_L) / (s_H + s_L) with both slopes clipped at 0 (0 when both are 0)."""
+def asymmetry_index(slope_hard: float, slope_easy: float, floor: float = 0.0) -> float:
+    """(s_H - s_L) / (s_H + s_L) with both slopes clipped at 0; NaN (undefined) when both clipped slopes are at
+    most ``floor`` (with the default 0: when both are 0; "at most" allows for the least-squares fit's rounding)."""
     h, e = max(float(slope_hard), 0.0), max(float(slope_easy), 0.0)
-    return 0.0 if h + e == 0 else (h - e) / (h + e)
+    return float("nan") if max(h, e) <= floor * (1 + 1e-9) + 1e-12 else (h - e) / (h + e)
+
+
+def index_floor(*resolutions: float) -> float:
+    """The floor of an index: :data:`MIN_SLOPE_MS_PER_ITEM` or the coarser of its slopes' resolutions."""
+    known = [float(r) for r in resolutions if r is not None and np.isfinite(float(r))]
+    return max([MIN_SLOPE_MS_PER_ITEM, *known])
+
+
+def mean_index(indices: Sequence[float]) -> tuple[float, int, str | None]:
+    """(mean over the defined indices, how many are defined, None) or (NaN, defined, reason) when fewer than
+    half of the experiments have a defined index."""
+    values = np.asarray(indices, dtype=float)
+    defined = int(np.isfinite(values).sum())
+    if len(values) == 0 or defined < len(values) / 2:
+        return float("nan"), defined, (f"only {defined} of {len(values)} experiments have a defined index "
+                                       f"(both slopes at most the floor in the others; at least half needed)")
+    return float(np.nanmean(values)), defined, None
 
 
 def _hard_easy(human: pd.DataFrame, experiment: str) -> tuple[str, str]:
@@ -73,26 +121,40 @@ def _hard_easy(human: pd.DataFrame, experiment: str) -> tuple[str, str]:
 
 
 def index_table(slopes: pd.DataFrame, human: pd.DataFrame) -> pd.DataFrame:
-    """One row per model and experiment: the model's and the humans' slopes of the hard and easy
-    conditions and both asymmetry indices."""
+    """One row per (seed,) model and experiment: the model's and the humans' slopes of the hard and easy
+    conditions, both asymmetry indices, the index's floor and whether it is defined (``index`` NaN when not)."""
+    keys = (["seed"] if "seed" in slopes else []) + ["model", "experiment"]
     rows = []
-    for (model, exp), g in slopes.groupby(["model", "experiment"], sort=False):
+    for key, g in slopes.groupby(keys, sort=False):
+        head = dict(zip(keys, key))
+        model, exp = head["model"], head["experiment"]
         hard, easy = _hard_easy(human, exp)
-        by = g.set_index("condition")["slope_ms_per_item"]
+        by = g.set_index("condition")
         hb = human[human["experiment"] == exp].set_index("condition")["slope_ms_per_item"]
-        if hard not in by or easy not in by:
+        if hard not in by.index or easy not in by.index:
             raise DataError(None, f"model {model}, experiment {exp}: needs conditions {hard} and {easy}")
-        rows.append({"model": model, "experiment": exp, "hard_condition": hard, "easy_condition": easy,
-                     "slope_hard": by[hard], "slope_easy": by[easy], "index": asymmetry_index(by[hard], by[easy]),
+        resolution = by["resolution_ms_per_item"] if "resolution_ms_per_item" in by else {}
+        floor = index_floor(*(resolution.get(c) for c in (hard, easy))) if len(resolution) else \
+            MIN_SLOPE_MS_PER_ITEM
+        sh, se = float(by.loc[hard, "slope_ms_per_item"]), float(by.loc[easy, "slope_ms_per_item"])
+        index = asymmetry_index(sh, se, floor)
+        rows.append({**head, "hard_condition": hard, "easy_condition": easy, "slope_hard": sh, "slope_easy": se,
+                     "index": index, "index_defined": bool(np.isfinite(index)), "floor_ms_per_item": floor,
                      "human_slope_hard": hb[hard], "human_slope_easy": hb[easy],
                      "human_index": asymmetry_index(hb[hard], hb[easy])})
     return pd.DataFrame(rows)
 
 
 def slope_correlation(slopes: pd.DataFrame, human: pd.DataFrame, model: str) -> float:
-    """Pearson correlation between a model's and the humans' slopes over every condition."""
+    """Pearson correlation between a model's and the humans' slopes over every condition (one seed's slopes);
+    NaN with fewer than three conditions, or when every slope is flat (at most its resolution floor, see
+    :func:`index_floor`: a correlation of rounding noise is not one)."""
     m = slopes[slopes["model"] == model].merge(human, on=["experiment", "condition"], suffixes=("", "_human"))
     if len(m) < 3 or m["slope_ms_per_item"].std() == 0:
+        return float("nan")
+    resolution = m["resolution_ms_per_item"] if "resolution_ms_per_item" in m else [None] * len(m)
+    floors = np.array([index_floor(r) for r in resolution])
+    if (np.abs(m["slope_ms_per_item"].to_numpy(dtype=float)) <= floors).all():
         return float("nan")
     return float(np.corrcoef(m["slope_ms_per_item"], m["slope_ms_per_item_human"])[0, 1])
 
@@ -210,7 +272,8 @@ def plot_rt(slopes: pd.DataFrame, human: pd.DataFrame, models: Sequence[str]):
 
 
 def plot_indices(indices: pd.DataFrame, models: Sequence[str], title: str = "asymmetry index", by: str = "model"):
-    """Grouped bars: index per experiment for each model (or diet), the human index in black."""
+    """Grouped bars: index per experiment for each model (or diet), mean over seeds of the defined ones; the
+    human index in black."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -225,9 +288,10 @@ def plot_indices(indices: pd.DataFrame, models: Sequence[str], title: str = "asy
         if name == "human":
             sub = indices.drop_duplicates("experiment").set_index("experiment")["human_index"]
         else:
-            sub = indices[indices[by] == name].set_index("experiment")["index"]
+            # the mean over seeds of the defined indices (an undefined index is left out, not drawn as 0)
+            sub = indices[indices[by] == name].groupby("experiment")["index"].mean()
         vals = [sub.get(e, np.nan) for e in exps]
-        vals.append(np.nanmean(vals))
+        vals.append(np.nanmean(vals) if np.isfinite(vals).any() else np.nan)
         ax.bar(x + (gi - (len(groups) - 1) / 2) * width, vals, width, label=name,
                color="k" if name == "human" else None)
     ax.set_xticks(x, [*exps, "mean"], rotation=30, ha="right", fontsize=7)
@@ -281,21 +345,55 @@ def plot_diets(indices: pd.DataFrame, diets: Sequence[str]):
 FIRST_DIET = "upright"
 
 
-def analyze(runs: Sequence, trials_path, out_dir, human_path=None, preset: str | None = None,
-            seed: int = 0, margin: float = 0.05, chance_margin: float = 0.1) -> dict:
-    """Every table of the run step -> slopes.csv, indices.csv (model x experiment, human beside),
-    diets.csv (eccNET per diet), the figures and ``summary.json``.
+def _measure_model(summary, seed: int, name: str, indices: pd.DataFrame, slopes: pd.DataFrame,
+                   human: pd.DataFrame, model: str, experiments: Sequence[str]) -> None:
+    """One model's statistics of one seed, under the label ``name``: its index per experiment (undefined with
+    the two slopes and the floor when degenerate), mean index over the defined ones and their count, |mean
+    index|, and the slope correlation with humans."""
+    rows = indices[indices["model"] == model].set_index("experiment")
+    values = []
+    for exp in experiments:
+        if exp not in rows.index:
+            values.append(float("nan"))
+            summary.measure(seed, f"{name}.index.{exp}", None, undefined="the experiment was not run")
+            continue
+        r = rows.loc[exp]
+        values.append(float(r["index"]))
+        if r["index_defined"]:
+            summary.measure(seed, f"{name}.index.{exp}", float(r["index"]))
+        else:
+            summary.measure(seed, f"{name}.index.{exp}", None,
+                            undefined=f"both slopes at most the floor of {r['floor_ms_per_item']:.2f} ms/item "
+                                      f"({r['slope_hard']:.2f} and {r['slope_easy']:.2f})")
+    mean, defined, why = mean_index(values)
+    summary.measure(seed, f"{name}.defined_indices", defined)
+    summary.measure(seed, f"{name}.mean_index", None if why else mean, undefined=why)
+    summary.measure(seed, f"{name}.abs_mean_index", None if why else abs(mean), undefined=why)
+    r = slope_correlation(slopes[slopes["model"] == model], human, model)
+    summary.measure(seed, f"{name}.slope_correlation", None if not np.isfinite(r) else r,
+                    undefined=None if np.isfinite(r) else "fewer than three conditions, or every slope flat (at most "
+                                                         "its floor)")
 
-    The models are compared on the user's backbone (runs labelled ``own``) when present, else on the
-    ``upright`` diet's (or the first diet present); eccNET on each diet makes the diet experiment.
-    """
-    from pathlib import Path
 
-    from ..core.findings import Summary, write_summary
-    from ..core.io import save_figure, write_table
-    from .data import read_human_slopes, read_trials
+def summary_statistics(summary, indices: pd.DataFrame, slopes: pd.DataFrame, diet_indices: pd.DataFrame,
+                       diet_slopes: pd.DataFrame, human: pd.DataFrame) -> None:
+    """Every statistic the registry's claims read, per seed (``neuromodels/search/claims.yaml``):
+    ``<model>.index.<experiment>``, ``<model>.mean_index``, ``<model>.abs_mean_index``,
+    ``<model>.defined_indices`` and ``<model>.slope_correlation`` for each model compared (eccnet and its
+    controls), and the same under ``eccnet_<diet>`` for eccNET on each training diet."""
+    experiments = list(dict.fromkeys(human["experiment"]))
+    for seed in sorted(set(indices["seed"]) | set(diet_indices.get("seed", pd.Series(dtype=int)))):
+        ind, sl = indices[indices["seed"] == seed], slopes[slopes["seed"] == seed]
+        for model in dict.fromkeys(ind["model"]):
+            _measure_model(summary, int(seed), model, ind, sl, human, model, experiments)
+        if len(diet_indices):
+            dind = diet_indices[diet_indices["seed"] == seed].rename(columns={"diet": "model"})
+            dsl = diet_slopes[diet_slopes["seed"] == seed]
+            for diet in dict.fromkeys(dind["model"]):
+                _measure_model(summary, int(seed), f"eccnet_{diet}", dind, dsl, human, diet, experiments)
 
-    out = Path(out_dir)
+
+def _read_runs(runs: Sequence, seed: int) -> pd.DataFrame:
     tables = []
     for path in runs:
         try:
@@ -306,9 +404,43 @@ def analyze(runs: Sequence, trials_path, out_dir, human_path=None, preset: str |
                    if c not in t]
         if missing:
             raise DataError(path, f"missing columns {missing}")
+        if "seed" not in t:  # a table of one seed written before runs carried theirs
+            t.insert(2, "seed", int(seed))
         tables.append(t)
     runs_table = pd.concat(tables, ignore_index=True)
     runs_table["found"] = runs_table["found"].astype(str).str.lower().isin(["true", "1"])
+    runs_table["seed"] = pd.to_numeric(runs_table["seed"], errors="coerce")
+    if runs_table["seed"].isna().any():
+        raise DataError(runs[0], "the seed column must hold integers")
+    runs_table["seed"] = runs_table["seed"].astype(int)
+    duplicated = runs_table.duplicated(["seed", "model", "diet", "trial_id"]) if "trial_id" in runs_table \
+        else pd.Series(False, index=runs_table.index)
+    if duplicated.any():
+        r = runs_table[duplicated].iloc[0]
+        raise DataError(None, f"run tables: model {r['model']} on diet {r['diet']} with seed {r['seed']} is given "
+                              "twice")
+    return runs_table
+
+
+def analyze(runs: Sequence, trials_path, out_dir, human_path=None, preset: str | None = None,
+            seed: int = 0) -> dict:
+    """Every table of the run step, of one seed or several -> slopes.csv, indices.csv (seed x model x
+    experiment, human beside), diets.csv (eccNET per diet and seed), the figures (mean over seeds; the RT
+    and fixation figures of the first seed) and ``summary.json`` (the statistics per seed).
+
+    The models are compared on the user's backbone (runs labelled ``own``) when present, else on the
+    ``upright`` diet's (or the first diet present); eccNET on each diet makes the diet experiment.
+    ``seed`` labels run tables that carry no seed column.
+    """
+    from pathlib import Path
+
+    from ..core.findings import Summary, write_summary
+    from ..core.io import save_figure, write_table
+    from .data import read_human_slopes, read_trials
+
+    out = Path(out_dir)
+    runs_table = _read_runs(runs, seed)
+    seeds = sorted(set(runs_table["seed"]))
     human = read_human_slopes(human_path)
     diets = [d for d in dict.fromkeys(runs_table["diet"]) if d not in ("none", "own")]
     first = "own" if (runs_table["diet"] == "own").any() else (
@@ -321,14 +453,17 @@ def analyze(runs: Sequence, trials_path, out_dir, human_path=None, preset: str |
     write_table(out / "indices.csv", indices)
     diet_runs = runs_table[(runs_table["model"] == "eccnet") & runs_table["diet"].isin(diets)].copy()
     diet_runs["model"] = diet_runs["diet"]
-    diet_indices = index_table(condition_slopes(diet_runs), human).rename(columns={"model": "diet"}) \
-        if len(diet_runs) else pd.DataFrame(columns=["diet", "experiment", "index", "human_index"])
+    diet_slopes = condition_slopes(diet_runs) if len(diet_runs) else pd.DataFrame()
+    diet_indices = index_table(diet_slopes, human).rename(columns={"model": "diet"}) \
+        if len(diet_runs) else pd.DataFrame(columns=["seed", "diet", "experiment", "index", "human_index"])
     write_table(out / "diets.csv", diet_indices)
 
     trials = read_trials(trials_path)
-    save_figure(out / "rt_vs_set_size.png", plot_rt(slopes, human, [m for m in models if m != "pixel"]))
+    first_seed = seeds[0]
+    save_figure(out / "rt_vs_set_size.png", plot_rt(slopes[slopes["seed"] == first_seed], human,
+                                                    [m for m in models if m != "pixel"]))
     save_figure(out / "indices.png", plot_indices(indices, models))
-    shown = main[main["model"] == ("eccnet" if "eccnet" in models else models[0])]
+    shown = main[(main["model"] == ("eccnet" if "eccnet" in models else models[0])) & (main["seed"] == first_seed)]
     save_figure(out / "fixations.png", plot_fixations(trials, shown))
     if len(diet_runs):
         save_figure(out / "diets.png", plot_diets(diet_indices, diets))
@@ -339,42 +474,26 @@ def analyze(runs: Sequence, trials_path, out_dir, human_path=None, preset: str |
         ax.axis("off")
         save_figure(out / "diets.png", fig)
 
-    mean = indices.groupby("model")["index"].mean()
-    human_mean = float(indices.drop_duplicates("experiment")["human_index"].mean())
-    summary = Summary("search", preset=preset, seed=seed)
-    if "eccnet" in mean:
-        e = float(mean["eccnet"])
-        summary.add("eccNET mean asymmetry index is positive (the human direction on average)", e, margin,
-                    detail=f"human mean {human_mean:.3f}; published eccNET 0.513; margin {margin}")
-        if "ivsn" in mean:
-            summary.add("eccNET mean asymmetry index above IVSN's", e - float(mean["ivsn"]), margin,
-                        detail=f"eccNET {e:.3f}, IVSN {float(mean['ivsn']):.3f} (published 0.513 vs 0.316)")
-        if "chance" in mean:
-            summary.add("eccNET mean asymmetry index above chance's", e - float(mean["chance"]), chance_margin,
-                        detail=f"eccNET {e:.3f}, chance {float(mean['chance']):.3f}; margin {chance_margin}")
-    per_exp = {m: {r.experiment: round(float(r["index"]), 4) for _, r in indices[indices.model == m].iterrows()}
-               for m in models}
-    lighting = {d: float(diet_indices[(diet_indices.diet == d) & (diet_indices.experiment == "lighting")]["index"]
-                         .iloc[0]) for d in diets
-                if ((diet_indices.diet == d) & (diet_indices.experiment == "lighting")).any()}
-    diet_means = {d: float(diet_indices[diet_indices.diet == d]["index"].mean()) for d in diets}
+    summary = Summary("search", preset=preset, seed=first_seed)
+    summary_statistics(summary, indices, slopes, diet_indices, diet_slopes, human)
+    human_index = indices.drop_duplicates("experiment").set_index("experiment")["human_index"]
+    undefined = {str(s): {m: sorted(g[~g["index_defined"]]["experiment"]) for m, g in
+                          indices[indices["seed"] == s].groupby("model") if (~g["index_defined"]).any()}
+                 for s in seeds}
     summary.notes.update({
+        "seeds": seeds,
         "models_on_diet": first,
-        "mean_index": {m: round(float(v), 4) for m, v in mean.items()},
-        "human_mean_index": round(human_mean, 4),
-        "index_per_experiment": per_exp,
-        "human_index_per_experiment": {r.experiment: round(float(r.human_index), 4)
-                                       for _, r in indices.drop_duplicates("experiment").iterrows()},
-        "slope_correlation_with_humans": {m: round(slope_correlation(slopes, human, m), 4) for m in models},
-        "diet_lighting_index": {d: round(v, 4) for d, v in lighting.items()},
-        "diet_lighting_effect_vs_upright": {d: round(v - lighting[FIRST_DIET], 4) for d, v in lighting.items()
-                                            if FIRST_DIET in lighting and d != FIRST_DIET},
-        "diet_mean_index": {d: round(v, 4) for d, v in diet_means.items()},
-        "trials_per_model": {m: int((main.model == m).sum()) for m in models},
-        "trials_stopped_without_target": {m: int((~main[main.model == m]["found"]).sum()) for m in models},
+        "human_mean_index": round(float(human_index.mean()), 4),
+        "human_index_per_experiment": {e: round(float(v), 4) for e, v in human_index.items()},
+        "index_floor_ms_per_item": {e: round(float(v), 3) for e, v in
+                                    indices.groupby("experiment")["floor_ms_per_item"].max().items()},
+        "undefined_indices": {s: v for s, v in undefined.items() if v},
+        "trials_per_model": {m: int((main[main["seed"] == first_seed].model == m).sum()) for m in models},
+        "trials_stopped_without_target": {str(s): {m: int((~g[g.model == m]["found"]).sum()) for m in models}
+                                          for s, g in main.groupby("seed")},
     })
     write_summary(out / "summary.json", summary)
-    log.info("mean asymmetry index: %s (human %.3f); lighting index per diet: %s",
-             ", ".join(f"{m} {v:.3f}" for m, v in mean.items()), human_mean,
-             ", ".join(f"{d} {v:.3f}" for d, v in lighting.items()))
+    stats = summary.statistics
+    log.info("mean asymmetry index per seed: %s", "; ".join(
+        f"seed {s}: " + ", ".join(f"{m} {stats[str(s)].get(m + '.mean_index')}" for m in models) for s in seeds))
     return summary.to_dict()

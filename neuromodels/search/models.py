@@ -44,6 +44,8 @@ MODEL_KINDS: dict[str, dict] = {
     "eccnet": {"layers": (2, 3, 4), "eccentricity": True},
     "eccnet_no_ecc": {"layers": (2, 3, 4), "eccentricity": False},
     "eccnet_top_layer": {"layers": (4,), "eccentricity": True},
+    # the control of a trained backbone: eccNET on the same architecture, randomly initialised, never trained
+    "untrained_backbone": {"layers": (2, 3, 4), "eccentricity": True},
     "ivsn": {"layers": (4,), "eccentricity": False},
     "pixel": {},
     "chance": {},

@@ -19,7 +19,8 @@ __all__ = ["SearchPreset", "PRESETS", "get_preset", "DIETS", "MODELS"]
 # Training diets of the backbone (the stimulus world's scenes): upright and lit from above (the natural
 # prior), the same images rotated by 90 degrees, or lit from below.
 DIETS: tuple[str, ...] = ("upright", "rotated_90", "lit_from_below")
-MODELS: tuple[str, ...] = ("eccnet", "eccnet_no_ecc", "eccnet_top_layer", "ivsn", "pixel", "chance")
+MODELS: tuple[str, ...] = ("eccnet", "untrained_backbone", "eccnet_no_ecc", "eccnet_top_layer", "ivsn", "pixel",
+                           "chance")
 EXPERIMENT_NAMES: tuple[str, ...] = ("curvature", "lighting", "intersection", "t_vs_l", "orientation_homogeneous",
                                      "orientation_heterogeneous")
 
@@ -73,9 +74,9 @@ class SearchPreset:
 PRESETS: dict[str, SearchPreset] = {
     "tiny": SearchPreset(px_per_deg=6.0, n_trials=3, widths=(8, 12, 16, 24, 32), convs=(1, 1, 2, 2, 2),
                          train_images=384, epochs=3, checkpoint_every=4,
-                         models=("eccnet", "ivsn", "pixel", "chance"), chance_draws=100, bench_trials=1,
-                         bench_repeats=2),
-    "default": SearchPreset(models=("eccnet", "eccnet_no_ecc", "ivsn", "pixel", "chance")),
+                         models=("eccnet", "untrained_backbone", "ivsn", "pixel", "chance"), chance_draws=100,
+                         bench_trials=1, bench_repeats=2),
+    "default": SearchPreset(models=("eccnet", "untrained_backbone", "eccnet_no_ecc", "ivsn", "pixel", "chance")),
     "full": SearchPreset(px_per_deg=30.0, n_trials=50, widths=(64, 128, 256, 512, 512), train_images=50000,
                          train_size=128, epochs=30, batch_size=128, lr=1e-3, checkpoint_every=200,
                          chance_draws=1000, batch_trials=32, bench_trials=4, bench_repeats=5),

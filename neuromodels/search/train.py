@@ -32,7 +32,7 @@ from ..core.training import Trainer, TrainSettings
 from .models import VGGBackbone
 from .presets import DIETS, SearchPreset, get_preset
 
-__all__ = ["diet_images", "train_backbone", "TrainedBackbone", "save_backbone", "load_backbone"]
+__all__ = ["diet_images", "train_backbone", "TrainedBackbone", "save_backbone", "load_backbone", "untrained_copy"]
 
 log = get_logger(__name__)
 
@@ -102,7 +102,10 @@ def train_backbone(diet: str, preset: str | SearchPreset = "tiny", seed: int = 0
     if p.train_images < p.batch_size:
         raise ConfigError("batch_size", f"{p.batch_size} is larger than the {p.train_images} training images")
     seed_everything(seed)
-    model = VGGBackbone(p.widths, p.convs, n_classes=int(labels.max()) + 1 if len(labels) else 10)
+    from ..stimuli import CATEGORY_NAMES
+
+    # the world's categories, not the labels drawn: the architecture (and so the untrained control's) is fixed
+    model = VGGBackbone(p.widths, p.convs, n_classes=len(CATEGORY_NAMES))
     images_t, labels_t = torch.from_numpy(images), torch.from_numpy(labels)
     settings = TrainSettings(epochs=p.epochs, lr=p.lr, weight_decay=p.weight_decay, grad_clip=1.0,
                              precision=precision, scheduler="onecycle", warmup_fraction=0.2,
@@ -124,6 +127,28 @@ def train_backbone(diet: str, preset: str | SearchPreset = "tiny", seed: int = 0
     log.info("diet %s: final loss %.3f, training accuracy %.2f", diet, last.get("loss", float("nan")),
              last.get("accuracy", float("nan")))
     return TrainedBackbone(model, diet, meta)
+
+
+def untrained_copy(backbone: nn.Module, seed: int) -> nn.Module:
+    """The untrained-backbone control: a copy of ``backbone`` (the same architecture) with every parameter
+    drawn afresh by its modules' own initialisation under ``seed``, and batch-norm statistics reset; never
+    trained. For :class:`VGGBackbone` this is exactly the initialisation that :func:`train_backbone` starts
+    from with the same seed (modules re-initialised in construction order). Returned in eval mode."""
+    import copy
+
+    model = copy.deepcopy(backbone).cpu()
+    seed_everything(seed)
+    reset = 0
+    for module in model.modules():
+        if hasattr(module, "reset_running_stats"):
+            module.reset_running_stats()
+        if hasattr(module, "reset_parameters"):
+            module.reset_parameters()
+            reset += 1
+    if not reset:
+        raise ConfigError("backbone", "the untrained-backbone control needs a backbone whose modules have "
+                                      "reset_parameters (torch's layers do)")
+    return model.eval()
 
 
 def save_backbone(path: PathLike, trained: TrainedBackbone) -> Path:

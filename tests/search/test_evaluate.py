@@ -23,7 +23,9 @@ def test_rt_and_index_formulas_by_hand() -> None:
     assert asymmetry_index(7.6, 0.8) == pytest.approx(6.8 / 8.4)  # the human curvature index, 0.81
     assert asymmetry_index(2.0, 6.0) == pytest.approx(-0.5)        # reversed asymmetry: negative
     assert asymmetry_index(5.0, -3.0) == pytest.approx(1.0)        # negative slopes clipped at 0
-    assert asymmetry_index(-1.0, -2.0) == 0.0
+    assert np.isnan(asymmetry_index(-1.0, -2.0))                    # two flat lines: undefined, not 0
+    assert np.isnan(asymmetry_index(3.5, 0.0, floor=3.5))           # both at most the floor: undefined, not +1
+    assert asymmetry_index(3.6, 0.0, floor=3.5) == pytest.approx(1.0)
     assert fit_slope([1, 6, 12], [400, 500, 620]) == pytest.approx(np.polyfit([1, 6, 12], [400, 500, 620], 1)[0])
     with pytest.raises(DataError):
         fit_slope([4, 4], [1, 2])

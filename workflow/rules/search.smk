@@ -6,33 +6,47 @@ from neuromodels.search.presets import get_preset as search_preset
 
 SR = config["search"]
 SR_OUT = f"{RESULTS}/search"
-SR_TRIALS = SR["trials"] or f"{DATA}/search/trials"
+SR_SEEDS = [int(s) for s in SEEDS]
+# Every seed draws its own displays (item jitter), trains its own backbones (initialisation, image draw, order)
+# and runs every model on them: seed{s}/ folders. A trial set of the user's (`search.trials`) is the same for
+# every seed; only the models follow the seed then.
+SR_TRIALS = SR["trials"] or f"{DATA}/search/seed{{sr_seed}}/trials"
 SR_DIETS = SR["diets"]
 SR_FIRST = "upright" if "upright" in SR_DIETS else SR_DIETS[0]
 # the models are compared on the user's backbone ("own") when one is given, else on the first diet's
 SR_MAIN = "own" if SR["backbone"] else SR_FIRST
-# the models compared there: the config's, else the preset's
+# the models compared there: the config's, else the preset's (the untrained-backbone control re-initialises
+# SR_MAIN's backbone with the seed: the same architecture, never trained)
 SR_MODELS = list(SR["models"] or search_preset(PRESET).models)
 SR_NO_BACKBONE = ("pixel", "chance")
 # eccNET on every diet (the diet experiment), every model on SR_MAIN: (model, diet) pairs
 SR_PAIRS = sorted(
     {(m, "none" if m in SR_NO_BACKBONE else SR_MAIN) for m in SR_MODELS} | {("eccnet", d) for d in SR_DIETS}
 )
-SR_RUNS = [f"{SR_OUT}/runs/{m}_{d}.csv" for m, d in SR_PAIRS]
-# the backbone each run searches with: none for pixel and chance, the user's for "own", else the diet's
+SR_RUN = f"{SR_OUT}/seed{{sr_seed}}/runs/{{model}}_{{diet}}.csv"
+SR_RUNS = [SR_RUN.replace("{model}", m).replace("{diet}", d) for m, d in SR_PAIRS]
+# the backbone each run searches with: none for pixel and chance, the user's for "own", else the seed's diet's
 SR_BACKBONES = [
-    "none" if d == "none" else SR["backbone"] if d == "own" else f"{SR_OUT}/backbones/{d}.pt" for _, d in SR_PAIRS
+    "none" if d == "none" else SR["backbone"] if d == "own" else f"{SR_OUT}/seed{{sr_seed}}/backbones/{d}.pt"
+    for _, d in SR_PAIRS
 ]
+
+
+def sr_seed_paths(paths, seed):
+    """The paths of one seed (the templates' {sr_seed} filled in)."""
+    return [p.replace("{sr_seed}", str(seed)) for p in paths]
+
 
 BENCHMARKS.append(f"{BENCH}/search.json")
 
 wildcard_constraints:
     sr_diet="|".join(["none", "own", "upright", "rotated_90", "lit_from_below"]),
+    sr_seed=r"\d+",
 
 
 rule search_stimuli:
     output:
-        f"{DATA}/search/trials/trials.csv",
+        f"{DATA}/search/seed{{sr_seed}}/trials/trials.csv",
     params:
         out=lambda wildcards, output: os.path.dirname(output[0]),
         family=params("search"),
@@ -45,20 +59,20 @@ rule search_stimuli:
         mem_mb=memory(1000),
         runtime=10,
     log:
-        f"{RESULTS}/logs/search/stimuli.log",
+        f"{RESULTS}/logs/search/stimuli_seed{{sr_seed}}.log",
     benchmark:
-        timing("search_stimuli")
+        timing("search_stimuli", "sr_seed")
     shell:
         "neuromodels search stimuli --out-dir {params.out} --preset {params.preset} --params {params.family} "
-        "--seed 0 --threads {threads} 2> {log}"
+        "--seed {wildcards.sr_seed} --threads {threads} 2> {log}"
 
 
 rule search_train:
     output:
-        model=f"{SR_OUT}/backbones/{{sr_diet}}.pt",
-        history=f"{SR_OUT}/backbones/{{sr_diet}}_history.json",
+        model=f"{SR_OUT}/seed{{sr_seed}}/backbones/{{sr_diet}}.pt",
+        history=f"{SR_OUT}/seed{{sr_seed}}/backbones/{{sr_diet}}_history.json",
     params:
-        checkpoint=f"{SR_OUT}/backbones/{{sr_diet}}_checkpoint.pt",
+        checkpoint=f"{SR_OUT}/seed{{sr_seed}}/backbones/{{sr_diet}}_checkpoint.pt",
         family=params("search"),
         preset=PRESET,
         preset_code=preset_code("search"),
@@ -71,16 +85,16 @@ rule search_train:
         runtime=60,
         gpu=gpus,
     log:
-        f"{RESULTS}/logs/search/train_{{sr_diet}}.log",
+        f"{RESULTS}/logs/search/train_seed{{sr_seed}}_{{sr_diet}}.log",
     benchmark:
-        timing("search_train", "sr_diet")
+        timing("search_train", "sr_seed", "sr_diet")
     shell:
         "neuromodels search train --diet {wildcards.sr_diet} --out {output.model} --checkpoint {params.checkpoint} "
-        "--history {output.history} --preset {params.preset} --params {params.family} --seed 0 "
+        "--history {output.history} --preset {params.preset} --params {params.family} --seed {wildcards.sr_seed} "
         "--device {params.device} --threads {threads} 2> {log}"
 
 
-# Every run (model x backbone) in one job: one start-up and one read of the trials for all of them.
+# Every run (model x backbone) of one seed in one job: one start-up and one read of the trials for all of them.
 rule search_run:
     input:
         trials=f"{SR_TRIALS}/trials.csv",
@@ -91,7 +105,7 @@ rule search_run:
         trials=lambda wildcards, input: os.path.dirname(input.trials),
         models=" ".join(m for m, _ in SR_PAIRS),
         diets=" ".join(d for _, d in SR_PAIRS),
-        backbones=" ".join(SR_BACKBONES),
+        backbones=lambda wildcards: " ".join(sr_seed_paths(SR_BACKBONES, wildcards.sr_seed)),
         family=params("search"),
         preset=PRESET,
         preset_code=preset_code("search"),
@@ -103,19 +117,20 @@ rule search_run:
         mem_mb=memory(2000),
         runtime=30,
     log:
-        f"{RESULTS}/logs/search/run.log",
+        f"{RESULTS}/logs/search/run_seed{{sr_seed}}.log",
     benchmark:
-        timing("search_run")
+        timing("search_run", "sr_seed")
     shell:
         "neuromodels search run --model {params.models} --trials {params.trials} --backbone {params.backbones} "
-        "--diet {params.diets} --out {output} --preset {params.preset} --params {params.family} --seed 0 "
-        "--device cpu --threads {threads} 2> {log}"
+        "--diet {params.diets} --out {output} --preset {params.preset} --params {params.family} "
+        "--seed {wildcards.sr_seed} --device cpu --threads {threads} 2> {log}"
 
 
+# The analysis gathers every seed's runs: indices per seed, summary.json with each claim's statistics per seed.
 rule search_analyze:
     input:
-        runs=SR_RUNS,
-        trials=f"{SR_TRIALS}/trials.csv",
+        runs=[p for s in SR_SEEDS for p in sr_seed_paths(SR_RUNS, s)],
+        trials=sr_seed_paths([f"{SR_TRIALS}/trials.csv"], SR_SEEDS[0])[0],
     output:
         slopes=report(f"{SR_OUT}/slopes.csv", caption="../report/search_slopes.rst", category="search"),
         indices=report(f"{SR_OUT}/indices.csv", caption="../report/search_indices_table.rst", category="search"),
@@ -131,6 +146,7 @@ rule search_analyze:
         trials=lambda wildcards, input: os.path.dirname(input.trials),
         family=params("search"),
         preset=PRESET,
+        seed=SR_SEEDS[0],
     conda:
         ENV
     threads: 1
@@ -143,7 +159,7 @@ rule search_analyze:
         timing("search_analyze")
     shell:
         "neuromodels search analyze --runs {input.runs} --trials {params.trials} --out-dir {params.out} "
-        "--preset {params.preset} --params {params.family} --seed 0 2> {log}"
+        "--preset {params.preset} --params {params.family} --seed {params.seed} 2> {log}"
 
 
 rule bench_search:
