@@ -26,13 +26,13 @@ _WHERE = {
                      "commit_layers",
                      "pgd_accuracy", "pgd_attack", "pls_cross_validated", "public_heldout_split",
                      "robustness_table", "score_model", "split_half_ceiling", "ceiling_error_bound",
-                     "variant_findings"], "evaluate"),
+                     "variant_statistics"], "evaluate"),
     **dict.fromkeys(["CROSSVIT_CONFIGS", "CrossViT", "CrossViTConfig", "block_output_layers", "build_crossvit",
                      "crossvit_config"], "models"),
     **dict.fromkeys(["PRESETS", "VARIANTS", "BrainScorePreset", "get_preset"], "presets"),
     **dict.fromkeys(["SimulationSettings", "simulate_recordings", "write_simulation"], "simulate"),
     **dict.fromkeys(["TrainedModel", "fgsm_example", "load_model", "random_rotation", "save_model",
-                     "train_variant"], "train"),
+                     "train_variant", "untrained_model", "init_crossvit"], "train"),
 }
 __getattr__ = lazy_names(__name__, _WHERE)
 
@@ -44,7 +44,8 @@ __all__ = [
     "crossvit_config", "fgsm_example", "get_preset", "load_model", "make_assembly", "pgd_accuracy", "pgd_attack",
     "pls_cross_validated", "public_heldout_split", "random_rotation", "read_assembly", "read_image_dataset",
     "robustness_table", "save_model", "score_model", "simulate_recordings", "split_half_ceiling", "train_variant",
-    "world_image_dataset", "write_assembly", "write_image_dataset", "write_simulation", "ceiling_error_bound",
-    "variant_findings", "read_stimulus_table", "select_time_bins", "map_regions", "read_activations",
+    "untrained_model", "init_crossvit", "world_image_dataset", "write_assembly", "write_image_dataset",
+    "write_simulation", "ceiling_error_bound",
+    "variant_statistics", "read_stimulus_table", "select_time_bins", "map_regions", "read_activations",
     "write_activations", "PrecomputedActivations",
 ]

@@ -58,6 +58,19 @@ def cmd_train(args: argparse.Namespace) -> None:
         write_json(args.history, trained.meta)
 
 
+def cmd_init(args: argparse.Namespace) -> None:
+    from ..core.runtime import get_logger
+    from .data import read_image_dataset
+    from .train import save_model, untrained_model
+
+    p = _preset(args)
+    data = read_image_dataset(args.data, size=p.image_size)
+    control = untrained_model(data, p, seed=args.seed)
+    save_model(args.out, control)
+    get_logger(__name__).info("wrote the untrained CrossViT %s (%d classes, initialisation of seed %d) to %s",
+                              p.model, data.n_classes, args.seed, args.out)
+
+
 def load_scoring_data(args: argparse.Namespace, params: dict, need_images: bool):
     """The assembly, its stimulus set and the notes of what reading them dropped or averaged.
 
@@ -152,6 +165,7 @@ def cmd_score(args: argparse.Namespace) -> None:
     row = summary_row(variant, args.seed, robustness, neural)
     if robustness is not None:
         row["n_test"] = int(len(labels))
+        row["n_classes"] = int(len(trained.label_names))
         row.update(train_settings_summary(meta))
     row["time_bins"] = notes["time_bins"]
     row["notes"] = notes
@@ -168,26 +182,33 @@ def cmd_summarize(args: argparse.Namespace) -> None:
     from ..core.findings import write_summary
     from ..core.io import read_json, save_figure, write_table
     from ..core.runtime import get_logger
-    from .evaluate import plot_variants, variant_findings
+    from .evaluate import plot_variants, variant_statistics
     from .presets import VARIANTS
+    from .train import UNTRAINED
 
     rows = [read_json(path) for path in args.inputs]
     # what scoring dropped or averaged: the same assembly for every variant, so the first row's notes stand
     data_notes = next((row["notes"] for row in rows if row.get("notes")), None)
     table = pd.DataFrame([{k: v for k, v in row.items() if k != "notes"} for row in rows])
-    rank = {v: i for i, v in enumerate(VARIANTS)}
+    rank = {v: i for i, v in enumerate((*VARIANTS, UNTRAINED))}
     table = table.sort_values(["variant", "seed"], key=lambda c: c.map(rank).fillna(len(rank)) if c.name == "variant"
                               else c, kind="stable").reset_index(drop=True)
     write_table(args.table, table)
     save_figure(args.figure, plot_variants(table))
     if args.findings:
-        truth = read_json(args.truth) if args.truth else None
-        summary = variant_findings(table, truth, preset=args.preset, data_notes=data_notes)
+        truths = {}
+        for path in args.truth or []:       # each simulation's truth.json names the seed it was drawn with
+            truth = read_json(path)
+            if not isinstance(truth, dict) or "seed" not in truth:
+                from ..core.errors import DataError
+                raise DataError(path, "not a simulation's truth.json (no 'seed')")
+            truths[int(truth["seed"])] = truth
+        summary = variant_statistics(table, truths, preset=args.preset, data_notes=data_notes)
         write_summary(args.findings, summary)
         log = get_logger(__name__)
-        for f in summary.findings:
-            log.info("%s: %.4g vs %s %.4g -> %s", f.finding, f.value, f.direction, f.threshold,
-                     "met" if f.met else "NOT met")
+        for seed, stats in sorted(summary.statistics.items(), key=lambda kv: int(kv[0])):
+            log.info("seed %s: %s", seed, ", ".join(f"{k} {v:.3f}" if v is not None else f"{k} undefined"
+                                                    for k, v in stats.items()))
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
@@ -238,6 +259,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     common(tr)
     tr.set_defaults(func=cmd_train)
 
+    ini = steps.add_parser("init", help="write the untrained CrossViT control (the seed's initialisation)",
+                           description="The control of the neural claims: the preset's CrossViT for the "
+                                       "classification set's classes, initialised from --seed exactly as every "
+                                       "variant of that seed starts training, and never trained. Score it "
+                                       "with `score` like a trained model.")
+    ini.add_argument("--data", type=Path, required=True, help="classification set (for its classes)")
+    ini.add_argument("--out", type=Path, required=True, help="model file (.pt), as `train` writes")
+    common(ini, device=False)
+    ini.set_defaults(func=cmd_init)
+
     sc = steps.add_parser("score", help="robustness table and V4/IT scores of a trained model (or of activations)",
                           description="Clean, rotated, PGD and corrupted accuracy; layer commitment on the public "
                                       "stimuli and ceiled V4/IT scores on the held-out ones. With --activations, "
@@ -269,9 +300,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sm.add_argument("--table", type=Path, required=True, help="output CSV")
     sm.add_argument("--figure", type=Path, required=True, help="output PNG")
     sm.add_argument("--findings", type=Path, default=None,
-                    help="the family's headline findings (summary.json through core.findings)")
-    sm.add_argument("--truth", type=Path, default=None,
-                    help="truth.json of simulated recordings (planted reliabilities); omit for real recordings")
+                    help="the family's statistics per seed, for its claims registry (summary.json through "
+                         "core.findings)")
+    sm.add_argument("--truth", type=Path, nargs="*", default=None,
+                    help="each seed's truth.json of simulated recordings (planted reliabilities, with the seed "
+                         "they were drawn with); omit for real recordings")
     sm.add_argument("--preset", default=None, choices=PRESET_CHOICES, help="preset name, recorded in the findings")
     sm.set_defaults(func=cmd_summarize)
 

@@ -42,7 +42,7 @@ __all__ = [
     "MetricSettings",
     "BrainModel", "LayerModel", "PrecomputedActivations", "NeuralBenchmark", "public_heldout_split",
     "commit_layers", "score_model",
-    "summary_row", "variant_findings", "plot_variants",
+    "summary_row", "variant_statistics", "plot_variants", "CEILING_FLOOR",
 ]
 
 log = get_logger(__name__)
@@ -579,67 +579,134 @@ def summary_row(variant: str, seed: int, robustness: pd.DataFrame | None, neural
     return row
 
 
-def _pgd_margin(p1: float, p2: float, n: int, z: float = 2.0) -> float:
-    """``z`` standard errors of the difference of two accuracies, each measured on ``n`` test images."""
-    return float(z * np.sqrt((p1 * (1 - p1) + p2 * (1 - p2)) / max(n, 1)))
+# A ceiled score divides by the split-half ceiling: below this reliability the division is not a measurement.
+CEILING_FLOOR = 0.1
+# A classifier within this many standard errors of chance has learnt nothing to attack: its PGD accuracy (a
+# constant classifier keeps chance accuracy under any attack) is degenerate, not robustness.
+CHANCE_SE = 2.0
 
 
-def variant_findings(table: pd.DataFrame, truth: Mapping[str, Any] | None = None, preset: str | None = None,
-                     data_notes: Mapping[str, Any] | None = None):
-    """The family's headline findings (:class:`neuromodels.core.findings.Summary`) from the variants table.
+def _region_key(region: str) -> str:
+    return str(region).lower()
 
-    * Per adversarial variant: PGD accuracy minus base's (mean over seeds), above a margin of two standard
-      errors of a difference of two accuracies on ``n_test`` images each.
-    * Per region, when the recordings were simulated (``truth`` = the simulation's ``truth.json``):
-      ``|ceiling - planted median reliability|`` below three stimulus-bootstrap standard errors of the ceiling
-      (:func:`ceiling_error_bound`), on the held-out stimuli of the lowest seed.
+
+def variant_statistics(table: pd.DataFrame, truths: Mapping[int, Mapping[str, Any]] | None = None,
+                       preset: str | None = None, data_notes: Mapping[str, Any] | None = None):
+    """The family's statistics per seed (:class:`neuromodels.core.findings.Summary`) from the variants table
+    (one row per model and seed: the trained variants and the ``untrained_crossvit`` control alike).
+
+    Per model ``m`` (variant or control) and seed:
+
+    * ``m.clean_accuracy``, ``m.pgd_accuracy``: top-1 on the clean and on the PGD-attacked test images. The
+      PGD accuracy is undefined when the clean accuracy is within 2 standard errors of chance (1 / classes):
+      a classifier that learnt nothing keeps chance accuracy under any attack, which is not robustness.
+    * ``m.ceiled_score.<region>``: the committed layer's held-out score, raw / ceiling (the 2022 board's
+      convention; today's board squares it), ``m.raw_score.<region>`` the raw median Pearson r. Undefined when
+      the ceiling is under :data:`CEILING_FLOOR`.
+    * ``trained_min.ceiled_score.<region>``: the lowest ceiled score among the trained variants of the seed
+      (every trained variant above a control <=> this above it); undefined when any of them is.
+    * With simulated recordings (``truths``: each seed's ``truth.json``, keyed by seed):
+      ``ceiling.<region>`` (the split-half ceiling on the seed's held-out stimuli), ``planted.<region>`` (the
+      planted median reliability) and ``ceiling.error_se.<region>`` = ``|ceiling - planted| / bootstrap SE``.
 
     ``data_notes`` (what the scoring dropped or averaged: time bins used, NaN neuroids, unmapped regions) go
-    into the notes under ``assembly``.
+    into the notes under ``assembly``; the notes also count the undefined statistics.
     """
     from ..core.findings import Summary
+    from .presets import VARIANTS
 
     seeds = sorted(int(s) for s in table["seed"].unique())
     summary = Summary("brainscore", preset=preset, seed=seeds[0] if seeds else None)
-    from .presets import VARIANTS
-
-    by = table.groupby("variant")
-    variants = [v for v in VARIANTS if v in by.groups] + sorted(set(by.groups) - set(VARIANTS))
-    n_test = int(table["n_test"].min()) if "n_test" in table else 0
-    summary.notes.update({"variants": variants, "seeds": seeds, "n_test_images": n_test})
+    names = list(dict.fromkeys(table["variant"].astype(str)))
+    models = [v for v in VARIANTS if v in names] + [v for v in names if v not in VARIANTS]
+    trained = [v for v in VARIANTS if v in names]
+    regions = [c[:-len("_ceiled")] for c in table.columns if c.endswith("_ceiled")]
+    n_test = int(table["n_test"].min()) if "n_test" in table and table["n_test"].notna().any() else 0
+    summary.notes.update({"models": models, "trained_variants": trained, "seeds": seeds, "n_test_images": n_test,
+                          "ceiled_score": "raw / ceiling (the 2022 board's convention, not squared)"})
     if data_notes:
         summary.notes["assembly"] = dict(data_notes)
-    if "base" in by.groups:
-        base = by.get_group("base").set_index("seed")
-        for variant in [v for v in variants if "adversarial" in v]:
-            adv = by.get_group(variant).set_index("seed")
-            common = sorted(set(base.index) & set(adv.index))
-            if not common:
+    truths = dict(truths or {})
+    if not truths:
+        summary.notes["ceiling_statistics_skipped"] = "no planted reliability (recordings not simulated here)"
+    undefined_count = 0
+
+    def number(row: pd.Series, column: str) -> float:
+        value = row.get(column) if column in row.index else None
+        return float(value) if value is not None and pd.notna(value) else float("nan")
+
+    for seed in seeds:
+        rows = table[table["seed"] == seed].drop_duplicates("variant", keep="last").set_index("variant")
+        missing = [m for m in models if m not in rows.index]
+        if missing:
+            summary.notes.setdefault("missing_models", {})[str(seed)] = missing
+        for model in [m for m in models if m in rows.index]:
+            row = rows.loc[model]
+            clean = number(row, "clean_accuracy")
+            if np.isfinite(clean):
+                summary.measure(seed, f"{model}.clean_accuracy", clean)
+                pgd = number(row, "pgd_accuracy")
+                n, k = number(row, "n_test"), number(row, "n_classes")
+                chance = 1.0 / k if np.isfinite(k) and k > 0 else float("nan")
+                floor = chance + CHANCE_SE * np.sqrt(chance * (1 - chance) / n) if np.isfinite(n) and n > 0 \
+                    else float("nan")
+                if not np.isfinite(pgd):
+                    summary.measure(seed, f"{model}.pgd_accuracy", None, undefined="no PGD accuracy measured")
+                elif np.isfinite(floor) and clean <= floor:
+                    summary.measure(seed, f"{model}.pgd_accuracy", None,
+                                    undefined=f"clean accuracy {clean:.3f} within {CHANCE_SE:g} SE of chance "
+                                              f"{chance:.3f} on {int(n)} images: nothing learnt to attack")
+                else:
+                    summary.measure(seed, f"{model}.pgd_accuracy", pgd)
+            for region in regions:
+                key = _region_key(region)
+                ceiled, ceiling = number(row, f"{region}_ceiled"), number(row, f"{region}_ceiling")
+                raw = number(row, f"{region}_raw")
+                if not np.isfinite(ceiled):
+                    summary.measure(seed, f"{model}.ceiled_score.{key}", None, undefined=f"{region} not scored")
+                elif not ceiling >= CEILING_FLOOR:
+                    summary.measure(seed, f"{model}.ceiled_score.{key}", None,
+                                    undefined=f"{region} ceiling {ceiling:.3f} under {CEILING_FLOOR:g}")
+                else:
+                    summary.measure(seed, f"{model}.ceiled_score.{key}", ceiled)
+                if np.isfinite(raw):
+                    summary.measure(seed, f"{model}.raw_score.{key}", raw)
+        stats, why = summary.statistics.get(str(seed), {}), summary.undefined.get(str(seed), {})
+        for region in regions:
+            key = _region_key(region)
+            names_ = [f"{v}.ceiled_score.{key}" for v in trained]
+            if not trained:
                 continue
-            p_base = float(base.loc[common, "pgd_accuracy"].mean())
-            p_adv = float(adv.loc[common, "pgd_accuracy"].mean())
-            margin = _pgd_margin(p_adv, p_base, n_test * len(common))
-            clean_adv = float(adv.loc[common, "clean_accuracy"].mean())
-            clean_base = float(base.loc[common, "clean_accuracy"].mean())
-            summary.add(f"{variant.replace('_', ' + ')} more robust than base under PGD", p_adv - p_base, margin,
-                        detail=f"PGD accuracy {p_adv:.3f} vs base {p_base:.3f} (clean {clean_adv:.3f} vs "
-                               f"{clean_base:.3f}); margin = 2 SE of a difference of accuracies on {n_test} test "
-                               f"images x {len(common)} seed(s)")
-    else:
-        summary.notes["robustness_findings_skipped"] = "no base variant in the run"
-    planted = (truth or {}).get("planted_reliability_median") or {}
-    if not planted:
-        summary.notes["ceiling_findings_skipped"] = "no planted reliability (recordings not simulated here)"
-    first = table[table["seed"] == seeds[0]].iloc[0] if seeds else None
-    for region, rho in planted.items():
-        if first is None or f"{region}_ceiling" not in first or not np.isfinite(first[f"{region}_ceiling"]):
-            summary.notes.setdefault("regions_without_ceiling", []).append(region)
-            continue
-        ceiling, se = float(first[f"{region}_ceiling"]), float(first[f"{region}_ceiling_se"])
-        summary.add(f"{region} ceiling within sampling error of the planted reliability", abs(ceiling - rho),
-                    ceiling_error_bound(se), direction="below",
-                    detail=f"split-half ceiling {ceiling:.3f} on {int(first[f'{region}_n_stimuli'])} held-out "
-                           f"stimuli vs planted median {rho:.3f}; bound = 3 stimulus-bootstrap SE ({se:.4f})")
+            if [v for v in trained if v not in rows.index]:
+                summary.measure(seed, f"trained_min.ceiled_score.{key}", None,
+                                undefined=f"trained variants missing: {', '.join(v for v in trained if v not in rows.index)}")
+            elif any(stats.get(n) is None for n in names_):
+                bad = [n for n in names_ if stats.get(n) is None]
+                summary.measure(seed, f"trained_min.ceiled_score.{key}", None,
+                                undefined="; ".join(f"{n}: {why.get(n, 'undefined')}" for n in bad))
+            else:
+                summary.measure(seed, f"trained_min.ceiled_score.{key}", min(stats[n] for n in names_))
+        truth = truths.get(seed)
+        planted = (truth or {}).get("planted_reliability_median") or {}
+        first = rows.iloc[0] if len(rows) else None
+        for region, rho in planted.items():
+            key = _region_key(region)
+            ceiling = number(first, f"{region}_ceiling") if first is not None else float("nan")
+            se = number(first, f"{region}_ceiling_se") if first is not None else float("nan")
+            if not np.isfinite(ceiling):
+                summary.notes.setdefault("regions_without_ceiling", []).append(region)
+                continue
+            summary.measure(seed, f"ceiling.{key}", ceiling)
+            summary.measure(seed, f"planted.{key}", float(rho))
+            if se > 0:
+                summary.measure(seed, f"ceiling.error_se.{key}", abs(ceiling - float(rho)) / se)
+            else:
+                summary.measure(seed, f"ceiling.error_se.{key}", None,
+                                undefined=f"no bootstrap SE of the {region} ceiling ({se})")
+        if truths and seed not in truths:
+            summary.notes.setdefault("seeds_without_truth", []).append(seed)
+        undefined_count += len(summary.undefined.get(str(seed), {}))
+    summary.notes["undefined_statistics"] = undefined_count
     return summary
 
 

@@ -26,7 +26,11 @@ from .models import CrossViT, CrossViTConfig, build_crossvit, crossvit_config
 from .presets import BrainScorePreset, get_preset, variant_flags
 
 __all__ = ["random_rotation", "augment", "fgsm_example", "classification_loss", "train_variant",
-           "TrainedModel", "save_model", "load_model", "batch_seed"]
+           "TrainedModel", "save_model", "load_model", "batch_seed", "init_crossvit", "untrained_model",
+           "UNTRAINED"]
+
+# The control of the neural claims: the same CrossViT, initialised with the run's seed and never trained.
+UNTRAINED = "untrained_crossvit"
 
 log = get_logger(__name__)
 
@@ -143,6 +147,22 @@ def _accuracy(model: nn.Module, images: Tensor, labels: Tensor, device: torch.de
     return correct / max(len(labels), 1)
 
 
+def init_crossvit(p: BrainScorePreset, n_classes: int, seed: int) -> CrossViT:
+    """The preset's CrossViT for ``n_classes``, initialised from ``seed`` (every variant's starting point)."""
+    seed_everything(seed)
+    return build_crossvit(crossvit_config(p.model), n_classes=n_classes)
+
+
+def untrained_model(data: ImageDataset, preset: str | BrainScorePreset = "tiny", seed: int = 0) -> TrainedModel:
+    """The ``untrained_crossvit`` control: the architecture every variant trains, with the same initialisation
+    that the variants of ``seed`` start from (:func:`init_crossvit`), and no optimizer step."""
+    p = get_preset(preset)
+    model = init_crossvit(p, data.n_classes, seed)
+    meta = {"preset": p.to_dict(), "seed": seed, "variant": UNTRAINED, "rotation": False, "adversarial": False,
+            "trained": False, "history": [], "steps": 0}
+    return TrainedModel(model.eval(), UNTRAINED, list(data.label_names), meta)
+
+
 def train_variant(
     data: ImageDataset,
     variant: str,
@@ -173,8 +193,7 @@ def train_variant(
     p = get_preset(preset)
     rotation, adversarial = variant_flags(variant)
     device = torch.device(device)
-    seed_everything(seed)
-    model = build_crossvit(crossvit_config(p.model), n_classes=data.n_classes)
+    model = init_crossvit(p, data.n_classes, seed)
     train_x, train_y = (torch.from_numpy(a) for a in data.part("train"))
     test_x, test_y = (torch.from_numpy(a) for a in data.part("test"))
     steps_per_epoch = len(train_y) // p.batch_size

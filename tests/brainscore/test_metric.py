@@ -218,32 +218,86 @@ def test_layer_model_requires_a_committed_region() -> None:
         subject.start_recording("V4")
 
 
-# ------------------------------------------------------------------------------------ headline findings
-def _variants_table(pgd: dict[str, float], ceiling: float = 0.8, n_test: int = 400) -> pd.DataFrame:
+# ------------------------------------------------------------------------------- statistics for the claims
+MODELS = ("base", "rotation", "adversarial", "rotation_adversarial", "untrained_crossvit")
+
+
+def _variants_table(seeds=(0, 1), clean=0.7, pgd=None, ceiled=None, ceiling=0.8, n_test=400,
+                    n_classes=4) -> pd.DataFrame:
+    """One row per model and seed, as the score step writes them (clean accuracy of the untrained model at
+    chance)."""
+    pgd = pgd or {}
+    ceiled = ceiled or {}
     rows = []
-    for variant, p in pgd.items():
-        row = {"variant": variant, "seed": 0, "clean_accuracy": 0.7, "pgd_accuracy": p, "n_test": n_test}
-        for region in ("V4", "IT"):
-            row.update({f"{region}_ceiling": ceiling, f"{region}_ceiling_se": 0.01, f"{region}_n_stimuli": 100})
-        rows.append(row)
+    for seed in seeds:
+        for i, model in enumerate(MODELS):
+            acc = 0.25 if model == "untrained_crossvit" else clean
+            row = {"variant": model, "seed": seed, "clean_accuracy": acc,
+                   "pgd_accuracy": pgd.get(model, 0.2), "n_test": n_test, "n_classes": n_classes}
+            for region in ("V4", "IT"):
+                row.update({f"{region}_ceiled": ceiled.get(model, 0.5 + 0.01 * i + 0.1 * seed),
+                            f"{region}_raw": 0.4, f"{region}_ceiling": ceiling, f"{region}_ceiling_se": 0.01,
+                            f"{region}_n_stimuli": 100})
+            rows.append(row)
     return pd.DataFrame(rows)
 
 
-def test_findings_met_and_failed_as_the_numbers_say() -> None:
-    from neuromodels.brainscore.evaluate import variant_findings
+def test_statistics_per_seed_for_every_model_and_the_control() -> None:
+    from neuromodels.brainscore.evaluate import variant_statistics
 
-    truth = {"planted_reliability_median": {"V4": 0.80, "IT": 0.81}}
-    robust = variant_findings(_variants_table({"base": 0.2, "adversarial": 0.4, "rotation_adversarial": 0.35}),
-                              truth).to_dict()
-    assert [f["met"] for f in robust["findings"]] == [True, True, True, True]
-    first = robust["findings"][0]
-    # margin: two standard errors of a difference of accuracies on 400 images each
-    assert first["value"] == pytest.approx(0.2)
-    assert first["threshold"] == pytest.approx(2 * np.sqrt((0.4 * 0.6 + 0.2 * 0.8) / 400))
-    assert robust["findings"][2]["threshold"] == pytest.approx(0.03)       # 3 bootstrap SE
-    # adversarial training that did not help, and a ceiling far from the planted reliability: not met
-    broken = variant_findings(_variants_table({"base": 0.2, "adversarial": 0.22}, ceiling=0.7), truth).to_dict()
-    assert [f["met"] for f in broken["findings"]] == [False, False, False] and not broken["all_met"]
-    # real recordings: no planted truth, so no ceiling finding, and the notes say why
-    real = variant_findings(_variants_table({"base": 0.2, "adversarial": 0.4}), None).to_dict()
-    assert len(real["findings"]) == 1 and "ceiling_findings_skipped" in real["notes"]
+    truths = {0: {"planted_reliability_median": {"V4": 0.80, "IT": 0.83}},
+              1: {"planted_reliability_median": {"V4": 0.78, "IT": 0.80}}}
+    summary = variant_statistics(_variants_table(), truths, preset="tiny").to_dict()
+    assert summary["seeds"] == [0, 1] and summary["findings"] == []
+    for seed in ("0", "1"):
+        stats = summary["statistics"][seed]
+        for model in MODELS:
+            assert {f"{model}.clean_accuracy", f"{model}.pgd_accuracy", f"{model}.ceiled_score.v4",
+                    f"{model}.ceiled_score.it", f"{model}.raw_score.v4"} <= set(stats), (seed, model)
+        # every trained variant above a control <=> the lowest of them above it
+        assert stats["trained_min.ceiled_score.v4"] == pytest.approx(0.5 + 0.1 * int(seed))
+        assert stats["ceiling.v4"] == pytest.approx(0.8)
+    assert summary["statistics"]["0"]["ceiling.error_se.it"] == pytest.approx(3.0)    # |0.80 - 0.83| / 0.01
+    assert summary["statistics"]["1"]["ceiling.error_se.v4"] == pytest.approx(2.0)
+    assert summary["statistics"]["1"]["base.ceiled_score.it"] == pytest.approx(0.6)
+
+
+def test_degenerate_statistics_are_undefined_with_their_reason() -> None:
+    from neuromodels.brainscore.evaluate import variant_statistics
+
+    # the untrained control sits at chance (0.25 of 4 classes): its PGD accuracy is no robustness
+    summary = variant_statistics(_variants_table(pgd={"untrained_crossvit": 0.25})).to_dict()
+    assert summary["statistics"]["0"]["untrained_crossvit.pgd_accuracy"] is None
+    assert "chance" in summary["undefined"]["0"]["untrained_crossvit.pgd_accuracy"]
+    assert summary["statistics"]["0"]["untrained_crossvit.clean_accuracy"] == pytest.approx(0.25)
+    # a trained variant just above chance but within 2 SE of it on 400 images (SE 0.022): undefined too
+    stuck = variant_statistics(_variants_table(clean=0.27)).to_dict()
+    assert stuck["statistics"]["1"]["adversarial.pgd_accuracy"] is None
+    learnt = variant_statistics(_variants_table(clean=0.40)).to_dict()
+    assert learnt["statistics"]["1"]["adversarial.pgd_accuracy"] == pytest.approx(0.2)
+    # a ceiling under the floor: no ceiled score, and the lowest trained score is undefined with it
+    low = variant_statistics(_variants_table(ceiling=0.05)).to_dict()
+    assert low["statistics"]["0"]["base.ceiled_score.v4"] is None
+    assert "ceiling" in low["undefined"]["0"]["base.ceiled_score.v4"]
+    assert low["statistics"]["0"]["trained_min.ceiled_score.v4"] is None
+    assert low["notes"]["undefined_statistics"] > 0
+
+
+def test_no_planted_truth_no_ceiling_statistics() -> None:
+    """Real recordings: nothing planted, so the ceiling claims are not measured, and the notes say why."""
+    from neuromodels.brainscore.evaluate import variant_statistics
+
+    real = variant_statistics(_variants_table(), None).to_dict()
+    assert not [k for k in real["statistics"]["0"] if k.startswith("ceiling.")]
+    assert "ceiling_statistics_skipped" in real["notes"]
+
+
+def test_a_missing_variant_leaves_the_lowest_trained_score_undefined() -> None:
+    from neuromodels.brainscore.evaluate import variant_statistics
+
+    table = _variants_table()
+    table = table[~((table["variant"] == "rotation") & (table["seed"] == 1))]
+    summary = variant_statistics(table).to_dict()
+    assert summary["statistics"]["0"]["trained_min.ceiled_score.it"] is not None
+    assert summary["statistics"]["1"]["trained_min.ceiled_score.it"] is None
+    assert summary["notes"]["missing_models"] == {"1": ["rotation"]}

@@ -1,13 +1,16 @@
 # The brainscore family: a classification set (the stimulus world's categories unless `brainscore.image_data`
-# names one) and V4/IT recordings (simulated unless `brainscore.assembly` names one) -> one CrossViT per
-# variant and seed -> robustness and neural scores per model -> a table and a figure; a throughput benchmark.
+# names one) and V4/IT recordings (simulated unless `brainscore.assembly` names one), each drawn per seed ->
+# one CrossViT per variant and seed, and per seed the untrained CrossViT control (the seed's initialisation) ->
+# robustness and neural scores per model -> per-seed statistics for the claims registry, a table and a figure;
+# a throughput benchmark.
 from neuromodels.brainscore.data import stimulus_table_path
 
 BS = config["brainscore"]
 BS_OUT = f"{RESULTS}/brainscore"
-BS_IMAGES = BS["image_data"] or f"{DATA}/brainscore/images.h5"
-BS_ASSEMBLY = BS["assembly"] or f"{DATA}/brainscore/neural/assembly.nc"
-BS_STIMULI = BS["stimuli"] or f"{DATA}/brainscore/neural/stimuli"
+# simulated data follow the seed (a user's files are the same for every seed; the seed then draws the splits)
+BS_IMAGES = BS["image_data"] or f"{DATA}/brainscore/seed{{seed}}/images.h5"
+BS_ASSEMBLY = BS["assembly"] or f"{DATA}/brainscore/seed{{seed}}/neural/assembly.nc"
+BS_STIMULI = BS["stimuli"] or f"{DATA}/brainscore/seed{{seed}}/neural/stimuli"
 
 # the stimulus set's CSV: the file named, a folder's stimuli.csv, or a folder's only CSV (Brain-Score's store)
 BS_STIMULUS_TABLE = str(stimulus_table_path(BS_STIMULI))
@@ -21,14 +24,15 @@ BS_PRESET_PARAMS = shlex.quote(json.dumps({"overrides": BS["overrides"]}, sort_k
 BENCHMARKS.append(f"{BENCH}/brainscore.json")
 
 wildcard_constraints:
-    bs_variant="|".join(BS["variants"]),
-# every variant's summary, for every seed
-BS_SUMMARIES = expand(f"{BS_OUT}/{{variant}}/seed{{seed}}/summary.json", variant=BS["variants"], seed=SEEDS)
+    bs_variant="|".join(BS["variants"] + BS["controls"]),
+# every variant's and every control's summary, for every seed
+BS_SUMMARIES = expand(f"{BS_OUT}/{{variant}}/seed{{seed}}/summary.json", variant=BS["variants"] + BS["controls"],
+                      seed=SEEDS)
 
 
 rule brainscore_images:
     output:
-        f"{DATA}/brainscore/images.h5",
+        f"{DATA}/brainscore/seed{{seed}}/images.h5",
     params:
         family=BS_PRESET_PARAMS,
         preset=PRESET,
@@ -40,19 +44,19 @@ rule brainscore_images:
         mem_mb=memory(2000),
         runtime=10,
     log:
-        f"{RESULTS}/logs/brainscore/images.log",
+        f"{RESULTS}/logs/brainscore/images_seed{{seed}}.log",
     benchmark:
-        timing("brainscore_images")
+        timing("brainscore_images", "seed")
     shell:
-        "neuromodels brainscore images --out {output} --preset {params.preset} --params {params.family} --seed 0 "
-        "2> {log}"
+        "neuromodels brainscore images --out {output} --preset {params.preset} --params {params.family} "
+        "--seed {wildcards.seed} 2> {log}"
 
 
 rule brainscore_simulate:
     output:
-        assembly=f"{DATA}/brainscore/neural/assembly.nc",
-        stimuli=f"{DATA}/brainscore/neural/stimuli/stimuli.csv",
-        truth=f"{DATA}/brainscore/neural/truth.json",
+        assembly=f"{DATA}/brainscore/seed{{seed}}/neural/assembly.nc",
+        stimuli=f"{DATA}/brainscore/seed{{seed}}/neural/stimuli/stimuli.csv",
+        truth=f"{DATA}/brainscore/seed{{seed}}/neural/truth.json",
     params:
         out=lambda wildcards, output: os.path.dirname(output.assembly),
         family=BS_PRESET_PARAMS,
@@ -65,15 +69,17 @@ rule brainscore_simulate:
         mem_mb=memory(2000),
         runtime=10,
     log:
-        f"{RESULTS}/logs/brainscore/simulate.log",
+        f"{RESULTS}/logs/brainscore/simulate_seed{{seed}}.log",
     benchmark:
-        timing("brainscore_simulate")
+        timing("brainscore_simulate", "seed")
     shell:
         "neuromodels brainscore simulate --out-dir {params.out} --preset {params.preset} --params {params.family} "
-        "--seed 0 2> {log}"
+        "--seed {wildcards.seed} 2> {log}"
 
 
 rule brainscore_train:
+    wildcard_constraints:
+        bs_variant="|".join(BS["variants"]),
     input:
         data=BS_IMAGES,
     output:
@@ -103,9 +109,36 @@ rule brainscore_train:
         "--params {params.family} --seed {wildcards.seed} --device {params.device} --threads {threads} 2> {log}"
 
 
+# the control: the seed's initialisation of the same CrossViT, never trained (no training job: a model file)
+rule brainscore_untrained:
+    wildcard_constraints:
+        bs_variant="|".join(BS["controls"]) or "untrained_crossvit",
+    input:
+        data=BS_IMAGES,
+    output:
+        model=f"{BS_OUT}/{{bs_variant}}/seed{{seed}}/model.pt",
+    params:
+        family=BS_PRESET_PARAMS,
+        preset=PRESET,
+        preset_code=preset_code("brainscore"),
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=memory(2000),
+        runtime=10,
+    log:
+        f"{RESULTS}/logs/brainscore/init_{{bs_variant}}_seed{{seed}}.log",
+    benchmark:
+        timing("brainscore_untrained", "bs_variant", "seed")
+    shell:
+        "neuromodels brainscore init --data {input.data} --out {output.model} --preset {params.preset} "
+        "--params {params.family} --seed {wildcards.seed} 2> {log}"
+
+
 rule brainscore_score:
     input:
-        model=rules.brainscore_train.output.model,
+        model=f"{BS_OUT}/{{bs_variant}}/seed{{seed}}/model.pt",
         data=BS_IMAGES,
         assembly=BS_ASSEMBLY,
         stimuli=BS_STIMULUS_TABLE,
@@ -140,8 +173,9 @@ rule brainscore_score:
 rule brainscore_summary:
     input:
         summaries=BS_SUMMARIES,
-        # planted reliabilities of simulated recordings (none for a real assembly: no ceiling finding then)
-        truth=[] if BS["assembly"] else f"{DATA}/brainscore/neural/truth.json",
+        # each seed's planted reliabilities of simulated recordings (none for a real assembly: no ceiling
+        # statistics then)
+        truth=[] if BS["assembly"] else expand(f"{DATA}/brainscore/seed{{seed}}/neural/truth.json", seed=SEEDS),
     output:
         table=report(f"{BS_OUT}/variants.csv", caption="../report/brainscore_variants_table.rst",
                      category="brainscore"),
@@ -149,7 +183,7 @@ rule brainscore_summary:
                       category="brainscore"),
         findings=f"{BS_OUT}/summary.json",
     params:
-        truth=lambda wildcards, input: f"--truth {input.truth}" if input.truth else "",
+        truth=lambda wildcards, input: f"--truth {' '.join(input.truth)}" if input.truth else "",
         preset=PRESET,
     conda:
         ENV
