@@ -44,7 +44,8 @@ def cmd_train(args: argparse.Namespace) -> None:
     dataset = load_data(args.data, params)
     split = _split(dataset, args.split, params, args.seed)
     trained = train_oat(dataset, split, p, seed=args.seed, positional=args.positional or params["positional"],
-                        device=device, checkpoint_path=args.checkpoint, precision=args.precision)
+                        device=device, checkpoint_path=args.checkpoint, precision=args.precision,
+                        image_blind=args.image_blind)
     trained.meta["data_notes"] = dataset.notes
     save_model(args.out, trained)
     if args.history:
@@ -75,7 +76,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 def _evaluate(trained, model_path, dataset, split_name: str, split: dict, p, seed: int, device,
               out_dir) -> None:
-    """Metrics of OAT, the baselines and the human ceiling on the test trials; metrics.csv and scanpaths.json."""
+    """Metrics on the test trials (OAT, the baselines, the guided walk and the human ceiling; or the image-blind
+    control's own rows); metrics.csv and scanpaths.json (with the data's counts of what was dropped)."""
     from ..core.io import write_json, write_table
     from ..core.runtime import get_logger
     from .evaluate import evaluate_split
@@ -86,44 +88,61 @@ def _evaluate(trained, model_path, dataset, split_name: str, split: dict, p, see
         raise DataError(model_path, f"trained on another {split_name} split (other data or seed)")
     table, generated = evaluate_split(trained, dataset, split_name, split, p.n_samples, p.max_length,
                                       p.multimatch_trials, seed=seed, device=device)
-    table.insert(1, "positional", trained.meta["positional"])
+    table.insert(1, "seed", seed)
+    table.insert(2, "positional", trained.meta["positional"])
     out = Path(out_dir)
     write_table(out / "metrics.csv", table)
-    generated["notes"] = dict(dataset.notes)
+    generated["notes"] = data_notes(dataset, p.max_length)
     write_json(out / "scanpaths.json", generated)
-    row = table.set_index("model").loc["oat_sampled"]
-    get_logger(__name__).info("%s split: OAT Sequence Score %.3f (ceiling %.3f), delta %.3f", split_name,
-                              row["sequence_score"], table.set_index("model").loc["human_ceiling", "sequence_score"],
-                              row["delta"])
+    rows = table.set_index("model")
+    name = "image_blind" if trained.meta.get("image_blind") else "oat_sampled"
+    get_logger(__name__).info("%s split, seed %d: %s Sequence Score %.3f, delta %.3f", split_name, seed, name,
+                              rows.loc[name, "sequence_score"], rows.loc[name, "delta"])
+
+
+def data_notes(dataset, max_length: int) -> dict:
+    """The data set's counts of what reading or training left out or replaced."""
+    return {"fixations_on_no_object_left_out": int(dataset.notes.get("fixations_on_no_object", 0)),
+            "fixations": int(dataset.notes.get("fixations", 0)),
+            "target_absent_records_dropped": int(dataset.notes.get("target_absent_records_dropped", 0)),
+            "scanpaths_without_object_fixations_not_trained_on": int(sum(
+                len(sp.object_sequence()) == 0 for sp in dataset.scanpaths)),
+            "scanpaths_cut_to_max_length_in_training": int(sum(
+                len(sp.object_sequence()) > max_length for sp in dataset.scanpaths))}
 
 
 def cmd_summarize(args: argparse.Namespace) -> None:
     import pandas as pd
 
+    from ..core.errors import DataError
     from ..core.findings import write_summary
     from ..core.io import read_json, save_figure, write_table
     from .data import load_data
-    from .evaluate import headline_summary, plot_scanpaths
+    from .evaluate import plot_scanpaths, seed_summary
 
     p, params = _settings(args)
     table = pd.concat([pd.read_csv(path) for path in args.inputs], ignore_index=True)
+    if "seed" not in table.columns:
+        raise DataError(args.inputs[0], "no 'seed' column (written by an older `neuromodels gaze train`)")
     write_table(args.table, table)
-    # the findings use the configured positional encoding; an ablation's rows stay in the table
+    # the statistics use the configured positional encoding; an ablation's rows stay in the table
     main = table[table["positional"] == params["positional"]]
-    generated = read_json(args.scanpaths)
-    dataset = load_data(args.data, params)
-    notes = {"fixations_on_no_object_left_out": int(dataset.notes.get("fixations_on_no_object", 0)),
-             "fixations": int(dataset.notes.get("fixations", 0)),
-             "target_absent_records_dropped": int(dataset.notes.get("target_absent_records_dropped", 0)),
-             "scanpaths_without_object_fixations_not_trained_on": int(sum(
-                 len(sp.object_sequence()) == 0 for sp in dataset.scanpaths)),
-             "scanpaths_cut_to_max_length_in_training": int(sum(
-                 len(sp.object_sequence()) > p.max_length for sp in dataset.scanpaths)),
-             "multimatch_pairs_short_left_out": int(table["mm_pairs_short"].sum()),
-             "multimatch_short_paths": "pairs with a path of fewer than 3 fixations are left out (not padded)"}
-    summary = headline_summary(main, p.margin, args.preset, args.seed, notes)
+    generated = [read_json(path) for path in args.scanpaths]
+    # counts over every seed's data (each seed's data draw; the same data counted once per seed when real)
+    notes: dict = {}
+    for g in generated:
+        for key, value in (g.get("notes") or {}).items():
+            notes[key] = notes.get(key, 0) + int(value)
+    notes["seeds_counted"] = len(generated)
+    notes["multimatch_pairs_short_left_out"] = int(table["mm_pairs_short"].sum())
+    notes["multimatch_short_paths"] = "pairs with a path of fewer than 3 fixations are left out (not padded)"
+    walks = [g["guided_walk"] for g in generated if g.get("guided_walk")]
+    if walks:
+        notes["guided_walk_weights_first_seed"] = walks[0]["weights"]
+    summary = seed_summary(main, args.preset, notes)
     write_summary(args.summary, summary)
-    save_figure(args.figure, plot_scanpaths(dataset, generated))
+    dataset = load_data(args.data, params)
+    save_figure(args.figure, plot_scanpaths(dataset, generated[0]))
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
@@ -165,6 +184,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     tr.add_argument("--out", type=Path, required=True, help="trained model file (.pt)")
     tr.add_argument("--checkpoint", type=Path, default=None, help="checkpoint file; an existing one is resumed")
     tr.add_argument("--history", type=Path, default=None, help="JSON with settings, split and history")
+    tr.add_argument("--image-blind", action="store_true",
+                    help="train the image-blind control: OAT with every crop replaced by zeros, trained the same way")
     tr.add_argument("--evaluate-dir", type=Path, default=None,
                     help="also evaluate the trained model here, as `evaluate --out-dir` would (metrics.csv, "
                          "scanpaths.json), without reading the data again")
@@ -182,11 +203,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ev.set_defaults(func=cmd_evaluate)
 
     sm = steps.add_parser("summarize", help="the metrics table of every split, the figure and summary.json",
-                          description="Join the splits' tables, draw example scanpaths (human and OAT side by "
-                                      "side) and write the headline findings.")
+                          description="Join every seed's and split's tables, draw example scanpaths (human and OAT "
+                                      "side by side) and write summary.json: the statistics per seed that the "
+                                      "claims registry (neuromodels/gaze/claims.yaml) judges.")
     sm.add_argument("--inputs", type=Path, nargs="+", required=True, help="metrics.csv files")
-    sm.add_argument("--scanpaths", type=Path, required=True, help="scanpaths.json of the split to draw")
-    sm.add_argument("--data", type=Path, default=None, help="scanpath data set folder")
+    sm.add_argument("--scanpaths", type=Path, nargs="+", required=True,
+                    help="scanpaths.json of each seed (the first is drawn; their notes are summed)")
+    sm.add_argument("--data", type=Path, default=None, help="the first seed's scanpath data set folder")
     sm.add_argument("--table", type=Path, required=True, help="output CSV")
     sm.add_argument("--figure", type=Path, required=True, help="output PNG")
     sm.add_argument("--summary", type=Path, required=True, help="output summary.json")

@@ -535,7 +535,9 @@ def split_trials(dataset: ScanpathDataset, kind: str, seed: int, test_fraction: 
     rest = [t for t in ids if t not in test]
     rest = list(rng.permutation(rest))
     n_val = max(1, int(round(val_fraction * len(rest)))) if len(rest) > 2 else 0
-    return {"train": sorted(rest[n_val:]), "val": sorted(rest[:n_val]), "test": sorted(test)}
+    # plain str (not numpy's), so that a model file holding the split loads without pickles
+    return {"train": sorted(str(t) for t in rest[n_val:]), "val": sorted(str(t) for t in rest[:n_val]),
+            "test": sorted(str(t) for t in test)}
 
 
 # ---------------------------------------------------------------------------------------- crops

@@ -40,6 +40,7 @@ class OATConfig:
     max_positions: int = 32
     max_length: int = 30
     mark_target: bool = True
+    image_blind: bool = False
 
     @property
     def d_model(self) -> int:
@@ -49,10 +50,12 @@ class OATConfig:
         return asdict(self)
 
 
-def oat_config(preset, positional: str = "gaussian") -> OATConfig:
-    """The model part of a :class:`~neuromodels.gaze.presets.GazePreset`."""
+def oat_config(preset, positional: str = "gaussian", image_blind: bool = False) -> OATConfig:
+    """The model part of a :class:`~neuromodels.gaze.presets.GazePreset` (``image_blind``: the control whose
+    crops are all zeros)."""
     fields = OATConfig.__dataclass_fields__
-    return OATConfig(**{k: getattr(preset, k) for k in fields if hasattr(preset, k)}, positional=positional)
+    return OATConfig(**{k: getattr(preset, k) for k in fields if hasattr(preset, k) and k != "image_blind"},
+                     positional=positional, image_blind=image_blind)
 
 
 # ---------------------------------------------------------------------------------------- encodings
@@ -192,8 +195,12 @@ class OAT(nn.Module):
 
     # tokens ---------------------------------------------------------------------------------------
     def tokens(self, crops: Tensor, rows: Tensor, cols: Tensor, is_target: Tensor) -> Tensor:
-        """(B, L, d): CNN feature of each crop (uint8 or float in [0, 1]) joined to its position."""
+        """(B, L, d): CNN feature of each crop (uint8 or float in [0, 1]) joined to its position. An
+        ``image_blind`` model (the control) replaces every crop by zeros here, so nothing of the image reaches
+        it: only the positions and which object is the target."""
         x = crops.float() / 255.0 if crops.dtype == torch.uint8 else crops
+        if self.config.image_blind:
+            x = torch.zeros_like(x)
         return torch.cat([self.cnn_norm(self.cnn(x)), self.position(rows, cols, is_target)], dim=-1)
 
     def encode(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor, Tensor]:

@@ -157,10 +157,12 @@ class TrainedOAT:
 
 def train_oat(dataset: ScanpathDataset, split: dict[str, list[str]], preset: GazePreset, seed: int = 0,
               positional: str = "gaussian", device: torch.device | str = "cpu", checkpoint_path: PathLike | None = None,
-              precision: str = "auto", progress: bool = True) -> TrainedOAT:
-    """Train OAT on the ``train`` trials of ``split``; the ``val`` trials decide early stopping."""
+              precision: str = "auto", progress: bool = True, image_blind: bool = False) -> TrainedOAT:
+    """Train OAT on the ``train`` trials of ``split``; the ``val`` trials decide early stopping. ``image_blind``:
+    the control, OAT with every crop replaced by zeros, trained exactly the same way (same seed, batches,
+    settings)."""
     seed_everything(seed)
-    config = oat_config(preset, positional)
+    config = oat_config(preset, positional, image_blind=image_blind)
     model = OAT(config)
     train_t = trial_tensors(dataset, split["train"], config.crop_hw, config.mark_target)
     items = sequences(dataset.scanpaths_of(split["train"]), train_t, config.max_length)
@@ -187,15 +189,17 @@ def train_oat(dataset: ScanpathDataset, split: dict[str, list[str]], preset: Gaz
         stop = epoch - best["epoch"] >= preset.patience
         return {"val_loss": val, "stop": stop}
 
+    desc = f"oat[{positional}{', image-blind' if image_blind else ''}]"
     settings = TrainSettings(epochs=preset.epochs, lr=preset.lr, weight_decay=0.0, grad_clip=1.0,
                              precision=precision, scheduler=preset.scheduler,
                              checkpoint_path=str(checkpoint_path) if checkpoint_path else None,
-                             checkpoint_every=preset.checkpoint_every, progress=progress, desc=f"oat[{positional}]")
+                             checkpoint_every=preset.checkpoint_every, progress=progress, desc=desc)
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=preset.lr)
     trainer = Trainer(model, pointer_loss, settings, device=device, optimizer=optimizer, on_epoch_end=on_epoch_end,
-                      run_identity={"positional": positional, "n_sequences": len(items), "seed": seed})
+                      run_identity={"positional": positional, "n_sequences": len(items), "seed": seed,
+                                    **({"image_blind": True} if image_blind else {})})
     result = trainer.fit(lambda epoch: _batches(items, preset.batch_size, seed, epoch, train_t), steps_per_epoch)
-    meta = {"positional": positional, "seed": seed, "n_train_sequences": len(items),
+    meta = {"positional": positional, "seed": seed, "image_blind": image_blind, "n_train_sequences": len(items),
             "n_val_sequences": len(val_items), "train": result.to_dict(),
             "mean_train_length": float(np.mean([len(s) for _, s in items])),
             "mean_duration_s": float(np.mean(np.concatenate([s.duration for s in

@@ -1,6 +1,7 @@
-"""The family end to end on the tiny preset: OAT ahead of every baseline (Sequence Score and behavioural delta,
-held-out trials) with the preset's margin; on a second, different scanpath generator OAT still learns; the
-command line runs the steps and turns bad input into one line."""
+"""The family end to end on the tiny preset: OAT ahead of every baseline on Sequence Score (held-out trials) with
+the preset's margin; on a second, different scanpath generator OAT still learns; the command line runs the steps
+(OAT, the image-blind control, the summary's statistics per seed) and turns bad input into one line. The paper's
+claims against the named controls are judged over seeds by the registry (claims.yaml), not here."""
 
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from neuromodels.cli import main
 from neuromodels.gaze.baselines import BASELINES
 from neuromodels.gaze.data import read_dataset, split_trials
-from neuromodels.gaze.evaluate import HUMAN, evaluate_split, headline_summary
+from neuromodels.gaze.evaluate import GUIDED_WALK, HUMAN, evaluate_split
 from neuromodels.gaze.presets import get_preset
 from neuromodels.gaze.simulate import SimulationSettings, WalkParameters, simulate_dataset
 from neuromodels.gaze.train import train_oat
@@ -32,17 +34,16 @@ def _run(folder: Path, preset, split_name: str, walk=None, params: WalkParameter
     return table.set_index("model")
 
 
+@pytest.mark.slow
 def test_tiny_preset_oat_ahead_of_every_baseline(tmp_path: Path) -> None:
     p = get_preset("tiny")
     table = _run(tmp_path / "sim", p, "trials")
     baselines = table.loc[list(BASELINES)]
     oat = table.loc["oat_sampled"]
     assert oat["sequence_score"] > baselines["sequence_score"].max() + p.margin
-    assert oat["delta"] < baselines["delta"].min() - p.margin
     # and below what viewers reach among themselves, which is the ceiling
     assert oat["sequence_score"] < table.loc[HUMAN, "sequence_score"] + 0.05
-    summary = headline_summary(table.reset_index().assign(split="trials"), p.margin, "tiny", 0, {})
-    assert [f.met for f in summary.findings] == [True, True]
+    assert np.isfinite(table.loc[GUIDED_WALK, ["sequence_score", "delta"]].astype(float)).all()
 
 
 def raster_walk(trial, similarity, rng, viewer, params):
@@ -61,6 +62,7 @@ def raster_walk(trial, similarity, rng, viewer, params):
     return np.asarray(path, dtype=np.int64)
 
 
+@pytest.mark.slow
 def test_second_generator_is_learned_too(tmp_path: Path) -> None:
     p = get_preset("tiny", {"epochs": 15, "displays_per_layout": 16})
     table = _run(tmp_path / "raster", p, "trials", walk=raster_walk)
@@ -84,20 +86,32 @@ def test_command_line_steps_and_one_line_errors(tmp_path: Path, capsys) -> None:
     assert main(["gaze", "evaluate", "--model", str(run / "model.pt"), "--data", str(data), "--split", "trials",
                  "--out-dir", str(run), "--device", "cpu", *common]) == 0
     table = pd.read_csv(run / "metrics.csv")
-    assert set(table["model"]) == {"oat_greedy", "oat_sampled", *BASELINES, HUMAN}
+    assert set(table["model"]) == {"oat_greedy", "oat_sampled", *BASELINES, GUIDED_WALK, HUMAN}
     # training and evaluating in one call (the DAG's one job per split) writes the same tables
     once = tmp_path / "once"
     assert main(["gaze", "train", "--data", str(data), "--split", "trials", "--out", str(once / "model.pt"),
                  "--checkpoint", str(once / "ck.pt"), "--evaluate-dir", str(once), "--device", "cpu", *common]) == 0
     for name in ("metrics.csv", "scanpaths.json"):
         assert (once / name).read_bytes() == (run / name).read_bytes(), name
-    assert main(["gaze", "summarize", "--inputs", str(run / "metrics.csv"), "--scanpaths",
-                 str(run / "scanpaths.json"), "--data", str(data), "--table", str(tmp_path / "all.csv"),
+    # the image-blind control: the same train step with --image-blind, its own rows
+    blind = tmp_path / "blind"
+    assert main(["gaze", "train", "--image-blind", "--data", str(data), "--split", "trials", "--out",
+                 str(blind / "model.pt"), "--evaluate-dir", str(blind), "--device", "cpu", *common]) == 0
+    assert set(pd.read_csv(blind / "metrics.csv")["model"]) == {"image_blind_greedy", "image_blind"}
+    # a second seed (another split of the same data) so the summary holds statistics per seed
+    seed1 = tmp_path / "seed1"
+    assert main(["gaze", "train", "--data", str(data), "--split", "trials", "--out", str(seed1 / "model.pt"),
+                 "--evaluate-dir", str(seed1), "--device", "cpu", "--seed", "1", *common]) == 0
+    assert main(["gaze", "summarize", "--inputs", str(run / "metrics.csv"), str(blind / "metrics.csv"),
+                 str(seed1 / "metrics.csv"), "--scanpaths", str(run / "scanpaths.json"),
+                 str(seed1 / "scanpaths.json"), "--data", str(data), "--table", str(tmp_path / "all.csv"),
                  "--figure", str(tmp_path / "fig.png"), "--summary", str(tmp_path / "summary.json"),
                  *common]) == 0
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["family"] == "gaze" and len(summary["findings"]) == 2  # trials: Sequence Score and delta
-    assert "multimatch_pairs_short_left_out" in summary["notes"]
+    assert summary["family"] == "gaze" and summary["findings"] == [] and summary["seeds"] == [0, 1]
+    assert "image_blind.sequence_score.trials" in summary["statistics"]["0"]
+    assert "guided_walk.sequence_score.trials" in summary["statistics"]["1"]
+    assert "multimatch_pairs_short_left_out" in summary["notes"] and summary["notes"]["seeds_counted"] == 2
     assert (tmp_path / "fig.png").stat().st_size > 0
     # bad input: one line naming the file and the trial
     lines = (data / "fixations.jsonl").read_text().splitlines()
