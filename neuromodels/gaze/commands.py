@@ -105,6 +105,7 @@ def data_notes(dataset, max_length: int) -> dict:
     return {"fixations_on_no_object_left_out": int(dataset.notes.get("fixations_on_no_object", 0)),
             "fixations": int(dataset.notes.get("fixations", 0)),
             "target_absent_records_dropped": int(dataset.notes.get("target_absent_records_dropped", 0)),
+            "fixations_off_screen_clipped": int(dataset.notes.get("fixations_off_screen_clipped", 0)),
             "scanpaths_without_object_fixations_not_trained_on": int(sum(
                 len(sp.object_sequence()) == 0 for sp in dataset.scanpaths)),
             "scanpaths_cut_to_max_length_in_training": int(sum(

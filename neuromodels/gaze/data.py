@@ -423,11 +423,14 @@ def read_coco_search18(path: PathLike, image_root: PathLike, grid: tuple[int, in
     """Read COCO-Search18's fixation JSON as published (a list of records with name, subject, task,
     condition, bbox [x, y, w, h], X, Y, T in ms, length, split).
 
-    Objects are the cells of a ``grid`` (rows, cols) over each image (ids ``r{row}c{col}``); the target is the
-    cell holding the centre of ``bbox``. A trial is one (task, image); a viewer is a subject. Images are found
-    as ``image_root/task/name`` or ``image_root/name``; ``image_size`` (width, height) skips opening them for
-    their size (COCO-Search18: 1680 x 1050). Target-absent records (no bbox) are dropped and counted in
-    ``notes``; everything else is validated as for our own format.
+    The target is its own object, ``target``, with the record's ``bbox`` (cut to the image) as its box; the other
+    objects are the cells of a ``grid`` (rows, cols) over each image (ids ``r{row}c{col}``), and the target's
+    row and col are those of the cell holding its centre. A fixation inside the bbox maps to the target (the
+    smallest box holding it). A trial is one (task, image); a viewer is a subject. Images are found as
+    ``image_root/task/name`` or ``image_root/name``; ``image_size`` (width, height) skips opening them for their
+    size (COCO-Search18: 1680 x 1050). Fixations outside the screen (the maintainers keep a few on purpose) are
+    clipped to its edge and counted in ``notes`` (``fixations_off_screen_clipped``). Target-absent records (no
+    bbox) are dropped and counted in ``notes``; everything else is validated as for our own format.
     """
     path = Path(path)
     root = Path(image_root)
@@ -473,20 +476,33 @@ def read_coco_search18(path: PathLike, image_root: PathLike, grid: tuple[int, in
             cw, ch = width / cols_n, height / rows_n
             r, c = np.divmod(np.arange(rows_n * cols_n), cols_n)
             boxes = np.stack([c * cw, r * ch, (c + 1) * cw, (r + 1) * ch], axis=1)
-            bx, by, bw, bh = map(float, bbox)
+            try:
+                bx, by, bw, bh = map(float, bbox)
+            except (TypeError, ValueError):
+                raise DataError(path, f"record {k} ({trial_id}): bbox {bbox!r} is not [x, y, w, h]") from None
+            x0, y0 = min(max(bx, 0.0), width - 1.0), min(max(by, 0.0), height - 1.0)
+            x1, y1 = min(max(bx + bw, x0 + 1.0), float(width)), min(max(by + bh, y0 + 1.0), float(height))
             tr = int(np.clip((by + bh / 2) // ch, 0, rows_n - 1))
             tc = int(np.clip((bx + bw / 2) // cw, 0, cols_n - 1))
             trials[trial_id] = Trial(trial=trial_id, image=image, width=int(width), height=int(height),
-                                     object_ids=[f"r{i}c{j}" for i, j in zip(r, c)], boxes=boxes, rows=r, cols=c,
-                                     target=f"r{tr}c{tc}", layout=f"coco{rows_n}x{cols_n}",
-                                     target_label=str(rec["task"]))
+                                     object_ids=[*(f"r{i}c{j}" for i, j in zip(r, c)), "target"],
+                                     boxes=np.vstack([boxes, [[x0, y0, x1, y1]]]),
+                                     rows=np.append(r, tr), cols=np.append(c, tc), target="target",
+                                     layout=f"coco{rows_n}x{cols_n}", target_label=str(rec["task"]))
         viewer = str(rec["subject"])
         where = f"trial {trial_id}, viewer {viewer}"
         if (trial_id, viewer) in seen:
             raise DataError(path, f"{where}: listed twice")
         seen.add((trial_id, viewer))
-        scanpaths.append(_make_scanpath(path, trials, trial_id, viewer, _floats(rec["X"], path, where, "X"),
-                                        _floats(rec["Y"], path, where, "Y"),
+        x, y = _floats(rec["X"], path, where, "X"), _floats(rec["Y"], path, where, "Y")
+        trial = trials[trial_id]
+        if len(x) == len(y):  # off-screen fixations (kept in the published files) clipped to the edge, counted
+            off = np.isfinite(x) & np.isfinite(y) & ((x < 0) | (x >= trial.width) | (y < 0) | (y >= trial.height))
+            if off.any():
+                notes["fixations_off_screen_clipped"] += int(off.sum())
+                x = np.where(off, np.clip(x, 0, trial.width - 1e-3), x)
+                y = np.where(off, np.clip(y, 0, trial.height - 1e-3), y)
+        scanpaths.append(_make_scanpath(path, trials, trial_id, viewer, x, y,
                                         _floats(rec["T"], path, where, "T") / 1000.0, None, margin, notes))
     if not scanpaths:
         raise DataError(path, "no target-present scanpaths")
@@ -495,6 +511,9 @@ def read_coco_search18(path: PathLike, image_root: PathLike, grid: tuple[int, in
             raise DataError(trial.image, f"trial {trial.trial}: image not found")
     if notes["target_absent_records_dropped"]:
         log.warning("%s: dropped %d target-absent records", path, notes["target_absent_records_dropped"])
+    if notes["fixations_off_screen_clipped"]:
+        log.warning("%s: clipped %d off-screen fixations to the screen's edge", path,
+                    notes["fixations_off_screen_clipped"])
     return ScanpathDataset(path.parent, trials, scanpaths, dict(notes))
 
 

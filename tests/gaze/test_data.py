@@ -156,23 +156,42 @@ def test_read_coco_search18_as_published(tmp_path: Path) -> None:
     ds = read_coco_search18(path, images, grid=(3, 4))
     assert sorted(ds.trials) == ["bottle/000000001.jpg", "car/000000002.jpg"]
     trial = ds.trials["bottle/000000001.jpg"]
-    assert (trial.width, trial.height) == (168, 105) and trial.n_objects == 12
-    # bbox centre (130, 75): column 130 // 42 = 3, row 75 // 35 = 2
-    assert trial.target == "r2c3" and trial.target_label == "bottle"
+    # the target is its own object, its bbox, besides the 12 grid cells
+    assert (trial.width, trial.height) == (168, 105) and trial.n_objects == 13
+    assert trial.target == "target" and trial.target_label == "bottle"
+    np.testing.assert_allclose(trial.boxes[trial.target_index], [120, 60, 140, 90])
+    # its row and col: the cell of the bbox centre (130, 75): column 130 // 42 = 3, row 75 // 35 = 2
+    assert (trial.rows[trial.target_index], trial.cols[trial.target_index]) == (2, 3)
     first = ds.scanpaths[0]
     np.testing.assert_allclose(first.duration, [0.22, 0.18, 0.31])
-    assert [trial.object_ids[k] for k in first.objects] == ["r1c2", "r1c2", "r2c3"]
+    assert [trial.object_ids[k] for k in first.objects] == ["r1c2", "r1c2", "target"]
     assert ds.notes["target_absent_records_dropped"] == 1
-    assert ds.trials["car/000000002.jpg"].target == "r0c0"
+    car = ds.trials["car/000000002.jpg"]
+    assert car.target == "target" and car.object_ids[ds.scanpaths[-1].objects[-1]] == "target"
     assert split_trials(ds, "targets", 0)["test"]  # the task is the target label
+
+
+def test_coco_search18_off_screen_fixations_are_clipped_and_counted(tmp_path: Path) -> None:
+    """The published files keep a few fixations outside the 1680 x 1050 screen (e.g. (827.4, 1217.7)): they
+    are clipped to the screen's edge and counted, not refused."""
+    path, images = _coco(tmp_path)
+    records = json.loads(path.read_text())
+    records[1]["X"][1], records[1]["Y"][1] = 500.0, 70.0   # right of the 168-px-wide image
+    records[0]["Y"][0] = -4.0                                # above it
+    path.write_text(json.dumps(records))
+    ds = read_coco_search18(path, images, grid=(3, 4))
+    assert ds.notes["fixations_off_screen_clipped"] == 2
+    second = next(s for s in ds.scanpaths if s.viewer == "2")
+    assert second.x[1] == pytest.approx(168, abs=0.01) and second.y[1] == 70.0
+    assert ds.scanpaths[0].y[0] == 0.0 and ds.notes["fixations"] == 7
 
 
 def test_coco_search18_refuses_bad_records(tmp_path: Path) -> None:
     path, images = _coco(tmp_path)
     records = json.loads(path.read_text())
-    records[1]["X"][1] = 500.0
-    path.write_text(json.dumps(records))
-    with pytest.raises(DataError, match=r"trial bottle/000000001.jpg, viewer 2, fixation 1: \(500, 70\) is outside"):
+    records[1]["X"][1] = float("nan")
+    path.write_text(json.dumps(records).replace("NaN", "null"))
+    with pytest.raises(DataError, match=r"trial bottle/000000001.jpg, viewer 2, fixation 1: x is not a finite"):
         read_coco_search18(path, images, grid=(3, 4))
     del records[1]["T"]
     path.write_text(json.dumps(records))
