@@ -12,7 +12,8 @@ Definitions (as in OAT, ECCV 2024):
 * **Behaviour** of one scanpath: ``target_fixation`` (1 if the last fixation is on the target), ``length``,
   and the proportions of ``search`` (fixations on a never-visited object), ``refixation`` (the same object as
   the fixation before) and ``revisit`` (a return to an object visited before, after leaving it); the three
-  proportions sum to 1. **Delta** = mean over those five of ``|model - human| / human`` on data-set means.
+  proportions sum to 1. **Delta** = ``nansum(|model - human| / human) / 5`` over those five on data-set means
+  (OAT's definition: a measure whose human mean is 0 adds nothing, the sum is still divided by five).
 * **Human ceiling**: leave-one-viewer-out agreement; each pair of different viewers of a trial counted once,
   never a scanpath with itself.
 """
@@ -111,11 +112,12 @@ def behaviour_table(sequences: Sequence[Sequence[int]], targets: Sequence[Hashab
 
 
 def behaviour_delta(model: Mapping[str, float], human: Mapping[str, float]) -> float:
-    """Mean over the five measures of ``|model - human| / human`` (data-set means); a measure whose human
-    mean is 0 is left out (it has no relative error)."""
+    """``|model - human| / human`` (data-set means) summed over the five measures and divided by five, as OAT
+    defines it (``nansum(|m - h| / h) / 5``): a measure whose human mean is 0 (or undefined) adds nothing but
+    the sum is still divided by five. NaN when no measure has a usable human mean."""
     terms = [abs(float(model[k]) - float(human[k])) / abs(float(human[k])) for k in BEHAVIOUR
-             if float(human[k]) != 0.0]
-    return float(np.mean(terms)) if terms else float("nan")
+             if float(human[k]) != 0.0 and np.isfinite(float(human[k])) and np.isfinite(float(model[k]))]
+    return float(np.sum(terms)) / len(BEHAVIOUR) if terms else float("nan")
 
 
 def mean_agreement(model: Mapping[Hashable, Sequence[Any]], human: Mapping[Hashable, Mapping[Hashable, Any]],

@@ -76,6 +76,9 @@ def test_behaviour_delta_by_hand() -> None:
     # |0.4-0.8|/0.8 = 0.5, 1/5 = 0.2, 0, 1.0, 1.0 -> mean 0.54
     assert behaviour_delta(model, human) == pytest.approx(0.54)
     assert behaviour_delta(human, human) == 0.0
+    # a zero human mean adds nothing, and the sum is still divided by five (OAT's nansum(...) / 5)
+    no_revisit = {**human, "revisit": 0.0}
+    assert behaviour_delta(model, no_revisit) == pytest.approx((0.5 + 0.2 + 0 + 1.0) / 5)
 
 
 def test_ceiling_never_pairs_a_scanpath_with_itself() -> None:
