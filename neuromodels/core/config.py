@@ -176,13 +176,48 @@ def override_settings(settings: Any, overrides: dict | None, section: str) -> An
     return dataclasses.replace(settings, **values)
 
 
+def _package_imports(path: Path, package: str) -> set[str]:
+    """Modules of ``package`` that the source at ``path`` imports (``from .x import``, ``from package.x import``,
+    ``import package.x``), read with ast, without importing."""
+    import ast
+
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            if node.level == 1 and node.module:
+                found.add(f"{package}.{node.module}")
+            elif node.level == 0 and node.module and node.module.startswith(package + "."):
+                found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith(package + "."))
+    return found
+
+
 def module_digest(name: str) -> str:
-    """A short digest of a module's source file, found without importing (nor running) the module.
+    """A short digest of a module's source file and of the sibling modules it imports (transitively, within its
+    own package), found without importing (nor running) any of them.
 
     The workflow lists the digest of each family's presets module among a rule's params, so that changing a
-    default in code reruns the rules that use it, as changing the config does.
+    default in code reruns the rules that use it, as changing the config does: defaults a presets module takes
+    from its family's other modules (settings dataclasses, a simulator's settings) count too.
     """
     spec = importlib.util.find_spec(name)
     if spec is None or not spec.origin or not Path(spec.origin).is_file():
         raise NeuromodelsError(f"module {name} has no source file")
-    return hashlib.sha256(Path(spec.origin).read_bytes()).hexdigest()[:16]
+    package = name.rpartition(".")[0]
+    digest = hashlib.sha256()
+    seen, todo = set(), [(name, Path(spec.origin))]
+    while todo:
+        module, path = todo.pop()
+        if module in seen:
+            continue
+        seen.add(module)
+        digest.update(module.encode() + b"\0" + path.read_bytes())
+        if not package:
+            continue
+        for other in sorted(_package_imports(path, package)):
+            found = importlib.util.find_spec(other) if other not in seen else None
+            if found is not None and found.origin and Path(found.origin).is_file():
+                todo.append((other, Path(found.origin)))
+    return digest.hexdigest()[:16]

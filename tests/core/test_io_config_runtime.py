@@ -151,6 +151,16 @@ def test_module_digest_follows_the_source_without_importing_it(tmp_path, monkeyp
     assert module_digest("presetpkg.presets") != first
     with pytest.raises(NeuromodelsError, match="no_such_module"):
         module_digest("presetpkg.no_such_module")
+    # defaults the presets take from a sibling module count too (transitively), others do not
+    (package / "settings.py").write_text("from .simulate import RATE\nLR = 0.1\n")
+    (package / "simulate.py").write_text("RATE = 2048\n")
+    (package / "unrelated.py").write_text("X = 1\n")
+    source.write_text("from .settings import LR\nEPOCHS = 20\n")
+    before = module_digest("presetpkg.presets")
+    (package / "unrelated.py").write_text("X = 2\n")
+    assert module_digest("presetpkg.presets") == before
+    (package / "simulate.py").write_text("RATE = 1000\n")
+    assert module_digest("presetpkg.presets") != before
 
 
 def test_progress_is_a_bar_on_a_terminal_and_log_lines_in_a_log_file(caplog):
