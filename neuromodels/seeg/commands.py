@@ -204,7 +204,7 @@ def _encode(args: argparse.Namespace) -> None:
 
     from ..core.io import write_npz
     from ..core.runtime import select_device
-    from .encoding import encode_alignment, read_model_features
+    from .encoding import encode_alignment, read_model_features, shuffled_offset
     from .presets import get_preset
     from .ridge import DEFAULT_ALPHAS
     from .targets import load_targets
@@ -221,8 +221,10 @@ def _encode(args: argparse.Namespace) -> None:
         m = read_model_features(path, alignment, len(Y))
         models[m.name] = m
     alphas = np.logspace(-2, 7, preset.n_alphas) if preset.n_alphas != 10 else DEFAULT_ALPHAS
+    # the shuffled_time controls: every trained model's features shifted against the events by a seeded offset
     out = encode_alignment(Y, models, preset.n_blocks, preset.n_outer, preset.n_inner, alphas, backend,
-                           params["interaction_components"])
+                           params["interaction_components"],
+                           shuffle_offset=shuffled_offset(len(Y), args.seed, alignment))
     out["modalities"] = np.array([f"{k}={m.modality}" for k, m in models.items()])
     out["random_init_seeds"] = np.array([f"{k}={'' if m.seed is None else m.seed}" for k, m in models.items()])
     write_npz(args.out, **out)

@@ -8,10 +8,17 @@ layers are both models' layers plus that interaction. Linear integration baselin
 unimodal models' most chosen layers, the linear combination of their predictions, and each dual encoder's own
 towers side by side without the interaction (``{model}-towers``). Ridge per target with alphas by grouped CV;
 layers chosen on training folds only (:func:`neuromodels.seeg.ridge.encode_sets`).
+
+The ``shuffled_time`` control of each trained model (``{model}-shuffled``): the model's own candidate layers
+(its interaction included) circularly shifted against the events by a seeded offset of a third to two thirds of
+the events (:func:`shuffled_offset`), far beyond the autocorrelation of neighbouring events (a scene lasts a few
+seconds), and scored exactly like the model. Each feature keeps its values and their order; only their pairing
+with the recording is broken.
 """
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -25,6 +32,23 @@ from .ridge import DEFAULT_ALPHAS, contiguous_groups, encode_sets, linear_combin
 
 log = get_logger(__name__)
 INTERACTION = "interaction"
+SHUFFLED = "-shuffled"  # suffix of a model's shuffled_time control
+
+
+def shuffled_offset(n_events: int, seed: int = 0, alignment: str = "") -> int:
+    """The circular shift (in events) of the shuffled_time controls of one alignment: drawn from the run seed and
+    the alignment's name, between a third and two thirds of the events (never near 0 or a full turn, where the
+    shifted features would line up with their own events or their neighbours again)."""
+    gen = np.random.default_rng(np.random.SeedSequence([int(seed), zlib.crc32(b"shuffled_time"),
+                                                        zlib.crc32(alignment.encode())]))
+    low, high = max(n_events // 3, 1), max((2 * n_events) // 3, 1)
+    return int(gen.integers(low, high + 1)) % max(n_events, 1)
+
+
+def shift_events(x: np.ndarray, offset: int) -> np.ndarray:
+    """Rows of ``x`` (one per event) circularly shifted by ``offset`` events: row ``i`` gets event ``i - offset``'s
+    features, so every column keeps its values and their order."""
+    return np.roll(np.asarray(x), int(offset), axis=0)
 
 
 @dataclass
@@ -56,6 +80,7 @@ def encode_alignment(
     backend: str = "numpy",
     interaction_components: int = 8,
     concat_depth: int = 2,
+    shuffle_offset: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Held-out predictions of every model, of every unimodal pair and of the linear-integration baselines.
 
@@ -87,6 +112,16 @@ def encode_alignment(
             towers = f"{name}:{m.image_output}+{m.text_output}"
             bank[towers] = np.concatenate([_z(m.layers[m.image_output]), _z(m.layers[m.text_output])], axis=1)
             sets[f"{name}-towers"] = [f"{name}:{layer}" for layer in m.layers] + [towers]
+    if shuffle_offset is not None:
+        for name, m in models.items():
+            if not m.trained:
+                continue
+            control = f"{name}{SHUFFLED}"
+            sets[control] = []
+            for key in sets[name]:
+                shifted = f"{control}:{key.split(':', 1)[1]}"
+                bank[shifted] = shift_events(bank[key], shuffle_offset)
+                sets[control].append(shifted)
     vision = [n for n, m in models.items() if m.modality == "vision" and m.image_output]
     language = [n for n, m in models.items() if m.modality == "language" and m.text_output]
     for v in vision:
@@ -102,6 +137,8 @@ def encode_alignment(
              len(Y))
     enc = encode_sets(bank, sets, Y, groups, alphas, n_outer, n_inner, backend)
     out: dict[str, np.ndarray] = {"groups": groups}
+    if shuffle_offset is not None:
+        out["shuffled_offset"] = np.array(int(shuffle_offset))
     for name, e in enc.items():
         out[f"pred/{name}"] = e.predictions
         out[f"layer_r/{name}"] = e.layer_r

@@ -1,6 +1,7 @@
 """The evaluate step: the test ladder on both alignments, per-electrode tables, region counts, the compared
-models with their random-init seeds, figures and, for simulated data, detection scores against the planted classes
-and the headline findings (:mod:`neuromodels.core.findings`)."""
+models with their random-init seeds, figures, detection scores against the planted classes (simulated data) and
+the seed's statistics (:mod:`neuromodels.core.findings`) that the family's claims registry (``claims.yaml``) is
+evaluated on."""
 
 from __future__ import annotations
 
@@ -22,10 +23,6 @@ from .targets import load_targets
 log = get_logger(__name__)
 # The planted classes whose drive a model of each modality sees (a dual encoder sees images and words).
 DRIVEN_FOR = {"vision": ("vision",), "language": ("language",), "multimodal": ("vision", "language", "multimodal")}
-# Headline thresholds (the issue's): detection of planted multimodal electrodes, and the share of driven
-# electrodes on which a trained model beats its random-init copy.
-DETECTION_THRESHOLD = 0.8
-TRAINED_BEATS_RANDOM_THRESHOLD = 0.5
 
 
 def _load_encoded(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, str], dict[str, str]]:
@@ -41,7 +38,7 @@ def evaluate_all(targets: Sequence[str], encoded: Sequence[str], truth_path: str
                  preset_name: str, params: dict[str, Any], seed: int = 0) -> Summary:
     """Write ``electrodes.csv``, ``regions.csv``, ``models.csv``, ``references.csv`` (what each contact of each
     trial was referenced to), ``details.json``, ``summary.json`` (the findings), ``glass_brain.png``,
-    ``r_by_bin.png`` under ``out_dir``; return the findings."""
+    ``r_by_bin.png`` under ``out_dir``; return the seed's statistics."""
     out = Path(out_dir)
     preset = get_preset(preset_name)
     n_boot = params.get("n_boot") or preset.n_boot
@@ -127,7 +124,7 @@ def evaluate_all(targets: Sequence[str], encoded: Sequence[str], truth_path: str
     if truth_path:
         details["detection"] = _detection(el, modalities)
         details["detection"]["planted_not_analysed"] = not_analysed
-        _findings(summary, details["detection"], el, mm)
+    measure_statistics(summary, seed, el, modalities, details.get("detection"))
     write_json(out / "details.json", details)
     write_summary(out / "summary.json", summary)
 
@@ -175,10 +172,12 @@ def _detection(el: pd.DataFrame, modalities: dict[str, str]) -> dict[str, Any]:
         control = "+".join(f"{p}-random" for p in m.split("+"))
         per_model[m] = {"driven_electrodes": int(sel.sum()),
                         "trained_beats_random": int(el.loc[sel, f"{m}_vs_random_any"].sum()),
-                        "fraction": float(el.loc[sel, f"{m}_vs_random_any"].mean()) if sel.any() else float("nan"),
+                        "fraction": float(el.loc[sel, f"{m}_vs_random_any"].mean()) if sel.any() else None,
                         "mean_delta_r": float((el.loc[sel, f"r_{m}_best"] - el.loc[sel, f"r_{control}_best"]).mean())
-                        if sel.any() else float("nan"),
+                        if sel.any() else None,
                         "classes": sorted({str(x) for x in truth[sel]})}
+        if f"{m}_vs_shuffled_any" in el:
+            per_model[m]["trained_beats_shuffled_time"] = int(el.loc[sel, f"{m}_vs_shuffled_any"].sum())
     out["trained_vs_random_on_driven"] = per_model
     wins = {}
     for klass in ("vision", "language", "multimodal", "noise"):
@@ -191,61 +190,85 @@ def _detection(el: pd.DataFrame, modalities: dict[str, str]) -> dict[str, Any]:
     return out
 
 
-# What the runs measured about trained vs random-init copies (tiny preset and default-size recordings): the dual
-# encoders predict the driven electrodes better than their random copies on average, on a minority of them
-# significantly; SimCLR never beats its random copy on the planted vision electrodes (a random ViT carries the
-# low-level attributes of the vision mixture as well); MiniLM and its random copy are level on the language
-# electrodes (the random copy's token embeddings already carry word identity, all the language drive uses).
-# Each is a finding with the value it measured, so a change in either direction shows.
-TRAINED_VS_RANDOM_CLAIMS = {
-    "clip": ("mean_delta_r", "above", 0.0, "trained CLIP predicts the driven electrodes better than its random-init "
-             "copy: mean delta r"),
-    "slip": ("mean_delta_r", "above", 0.0, "trained SLIP predicts the driven electrodes better than its random-init "
-             "copy: mean delta r"),
-    "simclr": ("fraction", "below", TRAINED_BEATS_RANDOM_THRESHOLD, "trained SimCLR does not beat its random-init "
-               "copy on most planted vision electrodes: fraction where it does"),
-    "minilm": ("abs_mean_delta_r", "below", 0.1, "trained MiniLM and its random-init copy are level on the planted "
-               "language electrodes: |mean delta r|"),
-}
+# The controls of every trained model: the statistic's prefix and the suffix of its predictions.
+CONTROLS = {"random_init": ("-random", "random"), "shuffled_time": ("-shuffled", "shuffled")}
 
 
-def _findings(summary: Summary, det: dict[str, Any], el: pd.DataFrame, mm: str) -> None:
-    weak = det["multimodal_weak"]
-    summary.add(f"planted multimodal electrodes found ({mm} beats unimodal models, concatenation, linear "
-                "combination and its own towers): precision", weak["precision"], DETECTION_THRESHOLD - 1e-9,
-                detail=f"{weak['true_positives']} of {weak['called']} called electrodes are planted multimodal; "
-                       f"needs >= {DETECTION_THRESHOLD}")
-    left = det.get("planted_not_analysed", {}).get("multimodal", 0)
-    summary.add("planted multimodal electrodes found: recall", weak["recall"], DETECTION_THRESHOLD - 1e-9,
-                detail=f"{weak['true_positives']} of {weak['planted']} planted multimodal electrodes called; "
-                       f"needs >= {DETECTION_THRESHOLD}" + (f"; {left} more planted at contacts without a neighbour on "
-                                                           f"each side are not analysed (seeg.edge_contacts)"
-                                                           if left else ""))
-    for m, row in det["trained_vs_random_on_driven"].items():
-        if m not in TRAINED_VS_RANDOM_CLAIMS:
+def driven_electrodes(el: pd.DataFrame, modality: str) -> tuple[np.ndarray, str]:
+    """The electrodes a model of ``modality`` is scored on, and what they are: the planted classes its inputs
+    drive (simulated recordings), else the electrodes with signal (the paper's set)."""
+    if "truth" in el:
+        classes = DRIVEN_FOR.get(modality, DRIVEN_FOR["multimodal"])
+        return np.isin(el["truth"].fillna("noise").to_numpy(), classes), f"planted {'/'.join(classes)} electrodes"
+    signal = el["signal_any"].to_numpy(bool) if "signal_any" in el else np.zeros(len(el), bool)
+    return signal, "electrodes with signal"
+
+
+def measure_statistics(summary: Summary, seed: int, el: pd.DataFrame, modalities: dict[str, str],
+                       det: dict[str, Any] | None) -> None:
+    """The seed's statistics (see ``claims.yaml``): per trained model ``m`` and its controls, the mean peak r over
+    the driven electrodes (``m.mean_r.driven``, ``m_random_init.mean_r.driven``,
+    ``m_shuffled_time.mean_r.driven``) and the fraction of them where the model beats the control significantly
+    (``m.beats_random_init.driven``, ``m.beats_shuffled_time.driven``); the precision and recall of the planted
+    multimodal electrodes' detection (``multimodal_detection.precision`` / ``.recall``). A statistic over no
+    electrode, or a precision of no call, is undefined with its reason."""
+    driven = {}
+    for m, modality in modalities.items():
+        if m.endswith("-random"):
             continue
-        key, direction, threshold, text = TRAINED_VS_RANDOM_CLAIMS[m]
-        value = abs(row["mean_delta_r"]) if key == "abs_mean_delta_r" else row[key]
-        summary.add(text, value, threshold, direction,
-                    detail=f"trained beats random significantly on {row['trained_beats_random']} of "
-                           f"{row['driven_electrodes']} driven electrodes ({', '.join(row['classes'])}; fraction "
-                           f"{row['fraction']:.2f}, the issue's bar {TRAINED_BEATS_RANDOM_THRESHOLD}); mean delta r "
-                           f"{row['mean_delta_r']:.3f}")
+        sel, what = driven_electrodes(el, modality)
+        driven[m] = {"electrodes": int(sel.sum()), "of": what}
+        runs = {m: f"r_{m}_best", **{f"{m}_{c}": f"r_{m}{suffix}_best" for c, (suffix, _) in CONTROLS.items()}}
+        for stat, col in runs.items():
+            if col not in el:
+                continue
+            value = float(el.loc[sel, col].mean()) if sel.any() else float("nan")
+            why = None if np.isfinite(value) else (f"no {what} analysed" if not sel.any()
+                                                   else f"peak r not finite on the {what}")
+            summary.measure(seed, f"{stat}.mean_r.driven", value if why is None else None, undefined=why)
+        for control, (_, test) in CONTROLS.items():
+            col = f"{m}_vs_{test}_any"
+            if col not in el:
+                continue
+            if sel.any():
+                summary.measure(seed, f"{m}.beats_{control}.driven", float(el.loc[sel, col].mean()))
+            else:
+                summary.measure(seed, f"{m}.beats_{control}.driven", None, undefined=f"no {what} analysed")
+    summary.notes["driven_electrodes"] = driven
+    if det is None:
+        return
+    weak = det["multimodal_weak"]
+    if weak["called"]:
+        summary.measure(seed, "multimodal_detection.precision", weak["precision"])
+    else:
+        summary.measure(seed, "multimodal_detection.precision", None,
+                        undefined="no electrode called multimodal: the precision of no call is undefined")
+    if weak["planted"]:
+        summary.measure(seed, "multimodal_detection.recall", weak["recall"])
+    else:
+        summary.measure(seed, "multimodal_detection.recall", None,
+                        undefined="no planted multimodal electrode is analysed")
     summary.notes["detection"] = det
 
 
 def combine_summaries(paths: Sequence[str | Path], out: str | Path) -> Summary:
-    """The family's ``summary.json``: the findings of every seed's evaluation (prefixed by the seed when there
-    are several)."""
+    """The family's ``summary.json``: every seed's statistics (and undefined statistics with their reasons), and
+    each seed's notes under ``seed{seed}``. Two inputs of one seed are refused."""
+    from ..core.errors import DataError
+
     combined = Summary("seeg")
     for path in paths:
         part = read_summary(path)
         combined.preset = part.get("preset")
-        prefix = f"seed {part.get('seed')}: " if len(paths) > 1 else ""
-        combined.seed = part.get("seed") if len(paths) == 1 else None
-        for f in part["findings"]:
-            combined.add(prefix + f["finding"], f["value"], f["threshold"], f.get("direction", "above"),
-                         f.get("detail", ""))
-        combined.notes[f"seed{part.get('seed')}"] = part.get("notes", {})
+        seed = part.get("seed")
+        if f"seed{seed}" in combined.notes:
+            raise DataError(path, f"a second summary of seed {seed}")
+        combined.seed = seed if len(paths) == 1 else None
+        undefined = part.get("undefined", {})
+        for key, stats in part["statistics"].items():
+            for name, value in stats.items():
+                why = undefined.get(key, {}).get(name, "undefined") if value is None else None
+                combined.measure(int(key), name, value, undefined=why)
+        combined.notes[f"seed{seed}"] = part.get("notes", {})
     write_summary(out, combined)
     return combined

@@ -6,6 +6,8 @@ when it has at least ``min_bins`` such bins. Tests:
 
 1. ``signal``: the best trained model's r > 0;
 2. ``{model}_vs_random``: each trained model (and the trained unimodal pair) beats its random-init copy;
+   ``{model}_vs_shuffled``: each trained model beats its own features shifted in time against the events (the
+   shuffled_time control, ``{model}-shuffled``), where encoded;
 3. ``mm_vs_unimodal``: the multimodal model beats the better unimodal model in that bin (vision or language);
 4. ``mm_vs_concat`` and ``mm_vs_lincomb``: it beats the concatenated unimodal features and the linear combination
    of unimodal predictions; ``mm_vs_own_towers``: it beats its own image and text towers side by side without
@@ -75,6 +77,8 @@ def ladder(Y: np.ndarray, preds: dict[str, np.ndarray], n_electrodes: int, modal
         control = "+".join(f"{part}-random" for part in m.split("+"))
         if m in preds and control in preds:
             test(f"{m}_vs_random", boot[m] - boot[control])
+        if m in preds and f"{m}-shuffled" in preds:
+            test(f"{m}_vs_shuffled", boot[m] - boot[f"{m}-shuffled"])
     uni = [m for m in trained if modalities[m] in ("vision", "language")]
     if uni:
         best_uni = np.stack([r[m] for m in uni]).argmax(0)

@@ -1,46 +1,171 @@
-"""The family's findings: detection at exactly the bar counts as met, the trained-vs-random claims carry their
-measured values, and the family summary gathers every seed."""
+"""The family's statistics and claims: each trained model and its controls (random_init, shuffled_time) are
+measured per seed on the electrodes its inputs drive; a statistic over no electrode (or a precision of no call) is
+undefined, never a number; the family summary keeps every seed; the registry loads and every claim's statistics
+are emitted; the shuffled_time control breaks the feature-recording pairing and keeps each feature's values."""
 
+import numpy as np
 import pandas as pd
+import pytest
 
+from neuromodels.core.claims import claims_table, load_registry
+from neuromodels.core.errors import DataError
 from neuromodels.core.findings import Summary, read_summary, write_summary
-from neuromodels.seeg.evaluate import _findings, combine_summaries
+from neuromodels.seeg.encoding import ModelFeatures, encode_alignment, shift_events, shuffled_offset
+from neuromodels.seeg.evaluate import combine_summaries, measure_statistics
+from neuromodels.seeg.ladder import detection_scores, ladder
+from neuromodels.seeg.ridge import pearson_r
+
+MODALITIES = {"simclr": "vision", "simclr-random": "vision", "minilm": "language", "minilm-random": "language",
+              "clip": "multimodal", "clip-random": "multimodal", "slip": "multimodal", "slip-random": "multimodal"}
 
 
-def _detection(precision, recall, clip_dr=0.03, simclr_fraction=0.0):
-    row = {"driven_electrodes": 10, "trained_beats_random": 3, "fraction": 0.3, "mean_delta_r": clip_dr,
-           "classes": ["vision"]}
-    return {"multimodal_weak": {"precision": precision, "recall": recall, "called": 5, "planted": 5,
-                                "true_positives": 4},
-            "trained_vs_random_on_driven": {
-                "clip": row, "simclr": {**row, "fraction": simclr_fraction},
-                "minilm": {**row, "mean_delta_r": -0.02}, "simclr+minilm": row}}
+def _electrodes(truth=("vision", "vision", "language", "multimodal", "multimodal", "noise"), called=None):
+    """An electrodes table as the evaluate step writes it: trained r 0.3, random-init 0.2, shuffled 0.05; the
+    trained models beat random on the first driven electrode only and beat shuffled everywhere."""
+    n = len(truth)
+    el = pd.DataFrame({"truth": list(truth), "signal_any": [t != "noise" for t in truth]})
+    for m, mod in MODALITIES.items():
+        if m.endswith("-random"):
+            continue
+        el[f"r_{m}_best"] = 0.3
+        el[f"r_{m}-random_best"] = 0.2
+        el[f"r_{m}-shuffled_best"] = 0.05
+        el[f"{m}_vs_random_any"] = np.arange(n) == 0
+        el[f"{m}_vs_shuffled_any"] = True
+    planted = el["truth"].to_numpy() == "multimodal"
+    calls = planted if called is None else np.asarray(called, bool)
+    det = {"multimodal_weak": detection_scores(calls, planted)}
+    return el, det
 
 
-def test_findings_thresholds_and_directions():
+def test_statistics_of_each_model_and_its_controls():
     s = Summary("seeg")
-    _findings(s, _detection(0.8, 1.0), pd.DataFrame(), "clip")
-    met = {f.finding.split(":")[0][:40]: f.met for f in s.findings}
-    assert all(met.values()), met  # precision exactly 0.8 passes the ">= 0.8" bar
-    assert len(s.findings) == 5  # two detection findings and one claim per named model (not the pair)
-    minilm = next(f for f in s.findings if "MiniLM" in f.finding)
-    assert minilm.value == 0.02 and minilm.direction == "below"
+    el, det = _electrodes()
+    measure_statistics(s, 3, el, MODALITIES, det)
+    stats = s.statistics["3"]
+    for m in ("simclr", "minilm", "clip", "slip"):
+        assert stats[f"{m}.mean_r.driven"] == pytest.approx(0.3)
+        assert stats[f"{m}_random_init.mean_r.driven"] == pytest.approx(0.2)
+        assert stats[f"{m}_shuffled_time.mean_r.driven"] == pytest.approx(0.05)
+        assert stats[f"{m}.beats_shuffled_time.driven"] == 1.0
+    # the driven electrodes: vision for SimCLR (2, the first wins), language for MiniLM (1, not the first),
+    # vision + language + multimodal for the dual encoders (5, the first wins)
+    assert stats["simclr.beats_random_init.driven"] == 0.5
+    assert stats["minilm.beats_random_init.driven"] == 0.0
+    assert stats["clip.beats_random_init.driven"] == pytest.approx(0.2)
+    assert stats["multimodal_detection.precision"] == 1.0 and stats["multimodal_detection.recall"] == 1.0
+    assert s.notes["driven_electrodes"]["simclr"] == {"electrodes": 2, "of": "planted vision electrodes"}
+    assert not s.findings
+
+
+def test_degenerate_statistics_are_undefined_with_their_reason():
     s = Summary("seeg")
-    _findings(s, _detection(0.75, 1.0, clip_dr=-0.01, simclr_fraction=0.9), pd.DataFrame(), "clip")
-    unmet = [f.finding for f in s.findings if not f.met]
-    assert len(unmet) == 3 and "precision" in unmet[0]
+    el, det = _electrodes(truth=("language", "multimodal", "noise"), called=[False, False, False])
+    measure_statistics(s, 0, el, MODALITIES, det)
+    stats, why = s.statistics["0"], s.undefined["0"]
+    for name in ("simclr.mean_r.driven", "simclr_random_init.mean_r.driven", "simclr.beats_random_init.driven"):
+        assert stats[name] is None and "no planted vision electrodes analysed" in why[name]
+    assert stats["multimodal_detection.precision"] is None and "no call" in why["multimodal_detection.precision"]
+    assert stats["multimodal_detection.recall"] == 0.0  # one planted, none found: a defined (bad) recall
+    el, det = _electrodes(truth=("vision", "noise"))
+    measure_statistics(s, 1, el, MODALITIES, det)
+    assert s.statistics["1"]["multimodal_detection.recall"] is None
+    assert "no planted multimodal" in s.undefined["1"]["multimodal_detection.recall"]
 
 
-def test_family_summary_gathers_every_seed(tmp_path):
+def test_real_recordings_score_the_electrodes_with_signal():
+    s = Summary("seeg")
+    el, _ = _electrodes()
+    measure_statistics(s, 0, el.drop(columns="truth"), MODALITIES, None)
+    assert s.notes["driven_electrodes"]["simclr"] == {"electrodes": 5, "of": "electrodes with signal"}
+    assert s.statistics["0"]["simclr.beats_random_init.driven"] == pytest.approx(0.2)
+    assert "multimodal_detection.precision" not in s.statistics["0"]
+
+
+def _seed_summaries(tmp_path, seeds=(0, 1)):
     paths = []
-    for seed, value in ((0, 0.9), (1, 0.7)):
+    for seed in seeds:
         s = Summary("seeg", preset="tiny", seed=seed)
-        s.add("recall", value, 0.8)
-        paths.append(tmp_path / f"s{seed}.json")
+        el, det = _electrodes(called=[False] * 6 if seed == 1 else None)
+        measure_statistics(s, seed, el, MODALITIES, det)
+        s.notes["targets"] = {"language": {"events": 10 + seed}}
+        paths.append(tmp_path / f"seed{seed}.json")
         write_summary(paths[-1], s)
+    return paths
+
+
+def test_family_summary_keeps_every_seed(tmp_path):
+    paths = _seed_summaries(tmp_path)
     combine_summaries(paths, tmp_path / "summary.json")
     out = read_summary(tmp_path / "summary.json")
-    assert [f["finding"] for f in out["findings"]] == ["seed 0: recall", "seed 1: recall"]
-    assert [f["met"] for f in out["findings"]] == [True, False] and out["all_met"] is False
-    combine_summaries(paths[:1], tmp_path / "one.json")
-    assert read_summary(tmp_path / "one.json")["findings"][0]["finding"] == "recall"
+    assert out["seeds"] == [0, 1] and out["findings"] == [] and out["preset"] == "tiny"
+    assert out["statistics"]["0"]["multimodal_detection.precision"] == 1.0
+    assert out["statistics"]["1"]["multimodal_detection.precision"] is None
+    assert "no call" in out["undefined"]["1"]["multimodal_detection.precision"]
+    assert out["notes"]["seed1"]["targets"]["language"]["events"] == 11
+    assert "detection" in out["notes"]["seed0"]
+    with pytest.raises(DataError, match="second summary of seed 0"):
+        combine_summaries([paths[0], paths[0]], tmp_path / "twice.json")
+
+
+def test_registry_loads_and_every_claim_is_measured(tmp_path):
+    claims = load_registry("seeg")
+    assert {c.control for c in claims if c.comparative} == {"random_init", "shuffled_time"}
+    for model in ("simclr", "minilm", "clip", "slip"):
+        assert {f"{model}_beats_random_init", f"{model}_beats_shuffled_time"} <= {c.id for c in claims}
+    combine_summaries(_seed_summaries(tmp_path), tmp_path / "summary.json")
+    summary = read_summary(tmp_path / "summary.json")
+    for claim in claims:
+        for seed in ("0", "1"):
+            assert claim.value in summary["statistics"][seed], (claim.id, seed)
+            assert not claim.comparative or claim.control_value in summary["statistics"][seed], (claim.id, seed)
+    table, seeds = claims_table([summary], ["seeg"], {"seeg": claims})
+    assert "not measured" not in set(table["status"])
+    assert set(seeds["seed"]) == {0, 1}
+    # every model clears random-init by 0.1 and shuffled by 0.25 on both seeds; the precision of seed 1 is undefined
+    rows = table.set_index("id")
+    assert rows.loc["clip_beats_random_init", "status"] == "reproduced"
+    assert rows.loc["multimodal_detection_precision", "n_seeds"] == 1
+    assert rows.loc["multimodal_detection_precision", "status"] == "inconclusive"
+
+
+def test_shuffled_offset_is_seeded_and_far_from_the_events_own_neighbours():
+    offsets = [shuffled_offset(900, seed, "language") for seed in range(20)]
+    assert all(300 <= o <= 600 for o in offsets) and len(set(offsets)) > 5
+    assert shuffled_offset(900, 3, "language") == shuffled_offset(900, 3, "language")
+    assert shuffled_offset(900, 3, "vision") != shuffled_offset(900, 3, "language") or \
+        shuffled_offset(900, 4, "vision") != shuffled_offset(900, 4, "language")
+    x = np.arange(12).reshape(6, 2)
+    shifted = shift_events(x, 2)
+    assert (shifted[2] == x[0]).all() and (np.sort(shifted, 0) == x).all()
+
+
+def test_shuffled_time_breaks_the_pairing_and_keeps_each_feature():
+    """Planted data: scenes of 8 events share one image's features; electrodes follow the features linearly. The
+    trained model predicts them, its shuffled_time control (the same features shifted in time) does not, and the
+    ladder's trained-vs-shuffled test passes on every driven electrode."""
+    gen = np.random.default_rng(0)
+    scenes, per_scene, n_el, n_bins = 90, 8, 4, 2
+    feats = np.repeat(gen.standard_normal((scenes, 6)), per_scene, axis=0).astype(np.float32)
+    n = len(feats)
+    weights = gen.standard_normal((6, n_el * n_bins))
+    Y = (feats @ weights + 1.5 * gen.standard_normal((n, n_el * n_bins))).astype(np.float32)
+    models = {"vis": ModelFeatures("vis", "vision", {"image.head": feats}, image_output="image.head"),
+              "vis-random": ModelFeatures("vis-random", "vision",
+                                          {"image.head": gen.standard_normal((n, 6)).astype(np.float32)},
+                                          trained=False, image_output="image.head", seed=1)}
+    offset = shuffled_offset(n, 0, "vision")
+    out = encode_alignment(Y, models, n_blocks=6, n_outer=3, n_inner=3, alphas=[0.1, 10.0, 1000.0],
+                           backend="numpy", shuffle_offset=offset)
+    assert int(out["shuffled_offset"]) == offset and "pred/vis-random-shuffled" not in out  # trained models only
+    r_model = pearson_r(Y, out["pred/vis"])
+    r_shuffled = pearson_r(Y, out["pred/vis-shuffled"])
+    assert r_model.mean() > 0.5
+    assert abs(r_shuffled.mean()) < 0.1 and np.abs(r_shuffled).max() < 0.25
+    # the same feature statistics: every column keeps its values (mean, s.d., sorted values)
+    shifted = shift_events(feats, offset)
+    np.testing.assert_array_equal(np.sort(shifted, 0), np.sort(feats, 0))
+    np.testing.assert_allclose(shifted.std(0), feats.std(0), rtol=1e-6)
+    preds = {k.split("/", 1)[1]: v for k, v in out.items() if k.startswith("pred/")}
+    table, _ = ladder(Y, preds, n_el, {m: f.modality for m, f in models.items()}, "vis", n_boot=200, min_bins=1)
+    assert table["vis_vs_shuffled"].all()
