@@ -677,9 +677,10 @@ def variant_statistics(table: pd.DataFrame, truths: Mapping[int, Mapping[str, An
             names_ = [f"{v}.ceiled_score.{key}" for v in trained]
             if not trained:
                 continue
-            if [v for v in trained if v not in rows.index]:
+            absent = [v for v in trained if v not in rows.index]
+            if absent:
                 summary.measure(seed, f"trained_min.ceiled_score.{key}", None,
-                                undefined=f"trained variants missing: {', '.join(v for v in trained if v not in rows.index)}")
+                                undefined=f"trained variants missing: {', '.join(absent)}")
             elif any(stats.get(n) is None for n in names_):
                 bad = [n for n in names_ if stats.get(n) is None]
                 summary.measure(seed, f"trained_min.ceiled_score.{key}", None,
