@@ -102,7 +102,7 @@ def cmd_analyze(args: argparse.Namespace) -> None:
 
     _, params = _settings(args)
     analyze(args.runs, args.trials, args.out_dir, human_path=params.get("human_slopes") or None,
-            preset=args.preset, seed=args.seed)
+            preset=args.preset, seed=args.seed, histories=args.histories or ())
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
@@ -165,6 +165,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                       "figures and summary.json.")
     an.add_argument("--runs", type=Path, nargs="+", required=True, help="tables written by `run`")
     an.add_argument("--trials", type=Path, required=True, help="the trial set (for the example figure)")
+    an.add_argument("--histories", type=Path, nargs="*", default=None,
+                    help="the backbones' training histories (JSON of `train`): held-out accuracy in the summary")
     an.add_argument("--out-dir", type=Path, required=True, help="output folder")
     common(an, device=False)
     an.set_defaults(func=cmd_analyze)

@@ -422,15 +422,30 @@ def _read_runs(runs: Sequence, seed: int) -> pd.DataFrame:
     return runs_table
 
 
+def _backbone_accuracy(histories: Sequence) -> dict[str, dict[str, float]]:
+    """Held-out accuracy per seed and diet from the training step's history files (``{seed: {diet: acc}}``)."""
+    from ..core.io import read_json
+
+    out: dict[str, dict[str, float]] = {}
+    for path in histories or ():
+        meta = read_json(path)
+        if not isinstance(meta, dict) or "diet" not in meta or "seed" not in meta:
+            raise DataError(path, "not a backbone training history (needs diet and seed)")
+        if meta.get("heldout_accuracy") is not None:
+            out.setdefault(str(int(meta["seed"])), {})[str(meta["diet"])] = round(float(meta["heldout_accuracy"]), 4)
+    return out
+
+
 def analyze(runs: Sequence, trials_path, out_dir, human_path=None, preset: str | None = None,
-            seed: int = 0) -> dict:
+            seed: int = 0, histories: Sequence = ()) -> dict:
     """Every table of the run step, of one seed or several -> slopes.csv, indices.csv (seed x model x
     experiment, human beside), diets.csv (eccNET per diet and seed), the figures (mean over seeds; the RT
     and fixation figures of the first seed) and ``summary.json`` (the statistics per seed).
 
     The models are compared on the user's backbone (runs labelled ``own``) when present, else on the
     ``upright`` diet's (or the first diet present); eccNET on each diet makes the diet experiment.
-    ``seed`` labels run tables that carry no seed column.
+    ``seed`` labels run tables that carry no seed column. ``histories`` (the training step's JSON files) add
+    each backbone's held-out accuracy to the notes and as ``eccnet_<diet>.backbone_heldout_accuracy``.
     """
     from pathlib import Path
 
@@ -476,6 +491,10 @@ def analyze(runs: Sequence, trials_path, out_dir, human_path=None, preset: str |
 
     summary = Summary("search", preset=preset, seed=first_seed)
     summary_statistics(summary, indices, slopes, diet_indices, diet_slopes, human)
+    accuracy = _backbone_accuracy(histories)
+    for s_key, by_diet in accuracy.items():
+        for diet, acc in by_diet.items():
+            summary.measure(int(s_key), f"eccnet_{diet}.backbone_heldout_accuracy", acc)
     human_index = indices.drop_duplicates("experiment").set_index("experiment")["human_index"]
     undefined = {str(s): {m: sorted(g[~g["index_defined"]]["experiment"]) for m, g in
                           indices[indices["seed"] == s].groupby("model") if (~g["index_defined"]).any()}
@@ -483,6 +502,7 @@ def analyze(runs: Sequence, trials_path, out_dir, human_path=None, preset: str |
     summary.notes.update({
         "seeds": seeds,
         "models_on_diet": first,
+        "backbone_heldout_accuracy": accuracy,
         "human_mean_index": round(float(human_index.mean()), 4),
         "human_index_per_experiment": {e: round(float(v), 4) for e, v in human_index.items()},
         "index_floor_ms_per_item": {e: round(float(v), 3) for e, v in

@@ -32,7 +32,8 @@ from ..core.training import Trainer, TrainSettings
 from .models import VGGBackbone
 from .presets import DIETS, SearchPreset, get_preset
 
-__all__ = ["diet_images", "train_backbone", "TrainedBackbone", "save_backbone", "load_backbone", "untrained_copy"]
+__all__ = ["diet_images", "train_backbone", "TrainedBackbone", "save_backbone", "load_backbone", "untrained_copy",
+           "heldout_accuracy"]
 
 log = get_logger(__name__)
 
@@ -121,12 +122,35 @@ def train_backbone(diet: str, preset: str | SearchPreset = "tiny", seed: int = 0
     result = trainer.fit(lambda epoch: _batches(images_t, labels_t, p.batch_size, seed, epoch),
                          steps_per_epoch=p.train_images // p.batch_size)
     model = model.cpu().eval()
+    heldout = heldout_accuracy(model, diet, p, seed)
     meta = {"diet": diet, "seed": seed, "widths": list(p.widths), "convs": list(p.convs),
-            "train": result.to_dict()}
+            "heldout_accuracy": heldout, "heldout_images": heldout_size(p), "train": result.to_dict()}
     last = result.history[-1] if result.history else {}
-    log.info("diet %s: final loss %.3f, training accuracy %.2f", diet, last.get("loss", float("nan")),
-             last.get("accuracy", float("nan")))
+    log.info("diet %s: final loss %.3f, training accuracy %.2f, held-out accuracy %.3f (%d images; chance 0.1)",
+             diet, last.get("loss", float("nan")), last.get("accuracy", float("nan")), heldout, heldout_size(p))
     return TrainedBackbone(model, diet, meta)
+
+
+def heldout_size(p: SearchPreset) -> int:
+    """Held-out images of a diet: a quarter of the training set, at least 128 and at most 1024."""
+    return int(min(max(p.train_images // 4, 128), 1024))
+
+
+@torch.no_grad()
+def heldout_accuracy(model: VGGBackbone, diet: str, preset: str | SearchPreset, seed: int) -> float:
+    """Category accuracy of a trained backbone on scenes of its diet that it never saw (another draw of the
+    world, seed 2000 + seed; the training draw is 1000 + seed); chance is 0.1."""
+    p = get_preset(preset)
+    images, labels = diet_images(diet, heldout_size(p), p.train_size, seed=2000 + seed, p_second=p.p_second,
+                                 light_spread_deg=p.light_spread_deg, upright_spread_deg=p.upright_spread_deg)
+    was_training = model.training
+    model.eval()
+    correct = 0
+    for start in range(0, len(labels), 256):
+        x = torch.from_numpy(images[start:start + 256]).float() / 255.0
+        correct += int((model(x).argmax(1).numpy() == labels[start:start + 256]).sum())
+    model.train(was_training)
+    return correct / max(len(labels), 1)
 
 
 def untrained_copy(backbone: nn.Module, seed: int) -> nn.Module:

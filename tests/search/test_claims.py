@@ -37,11 +37,13 @@ def test_seeds_reach_the_displays() -> None:
 
 def _tiny_training(seed: int):
     preset = get_preset("tiny", {"train_images": 64, "epochs": 1, "batch_size": 32})
-    return train_backbone("upright", preset, seed=seed, progress=False).model
+    return train_backbone("upright", preset, seed=seed, progress=False)
 
 
 def test_seeds_reach_the_backbone_and_the_untrained_control_is_untrained() -> None:
-    zero, zero_again, one = _tiny_training(0), _tiny_training(0), _tiny_training(1)
+    trained = _tiny_training(0)
+    zero, zero_again, one = trained.model, _tiny_training(0).model, _tiny_training(1).model
+    assert 0.0 <= trained.meta["heldout_accuracy"] <= 1.0 and trained.meta["heldout_images"] == 128
     assert all(torch.equal(a, b) for a, b in zip(zero.state_dict().values(), zero_again.state_dict().values()))
     assert not torch.equal(zero.blocks[0][0].weight, one.blocks[0][0].weight)
     # the control: the trained backbone's architecture re-drawn with the seed = where training started
@@ -54,7 +56,7 @@ def test_seeds_reach_the_backbone_and_the_untrained_control_is_untrained() -> No
     assert not torch.equal(control.blocks[0][0].weight, zero.blocks[0][0].weight)  # training moved the weights
     assert int(control.blocks[0][1].num_batches_tracked) == 0  # no statistics of any image
     assert not torch.equal(untrained_copy(zero, 1).blocks[0][0].weight, control.blocks[0][0].weight)
-    assert torch.equal(zero.blocks[0][0].weight, _tiny_training(0).blocks[0][0].weight)  # the original untouched
+    assert torch.equal(zero.blocks[0][0].weight, zero_again.blocks[0][0].weight)  # the original untouched
 
 
 def test_slope_floor_and_degenerate_indices() -> None:
@@ -117,7 +119,9 @@ def _runs(tmp: Path, trials: Path, seeds=(0, 1), flat: str = "pixel") -> list[st
 
 def test_summary_has_every_claims_statistics_for_every_seed(tmp_path: Path, trials_dir: Path) -> None:
     runs = _runs(tmp_path, trials_dir)
-    result = analyze(runs, trials_dir, tmp_path / "out", preset="tiny")
+    history = tmp_path / "upright_history.json"
+    history.write_text(json.dumps({"diet": "upright", "seed": 1, "heldout_accuracy": 0.75}))
+    result = analyze(runs, trials_dir, tmp_path / "out", preset="tiny", histories=[history])
     summary = read_summary(tmp_path / "out" / "summary.json")
     assert summary["seeds"] == [0, 1] and summary["findings"] == [] and result["findings"] == []
     claims = load_registry("search")
@@ -134,6 +138,8 @@ def test_summary_has_every_claims_statistics_for_every_seed(tmp_path: Path, tria
     assert "at most the floor" in summary["undefined"]["0"]["pixel.index.lighting"]
     assert summary["statistics"]["0"]["pixel.slope_correlation"] is None  # flat slopes correlate with nothing
     assert summary["notes"]["undefined_indices"]["1"]["pixel"] == sorted(EXPERIMENTS)
+    assert summary["notes"]["backbone_heldout_accuracy"] == {"1": {"upright": 0.75}}
+    assert summary["statistics"]["1"]["eccnet_upright.backbone_heldout_accuracy"] == 0.75
     indices = pd.read_csv(tmp_path / "out" / "indices.csv")
     assert set(indices["seed"]) == {0, 1} and indices.loc[indices["model"] == "pixel", "index"].isna().all()
     assert set(pd.read_csv(tmp_path / "out" / "diets.csv")["diet"]) == set(DIETS)

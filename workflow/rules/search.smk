@@ -131,6 +131,8 @@ rule search_analyze:
     input:
         runs=[p for s in SR_SEEDS for p in sr_seed_paths(SR_RUNS, s)],
         trials=sr_seed_paths([f"{SR_TRIALS}/trials.csv"], SR_SEEDS[0])[0],
+        # each trained backbone's held-out accuracy goes to the summary
+        histories=[f"{SR_OUT}/seed{s}/backbones/{d}_history.json" for s in SR_SEEDS for d in SR_DIETS],
     output:
         slopes=report(f"{SR_OUT}/slopes.csv", caption="../report/search_slopes.rst", category="search"),
         indices=report(f"{SR_OUT}/indices.csv", caption="../report/search_indices_table.rst", category="search"),
@@ -158,7 +160,8 @@ rule search_analyze:
     benchmark:
         timing("search_analyze")
     shell:
-        "neuromodels search analyze --runs {input.runs} --trials {params.trials} --out-dir {params.out} "
+        "neuromodels search analyze --runs {input.runs} --trials {params.trials} --histories {input.histories} "
+        "--out-dir {params.out} "
         "--preset {params.preset} --params {params.family} --seed {params.seed} 2> {log}"
 
 
