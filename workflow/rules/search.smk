@@ -32,11 +32,6 @@ SR_BACKBONES = [
 ]
 
 
-def sr_seed_paths(paths, seed):
-    """The paths of one seed (the templates' {sr_seed} filled in)."""
-    return [p.replace("{sr_seed}", str(seed)) for p in paths]
-
-
 BENCHMARKS.append(f"{BENCH}/search.json")
 
 wildcard_constraints:
@@ -105,7 +100,7 @@ rule search_run:
         trials=lambda wildcards, input: os.path.dirname(input.trials),
         models=" ".join(m for m, _ in SR_PAIRS),
         diets=" ".join(d for _, d in SR_PAIRS),
-        backbones=lambda wildcards: " ".join(sr_seed_paths(SR_BACKBONES, wildcards.sr_seed)),
+        backbones=lambda wildcards: " ".join(b.replace("{sr_seed}", wildcards.sr_seed) for b in SR_BACKBONES),
         family=params("search"),
         preset=PRESET,
         preset_code=preset_code("search"),
@@ -129,8 +124,8 @@ rule search_run:
 # The analysis gathers every seed's runs: indices per seed, summary.json with each claim's statistics per seed.
 rule search_analyze:
     input:
-        runs=[p for s in SR_SEEDS for p in sr_seed_paths(SR_RUNS, s)],
-        trials=sr_seed_paths([f"{SR_TRIALS}/trials.csv"], SR_SEEDS[0])[0],
+        runs=[p.replace("{sr_seed}", str(s)) for s in SR_SEEDS for p in SR_RUNS],
+        trials=f"{SR_TRIALS}/trials.csv".replace("{sr_seed}", str(SR_SEEDS[0])),
         # each trained backbone's held-out accuracy goes to the summary
         histories=[f"{SR_OUT}/seed{s}/backbones/{d}_history.json" for s in SR_SEEDS for d in SR_DIETS],
     output:
