@@ -7,5 +7,5 @@ Modules, one per thing they hold: :mod:`.data` (reader and validation of the rec
 networks for image-text events, the extractor interface, the interaction feature), :mod:`.ridge` (grouped-CV
 ridge solver with one decomposition per fold), :mod:`.encoding` (every model, pair and baseline of one
 alignment), :mod:`.stats` (block bootstrap, FDR), :mod:`.ladder` (the per-electrode test ladder),
-:mod:`.evaluate` (tables, findings), :mod:`.figures`, :mod:`.presets`, :mod:`.bench`, :mod:`.commands`.
+:mod:`.evaluate` (tables, the statistics of the claims registry `claims.yaml`), :mod:`.figures`, :mod:`.presets`, :mod:`.bench`, :mod:`.commands`.
 """

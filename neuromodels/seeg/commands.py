@@ -70,7 +70,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _register_summarize(steps) -> None:
-    p = steps.add_parser("summarize", help="the family's summary.json from every seed's findings")
+    p = steps.add_parser("summarize", help="the family's summary.json: every seed's statistics (what the claims "
+                                           "registry is evaluated on)")
     p.add_argument("--inputs", nargs="+", required=True, help="summary.json of each seed's evaluate step")
     p.add_argument("--out", required=True, help="the family's summary.json")
     add_runtime_arguments(p, device=False)

@@ -37,7 +37,7 @@ def _load_encoded(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, st
 def evaluate_all(targets: Sequence[str], encoded: Sequence[str], truth_path: str | None, out_dir: str | Path,
                  preset_name: str, params: dict[str, Any], seed: int = 0) -> Summary:
     """Write ``electrodes.csv``, ``regions.csv``, ``models.csv``, ``references.csv`` (what each contact of each
-    trial was referenced to), ``details.json``, ``summary.json`` (the findings), ``glass_brain.png``,
+    trial was referenced to), ``details.json``, ``summary.json`` (the seed's statistics), ``glass_brain.png``,
     ``r_by_bin.png`` under ``out_dir``; return the seed's statistics."""
     out = Path(out_dir)
     preset = get_preset(preset_name)

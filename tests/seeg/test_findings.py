@@ -24,7 +24,7 @@ def _electrodes(truth=("vision", "vision", "language", "multimodal", "multimodal
     trained models beat random on the first driven electrode only and beat shuffled everywhere."""
     n = len(truth)
     el = pd.DataFrame({"truth": list(truth), "signal_any": [t != "noise" for t in truth]})
-    for m, mod in MODALITIES.items():
+    for m in MODALITIES:
         if m.endswith("-random"):
             continue
         el[f"r_{m}_best"] = 0.3

@@ -149,6 +149,16 @@ def test_tiny_seeg_dag_runs_on_the_release_layout(release, tmp_path):
     assert notes["corrupted_channels"] == 2 and notes["non_brain_channels"] == 2
     for name in ("electrodes.csv", "regions.csv", "glass_brain.png", "r_by_bin.png"):
         assert os.path.getsize(results / "seed0" / name) > 0
+    # every claim's statistics are emitted (a number, or None with its reason) but the detection of planted
+    # electrodes, which real recordings cannot have; the models are scored on the electrodes with signal
+    from neuromodels.core.claims import load_registry
+
+    stats, why = summary["statistics"]["0"], summary.get("undefined", {}).get("0", {})
+    wanted = {n for c in load_registry("seeg") for n in (c.value, c.control_value) if n}
+    assert {n for n in wanted if not n.startswith("multimodal_detection.")} <= set(stats)
+    assert not [n for n in stats if stats[n] is None and n not in why]
+    assert summary["notes"]["seed0"]["driven_electrodes"]["clip"]["of"] == "electrodes with signal"
+    assert summary["findings"] == []
 
 
 def test_trials_of_other_movies_are_skipped_and_counted(release, tmp_path):

@@ -1,6 +1,7 @@
 # The seeg family: recordings in the Brain Treebank release layout (simulated, or real ones named by `seeg.data`) ->
 # event-locked targets -> per-layer features of trained and random-init networks -> grouped-CV ridge per
-# alignment -> test ladder, tables and figures.
+# alignment (each trained model also against its own features shifted in time: the shuffled_time control) -> test
+# ladder, tables, figures and per-seed statistics -> the family summary over every seed (claims.yaml is judged on it).
 SEEG = config["seeg"]
 SEEG_SIMULATED = not SEEG["data"]
 SEEG_DIR = f"{DATA}/seeg/seed{{seed}}"
