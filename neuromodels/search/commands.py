@@ -76,12 +76,14 @@ def cmd_run(args: argparse.Namespace) -> None:
     backbones = per_run(args.backbone or ["none"], "--backbone")
     if len(args.out) != n:
         raise ConfigError("--out", f"one table per --model ({n}); got {len(args.out)}")
-    p, _ = _settings(args)
+    p, params = _settings(args)
     trials = read_trials(args.trials)
     loaded: dict[str, object] = {}
+    allow_pickle = bool(params.get("allow_pickle", False))
     for model, diet, path, out in zip(args.model, diets, backbones, args.out):
         if path != "none" and path not in loaded:
-            loaded[path] = load_backbone(Path(path))
+            # a pickled module only on the config's explicit opt-in (search.allow_pickle; its risk is stated there)
+            loaded[path] = load_backbone(Path(path), allow_pickle=allow_pickle and diet == "own")
         backbone = loaded.get(path)
         if model == "untrained_backbone":
             # the named backbone's architecture (the preset's VGG when none), re-initialised with the seed

@@ -59,17 +59,21 @@ class VGGBackbone(nn.Module):
     global average of the last block (used only for training)."""
 
     def __init__(self, widths: Sequence[int] = (8, 16, 32, 32, 32), convs: Sequence[int] = (2, 2, 3, 3, 3),
-                 n_classes: int = 10) -> None:
+                 n_classes: int = 10, batch_norm: bool = True) -> None:
         super().__init__()
         if len(widths) != N_BLOCKS or len(convs) != N_BLOCKS:
             raise ConfigError("widths", f"the backbone has {N_BLOCKS} blocks: give 5 widths and 5 conv counts")
         self.widths, self.convs = tuple(int(w) for w in widths), tuple(int(c) for c in convs)
+        self.batch_norm = bool(batch_norm)
         blocks, c_in = [], 3
         for width, n in zip(self.widths, self.convs):
             layers: list[nn.Module] = []
             for _ in range(n):
-                layers += [nn.Conv2d(c_in, width, 3, padding=1, bias=False), nn.BatchNorm2d(width),
-                           nn.ReLU(inplace=True)]
+                if self.batch_norm:
+                    layers += [nn.Conv2d(c_in, width, 3, padding=1, bias=False), nn.BatchNorm2d(width),
+                               nn.ReLU(inplace=True)]
+                else:  # VGG16's own layout (convolution with bias, ReLU): pretrained weights map onto it
+                    layers += [nn.Conv2d(c_in, width, 3, padding=1), nn.ReLU(inplace=True)]
                 c_in = width
             blocks.append(nn.Sequential(*layers))
         self.blocks = nn.ModuleList(blocks)

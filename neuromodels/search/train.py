@@ -33,7 +33,7 @@ from .models import VGGBackbone
 from .presets import DIETS, SearchPreset, get_preset
 
 __all__ = ["diet_images", "train_backbone", "TrainedBackbone", "save_backbone", "load_backbone", "untrained_copy",
-           "heldout_accuracy"]
+           "heldout_accuracy", "vgg16_key_map", "vgg16_from_torchvision", "is_torchvision_vgg16"]
 
 log = get_logger(__name__)
 
@@ -178,27 +178,87 @@ def untrained_copy(backbone: nn.Module, seed: int) -> nn.Module:
 def save_backbone(path: PathLike, trained: TrainedBackbone) -> Path:
     return torch_save(path, {"kind": "vgg", "widths": list(trained.model.widths),
                              "convs": list(trained.model.convs), "n_classes": trained.model.head.out_features,
+                             "batch_norm": trained.model.batch_norm,
                              "state_dict": trained.model.state_dict(), "diet": trained.diet,
                              "meta": trained.meta})
 
 
-def load_backbone(path: PathLike) -> nn.Module:
-    """A backbone saved by :func:`save_backbone`, or any module saved whole with ``torch.save`` that has
-    ``blocks`` (5 modules; see :mod:`.models`). Returned in eval mode on the CPU."""
+# VGG16's convolutions in torchvision's layout: ``features.N`` for N below, 2, 2, 3, 3 and 3 per block (the
+# indices between them are ReLUs and max pools); the classifier (``classifier.0/3/6``) is not used by the search
+VGG16_WIDTHS: tuple[int, ...] = (64, 128, 256, 512, 512)
+VGG16_CONVS: tuple[int, ...] = (2, 2, 3, 3, 3)
+VGG16_FEATURES: tuple[tuple[int, ...], ...] = ((0, 2), (5, 7), (10, 12, 14), (17, 19, 21), (24, 26, 28))
+VGG16_IGNORED = tuple(f"classifier.{i}.{k}" for i in (0, 3, 6) for k in ("weight", "bias"))
+# ImageNet's channel means and deviations (RGB in [0, 1]), as torchvision's VGG16 expects its input
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+def vgg16_key_map() -> dict[str, str]:
+    """torchvision's VGG16 key (``features.N.weight`` / ``.bias``) -> this project's VGG16 key
+    (``blocks.b.j.weight`` / ``.bias``, block ``b``, layer ``j`` = 2 x the convolution's place in its block)."""
+    out = {}
+    for b, indices in enumerate(VGG16_FEATURES):
+        for place, n in enumerate(indices):
+            for kind in ("weight", "bias"):
+                out[f"features.{n}.{kind}"] = f"blocks.{b}.{2 * place}.{kind}"
+    return out
+
+
+def is_torchvision_vgg16(state: Any) -> bool:
+    """Whether a loaded file looks like a state_dict in torchvision's VGG layout (keys ``features.N...``)."""
+    return isinstance(state, dict) and any(isinstance(k, str) and k.startswith("features.") for k in state)
+
+
+def vgg16_from_torchvision(state: dict, path: PathLike | None = None, n_classes: int = 10) -> VGGBackbone:
+    """The project's VGG16 (widths 64-512, no batch norm, ImageNet's input normalisation) holding the weights
+    of a torchvision-layout VGG16 ``state_dict``, mapped key by key (:func:`vgg16_key_map`). Every one of the 26
+    convolution tensors must be there with VGG16's shape; torchvision's classifier keys are ignored; any other
+    key is refused (another architecture, e.g. ``vgg16_bn``, or a truncated file), with one line naming ``path``."""
+    mapping = vgg16_key_map()
+    missing = [k for k in mapping if k not in state]
+    if missing:
+        raise DataError(path, f"not VGG16 in torchvision's layout: {len(missing)} of its {len(mapping)} convolution "
+                              f"keys missing (first: {missing[0]})")
+    extra = [k for k in state if k not in mapping and k not in VGG16_IGNORED]
+    if extra:
+        raise DataError(path, f"not VGG16 in torchvision's layout: {len(extra)} unexpected keys (first: {extra[0]}; "
+                              "vgg16_bn and other VGGs are not supported)")
+    model = VGGBackbone(VGG16_WIDTHS, VGG16_CONVS, n_classes=n_classes, batch_norm=False)
+    target = model.state_dict()
+    mapped = {}
+    for src, dst in mapping.items():
+        value = state[src]
+        if not isinstance(value, torch.Tensor) or tuple(value.shape) != tuple(target[dst].shape):
+            shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+            raise DataError(path, f"{src} has shape {shape}, VGG16's is {tuple(target[dst].shape)}")
+        mapped[dst] = value.detach().to(target[dst].dtype)
+    model.load_state_dict(mapped, strict=False)  # the classification head is not VGG16's and stays as drawn
+    model.mean.copy_(torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
+    model.std.copy_(torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+    return model.eval()
+
+
+def load_backbone(path: PathLike, allow_pickle: bool = False) -> nn.Module:
+    """A backbone from a file: one saved by :func:`save_backbone`; VGG16 weights in torchvision's ``state_dict``
+    layout (``features.N.weight`` / ``.bias``, e.g. ImageNet's), mapped onto the project's VGG16
+    (:func:`vgg16_from_torchvision`); or, only with ``allow_pickle`` (the user's explicit opt-in, see
+    :data:`neuromodels.core.io.PICKLE_RISK`), any module saved whole with ``torch.save`` that has ``blocks``
+    (5 modules; see :mod:`.models`). Loaded weights-only otherwise. Returned in eval mode on the CPU."""
     path = Path(path)
     if not path.is_file():
         raise DataError(path, "backbone file not found")
-    try:
-        state = torch_load(path, map_location="cpu")
-    except Exception as exc:  # a truncated file, or a pickle of classes this interpreter cannot import
-        raise DataError(path, f"not a readable torch file ({type(exc).__name__})") from None
+    state = torch_load(path, map_location="cpu", allow_pickle=allow_pickle)
     if isinstance(state, nn.Module):
         blocks = getattr(state, "blocks", None)
         if blocks is None or len(blocks) != 5:
             raise DataError(path, "a backbone module needs an attribute 'blocks' with 5 modules")
         return state.eval()
+    if is_torchvision_vgg16(state):
+        return vgg16_from_torchvision(state, path)
     if not isinstance(state, dict) or state.get("kind") != "vgg" or "state_dict" not in state:
-        raise DataError(path, "not a search backbone (needs kind 'vgg', widths, convs, state_dict)")
-    model = VGGBackbone(state["widths"], state["convs"], n_classes=int(state.get("n_classes", 10)))
+        raise DataError(path, "not a search backbone (needs kind 'vgg', widths, convs, state_dict; or VGG16 "
+                              "weights in torchvision's layout, features.N.weight)")
+    model = VGGBackbone(state["widths"], state["convs"], n_classes=int(state.get("n_classes", 10)),
+                        batch_norm=bool(state.get("batch_norm", True)))
     model.load_state_dict(state["state_dict"])
     return model.eval()

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from neuromodels.core.errors import DataError
 from neuromodels.search.presets import get_preset
@@ -43,3 +44,75 @@ def test_training_resumes_from_its_checkpoint(tmp_path: Path) -> None:
     (tmp_path / "bad.pt").write_bytes(b"not a torch file")
     with pytest.raises(DataError, match="bad.pt"):
         load_backbone(tmp_path / "bad.pt")
+
+
+def _torchvision_vgg16_state(seed: int = 0) -> dict:
+    """Random weights in torchvision's VGG16 state_dict layout (features.N, classifier.N), built by hand."""
+    g = torch.Generator().manual_seed(seed)
+    state, c_in = {}, 3
+    widths = {0: 64, 2: 64, 5: 128, 7: 128, 10: 256, 12: 256, 14: 256, 17: 512, 19: 512, 21: 512, 24: 512,
+              26: 512, 28: 512}
+    for n, width in widths.items():
+        state[f"features.{n}.weight"] = torch.randn(width, c_in, 3, 3, generator=g) * 0.05
+        state[f"features.{n}.bias"] = torch.randn(width, generator=g) * 0.05
+        c_in = width
+    for i, (o, k) in {0: (4096, 25088), 3: (4096, 4096), 6: (1000, 4096)}.items():
+        state[f"classifier.{i}.weight"] = torch.zeros(o, 1)  # shapes do not matter: the classifier is not used
+        state[f"classifier.{i}.bias"] = torch.zeros(o)
+    return state
+
+
+def test_vgg16_weights_in_torchvision_layout_round_trip(tmp_path: Path) -> None:
+    from neuromodels.search.train import vgg16_key_map
+
+    state = _torchvision_vgg16_state()
+    path = tmp_path / "vgg16.pth"
+    torch.save(state, path)
+    model = load_backbone(path)
+    mapping = vgg16_key_map()
+    assert len(mapping) == 26 and set(mapping) == {k for k in state if k.startswith("features.")}
+    ours = model.state_dict()
+    for src, dst in mapping.items():  # every key mapped, every tensor where the map says
+        assert torch.equal(ours[dst], state[src]), (src, dst)
+    assert model.widths == (64, 128, 256, 512, 512) and not model.batch_norm
+    # the features are VGG16's: the same convolutions and ReLUs in the same order (torchvision's ImageNet input
+    # normalisation applied by the backbone)
+    x = torch.rand(1, 3, 32, 32)
+    h = (x - torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)) / torch.tensor([0.229, 0.224, 0.225]).view(
+        1, 3, 1, 1)
+    for n in (0, 2):
+        h = torch.relu(F.conv2d(h, state[f"features.{n}.weight"], state[f"features.{n}.bias"], padding=1))
+    assert torch.allclose(model.blocks[0](model.normalise(x)), h, atol=1e-5)
+
+
+@pytest.mark.parametrize("change,message", [
+    ("extra", "unexpected keys \\(first: features.31.weight"),
+    ("missing", "keys missing \\(first: features.28.bias"),
+    ("shape", "features.0.weight has shape"),
+])
+def test_vgg16_layout_refuses_extra_missing_or_misshapen_keys(tmp_path: Path, change: str, message: str) -> None:
+    state = _torchvision_vgg16_state()
+    if change == "extra":
+        state["features.31.weight"] = torch.zeros(1)
+    elif change == "missing":
+        del state["features.28.bias"]
+    else:
+        state["features.0.weight"] = torch.zeros(64, 1, 3, 3)
+    path = tmp_path / f"vgg16_{change}.pth"
+    torch.save(state, path)
+    with pytest.raises(DataError, match=f"vgg16_{change}.pth.*{message}") as info:
+        load_backbone(path)
+    assert "\n" not in str(info.value)
+
+
+def test_a_pickled_module_loads_only_on_the_explicit_opt_in(tmp_path: Path) -> None:
+    from neuromodels.search.models import VGGBackbone
+
+    module = VGGBackbone((4, 4, 4, 4, 4), (1, 1, 1, 1, 1)).eval()
+    path = tmp_path / "whole.pt"
+    torch.save(module, path)
+    with pytest.raises(DataError, match="whole.pt.*weights_only"):
+        load_backbone(path)
+    loaded = load_backbone(path, allow_pickle=True)
+    x = torch.rand(1, 3, 32, 32)
+    assert torch.allclose(loaded(x), module(x))
