@@ -6,7 +6,7 @@ A family's registry is ``neuromodels/<family>/claims.yaml``::
     claims:
       - id: oat_beats_guided_walk_layouts
         claim: "..."            # the paper's own wording
-        source: "Mondal et al., ECCV 2024, Table 2"
+        source: "Fang et al., ECCV 2024 (OAT), Table 2"
         statistic: "Sequence Score of OAT minus the control's, held-out layouts"
         value: oat_sampled.sequence_score.layouts      # a statistic the family's summary.json measures
         control: guided_walk                           # the strongest control, by name (null: none)
