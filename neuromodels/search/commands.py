@@ -32,7 +32,10 @@ def cmd_stimuli(args: argparse.Namespace) -> None:
 
     p, params = _settings(args)
     experiments = params.get("experiments") or list(EXPERIMENT_NAMES)
-    displays = make_trials(experiments, p.n_trials, seed=args.seed, px_per_deg=p.px_per_deg, jitter=p.jitter)
+    per_experiment = ({e: p.intersection_n_trials for e in ("intersection", "t_vs_l")}
+                      if p.intersection_n_trials else None)
+    displays = make_trials(experiments, p.n_trials, seed=args.seed, px_per_deg=p.px_per_deg, jitter=p.jitter,
+                           published=p.published_stimuli, n_trials_by_experiment=per_experiment)
     path = write_trials(args.out_dir, displays)
     get_logger(__name__).info("wrote %d search trials (%d experiments, %g px/deg) to %s", len(displays),
                               len(experiments), p.px_per_deg, path)
@@ -91,7 +94,7 @@ def cmd_run(args: argparse.Namespace) -> None:
                                       VGGBackbone(p.widths, p.convs, n_classes=len(CATEGORY_NAMES)), args.seed)
         table = run_model(model, trials, backbone, chance_draws=p.chance_draws, seed=args.seed,
                           batch_size=p.batch_trials, relative_to_background=p.relative_to_background,
-                          recrop=p.recrop)
+                          recrop=p.recrop, dog=p.dog, empty_cells=p.empty_cells)
         table.insert(1, "diet", diet)
         table.insert(2, "seed", int(args.seed))
         write_table(out, table)

@@ -29,12 +29,13 @@ from torch import nn
 from ..core.errors import ConfigError, DataError
 from ..core.runtime import get_logger
 from .data import TrialSet
-from .models import MODEL_KINDS, EccNet, EccentricitySettings, chance_fixations, pixel_priority, run_search
+from .models import (MODEL_KINDS, EccNet, EccentricitySettings, chance_fixations, eccnet_fixation_count, grid_cells,
+                     pixel_priority, run_search)
 
 __all__ = ["RT_MS_PER_FIXATION", "RT_OFFSET_MS", "MIN_SLOPE_MS_PER_ITEM", "reaction_time_ms", "fit_slope",
            "slope_resolution", "condition_slopes", "asymmetry_index", "index_table", "mean_index",
            "slope_correlation", "run_model", "plot_rt", "plot_indices", "plot_fixations", "plot_diets",
-           "summary_statistics"]
+           "summary_statistics", "agreement_table", "correlation_interval"]
 
 RT_MS_PER_FIXATION = 252.359
 RT_OFFSET_MS = 376.271
@@ -159,25 +160,78 @@ def slope_correlation(slopes: pd.DataFrame, human: pd.DataFrame, model: str) -> 
     return float(np.corrcoef(m["slope_ms_per_item"], m["slope_ms_per_item_human"])[0, 1])
 
 
+def correlation_interval(r: float, n: int, level: float = 0.95) -> tuple[float, float]:
+    """The ``level`` interval of a Pearson ``r`` over ``n`` pairs (Fisher's z: atanh(r) +- z_q / sqrt(n - 3));
+    NaNs when r is undefined or n < 4."""
+    from scipy.stats import norm
+
+    if not np.isfinite(r) or n < 4:
+        return float("nan"), float("nan")
+    z, half = np.arctanh(np.clip(r, -0.999999, 0.999999)), norm.ppf(0.5 + level / 2) / np.sqrt(n - 3)
+    return float(np.tanh(z - half)), float(np.tanh(z + half))
+
+
+def agreement_table(indices: pd.DataFrame, slopes: pd.DataFrame, human: pd.DataFrame) -> pd.DataFrame:
+    """Per (seed,) model: how many experiments have a defined index with the human sign (positive: H is the
+    condition humans find harder, so every human index is positive), of how many defined, and the Pearson
+    correlation of the model's condition slopes with the humans' with its 95% interval (Fisher's z over the
+    conditions)."""
+    keys = (["seed"] if "seed" in indices else []) + ["model"]
+    rows = []
+    for key, g in indices.groupby(keys, sort=False):
+        head = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
+        sl = slopes
+        for k, v in head.items():
+            sl = sl[sl[k] == v]
+        r = slope_correlation(sl, human, head["model"])
+        n = len(sl.merge(human, on=["experiment", "condition"]))
+        low, high = correlation_interval(r, n)
+        defined = g["index"].notna()
+        rows.append({**head, "experiments_with_human_sign": int((g["index"][defined] > 0).sum()),
+                     "experiments_defined": int(defined.sum()), "slope_correlation": r,
+                     "slope_correlation_low": low, "slope_correlation_high": high, "conditions": n})
+    return pd.DataFrame(rows)
+
+
 # ------------------------------------------------------------------------------------------- running
 def _extent(trials: TrialSet, rows: np.ndarray) -> float:
     t = trials.table.iloc[rows]
     return float(np.max(np.maximum(t["target_x1"] - t["target_x0"], t["target_y1"] - t["target_y0"])))
 
 
+def _grid(value) -> tuple[int, int] | None:
+    """A ``grid`` cell of trials.csv (``"rows x cols"``) as (rows, cols); None when empty or unreadable."""
+    try:
+        rows, cols = (int(v) for v in str(value).lower().split("x"))
+    except ValueError:
+        return None
+    return (rows, cols) if rows > 0 and cols > 0 else None
+
+
 def run_model(kind: str, trials: TrialSet, backbone: nn.Module | None = None,
               settings: EccentricitySettings = EccentricitySettings(), chance_draws: int = 200, seed: int = 0,
               batch_size: int = 64, naive: bool = False, relative_to_background: bool = True,
-              recrop: bool = False) -> pd.DataFrame:
+              recrop: bool = False, dog: bool = False, empty_cells: bool = False) -> pd.DataFrame:
     """Search every trial with one model (``eccnet``, ``eccnet_no_ecc``, ``eccnet_top_layer``, ``ivsn``,
     ``pixel``, ``chance``); one row per trial with the fixation count, whether the target was found and
-    the fixation sequence (JSON ``[[x, y], ...]``)."""
+    the fixation sequence (JSON ``[[x, y], ...]``).
+
+    ``dog``: eccNET's difference-of-Gaussians stage with the experiment's published kernels
+    (:data:`~.experiments.DOG_KERNELS`; an experiment of the user's takes the curvature and orientation ones).
+    ``empty_cells``: eccNET's search over the display's grid (trials.csv's ``grid``): fixations land on cells,
+    empty ones included, at most cells + 1 of them, and a trial counts as eccNET's analysis counts it
+    (:func:`~.models.eccnet_fixation_count`: the set size when the target was not found within the cells'
+    count); trials without a grid keep the item-by-item search (column ``grid_search`` False). Chance is a
+    random order over the items either way (the published chance baseline)."""
+    from .experiments import DEFAULT_DOG, DOG_KERNELS
+
     if kind not in MODEL_KINDS:
         raise ConfigError("models", f"unknown model {kind!r}; choose from {', '.join(MODEL_KINDS)}")
     table = trials.table
     n = len(table)
     fix = np.zeros(n, dtype=np.float64)
     found = np.ones(n, dtype=bool)
+    on_grid = np.zeros(n, dtype=bool)
     seqs = [""] * n
     if kind == "chance":
         fix = chance_fixations(table["set_size"].to_numpy(), table["target_index"].to_numpy(), chance_draws, seed)
@@ -196,26 +250,37 @@ def run_model(kind: str, trials: TrialSet, backbone: nn.Module | None = None,
                 spec = MODEL_KINDS[kind]
                 model = EccNet(backbone, (h, w), ppd, layers=spec["layers"], eccentricity=spec["eccentricity"],
                                settings=settings, naive=naive, relative_to_background=relative_to_background,
-                               recrop=recrop)
+                               recrop=recrop, dog=DOG_KERNELS.get(str(exp), DEFAULT_DOG) if dog else None)
+            grids = [(_grid(table["grid"].iloc[r]) if "grid" in table else None) for r in rows_all]
             for start in range(0, len(rows_all), batch_size):
                 rows = rows_all[start:start + batch_size]
                 images, targets = _load(trials, rows, (h, w), model)
                 extent = _extent(trials, rows)
                 if model is None:
-                    prio = pixel_priority(targets, extent)
+                    prio = pixel_priority(targets, ppd)
                 else:
                     with torch.no_grad():
                         prio = model.priority_fn(targets, extent)
+                cells = [grid_cells((h, w), g) if empty_cells and g is not None else None
+                         for g in grids[start:start + batch_size]]
                 res = run_search(prio, images, [trials.boxes[r] for r in rows],
-                                 table["target_index"].to_numpy()[rows], (h, w))
-                fix[rows] = res.fixations
+                                 table["target_index"].to_numpy()[rows], (h, w), cells=cells)
+                counts = res.fixations.astype(np.float64)
+                gridded = np.array([c is not None for c in cells])
+                if gridded.any():
+                    n_cells = np.array([len(c) if c is not None else 0 for c in cells])
+                    eccnet = eccnet_fixation_count(res, table["set_size"].to_numpy()[rows], n_cells)
+                    counts[gridded] = eccnet[gridded]
+                fix[rows] = counts
                 found[rows] = res.found
+                on_grid[rows] = gridded
                 for r, s in zip(rows, res.sequences):
                     seqs[r] = json.dumps(np.round(s, 1).tolist())
     out = table[["trial_id", "experiment", "condition", "set_size"]].copy()
     out.insert(0, "model", kind)
     out["fixations"] = fix
     out["found"] = found
+    out["grid_search"] = on_grid
     out["sequence"] = seqs
     return out
 
@@ -271,9 +336,26 @@ def plot_rt(slopes: pd.DataFrame, human: pd.DataFrame, models: Sequence[str]):
     return fig
 
 
-def plot_indices(indices: pd.DataFrame, models: Sequence[str], title: str = "asymmetry index", by: str = "model"):
+def _agreement_label(name: str, agreement: pd.DataFrame | None, by: str) -> str:
+    """``name: human sign 4/6, 3/5; r 0.31 [-0.30, 0.75], ...`` per seed, from :func:`agreement_table`."""
+    if agreement is None or not len(agreement) or by not in agreement:
+        return name
+    g = agreement[agreement[by] == name]
+    if not len(g):
+        return name
+    signs = ", ".join(f"{int(a)}/{int(d)}" for a, d in zip(g["experiments_with_human_sign"], g["experiments_defined"]))
+    rs = ", ".join("undefined" if not np.isfinite(r) else f"{r:.2f} [{lo:.2f}, {hi:.2f}]"
+                   for r, lo, hi in zip(g["slope_correlation"], g["slope_correlation_low"],
+                                        g["slope_correlation_high"]))
+    return f"{name}: human sign {signs}; r {rs}"
+
+
+def plot_indices(indices: pd.DataFrame, models: Sequence[str], title: str = "asymmetry index", by: str = "model",
+                 agreement: pd.DataFrame | None = None):
     """Grouped bars: index per experiment for each model (or diet), mean over seeds of the defined ones; the
-    human index in black."""
+    human index in black. With ``agreement`` (:func:`agreement_table`), each legend entry says per seed how many
+    experiments have the human sign (of the defined ones) and the model-human slope correlation with its 95%
+    interval."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -292,13 +374,18 @@ def plot_indices(indices: pd.DataFrame, models: Sequence[str], title: str = "asy
             sub = indices[indices[by] == name].groupby("experiment")["index"].mean()
         vals = [sub.get(e, np.nan) for e in exps]
         vals.append(np.nanmean(vals) if np.isfinite(vals).any() else np.nan)
-        ax.bar(x + (gi - (len(groups) - 1) / 2) * width, vals, width, label=name,
+        ax.bar(x + (gi - (len(groups) - 1) / 2) * width, vals, width,
+               label=name if name == "human" else _agreement_label(name, agreement, by),
                color="k" if name == "human" else None)
     ax.set_xticks(x, [*exps, "mean"], rotation=30, ha="right", fontsize=7)
     ax.axhline(0, color="grey", lw=0.5)
     ax.set_ylim(-1.05, 1.05)
     ax.set_ylabel(title)
-    ax.legend(fontsize=6, ncol=2)
+    if agreement is not None:
+        ax.legend(fontsize=5, ncol=1, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+        fig.set_size_inches(1.3 * len(exps) + 6.5, 3.4)
+    else:
+        ax.legend(fontsize=6, ncol=2)
     fig.tight_layout()
     return fig
 
@@ -337,8 +424,8 @@ def plot_fixations(trials: TrialSet, fixations: pd.DataFrame, per_experiment: in
     return fig
 
 
-def plot_diets(indices: pd.DataFrame, diets: Sequence[str]):
-    return plot_indices(indices, diets, title="asymmetry index (eccNET)", by="diet")
+def plot_diets(indices: pd.DataFrame, diets: Sequence[str], agreement: pd.DataFrame | None = None):
+    return plot_indices(indices, diets, title="asymmetry index (eccNET)", by="diet", agreement=agreement)
 
 
 # ------------------------------------------------------------------------------------------- the analysis
@@ -367,12 +454,20 @@ def _measure_model(summary, seed: int, name: str, indices: pd.DataFrame, slopes:
                                       f"({r['slope_hard']:.2f} and {r['slope_easy']:.2f})")
     mean, defined, why = mean_index(values)
     summary.measure(seed, f"{name}.defined_indices", defined)
+    summary.measure(seed, f"{name}.experiments_with_human_sign", int((np.asarray(values)[np.isfinite(values)] > 0)
+                                                                     .sum()))
     summary.measure(seed, f"{name}.mean_index", None if why else mean, undefined=why)
     summary.measure(seed, f"{name}.abs_mean_index", None if why else abs(mean), undefined=why)
     r = slope_correlation(slopes[slopes["model"] == model], human, model)
     summary.measure(seed, f"{name}.slope_correlation", None if not np.isfinite(r) else r,
                     undefined=None if np.isfinite(r) else "fewer than three conditions, or every slope flat (at most "
                                                          "its floor)")
+    n = len(slopes[slopes["model"] == model].merge(human, on=["experiment", "condition"]))
+    low, high = correlation_interval(r, n)
+    for bound, value in (("low", low), ("high", high)):
+        summary.measure(seed, f"{name}.slope_correlation_{bound}", value if np.isfinite(value) else None,
+                        undefined=None if np.isfinite(value) else "the slope correlation is undefined, or fewer "
+                                                                  "than four conditions")
 
 
 def summary_statistics(summary, indices: pd.DataFrame, slopes: pd.DataFrame, diet_indices: pd.DataFrame,
@@ -464,24 +559,31 @@ def analyze(runs: Sequence, trials_path, out_dir, human_path=None, preset: str |
     models = list(dict.fromkeys(main["model"]))
     slopes = condition_slopes(main)
     indices = index_table(slopes, human)
+    indices["human_sign"] = pd.array([bool(v > 0) if d else None for v, d in
+                                      zip(indices["index"], indices["index_defined"])], dtype="boolean")
+    agreement = agreement_table(indices, slopes, human)
     write_table(out / "slopes.csv", slopes)
-    write_table(out / "indices.csv", indices)
+    # per row: the model's per-experiment index, and per seed and model the agreement over experiments
+    write_table(out / "indices.csv", indices.merge(agreement, on=["seed", "model"], how="left"))
     diet_runs = runs_table[(runs_table["model"] == "eccnet") & runs_table["diet"].isin(diets)].copy()
     diet_runs["model"] = diet_runs["diet"]
     diet_slopes = condition_slopes(diet_runs) if len(diet_runs) else pd.DataFrame()
     diet_indices = index_table(diet_slopes, human).rename(columns={"model": "diet"}) \
         if len(diet_runs) else pd.DataFrame(columns=["seed", "diet", "experiment", "index", "human_index"])
-    write_table(out / "diets.csv", diet_indices)
+    diet_agreement = agreement_table(diet_indices.rename(columns={"diet": "model"}), diet_slopes, human).rename(
+        columns={"model": "diet"}) if len(diet_runs) else None
+    write_table(out / "diets.csv", diet_indices.merge(diet_agreement, on=["seed", "diet"], how="left")
+                if diet_agreement is not None else diet_indices)
 
     trials = read_trials(trials_path)
     first_seed = seeds[0]
     save_figure(out / "rt_vs_set_size.png", plot_rt(slopes[slopes["seed"] == first_seed], human,
                                                     [m for m in models if m != "pixel"]))
-    save_figure(out / "indices.png", plot_indices(indices, models))
+    save_figure(out / "indices.png", plot_indices(indices, models, agreement=agreement))
     shown = main[(main["model"] == ("eccnet" if "eccnet" in models else models[0])) & (main["seed"] == first_seed)]
     save_figure(out / "fixations.png", plot_fixations(trials, shown))
     if len(diet_runs):
-        save_figure(out / "diets.png", plot_diets(diet_indices, diets))
+        save_figure(out / "diets.png", plot_diets(diet_indices, diets, diet_agreement))
     else:  # keep the output set fixed: an empty figure says why
         import matplotlib.pyplot as plt
         fig, ax = plt.subplots(figsize=(4, 2))

@@ -36,7 +36,8 @@ from torch import Tensor, nn
 from ..core.errors import ConfigError
 
 __all__ = ["VGGBackbone", "EccentricitySettings", "EccentricityPool", "naive_eccentricity_pool", "EccNet",
-           "pool_sizes", "SearchResult", "run_search", "pixel_priority", "chance_fixations", "MODEL_KINDS"]
+           "pool_sizes", "SearchResult", "run_search", "pixel_priority", "chance_fixations", "MODEL_KINDS",
+           "grid_cells", "eccnet_fixation_count", "difference_of_gaussians", "gaussian_blur"]
 
 N_BLOCKS = 5
 # the published ablations and baselines; which layers and whether pooling follows eccentricity
@@ -180,6 +181,53 @@ def naive_eccentricity_pool(x: Tensor, fixations: Tensor, slope: float, px_per_d
     return torch.cat(outs)
 
 
+# ------------------------------------------------------------------------------ difference of Gaussians
+# ((size, sigma) of the narrow Gaussian, (size, sigma) of the wide one) in the published model's map pixels
+DogKernels = tuple[tuple[int, float], tuple[int, float]]
+# The published model's map: VGG16's pool5 grid at 30 px/deg, 32 image pixels (1.07 deg) per map pixel.
+PUBLISHED_MAP_DEG = 32 / 30.0
+
+
+def _cv2_sigma(size: int, sigma: float) -> float:
+    """A Gaussian's sigma as OpenCV's GaussianBlur takes it: 0 means the one that fits the window size."""
+    return float(sigma) if sigma > 0 else 0.3 * ((size - 1) * 0.5 - 1) + 0.8
+
+
+def gaussian_blur(maps: Tensor, size: float, sigma: float) -> Tensor:
+    """``(B, H, W)`` maps blurred by a separable Gaussian of ``sigma`` pixels truncated to a ``size`` pixel window
+    (odd, at least 1), normalised where the window leaves the map (so a uniform map stays uniform)."""
+    half = max(int(round((size - 1) / 2)), 0)
+    if half == 0 or sigma <= 0:
+        return maps
+    x = torch.arange(-half, half + 1, dtype=maps.dtype, device=maps.device)
+    k = torch.exp(-x ** 2 / (2 * sigma ** 2))
+    k = k / k.sum()
+
+    def sep(t: Tensor) -> Tensor:
+        t = F.conv2d(t, k.view(1, 1, 1, -1), padding=(0, half))
+        return F.conv2d(t, k.view(1, 1, -1, 1), padding=(half, 0))
+
+    m = maps.unsqueeze(1)
+    return (sep(m) / sep(torch.ones_like(m[:1])).clamp_min(1e-12)).squeeze(1)
+
+
+def difference_of_gaussians(maps: Tensor, kernels: DogKernels, px_per_deg: float, iterations: int = 3) -> Tensor:
+    """eccNET's sharpening of the top-down map: ``iterations`` times ``map += G_narrow(map) - G_wide(map)``.
+
+    ``kernels`` are the published model's per-experiment windows and sigmas (OpenCV's convention: sigma 0 is the
+    window's own), in its map pixels (:data:`PUBLISHED_MAP_DEG` degrees each); here they are scaled to the same
+    degrees at this map's ``px_per_deg`` (the map is at image resolution), so the stage acts on the same visual
+    angle at any display resolution."""
+    scale = PUBLISHED_MAP_DEG * float(px_per_deg)
+    (size_n, sigma_n), (size_w, sigma_w) = kernels
+    narrow = (size_n * scale, _cv2_sigma(size_n, sigma_n) * scale)
+    wide = (size_w * scale, _cv2_sigma(size_w, sigma_w) * scale)
+    out = maps
+    for _ in range(iterations):
+        out = out + (gaussian_blur(out, *narrow) - gaussian_blur(out, *wide))
+    return out
+
+
 # ---------------------------------------------------------------------------------------------- eccNET
 def _pad_multiple(height: int, width: int, multiple: int = 32) -> tuple[int, int]:
     return -(-height // multiple) * multiple, -(-width // multiple) * multiple
@@ -205,13 +253,17 @@ class EccNet(nn.Module):
         size (padded) so that the fixation falls at the canvas's centre (to the deepest layer's stride), and
         the features are read back over the display; the network's borders then sit as far from the fixation
         in every direction, never on the display. The target is seen the same way (centred on the canvas).
+    dog : eccNET's difference-of-Gaussians stage on the combined map, ``((size_1, sigma_1), (size_2, sigma_2))``
+        in the published model's map pixels (see :func:`difference_of_gaussians`); None leaves it out.
     """
 
     def __init__(self, backbone: nn.Module, image_size: tuple[int, int], px_per_deg: float,
                  layers: Sequence[int] = (2, 3, 4), eccentricity: bool = True,
                  settings: EccentricitySettings = EccentricitySettings(), naive: bool = False,
-                 relative_to_background: bool = True, recrop: bool = False) -> None:
+                 relative_to_background: bool = True, recrop: bool = False,
+                 dog: DogKernels | None = None) -> None:
         super().__init__()
+        self.dog = dog
         blocks = getattr(backbone, "blocks", None)
         if blocks is None or len(blocks) != N_BLOCKS:
             raise ConfigError("backbone", f"needs an attribute 'blocks' with {N_BLOCKS} modules")
@@ -350,7 +402,10 @@ class EccNet(nn.Module):
             peaks.append(hi.clamp_min(0))
         peaks_t = torch.cat(peaks, dim=1)
         weights = peaks_t / peaks_t.sum(dim=1, keepdim=True).clamp_min(1e-12)
-        return (torch.cat(maps, dim=1) * weights).sum(dim=1)
+        out = (torch.cat(maps, dim=1) * weights).sum(dim=1)
+        if self.dog is not None:
+            out = difference_of_gaussians(out, self.dog, self.px_per_deg)
+        return out
 
     def priority_fn(self, targets: Tensor, extent_px: float) -> PriorityFn:
         """The map function :func:`run_search` calls, with the targets' kernels computed once."""
@@ -421,9 +476,36 @@ def owner_maps(boxes: Sequence[np.ndarray], height: int, width: int) -> np.ndarr
     return out
 
 
+def grid_cells(image_size: tuple[int, int], grid: tuple[int, int]) -> np.ndarray:
+    """``(rows * cols, 4)`` boxes ``x0, y0, x1, y1`` of a display's grid cells, row-major (the display's pixels
+    split as evenly as whole pixels allow)."""
+    h, w = image_size
+    rows, cols = grid
+    ys = np.rint(np.linspace(0, h, rows + 1)).astype(np.int64)
+    xs = np.rint(np.linspace(0, w, cols + 1)).astype(np.int64)
+    return np.array([[xs[c], ys[r], xs[c + 1], ys[r + 1]] for r in range(rows) for c in range(cols)],
+                    dtype=np.int64)
+
+
+def _cell_owners(cells: np.ndarray, boxes: np.ndarray, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """(pixel -> cell index map ``(height, width)``, -1 outside every cell; cell -> item index, -1 empty)."""
+    owners = np.full((height, width), -1, dtype=np.int64)
+    for c, (x0, y0, x1, y1) in enumerate(cells):
+        owners[y0:y1, x0:x1] = c
+    items = np.full(len(cells), -1, dtype=np.int64)
+    cx = ((boxes[:, 0] + boxes[:, 2]) / 2.0).astype(np.int64)
+    cy = ((boxes[:, 1] + boxes[:, 3]) / 2.0).astype(np.int64)
+    for i, (x, y) in enumerate(zip(cx, cy)):
+        c = owners[min(max(y, 0), height - 1), min(max(x, 0), width - 1)]
+        if c >= 0:
+            items[c] = i
+    return owners, items
+
+
 @torch.no_grad()
 def run_search(priority_fn: PriorityFn, images: Tensor, boxes: Sequence[np.ndarray], target_index: np.ndarray,
-               image_size: tuple[int, int], max_fixations: Sequence[int] | None = None) -> SearchResult:
+               image_size: tuple[int, int], max_fixations: Sequence[int] | None = None,
+               cells: Sequence[np.ndarray | None] | None = None) -> SearchResult:
     """Winner-take-all search with inhibition of return, for a batch of trials of one image size.
 
     Parameters
@@ -433,26 +515,44 @@ def run_search(priority_fn: PriorityFn, images: Tensor, boxes: Sequence[np.ndarr
     boxes : per trial ``(n, 4)`` item boxes ``x0, y0, x1, y1`` in pixels.
     target_index : per trial, the target's row in ``boxes``.
     image_size : ``(h, w)`` of the displays before padding (fixations stay inside).
-    max_fixations : per trial the stopping limit (default: set size + 1, the paper's).
+    max_fixations : per trial the stopping limit (default: set size + 1, or cells + 1 with ``cells``: the paper's).
+    cells : per trial the grid cells' boxes (:func:`grid_cells`), or None for that trial: eccNET's search over
+        the grid, where a fixation lands on the cell it falls in, empty or not.
 
-    Each fixation goes to the maximum of the map over pixels not yet inhibited; it lands on the item whose
-    centre is nearest. The target ends the search (the paper's oracle recognition); any other item is blanked
-    (its box filled with the background) and its region inhibited for the rest of the trial.
+    Each fixation goes to the maximum of the map over pixels not yet inhibited. Without cells it lands on the
+    item whose centre is nearest; with cells, on the cell holding it. The target ends the search (the paper's
+    oracle recognition); any other item is blanked (its box filled with the background) and its region (the
+    item's nearest-pixels, or its cell, empty cells included) inhibited for the rest of the trial.
     """
     b, _, H, W = images.shape
     h, w = image_size
     images = images.clone()
-    owners = torch.as_tensor(owner_maps(boxes, H, W))
+    item_owners = owner_maps(boxes, H, W)
+    owners = np.empty((b, H, W), dtype=np.int64)
+    unit_items: list[np.ndarray] = []
+    use_cells = [cells is not None and cells[i] is not None for i in range(b)]
+    for i in range(b):
+        if use_cells[i]:
+            owners[i], items = _cell_owners(np.asarray(cells[i]), np.asarray(boxes[i]), H, W)
+            unit_items.append(items)
+        else:
+            owners[i] = item_owners[i]
+            unit_items.append(np.arange(len(boxes[i])))
+    owners_t = torch.as_tensor(owners)
     allowed = torch.zeros(b, H, W, dtype=torch.bool)
     allowed[:, :h, :w] = True
+    allowed &= owners_t >= 0
     background = border_colour(images[:, :, :h, :w])
-    limits = np.array([len(x) + 1 for x in boxes] if max_fixations is None else max_fixations)
+    if max_fixations is None:
+        limits = np.array([len(unit_items[i]) + 1 if use_cells[i] else len(boxes[i]) + 1 for i in range(b)])
+    else:
+        limits = np.asarray(max_fixations)
     fix = torch.tensor([[w / 2, h / 2]], dtype=images.dtype).repeat(b, 1)
     counts = np.zeros(b, dtype=np.int64)
     found = np.zeros(b, dtype=bool)
     sequences: list[list[tuple[float, float]]] = [[] for _ in range(b)]
     while True:
-        active = np.flatnonzero(~found & (counts < limits))
+        active = np.flatnonzero(~found & (counts < limits) & allowed.flatten(1).any(1).numpy())
         if len(active) == 0:
             break
         idx = torch.as_tensor(active)
@@ -462,42 +562,59 @@ def run_search(priority_fn: PriorityFn, images: Tensor, boxes: Sequence[np.ndarr
         ys, xs = (flat // W), (flat % W)
         for row, trial in enumerate(active):
             y, x = int(ys[row]), int(xs[row])
-            item = int(owners[trial, y, x])
+            unit = int(owners[trial, y, x])
+            item = int(unit_items[trial][unit])
             counts[trial] += 1
             sequences[trial].append((x + 0.5, y + 0.5))
             fix[trial] = torch.tensor([x + 0.5, y + 0.5], dtype=fix.dtype)
             if item == int(target_index[trial]):
                 found[trial] = True
                 continue
-            x0, y0, x1, y1 = (int(v) for v in boxes[trial][item])
-            images[trial, :, y0:y1, x0:x1] = background[trial].view(3, 1, 1)
-            allowed[trial] &= owners[trial] != item
+            if item >= 0:
+                x0, y0, x1, y1 = (int(v) for v in boxes[trial][item])
+                images[trial, :, y0:y1, x0:x1] = background[trial].view(3, 1, 1)
+            allowed[trial] &= owners_t[trial] != unit
     return SearchResult(fixations=counts, found=found, sequences=[np.asarray(s) for s in sequences])
 
 
-def pixel_priority(targets: Tensor, extent_px: float) -> PriorityFn:
-    """Pixel matching: the grey target patch (mean removed) correlated with the grey search image (its mean
-    removed); no features, no eccentricity."""
-    b, _, h, w = targets.shape
-    k = min(max(1, int(math.ceil(extent_px))) | 1, h - (1 - h % 2), w - (1 - w % 2))
-    y0, x0 = (h - k) // 2, (w - k) // 2
-    patch = targets.mean(dim=1, keepdim=True)[:, :, y0:y0 + k, x0:x0 + k]
-    patch = patch - patch.mean(dim=(2, 3), keepdim=True)
+def eccnet_fixation_count(result: SearchResult, set_sizes: np.ndarray, n_cells: np.ndarray) -> np.ndarray:
+    """Fixations as eccNET's analysis counts them on its grid: the fixation that found the target when it came
+    within the cells' count, else (never found, or found only at fixation cells + 1) the set size."""
+    counts = np.asarray(result.fixations, dtype=np.float64).copy()
+    late = ~np.asarray(result.found) | (counts > np.asarray(n_cells))
+    counts[late] = np.asarray(set_sizes, dtype=np.float64)[late]
+    return counts
 
+
+# ImageNet's channel means (RGB in [0, 1]): the published pixel matching subtracts them (VGG's preprocessing)
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+
+
+def pixel_priority(targets: Tensor, px_per_deg: float = 30.0) -> PriorityFn:
+    """Pixel matching as published: the whole target image (ImageNet's channel means removed, as VGG's
+    preprocessing does) correlated over the search image (the same), summed over colour channels, then
+    blurred by a Gaussian of 7 x 7 px and sigma 3 px at 30 px/deg (scaled to ``px_per_deg``). A raw,
+    unnormalised correlation: it favours items whose pixels carry more of the target's energy, not the exact
+    match (a normalised matched filter finds a noise-free target at the first fixation, which the published
+    baseline does not)."""
+    mean = torch.tensor(IMAGENET_MEAN, dtype=targets.dtype).view(1, 3, 1, 1)
+    h, w = targets.shape[2:]
+    kernels = (targets - mean)[:, :, :h - (1 - h % 2), :w - (1 - w % 2)]  # odd sides: 'same' is symmetric
+    scale = float(px_per_deg) / 30.0
     cache: dict[int, Tensor] = {}
 
     def priority(images: Tensor, fixations: Tensor, trials: Tensor) -> Tensor:
-        # the map does not depend on the fixation, and blanking only lowers it where inhibition already
-        # masks: computed once per trial, on the display as first shown
+        # the map does not depend on the fixation, and the published baseline never blanks: computed once per
+        # trial, on the display as first shown
         todo = [i for i, t in enumerate(trials.tolist()) if t not in cache]
         if todo:
             sel = torch.as_tensor(todo)
-            n, _, H, W = images[sel].shape
-            grey = images[sel].mean(dim=1, keepdim=True)
-            grey = grey - grey.mean(dim=(2, 3), keepdim=True)
-            raw = F.conv2d(grey.reshape(1, n, H, W), patch[trials[sel]], padding="same", groups=n)
+            n, c, H, W = images[sel].shape
+            x = (images[sel] - mean).reshape(1, n * c, H, W)
+            raw = F.conv2d(x, kernels[trials[sel]], padding="same", groups=n)[0]
+            raw = gaussian_blur(raw, 7 * scale, 3 * scale)
             for j, i in enumerate(todo):
-                cache[int(trials[i])] = raw[0, j]
+                cache[int(trials[i])] = raw[j]
         return torch.stack([cache[int(t)] for t in trials.tolist()])
 
     return priority

@@ -53,7 +53,13 @@ class SearchPreset:
     with ``light_spread_deg``), ``epochs`` of AdamW at ``lr`` (one-cycle). Evaluation: ``models``
     on the first diet's backbone, eccNET on every diet, ``chance_draws`` random orders per trial for chance;
     ``relative_to_background`` takes feature maps relative to the empty display's (False: the paper's raw maps);
-    ``recrop`` re-centres the input on each fixation (the paper's re-cropping; four times the pixels).
+    ``recrop`` re-centres the input on each fixation (the paper's re-cropping; four times the pixels);
+    ``dog`` adds eccNET's difference-of-Gaussians stage (three iterations, the experiment's kernels);
+    ``empty_cells`` searches the display's grid as eccNET does (fixations may land on empty cells, at most
+    cells + 1, a trial never finished counted as the set size); ``published_stimuli`` draws the stimuli as
+    published (four orientations, the junction non-cross, the dark lighting background, heterogeneous
+    distractors with the other target's angle); ``intersection_n_trials`` the displays per condition and set
+    size of the two intersection experiments (None: ``n_trials``; the paper's 36 against 30).
     Benchmark: ``bench_trials`` displays per condition and set size of two experiments, ``bench_repeats``
     timed runs.
     """
@@ -77,6 +83,10 @@ class SearchPreset:
     chance_draws: int = 200
     relative_to_background: bool = True
     recrop: bool = False
+    dog: bool = False
+    empty_cells: bool = False
+    published_stimuli: bool = False
+    intersection_n_trials: int | None = None
     batch_trials: int = 64
     bench_trials: int = 2
     bench_repeats: int = 3
