@@ -6,7 +6,7 @@ import argparse
 
 from neuromodels.core.args import add_params_argument, add_runtime_arguments, load_params
 
-from .workflow import ADAPT_METHODS
+from .workflow import ADAPT_METHODS, BASE_KIND, WITH_SOURCES
 
 PRESET_CHOICES = ["tiny", "default", "full"]
 
@@ -197,15 +197,15 @@ def _adapt(args: argparse.Namespace) -> None:
     if args.draws < 1:
         raise ConfigError("--draws", f"at least one draw, got {args.draws}")
     sources = [s for s in args.sources if s != args.subject]
-    load = [args.subject] + (sources if any(m.startswith("mindbridge_reset") for m in methods) else [])
+    load = [args.subject] + (sources if any(m in WITH_SOURCES for m in methods) else [])
     preset, device, data = _load(args, load)
     bases = {}  # joint models by kind (mindbridge, linear)
     for path in args.base or []:
         state = torch_load(path)
         bases[state["config"]["kind"]] = state
     for method, metrics_path in zip(methods, args.metrics):
-        kind = method.split("_")[0]
-        needs_base = method not in ("scratch", "ridge")
+        kind = BASE_KIND[method]
+        needs_base = kind is not None
         base = bases.get(kind) if needs_base else None
         if needs_base and base is None:
             raise ConfigError("--base", f"{method} needs a {kind} joint model")

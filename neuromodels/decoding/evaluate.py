@@ -16,9 +16,10 @@
   chance whatever its loss says; ``{kind}_pred_cosine``, ``{kind}_spread`` and ``collapsed`` (1.0 or 0.0) go
   into every metrics record, a warning is logged, and the summary's notes count and name collapsed runs.
 
-The family's headline findings (:func:`summarise`, ``summary.json``): the joint MindBridge model retrieves
-above ``k`` x chance for every source subject, and each adaptation method beats the same network trained
-from scratch on the new subject at the smallest n of the learning curve.
+The family's statistics per seed (:func:`summarise`, ``summary.json``) are what its claims registry
+(``neuromodels/decoding/claims.yaml``) is evaluated on: each model's and each control's top-1 retrieval per source
+subject and, for the held-out subject, per method and size of the learning curve; a comparison whose methods are
+all within 2 binomial SE of chance is undefined.
 """
 
 from __future__ import annotations
@@ -195,11 +196,12 @@ METHOD_LABELS = {
     "linear_finetune": "linear adapter + decoder fine-tuned",
     "scratch": "same network, this subject only",
     "ridge": "ridge",
+    "shuffled_stimuli": "reset-tuning on wrongly paired images (control)",
 }
 METHOD_STYLE = {"mindbridge_reset": ("C0", "o", "-"), "mindbridge_reset_frozen": ("C1", "o", ":"),
                 "mindbridge_finetune": ("C0", "s", "--"),
                 "linear_adapter": ("C2", "^", "-"), "linear_finetune": ("C2", "v", "--"),
-                "scratch": ("C3", "D", "-"), "ridge": ("0.4", "x", ":")}
+                "scratch": ("C3", "D", "-"), "ridge": ("0.4", "x", ":"), "shuffled_stimuli": ("0.6", "+", "--")}
 
 
 def plot_learning_curve(curve: pd.DataFrame, path: str | Path, chance: float, n_all: int,
@@ -261,44 +263,67 @@ def plot_sources(table: pd.DataFrame, path: str | Path, chance: float) -> Path:
 
 ADAPTATION_METHODS = ("mindbridge_reset", "mindbridge_reset_frozen", "mindbridge_finetune", "linear_adapter",
                       "linear_finetune")
-TOP1_TIMES_CHANCE = 5.0
+# The named controls of the adaptation claims: the same network trained on the new subject alone, ridge, and the
+# published reset-tuning on the new subject's betas paired with the wrong images. ``best_control`` is, per seed,
+# whichever of them retrieves best at the smallest n.
+CONTROL_METHODS = ("scratch", "ridge", "shuffled_stimuli")
+SINGLE_SUBJECT_METHODS = ("scratch", "ridge")
+JOINT_METHODS = ("mindbridge_joint", "linear_joint")
+CHANCE_SE = 2.0  # a top-1 within this many binomial SE of chance is "at chance"
 
 
-def paired_differences(rows: pd.DataFrame, method: str, baseline: str, metric: str = "top1") -> pd.Series:
-    """``metric`` of ``method`` minus that of ``baseline`` for each fit they share (the same seed and draw: the
-    same training images), indexed by (seed, draw); fits that only one of them has are left out."""
-    def by_fit(name: str) -> pd.Series:
-        r = rows[rows["method"] == name]
-        draw = r["draw"].fillna(0) if "draw" in r else pd.Series(0, index=r.index)
-        seed = r["seed"] if "seed" in r else pd.Series(0, index=r.index)
-        return pd.Series(r[metric].to_numpy(), index=pd.MultiIndex.from_arrays(
-            [seed.astype(int).to_numpy(), draw.astype(int).to_numpy()], names=["seed", "draw"]))
-    return (by_fit(method) - by_fit(baseline)).dropna()
+def binomial_se(chance: float, n_items: int) -> float:
+    """The binomial standard error of a top-1 accuracy at chance over ``n_items`` test stimuli."""
+    return float(np.sqrt(chance * (1.0 - chance) / max(int(n_items), 1)))
+
+
+def at_chance(value: float, chance: float, se: float, times: float = CHANCE_SE) -> bool:
+    """Whether ``value`` lies within ``times`` standard errors of chance."""
+    return abs(float(value) - float(chance)) <= times * se
+
+
+def _n_label(rows: pd.DataFrame) -> pd.Series:
+    """The learning-curve size of each held-out row as the run named it ('all' or a number)."""
+    if "n_train_arg" in rows:
+        return rows["n_train_arg"].fillna(rows["n_train"]).astype(str).str.replace(r"\.0$", "", regex=True)
+    return rows["n_train"].astype(int).astype(str)
 
 
 def summarise(table: pd.DataFrame, preset: str | None = None, seed: int | None = None,
-              times_chance: float = TOP1_TIMES_CHANCE, metric: str = "top1"):
-    """The family's headline findings from the collected runs (:func:`collect`).
+              metric: str = "top1"):
+    """The family's statistics per seed (:class:`neuromodels.core.findings.Summary`) from the collected runs
+    (:func:`collect`); what they must show is the registry's (``neuromodels/decoding/claims.yaml``).
 
-    - For every source subject: the joint MindBridge model's ``metric`` (mean over seeds) above
-      ``times_chance`` x chance (one finding per subject; value and threshold as fractions).
-    - For every adaptation method run on the held-out subject: its ``metric`` minus that of ``scratch`` (the
-      same network trained on the new subject alone) at the smallest n of the learning curve, above 0: the
-      mean of the differences paired by fit (seed and draw: the same training images), with their sd, standard
-      error and the number of fits where the method is above scratch in the detail.
+    Per seed of the runs (every statistic is ``metric``, top-1 retrieval; a held-out method's is the mean over the
+    draws of that seed):
 
-    Returns a :class:`neuromodels.core.findings.Summary`; a finding whose runs are missing is written with a
-    NaN value (not met) and counted in ``notes``; runs whose predictions collapsed (:func:`collapse_check`)
-    are counted and named in ``notes`` (``collapsed``, ``collapsed_runs``), logged as a warning, and a
-    finding that rests on one says so in its detail.
+    - ``chance.top1``: chance (1/k);
+    - source subjects: ``<model>.top1.<subject>`` for the joint models (``mindbridge_joint``, ``linear_joint``)
+      and the single-subject ones (``scratch``, ``ridge``), ``single_subject_best.top1.<subject>`` (the better of
+      the single-subject models), ``mindbridge_joint.top1.min_source`` (its lowest source subject), and the
+      subject where the joint model falls furthest below its best single-subject model:
+      ``mindbridge_joint.top1.worst_source`` and ``single_subject_best.top1.worst_source``;
+    - held-out subject: ``<method>.top1.n<n>`` at every size of the learning curve (``nall``: every image) and
+      ``<method>.top1.smallest_n``; ``best_control.top1.smallest_n`` (the best of :data:`CONTROL_METHODS`, named
+      per seed in ``notes["best_control"]``); and for each adaptation method M and control C the control's value
+      as compared with M, ``<C>.top1.smallest_n.vs_<M>``.
+
+    Degenerate comparisons are not findings: where the model and the control compared are both within
+    :data:`CHANCE_SE` binomial standard errors of chance (over the test stimuli), the control's statistic of that
+    comparison (``...worst_source``, ``...vs_<M>``) is undefined with the reason, so the claim's difference is.
+
+    ``notes`` counts the runs, the collapsed ones (named, and logged as a warning), missing inputs, the smallest n,
+    the fits per seed of each method there, and the undefined comparisons.
     """
     from neuromodels.core.findings import Summary
     from neuromodels.core.runtime import get_logger
 
     summary = Summary("decoding", preset=preset, seed=seed)
-    chance = float(table["chance_top1"].max()) if "chance_top1" in table and len(table) else float("nan")
-    notes: dict = {"runs": int(len(table)), "metric": metric, "chance": chance,
-                   "k": int(table["k"].max()) if "k" in table and len(table) else 0, "missing": 0}
+    chance_all = float(table["chance_top1"].max()) if "chance_top1" in table and len(table) else float("nan")
+    notes: dict = {"runs": int(len(table)), "metric": metric, "chance": chance_all,
+                   "k": int(table["k"].max()) if "k" in table and len(table) else 0, "missing": [],
+                   "degenerate": 0, "at_chance_rule": f"within {CHANCE_SE:g} binomial SE of chance over the test "
+                                                      "stimuli (model and control both: the difference is undefined)"}
     collapsed = table[table["collapsed"] > 0] if "collapsed" in table and len(table) else table.iloc[:0]
     notes["collapsed"] = int(len(collapsed))
     notes["collapsed_runs"] = [f"{r['method']} {r['subject']} n={r['n_train']} seed={r['seed']}"
@@ -306,46 +331,87 @@ def summarise(table: pd.DataFrame, preset: str | None = None, seed: int | None =
     if len(collapsed):
         get_logger(__name__).warning("%d run(s) gave collapsed predictions (near-identical outputs for every "
                                      "test stimulus): %s", len(collapsed), "; ".join(notes["collapsed_runs"]))
+    if not len(table):
+        notes["missing"].append("no runs")
+        summary.notes.update(notes)
+        return summary
+    held_all = table[table["role"] == "heldout"]
+    n_min = int(held_all["n_train"].min()) if len(held_all) else None
+    best_by_seed: dict[str, str] = {}
+    for s in sorted(table["seed"].dropna().astype(int).unique()):
+        rows = table[table["seed"] == s]
+        chance = float(rows["chance_top1"].max())
+        n_items = int(rows["n_test"].max()) if "n_test" in rows and rows["n_test"].notna().any() else \
+            int(rows["k"].max())
+        se = binomial_se(chance, n_items)
+        summary.measure(s, "chance.top1", chance)
 
-    def flag(rows) -> str:
-        n = int((rows["collapsed"] > 0).sum()) if "collapsed" in rows else 0
-        return f"; COLLAPSED predictions in {n} run(s)" if n else ""
-    src = table[(table["role"] == "source") & (table["method"] == "mindbridge_joint")] if len(table) else table
-    for subject, g in src.groupby("subject") if len(src) else []:
-        value = float(g[metric].mean())
-        summary.add(f"joint MindBridge: top-1 retrieval of source subject {subject} above {times_chance:g}x chance",
-                    value, times_chance * chance,
-                    detail=f"{metric} (mean of top-1 both ways over image and text embeddings), {len(g)} seed(s); "
-                           f"chance {chance:.4f} ({notes['k']}-way), ratio {value / chance:.1f}x{flag(g)}")
-    if not len(src):
-        notes["missing"] += 1
-        summary.add("joint MindBridge: top-1 retrieval of every source subject above "
-                    f"{times_chance:g}x chance", float("nan"), times_chance * chance, detail="no joint MindBridge run")
-    held = table[table["role"] == "heldout"] if len(table) else table
-    if len(held):
-        n_min = int(held["n_train"].min())
-        rows = held[held["n_train"] == n_min]
-        at = rows.groupby("method")[metric].mean()
-        scratch = float(at.get("scratch", float("nan")))
-        notes["smallest_n"] = n_min
-        notes["fits_at_smallest_n"] = {m: int(n) for m, n in rows.groupby("method").size().items()}
+        def compare(name: str, control: float, model: float, model_name: str) -> None:
+            if at_chance(control, chance, se) and at_chance(model, chance, se):
+                notes["degenerate"] += 1
+                summary.measure(s, name, None, undefined=(
+                    f"{model_name} {model:.4f} and the control {control:.4f} both within {CHANCE_SE:g} SE "
+                    f"({se:.4f}, {n_items} test stimuli) of chance {chance:.4f}: their difference is not a finding"))
+            else:
+                summary.measure(s, name, control)
+
+        # source subjects: the joint models against single-subject models
+        src = rows[rows["role"] == "source"]
+        by = {m: src[src["method"] == m].groupby("subject")[metric].mean() for m in JOINT_METHODS +
+              SINGLE_SUBJECT_METHODS}
+        for m, values in by.items():
+            for subject, v in values.items():
+                summary.measure(s, f"{m}.top1.{subject}", v)
+        single = pd.concat([by[m] for m in SINGLE_SUBJECT_METHODS], axis=1).max(axis=1) \
+            if any(len(by[m]) for m in SINGLE_SUBJECT_METHODS) else pd.Series(dtype=float)
+        for subject, v in single.items():
+            summary.measure(s, f"single_subject_best.top1.{subject}", v)
+        joint = by["mindbridge_joint"]
+        if len(joint):
+            summary.measure(s, "mindbridge_joint.top1.min_source", float(joint.min()))
+            both = sorted(set(joint.index) & set(single.index))
+            if both:
+                worst = min(both, key=lambda subj: (joint[subj] - single[subj], subj))
+                summary.measure(s, "mindbridge_joint.top1.worst_source", joint[worst])
+                compare("single_subject_best.top1.worst_source", float(single[worst]), float(joint[worst]),
+                        f"mindbridge_joint ({worst})")
+                notes.setdefault("worst_source", {})[str(s)] = worst
+                notes.setdefault("sources_compared", {})[str(s)] = both
+            else:
+                why = "no source subject has single-subject baselines (decoding.source_baselines)"
+                summary.measure(s, "mindbridge_joint.top1.worst_source", None, undefined=why)
+                summary.measure(s, "single_subject_best.top1.worst_source", None, undefined=why)
+        else:
+            notes["missing"].append(f"seed {s}: no joint MindBridge run")
+        # the held-out subject: every method at every size, and the comparisons at the smallest n
+        held = rows[rows["role"] == "heldout"]
+        if not len(held):
+            notes["missing"].append(f"seed {s}: no held-out runs")
+            continue
+        held = held.assign(n_label=_n_label(held))
+        for (method, label), g in held.groupby(["method", "n_label"]):
+            summary.measure(s, f"{method}.top1.n{label}", float(g[metric].mean()))
+        at = held[held["n_train"] == n_min].groupby("method")[metric].mean()
+        for method, v in at.items():
+            summary.measure(s, f"{method}.top1.smallest_n", float(v))
+        controls = {m: float(at[m]) for m in CONTROL_METHODS if m in at.index}
+        if controls:
+            best = max(controls, key=lambda m: (controls[m], m))
+            controls["best_control"] = controls[best]
+            best_by_seed[str(s)] = best
+            summary.measure(s, "best_control.top1.smallest_n", controls[best])
         for method in [m for m in ADAPTATION_METHODS if m in at.index]:
-            diff = paired_differences(rows, method, "scratch", metric)
-            # rounded: top-1 values are fractions of the test set, so a tie must read 0 (not +-1e-17, which would
-            # make "above" a matter of float rounding)
-            value = round(float(diff.mean()) if len(diff) else float(at[method]) - scratch, 12)
-            spread = ""
-            if len(diff) > 1:
-                sd = float(diff.std(ddof=1))
-                spread = (f"; {len(diff)} paired fits (seeds x draws of training images and initialisation): "
-                          f"difference sd {sd:.3f}, standard error {sd / np.sqrt(len(diff)):.3f}, above scratch "
-                          f"in {int((diff > 0).sum())} of {len(diff)}")
-            summary.add(f"{method} above scratch on the new subject at n = {n_min}", value, 0.0,
-                        detail=f"{metric}: {method} {float(at[method]):.3f} - scratch {scratch:.3f} "
-                               f"(chance {chance:.4f}){spread}"
-                               f"{flag(rows[rows['method'].isin([method, 'scratch'])])}")
-        if "scratch" not in at.index:
-            notes["missing"] += 1
+            for control, v in controls.items():
+                compare(f"{control}.top1.smallest_n.vs_{method}", v, float(at[method]), method)
+        missing = [m for m in CONTROL_METHODS if m not in at.index]
+        if missing:
+            notes["missing"].append(f"seed {s}: no {', '.join(missing)} at n = {n_min}")
+    if n_min is not None:
+        at_min = held_all[held_all["n_train"] == n_min]
+        notes["smallest_n"] = n_min
+        # fits per seed of each method (the draws of training images and initialisation)
+        notes["fits_at_smallest_n"] = {m: int(g.groupby("seed").size().max()) for m, g in at_min.groupby("method")}
+        notes["best_control"] = best_by_seed
     summary.notes.update(notes)
     return summary
 

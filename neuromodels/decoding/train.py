@@ -13,7 +13,9 @@
     subjects' voxels (no targets) used only in cycle losses both ways (the paper's text);
   - ``mindbridge_finetune``: fresh embedder and builder, every part trainable, the new subject's data alone;
   - ``linear_adapter`` (fresh linear adapter, shared decoder frozen), ``linear_finetune`` (fresh adapter,
-    decoder trainable), ``scratch`` (the MindBridge network trained on this subject alone) and ``ridge``.
+    decoder trainable), ``scratch`` (the MindBridge network trained on this subject alone) and ``ridge``;
+  - ``shuffled_stimuli`` (the adaptation claims' control): ``mindbridge_reset`` exactly, with the new subject's
+    training betas paired with the wrong images (:func:`shuffle_pairs`; the test pairs intact).
 - :func:`evaluate_subject`: metrics on the shared test set (repeats averaged).
 
 Training subsets are nested: ``n_train`` images are the first n of one seeded permutation of the subject's
@@ -45,7 +47,7 @@ from .models import (DecoderBase, LossWeights, MindBridge, ModelConfig, RidgeDec
                      model_from_state)
 from .settings import AUTO_LR_FEW_STEPS, AUTO_LR_MANY_STEPS, FEW_STEPS, TrainConfig, auto_lr  # noqa: F401
 from .targets import Targets
-from .workflow import ADAPT_METHODS
+from .workflow import ADAPT_METHODS, BASE_KIND
 
 log = get_logger(__name__)
 
@@ -113,6 +115,26 @@ def train_subset(ids: np.ndarray, n_train: int | str, seed: int) -> np.ndarray:
     if not 1 <= n <= len(ids):
         raise ConfigError("decoding.n_train", f"{n} training images asked for, the subject has {len(ids)}")
     return ids[np.random.default_rng(seed).permutation(len(ids))[:n]]
+
+
+def shuffle_pairs(subject: SubjectData, ids: np.ndarray, seed: int) -> SubjectData:
+    """``subject`` with the betas of its training images ``ids`` paired with the wrong images: a seeded
+    derangement (a random cycle through ``ids``), so the trials of image ``ids[order[i]]`` now stand for image
+    ``ids[order[i + 1]]`` and no training image keeps its own betas. Images outside ``ids`` (the test set) keep
+    theirs; the betas themselves are not copied."""
+    import copy
+
+    from .data import id_key
+
+    ids = np.asarray(ids)
+    require(len(ids) >= 2, None, f"shuffled_stimuli needs at least 2 training images of {subject.subject} to "
+                                 f"pair them wrongly, got {len(ids)}")
+    order = np.random.default_rng([seed, 7]).permutation(len(ids))
+    out = copy.copy(subject)
+    out._rows = dict(subject._rows)
+    for i, j in zip(order, np.roll(order, -1)):
+        out._rows[id_key(ids[j])] = subject._rows[id_key(ids[i])]
+    return out
 
 
 def epoch_batches(parts: Mapping[str, tuple[SubjectData, np.ndarray, bool]], targets: Targets, batch_size: int,
@@ -237,6 +259,11 @@ def adapt(data: DecodingData, method: str, subject: str, n_train: int | str, cfg
     ids = train_subset(data.train_ids[subject], n_train, seed)
     record: dict[str, Any] = {"method": method, "subject": subject, "n_train": int(len(ids)), "seed": seed}
     target = data.subjects[subject]
+    recipe = method
+    if method == "shuffled_stimuli":  # reset-tuning on the wrong pairs
+        recipe = "mindbridge_reset"
+        target = shuffle_pairs(target, ids, seed)
+        record["shuffled_pairs"] = int(len(ids))
     if method == "ridge":
         import time
 
@@ -256,28 +283,28 @@ def adapt(data: DecodingData, method: str, subject: str, n_train: int | str, cfg
     else:
         require(base is not None, None, f"{method} needs a trained joint model")
         model = model_from_state(base)  # type: ignore[arg-type]
-        want = "mindbridge" if method.startswith("mindbridge") else "linear"
+        want = BASE_KIND[method]
         if model.config.kind != want:
             raise ConfigError("decoding.methods", f"{method} needs a {want} joint model, got {model.config.kind}")
         require(subject not in model.config.subjects, None,
                 f"{subject} was a source subject of the joint model; hold it out to adapt to it")
         torch.manual_seed(seed)
         model.add_subject(subject, target.n_voxels)  # type: ignore[attr-defined]
-        frozen = method in ("mindbridge_reset_frozen", "linear_adapter")
+        frozen = recipe in ("mindbridge_reset_frozen", "linear_adapter")
         model.train_only([subject], shared=not frozen)
         if not frozen:  # every part trains, the source subjects' own parts too
             for p in model.parameters():
                 p.requires_grad_(True)
-        if method in ("mindbridge_reset", "mindbridge_reset_frozen"):
+        if recipe in ("mindbridge_reset", "mindbridge_reset_frozen"):
             used = [s for s in sources if s in model.config.subjects and s != subject]
             require(bool(used), None, f"{method} needs source subjects of the joint model (--sources)")
             for s in used:
                 require(s in data.subjects, None, f"source subject {s} is not loaded")
                 # the published procedure: source batches carry their images; the frozen variant: voxels only
-                parts[s] = (data.subjects[s], data.train_ids[s], method == "mindbridge_reset")
+                parts[s] = (data.subjects[s], data.train_ids[s], recipe == "mindbridge_reset")
             new_subject = subject
-            both_ways = method == "mindbridge_reset_frozen"
-            rotate = used if method == "mindbridge_reset" else []
+            both_ways = recipe == "mindbridge_reset_frozen"
+            rotate = used if recipe == "mindbridge_reset" else []
             record["sources"] = used
     spe, total = adaptation_steps(len(ids), cfg)
     settings = _settings(cfg, math.ceil(total / spe), cfg.adapt_lr, checkpoint, f"{method} {subject} n={len(ids)}",

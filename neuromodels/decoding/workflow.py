@@ -26,7 +26,18 @@ N_TRAIN_PRESET: dict[str, list[int | str]] = {
 # where ten paired draws put it 0.02 above, in 9 of 10). Other sizes are fitted once per seed.
 DRAWS_PRESET: dict[str, int] = {"tiny": 3, "default": 3, "full": 3}
 ADAPT_METHODS = ("mindbridge_reset", "mindbridge_reset_frozen", "mindbridge_finetune", "linear_adapter",
-                 "linear_finetune", "scratch", "ridge")
+                 "linear_finetune", "scratch", "ridge", "shuffled_stimuli")
+# The joint model each held-out method starts from (None: none). ``shuffled_stimuli`` is the control of the
+# adaptation claims: MindBridge's published reset-tuning run as is, with the new subject's training betas paired
+# with the wrong images (a seeded derangement of the training pairs; the test pairs intact). The same method
+# with the pairing broken, so whatever it retrieves comes from anything but the new subject's stimulus-response
+# pairs (the shared model, the source subjects, the evaluation).
+BASE_KIND: dict[str, str | None] = {
+    "mindbridge_reset": "mindbridge", "mindbridge_reset_frozen": "mindbridge", "mindbridge_finetune": "mindbridge",
+    "linear_adapter": "linear", "linear_finetune": "linear", "scratch": None, "ridge": None,
+    "shuffled_stimuli": "mindbridge"}
+# Methods that train the source subjects beside the new one (their data are loaded by the held-out job).
+WITH_SOURCES = ("mindbridge_reset", "mindbridge_reset_frozen", "shuffled_stimuli")
 # settings that only say which jobs exist: left out of each job's --params, so that adding a size (or a method)
 # runs the new jobs alone instead of rerunning every job whose params would have changed
 JOB_LIST_KEYS = ("n_train", "methods", "source_baselines", "draws")
@@ -164,7 +175,7 @@ class DecodingWorkflow:
     def adapt_inputs(self, wildcards: Any) -> list[str]:
         """A held-out job's files: its subject's, and the source subjects' when a reset-tuning method is among
         the methods (they train beside the new subject)."""
-        reset = any(m.startswith("mindbridge_reset") for m in self.section["methods"])
+        reset = any(m in WITH_SOURCES for m in self.section["methods"])
         return self._job_files([wildcards.subject] + (self.sources if reset else []))
 
     def source_inputs(self, wildcards: Any) -> list[str]:
@@ -224,16 +235,16 @@ class DecodingWorkflow:
 
     def base(self, wildcards: Any) -> list[str]:
         """The joint models the held-out methods start from (one per kind; none for scratch and ridge)."""
-        kinds = dict.fromkeys(m.split("_")[0] for m in self.section["methods"])
-        return [f"{self.out}/joint/{k}/seed{wildcards.seed}/model.pt" for k in kinds if k in ("mindbridge", "linear")]
+        kinds = dict.fromkeys(BASE_KIND[m] for m in self.section["methods"])
+        return [f"{self.out}/joint/{k}/seed{wildcards.seed}/model.pt" for k in kinds if k]
 
     def base_arg(self, wildcards: Any, input: Any) -> str:
         return f"--base {' '.join(input.base)}" if input.base else ""
 
     def baseline_subjects(self) -> list[str]:
-        """Source subjects that get single-subject baselines: all at the full preset, the first one otherwise
-        (the DAG's time budget: a second one paid for the held-out subject's draws)."""
-        return self.sources if self.preset == "full" else self.sources[:1]
+        """Source subjects that get single-subject baselines: every one (the claim that the joint model matches
+        single-subject models is a claim about each of its subjects)."""
+        return list(self.sources)
 
     def joint_models(self) -> list[str]:
         return ["linear", "mindbridge"]

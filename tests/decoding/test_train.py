@@ -1,6 +1,7 @@
 """Training on planted data: the joint model decodes every source subject far above chance, a new subject
-adapted with few images beats the same network trained on it from scratch, the summary's findings fail when
-the targets are shuffled, resume after a kill, and the CLI chain (simulate -> targets -> train -> adapt ->
+adapted with few images beats the same network trained on it from scratch, the summary's statistics per seed (and
+the undefined comparisons of chance-level methods) that the claims registry reads, the joint statistic falls below
+its claim's margin when the targets are shuffled, resume after a kill, and the CLI chain (simulate -> targets -> train -> adapt ->
 report, with summary.json) at a tiny size."""
 
 from __future__ import annotations
@@ -99,6 +100,44 @@ def test_published_reset_tuning_batches_carry_one_source_subject_in_turn_with_it
     assert seen == [SOURCES[t % 3] for t in range(4)]
 
 
+def test_shuffled_stimuli_pairs_every_training_image_with_other_betas_and_keeps_the_test_pairs(planted):
+    from neuromodels.decoding.train import shuffle_pairs
+
+    data, _, _ = planted
+    subject = data.subjects["subj04"]
+    ids = train_subset(data.train_ids["subj04"], 12, 3)
+    wrong = shuffle_pairs(subject, ids, seed=3)
+    assert all(not np.array_equal(wrong.repeats(i), subject.repeats(i)) for i in ids)  # no image keeps its betas
+    moved = sorted(tuple(wrong.repeats(i)) for i in ids)
+    assert moved == sorted(tuple(subject.repeats(i)) for i in ids)  # the same trials, other images
+    for i in list(data.test_ids) + list(np.setdiff1d(data.train_ids["subj04"], ids)):
+        assert np.array_equal(wrong.repeats(i), subject.repeats(i))
+    assert all(np.array_equal(subject.repeats(i), data.subjects["subj04"].repeats(i)) for i in ids)  # a copy
+    again = shuffle_pairs(subject, ids, seed=3)
+    assert all(np.array_equal(again.repeats(i), wrong.repeats(i)) for i in ids)  # seeded
+    with pytest.raises(Exception, match="at least 2"):
+        shuffle_pairs(subject, ids[:1], seed=3)
+
+
+def test_shuffled_stimuli_control_retrieves_at_chance_where_reset_tuning_decodes(planted):
+    """The control: reset-tuning with the new subject's training betas paired with the wrong images, on planted
+    data, retrieves within 2 binomial SE of chance where the same method on the right pairs (same images, same
+    initialisation) is far above it."""
+    from neuromodels.decoding.evaluate import at_chance, binomial_se
+
+    data, model, _ = planted
+    scores = {}
+    for method in ("mindbridge_reset", "shuffled_stimuli"):
+        fitted, record = adapt(data, method, "subj04", 40, CFG, LossWeights(), 0, torch.device("cpu"),
+                               base=model_state(model), model_cfg=MODEL, sources=SOURCES, progress=False)
+        scores[method] = evaluate_subject(fitted, data, "subj04", CFG, seed=0)
+    assert record["shuffled_pairs"] == 40 and record["sources"] == SOURCES
+    chance, se = scores["shuffled_stimuli"]["chance_top1"], binomial_se(scores["shuffled_stimuli"]["chance_top1"],
+                                                                         len(data.test_ids))
+    assert at_chance(scores["shuffled_stimuli"]["top1"], chance, se), scores
+    assert scores["mindbridge_reset"]["top1"] > chance + 4 * se, scores
+
+
 def test_nested_training_subsets():
     ids = np.arange(100, 160)
     small, big = train_subset(ids, 10, 3), train_subset(ids, 30, 3)
@@ -191,8 +230,11 @@ def test_cli_chain_writes_tables_and_figures(tmp_path):
     for name in ("learning_curve.csv", "learning_curve.png", "source_subjects.csv", "source_subjects.png",
                  "summary.json"):
         assert (r / name).stat().st_size > 0
-    findings = json.loads((r / "summary.json").read_text())["findings"]
-    assert {f["finding"].split(" ")[0] for f in findings} >= {"joint", "mindbridge_reset"}
+    summary = json.loads((r / "summary.json").read_text())
+    assert summary["findings"] == [] and list(summary["statistics"]) == ["0"]  # statistics, not findings
+    stats = summary["statistics"]["0"]
+    assert {"mindbridge_joint.top1.subj01", "mindbridge_reset.top1.n10", "scratch.top1.nall",
+            "mindbridge_reset.top1.smallest_n", "chance.top1"} <= set(stats), sorted(stats)
     import pandas as pd
 
     curve = pd.read_csv(r / "learning_curve.csv")
@@ -203,10 +245,10 @@ def test_cli_chain_writes_tables_and_figures(tmp_path):
                  *t]) == 2
 
 
-def test_draws_refit_each_method_on_other_images_and_the_findings_pair_them(tmp_path):
+def test_draws_refit_each_method_on_other_images_and_the_summary_averages_them(tmp_path):
     """``--draws 3``: every method fitted three times (draw d seeded seed + 1000 d: its own training images and
     initialisation), one record per draw in its metrics file; draw 0 is the single fit of the same job; the
-    summary's adaptation finding is the mean of the differences to scratch paired by draw, with their spread."""
+    summary's statistic of a method at that size and seed is the mean over its draws."""
     from neuromodels.cli import main
     from neuromodels.decoding.evaluate import collect, curve_table, summarise
 
@@ -226,9 +268,12 @@ def test_draws_refit_each_method_on_other_images_and_the_findings_pair_them(tmp_
     assert len({x["top1"] for x in records}) > 1 or len({x["image_corr"] for x in records}) == 3  # other fits
     table = collect(drawn)
     assert len(table) == 6 and curve_table(table)["n_fits"].tolist() == [3, 3]
-    finding = next(f for f in summarise(table).findings if f.finding.startswith("mindbridge_finetune"))
-    diffs = [a["top1"] - b["top1"] for a, b in zip(records, json.loads((r / "sc3.json").read_text())["records"])]
-    assert finding.value == pytest.approx(np.mean(diffs)) and "3 paired fits" in finding.detail
+    summary = summarise(table)
+    stats = summary.statistics["2"]  # one seed (2), its three draws averaged
+    assert stats["mindbridge_finetune.top1.smallest_n"] == pytest.approx(np.mean([x["top1"] for x in records]))
+    scratch = json.loads((r / "sc3.json").read_text())["records"]
+    assert stats["scratch.top1.n8"] == pytest.approx(np.mean([x["top1"] for x in scratch]))
+    assert summary.notes["fits_at_smallest_n"] == {"mindbridge_finetune": 3, "scratch": 3}
     assert main([*job, "--draws", "0", "--metrics", *drawn]) == 2  # one line, not a traceback
 
 
@@ -240,15 +285,6 @@ def test_paired_differences_match_by_seed_and_draw():
     rows = pd.DataFrame([{"method": m, "seed": s, "draw": d, "top1": v} for m, s, d, v in [
         ("a", 0, 0, 0.5), ("a", 0, 1, 0.4), ("a", 1, 0, 0.9), ("b", 0, 1, 0.1), ("b", 0, 0, 0.3),
         ("b", 1, 1, 0.2)]])
-    from neuromodels.decoding.evaluate import summarise
-
-    tie = [{"method": m, "role": "heldout", "subject": "s", "n_train": 25, "seed": 0, "draw": d, "top1": v,
-            "chance_top1": 0.01, "k": 100} for m, d, v in [("scratch", 0, 0.07), ("scratch", 1, 0.045),
-                                                          ("scratch", 2, 0.085), ("mindbridge_finetune", 0, 0.05),
-                                                          ("mindbridge_finetune", 1, 0.07),
-                                                          ("mindbridge_finetune", 2, 0.08)]]
-    finding = next(f for f in summarise(pd.DataFrame(tie)).findings if f.finding.startswith("mindbridge"))
-    assert finding.value == 0.0 and not finding.met  # a tie is not "above", whatever the float rounding says
     diff = paired_differences(rows, "a", "b")
     assert diff.to_dict() == pytest.approx({(0, 0): 0.2, (0, 1): 0.3})  # (1, 0) and (1, 1) have no partner
     no_draws = rows[rows["draw"] == 0].drop(columns="draw")
@@ -272,18 +308,21 @@ def _records(model, data, subjects, seed=0):
              **evaluate_subject(model, data, s, CFG, seed=seed)} for s in subjects]
 
 
-def test_top1_findings_hold_on_planted_data_and_fail_when_the_targets_are_shuffled(planted):
-    """The summary's top-1 findings can fail: the same joint training on targets shuffled across stimuli
-    (voxels no longer carry their stimulus's embedding) leaves every source subject near chance."""
+def test_joint_statistics_clear_chance_on_planted_data_and_not_when_the_targets_are_shuffled(planted):
+    """The statistic of the claim that the joint model decodes every source subject can fail: the same joint
+    training on targets shuffled across stimuli (voxels no longer carry their stimulus's embedding) leaves its
+    lowest source subject near chance, under the registry's margin."""
     import pandas as pd
 
+    from neuromodels.core.claims import load_registry
     from neuromodels.decoding.evaluate import summarise
     from neuromodels.decoding.targets import Targets
 
+    claim = next(c for c in load_registry("decoding") if c.id == "joint_mindbridge_decodes_every_source_subject")
     data, model, _ = planted
-    summary = summarise(pd.DataFrame(_records(model, data, SOURCES)), preset="test", seed=0)
-    assert len(summary.findings) == len(SOURCES)
-    assert all(f.met and f.value > 2 * f.threshold for f in summary.findings), summary.to_dict()
+    stats = summarise(pd.DataFrame(_records(model, data, SOURCES)), preset="test").statistics["0"]
+    assert {f"mindbridge_joint.top1.{s}" for s in SOURCES} <= set(stats)
+    assert stats[claim.value] - stats[claim.control_value] > 2 * claim.margin, stats
 
     rng = np.random.default_rng(0)
     t = data.targets
@@ -293,30 +332,111 @@ def test_top1_findings_hold_on_planted_data_and_fail_when_the_targets_are_shuffl
     shuffled.subjects = {s: data.subjects[s] for s in SOURCES}
     shuffled.targets = Targets(t.stimulus_id, t.image[perm], t.text[perm])
     broken, _ = train_joint(shuffled, MODEL, CFG, LossWeights(), 0, torch.device("cpu"), progress=False)
-    summary = summarise(pd.DataFrame(_records(broken, data, SOURCES)), preset="test", seed=0)
-    assert not any(f.met for f in summary.findings), summary.to_dict()
-    assert not summary.to_dict()["all_met"]
+    stats = summarise(pd.DataFrame(_records(broken, data, SOURCES)), preset="test").statistics["0"]
+    assert stats[claim.value] - stats[claim.control_value] < claim.margin, stats
 
 
-def test_adaptation_findings_are_method_minus_scratch_at_the_smallest_n():
+def _heldout_rows(values, seed=0, n=25, k=100, draws=1):
+    """Held-out records: ``values`` = {method: top-1 (or a list, one per draw)}."""
+    rows = []
+    for m, v in values.items():
+        for d, x in enumerate(v if isinstance(v, list) else [v] * draws):
+            rows.append({"method": m, "role": "heldout", "subject": "s5", "n_train": n, "n_train_arg": str(n),
+                         "seed": seed, "draw": d, "top1": x, "chance_top1": 1 / k, "k": k, "n_test": k})
+    return rows
+
+
+def test_adaptation_statistics_per_method_size_and_seed():
+    """Each method's top-1 per size (the mean over its draws) and seed; every adaptation method's controls as
+    compared with it at the smallest n; the best control named per seed; the joint model against the best
+    single-subject model on the source subject where it falls furthest below."""
     import pandas as pd
 
     from neuromodels.decoding.evaluate import summarise
 
-    rows = [{"method": m, "role": "heldout", "subject": "s5", "n_train": n, "seed": 0, "top1": v,
-             "chance_top1": 0.01, "k": 100}
-            for m, n, v in [("scratch", 25, 0.30), ("scratch", 100, 0.6), ("mindbridge_reset", 25, 0.42),
-                            ("mindbridge_reset", 100, 0.5), ("linear_adapter", 25, 0.25), ("ridge", 25, 0.9)]]
-    rows += [{"method": "mindbridge_joint", "role": "source", "subject": "s1", "n_train": 600, "seed": 0,
-              "top1": 0.04, "chance_top1": 0.01, "k": 100}]
-    found = {f.finding: f for f in summarise(pd.DataFrame(rows), preset="tiny", seed=0).findings}
-    assert len(found) == 3  # s1's top-1, then one per adaptation method (ridge is a baseline, not one)
-    top1 = next(f for name, f in found.items() if "s1" in name)
-    assert top1.threshold == pytest.approx(0.05) and not top1.met  # 4x chance is below 5x
-    reset = next(f for name, f in found.items() if name.startswith("mindbridge_reset"))
-    assert reset.value == pytest.approx(0.12) and reset.met and "n = 25" in reset.finding
-    adapter = next(f for name, f in found.items() if name.startswith("linear_adapter"))
-    assert adapter.value == pytest.approx(-0.05) and not adapter.met
+    rows = []
+    for seed, shift in ((0, 0.0), (1, 0.05)):
+        rows += _heldout_rows({"scratch": [0.30, 0.20], "mindbridge_reset": [0.42, 0.40], "ridge": 0.35,
+                               "shuffled_stimuli": 0.01, "linear_adapter": 0.25}, seed=seed, draws=2)
+        every = _heldout_rows({"scratch": 0.6 + shift, "mindbridge_reset": 0.5}, seed=seed, n=240)
+        rows += [{**r, "n_train_arg": "all"} for r in every]
+        rows += [{"method": m, "role": "source", "subject": subj, "n_train": 600, "seed": seed, "top1": v + shift,
+                  "chance_top1": 0.01, "k": 100, "n_test": 100}
+                 for m, subj, v in [("mindbridge_joint", "s1", 0.50), ("mindbridge_joint", "s2", 0.40),
+                                    ("scratch", "s1", 0.45), ("ridge", "s1", 0.52), ("scratch", "s2", 0.48),
+                                    ("ridge", "s2", 0.30), ("linear_joint", "s1", 0.3)]]
+    summary = summarise(pd.DataFrame(rows), preset="tiny")
+    assert summary.seeds == [0, 1] and summary.findings == []
+    st = summary.statistics["0"]
+    assert st["scratch.top1.n25"] == pytest.approx(0.25) and st["scratch.top1.nall"] == pytest.approx(0.6)
+    assert summary.statistics["1"]["scratch.top1.nall"] == pytest.approx(0.65)
+    assert st["mindbridge_reset.top1.smallest_n"] == pytest.approx(0.41)
+    assert st["scratch.top1.smallest_n.vs_mindbridge_reset"] == pytest.approx(0.25)
+    assert st["shuffled_stimuli.top1.smallest_n.vs_linear_adapter"] == pytest.approx(0.01)
+    assert st["best_control.top1.smallest_n.vs_mindbridge_reset"] == pytest.approx(0.35)
+    assert summary.notes["best_control"] == {"0": "ridge", "1": "ridge"}
+    assert "ridge.top1.smallest_n.vs_ridge" not in st  # controls are not compared with themselves
+    # sources: s2 is where the joint model falls furthest below its best single-subject model (0.40 vs 0.48)
+    assert st["single_subject_best.top1.s1"] == pytest.approx(0.52)
+    assert st["mindbridge_joint.top1.worst_source"] == pytest.approx(0.40)
+    assert st["single_subject_best.top1.worst_source"] == pytest.approx(0.48)
+    assert st["mindbridge_joint.top1.min_source"] == pytest.approx(0.40)
+    assert summary.notes["worst_source"] == {"0": "s2", "1": "s2"}
+    assert summary.notes["fits_at_smallest_n"]["mindbridge_reset"] == 2 and summary.undefined == {}
+
+
+def test_a_difference_of_chance_level_methods_is_undefined():
+    """Where the model and its control are both within 2 binomial SE of chance over the test stimuli (100
+    stimuli, chance 0.01: SE 0.00995), the control's statistic of that comparison is undefined with the reason,
+    so the claim's difference is; a control at chance against a model above it stays a number."""
+    import pandas as pd
+
+    from neuromodels.core.claims import load_registry, per_seed
+    from neuromodels.decoding.evaluate import summarise
+
+    rows = _heldout_rows({"mindbridge_reset": 0.025, "scratch": 0.015, "ridge": 0.08, "shuffled_stimuli": 0.0,
+                          "linear_adapter": 0.20})
+    summary = summarise(pd.DataFrame(rows))
+    st, why = summary.statistics["0"], summary.undefined["0"]
+    assert st["scratch.top1.smallest_n.vs_mindbridge_reset"] is None
+    assert "within 2 SE" in why["scratch.top1.smallest_n.vs_mindbridge_reset"]
+    assert st["shuffled_stimuli.top1.smallest_n.vs_mindbridge_reset"] is None
+    assert st["ridge.top1.smallest_n.vs_mindbridge_reset"] == pytest.approx(0.08)  # ridge is above chance
+    assert st["scratch.top1.smallest_n.vs_linear_adapter"] == pytest.approx(0.015)  # the adapter is above chance
+    assert st["mindbridge_reset.top1.smallest_n"] == pytest.approx(0.025)  # the values themselves stay numbers
+    assert summary.notes["degenerate"] == 2
+    claims = {c.id: c for c in load_registry("decoding")}
+    row, = per_seed(claims["reset_tuning_beats_scratch_at_few_images"], summary.to_dict())
+    assert row["difference"] is None and "within 2 SE" in row["undefined"]
+    row, = per_seed(claims["reset_tuning_beats_ridge_at_few_images"], summary.to_dict())
+    assert row["difference"] == pytest.approx(0.025 - 0.08)
+
+
+def test_every_registry_claim_is_measured_on_every_seed_by_the_summary():
+    """The registry loads, and the summary of a run with every default method, both joint models and source
+    baselines gives each claim's statistics on every seed."""
+    import pandas as pd
+
+    from neuromodels.core.claims import evaluate, load_registry
+    from neuromodels.decoding.evaluate import summarise
+    from neuromodels.decoding.workflow import ADAPT_METHODS
+
+    claims = load_registry("decoding")
+    assert claims and all(c.control for c in claims)
+    rows = []
+    rng = np.random.default_rng(0)
+    for seed in (0, 1, 2):
+        rows += _heldout_rows({m: float(rng.uniform(0.1, 0.5)) for m in ADAPT_METHODS}, seed=seed, draws=3)
+        rows += [{"method": m, "role": "source", "subject": subj, "n_train": 600, "seed": seed,
+                  "top1": float(rng.uniform(0.1, 0.9)), "chance_top1": 0.01, "k": 100, "n_test": 100}
+                 for m in ("mindbridge_joint", "linear_joint", "scratch", "ridge") for subj in ("subj01", "subj02")]
+    summary = summarise(pd.DataFrame(rows), preset="tiny").to_dict()
+    assert summary["seeds"] == [0, 1, 2]
+    for claim in claims:
+        row, seeds = evaluate(claim, summary)
+        assert [r["seed"] for r in seeds] == [0, 1, 2], claim.id
+        assert all(r["difference"] is not None for r in seeds), (claim.id, seeds)
+        assert row["status"] in ("reproduced", "not reproduced", "inconclusive"), row
 
 
 def _second_generator(root, n_subjects=4, n_test=30, n_train=80, k=5, seed=7):
@@ -349,9 +469,10 @@ def _second_generator(root, n_subjects=4, n_test=30, n_train=80, k=5, seed=7):
     return ids, latents
 
 
-def test_findings_hold_on_a_second_generator_unlike_the_simulator(tmp_path):
+def test_joint_model_decodes_a_second_generator_unlike_the_simulator(tmp_path):
     """A model tuned to our simulator would be caught here: on data from another generative model (population
-    receptive fields in latent space) the joint model still decodes every source subject above 5x chance."""
+    receptive fields in latent space) the joint model still decodes every source subject above 10x chance (the
+    registry asks for 5x)."""
     import pandas as pd
 
     from neuromodels.decoding.evaluate import summarise
@@ -364,9 +485,9 @@ def test_findings_hold_on_a_second_generator_unlike_the_simulator(tmp_path):
     assert len(data.test_ids) == 30
     torch.set_num_threads(1)
     model, _ = train_joint(data, MODEL, CFG, LossWeights(), 0, torch.device("cpu"), progress=False)
-    summary = summarise(pd.DataFrame(_records(model, data, subjects)), preset="test", seed=0)
-    assert len(summary.findings) == 3
-    assert all(f.met and f.value > 2 * f.threshold for f in summary.findings), summary.to_dict()
+    stats = summarise(pd.DataFrame(_records(model, data, subjects)), preset="test").statistics["0"]
+    chance = stats["chance.top1"]
+    assert all(stats[f"mindbridge_joint.top1.{s}"] > 10 * chance for s in subjects), stats
 
 
 def test_targets_are_standardised_on_the_stimuli_outside_the_test_set(small_dataset):

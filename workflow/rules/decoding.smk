@@ -192,6 +192,8 @@ if DEC.section["source_baselines"]:
             "--device {params.device} --threads {threads} --params {params.settings} 2> {log}"
 
 
+# The report gathers every seed's runs (the joint models, the source baselines and the held-out fits of each seed
+# in SEEDS): summary.json holds the statistics per seed that the claims registry is evaluated on.
 rule decoding_report:
     input:
         DEC.metrics,
@@ -221,7 +223,6 @@ rule decoding_report:
     params:
         out=lambda wildcards, output: os.path.dirname(output.runs),
         preset=PRESET,
-        seed=SEEDS[0],
     conda:
         ENV
     threads: 1
@@ -233,8 +234,7 @@ rule decoding_report:
     log:
         f"{RESULTS}/logs/decoding/report.log",
     shell:
-        "neuromodels decoding report --metrics {input} --out-dir {params.out} --preset {params.preset} "
-        "--seed {params.seed} 2> {log}"
+        "neuromodels decoding report --metrics {input} --out-dir {params.out} --preset {params.preset} 2> {log}"
 
 
 SUMMARIES.append(rules.decoding_report.output.summary)
