@@ -727,12 +727,22 @@ class NSDRelease:
         return np.arange(self.n_images(), dtype=np.int64)
 
     def target_ids(self) -> np.ndarray:
-        """The stimuli that get target embeddings: the subjects' 10k images (not the whole 73k brick)."""
+        """The stimuli that get target embeddings: the images shown in the trials that are read (the sessions
+        present of every subject), not the whole 73k brick nor every image of the design: NSD's public release
+        lacks sessions, so a subject's ``subjectim`` row lists images it was never shown, and the embeddings a
+        user brings cover the images shown. ``notes["design_images_not_shown"]`` counts the design's images of
+        these subjects that no trial read shows."""
         d = self.design()
         rows = [self.subject_index(s) for s in self.subjects]
         require(max(rows) < d["subjectim"].shape[0], self.design_path,
                 f"'subjectim' has {d['subjectim'].shape[0]} subjects, the data hold {self.subjects[-1]}")
-        return np.unique(np.concatenate([d["subjectim"][r] for r in rows]))
+        shown = np.unique(np.concatenate([self.trial_ids(s) for s in self.subjects]))
+        planned = np.unique(np.concatenate([d["subjectim"][r] for r in rows]))
+        self.notes["design_images_not_shown"] = int(len(np.setdiff1d(planned, shown)))
+        if self.notes["design_images_not_shown"]:
+            log.info("%d image(s) of the design of %s are shown in no session present: no target needed for them",
+                     self.notes["design_images_not_shown"], ", ".join(self.subjects))
+        return shown
 
     # ----------------------------------------------------------------------------------- trials
     def _session_trials(self, path: Path) -> int:

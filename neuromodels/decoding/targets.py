@@ -192,7 +192,8 @@ def make_targets(data_root: str | Path, image: str, text: str = "none", ids_path
                  text_ids_path: str | None = None, device: str = "cpu", dim: int = 64, seed: int = 0,
                  standardise: bool = True, layout: str = "auto", release: dict | None = None) -> Targets:
     """Embeddings for the stimuli of a data set (:func:`~neuromodels.decoding.data.open_dataset`): every
-    stimulus of the simple layout's stimuli file; in NSD's release, the images of its subjects (``subjectim``).
+    stimulus of the simple layout's stimuli file; in NSD's release, the images shown in the sessions present
+    (:meth:`~neuromodels.decoding.data.NSDRelease.target_ids`; not every image of ``subjectim``).
 
     Parameters
     ----------

@@ -6,7 +6,9 @@ responds to the attributes through its own weights plus noise, in percent signal
 it (int16 x 300, MATLAB's X x Y x Z x trials order as h5py reads it, nsdgeneral with -1/0/1); the design file
 follows NSD's (1-based masterordering into each subject's 10k list, subjectim, sharedix; the shared images
 come first in every subject's list). The user-supplied targets are a fixed nonlinear function of the attributes
-(an .npy of embeddings with its ids in a .txt), standing for CLIP embeddings of the images.
+(an .npy of embeddings with its ids in a .txt), standing for CLIP embeddings of the images, for the images shown in
+the sessions written only (as a user's embeddings cover them: the release lacks sessions, so the design lists
+images no trial shows).
 """
 
 from __future__ import annotations
@@ -102,13 +104,16 @@ def write_release(root: str | Path, spec: ReleaseSpec = ReleaseSpec(), seed: int
     w1 = rng.standard_normal((spec.n_attributes, 4 * spec.embed_dim)) / np.sqrt(spec.n_attributes)
     w2 = rng.standard_normal((4 * spec.embed_dim, spec.embed_dim)) / np.sqrt(4 * spec.embed_dim)
     emb = (np.tanh(attrs @ w1) @ w2).astype(np.float32)
-    shown = np.unique(subjectim - 1)
+    # the images shown in the sessions written (a subject with fewer sessions never sees part of its list)
+    shown = np.unique(np.concatenate([(subjectim[s] - 1)[master[:n * spec.trials_per_session] - 1]
+                                      for s, n in enumerate(spec.sessions)]))
     np.save(root / "embeddings.npy", emb[shown])
     (root / "embedding_ids.txt").write_text("".join(f"{i}\n" for i in shown))
     # subjects
     affine = np.diag([1.8, 1.8, 1.8, 1.0])
     affine[:3, 3] = [-80.0, -100.0, -60.0]
-    planted: dict = {"shared": shared, "subjectim0": subjectim - 1, "masterordering0": master - 1, "subjects": {}}
+    planted: dict = {"shared": shared, "subjectim0": subjectim - 1, "masterordering0": master - 1, "shown": shown,
+                     "subjects": {}}
     for s in range(spec.n_subjects):
         subject = f"subj{s + 1:02d}"
         brain = np.zeros(spec.grid, bool)
@@ -184,7 +189,27 @@ def test_release_images_and_target_ids(release):
     with h5py.File(root / RELEASE_STIMULI) as f:
         assert np.array_equal(images, f["imgBrick"][[2, 5]][::-1])  # rows of imgBrick, channels last as published
     assert ids.tolist() == [5, 2]
-    assert np.array_equal(ds.target_ids(), np.unique(planted["subjectim0"]))  # not the whole brick
+    assert np.array_equal(ds.target_ids(), planted["shown"])  # the images shown, not the whole brick
+
+
+def test_targets_cover_the_images_shown_when_the_release_lacks_sessions(tmp_path):
+    """NSD's public release lacks sessions: a subject with one of its four sessions never sees most of its
+    design list. The targets need embeddings for the images shown in the sessions present only (the user's
+    file has no others), the design's unshown images are counted, and the subjects load with them."""
+    from neuromodels.decoding.targets import make_targets
+    from neuromodels.decoding.train import DecodingData
+
+    planted = write_release(tmp_path, ReleaseSpec(sessions=(4, 4, 1)))
+    design = np.unique(planted["subjectim0"])
+    assert len(np.setdiff1d(design, planted["shown"])) > 20  # subj03 saw 42 of its 84 images' trials
+    ds = open_dataset(tmp_path)
+    assert np.array_equal(ds.target_ids(), planted["shown"])
+    assert ds.notes["design_images_not_shown"] == len(np.setdiff1d(design, planted["shown"]))
+    targets = make_targets(tmp_path, image=str(tmp_path / "embeddings.npy"),
+                           ids_path=str(tmp_path / "embedding_ids.txt"))
+    assert np.array_equal(targets.stimulus_id, planted["shown"])
+    data = DecodingData(tmp_path, targets, ["subj01", "subj02", "subj03"])
+    assert set(data.train_ids["subj03"]) <= set(planted["shown"]) and len(data.test_ids) > 0
 
 
 def test_release_shared_split_is_sharedix_seen_by_every_subject(release, caplog):
@@ -271,9 +296,9 @@ def test_dry_run_jobs_read_their_data_files_and_not_the_list_of_sizes(release, t
     work = tmp_path / "work"
     work.mkdir()
     jobs = dry_run(work, release_config(root, tmp_path / "release.yaml"))
-    # the held-out subject: one job per size (every method in it), the source baselines one job (the first
-    # source subject below the full preset); only the smallest size is drawn several times
-    assert len(jobs["decoding_adapt"]) == 2 and len(jobs["decoding_train"]) == 2 and len(jobs["decoding_source"]) == 1
+    # the held-out subject: one job per size (every method in it), the source baselines one job per source subject
+    # (the joint model is compared with single-subject models on each); only the smallest size is drawn several times
+    assert len(jobs["decoding_adapt"]) == 2 and len(jobs["decoding_train"]) == 2 and len(jobs["decoding_source"]) == 2
     params = [cmd for cmd in jobs["shell"] if "--params" in cmd]
     assert params and all('"n_train"' not in c and '"methods"' not in c and '"source_baselines"' not in c
                           and '"draws"' not in c for c in params)
@@ -342,7 +367,7 @@ def test_tiny_dag_runs_on_the_release_without_hand_edits(release, tmp_path):
     scipy.io.savemat(str(root / RELEASE_EXPDESIGN), {k: mat[k] for k in ("masterordering", "subjectim", "sharedix")})
     design = dry_run(work, cfg)
     assert {r: len(v) for r, v in design.items() if r.startswith("decoding_")} == {
-        "decoding_targets": 1, "decoding_train": 2, "decoding_source": 1, "decoding_adapt": 2, "decoding_report": 1}
+        "decoding_targets": 1, "decoding_train": 2, "decoding_source": 2, "decoding_adapt": 2, "decoding_report": 1}
     print(f"tiny decoding DAG on the release fixture: {seconds:.0f} s; ridge top-1 "
           f"{ridge[0]['image_top1_image']:.2f} (chance {ridge[0]['chance_top1']:.2f}); {split}")
 
