@@ -93,6 +93,8 @@ def _evaluate(trained, model_path, dataset, split_name: str, split: dict, p, see
     out = Path(out_dir)
     write_table(out / "metrics.csv", table)
     generated["notes"] = data_notes(dataset, p.max_length)
+    generated["training"] = {"positional_fit": trained.meta.get("positional_fit", {}),
+                             "selection": trained.meta.get("selection", {})}
     write_json(out / "scanpaths.json", generated)
     rows = table.set_index("model")
     name = "image_blind" if trained.meta.get("image_blind") else "oat_sampled"
@@ -137,6 +139,11 @@ def cmd_summarize(args: argparse.Namespace) -> None:
     notes["seeds_counted"] = len(generated)
     notes["multimatch_pairs_short_left_out"] = int(table["mm_pairs_short"].sum())
     notes["multimatch_short_paths"] = "pairs with a path of fewer than 3 fixations are left out (not padded)"
+    fits = [g["training"]["positional_fit"] for g in generated if (g.get("training") or {}).get("positional_fit")]
+    if fits:  # the Gaussian table is fitted alone, the same for every seed: its fit once
+        notes["positional_table_fit"] = fits[0]
+    notes["oat_selection_per_seed"] = {str(g.get("seed", i)): (g.get("training") or {}).get("selection", {})
+                                       for i, g in enumerate(generated)}
     walks = [g["guided_walk"] for g in generated if g.get("guided_walk")]
     if walks:
         notes["guided_walk_weights_first_seed"] = walks[0]["weights"]

@@ -155,7 +155,7 @@ def evaluate_split(trained: TrainedOAT, dataset: ScanpathDataset, split_name: st
     table.insert(0, "split", split_name)
     table.insert(2, "n_trials", len(test))
     table["baseline_length"] = [length if r["model"] in BASELINES else np.nan for r in rows]
-    out: dict[str, Any] = {"split": split_name, "test": test, "paths": generated}
+    out: dict[str, Any] = {"split": split_name, "seed": seed, "test": test, "paths": generated}
     if walk is not None:
         out["guided_walk"] = {"weights": dict(zip(WALK_FEATURES, walk.weights)), "n_choices": walk.n_choices,
                               "mean_log_likelihood": walk.log_likelihood, "fitted_on_trials": len(walk.fitted_on)}

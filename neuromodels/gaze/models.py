@@ -19,7 +19,11 @@ from torch import Tensor, nn
 from ..core.attention import TransformerDecoderLayer, TransformerEncoderLayer, init_transformer_weights
 
 __all__ = ["OATConfig", "OAT", "CropCNN", "GridPositionalEncoding", "sinusoidal_table", "fit_gaussian_table",
-           "gaussian_target", "oat_config"]
+           "gaussian_fit_report", "gaussian_fit_error", "gaussian_target", "oat_config", "DECODER_INPUTS"]
+
+# What a fixated object enters the decoder as: its own input token (crop feature joined to its position code, as
+# published) or the encoder's output for it (the ablation).
+DECODER_INPUTS: tuple[str, ...] = ("crop", "memory")
 
 
 @dataclass(frozen=True)
@@ -36,10 +40,12 @@ class OATConfig:
     dropout: float = 0.1
     positional: str = "gaussian"
     pe_sigma: float = 2.0
-    pe_fit_steps: int = 400
+    pe_fit_steps: int = 10000
+    pe_fit_tol: float = 1e-6
     max_positions: int = 32
     max_length: int = 30
     mark_target: bool = True
+    decoder_input: str = "crop"
     image_blind: bool = False
 
     @property
@@ -54,6 +60,11 @@ def oat_config(preset, positional: str = "gaussian", image_blind: bool = False) 
     """The model part of a :class:`~neuromodels.gaze.presets.GazePreset` (``image_blind``: the control whose
     crops are all zeros)."""
     fields = OATConfig.__dataclass_fields__
+    if getattr(preset, "decoder_input", "crop") not in DECODER_INPUTS:
+        from ..core.errors import ConfigError
+
+        raise ConfigError("gaze.overrides.decoder_input",
+                          f"must be one of {', '.join(DECODER_INPUTS)}, got {preset.decoder_input!r}")
     return OATConfig(**{k: getattr(preset, k) for k in fields if hasattr(preset, k) and k != "image_blind"},
                      positional=positional, image_blind=image_blind)
 
@@ -75,23 +86,55 @@ def gaussian_target(n: int, sigma: float) -> Tensor:
     return torch.exp(-((i[:, None] - i[None]) ** 2) / (2 * sigma**2))
 
 
+def gaussian_fit_error(table: Tensor, sigma: float) -> dict[str, float]:
+    """How far a table's cosine similarities are from exp(-(i - j)^2 / (2 sigma^2)): mean and largest absolute
+    error over every pair of rows."""
+    unit = F.normalize(table.float(), dim=1)
+    err = (unit @ unit.T - gaussian_target(table.shape[0], sigma)).abs()
+    return {"mean_error": float(err.mean()), "max_error": float(err.max())}
+
+
 @lru_cache(maxsize=8)
-def fit_gaussian_table(n: int, dim: int, sigma: float = 2.0, steps: int = 10000, lr: float = 0.01,
-                       seed: int = 0) -> Tensor:
-    """A table W (n, dim) fitted alone, as in OAT, so that cos(W_i, W_j) = exp(-(i - j)^2 / (2 sigma^2)):
-    Adam on the mean squared error plus the variance of the row norms (rows of equal length). Deterministic
-    for its arguments; the result is frozen in the model."""
+def _fit_gaussian(n: int, dim: int, sigma: float, steps: int, lr: float, seed: int,
+                  tol: float) -> tuple[Tensor, tuple[tuple[str, float], ...]]:
     gen = torch.Generator().manual_seed(seed)
     w = torch.randn(n, dim, generator=gen).requires_grad_(True)
     target = gaussian_target(n, sigma)
     opt = torch.optim.Adam([w], lr=lr)
-    for _ in range(steps):
+    window, previous, done, converged = 100, float("inf"), 0, False
+    loss = torch.tensor(float("nan"))
+    for done in range(1, steps + 1):
         opt.zero_grad()
         unit = F.normalize(w, dim=1)
         loss = F.mse_loss(unit @ unit.T, target) + w.norm(dim=1).var()
         loss.backward()
         opt.step()
-    return w.detach().clone()
+        if tol > 0 and done % window == 0:  # converged: the loss fell by less than tol over the last window
+            if previous - float(loss.detach()) < tol:
+                converged = True
+                break
+            previous = float(loss.detach())
+    table = w.detach().clone()
+    info = {"steps": float(done), "loss": float(loss.detach()), "converged": float(converged),
+            **gaussian_fit_error(table, sigma)}
+    return table, tuple(info.items())
+
+
+def fit_gaussian_table(n: int, dim: int, sigma: float = 2.0, steps: int = 10000, lr: float = 0.01,
+                       seed: int = 0, tol: float = 0.0) -> Tensor:
+    """A table W (n, dim) fitted alone, as in OAT, so that cos(W_i, W_j) = exp(-(i - j)^2 / (2 sigma^2)):
+    Adam on the mean squared error plus the variance of the row norms (rows of equal length), for at most
+    ``steps`` steps; with ``tol`` > 0 it stops once the loss falls by less than ``tol`` over 100 steps
+    (converged). Deterministic for its arguments; the result is frozen in the model. See
+    :func:`gaussian_fit_report` for how well it fits."""
+    return _fit_gaussian(n, dim, float(sigma), int(steps), float(lr), int(seed), float(tol))[0].clone()
+
+
+def gaussian_fit_report(n: int, dim: int, sigma: float = 2.0, steps: int = 10000, lr: float = 0.01,
+                        seed: int = 0, tol: float = 0.0) -> dict[str, float]:
+    """The fit of :func:`fit_gaussian_table` with the same arguments: steps taken, final loss, whether it
+    converged (1/0) before ``steps``, and the mean and largest absolute error of its cosine similarities."""
+    return dict(_fit_gaussian(n, dim, float(sigma), int(steps), float(lr), int(seed), float(tol))[1])
 
 
 # ``is_target`` of a token: another object, the target object on the display, the target shown alone (last token)
@@ -104,13 +147,17 @@ class GridPositionalEncoding(nn.Module):
     (the target alone, appended last; its row and col are set far from every grid index)."""
 
     def __init__(self, dim: int, kind: str = "gaussian", max_positions: int = 32, sigma: float = 2.0,
-                 fit_steps: int = 10000, fit: bool = True) -> None:
+                 fit_steps: int = 10000, fit: bool = True, fit_tol: float = 0.0) -> None:
         super().__init__()
         part = -(-dim // 3)
+        #: the Gaussian table's fit (steps, loss, converged, mean_error, max_error); empty otherwise
+        self.fit_info: dict[str, float] = {}
         if kind == "gaussian" and not fit:  # the fitted table comes with the weights (load_state_dict)
             table = torch.zeros(max_positions, part)
         elif kind == "gaussian":
-            table = fit_gaussian_table(max_positions, part, float(sigma), int(fit_steps))
+            args = (max_positions, part, float(sigma), int(fit_steps))
+            table = fit_gaussian_table(*args, tol=float(fit_tol))
+            self.fit_info = gaussian_fit_report(*args, tol=float(fit_tol))
         elif kind == "sinusoidal":
             table = sinusoidal_table(max_positions, part)
         else:
@@ -176,7 +223,10 @@ class OAT(nn.Module):
         d = config.d_model
         self.cnn = CropCNN(config.d_feature, config.crop_hw, config.cnn_channels, config.cnn_pools)
         self.position = GridPositionalEncoding(config.d_position, config.positional, config.max_positions,
-                                               config.pe_sigma, config.pe_fit_steps, fit=fit_positions)
+                                               config.pe_sigma, config.pe_fit_steps, fit=fit_positions,
+                                               fit_tol=config.pe_fit_tol)
+        if config.decoder_input not in DECODER_INPUTS:
+            raise ValueError(f"decoder_input must be one of {DECODER_INPUTS}, got {config.decoder_input!r}")
         self.register_buffer("time_table", sinusoidal_table(config.max_length + 2, d))
         mlp_ratio = config.ffn / d
         self.encoder = nn.ModuleList(TransformerEncoderLayer(d, config.heads, mlp_ratio=mlp_ratio,
@@ -227,9 +277,11 @@ class OAT(nn.Module):
         """Pointer logits (B, T + 1, N + 1) after BOS and each fixated object of ``prefix`` (B, T)."""
         b = tokens.shape[0]
         idx = prefix.clamp(min=0)
-        # a fixated object enters the decoder as the encoder's output for it (which already holds its relation
-        # to the target), plus the time step's encoding
-        fixated = memory.gather(1, idx[..., None].expand(-1, -1, memory.shape[-1]))
+        # a fixated object enters the decoder as its own token, the crop's feature joined to its position code
+        # (as published; decoder_input "crop"), or as the encoder's output for it ("memory", the ablation), plus
+        # the time step's sinusoidal code
+        source = tokens if self.config.decoder_input == "crop" else memory
+        fixated = source.gather(1, idx[..., None].expand(-1, -1, source.shape[-1]))
         x = torch.cat([bos, fixated], dim=1)
         t = x.shape[1]
         x = x + self.time_table[:t][None]

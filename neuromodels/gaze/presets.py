@@ -30,14 +30,19 @@ class GazePreset:
     stocked from. Model: object crops resized to ``crop_hw``; the crop CNN's two conv layers have
     ``cnn_channels`` and max-pool by ``cnn_pools``; its feature has ``d_feature`` dims and the positional
     encoding ``d_position`` (the token is both joined: d = d_feature + d_position); ``heads``, ``ffn``,
-    ``encoder_layers``, ``decoder_layers``, ``dropout`` as in a transformer. The Gaussian table is fitted for
-    ``pe_fit_steps`` Adam steps with ``pe_sigma``. ``mark_target``: the target object's token is flagged in the
-    positional code's is-target part (False: only the target's own crop, appended last, is). Training: ``epochs`` (early stop after ``patience`` epochs
-    without a better validation loss), ``scheduler`` of the learning rate (none, onecycle, cosine),
-    ``batch_size`` trials per batch (with every training scanpath on
-    them, so each display is encoded once per step), ``lr``. Decoding: ``n_samples`` sampled scanpaths per
-    trial and at most ``max_length`` fixations. Evaluation: MultiMatch on at most ``multimatch_trials`` test
-    trials; ``margin`` is the lead a headline finding asks of OAT.
+    ``encoder_layers``, ``decoder_layers``, ``dropout`` as in a transformer. The Gaussian table is fitted with
+    ``pe_sigma`` to convergence: Adam until its loss falls by less than ``pe_fit_tol`` over 100 steps, at most
+    ``pe_fit_steps`` steps (OAT's 10,000). ``mark_target``: the target object's token is flagged in the
+    positional code's is-target part (False: only the target's own crop, appended last, is).
+    ``decoder_input``: a fixated object enters the decoder as its crop's feature joined to its position code
+    (``crop``, as published) or as the encoder's output for it (``memory``, the ablation). Training: at most
+    ``epochs`` epochs; after each, the validation behavioural delta of ``n_samples`` sampled scanpaths per
+    validation trial selects the checkpoint (the best is restored at the end) and training stops after
+    ``patience`` epochs without a better one (OAT: 30). ``scheduler`` of the learning rate (none, onecycle,
+    cosine), ``batch_size`` trials per batch (with every training scanpath on them, so each display is encoded
+    once per step), ``lr``. Decoding: ``n_samples`` sampled scanpaths per trial and at most ``max_length``
+    fixations. Evaluation: MultiMatch on at most ``multimatch_trials`` test trials; ``margin`` is the lead a
+    headline finding asks of OAT.
     """
 
     displays_per_layout: int = 40
@@ -55,11 +60,13 @@ class GazePreset:
     decoder_layers: int = 2
     dropout: float = 0.0
     pe_sigma: float = 2.0
-    pe_fit_steps: int = 400
+    pe_fit_steps: int = 10000
+    pe_fit_tol: float = 1e-6
     max_positions: int = 32
     mark_target: bool = True
+    decoder_input: str = "crop"
     epochs: int = 30
-    patience: int = 30
+    patience: int = 10
     batch_size: int = 6
     lr: float = 2e-3
     scheduler: str = "none"
@@ -81,7 +88,7 @@ class GazePreset:
 PRESETS: dict[str, GazePreset] = {
     "tiny": GazePreset(displays_per_layout=24, viewers=4, cell_px=20, n_products=30, crop_hw=(12, 12),
                        cnn_channels=(8, 16), d_feature=32, d_position=32, ffn=128, encoder_layers=2,
-                       decoder_layers=1, pe_fit_steps=200, epochs=30, patience=30, batch_size=4, lr=2e-3,
+                       decoder_layers=1, epochs=30, patience=10, batch_size=4, lr=2e-3,
                        n_samples=20, max_length=24, multimatch_trials=6, bench_steps=3),
     "default": GazePreset(),
     "full": GazePreset(displays_per_layout=300, viewers=15, cell_px=150, n_products=120, crop_hw=(93, 150),

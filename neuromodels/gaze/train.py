@@ -2,26 +2,32 @@
 
 Every scanpath of a training trial is one sequence: decoder inputs BOS, o_1..o_L; targets o_1..o_L, END (the
 target token's index). Batches are drawn from a permutation seeded by (seed, epoch), so a killed run resumes to
-the same numbers. Training stops early when the validation loss has not improved for ``patience`` epochs (OAT
-stops on the validation behavioural delta; the loss needs no decoding). The best-loss count starts afresh after a
-resume, so with ``patience`` below ``epochs`` a resumed run may stop later than an uninterrupted one; the tiny and
-default presets set ``patience`` to ``epochs`` (no early stop), so their resumed runs match exactly.
+the same numbers.
+
+As OAT is trained: after every epoch the model samples ``n_samples`` scanpaths per validation trial (a generator
+seeded by (seed, epoch)) and their behavioural delta against the validation viewers selects the checkpoint;
+training stops after ``patience`` epochs without a better delta, and the best epoch's weights are restored at
+the end (the validation loss is recorded too). With a checkpoint file the best weights are also kept beside it
+(``<checkpoint>.best.pt``, tied to the run by the trainer's fingerprint), so a run killed and resumed selects and
+stops exactly as an uninterrupted one.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 from ..core.io import PathLike, torch_load, torch_save
 from ..core.runtime import get_logger, seed_everything
-from ..core.training import Trainer, TrainSettings
+from ..core.training import Trainer, TrainSettings, batch_digest
 from .data import Scanpath, ScanpathDataset, object_crops
+from .metrics import BEHAVIOUR, behaviour_delta, behaviour_table
 from .models import OAT, TARGET_ALONE, TARGET_OBJECT, OATConfig, oat_config
 from .presets import GazePreset
 
@@ -176,36 +182,131 @@ def train_oat(dataset: ScanpathDataset, split: dict[str, list[str]], preset: Gaz
 
         raise DataError(dataset.root, "no training scanpath has a fixation on an object")
     steps_per_epoch = -(-len({r for r, _ in items}) // preset.batch_size)
-    best = {"loss": float("inf"), "epoch": -1}
-
-    def on_epoch_end(m: OAT, epoch: int) -> dict[str, Any]:
-        if not val_items or val_t is None:
-            return {}
-        losses = [float(pointer_loss(m, make_batch(val_t, val_items[i:i + 256]))[0]) * len(val_items[i:i + 256])
-                  for i in range(0, len(val_items), 256)]
-        val = sum(losses) / len(val_items)
-        if val < best["loss"] - 1e-4:
-            best.update(loss=val, epoch=epoch)
-        stop = epoch - best["epoch"] >= preset.patience
-        return {"val_loss": val, "stop": stop}
-
     desc = f"oat[{positional}{', image-blind' if image_blind else ''}]"
     settings = TrainSettings(epochs=preset.epochs, lr=preset.lr, weight_decay=0.0, grad_clip=1.0,
                              precision=precision, scheduler=preset.scheduler,
                              checkpoint_path=str(checkpoint_path) if checkpoint_path else None,
                              checkpoint_every=preset.checkpoint_every, progress=progress, desc=desc)
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=preset.lr)
-    trainer = Trainer(model, pointer_loss, settings, device=device, optimizer=optimizer, on_epoch_end=on_epoch_end,
+    trainer = Trainer(model, pointer_loss, settings, device=device, optimizer=optimizer,
                       run_identity={"positional": positional, "n_sequences": len(items), "seed": seed,
+                                    "selection": "validation delta", "patience": preset.patience,
+                                    "n_samples": preset.n_samples, "decoder_input": config.decoder_input,
                                     **({"image_blind": True} if image_blind else {})})
-    result = trainer.fit(lambda epoch: _batches(items, preset.batch_size, seed, epoch, train_t), steps_per_epoch)
+    data = lambda epoch: _batches(items, preset.batch_size, seed, epoch, train_t)  # noqa: E731
+    selector = _Selector(dataset, split.get("val") or [], val_t, val_items, preset, seed, trainer,
+                         checkpoint_path, steps_per_epoch, data)
+    trainer.on_epoch_end = selector
+    result = trainer.fit(data, steps_per_epoch)
+    restored = selector.restore(trainer.model)
     meta = {"positional": positional, "seed": seed, "image_blind": image_blind, "n_train_sequences": len(items),
             "n_val_sequences": len(val_items), "train": result.to_dict(),
+            "selection": {"on": "validation behavioural delta", "patience": preset.patience,
+                          "best_epoch": selector.best_epoch, "best_val_delta": selector.best_delta,
+                          "restored": restored, "epochs_trained": result.epochs},
+            "positional_fit": dict(model.position.fit_info),
             "mean_train_length": float(np.mean([len(s) for _, s in items])),
             "mean_duration_s": float(np.mean(np.concatenate([s.duration for s in
                                                              dataset.scanpaths_of(split["train"])]))),
             "config": config.to_dict(), "split": split}
     return TrainedOAT(trainer.model.cpu().eval(), config, meta)
+
+
+def validation_delta(model: OAT, dataset: ScanpathDataset, val_t: TrialTensors, human_means: dict[str, float],
+                     n_samples: int, max_length: int, generator: torch.Generator, batch_size: int = 64) -> float:
+    """Behavioural delta (OAT's) of ``n_samples`` sampled scanpaths per validation trial against the validation
+    viewers' means."""
+    device = next(model.parameters()).device
+    paths, targets = [], []
+    for i in range(0, len(val_t.ids), batch_size):
+        rows = list(range(i, min(i + batch_size, len(val_t.ids))))
+        batch = {k: v.to(device) for k, v in val_t.select(rows).items()}
+        for r, sampled in zip(rows, model.generate(batch, n_samples, max_length, generator=generator)):
+            paths += sampled
+            targets += [dataset.trials[val_t.ids[r]].target_index] * len(sampled)
+    means = behaviour_table(paths, targets).mean()
+    return behaviour_delta({k: float(means[k]) for k in BEHAVIOUR}, human_means)
+
+
+class _Selector:
+    """The trainer's epoch-end hook: validation loss and delta, the best epoch by delta (its weights kept in
+    memory and, with a checkpoint, in ``<checkpoint>.best.pt``), and the stop after ``patience`` epochs."""
+
+    def __init__(self, dataset: ScanpathDataset, val_ids: Sequence[str], val_t: TrialTensors | None,
+                 val_items: list, preset: GazePreset, seed: int, trainer: Trainer, checkpoint_path: PathLike | None,
+                 steps_per_epoch: int, data) -> None:
+        self.dataset, self.val_t, self.val_items, self.preset, self.seed = dataset, val_t, val_items, preset, seed
+        self.trainer, self.steps_per_epoch, self.data = trainer, steps_per_epoch, data
+        self.best_file = f"{checkpoint_path}.best.pt" if checkpoint_path else None
+        self.best_epoch, self.best_delta = -1, float("inf")
+        self.best_state: dict[str, Tensor] | None = None
+        self.fingerprint: str | None = None
+        self.loaded = False
+        humans = dataset.scanpaths_of(val_ids)
+        table = behaviour_table([s.object_sequence() for s in humans],
+                                [dataset.trials[s.trial].target_index for s in humans])
+        self.human_means = {k: float(table[k].mean()) for k in BEHAVIOUR} if len(table) else {}
+
+    def _run_fingerprint(self) -> str:
+        # the trainer's own fingerprint of this run (settings, step plan, model, data, identity), as fit computes it
+        if self.fingerprint is None:
+            total = self.preset.epochs * self.steps_per_epoch
+            self.fingerprint = self.trainer.fingerprint(total, self.steps_per_epoch,
+                                                        batch_digest(next(iter(self.data(0)), None)))
+        return self.fingerprint
+
+    def _load_best(self, epoch: int) -> None:
+        """A best-weights file of this very run from an epoch already passed (left by a killed run) is taken
+        over, so selection and the stop continue as if uninterrupted."""
+        self.loaded = True
+        if not self.best_file or not Path(self.best_file).is_file():
+            return
+        try:
+            saved = torch_load(self.best_file, map_location="cpu")
+        except Exception as exc:  # an unreadable leftover: start selection afresh
+            log.warning("%s: not reading %s (%s)", self.trainer.settings.desc, self.best_file, exc)
+            return
+        if saved.get("fingerprint") == self._run_fingerprint() and int(saved.get("epoch", 1 << 30)) <= epoch:
+            self.best_epoch, self.best_delta = int(saved["epoch"]), float(saved["delta"])
+            self.best_state = saved["state"]
+
+    def __call__(self, model: OAT, epoch: int) -> dict[str, Any]:
+        if not self.loaded:
+            self._load_best(epoch)
+        if not self.val_items or self.val_t is None:
+            return {}
+        losses = [float(pointer_loss(model, to_model(make_batch(self.val_t, self.val_items[i:i + 256]), model)
+                                     )[0]) * len(self.val_items[i:i + 256])
+                  for i in range(0, len(self.val_items), 256)]
+        record: dict[str, Any] = {"val_loss": sum(losses) / len(self.val_items)}
+        gen = torch.Generator().manual_seed(int(np.random.default_rng([self.seed, 23, epoch]).integers(2**62)))
+        delta = validation_delta(model, self.dataset, self.val_t, self.human_means, self.preset.n_samples,
+                                 self.preset.max_length, gen)
+        record["val_delta"] = delta
+        if np.isfinite(delta) and delta < self.best_delta:
+            self.best_epoch, self.best_delta = epoch, float(delta)
+            self.best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+            if self.best_file:
+                torch_save(self.best_file, {"fingerprint": self._run_fingerprint(), "epoch": epoch,
+                                            "delta": float(delta), "state": self.best_state})
+        record["best_epoch"] = self.best_epoch
+        record["stop"] = epoch - self.best_epoch >= self.preset.patience
+        return record
+
+    def restore(self, model: OAT) -> bool:
+        """Load the best epoch's weights into ``model`` (True), or keep the last ones when nothing was selected
+        (no validation trials or no finite delta)."""
+        if not self.loaded:  # a finished run resumed: the trainer trained nothing and called no hook
+            self._load_best(1 << 30)
+        if self.best_state is None:
+            return False
+        model.load_state_dict({k: v.to(next(model.parameters()).device) for k, v in self.best_state.items()})
+        return True
+
+
+def to_model(batch: dict[str, Tensor], model: nn.Module) -> dict[str, Tensor]:
+    device = next(model.parameters()).device
+    return {k: v.to(device) for k, v in batch.items()}
 
 
 def save_model(path: PathLike, trained: TrainedOAT) -> None:
@@ -222,6 +323,7 @@ def load_model(path: PathLike, device: torch.device | str = "cpu") -> TrainedOAT
     for key in ("crop_hw", "cnn_channels", "cnn_pools"):
         cfg[key] = tuple(cfg[key])
     cfg = {k: v for k, v in cfg.items() if k in OATConfig.__dataclass_fields__}
+    cfg.setdefault("decoder_input", "memory")  # model files written before the setting fed the encoder output
     config = OATConfig(**cfg)
     model = OAT(config, fit_positions=False)
     model.load_state_dict(state["state"])

@@ -52,7 +52,7 @@ def test_image_blind_model_sees_only_zeros() -> None:
 def test_image_blind_is_trained_the_same_way(simulated: Path) -> None:
     dataset = read_dataset(simulated)
     split = split_trials(dataset, "trials", 0)
-    p = get_preset("tiny", {"epochs": 1})
+    p = get_preset("tiny", {"epochs": 1, "pe_fit_steps": 300})
     blind = train_oat(dataset, split, p, seed=0, progress=False, image_blind=True)
     oat = train_oat(dataset, split, p, seed=0, progress=False)
     assert blind.config.image_blind and not oat.config.image_blind and blind.meta["image_blind"]
