@@ -277,20 +277,6 @@ def test_draws_refit_each_method_on_other_images_and_the_summary_averages_them(t
     assert main([*job, "--draws", "0", "--metrics", *drawn]) == 2  # one line, not a traceback
 
 
-def test_paired_differences_match_by_seed_and_draw():
-    import pandas as pd
-
-    from neuromodels.decoding.evaluate import paired_differences
-
-    rows = pd.DataFrame([{"method": m, "seed": s, "draw": d, "top1": v} for m, s, d, v in [
-        ("a", 0, 0, 0.5), ("a", 0, 1, 0.4), ("a", 1, 0, 0.9), ("b", 0, 1, 0.1), ("b", 0, 0, 0.3),
-        ("b", 1, 1, 0.2)]])
-    diff = paired_differences(rows, "a", "b")
-    assert diff.to_dict() == pytest.approx({(0, 0): 0.2, (0, 1): 0.3})  # (1, 0) and (1, 1) have no partner
-    no_draws = rows[rows["draw"] == 0].drop(columns="draw")
-    assert paired_differences(no_draws, "a", "b").to_dict() == pytest.approx({(0, 0): 0.2})
-
-
 def test_the_workflow_draws_the_smallest_size_only():
     from neuromodels.decoding.workflow import DRAWS_PRESET, DecodingWorkflow
 
