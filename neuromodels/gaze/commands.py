@@ -17,6 +17,30 @@ def _settings(args: argparse.Namespace):
     return get_preset(args.preset, params.get("overrides") or {}), params
 
 
+def _skip(exc, args: argparse.Namespace, dataset, p, out_dir) -> None:
+    """A split the data cannot form: one log line, and outputs that say so (the summary counts them)."""
+    import pandas as pd
+
+    from ..core.io import torch_save, write_json, write_table
+    from ..core.runtime import get_logger
+
+    get_logger(__name__).warning("skipping the %s split (seed %d): %s", args.split, args.seed, exc.reason)
+    info = {"skipped": exc.reason, "split": args.split, "seed": args.seed}
+    if getattr(args, "out", None):
+        torch_save(args.out, info)
+    if getattr(args, "history", None):
+        write_json(args.history, info)
+    if out_dir:
+        out = Path(out_dir)
+        positional = getattr(args, "positional", None) or "gaussian"
+        write_table(out / "metrics.csv", pd.DataFrame([{"split": args.split, "model": SKIPPED, "seed": args.seed,
+                                                        "positional": positional, "skipped": exc.reason}]))
+        write_json(out / "scanpaths.json", {**info, "notes": data_notes(dataset, p.max_length)})
+
+
+SKIPPED = "skipped"
+
+
 def _split(dataset, name: str, params: dict, seed: int) -> dict:
     from .data import split_trials
 
@@ -36,13 +60,17 @@ def cmd_simulate(args: argparse.Namespace) -> None:
 def cmd_train(args: argparse.Namespace) -> None:
     from ..core.io import write_json
     from ..core.runtime import select_device
-    from .data import load_data
+    from .data import SplitUnavailable, load_data
     from .train import save_model, train_oat
 
     p, params = _settings(args)
     device = select_device(args.device)
     dataset = load_data(args.data, params)
-    split = _split(dataset, args.split, params, args.seed)
+    try:
+        split = _split(dataset, args.split, params, args.seed)
+    except SplitUnavailable as exc:
+        _skip(exc, args, dataset, p, args.evaluate_dir)
+        return
     trained = train_oat(dataset, split, p, seed=args.seed, positional=args.positional or params["positional"],
                         device=device, checkpoint_path=args.checkpoint, precision=args.precision,
                         image_blind=args.image_blind)
@@ -63,14 +91,18 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from ..core.runtime import select_device
-    from .data import load_data
+    from .data import SplitUnavailable, load_data
     from .train import load_model
 
     p, params = _settings(args)
     device = select_device(args.device)
     dataset = load_data(args.data, params)
+    try:
+        split = _split(dataset, args.split, params, args.seed)
+    except SplitUnavailable as exc:
+        _skip(exc, args, dataset, p, args.out_dir)
+        return
     trained = load_model(args.model, device)
-    split = _split(dataset, args.split, params, args.seed)
     _evaluate(trained, args.model, dataset, args.split, split, p, args.seed, device, args.out_dir)
 
 
@@ -106,7 +138,7 @@ def data_notes(dataset, max_length: int) -> dict:
     """The data set's counts of what reading or training left out or replaced."""
     return {"fixations_on_no_object_left_out": int(dataset.notes.get("fixations_on_no_object", 0)),
             "fixations": int(dataset.notes.get("fixations", 0)),
-            "target_absent_records_dropped": int(dataset.notes.get("target_absent_records_dropped", 0)),
+            "target_absent_scanpaths_read": int(dataset.notes.get("target_absent_scanpaths", 0)),
             "fixations_off_screen_clipped": int(dataset.notes.get("fixations_off_screen_clipped", 0)),
             "scanpaths_without_object_fixations_not_trained_on": int(sum(
                 len(sp.object_sequence()) == 0 for sp in dataset.scanpaths)),
@@ -127,6 +159,8 @@ def cmd_summarize(args: argparse.Namespace) -> None:
     table = pd.concat([pd.read_csv(path) for path in args.inputs], ignore_index=True)
     if "seed" not in table.columns:
         raise DataError(args.inputs[0], "no 'seed' column (written by an older `neuromodels gaze train`)")
+    skipped = table[table["model"] == SKIPPED]
+    table = table[table["model"] != SKIPPED].drop(columns=["skipped"], errors="ignore")
     write_table(args.table, table)
     # the statistics use the configured positional encoding; an ablation's rows stay in the table
     main = table[table["positional"] == params["positional"]]
@@ -137,6 +171,10 @@ def cmd_summarize(args: argparse.Namespace) -> None:
         for key, value in (g.get("notes") or {}).items():
             notes[key] = notes.get(key, 0) + int(value)
     notes["seeds_counted"] = len(generated)
+    # splits the data cannot form (e.g. held-out layouts on COCO-Search18's one layout): jobs skipped, not errors
+    notes["split_jobs_skipped"] = int(len(skipped))
+    if len(skipped):
+        notes["splits_skipped"] = {f"{r.split} seed {int(r.seed)}": str(r.skipped) for r in skipped.itertuples()}
     notes["multimatch_pairs_short_left_out"] = int(table["mm_pairs_short"].sum())
     notes["multimatch_short_paths"] = "pairs with a path of fewer than 3 fixations are left out (not padded)"
     fits = [g["training"]["positional_fit"] for g in generated if (g.get("training") or {}).get("positional_fit")]
@@ -150,7 +188,8 @@ def cmd_summarize(args: argparse.Namespace) -> None:
     summary = seed_summary(main, args.preset, notes)
     write_summary(args.summary, summary)
     dataset = load_data(args.data, params)
-    save_figure(args.figure, plot_scanpaths(dataset, generated[0]))
+    drawn = [g for g in generated if not g.get("skipped")]
+    save_figure(args.figure, plot_scanpaths(dataset, drawn[0] if drawn else {"test": [], "paths": {}}))
 
 
 def cmd_bench(args: argparse.Namespace) -> None:

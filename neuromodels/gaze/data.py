@@ -34,7 +34,7 @@ from ..core.io import PathLike, atomic_path
 from ..core.runtime import get_logger
 
 __all__ = ["Trial", "Scanpath", "ScanpathDataset", "read_dataset", "write_dataset", "read_coco_search18",
-           "map_fixations", "split_trials", "object_crops", "DISPLAYS", "FIXATIONS_JSONL", "FIXATIONS_CSV"]
+           "map_fixations", "split_trials", "SplitUnavailable", "object_crops", "DISPLAYS", "FIXATIONS_JSONL", "FIXATIONS_CSV"]
 
 log = get_logger(__name__)
 
@@ -52,8 +52,10 @@ class Trial:
     """One display with its target.
 
     ``boxes`` float (n, 4) ``x0, y0, x1, y1`` in pixels; ``rows``/``cols`` int (n,) shelf cells;
-    ``target`` the target's object id; ``target_label`` what counts as "the same target" across trials for
-    the held-out-targets split (the product id here, the task in COCO-Search18).
+    ``target`` the target's object id ("" on a target-absent display: no target to stop on, ``target_index``
+    -1); ``target_label`` what counts as "the same target" across trials for the held-out-targets split (the
+    product id here, the task in COCO-Search18); ``data_split`` the data set's own split of the trial (train,
+    valid or test; "" when it has none).
     """
 
     trial: str
@@ -68,14 +70,20 @@ class Trial:
     layout: str = ""
     target_image: Path | None = None
     target_label: str = ""
+    data_split: str = ""
 
     @property
     def n_objects(self) -> int:
         return len(self.object_ids)
 
     @property
+    def target_present(self) -> bool:
+        return self.target != ""
+
+    @property
     def target_index(self) -> int:
-        return self.object_ids.index(self.target)
+        """The target's object index; -1 on a target-absent display."""
+        return self.object_ids.index(self.target) if self.target_present else NO_OBJECT
 
     @property
     def centres(self) -> np.ndarray:
@@ -416,24 +424,59 @@ def write_dataset(folder: PathLike, trials: Sequence[Trial], scanpaths: Sequence
 
 # ---------------------------------------------------------------------------------------- COCO-Search18
 COCO_KEYS = ("name", "subject", "task", "X", "Y", "T")
+# the data set's own split names, as the records' ``split`` field spells them
+DATA_SPLITS = {"train": "train", "valid": "val", "validation": "val", "val": "val", "test": "test"}
 
 
-def read_coco_search18(path: PathLike, image_root: PathLike, grid: tuple[int, int] = (6, 10),
+def read_coco_search18(path: PathLike | Sequence[PathLike], image_root: PathLike, grid: tuple[int, int] = (6, 10),
                        image_size: tuple[int, int] | None = None, margin: float = 0.02) -> ScanpathDataset:
-    """Read COCO-Search18's fixation JSON as published (a list of records with name, subject, task,
-    condition, bbox [x, y, w, h], X, Y, T in ms, length, split).
+    """Read COCO-Search18's fixation JSON files as published (one file or several, e.g. the target-present and
+    target-absent files of every split): lists of records with name, subject, task, condition, bbox [x, y, w,
+    h], X, Y, T in ms, length, split.
 
-    The target is its own object, ``target``, with the record's ``bbox`` (cut to the image) as its box; the other
-    objects are the cells of a ``grid`` (rows, cols) over each image (ids ``r{row}c{col}``), and the target's
-    row and col are those of the cell holding its centre. A fixation inside the bbox maps to the target (the
-    smallest box holding it). A trial is one (task, image); a viewer is a subject. Images are found as
-    ``image_root/task/name`` or ``image_root/name``; ``image_size`` (width, height) skips opening them for their
-    size (COCO-Search18: 1680 x 1050). Fixations outside the screen (the maintainers keep a few on purpose) are
-    clipped to its edge and counted in ``notes`` (``fixations_off_screen_clipped``). Target-absent records (no
-    bbox) are dropped and counted in ``notes``; everything else is validated as for our own format.
+    On a target-present display the target is its own object, ``target``, with the record's ``bbox`` (cut to the
+    image) as its box; the other objects are the cells of a ``grid`` (rows, cols) over each image (ids
+    ``r{row}c{col}``), and the target's row and col are those of the cell holding its centre. A fixation inside
+    the bbox maps to the target (the smallest box holding it). A target-absent record (condition ``absent`` or
+    no bbox) is read as a display of grid cells with no target (trial id ``{task}/{name}@absent``): scored like
+    the others, with nothing to stop on. A trial is one (task, image, condition); a viewer is a subject. The
+    record's ``split`` (train, valid, test) is kept as the trial's ``data_split``, which the held-out-trials
+    split honours. Images are found as ``image_root/task/name`` or ``image_root/name``; ``image_size`` (width,
+    height) skips opening them for their size (COCO-Search18: 1680 x 1050). Fixations outside the screen (the
+    maintainers keep a few on purpose) are clipped to its edge and counted in ``notes``
+    (``fixations_off_screen_clipped``); target-absent scanpaths are counted too (``target_absent_scanpaths``).
+    Everything else is validated as for our own format.
     """
-    path = Path(path)
+    paths = [Path(path)] if isinstance(path, (str, Path)) else [Path(p) for p in path]
+    if not paths:
+        raise ConfigError("gaze.coco_fixations", "names no file")
     root = Path(image_root)
+    rows_n, cols_n = grid
+    if rows_n < 1 or cols_n < 1:
+        raise ConfigError("gaze.coco_grid", f"must be positive, got {grid}")
+    trials: dict[str, Trial] = {}
+    notes: Counter = Counter()
+    scanpaths: list[Scanpath] = []
+    seen: set[tuple[str, str]] = set()
+    for file in paths:
+        _read_coco_file(file, root, rows_n, cols_n, image_size, margin, trials, notes, scanpaths, seen)
+    if not scanpaths:
+        raise DataError(paths[0], "no scanpaths")
+    for trial in trials.values():
+        if not trial.image.is_file():
+            raise DataError(trial.image, f"trial {trial.trial}: image not found")
+    if notes["target_absent_scanpaths"]:
+        log.info("%s: %d target-absent scanpaths read (no target to stop on)", paths[0],
+                 notes["target_absent_scanpaths"])
+    if notes["fixations_off_screen_clipped"]:
+        log.warning("%s: clipped %d off-screen fixations to the screen's edge", paths[0],
+                    notes["fixations_off_screen_clipped"])
+    return ScanpathDataset(paths[0].parent, trials, scanpaths, dict(notes))
+
+
+def _read_coco_file(path: Path, root: Path, rows_n: int, cols_n: int, image_size: tuple[int, int] | None,
+                    margin: float, trials: dict[str, Trial], notes: Counter, scanpaths: list[Scanpath],
+                    seen: set[tuple[str, str]]) -> None:
     try:
         records = json.loads(path.read_text())
     except FileNotFoundError:
@@ -442,13 +485,6 @@ def read_coco_search18(path: PathLike, image_root: PathLike, grid: tuple[int, in
         raise DataError(path, f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
     if not isinstance(records, list):
         raise DataError(path, "must be a list of fixation records")
-    rows_n, cols_n = grid
-    if rows_n < 1 or cols_n < 1:
-        raise ConfigError("gaze.coco_grid", f"must be positive, got {grid}")
-    trials: dict[str, Trial] = {}
-    notes: Counter = Counter()
-    scanpaths: list[Scanpath] = []
-    seen: set[tuple[str, str]] = set()
     for k, rec in enumerate(records):
         if not isinstance(rec, dict):
             raise DataError(path, f"record {k}: not a JSON object")
@@ -456,10 +492,11 @@ def read_coco_search18(path: PathLike, image_root: PathLike, grid: tuple[int, in
         if missing:
             raise DataError(path, f"record {k}: missing key '{missing[0]}'")
         bbox = rec.get("bbox")
-        if rec.get("condition", "present") == "absent" or not bbox:
-            notes["target_absent_records_dropped"] += 1
-            continue
-        trial_id = f"{rec['task']}/{rec['name']}"
+        absent = rec.get("condition", "present") == "absent" or not bbox
+        data_split = str(rec.get("split") or "")
+        if data_split and data_split not in DATA_SPLITS:
+            raise DataError(path, f"record {k}: split {data_split!r} is none of {', '.join(DATA_SPLITS)}")
+        trial_id = f"{rec['task']}/{rec['name']}" + ("@absent" if absent else "")
         if trial_id not in trials:
             image = root / str(rec["task"]) / str(rec["name"])
             if not image.is_file():
@@ -476,58 +513,85 @@ def read_coco_search18(path: PathLike, image_root: PathLike, grid: tuple[int, in
             cw, ch = width / cols_n, height / rows_n
             r, c = np.divmod(np.arange(rows_n * cols_n), cols_n)
             boxes = np.stack([c * cw, r * ch, (c + 1) * cw, (r + 1) * ch], axis=1)
-            try:
-                bx, by, bw, bh = map(float, bbox)
-            except (TypeError, ValueError):
-                raise DataError(path, f"record {k} ({trial_id}): bbox {bbox!r} is not [x, y, w, h]") from None
-            x0, y0 = min(max(bx, 0.0), width - 1.0), min(max(by, 0.0), height - 1.0)
-            x1, y1 = min(max(bx + bw, x0 + 1.0), float(width)), min(max(by + bh, y0 + 1.0), float(height))
-            tr = int(np.clip((by + bh / 2) // ch, 0, rows_n - 1))
-            tc = int(np.clip((bx + bw / 2) // cw, 0, cols_n - 1))
+            ids = [f"r{i}c{j}" for i, j in zip(r, c)]
+            target = ""
+            if not absent:
+                try:
+                    bx, by, bw, bh = map(float, bbox)
+                except (TypeError, ValueError):
+                    raise DataError(path, f"record {k} ({trial_id}): bbox {bbox!r} is not [x, y, w, h]") from None
+                x0, y0 = min(max(bx, 0.0), width - 1.0), min(max(by, 0.0), height - 1.0)
+                x1, y1 = min(max(bx + bw, x0 + 1.0), float(width)), min(max(by + bh, y0 + 1.0), float(height))
+                tr = int(np.clip((by + bh / 2) // ch, 0, rows_n - 1))
+                tc = int(np.clip((bx + bw / 2) // cw, 0, cols_n - 1))
+                boxes, r, c = np.vstack([boxes, [[x0, y0, x1, y1]]]), np.append(r, tr), np.append(c, tc)
+                ids, target = [*ids, "target"], "target"
             trials[trial_id] = Trial(trial=trial_id, image=image, width=int(width), height=int(height),
-                                     object_ids=[*(f"r{i}c{j}" for i, j in zip(r, c)), "target"],
-                                     boxes=np.vstack([boxes, [[x0, y0, x1, y1]]]),
-                                     rows=np.append(r, tr), cols=np.append(c, tc), target="target",
-                                     layout=f"coco{rows_n}x{cols_n}", target_label=str(rec["task"]))
+                                     object_ids=ids, boxes=boxes, rows=r, cols=c, target=target,
+                                     layout=f"coco{rows_n}x{cols_n}", target_label=str(rec["task"]),
+                                     data_split=data_split)
+        trial = trials[trial_id]
         viewer = str(rec["subject"])
         where = f"trial {trial_id}, viewer {viewer}"
+        if trial.data_split != data_split:
+            raise DataError(path, f"record {k} ({where}): split {data_split!r}, but the trial's other records "
+                                  f"say {trial.data_split!r}")
         if (trial_id, viewer) in seen:
             raise DataError(path, f"{where}: listed twice")
         seen.add((trial_id, viewer))
         x, y = _floats(rec["X"], path, where, "X"), _floats(rec["Y"], path, where, "Y")
-        trial = trials[trial_id]
         if len(x) == len(y):  # off-screen fixations (kept in the published files) clipped to the edge, counted
             off = np.isfinite(x) & np.isfinite(y) & ((x < 0) | (x >= trial.width) | (y < 0) | (y >= trial.height))
             if off.any():
                 notes["fixations_off_screen_clipped"] += int(off.sum())
                 x = np.where(off, np.clip(x, 0, trial.width - 1e-3), x)
                 y = np.where(off, np.clip(y, 0, trial.height - 1e-3), y)
+        notes["target_absent_scanpaths"] += int(absent)
         scanpaths.append(_make_scanpath(path, trials, trial_id, viewer, x, y,
                                         _floats(rec["T"], path, where, "T") / 1000.0, None, margin, notes))
-    if not scanpaths:
-        raise DataError(path, "no target-present scanpaths")
-    for trial in trials.values():
-        if not trial.image.is_file():
-            raise DataError(trial.image, f"trial {trial.trial}: image not found")
-    if notes["target_absent_records_dropped"]:
-        log.warning("%s: dropped %d target-absent records", path, notes["target_absent_records_dropped"])
-    if notes["fixations_off_screen_clipped"]:
-        log.warning("%s: clipped %d off-screen fixations to the screen's edge", path,
-                    notes["fixations_off_screen_clipped"])
-    return ScanpathDataset(path.parent, trials, scanpaths, dict(notes))
 
 
 # ---------------------------------------------------------------------------------------- splits
-def split_trials(dataset: ScanpathDataset, kind: str, seed: int, test_fraction: float = 0.25,
-                 val_fraction: float = 0.1, heldout_layout: str = "") -> dict[str, list[str]]:
-    """Trial ids of ``train``, ``val`` and ``test`` for one way of holding trials out (seeded).
+class SplitUnavailable(ConfigError):
+    """A split the data cannot form (e.g. held-out layouts on data of one layout): the run skips it with a log
+    line and a count in the summary's notes instead of stopping."""
 
-    ``trials``: a random ``test_fraction`` of trials. ``layouts``: every trial of ``heldout_layout`` (default:
-    the last layout by name, e.g. ``irregular``). ``targets``: the trials whose target label is one of a random
-    set of labels covering about ``test_fraction`` of trials. ``val`` is drawn from the rest.
+    def __init__(self, kind: str, problem: str) -> None:
+        super().__init__("gaze.splits", f"'{kind}' cannot be formed from this data: {problem}")
+        self.kind, self.reason = kind, problem
+
+
+def split_trials(dataset: ScanpathDataset, kind: str, seed: int, test_fraction: float = 0.25,
+                 val_fraction: float = 0.1, heldout_layout: str = "") -> dict[str, Any]:
+    """Trial ids of ``train``, ``val`` and ``test`` for one way of holding trials out (seeded), and ``how``.
+
+    ``trials``: the data set's own train / valid / test when every trial has one (``data_split``, e.g.
+    COCO-Search18's ``split`` field; files without test records have their valid trials tested and a validation
+    share drawn from train, said in ``how``), else a random ``test_fraction`` of trials. ``layouts``: every
+    trial of ``heldout_layout`` (default: the last layout by name, e.g. ``irregular``). ``targets``: the trials
+    whose target label is one of a random set of labels covering about ``test_fraction`` of trials. ``val`` is
+    drawn from the rest. A split the data cannot form (one layout, one target label, no test or no training
+    trial) raises :class:`SplitUnavailable`.
     """
     rng = np.random.default_rng([seed, 11])
     ids = sorted(dataset.trials)
+    how = f"seeded {kind} split"
+    own = {t: DATA_SPLITS.get(dataset.trials[t].data_split, "") for t in ids}
+    if kind == "trials" and ids and all(own.values()):
+        parts = {name: [t for t in ids if own[t] == name] for name in ("train", "val", "test")}
+        how = "the data set's own train / valid / test"
+        if not parts["test"] and parts["val"]:
+            parts["test"], parts["val"] = parts["val"], []
+            how = "the data set's own split, its valid trials tested (the files hold no test records)"
+        if not parts["train"] or not parts["test"]:
+            raise SplitUnavailable(kind, "its own split fields give no training or no test trial")
+        if not parts["val"]:
+            train = list(rng.permutation(parts["train"]))
+            n_val = max(1, int(round(val_fraction * len(train)))) if len(train) > 2 else 0
+            parts["val"], parts["train"] = train[:n_val], train[n_val:]
+            how += "; validation drawn from train"
+        return {"train": sorted(str(t) for t in parts["train"]), "val": sorted(str(t) for t in parts["val"]),
+                "test": sorted(str(t) for t in parts["test"]), "how": how}
     if kind == "trials":
         order = rng.permutation(ids)
         n_test = max(1, int(round(test_fraction * len(ids))))
@@ -535,7 +599,7 @@ def split_trials(dataset: ScanpathDataset, kind: str, seed: int, test_fraction: 
     elif kind == "layouts":
         layouts = dataset.layouts
         if len(layouts) < 2:
-            raise ConfigError("gaze.splits", f"'layouts' needs displays of at least two layouts, got {layouts}")
+            raise SplitUnavailable(kind, f"it needs displays of at least two layouts, got {layouts}")
         held = heldout_layout or layouts[-1]
         if held not in layouts:
             raise ConfigError("gaze.heldout_layout", f"{held!r} is not a layout of the data ({layouts})")
@@ -543,7 +607,7 @@ def split_trials(dataset: ScanpathDataset, kind: str, seed: int, test_fraction: 
     elif kind == "targets":
         labels = sorted({dataset.trials[t].target_label for t in ids})
         if len(labels) < 2:
-            raise ConfigError("gaze.splits", "'targets' needs at least two different targets")
+            raise SplitUnavailable(kind, "it needs at least two different targets")
         test = set()
         for label in rng.permutation(labels):
             if len(test) >= test_fraction * len(ids):
@@ -552,11 +616,13 @@ def split_trials(dataset: ScanpathDataset, kind: str, seed: int, test_fraction: 
     else:
         raise ConfigError("gaze.splits", f"unknown split {kind!r} (trials, layouts, targets)")
     rest = [t for t in ids if t not in test]
+    if not rest or not test:
+        raise SplitUnavailable(kind, "it leaves no training or no test trial")
     rest = list(rng.permutation(rest))
     n_val = max(1, int(round(val_fraction * len(rest)))) if len(rest) > 2 else 0
     # plain str (not numpy's), so that a model file holding the split loads without pickles
     return {"train": sorted(str(t) for t in rest[n_val:]), "val": sorted(str(t) for t in rest[:n_val]),
-            "test": sorted(str(t) for t in test)}
+            "test": sorted(str(t) for t in test), "how": how}
 
 
 # ---------------------------------------------------------------------------------------- crops
@@ -583,7 +649,7 @@ def _resize(patch: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
 
 def object_crops(trial: Trial, hw: tuple[int, int], image: np.ndarray | None = None) -> np.ndarray:
     """uint8 (n + 1, 3, h, w): each object's box cropped and resized, then the target alone (its own image
-    when the trial has one, else its box)."""
+    when the trial has one, else its box; blank on a target-absent display)."""
     image = _load_image(trial.image) if image is None else image
     crops = []
     for x0, y0, x1, y1 in trial.boxes:
@@ -592,8 +658,10 @@ def object_crops(trial: Trial, hw: tuple[int, int], image: np.ndarray | None = N
         crops.append(_resize(image[ya:yb, xa:xb], hw))
     if trial.target_image is not None and trial.target_image.is_file():
         crops.append(_resize(_load_image(trial.target_image), hw))
-    else:
+    elif trial.target_present:
         crops.append(crops[trial.target_index])
+    else:  # target absent: no target to show, a blank crop
+        crops.append(np.zeros((3, *hw), dtype=np.uint8))
     return np.stack(crops)
 
 
@@ -603,7 +671,7 @@ def load_data(folder: PathLike | None, params: dict[str, Any]) -> ScanpathDatase
     if params.get("coco_fixations"):
         if not params.get("coco_images"):
             raise ConfigError("gaze.coco_images", "needed with gaze.coco_fixations")
-        return read_coco_search18(params["coco_fixations"], params["coco_images"],
+        return read_coco_search18(params["coco_fixations"], params["coco_images"],  # one file or a list
                                   tuple(params.get("coco_grid", (6, 10))), margin=params.get("mapping_margin", 0.02))
     if folder is None:
         raise ConfigError("--data", "a scanpath data set folder is needed")

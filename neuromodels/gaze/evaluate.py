@@ -244,8 +244,9 @@ def plot_scanpaths(dataset: ScanpathDataset, generated: dict[str, Any], n_trials
         for c, (title, path) in enumerate(panels):
             ax = axes[r, c]
             ax.imshow(image)
-            x0, y0, x1, y1 = trial.boxes[trial.target_index]
-            ax.add_patch(plt.Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, ec="yellow", lw=2))
+            if trial.target_present:
+                x0, y0, x1, y1 = trial.boxes[trial.target_index]
+                ax.add_patch(plt.Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, ec="yellow", lw=2))
             pts = trial.centres[np.asarray(path, dtype=int)] if len(path) else np.zeros((0, 2))
             if c == 0 and human is not None:
                 pts = np.stack([human.x, human.y], 1)[human.objects >= 0]

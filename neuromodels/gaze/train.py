@@ -86,7 +86,7 @@ def trial_tensors(dataset: ScanpathDataset, trial_ids: Sequence[str], crop_hw: t
         crops[i, -1] = torch.from_numpy(c[-1])
         rows[i, :n] = torch.from_numpy(t.rows)
         cols[i, :n] = torch.from_numpy(t.cols)
-        if mark_target:
+        if mark_target and t.target_present:
             is_target[i, t.target_index] = TARGET_OBJECT
         is_target[i, -1] = TARGET_ALONE
         mask[i, :n] = True

@@ -12,7 +12,8 @@ import pytest
 from PIL import Image
 
 from neuromodels.core.errors import ConfigError, DataError
-from neuromodels.gaze.data import (map_fixations, read_coco_search18, read_dataset, split_trials,
+from neuromodels.gaze.data import (SplitUnavailable, object_crops, map_fixations, read_coco_search18, read_dataset,
+                                   split_trials,
                                    object_crops)
 from neuromodels.gaze.simulate import LAYOUTS, SimulationSettings, simulate_dataset
 
@@ -134,6 +135,7 @@ def _coco(tmp_path: Path) -> tuple[Path, Path]:
     (images / "bottle").mkdir(parents=True)
     Image.fromarray(np.full((105, 168, 3), 128, np.uint8)).save(images / "bottle" / "000000001.jpg")
     Image.fromarray(np.full((105, 168, 3), 90, np.uint8)).save(images / "000000002.jpg")
+    Image.fromarray(np.full((105, 168, 3), 60, np.uint8)).save(images / "000000003.jpg")
     records = [
         {"name": "000000001.jpg", "subject": 1, "task": "bottle", "condition": "present", "bbox": [120, 60, 20, 30],
          "X": [84.0, 100.2, 131.0], "Y": [52.0, 60.1, 74.0], "T": [220, 180, 310], "length": 3, "split": "train",
@@ -154,7 +156,7 @@ def _coco(tmp_path: Path) -> tuple[Path, Path]:
 def test_read_coco_search18_as_published(tmp_path: Path) -> None:
     path, images = _coco(tmp_path)
     ds = read_coco_search18(path, images, grid=(3, 4))
-    assert sorted(ds.trials) == ["bottle/000000001.jpg", "car/000000002.jpg"]
+    assert sorted(ds.trials) == ["bottle/000000001.jpg", "car/000000002.jpg", "car/000000003.jpg@absent"]
     trial = ds.trials["bottle/000000001.jpg"]
     # the target is its own object, its bbox, besides the 12 grid cells
     assert (trial.width, trial.height) == (168, 105) and trial.n_objects == 13
@@ -165,10 +167,40 @@ def test_read_coco_search18_as_published(tmp_path: Path) -> None:
     first = ds.scanpaths[0]
     np.testing.assert_allclose(first.duration, [0.22, 0.18, 0.31])
     assert [trial.object_ids[k] for k in first.objects] == ["r1c2", "r1c2", "target"]
-    assert ds.notes["target_absent_records_dropped"] == 1
+    # the target-absent record is read: grid cells only, no target to stop on, its own split kept
+    absent = ds.trials["car/000000003.jpg@absent"]
+    assert ds.notes["target_absent_scanpaths"] == 1 and not absent.target_present
+    assert absent.target_index == -1 and absent.n_objects == 12 and absent.data_split == "test"
+    assert object_crops(absent, (4, 4))[-1].max() == 0  # no target to show: a blank target crop
     car = ds.trials["car/000000002.jpg"]
-    assert car.target == "target" and car.object_ids[ds.scanpaths[-1].objects[-1]] == "target"
+    assert car.target == "target" and car.object_ids[ds.scanpaths[2].objects[-1]] == "target"
     assert split_trials(ds, "targets", 0)["test"]  # the task is the target label
+
+
+def test_coco_search18_files_and_their_own_split(tmp_path: Path) -> None:
+    """Target-present and target-absent files read together; the records' split field is the held-out-trials
+    split; a data set without test records tests its valid trials; splits the data cannot form are refused with
+    SplitUnavailable (the command skips them)."""
+    path, images = _coco(tmp_path)
+    records = json.loads(path.read_text())
+    present, absent = tmp_path / "TP.json", tmp_path / "TA.json"
+    present.write_text(json.dumps(records[:3]))
+    absent.write_text(json.dumps(records[3:]))
+    ds = read_coco_search18([present, absent], images, grid=(3, 4))
+    assert len(ds.trials) == 3 and ds.notes["target_absent_scanpaths"] == 1
+    split = split_trials(ds, "trials", 0)
+    assert split["train"] == ["bottle/000000001.jpg"] and split["val"] == ["car/000000002.jpg"]
+    assert split["test"] == ["car/000000003.jpg@absent"] and "own" in split["how"]
+    assert split_trials(ds, "trials", 5)["test"] == split["test"]  # the data's split, not a seeded draw
+    with pytest.raises(SplitUnavailable, match="'layouts' cannot be formed"):
+        split_trials(ds, "layouts", 0)
+    only_present = read_coco_search18(present, images, grid=(3, 4))
+    split = split_trials(only_present, "trials", 0)
+    assert split["test"] == ["car/000000002.jpg"] and "valid trials tested" in split["how"]
+    records[1]["split"] = "valid"  # one trial, two splits
+    path.write_text(json.dumps(records))
+    with pytest.raises(DataError, match="record 1 .*split 'valid', but the trial's other records say 'train'"):
+        read_coco_search18(path, images, grid=(3, 4))
 
 
 def test_coco_search18_off_screen_fixations_are_clipped_and_counted(tmp_path: Path) -> None:
@@ -183,7 +215,7 @@ def test_coco_search18_off_screen_fixations_are_clipped_and_counted(tmp_path: Pa
     assert ds.notes["fixations_off_screen_clipped"] == 2
     second = next(s for s in ds.scanpaths if s.viewer == "2")
     assert second.x[1] == pytest.approx(168, abs=0.01) and second.y[1] == 70.0
-    assert ds.scanpaths[0].y[0] == 0.0 and ds.notes["fixations"] == 7
+    assert ds.scanpaths[0].y[0] == 0.0 and ds.notes["fixations"] == 8
 
 
 def test_coco_search18_refuses_bad_records(tmp_path: Path) -> None:

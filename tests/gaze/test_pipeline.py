@@ -145,3 +145,38 @@ def test_same_seed_same_numbers_and_resume(tmp_path: Path) -> None:
     c = train_oat(dataset, split, p, seed=0, progress=False, checkpoint_path=tmp_path / "ck.pt")
     assert c.meta["train"]["resumed_from_step"] == b.meta["train"]["steps"]
     assert all(torch.equal(x, y) for x, y in zip(b.model.state_dict().values(), c.model.state_dict().values()))
+
+
+def test_coco_search18_from_config_alone_scores_absent_trials_and_skips_layouts(tmp_path: Path) -> None:
+    """The published files (target-present and target-absent) train and score OAT from the gaze.coco_* keys
+    alone: the records' own split is used, the target-absent test trial is scored, the layouts split (one
+    layout) is skipped and counted, off-screen fixations are counted."""
+    from tests.gaze.test_data import _coco
+
+    path, images = _coco(tmp_path)
+    records = json.loads(path.read_text())
+    records[0]["X"][0] = 1700.0  # off the 168-px-wide screen
+    present, absent = tmp_path / "TP.json", tmp_path / "TA.json"
+    present.write_text(json.dumps(records[:3]))
+    absent.write_text(json.dumps(records[3:]))
+    params = json.dumps({"coco_fixations": [str(present), str(absent)], "coco_images": str(images),
+                         "coco_grid": [3, 4], "overrides": {"epochs": 1, "n_samples": 2, "pe_fit_steps": 200,
+                                                            "multimatch_trials": 1}})
+    common = ["--preset", "tiny", "--params", params, "--threads", "1", "--device", "cpu"]
+    runs = {}
+    for split in ("trials", "layouts"):
+        runs[split] = tmp_path / split
+        assert main(["gaze", "train", "--split", split, "--out", str(runs[split] / "model.pt"),
+                     "--evaluate-dir", str(runs[split]), *common]) == 0
+    table = pd.read_csv(runs["trials"] / "metrics.csv")
+    assert table["n_trials"].iloc[0] == 1  # the absent trial, the records' own test split
+    assert np.isfinite(table.set_index("model").loc["oat_sampled", "sequence_score"])
+    assert list(pd.read_csv(runs["layouts"] / "metrics.csv")["model"]) == ["skipped"]
+    assert main(["gaze", "summarize", "--inputs", str(runs["trials"] / "metrics.csv"),
+                 str(runs["layouts"] / "metrics.csv"), "--scanpaths", str(runs["trials"] / "scanpaths.json"),
+                 "--table", str(tmp_path / "all.csv"), "--figure", str(tmp_path / "fig.png"),
+                 "--summary", str(tmp_path / "summary.json"), *common[:-2]]) == 0
+    notes = json.loads((tmp_path / "summary.json").read_text())["notes"]
+    assert notes["split_jobs_skipped"] == 1 and "layouts seed 0" in notes["splits_skipped"]
+    assert notes["fixations_off_screen_clipped"] == 1 and notes["target_absent_scanpaths_read"] == 1
+    assert "skipped" not in set(pd.read_csv(tmp_path / "all.csv")["model"])

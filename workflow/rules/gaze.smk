@@ -9,9 +9,14 @@ GZ_OUT = f"{RESULTS}/gaze"
 GZ_SIMULATED = not (GZ["data"] or GZ["coco_fixations"])
 
 
+def gz_folder(data):
+    """The folder of a rule's data input (one file, or the first of several)."""
+    return os.path.dirname(data if isinstance(data, str) else list(data)[0])
+
+
 def gz_input(seed):
-    """The file a seed's data set is known by (COCO-Search18: the fixation file itself; simulated: that seed's
-    draw); rules pass its folder as --data."""
+    """The file(s) a seed's data set is known by (COCO-Search18: the fixation files themselves; simulated: that
+    seed's draw); rules pass the first one's folder as --data."""
     if GZ["coco_fixations"]:
         return GZ["coco_fixations"]
     if GZ["data"]:
@@ -76,7 +81,7 @@ rule gaze_train:
         scanpaths=f"{GZ_OUT}/{{gz_split}}/{{gz_pe}}/seed{{seed}}/scanpaths.json",
     params:
         launch=launcher,
-        data=lambda wildcards, input: os.path.dirname(input.data),
+        data=lambda wildcards, input: gz_folder(input.data),
         out=lambda wildcards, output: os.path.dirname(output.metrics),
         checkpoint=f"{GZ_OUT}/{{gz_split}}/{{gz_pe}}/seed{{seed}}/checkpoint.pt",
         family=params("gaze"),
@@ -115,7 +120,7 @@ rule gaze_train_image_blind:
         scanpaths=f"{GZ_OUT}/{{gz_split}}/{{gz_pe}}/seed{{seed}}/image_blind/scanpaths.json",
     params:
         launch=launcher,
-        data=lambda wildcards, input: os.path.dirname(input.data),
+        data=lambda wildcards, input: gz_folder(input.data),
         out=lambda wildcards, output: os.path.dirname(output.metrics),
         checkpoint=f"{GZ_OUT}/{{gz_split}}/{{gz_pe}}/seed{{seed}}/image_blind/checkpoint.pt",
         family=params("gaze"),
@@ -154,7 +159,7 @@ rule gaze_summary:
         figure=report(f"{GZ_OUT}/scanpaths.png", caption="../report/gaze_scanpaths.rst", category="gaze"),
         summary=f"{GZ_OUT}/summary.json",
     params:
-        data=lambda wildcards, input: os.path.dirname(input.data),
+        data=lambda wildcards, input: gz_folder(input.data),
         family=params("gaze"),
         preset=PRESET,
         preset_code=preset_code("gaze"),
