@@ -17,6 +17,19 @@ from .world import CATEGORY_NAMES, COLOUR_NAMES, SECOND_PREFIX, TEXTURES
 
 TEXTURE_WORDS = {"plain": "", "stripes": "striped", "dots": "dotted", "checker": "checkered"}
 SIZE_WORDS = ((0.38, "small"), (0.48, "medium"), (np.inf, "large"))  # upper bound of the diameter, word
+# Words that name each category: its own name first, then synonyms (single words of letters only)
+CATEGORY_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "disc": ("disc", "circle", "disk", "ball"),
+    "square": ("square", "box", "block", "tile"),
+    "triangle": ("triangle", "pyramid", "wedge", "delta"),
+    "star": ("star", "starburst", "pentagram", "asterisk"),
+    "cross": ("cross", "plus", "crucifix", "crosshair"),
+    "ring": ("ring", "hoop", "loop", "donut"),
+    "ell": ("ell", "corner", "angle", "elbow"),
+    "tee": ("tee", "junction", "crossbar", "gallows"),
+    "bar": ("bar", "stick", "rod", "plank"),
+    "crescent": ("crescent", "moon", "arc", "sickle"),
+}
 LIGHT_WORDS = {0: "the right", 90: "above", 180: "the left", 270: "below"}
 # (row third, column third) -> phrase; thirds of the image from the top and from the left
 PLACE_WORDS = {
@@ -30,23 +43,40 @@ def _third(value: float) -> int:
     return int(np.clip(np.floor(value * 3.0), 0, 2))
 
 
-def _object_phrase(row: Mapping[str, Any], prefix: str) -> str:
+def category_word(category: str, synonym: int = 0) -> str:
+    """The word naming ``category``: its ``synonym``-th word of :data:`CATEGORY_SYNONYMS` (0: its own name;
+    counted modulo the number of words); a category without synonyms is always said by its name."""
+    names = CATEGORY_SYNONYMS.get(str(category), (str(category),))
+    return names[int(synonym) % len(names)]
+
+
+def canonical_word(word: str) -> str:
+    """The category a synonym names (``"circle"`` -> ``"disc"``); any other word unchanged."""
+    return _CANONICAL.get(word, word)
+
+
+_CANONICAL = {w: name for name, ws in CATEGORY_SYNONYMS.items() for w in ws}
+
+
+def _object_phrase(row: Mapping[str, Any], prefix: str, synonym: int = 0) -> str:
     size = float(row[prefix + "size"])
     size_word = next(word for bound, word in SIZE_WORDS if size < bound)
-    words = [size_word, row[prefix + "colour"], TEXTURE_WORDS[row[prefix + "texture"]], row[prefix + "category"]]
+    words = [size_word, row[prefix + "colour"], TEXTURE_WORDS[row[prefix + "texture"]],
+             category_word(row[prefix + "category"], synonym) if synonym else row[prefix + "category"]]
     place = PLACE_WORDS[(_third(float(row[prefix + "y"])), _third(float(row[prefix + "x"])))]
     return "a " + " ".join(w for w in words if w) + " " + place
 
 
-def caption(row: Mapping[str, Any] | pd.Series) -> str:
+def caption(row: Mapping[str, Any] | pd.Series, synonym: int = 0) -> str:
     """Describe one scene (a row of :func:`~.world.sample_scenes`) in words.
 
     Names the size, colour, texture and category of each object, where it is (thirds of the image) and the
-    light direction rounded to the nearest of above, below, left and right.
+    light direction rounded to the nearest of above, below, left and right. ``synonym`` k names each category
+    with its k-th word (:func:`category_word`; 0, the default, its own name).
     """
-    phrases = [_object_phrase(row, "")]
+    phrases = [_object_phrase(row, "", synonym)]
     if isinstance(row.get(SECOND_PREFIX + "category"), str):
-        phrases.append(_object_phrase(row, SECOND_PREFIX))
+        phrases.append(_object_phrase(row, SECOND_PREFIX, synonym))
     light = int(np.round(float(row["light_deg"]) / 90.0) % 4) * 90
     return " and ".join(phrases) + f", lit from {LIGHT_WORDS[light]}"
 
@@ -61,9 +91,11 @@ def words(text: str) -> list[str]:
     return re.findall(r"[a-z]+", text.lower())
 
 
-def vocabulary() -> list[str]:
-    """Every word a caption can contain, sorted."""
+def vocabulary(synonyms: bool = False) -> list[str]:
+    """Every word a caption can contain, sorted (with ``synonyms``, every word that names a category too)."""
     pieces = ["a", "and", "lit", "from", *CATEGORY_NAMES, *COLOUR_NAMES, *(w for _, w in SIZE_WORDS)]
+    if synonyms:
+        pieces += [w for ws in CATEGORY_SYNONYMS.values() for w in ws]
     pieces += [TEXTURE_WORDS[t] for t in TEXTURES]
     pieces += [*LIGHT_WORDS.values(), *PLACE_WORDS.values()]
     return sorted({w for piece in pieces for w in words(piece)})
