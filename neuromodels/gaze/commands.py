@@ -119,7 +119,7 @@ def _evaluate(trained, model_path, dataset, split_name: str, split: dict, p, see
 
         raise DataError(model_path, f"trained on another {split_name} split (other data or seed)")
     table, generated = evaluate_split(trained, dataset, split_name, split, p.n_samples, p.max_length,
-                                      p.multimatch_trials, seed=seed, device=device)
+                                      p.multimatch_samples, seed=seed, device=device)
     table.insert(1, "seed", seed)
     table.insert(2, "positional", trained.meta["positional"])
     out = Path(out_dir)
@@ -175,8 +175,11 @@ def cmd_summarize(args: argparse.Namespace) -> None:
     notes["split_jobs_skipped"] = int(len(skipped))
     if len(skipped):
         notes["splits_skipped"] = {f"{r.split} seed {int(r.seed)}": str(r.skipped) for r in skipped.itertuples()}
-    notes["multimatch_pairs_short_left_out"] = int(table["mm_pairs_short"].sum())
-    notes["multimatch_short_paths"] = "pairs with a path of fewer than 3 fixations are left out (not padded)"
+    notes["multimatch_pairs"] = int(table["mm_pairs"].sum())
+    notes["multimatch_pairs_padded"] = int(table["mm_pairs_short"].sum())
+    notes["multimatch_short_paths"] = ("every test trial and viewer is scored; a path of fewer than 3 fixations is "
+                                       "padded to 3 with rows of ones as OAT pads it; the mm_*_dropped columns "
+                                       "leave such pairs out")
     fits = [g["training"]["positional_fit"] for g in generated if (g.get("training") or {}).get("positional_fit")]
     if fits:  # the Gaussian table is fitted alone, the same for every seed: its fit once
         notes["positional_table_fit"] = fits[0]

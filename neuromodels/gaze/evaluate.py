@@ -61,34 +61,41 @@ def _objects(path: Any) -> list[int]:
     return [int(o) for o in path.object_sequence()] if hasattr(path, "object_sequence") else list(path)
 
 
+def _mm_columns(values: list[np.ndarray], short: list[bool]) -> dict[str, Any]:
+    """MultiMatch means over every pair (short paths padded as OAT pads them) and, as ``<measure>_dropped``,
+    over the pairs where both paths have at least 3 fixations; the pair counts."""
+    all_pairs = np.asarray(values, dtype=float).reshape(-1, 5)
+    kept = all_pairs[~np.asarray(short, dtype=bool)] if len(short) else all_pairs
+    mean = lambda a: np.nanmean(a, axis=0) if len(a) else np.full(5, np.nan)  # noqa: E731
+    return {**dict(zip(MULTIMATCH, mean(all_pairs))), **{f"{m}_dropped": v for m, v in zip(MULTIMATCH, mean(kept))},
+            "mm_pairs": len(values), "mm_pairs_short": int(sum(short))}
+
+
 def score_paths(name: str, paths: dict[str, list[list[int]]], humans: dict[str, dict[str, Any]],
-                trials: dict[str, Trial], mean_duration: float, mm_trials: Sequence[str]) -> dict[str, Any]:
-    """Sequence Score, edit distance, MultiMatch and behaviour of one model's paths. MultiMatch compares the
-    first path of each of ``mm_trials`` (the greedy path, or the first sample) with every viewer's."""
+                trials: dict[str, Trial], mean_duration: float, mm_samples: int) -> dict[str, Any]:
+    """Sequence Score, edit distance, MultiMatch and behaviour of one model's paths. MultiMatch compares each
+    of the first ``mm_samples`` paths of every test trial (the greedy path, or samples) with every viewer's
+    scanpath; a path of fewer than 3 fixations is padded as OAT pads it (the ``_dropped`` columns leave such
+    pairs out)."""
     ss = mean_agreement(paths, humans, lambda m, h: sequence_score(m, _objects(h)))
     ed = mean_agreement(paths, humans, lambda m, h: edit_distance(m, _objects(h)))
-    mm_values, short = [], 0
-    for t in mm_trials:
+    mm_values, short = [], []
+    for t in paths:
         trial = trials[t]
         c = trial.centres
-        for m in paths[t][:1]:
+        for m in paths[t][: max(1, mm_samples)]:
             for h in humans[t].values():
-                v = multimatch(c[m, 0], c[m, 1], np.full(len(m), mean_duration), h.x, h.y, h.duration,
-                               (trial.width, trial.height))
-                if np.isnan(v).any():
-                    short += 1
-                else:
-                    mm_values.append(v)
-    mm = np.mean(mm_values, axis=0) if mm_values else np.full(5, np.nan)
+                mm_values.append(multimatch(c[m, 0], c[m, 1], np.full(len(m), mean_duration), h.x, h.y,
+                                            h.duration, (trial.width, trial.height), pad=True))
+                short.append(len(m) < 3 or len(h) < 3)
     beh = behaviour_table([p for t in paths for p in paths[t]],
                           [trials[t].target_index for t in paths for _ in paths[t]]).mean()
-    row = {"model": name, "sequence_score": ss, "edit_distance": ed, **dict(zip(MULTIMATCH, mm)),
-           "mm_pairs": len(mm_values), "mm_pairs_short": short, **{k: float(beh[k]) for k in BEHAVIOUR}}
-    return row
+    return {"model": name, "sequence_score": ss, "edit_distance": ed, **_mm_columns(mm_values, short),
+            **{k: float(beh[k]) for k in BEHAVIOUR}}
 
 
 def evaluate_split(trained: TrainedOAT, dataset: ScanpathDataset, split_name: str, split: dict[str, list[str]],
-                   n_samples: int, max_length: int, mm_trials: int, seed: int = 0,
+                   n_samples: int, max_length: int, mm_samples: int, seed: int = 0,
                    device: torch.device | str = "cpu") -> tuple[pd.DataFrame, dict[str, Any]]:
     """The metrics table of one split and the generated paths (for figures).
 
@@ -104,7 +111,6 @@ def evaluate_split(trained: TrainedOAT, dataset: ScanpathDataset, split_name: st
     length = max(1, int(round(mean_len)))
     mean_duration = float(np.mean(np.concatenate([s.duration for s in train_paths])))
     rng = np.random.default_rng([seed, 29])
-    mm_set = list(rng.permutation(test)[:mm_trials])
 
     greedy, sampled = model_paths(trained, dataset, test, n_samples, seed, max_length, device)
     names = ("image_blind_greedy", "image_blind") if blind else ("oat_greedy", "oat_sampled")
@@ -123,7 +129,7 @@ def evaluate_split(trained: TrainedOAT, dataset: ScanpathDataset, split_name: st
         walk_rng = np.random.default_rng([seed, 31])
         generated[GUIDED_WALK] = {t: walk.paths(trials[t], tensors.crops_np[i], n_samples, max_length, walk_rng)
                                   for i, t in enumerate(test)}
-    rows = [score_paths(name, paths, humans, trials, mean_duration, mm_set) for name, paths in generated.items()]
+    rows = [score_paths(name, paths, humans, trials, mean_duration, mm_samples) for name, paths in generated.items()]
 
     human_beh = behaviour_table([_objects(s) for t in test for s in humans[t].values()],
                                 [trials[t].target_index for t in test for _ in humans[t]])
@@ -132,24 +138,20 @@ def evaluate_split(trained: TrainedOAT, dataset: ScanpathDataset, split_name: st
     for row in rows:
         row["delta"] = behaviour_delta(row, human_means)
     if not blind:
-        # the human ceiling: viewers against each other, every pair once, never a scanpath with itself
-        mm_pairs, short = [], 0
-        for t in mm_set:
+        # the human ceiling: viewers against each other, every pair once, never a scanpath with itself; MultiMatch
+        # over every test trial, short paths padded as for the models
+        mm_pairs, short = [], []
+        for t in test:
             hs = list(humans[t].values())
             for i in range(len(hs)):
                 for j in range(i + 1, len(hs)):
-                    v = multimatch(hs[i].x, hs[i].y, hs[i].duration, hs[j].x, hs[j].y, hs[j].duration,
-                                   (trials[t].width, trials[t].height))
-                    if np.isnan(v).any():
-                        short += 1
-                    else:
-                        mm_pairs.append(v)
-        mm = np.mean(mm_pairs, axis=0) if mm_pairs else np.full(5, np.nan)
+                    mm_pairs.append(multimatch(hs[i].x, hs[i].y, hs[i].duration, hs[j].x, hs[j].y, hs[j].duration,
+                                               (trials[t].width, trials[t].height), pad=True))
+                    short.append(len(hs[i]) < 3 or len(hs[j]) < 3)
         ceiling = {"model": HUMAN,
                    "sequence_score": human_ceiling(humans, lambda a, b: sequence_score(_objects(a), _objects(b))),
                    "edit_distance": human_ceiling(humans, lambda a, b: edit_distance(_objects(a), _objects(b))),
-                   **dict(zip(MULTIMATCH, mm)), "mm_pairs": len(mm_pairs), "mm_pairs_short": short,
-                   **human_means, "delta": human_ceiling_delta(human_beh)}
+                   **_mm_columns(mm_pairs, short), **human_means, "delta": human_ceiling_delta(human_beh)}
         rows.append(ceiling)
     table = pd.DataFrame(rows)
     table.insert(0, "split", split_name)
@@ -168,7 +170,7 @@ METRICS: dict[str, str] = {
     "sequence_score": "no test scanpath to compare with",
     "edit_distance": "no test scanpath to compare with",
     "delta": "every behaviour's human mean is 0 or undefined",
-    **{m: "no pair of paths with at least 3 fixations each" for m in MULTIMATCH},
+    **{m: "no pair of a model path and a viewer's scanpath on the test trials" for m in MULTIMATCH},
 }
 # models whose Sequence Score is also reported as a share of the human ceiling
 CEILING_SHARE = ("oat_sampled", "oat_greedy", IMAGE_BLIND, GUIDED_WALK)

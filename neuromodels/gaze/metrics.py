@@ -8,7 +8,8 @@ Definitions (as in OAT, ECCV 2024):
 * **Edit distance**: raw Levenshtein distance between the two object-id sequences (unit costs).
 * **MultiMatch**: ``multimatch_gaze.docomparison`` on fixations ``(start_x, start_y, duration in s)`` and the
   screen size: vector, direction, length, position and duration similarities. It is not defined for paths of
-  fewer than 3 fixations: such pairs give NaN here and are left out of means (and counted), not padded.
+  fewer than 3 fixations; as OAT does, such a path is padded to 3 fixations with rows of ones (x 1, y 1,
+  duration 1), or with ``pad=False`` the pair gives NaN (the dropped-pair variant).
 * **Behaviour** of one scanpath: ``target_fixation`` (1 if the last fixation is on the target), ``length``,
   and the proportions of ``search`` (fixations on a never-visited object), ``refixation`` (the same object as
   the fixation before) and ``revisit`` (a return to an object visited before, after leaving it); the three
@@ -72,13 +73,24 @@ def _fixations(x: Sequence[float], y: Sequence[float], duration: Sequence[float]
     return out
 
 
+def _pad(x: Sequence[float], y: Sequence[float], d: Sequence[float]) -> tuple[np.ndarray, ...]:
+    """OAT's padding of a path shorter than 3 fixations: rows of ones (x 1, y 1, duration 1) up to 3."""
+    out = [np.ones(max(3, len(x))) for _ in range(3)]
+    for row, values in zip(out, (x, y, d)):
+        row[: len(x)] = np.asarray(values, dtype=float)
+    return tuple(out)
+
+
 def multimatch(x1: Sequence[float], y1: Sequence[float], d1: Sequence[float], x2: Sequence[float],
-               y2: Sequence[float], d2: Sequence[float], screensize: tuple[float, float]) -> np.ndarray:
+               y2: Sequence[float], d2: Sequence[float], screensize: tuple[float, float],
+               pad: bool = False) -> np.ndarray:
     """MultiMatch (vector, direction, length, position, duration) of two scanpaths through ``multimatch_gaze``
-    (no grouping). Pixels, durations in seconds, ``screensize`` = (width, height). NaN x 5 when either path has
-    fewer than 3 fixations."""
+    (no grouping). Pixels, durations in seconds, ``screensize`` = (width, height). A path of fewer than 3
+    fixations: padded as OAT pads it (``pad``), else NaN x 5."""
     if len(x1) < 3 or len(x2) < 3:
-        return np.full(5, np.nan)
+        if not pad:
+            return np.full(5, np.nan)
+        (x1, y1, d1), (x2, y2, d2) = _pad(x1, y1, d1), _pad(x2, y2, d2)
     import multimatch_gaze
 
     return np.asarray(multimatch_gaze.docomparison(_fixations(x1, y1, d1), _fixations(x2, y2, d2),

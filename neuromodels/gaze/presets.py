@@ -41,7 +41,9 @@ class GazePreset:
     ``patience`` epochs without a better one (OAT: 30). ``scheduler`` of the learning rate (none, onecycle,
     cosine), ``batch_size`` trials per batch (with every training scanpath on them, so each display is encoded
     once per step), ``lr``. Decoding: ``n_samples`` sampled scanpaths per trial and at most ``max_length``
-    fixations. Evaluation: MultiMatch on at most ``multimatch_trials`` test trials; ``margin`` is the lead a
+    fixations. Evaluation: MultiMatch over every test trial and viewer against each model's first
+    ``multimatch_samples`` paths per trial (short paths padded as OAT pads them; OAT scores all 100 samples);
+    ``margin`` is the lead a
     headline finding asks of OAT.
     """
 
@@ -72,7 +74,7 @@ class GazePreset:
     scheduler: str = "none"
     n_samples: int = 20
     max_length: int = 30
-    multimatch_trials: int = 12
+    multimatch_samples: int = 5
     margin: float = 0.02
     checkpoint_every: int = 0
     bench_steps: int = 5
@@ -89,13 +91,13 @@ PRESETS: dict[str, GazePreset] = {
     "tiny": GazePreset(displays_per_layout=24, viewers=4, cell_px=20, n_products=30, crop_hw=(12, 12),
                        cnn_channels=(8, 16), d_feature=32, d_position=32, ffn=128, encoder_layers=2,
                        decoder_layers=1, epochs=30, patience=10, batch_size=4, lr=2e-3,
-                       n_samples=20, max_length=24, multimatch_trials=6, bench_steps=3),
+                       n_samples=20, max_length=24, multimatch_samples=2, bench_steps=3),
     "default": GazePreset(),
     "full": GazePreset(displays_per_layout=300, viewers=15, cell_px=150, n_products=120, crop_hw=(93, 150),
                        cnn_channels=(16, 32), cnn_pools=(5, 3), d_feature=256, d_position=256, heads=4, ffn=512,
                        encoder_layers=4, decoder_layers=4, dropout=0.1, pe_fit_steps=10000, max_positions=32,
                        epochs=500, patience=30, batch_size=2, lr=1e-4, n_samples=100, max_length=60,
-                       multimatch_trials=200, bench_steps=10),
+                       multimatch_samples=100, bench_steps=10),
 }
 
 

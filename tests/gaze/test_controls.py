@@ -61,6 +61,10 @@ def test_image_blind_is_trained_the_same_way(simulated: Path) -> None:
     table, _ = evaluate_split(blind, dataset, "trials", split, 3, p.max_length, 2, seed=0)
     assert list(table["model"]) == ["image_blind_greedy", "image_blind"]  # its own rows, against the same viewers
     assert table["delta"].notna().all()
+    # MultiMatch over every test trial and viewer: one greedy path, the first two samples (padded when short)
+    viewer_paths = len(dataset.scanpaths_of(split["test"]))
+    assert list(table["mm_pairs"]) == [viewer_paths, 2 * viewer_paths]
+    assert table[["mm_vector", "mm_vector_dropped"]].notna().all().all() or table["mm_pairs_short"].max() > 0
 
 
 def test_guided_walk_fitted_on_training_trials_only_and_stops_on_target(simulated: Path) -> None:
@@ -106,9 +110,10 @@ def test_statistics_for_every_seed_and_degenerate_ones_undefined() -> None:
     assert s0["oat_sampled.sequence_score.trials"] == 0.4 and s1["oat_sampled.sequence_score.trials"] == 0.2
     assert s0["oat_sampled.ceiling_share.trials"] == pytest.approx(0.8)
     assert s0["best_baseline.sequence_score.trials"] == 0.35 and s0["best_baseline.delta.trials"] == 0.1
-    # a MultiMatch mean with no pair of long enough paths, and a share of a zero ceiling: undefined, with reasons
+    # a MultiMatch mean with no pair of paths (short ones are padded, so only a test set without scanpaths), and a
+    # share of a zero ceiling: undefined, with reasons
     assert s1["oat_sampled.mm_vector.trials"] is None and s1["oat_sampled.ceiling_share.trials"] is None
-    assert "3 fixations" in summary["undefined"]["1"]["oat_sampled.mm_vector.trials"]
+    assert "no pair" in summary["undefined"]["1"]["oat_sampled.mm_vector.trials"]
     assert "ceiling" in summary["undefined"]["1"]["oat_sampled.ceiling_share.trials"]
     assert set(s0) == set(s1)  # the same statistics for every seed
 

@@ -12,9 +12,8 @@ import pytest
 from PIL import Image
 
 from neuromodels.core.errors import ConfigError, DataError
-from neuromodels.gaze.data import (SplitUnavailable, object_crops, map_fixations, read_coco_search18, read_dataset,
-                                   split_trials,
-                                   object_crops)
+from neuromodels.gaze.data import (SplitUnavailable, map_fixations, object_crops, read_coco_search18, read_dataset,
+                                   split_trials)
 from neuromodels.gaze.simulate import LAYOUTS, SimulationSettings, simulate_dataset
 
 SMALL = SimulationSettings(displays_per_layout=3, viewers=3, cell_px=12, n_products=30)

@@ -60,6 +60,19 @@ def test_multimatch_short_paths_are_nan() -> None:
     assert np.isnan(multimatch([1, 2], [1, 2], [0.2, 0.2], [1, 2, 3], [1, 2, 3], [0.2] * 3, (10, 10))).all()
 
 
+def test_multimatch_pads_short_paths_as_oat() -> None:
+    """OAT pads a path of fewer than 3 fixations to 3 rows with ones (x 1, y 1, duration 1)."""
+    x2, y2, d2 = [10.0, 80.0, 150.0, 40.0], [20.0, 60.0, 30.0, 90.0], [0.2, 0.3, 0.25, 0.4]
+    ours = multimatch([50.0, 120.0], [40.0, 70.0], [0.2, 0.3], x2, y2, d2, (300, 100), pad=True)
+    theirs = np.asarray(multimatch_gaze.docomparison(_rec([50.0, 120.0, 1.0], [40.0, 70.0, 1.0], [0.2, 0.3, 1.0]),
+                                                     _rec(x2, y2, d2), screensize=[300, 100]))
+    np.testing.assert_allclose(ours, theirs.reshape(5))
+    empty = multimatch([], [], [], x2, y2, d2, (300, 100), pad=True)
+    padded = np.asarray(multimatch_gaze.docomparison(_rec([1.0] * 3, [1.0] * 3, [1.0] * 3), _rec(x2, y2, d2),
+                                                     screensize=[300, 100]))
+    np.testing.assert_allclose(empty, padded.reshape(5))
+
+
 def test_behaviour_by_hand() -> None:
     # a a b a c: a new, a refix, b new, a revisit, c new (the target, last)
     got = behaviour(["a", "a", "b", "a", "c"], "c")

@@ -55,8 +55,12 @@ def test_decoder_input_is_the_fixated_crop_token_or_the_encoder_output() -> None
     # as published, a fixated object enters the decoder as its own token (crop feature and position code) plus
     # the step's sinusoid; the ablation feeds the encoder's output for it
     for model in (crop, memory):
-        seen = {}
-        handle = model.decoder[0].register_forward_hook(lambda m, args, out: seen.setdefault("x", args[0]))
+        seen: dict = {}
+
+        def keep(module, args, out, seen=seen):
+            seen.setdefault("x", args[0])
+
+        handle = model.decoder[0].register_forward_hook(keep)
         with torch.no_grad():
             model(batch)
         handle.remove()
