@@ -22,7 +22,14 @@ from .targets import load_targets
 
 log = get_logger(__name__)
 # The planted classes whose drive a model of each modality sees (a dual encoder sees images and words).
-DRIVEN_FOR = {"vision": ("vision",), "language": ("language",), "multimodal": ("vision", "language", "multimodal")}
+DRIVEN_FOR = {"vision": ("vision", "semantic_vision"), "language": ("language", "semantic_language"),
+              "multimodal": ("vision", "language", "semantic_vision", "semantic_language", "multimodal")}
+# The same split by level (simulated recordings): the semantic classes (category, word meaning: what training
+# gives) and the low-level ones (attributes and word identities a random network carries too).
+SPLITS = {"semantic": {"vision": ("semantic_vision",), "language": ("semantic_language",),
+                       "multimodal": ("semantic_vision", "semantic_language")},
+          "low_level": {"vision": ("vision",), "language": ("language",), "multimodal": ("vision", "language")}}
+PLANTED_CLASSES = ("vision", "language", "semantic_vision", "semantic_language", "multimodal", "noise")
 
 
 def _load_encoded(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, str], dict[str, str]]:
@@ -156,7 +163,9 @@ def _detection(el: pd.DataFrame, modalities: dict[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {
         "multimodal_weak": detection_scores(el["multimodal_site_any"].to_numpy(bool), planted_mm),
         "multimodal_strict": detection_scores(el["multimodal_site_both"].to_numpy(bool), planted_mm),
-        "unimodal_called_multimodal": int((el["multimodal_site_any"] & np.isin(truth, ["vision", "language"])).sum()),
+        "unimodal_called_multimodal": int((el["multimodal_site_any"]
+                                           & np.isin(truth, ["vision", "language", "semantic_vision",
+                                                             "semantic_language"])).sum()),
     }
     if "integration_site_any" in el:
         out["integration_by_unimodal_pair"] = detection_scores(el["integration_site_any"].to_numpy(bool), planted_mm)
@@ -180,7 +189,7 @@ def _detection(el: pd.DataFrame, modalities: dict[str, str]) -> dict[str, Any]:
             per_model[m]["trained_beats_shuffled_time"] = int(el.loc[sel, f"{m}_vs_shuffled_any"].sum())
     out["trained_vs_random_on_driven"] = per_model
     wins = {}
-    for klass in ("vision", "language", "multimodal", "noise"):
+    for klass in PLANTED_CLASSES:
         sel = truth == klass
         if sel.any():
             wins[klass] = el.loc[sel, "best_model"].value_counts().to_dict()
@@ -209,9 +218,12 @@ def measure_statistics(summary: Summary, seed: int, el: pd.DataFrame, modalities
     """The seed's statistics (see ``claims.yaml``): per trained model ``m`` and its controls, the mean peak r over
     the driven electrodes (``m.mean_r.driven``, ``m_random_init.mean_r.driven``,
     ``m_shuffled_time.mean_r.driven``) and the fraction of them where the model beats the control significantly
-    (``m.beats_random_init.driven``, ``m.beats_shuffled_time.driven``); the precision and recall of the planted
-    multimodal electrodes' detection (``multimodal_detection.precision`` / ``.recall``). A statistic over no
-    electrode, or a precision of no call, is undefined with its reason."""
+    (``m.beats_random_init.driven``, ``m.beats_shuffled_time.driven``); the same split by level (simulated
+    recordings, :data:`SPLITS`): ``.semantic`` and ``.low_level`` in place of ``.driven``, plus the absolute
+    difference of the mean peak r of the model and its random-init copy on each (``m.abs_diff_random_init.semantic``
+    / ``.low_level``); the precision and recall of the planted multimodal electrodes' detection
+    (``multimodal_detection.precision`` / ``.recall``). A statistic over no electrode, or a precision of no call, is
+    undefined with its reason (the split ones on real recordings, which have no planted classes)."""
     driven = {}
     for m, modality in modalities.items():
         if m.endswith("-random"):
@@ -234,6 +246,8 @@ def measure_statistics(summary: Summary, seed: int, el: pd.DataFrame, modalities
                 summary.measure(seed, f"{m}.beats_{control}.driven", float(el.loc[sel, col].mean()))
             else:
                 summary.measure(seed, f"{m}.beats_{control}.driven", None, undefined=f"no {what} analysed")
+        for split, classes in SPLITS.items():
+            _measure_split(summary, seed, el, m, split, classes.get(modality, classes["multimodal"]), driven[m])
     summary.notes["driven_electrodes"] = driven
     if det is None:
         return
@@ -249,6 +263,39 @@ def measure_statistics(summary: Summary, seed: int, el: pd.DataFrame, modalities
         summary.measure(seed, "multimodal_detection.recall", None,
                         undefined="no planted multimodal electrode is analysed")
     summary.notes["detection"] = det
+
+
+def _measure_split(summary: Summary, seed: int, el: pd.DataFrame, m: str, split: str, classes: tuple[str, ...],
+                   notes: dict[str, Any]) -> None:
+    """Model ``m``'s and its controls' statistics on the planted ``classes`` (one split, see
+    :func:`measure_statistics`)."""
+    what = f"planted {'/'.join(classes)} electrodes"
+    if "truth" in el:
+        sel = np.isin(el["truth"].fillna("noise").to_numpy(), classes)
+        why = None if sel.any() else f"no {what} analysed"
+        notes[split] = int(sel.sum())
+    else:
+        sel = np.zeros(len(el), bool)
+        why = f"real recordings: no planted {split.replace('_', '-')} electrodes to score"
+    means: dict[str, float | None] = {}
+    runs = {m: f"r_{m}_best", **{f"{m}_{c}": f"r_{m}{suffix}_best" for c, (suffix, _) in CONTROLS.items()}}
+    for stat, col in runs.items():
+        if col not in el:
+            continue
+        value = float(el.loc[sel, col].mean()) if why is None else float("nan")
+        reason = why or (None if np.isfinite(value) else f"peak r not finite on the {what}")
+        means[stat] = None if reason else value
+        summary.measure(seed, f"{stat}.mean_r.{split}", means[stat], undefined=reason)
+    for control, (_, test) in CONTROLS.items():
+        col = f"{m}_vs_{test}_any"
+        if col in el:
+            summary.measure(seed, f"{m}.beats_{control}.{split}", float(el.loc[sel, col].mean()) if why is None
+                            else None, undefined=why)
+    if m in means and f"{m}_random_init" in means:
+        a, b = means[m], means[f"{m}_random_init"]
+        both = a is not None and b is not None
+        summary.measure(seed, f"{m}.abs_diff_random_init.{split}", abs(a - b) if both else None,
+                        undefined=None if both else (why or f"a mean peak r on the {what} is undefined"))
 
 
 def combine_summaries(paths: Sequence[str | Path], out: str | Path) -> Summary:

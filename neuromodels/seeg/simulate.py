@@ -16,10 +16,25 @@ is of one class:
   fixed random embedding drawn from the simulation seed (shared by no compared model), category words count
   ``category_weight`` times; the utterance's summed embedding passes through a random tanh layer and a random
   read-out per electrode;
+- ``semantic_vision``: follows the shown object's *category* alone, through a random code per category (one
+  hidden layer of ``mixture_units`` tanh units of the category's one-hot code, random read-out per electrode):
+  invariant to colour, texture, position, size, rotation and lighting, so a network predicts it only as far as
+  its features separate categories from appearance (what training should give); timed like ``vision``;
+- ``semantic_language``: follows the *meaning* of the category said: the category of the image whose caption is
+  spoken, through a random code per category. Each sentence names its category with one of several words
+  (:data:`neuromodels.stimuli.captions.CATEGORY_SYNONYMS`, a synonym with probability ``p_synonym``), so the
+  drive is shared by synonyms and word identity alone does not carry it; at word onsets, like ``language``;
 - ``multimodal``: follows the *congruence* of what is seen and what is said: the overlap (Jaccard index) of the
-  content words of the spoken utterance with those of the shown image's own caption. This is an interaction (an
-  AND of image and words): no sum of an image term and a word term produces it;
+  content words of the spoken utterance with those of the shown image's own caption (a synonym counted as the
+  category it names). This is an interaction (an AND of image and words): no sum of an image term and a word
+  term produces it;
 - ``noise``: no stimulus drive.
+
+``vision`` and ``language`` are the low-level classes (a random network carries their attributes and word
+identities too: the negative control of the trained-vs-random comparison), ``semantic_vision`` and
+``semantic_language`` the semantic ones; ``ground_truth.csv`` records each electrode's ``class`` and ``level``
+(``low-level``, ``semantic``, ``multimodal`` or ``noise``). A drive model without a class's drive (e.g. a
+generator of one's own) leaves that class's electrodes without drive: they are recorded as ``noise``.
 
 Each driven electrode has its own response latency (the peak of its gamma-shaped kernel, drawn from its class's
 range) and its own noise level. The drive modulates the amplitude of a 70-250 Hz carrier (the contact's local
@@ -47,7 +62,10 @@ from .data import trial_name, write_movie, write_trial
 
 log = get_logger(__name__)
 
-CLASSES = ("vision", "language", "multimodal", "noise")
+CLASSES = ("vision", "language", "semantic_vision", "semantic_language", "multimodal", "noise")
+# The level of each class: low-level (a random network carries it too), semantic (needs what training gives).
+LEVELS = {"vision": "low-level", "language": "low-level", "semantic_vision": "semantic",
+          "semantic_language": "semantic", "multimodal": "multimodal", "noise": "noise"}
 STOPWORDS = frozenset({"a", "an", "the", "of", "on", "in", "at", "and", "is", "to", "with", "its", "it", "this",
                        "there", "one", "some"})
 
@@ -57,9 +75,9 @@ REGIONS: dict[str, tuple[tuple[float, float, float], dict[str, float]]] = {
     "temporoparietal junction": ((-52.0, -50.0, 22.0), {"multimodal": 0.75, "language": 0.1, "vision": 0.1,
                                                          "noise": 0.05}),
     "lateral occipital cortex": ((-40.0, -80.0, 2.0), {"vision": 0.8, "noise": 0.2}),
-    "fusiform gyrus": ((-38.0, -55.0, -16.0), {"vision": 0.7, "noise": 0.3}),
+    "fusiform gyrus": ((-38.0, -55.0, -16.0), {"semantic_vision": 0.8, "noise": 0.2}),
     "superior temporal gyrus": ((-58.0, -20.0, 4.0), {"language": 0.8, "noise": 0.2}),
-    "inferior frontal gyrus": ((-48.0, 22.0, 8.0), {"language": 0.6, "noise": 0.4}),
+    "inferior frontal gyrus": ((-48.0, 22.0, 8.0), {"semantic_language": 0.8, "noise": 0.2}),
     "supramarginal gyrus": ((-56.0, -38.0, 34.0), {"multimodal": 0.5, "language": 0.2, "noise": 0.3}),
     "hippocampus": ((-28.0, -22.0, -14.0), {"noise": 1.0}),
     "insula": ((-38.0, 2.0, 4.0), {"noise": 1.0}),
@@ -68,7 +86,8 @@ REGIONS: dict[str, tuple[tuple[float, float, float], dict[str, float]]] = {
 
 
 # Latency ranges (s, peak of the response kernel) of each driven class.
-LATENCIES = {"vision": (0.10, 0.16), "language": (0.18, 0.28), "multimodal": (0.26, 0.38)}
+LATENCIES = {"vision": (0.10, 0.16), "language": (0.18, 0.28), "semantic_vision": (0.14, 0.22),
+             "semantic_language": (0.22, 0.32), "multimodal": (0.26, 0.38)}
 
 
 @dataclass
@@ -100,6 +119,7 @@ class SimulationSettings:
     mixture_units: int = 24  # hidden tanh units of the vision and language mixtures
     word_dim: int = 16  # dimension of the random word embedding
     category_weight: float = 2.0  # weight of category words in the utterance embedding
+    p_synonym: float = 0.75  # probability that a sentence names its category with a synonym, not its own name
     regions: list[str] = field(default_factory=lambda: list(REGIONS))
 
 
@@ -110,8 +130,12 @@ def content_words(text: str) -> list[str]:
 
 
 def congruence(said: str, seen_caption: str) -> float:
-    """Jaccard overlap of the content words of what is said and of the shown image's caption (0..1)."""
-    a, b = set(content_words(said)), set(content_words(seen_caption))
+    """Jaccard overlap of the content words of what is said and of the shown image's caption (0..1); a synonym
+    counts as the category it names."""
+    from ..stimuli.captions import canonical_word
+
+    a = {canonical_word(w) for w in content_words(said)}
+    b = {canonical_word(w) for w in content_words(seen_caption)}
     return len(a & b) / max(len(a | b), 1)
 
 
@@ -126,10 +150,14 @@ def make_movie(scenes: pd.DataFrame, settings: SimulationSettings, seed: int, du
                ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Scene cuts (time, stimulus_id) and words (word, start, end, sentence, text, said_id) of one movie.
 
-    ``scenes`` needs ``stimulus_id`` and ``caption`` columns. Truth columns kept in the tables: ``said_id``
-    (image whose caption is spoken) and ``congruent``. ``duration`` defaults to the settings' total duration.
+    ``scenes`` needs ``stimulus_id`` and ``caption`` columns (and ``category``: then each sentence names the
+    category with a synonym with probability ``p_synonym``, drawn from a generator of its own so the movie's
+    timing and pairing do not depend on it). Truth columns kept in the tables: ``said_id`` (image whose caption is
+    spoken), ``congruent`` and ``category_word`` (the word that names the category, "" without one).
+    ``duration`` defaults to the settings' total duration.
     """
     gen = rng(seed)
+    said_with = _synonym_speaker(scenes, settings, seed)
     duration = settings.duration if duration is None else duration
     ids = scenes["stimulus_id"].tolist()
     captions = dict(zip(ids, scenes["caption"].astype(str)))
@@ -139,7 +167,7 @@ def make_movie(scenes: pd.DataFrame, settings: SimulationSettings, seed: int, du
         shown = ids[gen.integers(len(ids))]
         congruent = bool(gen.random() < settings.p_congruent)
         said = shown if congruent else ids[gen.choice([i for i in range(len(ids)) if ids[i] != shown])]
-        text = captions[said]
+        text, word = said_with(said, captions[said])
         start = t + gen.uniform(0.3, 0.6)
         onsets = start + np.concatenate([[0.0], np.cumsum(gen.uniform(*settings.word_interval,
                                                                      size=len(text.split()) - 1))])
@@ -149,10 +177,36 @@ def make_movie(scenes: pd.DataFrame, settings: SimulationSettings, seed: int, du
         cuts.append({"time": round(t, 4), "stimulus_id": shown})
         for w, on in zip(text.split(), onsets):
             words.append({"word": w, "start": round(float(on), 4), "end": round(float(on) + 0.25, 4),
-                          "sentence": sentence, "text": text, "said_id": said, "congruent": congruent})
+                          "sentence": sentence, "text": text, "said_id": said, "congruent": congruent,
+                          "category_word": word})
         sentence += 1
         t = end
     return pd.DataFrame(words), pd.DataFrame(cuts)
+
+
+def _synonym_speaker(scenes: pd.DataFrame, settings: SimulationSettings, seed: int
+                     ) -> Callable[[object, str], tuple[str, str]]:
+    """``(said_id, caption) -> (text, category word)``: the caption with its first naming of the said image's
+    category replaced, with probability ``p_synonym``, by one of the category's synonyms (uniformly)."""
+    import re
+
+    from ..stimuli.captions import CATEGORY_SYNONYMS
+
+    category = (dict(zip(scenes["stimulus_id"].tolist(), scenes["category"].astype(str).str.lower()))
+                if "category" in scenes else {})
+    gen = np.random.default_rng([int(seed), 20])  # apart from the movie's own draws
+
+    def said_with(said, text: str) -> tuple[str, str]:
+        name = category.get(said)
+        if name is None or not re.search(rf"\b{re.escape(name)}\b", text):
+            return text, ""
+        others = CATEGORY_SYNONYMS.get(name, (name,))[1:]
+        if not others or gen.random() >= settings.p_synonym:
+            return text, name
+        word = others[int(gen.integers(len(others)))]
+        return re.sub(rf"\b{re.escape(name)}\b", word, text, count=1), word
+
+    return said_with
 
 
 @functools.lru_cache(maxsize=1)
@@ -200,7 +254,7 @@ def place_electrodes(settings: SimulationSettings, subject: int, seed: int) -> p
                 klass = "noise"
             rows.append({"Electrode": f"{shaft}{c + 1}", "Region": region, "MNI_x": round(float(pos[0]), 2),
                          "MNI_y": round(float(pos[1]), 2), "MNI_z": round(float(pos[2]), 2), "shaft": shaft,
-                         "target": target, "class": klass})
+                         "target": target, "class": klass, "level": LEVELS[klass]})
     return pd.DataFrame(rows)
 
 
@@ -239,6 +293,9 @@ class WorldMixtures:
     category_words : words weighted ``category_weight`` in the utterance embedding
     language_in, language_bias : (word_dim, units), (units,): hidden = tanh(u @ language_in + language_bias),
         with ``u`` the weighted sum of the utterance's word embeddings
+    categories : the categories of the scenes (lower case, sorted): rows of the semantic codes
+    semantic_vision_in, semantic_vision_bias : (categories, units), (units,): the shown category's code
+    semantic_language_in, semantic_language_bias : the same for the category said (drawn apart)
     """
 
     vision_in: np.ndarray
@@ -249,25 +306,42 @@ class WorldMixtures:
     language_in: np.ndarray
     language_bias: np.ndarray
     category_weight: float = 2.0
+    categories: list[str] = field(default_factory=list)
+    semantic_vision_in: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    semantic_vision_bias: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    semantic_language_in: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    semantic_language_bias: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 def world_mixtures(scenes: pd.DataFrame, n_attributes: int, settings: SimulationSettings, seed: int
                    ) -> WorldMixtures:
-    """Draw the vision mixture, the word embedding and the language mixture from ``seed`` (nothing learned)."""
+    """Draw the vision mixture, the word embedding and the language mixture from ``seed`` (nothing learned), and
+    the semantic codes of the categories (from a generator of their own). The vocabulary holds every content word
+    of the captions and every synonym of their categories (each its own random embedding: word identity)."""
+    from ..stimuli.captions import CATEGORY_SYNONYMS
+
     gen = rng(seed * 7907 + 17)
     units = settings.mixture_units
-    vocab = sorted({w for c in scenes["caption"].astype(str) for w in content_words(c)})
     categories = (sorted({str(c).lower() for c in scenes["category"].dropna()}) if "category" in scenes
                   else [])
+    synonyms = {w for c in categories for w in CATEGORY_SYNONYMS.get(c, (c,))}
+    vocab = sorted({w for c in scenes["caption"].astype(str) for w in content_words(c)} | synonyms)
+    sem = np.random.default_rng([int(seed), 7907, 29])
+    semantic = dict(categories=categories,
+                    semantic_vision_in=sem.standard_normal((len(categories), units)) * 1.5,
+                    semantic_vision_bias=sem.normal(0.0, 0.5, units),
+                    semantic_language_in=sem.standard_normal((len(categories), units)) * 1.5,
+                    semantic_language_bias=sem.normal(0.0, 0.5, units))
     return WorldMixtures(
         vision_in=gen.standard_normal((n_attributes, units)) * 1.5 / np.sqrt(max(n_attributes, 1)),
         vision_bias=gen.normal(0.0, 0.5, units),
         vocab=vocab,
         word_embedding=gen.standard_normal((len(vocab), settings.word_dim)),
-        category_words=[w for w in categories if w in vocab],
+        category_words=[w for w in vocab if w in synonyms],
         language_in=gen.standard_normal((settings.word_dim, units)) * 1.5 / np.sqrt(settings.word_dim),
         language_bias=gen.normal(0.0, 0.5, units),
         category_weight=settings.category_weight,
+        **semantic,
     )
 
 
@@ -290,9 +364,10 @@ def event_drives(words: pd.DataFrame, cuts: pd.DataFrame, scenes: pd.DataFrame, 
     """Per-event drives of the planted classes, for the words then the scene cuts of one movie.
 
     Returns ``vision`` (events, units): the mixture's hidden units for the shown image; ``language`` (events,
-    units): the language mixture's hidden units for the utterance; ``multimodal`` (events,): the congruence of
-    the utterance with the shown image's caption; ``is_cut`` (events,) bool. A scene cut goes with the utterance of
-    its scene (the one spoken after it).
+    units): the language mixture's hidden units for the utterance; ``semantic_vision`` / ``semantic_language``
+    (events, units): the semantic code of the category shown / said (with categories known); ``multimodal``
+    (events,): the congruence of the utterance with the shown image's caption; ``is_cut`` (events,) bool. A scene
+    cut goes with the utterance of its scene (the one spoken after it).
     """
     ids = scenes["stimulus_id"].tolist()
     index = {s: i for i, s in enumerate(ids)}
@@ -313,7 +388,17 @@ def event_drives(words: pd.DataFrame, cuts: pd.DataFrame, scenes: pd.DataFrame, 
     language = hidden_texts[[row[t] for t in said]]
     cong = np.array([congruence(t, captions[index[s]]) for t, s in zip(said, shown)])
     is_cut = np.r_[np.zeros(len(words), bool), np.ones(len(cuts), bool)]
-    return {"vision": vision, "language": language, "multimodal": cong, "is_cut": is_cut}
+    out = {"vision": vision, "language": language, "multimodal": cong, "is_cut": is_cut}
+    if mix.categories and "category" in scenes:
+        klass = {c: i for i, c in enumerate(mix.categories)}
+        category = scenes["category"].astype(str).str.lower().tolist()
+        first_said = words.groupby("sentence")["said_id"].first()
+        said_ids = words["said_id"].tolist() + [first_said.get(k, shown[len(words) + k]) for k in range(len(cuts))]
+        seen_k = np.array([klass[category[index[s]]] for s in shown])
+        said_k = np.array([klass[category[index[s]]] for s in said_ids])
+        out["semantic_vision"] = np.tanh(mix.semantic_vision_in[seen_k] + mix.semantic_vision_bias)
+        out["semantic_language"] = np.tanh(mix.semantic_language_in[said_k] + mix.semantic_language_bias)
+    return out
 
 
 # A drive model maps one movie's events to the drives of the classes (see :func:`event_drives`); the default is
@@ -351,7 +436,10 @@ def simulate_dataset(root: str | Path, scenes: pd.DataFrame, vision_latents: np.
         mix = world_mixtures(scenes, np.asarray(vision_latents).shape[1], settings, seed)
         planted.update(vision_in=mix.vision_in, vision_bias=mix.vision_bias, word_embedding=mix.word_embedding,
                        vocab=np.array(mix.vocab), category_words=np.array(mix.category_words),
-                       language_in=mix.language_in, language_bias=mix.language_bias)
+                       language_in=mix.language_in, language_bias=mix.language_bias,
+                       categories=np.array(mix.categories), semantic_vision_in=mix.semantic_vision_in,
+                       semantic_vision_bias=mix.semantic_vision_bias, semantic_language_in=mix.semantic_language_in,
+                       semantic_language_bias=mix.semantic_language_bias)
 
         def drive_model(words: pd.DataFrame, cuts: pd.DataFrame) -> dict[str, np.ndarray]:
             return event_drives(words, cuts, scenes, vision_latents, mix)
@@ -372,6 +460,12 @@ def simulate_dataset(root: str | Path, scenes: pd.DataFrame, vision_latents: np.
     for subject in range(1, settings.n_subjects + 1):
         gen = rng(seed * 7919 + subject)
         elec = place_electrodes(settings, subject, seed)
+        undriven = ~elec["class"].isin([k for k in CLASSES if k == "noise" or k in movies[0][1]])
+        if undriven.any():  # the drive model has no drive for these classes: they record noise, and say so
+            log.info("subject %d: %d electrode(s) of classes %s without a drive in this drive model: recorded "
+                     "as noise", subject, int(undriven.sum()), sorted(set(elec.loc[undriven, "class"])))
+            elec.loc[undriven, "class"] = "noise"
+            elec.loc[undriven, "level"] = LEVELS["noise"]
         amps, meta = _electrode_amplitudes(elec, [d for _, d, _ in movies], settings, gen)
         for trial, (movie, drives, onsets_movie) in enumerate(movies):
             duration = onsets_movie.max() + 1.0
@@ -445,15 +539,15 @@ def _electrode_amplitudes(elec: pd.DataFrame, drives: list[dict[str, np.ndarray]
         latency = float(gen.uniform(lo, hi))
         noise = settings.background * float(gen.uniform(1 - settings.noise_spread, 1 + settings.noise_spread))
         per_movie, w = [], np.zeros(0)
-        if klass in ("vision", "language"):
+        if klass in ("vision", "language", "semantic_vision", "semantic_language"):
             w = gen.standard_normal(drives[0][klass].shape[1])
         for d in drives:
             cut = d["is_cut"]
-            if klass == "vision":
-                a = d["vision"] @ w
+            if klass in ("vision", "semantic_vision"):
+                a = d[klass] @ w
                 a = np.where(cut, a, settings.vision_on_words * a)
-            elif klass == "language":
-                a = np.where(cut, 0.0, d["language"] @ w)
+            elif klass in ("language", "semantic_language"):
+                a = np.where(cut, 0.0, d[klass] @ w)
             elif klass == "multimodal":
                 a = np.asarray(d["multimodal"], dtype=float)
                 a = np.where(cut, settings.multimodal_on_cuts * a, a)

@@ -2,8 +2,8 @@
 
 Two generators plant the truth: the simulator's own (random nonlinear mixtures of the world's attributes and a
 random word embedding) and a second one of the tests' own, unlike the first (thresholded attribute conjunctions,
-colour-word counts and an exact category-and-colour match as the multimodal drive), so that a pipeline tuned to
-the simulator is caught.
+colour-word counts and an exact category-and-colour match as the multimodal drive, a synonym counting as the
+category it names), so that a pipeline tuned to the simulator is caught.
 """
 
 import itertools
@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from neuromodels.seeg.simulate import SimulationSettings, content_words, shown_image, simulate_dataset
+from neuromodels.stimuli.captions import canonical_word
 
 SHAPES, COLOURS = ["circle", "square", "triangle", "star"], ["red", "green", "blue"]
 
@@ -44,8 +45,8 @@ def second_generator(scenes: pd.DataFrame, latents: np.ndarray):
         first = word_table.groupby("sentence")["text"].first()
         said = word_table["text"].tolist() + [first.get(k, "") for k in range(len(cuts))]
         counts = np.array([[content_words(t).count(w) for w in words] for t in said], float)
-        said_words = [set(content_words(t)) for t in said]
-        match = np.array([float(by_id.loc[s, "category"] in w and by_id.loc[s, "colour"] in w)
+        said_words = [{canonical_word(x) for x in content_words(t)} for t in said]
+        match = np.array([float(canonical_word(by_id.loc[s, "category"]) in w and by_id.loc[s, "colour"] in w)
                           for s, w in zip(shown, said_words)])
         return {"vision": image_code[[rows[s] for s in shown]], "language": counts ** 2, "multimodal": match,
                 "is_cut": np.r_[np.zeros(len(word_table), bool), np.ones(len(cuts), bool)]}

@@ -54,8 +54,53 @@ def test_statistics_of_each_model_and_its_controls():
     assert stats["minilm.beats_random_init.driven"] == 0.0
     assert stats["clip.beats_random_init.driven"] == pytest.approx(0.2)
     assert stats["multimodal_detection.precision"] == 1.0 and stats["multimodal_detection.recall"] == 1.0
-    assert s.notes["driven_electrodes"]["simclr"] == {"electrodes": 2, "of": "planted vision electrodes"}
+    assert s.notes["driven_electrodes"]["simclr"] == {"electrodes": 2, "of": "planted vision/semantic_vision "
+                                                      "electrodes", "semantic": 0, "low_level": 2}
     assert not s.findings
+
+
+SPLIT_TRUTH = ("vision", "semantic_vision", "semantic_vision", "language", "semantic_language", "multimodal", "noise")
+
+
+def test_statistics_split_into_semantic_and_low_level_electrodes():
+    """Trained r 0.5 on semantic electrodes and 0.3 on the others; random-init 0.2 everywhere but 0.29 on the
+    low-level language electrode; shuffled 0.05: each split averages its own classes only."""
+    s = Summary("seeg")
+    el, det = _electrodes(truth=SPLIT_TRUTH)
+    semantic = el["truth"].str.startswith("semantic_").to_numpy()
+    for m in ("simclr", "minilm", "clip", "slip"):
+        el[f"r_{m}_best"] = np.where(semantic, 0.5, 0.3)
+        el[f"r_{m}-random_best"] = np.where(el["truth"] == "language", 0.29, 0.2)
+        el[f"{m}_vs_random_any"] = semantic
+    measure_statistics(s, 0, el, MODALITIES, det)
+    st = s.statistics["0"]
+    # SimCLR: semantic vision (2 electrodes) vs vision (1); MiniLM: semantic language (1) vs language (1)
+    assert st["simclr.mean_r.semantic"] == pytest.approx(0.5) and st["simclr.mean_r.low_level"] == pytest.approx(0.3)
+    assert st["simclr_random_init.mean_r.low_level"] == pytest.approx(0.2)
+    assert st["simclr.abs_diff_random_init.low_level"] == pytest.approx(0.1)
+    assert st["minilm.abs_diff_random_init.low_level"] == pytest.approx(0.01)
+    assert st["minilm.abs_diff_random_init.semantic"] == pytest.approx(0.3)
+    assert st["simclr.beats_random_init.semantic"] == 1.0 and st["simclr.beats_random_init.low_level"] == 0.0
+    assert st["minilm_shuffled_time.mean_r.semantic"] == pytest.approx(0.05)
+    # the dual encoders: semantic vision + semantic language (3) vs vision + language (2); multimodal in neither
+    assert st["clip.mean_r.semantic"] == pytest.approx(0.5)
+    assert st["clip_random_init.mean_r.low_level"] == pytest.approx((0.2 + 0.29) / 2)
+    assert s.notes["driven_electrodes"]["clip"]["semantic"] == 3
+    assert s.notes["driven_electrodes"]["clip"]["low_level"] == 2
+    assert s.notes["driven_electrodes"]["clip"]["electrodes"] == 6  # driven: both splits and multimodal
+
+
+def test_split_statistics_undefined_without_those_electrodes_or_on_real_recordings():
+    s = Summary("seeg")
+    el, det = _electrodes()  # no semantic electrode planted
+    measure_statistics(s, 0, el, MODALITIES, det)
+    for name in ("simclr.mean_r.semantic", "simclr_random_init.mean_r.semantic",
+                 "simclr.abs_diff_random_init.semantic", "minilm.beats_random_init.semantic"):
+        assert s.statistics["0"][name] is None and "no planted semantic" in s.undefined["0"][name]
+    assert s.statistics["0"]["simclr.abs_diff_random_init.low_level"] == pytest.approx(0.1)
+    measure_statistics(s, 1, el.drop(columns="truth"), MODALITIES, None)
+    for name in ("clip.mean_r.low_level", "clip.abs_diff_random_init.semantic", "clip.beats_shuffled_time.semantic"):
+        assert s.statistics["1"][name] is None and "real recordings" in s.undefined["1"][name]
 
 
 def test_degenerate_statistics_are_undefined_with_their_reason():
@@ -64,7 +109,7 @@ def test_degenerate_statistics_are_undefined_with_their_reason():
     measure_statistics(s, 0, el, MODALITIES, det)
     stats, why = s.statistics["0"], s.undefined["0"]
     for name in ("simclr.mean_r.driven", "simclr_random_init.mean_r.driven", "simclr.beats_random_init.driven"):
-        assert stats[name] is None and "no planted vision electrodes analysed" in why[name]
+        assert stats[name] is None and "no planted vision/semantic_vision electrodes analysed" in why[name]
     assert stats["multimodal_detection.precision"] is None and "no call" in why["multimodal_detection.precision"]
     assert stats["multimodal_detection.recall"] == 0.0  # one planted, none found: a defined (bad) recall
     el, det = _electrodes(truth=("vision", "noise"))
@@ -86,7 +131,7 @@ def _seed_summaries(tmp_path, seeds=(0, 1)):
     paths = []
     for seed in seeds:
         s = Summary("seeg", preset="tiny", seed=seed)
-        el, det = _electrodes(called=[False] * 6 if seed == 1 else None)
+        el, det = _electrodes(truth=SPLIT_TRUTH, called=[False] * 7 if seed == 1 else None)
         measure_statistics(s, seed, el, MODALITIES, det)
         s.notes["targets"] = {"language": {"events": 10 + seed}}
         paths.append(tmp_path / f"seed{seed}.json")

@@ -1,9 +1,9 @@
 """Simulated recordings -> targets -> features through the extractor interface -> ridge -> test ladder.
 
 With oracle extractors (a vision model that sees the image attributes, a language model that reads the words, and
-a dual encoder whose towers are the words of the shown image's caption and of the utterance), the planted
-multimodal electrodes are found, and vision- or language-only electrodes are not called multimodal, whichever
-of the two generators planted them.
+a dual encoder whose towers are the words of the shown image's caption and of the utterance; the oracles know
+which category a synonym names), the planted multimodal electrodes are found, and vision- or language-only
+electrodes (low-level or semantic) are not called multimodal, whichever of the two generators planted them.
 """
 
 import numpy as np
@@ -16,17 +16,18 @@ from neuromodels.seeg.ladder import detection_scores, ladder
 from neuromodels.seeg.preprocess import PreprocessSettings
 from neuromodels.seeg.simulate import content_words
 from neuromodels.seeg.targets import build_targets
+from neuromodels.stimuli.captions import canonical_word
 
 
 def _models(scenes, latents):
-    vocab = sorted({w for c in scenes["caption"] for w in content_words(c)})
+    vocab = sorted({canonical_word(w) for c in scenes["caption"] for w in content_words(c)})
     captions = dict(zip(scenes["stimulus_id"], scenes["caption"]))
     lat = dict(zip(scenes["stimulus_id"], latents))
 
     def bow(text):
         v = np.zeros(len(vocab))
         for w in content_words(text):
-            v[vocab.index(w)] = 1.0
+            v[vocab.index(canonical_word(w))] = 1.0
         return v
 
     def ids(images):  # the oracle images carry their stimulus id in the first pixel
@@ -83,7 +84,7 @@ def test_planted_multimodal_electrodes_are_found(dataset, request):
     # no unimodal contact is called multimodal: a middle contact keeps at most 0.15 of a neighbour's source after
     # the two-sided Laplacian, and shaft ends (one-sided: as much of the neighbour's source as their own) are
     # references only
-    assert called[np.isin(klass, ["vision", "language"])].sum() == 0
+    assert called[np.isin(klass, ["vision", "language", "semantic_vision", "semantic_language"])].sum() == 0
     # the trained dual encoder beats its random control on the planted multimodal electrodes
     assert table.loc[klass == "multimodal", "dual_vs_random"].all()
 
@@ -112,7 +113,10 @@ def test_contacts_near_grey_matter_with_named_regions(small_dataset):
         dist = np.linalg.norm(grey - tip[["MNI_x", "MNI_y", "MNI_z"]].to_numpy(float), axis=1).min()
         assert dist < 2.0
     assert tips["Region"].str.contains("temporoparietal junction").any()
-    assert set(truth["class"]) == {"vision", "language", "multimodal", "noise"}
+    from neuromodels.seeg.simulate import CLASSES
+
+    assert {"vision", "language", "multimodal", "noise"} <= set(truth["class"]) <= set(CLASSES)
+    assert set(truth["class"]) & {"semantic_vision", "semantic_language"}  # the semantic classes are planted too
 
 
 def test_winning_class():

@@ -59,8 +59,10 @@ def test_drives_are_functions_of_the_world():
 
     assert np.allclose(utterance_embedding("a small red circle on the left", mix),
                        utterance_embedding("left circle red small", mix))
-    cats = set(mix.category_words)
-    assert cats == {"circle", "square", "triangle", "star"}
+    from neuromodels.stimuli.captions import CATEGORY_SYNONYMS
+
+    cats = set(mix.category_words)  # every word that names a category, synonyms included
+    assert cats == {w for c in ("circle", "square", "triangle", "star") for w in CATEGORY_SYNONYMS.get(c, (c,))}
     # multimodal: congruence of what is said with what is shown, not a sum of an image and a word term
     y = d["multimodal"]
     from neuromodels.seeg.simulate import content_words
@@ -81,6 +83,43 @@ def test_drives_are_functions_of_the_world():
     assert np.array_equal(again.vision_in, mix.vision_in) and not np.allclose(other.vision_in, mix.vision_in)
 
 
+def test_semantic_drives_follow_category_alone_and_are_shared_by_synonyms():
+    from neuromodels.stimuli.captions import CATEGORY_SYNONYMS, canonical_word
+
+    scenes, latents = toy_scenes()
+    settings = SimulationSettings(duration=400.0)
+    mix = world_mixtures(scenes, latents.shape[1], settings, seed=0)
+    words, cuts = make_movie(scenes, settings, seed=2)
+    d = event_drives(words, cuts, scenes, latents, mix)
+    category = dict(zip(scenes["stimulus_id"], scenes["category"]))
+    shown = np.r_[np.searchsorted(cuts["time"], words["start"], side="right") - 1, np.arange(len(cuts))]
+    seen = np.array([category[s] for s in cuts["stimulus_id"].to_numpy()[shown]])
+    said = np.array([category[s] for s in words["said_id"]])
+    # semantic vision: one code per category shown, whatever its colour, size and place; categories differ
+    for c in np.unique(seen):
+        assert np.allclose(d["semantic_vision"][seen == c], d["semantic_vision"][seen == c][0])
+    assert len({tuple(np.round(d["semantic_vision"][seen == c][0], 6)) for c in np.unique(seen)}) == 4
+    # semantic language: one code per category said, whichever word named it
+    lang = d["semantic_language"][:len(words)]
+    for c in np.unique(said):
+        assert np.allclose(lang[said == c], lang[said == c][0])
+    # the sentences name a category with a synonym about p_synonym of the time (categories that have synonyms)
+    has = np.array([len(CATEGORY_SYNONYMS.get(c, ())) > 1 for c in said])
+    sentences = words[has].groupby("sentence")["category_word"].first()
+    share = float((sentences != words[has].groupby("sentence")["said_id"].first().map(category)).mean())
+    assert abs(share - settings.p_synonym) < 0.15
+    assert all(canonical_word(w) in (c, canonical_word(c)) for w, c in zip(words["category_word"], said))
+    assert sum(w in words["text"].iloc[i] for i, w in enumerate(words["category_word"])) == len(words)
+    # the low-level language drive tells synonyms apart (word identity): same category, other word, other drive
+    from neuromodels.seeg.simulate import utterance_embedding
+
+    assert not np.allclose(utterance_embedding("a small red square", mix), utterance_embedding("a small red box", mix))
+    # the movie's timing and pairing do not depend on the synonyms drawn
+    words0, cuts0 = make_movie(scenes, SimulationSettings(duration=400.0, p_synonym=0.0), seed=2)
+    assert words0["start"].equals(words["start"]) and cuts0.equals(cuts)
+    assert (words0["category_word"] == said).all()
+
+
 def test_each_electrode_has_its_own_latency_and_noise(small_dataset):
     _, truth, _, _ = small_dataset
     driven = truth[truth["class"] != "noise"]
@@ -88,6 +127,8 @@ def test_each_electrode_has_its_own_latency_and_noise(small_dataset):
     assert truth["noise"].nunique() == len(truth)
     lat = driven.groupby("class")["latency"].mean()
     assert lat["vision"] < lat["language"] < lat["multimodal"]
+    assert set(truth["level"]) <= {"low-level", "semantic", "multimodal", "noise"}
+    assert (truth.loc[truth["class"].str.startswith("semantic_"), "level"] == "semantic").all()
 
 
 def test_volume_conduction_reaches_shaft_neighbours_only():
