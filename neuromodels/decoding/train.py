@@ -138,14 +138,18 @@ def shuffle_pairs(subject: SubjectData, ids: np.ndarray, seed: int) -> SubjectDa
 
 
 def epoch_batches(parts: Mapping[str, tuple[SubjectData, np.ndarray, bool]], targets: Targets, batch_size: int,
-                  steps: int, seed: int, epoch: int,
-                  rotate: Sequence[str] = ()) -> list[dict[str, dict[str, torch.Tensor]]]:
+                  steps: int, seed: int, epoch: int, rotate: Sequence[str] = (),
+                  balance: str = "equal") -> list[dict[str, dict[str, torch.Tensor]]]:
     """``steps`` batches ``{subject: {"voxels" (b, V)[, "image", "text"]}}`` for one epoch, deterministic
     given (seed, epoch).
 
     ``parts[subject] = (data, training ids, with_targets)``; each subject's ids are reshuffled every epoch
     (cycling when it has fewer than the others) and one repeat is drawn per stimulus. The subjects named in
     ``rotate`` take turns: global step ``t`` holds only the ``t mod len(rotate)``-th of them.
+
+    ``balance`` sets each subject's share of a step (:data:`~neuromodels.decoding.settings.BALANCES`): ``equal``
+    gives every subject ``batch_size`` images (a subject with fewer images is cycled more often), ``trials``
+    gives it ``batch_size`` x its images / the largest subject's (each subject's images once per epoch).
     """
     batches: list[dict[str, dict[str, torch.Tensor]]] = [{} for _ in range(steps)]
     rotate = [s for s in rotate if s in parts]
@@ -159,6 +163,9 @@ def epoch_batches(parts: Mapping[str, tuple[SubjectData, np.ndarray, bool]], tar
         if not where:
             continue
         b = min(batch_size, len(ids))
+        if balance == "trials":
+            most = max(len(p[1]) for p in parts.values())
+            b = max(1, min(b, round(batch_size * len(ids) / most)))
         need = len(where) * b
         order = np.concatenate([rng.permutation(len(ids)) for _ in range(math.ceil(need / len(ids)))])[:need]
         chosen = ids[order]
@@ -184,12 +191,12 @@ def _settings(cfg: TrainConfig, epochs: int, lr: float, checkpoint: str | None, 
 def _fit(model: DecoderBase, parts: Mapping[str, tuple[SubjectData, np.ndarray, bool]], targets: Targets,
          settings: TrainSettings, batch_size: int, steps_per_epoch: int, weights: LossWeights, seed: int,
          device: torch.device, new_subject: str | None = None, cycle_both_ways: bool = False,
-         rotate: Sequence[str] = ()) -> TrainResult:
+         rotate: Sequence[str] = (), balance: str = "equal") -> TrainResult:
     def loss_fn(m: torch.nn.Module, batch: Mapping) -> Any:
         return decoder_loss(m, batch, weights, new_subject, cycle_both_ways)  # type: ignore[arg-type]
 
     def data_fn(epoch: int) -> list:
-        return epoch_batches(parts, targets, batch_size, steps_per_epoch, seed, epoch, rotate)
+        return epoch_batches(parts, targets, batch_size, steps_per_epoch, seed, epoch, rotate, balance)
 
     trainer = Trainer(model, loss_fn, settings, device)
     result = trainer.fit(data_fn, steps_per_epoch=steps_per_epoch)
@@ -201,6 +208,10 @@ def train_joint(data: DecodingData, model_cfg: ModelConfig, cfg: TrainConfig, we
                 device: torch.device, checkpoint: str | None = None,
                 progress: bool = True) -> tuple[DecoderBase, TrainResult]:
     """One model over every subject of ``data`` (the source subjects)."""
+    from .settings import BALANCES
+
+    if cfg.balance not in BALANCES:
+        raise ConfigError("decoding.train.balance", f"must be one of {', '.join(BALANCES)}, got {cfg.balance!r}")
     seed_everything(seed)
     n_train = int(np.median([len(v) for v in data.train_ids.values()]))
     auto = model_cfg.automatic()
@@ -213,7 +224,8 @@ def train_joint(data: DecodingData, model_cfg: ModelConfig, cfg: TrainConfig, we
     _log_automatic(model_cfg, auto + (["lr"] if cfg.lr is None else []), n_train, lr)
     settings = _settings(cfg, cfg.epochs, lr, checkpoint, f"{model_cfg.kind} joint", progress=progress)
     log.info("joint %s over %s: %d epochs x %d steps", model_cfg.kind, ", ".join(parts), cfg.epochs, steps)
-    result = _fit(model, parts, data.targets, settings, cfg.batch_size, steps, weights, seed, device)
+    result = _fit(model, parts, data.targets, settings, cfg.batch_size, steps, weights, seed, device,
+                  balance=cfg.balance)
     return model, result
 
 

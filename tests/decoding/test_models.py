@@ -141,6 +141,10 @@ def test_automatic_settings_follow_the_voxel_count_and_training_size():
     fixed = build_model(replace(cfg, pooled=512)).config
     assert (fixed.pooled, fixed.pool) == (512, "avg")
     assert cfg.resolved(n_train=5000).embed_dropout == 0.5
+    # subjects of very different sizes: the size follows the largest, so none is pooled over wide windows
+    # (from the smallest, 400 voxels gave 256 values and the 6000-voxel subject lost most of its retrieval)
+    mixed = replace(cfg, subjects={"a": 400, "b": 6000}).resolved()
+    assert (mixed.pooled, mixed.pool) == (4096, "max")
 
 
 def test_presets_resolve_to_their_measured_values_on_the_simulator():
