@@ -158,6 +158,8 @@ def test_tiny_seeg_dag_runs_on_the_release_layout(release, tmp_path):
     assert {n for n in wanted if not n.startswith("multimodal_detection.")} <= set(stats)
     assert not [n for n in stats if stats[n] is None and n not in why]
     assert summary["notes"]["seed0"]["driven_electrodes"]["clip"]["of"] == "electrodes with signal"
+    # the semantic / low-level split needs planted classes: undefined on real recordings, with the reason
+    assert stats["clip.mean_r.semantic"] is None and "real recordings" in why["clip.mean_r.semantic"]
     assert summary["findings"] == []
 
 
