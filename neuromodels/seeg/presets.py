@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ..core.config import override_settings
 from ..core.errors import ConfigError
 from .simulate import SimulationSettings
 
@@ -40,8 +41,5 @@ def get_preset(name: str, overrides: dict[str, Any] | None = None) -> SeegPreset
     if name not in PRESETS:
         raise ConfigError("preset", f"unknown preset {name!r} (tiny, default or full)")
     preset = PRESETS[name]
-    sim = {k: v for k, v in (overrides or {}).items() if k in SimulationSettings.__dataclass_fields__}
-    for key in ("scene_duration", "word_interval", "spread"):
-        if key in sim:
-            sim[key] = tuple(sim[key])
-    return replace(preset, simulation=replace(preset.simulation, **sim))
+    # an unknown key stops the run with one line naming it (as everywhere in the settings), never dropped
+    return replace(preset, simulation=override_settings(preset.simulation, overrides, "seeg.simulation"))
