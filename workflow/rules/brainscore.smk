@@ -185,6 +185,7 @@ rule brainscore_summary:
     params:
         truth=lambda wildcards, input: f"--truth {' '.join(input.truth)}" if input.truth else "",
         preset=PRESET,
+        preset_code=preset_code("brainscore"),
     conda:
         ENV
     threads: 1

@@ -143,6 +143,7 @@ rule search_analyze:
         trials=lambda wildcards, input: os.path.dirname(input.trials),
         family=params("search"),
         preset=PRESET,
+        preset_code=preset_code("search"),
         seed=SR_SEEDS[0],
     conda:
         ENV
