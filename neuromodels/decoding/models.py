@@ -11,11 +11,13 @@
 - :class:`RidgeDecoder`: per-subject ridge regression from voxels to embeddings (alpha by cross-validation).
 
 MindBridge's pooled size, pooling mode and embedder dropout follow the data unless set
-(:meth:`ModelConfig.resolved`): about two voxels per pooled value (the paper's 8192 from ~13-15k voxels; 512
-from the simulator's ~1000; 4096 from an NSD-sized 6-7k), max pooling while a window holds at most three
-voxels and average pooling beyond (on 6-7k voxels and ~200 images, 512 max-pooled values retrieved 0.09-0.12
-top-1 of 100, 512 averaged 0.16-0.26, 4096 max-pooled 0.70-0.80 with the automatic learning rate), dropout
-0.2 below 2000 images per subject and the paper's 0.5 above.
+(:meth:`ModelConfig.resolved`): the smallest power of two holding the largest subject's voxels, at most the
+paper's 8192 (2048 from the simulator's ~1000-1160; 8192 from 6-7k and from NSD's 13-15k, ~2 voxels per value
+there), so no subject loses voxels to pooling below 8192 (measured on three generators: ``docs/notes/decoding.md``);
+max pooling while a window holds at most three voxels and average pooling beyond (an explicit size smaller than
+the voxel count; on 6-7k voxels and ~200 images, 512 max-pooled values retrieved 0.09-0.12 top-1 of 100, 512
+averaged 0.16-0.26, 4096 max-pooled 0.70-0.80 with the automatic learning rate), dropout 0.2 below 2000 images
+per subject and the paper's 0.5 above.
 
 Both networks expose ``add_subject(name, n_voxels)``, ``embed(subject, voxels)``, ``decode(hidden)`` and
 ``forward(subject, voxels) -> (image, text)``, and ``shared_parameters()`` vs ``subject_parameters(name)`` for

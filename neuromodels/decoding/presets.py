@@ -9,8 +9,8 @@
 In ``tiny`` and ``default`` the pooled size, pooling mode, embedder dropout and joint learning rate are left
 automatic, so they follow the data a run is pointed at (``ModelConfig.resolved``, ``train.auto_lr``): on the
 simulator (948-1160 voxels, 240 or 600 images per subject) they resolve to the values measured best there
-(512 max-pooled values, dropout 0.2, learning rate 3e-3 for tiny's 320 joint steps and 3e-4 for default's
-475); on NSD-sized data (6-7k voxels, ~200 images) to 4096 values, dropout 0.2 and 3e-3. A value set in the
+(2048 max-pooled values, dropout 0.2, learning rate 3e-3 for tiny's 320 joint steps and 3e-4 for default's
+475); on NSD-sized data (6-7k voxels, ~200 images) to 8192 values, dropout 0.2 and 3e-3. A value set in the
 workflow's ``decoding.model`` / ``decoding.train`` settings is used as given.
 """
 
@@ -36,9 +36,9 @@ class DecodingPreset:
 PRESETS: dict[str, DecodingPreset] = {
     # tiny: 100 test stimuli (chance 1%: retrieval differences of a few stimuli are not noise), 240 images per
     # source subject (with 120 the shared decoder knew too little to help a new subject: reset-tuning and
-    # scratch tied at n = 30); automatic pooled size 512 on the simulator (~2 voxels per pooled value, the
-    # paper's ratio; 256 lost half the joint model's retrieval) and joint learning rate 3e-3 (3e-4 left 320
-    # steps far from converged)
+    # scratch tied at n = 30); automatic pooled size 2048 on the simulator (the power of two holding its
+    # largest subject's voxels; it was 512 from the smallest, where 256 lost half the joint model's retrieval)
+    # and joint learning rate 3e-3 (3e-4 left 320 steps far from converged)
     "tiny": DecodingPreset(
         simulate=SimulationSettings(n_subjects=5, n_test=100, n_train=240, n_pool=400, image_size=32),
         model=ModelConfig(hidden=64, rank=8, n_blocks=2),

@@ -21,13 +21,16 @@ DROPOUT_SMALL_N, DROPOUT_LARGE_N, LARGE_N = 0.2, 0.5, 2000
 
 
 def auto_pooled(n_voxels: int) -> int:
-    """The pooled size that follows the voxel count: the power of two nearest to half the largest subject's
-    voxel count, within [64, 8192] -- about two voxels per pooled value, the paper's ratio (NSD's 12.7-15.7k
-    voxels to 8192). From the largest subject, so no subject's voxels are pooled over wider windows than the
-    paper's; a smaller subject's vector is stretched (adaptive pooling to more values than voxels repeats voxels,
-    losing nothing). Taken from the smallest subject (until issue 20), a set of 400 to 6000 voxels pooled to 256
-    and its 6000-voxel subject fell from ridge's 0.95 top-1 to 0.38 (max over ~23 voxels)."""
-    return int(2 ** np.clip(np.round(np.log2(max(n_voxels, 2) / 2)), 6, 13))
+    """The pooled size that follows the voxel count: the smallest power of two holding the largest subject's
+    voxels, within [64, 8192] (the paper's size). No subject loses voxels to pooling below 8192 voxels (a
+    smaller subject's vector is stretched: adaptive pooling to more values than voxels repeats voxels, losing
+    nothing), and above it windows stay within the paper's ~2 voxels per value (NSD's 12.7-15.7k to 8192).
+
+    Measured on three generators (issue 20; ``docs/notes/decoding.md``): from the smallest subject's count (the
+    rule before), 400-6000 voxels pooled to 256 and the joint model fell 0.20-0.58 top-1 below ridge on every
+    source subject; half the largest subject's count (4096 for 6-7k voxels) left it 0.05-0.08 below ridge on
+    the receptive-field generator, and 8192 brought it within 0.035."""
+    return int(2 ** np.clip(np.ceil(np.log2(max(n_voxels, 2))), 6, 13))
 
 
 def auto_pool_mode(n_voxels: int, pooled: int) -> str:
@@ -126,7 +129,7 @@ class TrainConfig:
     checkpoint_every: int = 200
     eval_batch: int = 300
     eval_draws: int = 30
-    balance: str = "equal"  # each subject's share of a joint step: equal, or trials (by its training images)
+    balance: str = "trials"  # each subject's share of a joint step: trials (by its training images), or equal
 
 
 BALANCES = ("equal", "trials")

@@ -126,25 +126,26 @@ def test_save_and_load_give_the_same_outputs():
 def test_automatic_settings_follow_the_voxel_count_and_training_size():
     from neuromodels.decoding.models import auto_embed_dropout, auto_pool_mode, auto_pooled
 
-    # about two voxels per pooled value: the simulator's ~1000 voxels, NSD-sized ROIs, NSD's full ROIs
+    # the smallest power of two holding the voxels, at most the paper's 8192: the simulator's ~1000 voxels,
+    # NSD-sized ROIs, NSD's full ROIs (~2 voxels per value, the paper's ratio)
     assert [auto_pooled(v) for v in (948, 1160, 6163, 6968, 12682, 15724, 40)] == \
-        [512, 512, 4096, 4096, 8192, 8192, 64]
+        [1024, 2048, 8192, 8192, 8192, 8192, 64]
     assert auto_pool_mode(6500, 4096) == "max" and auto_pool_mode(6500, 512) == "avg"
     assert auto_embed_dropout(200) == 0.2 and auto_embed_dropout(9000) == 0.5 and auto_embed_dropout(None) == 0.2
     cfg = ModelConfig(hidden=16, rank=4, n_blocks=1, image_dim=8, subjects={"a": 6500, "b": 7000})
     assert cfg.automatic() == ["pooled", "pool", "embed_dropout"]
     model = build_model(cfg)
-    assert (model.config.pooled, model.config.pool, model.config.embed_dropout) == (4096, "max", 0.2)
-    assert model.pool.size == 4096 and model.embedders["a"].proj[3].p == 0.2
+    assert (model.config.pooled, model.config.pool, model.config.embed_dropout) == (8192, "max", 0.2)
+    assert model.pool.size == 8192 and model.embedders["a"].proj[3].p == 0.2
     assert model.config.automatic() == []  # a saved model holds the resolved values
     # explicit values are used as given: 512 pooled values over 6500 voxels with pool 'auto' average
     fixed = build_model(replace(cfg, pooled=512)).config
     assert (fixed.pooled, fixed.pool) == (512, "avg")
     assert cfg.resolved(n_train=5000).embed_dropout == 0.5
-    # subjects of very different sizes: the size follows the largest, so none is pooled over wide windows
+    # subjects of very different sizes: the size follows the largest, so none loses voxels to pooling
     # (from the smallest, 400 voxels gave 256 values and the 6000-voxel subject lost most of its retrieval)
     mixed = replace(cfg, subjects={"a": 400, "b": 6000}).resolved()
-    assert (mixed.pooled, mixed.pool) == (4096, "max")
+    assert (mixed.pooled, mixed.pool) == (8192, "max")
 
 
 def test_presets_resolve_to_their_measured_values_on_the_simulator():
@@ -154,7 +155,7 @@ def test_presets_resolve_to_their_measured_values_on_the_simulator():
     for name, lr, steps in (("tiny", 3e-3, 40 * 8), ("default", 3e-4, 25 * 19)):
         p = get_preset(name)
         c = replace(p.model, subjects={"s1": 1061, "s2": 948, "s3": 1153}).resolved(n_train=240)
-        assert (c.pooled, c.pool, c.embed_dropout) == (512, "max", 0.2)
+        assert (c.pooled, c.pool, c.embed_dropout) == (2048, "max", 0.2)
         assert p.train.lr is None and auto_lr(steps) == lr
     assert auto_lr(25 * 7) == 3e-3  # ~200 images per subject, batch 32
     full = get_preset("full").model

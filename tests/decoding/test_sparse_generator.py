@@ -75,3 +75,41 @@ def test_sparse_generator_is_seeded_and_its_responses_follow_the_planted_code(sp
     shuffled = [np.corrcoef(planted[::-1, v], measured[:, v])[0, 1] for v in range(a.n_voxels)
                 if planted[:, v].std() > 0]
     assert abs(np.median(shuffled)) < 0.15
+
+
+JOINT = SparseSettings(n_voxels=(300, 1200, 3000, 600), sessions=(3, 2, 3, 2), trials_per_session=200, n_shared=100,
+                       n_unseen=0, n_features=32, image_size=8, embed_dim=32)
+
+
+@pytest.mark.slow
+def test_joint_mindbridge_within_the_claims_margin_of_ridge_on_every_source_subject(tmp_path):
+    """The method's settings (pooled size from the largest subject, subjects weighted by their training images)
+    on the third generator at reduced size: on every source subject the joint MindBridge model is within the
+    registry's margin (0.05 top-1) of the best single-subject model (ridge here, the stronger of the two), and the
+    former rule (pooled size from the smallest subject) falls far below it on the largest subject."""
+    from dataclasses import replace
+
+    import torch
+
+    from neuromodels.decoding.models import LossWeights
+    from neuromodels.decoding.presets import get_preset
+    from neuromodels.decoding.settings import auto_pooled
+    from neuromodels.decoding.train import DecodingData, adapt, evaluate_subject, train_joint
+
+    n = JOINT.n_shared + 4 * (JOINT.n_list - JOINT.n_shared)
+    simulate_sparse_dataset(tmp_path, JOINT, seed=0, world=fake_world(n, k=8, size=8, seed=0))
+    targets = make_targets(tmp_path, image="latents", text="latents", dim=32)
+    data = DecodingData(tmp_path, targets, ["subj01", "subj02", "subj03", "subj04"])
+    torch.set_num_threads(1)
+    preset = get_preset("tiny")
+    cpu = torch.device("cpu")
+    top1 = {}
+    for name, model_cfg in (("chosen", preset.model),
+                            ("smallest", replace(preset.model, pooled=auto_pooled(min(JOINT.n_voxels))))):
+        model, _ = train_joint(data, model_cfg, preset.train, LossWeights(), 0, cpu, progress=False)
+        top1[name] = {s: evaluate_subject(model, data, s, preset.train, 0)["top1"] for s in data.subjects}
+    for s in data.subjects:
+        ridge, _ = adapt(data, "ridge", s, "all", preset.train, LossWeights(), 0, cpu)
+        best = evaluate_subject(ridge, data, s, preset.train, 0)["top1"]
+        assert top1["chosen"][s] >= best - 0.05, (s, top1, best)
+    assert top1["chosen"]["subj03"] > top1["smallest"]["subj03"] + 0.1, top1
