@@ -52,6 +52,8 @@ docs: setup
 	$(BIN)/mkdocs build --strict --site-dir build/site
 
 lint: setup
+	$(BIN)/ruff format --check neuromodels tests
+	$(BIN)/ruff check neuromodels tests
 	$(BIN)/snakemake --lint
 
 clean:

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import gc
 import importlib
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from .core.errors import ConfigError
 from .core.runtime import get_logger
@@ -48,8 +49,15 @@ def configurations(devices: Sequence[str]) -> list[tuple[str, str]]:
     return out
 
 
-def run(out: str | Path | None, devices: Sequence[str] = ("cpu", "cuda"), preset: str = "default",
-        steps: int = 5, warmup: int = 2, seed: int = 0, trainers: Sequence[str] | None = None) -> dict[str, Any]:
+def run(
+    out: str | Path | None,
+    devices: Sequence[str] = ("cpu", "cuda"),
+    preset: str = "default",
+    steps: int = 5,
+    warmup: int = 2,
+    seed: int = 0,
+    trainers: Sequence[str] | None = None,
+) -> dict[str, Any]:
     """Time each trainer's step per device and precision; write (when ``out``) and return the JSON record.
 
     ``cuda`` is dropped, with a warning and a note in the record, where no GPU is visible.
@@ -70,8 +78,7 @@ def run(out: str | Path | None, devices: Sequence[str] = ("cpu", "cuda"), preset
     if unknown:
         raise ConfigError("--trainers", f"unknown {unknown}; known: {sorted(TRAINERS)}")
     configs = configurations(devices)
-    log.info("timing %d trainers at the %s preset on %s", len(names), preset,
-             ", ".join(f"{d}/{p}" for d, p in configs))
+    log.info("timing %d trainers at the %s preset on %s", len(names), preset, ", ".join(f"{d}/{p}" for d, p in configs))
     rows: dict[str, Any] = {}
     for name in names:
         module_name, kwargs, unit = TRAINERS[name]
@@ -82,10 +89,14 @@ def run(out: str | Path | None, devices: Sequence[str] = ("cpu", "cuda"), preset
             first_loss = float(step()["loss"])  # the first step from the shared initial weights
             timing = time_call(step, repeats=steps, warmup=max(warmup - 1, 0), device=torch.device(device))
             entry["configs"][f"{device}/{precision}"] = {
-                "samples_per_step": n, "samples_per_second": n / timing.median_s, "first_loss": first_loss,
-                "timing": timing.as_dict()}
-            log.info("%s %s/%s: %.1f %s/s (first loss %.4f)", name, device, precision, n / timing.median_s,
-                     unit, first_loss)
+                "samples_per_step": n,
+                "samples_per_second": n / timing.median_s,
+                "first_loss": first_loss,
+                "timing": timing.as_dict(),
+            }
+            log.info(
+                "%s %s/%s: %.1f %s/s (first loss %.4f)", name, device, precision, n / timing.median_s, unit, first_loss
+            )
             del step
             gc.collect()
             if device == "cuda":
@@ -95,8 +106,9 @@ def run(out: str | Path | None, devices: Sequence[str] = ("cpu", "cuda"), preset
             for key, cfg in entry["configs"].items():
                 if key != "cpu/fp32":
                     cfg["speedup_over_cpu"] = cfg["samples_per_second"] / cpu["samples_per_second"]
-                    cfg["first_loss_relative_difference_to_cpu"] = (
-                        abs(cfg["first_loss"] - cpu["first_loss"]) / max(abs(cpu["first_loss"]), 1e-12))
+                    cfg["first_loss_relative_difference_to_cpu"] = abs(cfg["first_loss"] - cpu["first_loss"]) / max(
+                        abs(cpu["first_loss"]), 1e-12
+                    )
         rows[name] = entry
     environment = {"cpu": environment_info("cpu")}
     if "cuda" in devices:
@@ -104,12 +116,17 @@ def run(out: str | Path | None, devices: Sequence[str] = ("cpu", "cuda"), preset
     record = {
         "benchmark": "trainers",
         "what": "samples/s of each family's training step (the shared Trainer's step as training runs it) at the "
-                f"{preset} preset, per device and precision; speedup_over_cpu = samples/s / the CPU's (fp32), "
-                "in the same process; first_loss: the loss of the first step from the same initial weights and "
-                "batch on each configuration",
-        "preset": preset, "steps": steps, "warmup": warmup, "seed": seed,
+        f"{preset} preset, per device and precision; speedup_over_cpu = samples/s / the CPU's (fp32), "
+        "in the same process; first_loss: the loss of the first step from the same initial weights and "
+        "batch on each configuration",
+        "preset": preset,
+        "steps": steps,
+        "warmup": warmup,
+        "seed": seed,
         "gpu": environment.get("cuda", {}).get("device_name"),
-        "trainers": rows, "environment": environment, "notes": notes,
+        "trainers": rows,
+        "environment": environment,
+        "notes": notes,
     }
     if out is not None:
         write_result(Path(out), record)
@@ -118,25 +135,35 @@ def run(out: str | Path | None, devices: Sequence[str] = ("cpu", "cuda"), preset
 
 
 def _bench_trainers(args: Any) -> None:
-    record = run(args.out, devices=args.devices, preset=args.preset, steps=args.steps, seed=args.seed,
-                 trainers=args.trainers)
+    record = run(
+        args.out, devices=args.devices, preset=args.preset, steps=args.steps, seed=args.seed, trainers=args.trainers
+    )
     for name, entry in record["trainers"].items():
-        parts = [f"{key} {cfg['samples_per_second']:.1f}/s"
-                 + (f" (x{cfg['speedup_over_cpu']:.1f})" if "speedup_over_cpu" in cfg else "")
-                 for key, cfg in entry["configs"].items()]
+        parts = [
+            f"{key} {cfg['samples_per_second']:.1f}/s"
+            + (f" (x{cfg['speedup_over_cpu']:.1f})" if "speedup_over_cpu" in cfg else "")
+            for key, cfg in entry["configs"].items()
+        ]
         print(f"{name}: " + ", ".join(parts))
 
 
 def register_bench(bench_subparsers: Any) -> None:
     """Add ``neuromodels bench trainers``."""
     p = bench_subparsers.add_parser(
-        "trainers", help="every trainer's step on the CPU and on a GPU: samples/s and speed-up over the CPU",
+        "trainers",
+        help="every trainer's step on the CPU and on a GPU: samples/s and speed-up over the CPU",
         description="Times each family's training step (the shared Trainer's step) on the CPU (fp32) and on "
-                    "CUDA (fp32 and bf16 autocast) in one process, from the same weights and batch; writes "
-                    "samples/s, the speed-up over the CPU and each configuration's first loss as JSON.")
+        "CUDA (fp32 and bf16 autocast) in one process, from the same weights and batch; writes "
+        "samples/s, the speed-up over the CPU and each configuration's first loss as JSON.",
+    )
     p.add_argument("--out", required=True, help="JSON to write")
-    p.add_argument("--devices", nargs="+", default=["cpu", "cuda"], choices=["cpu", "cuda"],
-                   help="devices to time (default: cpu cuda; cuda is skipped with a note where there is none)")
+    p.add_argument(
+        "--devices",
+        nargs="+",
+        default=["cpu", "cuda"],
+        choices=["cpu", "cuda"],
+        help="devices to time (default: cpu cuda; cuda is skipped with a note where there is none)",
+    )
     p.add_argument("--preset", default="default", choices=["tiny", "default"], help="sizes (default: default)")
     p.add_argument("--trainers", nargs="+", default=None, help=f"which (default all): {' '.join(TRAINERS)}")
     p.add_argument("--steps", type=int, default=5, help="timed steps per configuration (default 5)")

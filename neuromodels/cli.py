@@ -11,7 +11,7 @@ import argparse
 import importlib
 import os
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from . import __version__
 
@@ -35,11 +35,18 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run, compare and fine-tune brain-facing models reproducibly.",
     )
     parser.add_argument("--version", action="version", version=f"neuromodels {__version__}")
-    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-                        help="logging verbosity (default INFO)")
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="logging verbosity (default INFO)",
+    )
     sub = parser.add_subparsers(dest="family", metavar="<family>", required=True)
-    bench = sub.add_parser("bench", help="benchmarks: timings and ratios as JSON under results/benchmarks/",
-                           description="Benchmarks that time our code against a baseline run in the same process.")
+    bench = sub.add_parser(
+        "bench",
+        help="benchmarks: timings and ratios as JSON under results/benchmarks/",
+        description="Benchmarks that time our code against a baseline run in the same process.",
+    )
     bench_sub = bench.add_subparsers(dest="step", metavar="<benchmark>", required=True)
     for name in COMMAND_MODULES:
         module = importlib.import_module(name)

@@ -32,8 +32,14 @@ SNAKEMAKE = str(BIN / "snakemake")
 
 def run_snakemake(*args: str, cwd: Path = ROOT, timeout: int = 1500) -> subprocess.CompletedProcess:
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "HF_HUB_OFFLINE": "1"}
-    return subprocess.run([SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def scratch_workdir(tmp_path: Path) -> Path:
@@ -59,8 +65,9 @@ def tiny_run(tmp_path_factory):
     """The whole DAG at the tiny preset on CPU over TINY_SEEDS, run once per test session (as CI runs it); the
     end-to-end, findings and SLURM tests read its outputs."""
     work = scratch_workdir(tmp_path_factory.mktemp("tiny"))
-    out = run_snakemake("--profile", str(ROOT / "workflow" / "profiles" / "default"), "--cores", "2",
-                        *tiny_config(work), cwd=work)
+    out = run_snakemake(
+        "--profile", str(ROOT / "workflow" / "profiles" / "default"), "--cores", "2", *tiny_config(work), cwd=work
+    )
     assert out.returncode == 0, out.stderr[-6000:]
     return work
 

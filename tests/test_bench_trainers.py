@@ -33,8 +33,9 @@ def test_the_same_seed_gives_the_same_first_loss(cpu_record):
     record, _ = cpu_record
     again = run(None, devices=["cpu"], preset="tiny", steps=1, warmup=1, trainers=["search.vgg", "gaze.oat"])
     for name, entry in again["trainers"].items():
-        assert entry["configs"]["cpu/fp32"]["first_loss"] == record["trainers"][name]["configs"]["cpu/fp32"][
-            "first_loss"], name
+        assert (
+            entry["configs"]["cpu/fp32"]["first_loss"] == record["trainers"][name]["configs"]["cpu/fp32"]["first_loss"]
+        ), name
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the fallback on machines without a GPU")

@@ -33,16 +33,28 @@ def test_unknown_family_is_an_argparse_error(capsys):
     assert info.value.code == 2
 
 
-@pytest.mark.parametrize("command, params, key", [
-    # a setting put at the wrong level is refused, not silently ignored (it belongs under "overrides")
-    (["brainscore", "train", "--variant", "base", "--data", "x.h5", "--out", "m.pt"], '{"epochs": 30}',
-     "brainscore.epochs"),
-    (["seeg", "targets", "--data", "rec", "--alignment", "vision", "--out", "t.npz"], '{"window": [0.5]}',
-     "seeg.window"),
-    (["seeg", "targets", "--data", "rec", "--alignment", "vision", "--out", "t.npz"], '{"refrence": "car"}',
-     "seeg.refrence"),
-    (["decoding", "simulate", "--out", "d"], '{"n_subject": 3}', "decoding.n_subject"),
-])
+@pytest.mark.parametrize(
+    "command, params, key",
+    [
+        # a setting put at the wrong level is refused, not silently ignored (it belongs under "overrides")
+        (
+            ["brainscore", "train", "--variant", "base", "--data", "x.h5", "--out", "m.pt"],
+            '{"epochs": 30}',
+            "brainscore.epochs",
+        ),
+        (
+            ["seeg", "targets", "--data", "rec", "--alignment", "vision", "--out", "t.npz"],
+            '{"window": [0.5]}',
+            "seeg.window",
+        ),
+        (
+            ["seeg", "targets", "--data", "rec", "--alignment", "vision", "--out", "t.npz"],
+            '{"refrence": "car"}',
+            "seeg.refrence",
+        ),
+        (["decoding", "simulate", "--out", "d"], '{"n_subject": 3}', "decoding.n_subject"),
+    ],
+)
 def test_params_are_checked_against_the_family_schema(tmp_path, monkeypatch, capsys, command, params, key):
     monkeypatch.chdir(tmp_path)
     assert main([*command, "--params", params]) == 2
@@ -60,10 +72,13 @@ def test_params_get_the_schema_defaults():
     assert load_params('{"a": 1}') == {"a": 1}  # no family: parsed only
 
 
-@pytest.mark.parametrize("argv, line", [
-    (["stimuli", "generate", "--out", "s", "--n", "0"], "option '--n': must be at least 1, got 0"),
-    (["stimuli", "generate", "--out", "s", "--n", "4", "--size", "2"], "option '--size': must be between 16"),
-])
+@pytest.mark.parametrize(
+    "argv, line",
+    [
+        (["stimuli", "generate", "--out", "s", "--n", "0"], "option '--n': must be at least 1, got 0"),
+        (["stimuli", "generate", "--out", "s", "--n", "4", "--size", "2"], "option '--size': must be between 16"),
+    ],
+)
 def test_bad_options_are_named_as_options(tmp_path, monkeypatch, capsys, argv, line):
     monkeypatch.chdir(tmp_path)
     assert main(argv) == 2

@@ -21,8 +21,13 @@ pytestmark = pytest.mark.skipif(not MKDOCS.exists(), reason="needs the `docs` ex
 
 
 def build(config: Path, site: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([str(MKDOCS), "build", "--strict", "--config-file", str(config), "--site-dir", str(site)],
-                          cwd=config.parent, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [str(MKDOCS), "build", "--strict", "--config-file", str(config), "--site-dir", str(site)],
+        cwd=config.parent,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def test_site_builds_strict(tmp_path):
@@ -43,8 +48,9 @@ def test_strict_build_fails_on_a_broken_link_an_anchor_and_a_page_left_out(tmp_p
     shutil.copy(ROOT / "docs" / "findings.md", docs / "findings.md")
     (docs / "index.md").write_text("# Home\n\n[gone](missing.md), [no such heading](findings.md#no-such-heading)\n")
     (docs / "orphan.md").write_text("# Not in the navigation\n")
-    config.update(docs_dir="docs", nav=[{"Home": "index.md"}, {"Findings": "findings.md"}],
-                  plugins=["search"])  # no API pages here: the check is about links and pages
+    config.update(
+        docs_dir="docs", nav=[{"Home": "index.md"}, {"Findings": "findings.md"}], plugins=["search"]
+    )  # no API pages here: the check is about links and pages
     (tmp_path / "mkdocs.yml").write_text(yaml.safe_dump(config))
     out = build(tmp_path / "mkdocs.yml", tmp_path / "site")
     assert out.returncode != 0

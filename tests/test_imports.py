@@ -31,7 +31,7 @@ def imported_parts(path: Path, package: Path = PACKAGE) -> set[tuple[str, int]]:
             names = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom):
             if node.level:
-                base = list(here[:-node.level]) if node.level <= len(here) else []
+                base = list(here[: -node.level]) if node.level <= len(here) else []
                 module = ".".join(base + ([node.module] if node.module else []))
                 names = [module] if node.module else [f"{module}.{a.name}" for a in node.names]
             else:
@@ -50,15 +50,19 @@ def test_the_contract_covers_every_subpackage():
 
 @pytest.mark.parametrize("part", sorted(FORBIDDEN))
 def test_imports_follow_the_contract(part):
-    bad = [f"{path.relative_to(PACKAGE.parent)}:{line} imports neuromodels.{target}"
-           for path in sorted((PACKAGE / part).rglob("*.py"))
-           for target, line in sorted(imported_parts(path)) if target in FORBIDDEN[part]]
+    bad = [
+        f"{path.relative_to(PACKAGE.parent)}:{line} imports neuromodels.{target}"
+        for path in sorted((PACKAGE / part).rglob("*.py"))
+        for target, line in sorted(imported_parts(path))
+        if target in FORBIDDEN[part]
+    ]
     assert not bad, "\n".join(bad)
 
 
 def test_the_checker_sees_relative_and_lazy_imports(tmp_path):
     probe = tmp_path / "neuromodels" / "gaze" / "probe.py"
     probe.parent.mkdir(parents=True)
-    probe.write_text("from ..search import models\nfrom . import data\n\ndef f():\n"
-                     "    from neuromodels.seeg import ridge\n")
+    probe.write_text(
+        "from ..search import models\nfrom . import data\n\ndef f():\n    from neuromodels.seeg import ridge\n"
+    )
     assert {t for t, _ in imported_parts(probe, tmp_path / "neuromodels")} == {"search", "seeg", "gaze"}

@@ -20,7 +20,6 @@ from tests.conftest import ROOT, assert_same_table, run_snakemake, scratch_workd
 pytestmark = pytest.mark.slurm
 
 
-
 def _cluster_answers() -> bool:
     if shutil.which("sinfo") is None:
         return False
@@ -37,18 +36,33 @@ def slurm_run(tmp_path_factory):
         if os.environ.get("NEUROMODELS_REQUIRE_SLURM") == "1":
             pytest.fail("NEUROMODELS_REQUIRE_SLURM=1 but no SLURM cluster answers (run .ci/slurm-one-node.sh)")
         pytest.skip("no SLURM cluster answers (start one with .ci/slurm-one-node.sh)")
-    partition, cpus = subprocess.run(["sinfo", "-h", "-o", "%P %c"], capture_output=True,
-                                     text=True).stdout.split()[:2]
+    partition, cpus = subprocess.run(["sinfo", "-h", "-o", "%P %c"], capture_output=True, text=True).stdout.split()[:2]
     work = scratch_workdir(tmp_path_factory.mktemp("slurm"))
     out = run_snakemake(
-        "--profile", str(ROOT / "workflow" / "profiles" / "slurm"), "--config", "preset=tiny", "device=cpu",
+        "--profile",
+        str(ROOT / "workflow" / "profiles" / "slurm"),
+        "--config",
+        "preset=tiny",
+        "device=cpu",
         # the one-node cluster: its partition for every rule, no account, job status from squeue (no accounting
         # database), short polling
-        "--default-resources", f"slurm_partition={partition.rstrip('*')}", "--set-resources",
-        f"bench_attention:slurm_partition={partition.rstrip('*')}", "--slurm-no-account",
-        "--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "2",
+        "--default-resources",
+        f"slurm_partition={partition.rstrip('*')}",
+        "--set-resources",
+        f"bench_attention:slurm_partition={partition.rstrip('*')}",
+        "--slurm-no-account",
+        "--slurm-status-command",
+        "squeue",
+        "--slurm-init-seconds-before-status-checks",
+        "2",
         # and no job asks for more CPUs than the node has (the profile's benchmarks ask for 4)
-        "--max-threads", cpus, "--latency-wait", "5", cwd=work, timeout=2400)
+        "--max-threads",
+        cpus,
+        "--latency-wait",
+        "5",
+        cwd=work,
+        timeout=2400,
+    )
     (work / "snakemake.out").write_text(out.stdout + out.stderr)
     assert out.returncode == 0, (out.stdout + out.stderr)[-6000:]
     return work, out.stdout + out.stderr
@@ -64,16 +78,24 @@ def _jobs_from_log(text: str) -> dict[str, dict]:
             continue
         res = dict(re.findall(r"(\w+)=([^,\s]+)", (re.search(r"resources: (.*)", block) or [None, ""])[1]))
         threads = re.search(r"^\s+threads: (\d+)", block, re.M)
-        jobs[jobid.group(1)] = {"rule": rule.group(2), "local": bool(rule.group(1)), "resources": res,
-                                "threads": int(threads.group(1)) if threads else 1}
+        jobs[jobid.group(1)] = {
+            "rule": rule.group(2),
+            "local": bool(rule.group(1)),
+            "resources": res,
+            "threads": int(threads.group(1)) if threads else 1,
+        }
     for jobid, slurm_id in re.findall(r"Job (\d+) has been submitted with SLURM jobid (\d+)", text):
         jobs.setdefault(jobid, {})["slurm_id"] = slurm_id
     return jobs
 
 
 def _squeue(ids: list[str]) -> dict[str, dict]:
-    out = subprocess.run(["squeue", "--states=all", "--noheader", "--jobs", ",".join(ids),
-                          "--format=%i|%T|%k|%m|%l|%C"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["squeue", "--states=all", "--noheader", "--jobs", ",".join(ids), "--format=%i|%T|%k|%m|%l|%C"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     rows = {}
     for line in out.splitlines():
         slurm_id, state, comment, mem, limit, cpus = line.split("|")
@@ -108,8 +130,11 @@ def test_every_job_went_through_sbatch_with_its_rules_resources(slurm_run):
 
 def test_outputs_equal_a_local_run(slurm_run, tiny_run):
     work, _ = slurm_run
-    tables = sorted(p.relative_to(tiny_run / "results") for p in (tiny_run / "results").rglob("*.csv")
-                    if "benchmarks" not in p.parts)
+    tables = sorted(
+        p.relative_to(tiny_run / "results")
+        for p in (tiny_run / "results").rglob("*.csv")
+        if "benchmarks" not in p.parts
+    )
     assert len(tables) > 5
     for name in tables:
         assert_same_table(tiny_run / "results" / name, work / "results" / name)

@@ -6,7 +6,8 @@ pass, so its images/s should be roughly half of the base's; the JSON reports eac
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -21,8 +22,13 @@ from .train import classification_loss
 log = get_logger(__name__)
 
 
-def training_step(preset: str = "default", device: torch.device | str = "cpu", precision: str = "auto",
-                  seed: int = 0, variant: str = "base") -> tuple[Callable[[], dict[str, float]], int]:
+def training_step(
+    preset: str = "default",
+    device: torch.device | str = "cpu",
+    precision: str = "auto",
+    seed: int = 0,
+    variant: str = "base",
+) -> tuple[Callable[[], dict[str, float]], int]:
     """The shared trainer's step of one variant (the settings training uses: AdamW, clipping, autocast) on a
     fixed batch drawn on the CPU from ``seed`` (the same numbers on every device), and the batch size."""
     p = get_preset(preset)
@@ -33,16 +39,25 @@ def training_step(preset: str = "default", device: torch.device | str = "cpu", p
     rotation, adversarial = variant_flags(variant)
     seed_everything(seed)
     model = build_crossvit(crossvit_config(p.model), n_classes=10).train()
-    loss_fn = classification_loss(rotation, adversarial, p.train_eps_255 / 255, p.train_step_255 / 255,
-                                  p.crop_scale)
-    trainer = Trainer(model, loss_fn, TrainSettings(lr=p.lr, weight_decay=p.weight_decay, grad_clip=1.0,
-                                                    precision=precision, progress=False), device=device)
+    loss_fn = classification_loss(rotation, adversarial, p.train_eps_255 / 255, p.train_step_255 / 255, p.crop_scale)
+    trainer = Trainer(
+        model,
+        loss_fn,
+        TrainSettings(lr=p.lr, weight_decay=p.weight_decay, grad_clip=1.0, precision=precision, progress=False),
+        device=device,
+    )
     batch = (images.to(device), labels.to(device), seed)
     return (lambda: trainer.step(batch)), p.batch_size
 
 
-def run_benchmark(out: PathLike, preset: str = "default", device: torch.device | str = "cpu",
-                  precision: str = "auto", steps: int | None = None, seed: int = 0) -> dict[str, Any]:
+def run_benchmark(
+    out: PathLike,
+    preset: str = "default",
+    device: torch.device | str = "cpu",
+    precision: str = "auto",
+    steps: int | None = None,
+    seed: int = 0,
+) -> dict[str, Any]:
     """Time ``steps`` optimizer steps (after two warm-up steps) of each variant; write and return the result.
 
     Images/s = batch size / median step time. On a GPU ``precision=auto`` means bf16 autocast.
@@ -59,12 +74,19 @@ def run_benchmark(out: PathLike, preset: str = "default", device: torch.device |
         log.info("%s: %.1f images/s", variant, variants[variant]["images_per_second"])
         del step
     base = variants["base"]["images_per_second"]
-    for variant, entry in variants.items():
+    for entry in variants.values():
         entry["ratio_to_base"] = entry["images_per_second"] / base
-    result = {"benchmark": "brainscore_training_throughput", "preset": preset, "model": p.model,
-              "image_size": p.image_size, "batch_size": p.batch_size, "steps": steps,
-              "precision": str(amp) if amp is not None else "fp32", "variants": variants,
-              "adversarial_cost": base / variants["adversarial"]["images_per_second"],
-              "environment": environment_info(device)}
+    result = {
+        "benchmark": "brainscore_training_throughput",
+        "preset": preset,
+        "model": p.model,
+        "image_size": p.image_size,
+        "batch_size": p.batch_size,
+        "steps": steps,
+        "precision": str(amp) if amp is not None else "fp32",
+        "variants": variants,
+        "adversarial_cost": base / variants["adversarial"]["images_per_second"],
+        "environment": environment_info(device),
+    }
     write_result(out, result)
     return result

@@ -25,8 +25,14 @@ def cmd_images(args: argparse.Namespace) -> None:
     p = _preset(args)
     data = world_image_dataset(p.n_train, p.n_test, p.image_size, seed=args.seed, categories=p.categories or None)
     write_image_dataset(args.out, data)
-    get_logger(__name__).info("wrote %d train + %d test images (%d px, %d classes) to %s", p.n_train, p.n_test,
-                              p.image_size, data.n_classes, args.out)
+    get_logger(__name__).info(
+        "wrote %d train + %d test images (%d px, %d classes) to %s",
+        p.n_train,
+        p.n_test,
+        p.image_size,
+        data.n_classes,
+        args.out,
+    )
 
 
 def cmd_simulate(args: argparse.Namespace) -> None:
@@ -34,12 +40,24 @@ def cmd_simulate(args: argparse.Namespace) -> None:
     from .simulate import SimulationSettings, write_simulation
 
     p = _preset(args)
-    settings = SimulationSettings(n_stimuli=p.n_stimuli, image_size=p.stimulus_size, repetitions=p.repetitions,
-                                  n_v4=p.n_v4, n_it=p.n_it, v4_reliability=p.v4_reliability,
-                                  it_reliability=p.it_reliability)
+    settings = SimulationSettings(
+        n_stimuli=p.n_stimuli,
+        image_size=p.stimulus_size,
+        repetitions=p.repetitions,
+        n_v4=p.n_v4,
+        n_it=p.n_it,
+        v4_reliability=p.v4_reliability,
+        it_reliability=p.it_reliability,
+    )
     paths = write_simulation(args.out_dir, settings, seed=args.seed)
-    get_logger(__name__).info("simulated %d V4 and %d IT sites on %d stimuli x %d repetitions: %s", p.n_v4,
-                              p.n_it, p.n_stimuli, p.repetitions, paths["assembly"])
+    get_logger(__name__).info(
+        "simulated %d V4 and %d IT sites on %d stimuli x %d repetitions: %s",
+        p.n_v4,
+        p.n_it,
+        p.n_stimuli,
+        p.repetitions,
+        paths["assembly"],
+    )
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -51,8 +69,9 @@ def cmd_train(args: argparse.Namespace) -> None:
     p = _preset(args)
     device = select_device(args.device)
     data = read_image_dataset(args.data, size=p.image_size)
-    trained = train_variant(data, args.variant, p, seed=args.seed, device=device, checkpoint_path=args.checkpoint,
-                            precision=args.precision)
+    trained = train_variant(
+        data, args.variant, p, seed=args.seed, device=device, checkpoint_path=args.checkpoint, precision=args.precision
+    )
     save_model(args.out, trained)
     if args.history:
         write_json(args.history, trained.meta)
@@ -67,8 +86,13 @@ def cmd_init(args: argparse.Namespace) -> None:
     data = read_image_dataset(args.data, size=p.image_size)
     control = untrained_model(data, p, seed=args.seed)
     save_model(args.out, control)
-    get_logger(__name__).info("wrote the untrained CrossViT %s (%d classes, initialisation of seed %d) to %s",
-                              p.model, data.n_classes, args.seed, args.out)
+    get_logger(__name__).info(
+        "wrote the untrained CrossViT %s (%d classes, initialisation of seed %d) to %s",
+        p.model,
+        data.n_classes,
+        args.seed,
+        args.out,
+    )
 
 
 def load_scoring_data(args: argparse.Namespace, params: dict, need_images: bool):
@@ -82,16 +106,20 @@ def load_scoring_data(args: argparse.Namespace, params: dict, need_images: bool)
 
     p = _preset(args)
     _, table = read_stimulus_table(args.stimuli)
-    assembly = read_assembly(args.assembly, stimuli=table)   # every stimulus of the assembly in the set
+    assembly = read_assembly(args.assembly, stimuli=table)  # every stimulus of the assembly in the set
     if len(set(assembly["repetition"].values.tolist())) < 2:
-        raise DataError(args.assembly, "a split-half ceiling needs at least two repetitions per stimulus; the "
-                                       "file has one repetition value")
+        raise DataError(
+            args.assembly,
+            "a split-half ceiling needs at least two repetitions per stimulus; the file has one repetition value",
+        )
     assembly, region_notes = map_regions(assembly, params.get("regions") or None, args.assembly)
     parts, bins_text = select_time_bins(assembly, params.get("time_bins", "all"), args.assembly)
     images = StimulusImages(args.stimuli, size=p.stimulus_size) if need_images else None
-    notes = {"time_bins": bins_text,
-             **{key: int(assembly.attrs.get(key, 0)) for key in ("nan_presentations_dropped", "nan_neuroids_dropped")},
-             **region_notes}
+    notes = {
+        "time_bins": bins_text,
+        **{key: int(assembly.attrs.get(key, 0)) for key in ("nan_presentations_dropped", "nan_neuroids_dropped")},
+        **region_notes,
+    }
     return parts, images, notes
 
 
@@ -104,9 +132,19 @@ def _score_parts(model, layers, parts, images, p, settings, device, regions):
     cache: dict = {}
     neural_tables, layer_tables = [], []
     for part in parts:
-        neural, layer_table = score_model(model, layers, part, images, image_size=p.image_size, regions=regions,
-                                          settings=settings, public_fraction=p.public_fraction,
-                                          pooling=p.pooling, device=device, cache=cache)
+        neural, layer_table = score_model(
+            model,
+            layers,
+            part,
+            images,
+            image_size=p.image_size,
+            regions=regions,
+            settings=settings,
+            public_fraction=p.public_fraction,
+            pooling=p.pooling,
+            device=device,
+            cache=cache,
+        )
         if len(parts) > 1:
             for table in (neural, layer_table):
                 for at, coord in enumerate(c for c in ("time_bin_start", "time_bin_end") if c in part.coords):
@@ -135,8 +173,9 @@ def cmd_score(args: argparse.Namespace) -> None:
     device = select_device(args.device)
     parts, images, notes = load_scoring_data(args, params, need_images=not precomputed)
     regions = notes["regions_scored"]
-    settings = MetricSettings(n_components=p.pls_components, n_splits=p.n_splits, train_fraction=p.train_fraction,
-                              seed=args.seed)
+    settings = MetricSettings(
+        n_components=p.pls_components, n_splits=p.n_splits, train_fraction=p.train_fraction, seed=args.seed
+    )
     robustness = None
     if precomputed:
         ids, layer_arrays = read_activations(args.activations)
@@ -149,8 +188,17 @@ def cmd_score(args: argparse.Namespace) -> None:
         trained = load_model(args.model, device)
         data = read_image_dataset(args.data, size=p.image_size)
         test_images, labels = data.part("test")
-        robustness = robustness_table(trained.model, test_images, labels, p.pgd_eps_255 / 255,
-                                      p.pgd_step_255 / 255, p.pgd_steps, device, p.eval_batch_size, seed=args.seed)
+        robustness = robustness_table(
+            trained.model,
+            test_images,
+            labels,
+            p.pgd_eps_255 / 255,
+            p.pgd_step_255 / 255,
+            p.pgd_steps,
+            device,
+            p.eval_batch_size,
+            seed=args.seed,
+        )
         variant = args.name or trained.variant
         robustness.insert(0, "variant", variant)
         subject, layers, meta = trained.model, args.layers or block_output_layers(trained.model), trained.meta
@@ -170,10 +218,10 @@ def cmd_score(args: argparse.Namespace) -> None:
     row["time_bins"] = notes["time_bins"]
     row["notes"] = notes
     write_json(out / "summary.json", row)
-    accuracy = (f"clean {row['clean_accuracy']:.3f}, PGD {row['pgd_accuracy']:.3f}, " if robustness is not None
-                else "")
-    get_logger(__name__).info("%s: %s%s", variant, accuracy,
-                              ", ".join(f"{r} {row.get(f'{r}_ceiled', float('nan')):.3f}" for r in regions))
+    accuracy = f"clean {row['clean_accuracy']:.3f}, PGD {row['pgd_accuracy']:.3f}, " if robustness is not None else ""
+    get_logger(__name__).info(
+        "%s: %s%s", variant, accuracy, ", ".join(f"{r} {row.get(f'{r}_ceiled', float('nan')):.3f}" for r in regions)
+    )
 
 
 def cmd_summarize(args: argparse.Namespace) -> None:
@@ -191,24 +239,29 @@ def cmd_summarize(args: argparse.Namespace) -> None:
     data_notes = next((row["notes"] for row in rows if row.get("notes")), None)
     table = pd.DataFrame([{k: v for k, v in row.items() if k != "notes"} for row in rows])
     rank = {v: i for i, v in enumerate((*VARIANTS, UNTRAINED))}
-    table = table.sort_values(["variant", "seed"], key=lambda c: c.map(rank).fillna(len(rank)) if c.name == "variant"
-                              else c, kind="stable").reset_index(drop=True)
+    table = table.sort_values(
+        ["variant", "seed"], key=lambda c: c.map(rank).fillna(len(rank)) if c.name == "variant" else c, kind="stable"
+    ).reset_index(drop=True)
     write_table(args.table, table)
     save_figure(args.figure, plot_variants(table))
     if args.findings:
         truths = {}
-        for path in args.truth or []:       # each simulation's truth.json names the seed it was drawn with
+        for path in args.truth or []:  # each simulation's truth.json names the seed it was drawn with
             truth = read_json(path)
             if not isinstance(truth, dict) or "seed" not in truth:
                 from ..core.errors import DataError
+
                 raise DataError(path, "not a simulation's truth.json (no 'seed')")
             truths[int(truth["seed"])] = truth
         summary = variant_statistics(table, truths, preset=args.preset, data_notes=data_notes)
         write_summary(args.findings, summary)
         log = get_logger(__name__)
         for seed, stats in sorted(summary.statistics.items(), key=lambda kv: int(kv[0])):
-            log.info("seed %s: %s", seed, ", ".join(f"{k} {v:.3f}" if v is not None else f"{k} undefined"
-                                                    for k, v in stats.items()))
+            log.info(
+                "seed %s: %s",
+                seed,
+                ", ".join(f"{k} {v:.3f}" if v is not None else f"{k} undefined" for k, v in stats.items()),
+            )
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
@@ -216,17 +269,20 @@ def cmd_bench(args: argparse.Namespace) -> None:
     from .bench import run_benchmark
 
     device = select_device(args.device)
-    run_benchmark(args.out, preset=args.preset, device=device, precision=args.precision, steps=args.steps,
-                  seed=args.seed)
+    run_benchmark(
+        args.out, preset=args.preset, device=device, precision=args.precision, steps=args.steps, seed=args.seed
+    )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from .presets import VARIANTS
 
     parser = subparsers.add_parser(
-        "brainscore", help="CrossViT variants scored on robustness and V4/IT predictivity (Brain-Score style)",
+        "brainscore",
+        help="CrossViT variants scored on robustness and V4/IT predictivity (Brain-Score style)",
         description="Train CrossViT (base, +rotation, +adversarial, +both), measure robustness, and score "
-                    "layers against V4/IT assemblies with PLS, split-half ceilings and layer commitment.")
+        "layers against V4/IT assemblies with PLS, split-half ceilings and layer commitment.",
+    )
     steps = parser.add_subparsers(dest="step", metavar="<step>", required=True)
 
     def common(p: argparse.ArgumentParser, device: bool = True) -> None:
@@ -234,23 +290,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         add_params_argument(p)
         add_runtime_arguments(p, device=device)
 
-    img = steps.add_parser("images", help="write the stimulus world's object-category classification set (HDF5)",
-                           description="Render train and test scenes of the stimulus world, labelled by object "
-                                       "category, into one HDF5 file (images n x 3 x H x W uint8, labels, split).")
+    img = steps.add_parser(
+        "images",
+        help="write the stimulus world's object-category classification set (HDF5)",
+        description="Render train and test scenes of the stimulus world, labelled by object "
+        "category, into one HDF5 file (images n x 3 x H x W uint8, labels, split).",
+    )
     img.add_argument("--out", type=Path, required=True, help="output HDF5 file")
     common(img, device=False)
     img.set_defaults(func=cmd_images)
 
-    sim = steps.add_parser("simulate", help="simulate V4-like and IT-like recordings (netCDF) on world stimuli",
-                           description="Write stimuli/ (stimulus set), assembly.nc (presentation x neuroid x "
-                                       "time_bin), sites.csv (planted reliabilities) and truth.json.")
+    sim = steps.add_parser(
+        "simulate",
+        help="simulate V4-like and IT-like recordings (netCDF) on world stimuli",
+        description="Write stimuli/ (stimulus set), assembly.nc (presentation x neuroid x "
+        "time_bin), sites.csv (planted reliabilities) and truth.json.",
+    )
     sim.add_argument("--out-dir", type=Path, required=True, help="output folder")
     common(sim, device=False)
     sim.set_defaults(func=cmd_simulate)
 
-    tr = steps.add_parser("train", help="train one CrossViT variant (resumable)",
-                          description="Train CrossViT on an image classification set: HDF5 (images, labels, "
-                                      "split) or an image folder (class subfolders).")
+    tr = steps.add_parser(
+        "train",
+        help="train one CrossViT variant (resumable)",
+        description="Train CrossViT on an image classification set: HDF5 (images, labels, "
+        "split) or an image folder (class subfolders).",
+    )
     tr.add_argument("--variant", required=True, choices=VARIANTS, help="training regime")
     tr.add_argument("--data", type=Path, required=True, help="HDF5 file or image folder")
     tr.add_argument("--out", type=Path, required=True, help="trained model file (.pt)")
@@ -259,60 +324,97 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     common(tr)
     tr.set_defaults(func=cmd_train)
 
-    ini = steps.add_parser("init", help="write the untrained CrossViT control (the seed's initialisation)",
-                           description="The control of the neural claims: the preset's CrossViT for the "
-                                       "classification set's classes, initialised from --seed exactly as every "
-                                       "variant of that seed starts training, and never trained. Score it "
-                                       "with `score` like a trained model.")
+    ini = steps.add_parser(
+        "init",
+        help="write the untrained CrossViT control (the seed's initialisation)",
+        description="The control of the neural claims: the preset's CrossViT for the "
+        "classification set's classes, initialised from --seed exactly as every "
+        "variant of that seed starts training, and never trained. Score it "
+        "with `score` like a trained model.",
+    )
     ini.add_argument("--data", type=Path, required=True, help="classification set (for its classes)")
     ini.add_argument("--out", type=Path, required=True, help="model file (.pt), as `train` writes")
     common(ini, device=False)
     ini.set_defaults(func=cmd_init)
 
-    sc = steps.add_parser("score", help="robustness table and V4/IT scores of a trained model (or of activations)",
-                          description="Clean, rotated, PGD and corrupted accuracy; layer commitment on the public "
-                                      "stimuli and ceiled V4/IT scores on the held-out ones. With --activations, "
-                                      "only the neural scores, from precomputed activations keyed by stimulus_id "
-                                      "(no model, no images: the stimulus set needs no filename column). Regions "
-                                      "and time bins follow --params' `regions` and `time_bins`.")
+    sc = steps.add_parser(
+        "score",
+        help="robustness table and V4/IT scores of a trained model (or of activations)",
+        description="Clean, rotated, PGD and corrupted accuracy; layer commitment on the public "
+        "stimuli and ceiled V4/IT scores on the held-out ones. With --activations, "
+        "only the neural scores, from precomputed activations keyed by stimulus_id "
+        "(no model, no images: the stimulus set needs no filename column). Regions "
+        "and time bins follow --params' `regions` and `time_bins`.",
+    )
     sc.add_argument("--model", type=Path, default=None, help="model file written by `train`")
     sc.add_argument("--data", type=Path, default=None, help="classification set (its test part is used)")
-    sc.add_argument("--activations", type=Path, default=None,
-                    help="precomputed activations instead of --model/--data: HDF5 (stimulus_id, layers/<name> "
-                         "n x features) or .npz (stimulus_id and one array per layer)")
-    sc.add_argument("--name", default=None,
-                    help="the row's name in the tables (default: the model's variant, or the activations file's stem)")
-    sc.add_argument("--assembly", type=Path, required=True,
-                    help="netCDF assembly (ours or Brain-Score's; netCDF3 or netCDF4)")
-    sc.add_argument("--stimuli", type=Path, required=True,
-                    help="stimulus set: folder with stimuli.csv (or its only CSV, as Brain-Score stores it), or the "
-                         "CSV; stimulus_id (or image_id), filename unless --activations")
-    sc.add_argument("--layers", nargs="+", default=None,
-                    help="candidate layers (default: every block output, or every layer of --activations)")
-    sc.add_argument("--out-dir", type=Path, required=True,
-                    help="writes robustness.csv, neural.csv, layers.csv and summary.json")
+    sc.add_argument(
+        "--activations",
+        type=Path,
+        default=None,
+        help="precomputed activations instead of --model/--data: HDF5 (stimulus_id, layers/<name> "
+        "n x features) or .npz (stimulus_id and one array per layer)",
+    )
+    sc.add_argument(
+        "--name",
+        default=None,
+        help="the row's name in the tables (default: the model's variant, or the activations file's stem)",
+    )
+    sc.add_argument(
+        "--assembly", type=Path, required=True, help="netCDF assembly (ours or Brain-Score's; netCDF3 or netCDF4)"
+    )
+    sc.add_argument(
+        "--stimuli",
+        type=Path,
+        required=True,
+        help="stimulus set: folder with stimuli.csv (or its only CSV, as Brain-Score stores it), or the "
+        "CSV; stimulus_id (or image_id), filename unless --activations",
+    )
+    sc.add_argument(
+        "--layers",
+        nargs="+",
+        default=None,
+        help="candidate layers (default: every block output, or every layer of --activations)",
+    )
+    sc.add_argument(
+        "--out-dir", type=Path, required=True, help="writes robustness.csv, neural.csv, layers.csv and summary.json"
+    )
     common(sc)
     sc.set_defaults(func=cmd_score)
 
-    sm = steps.add_parser("summarize", help="table and figure comparing the variants",
-                          description="Collect each variant's summary.json into one table and a bar figure.")
+    sm = steps.add_parser(
+        "summarize",
+        help="table and figure comparing the variants",
+        description="Collect each variant's summary.json into one table and a bar figure.",
+    )
     sm.add_argument("--inputs", type=Path, nargs="+", required=True, help="summary.json files")
     sm.add_argument("--table", type=Path, required=True, help="output CSV")
     sm.add_argument("--figure", type=Path, required=True, help="output PNG")
-    sm.add_argument("--findings", type=Path, default=None,
-                    help="the family's statistics per seed, for its claims registry (summary.json through "
-                         "core.findings)")
-    sm.add_argument("--truth", type=Path, nargs="*", default=None,
-                    help="each seed's truth.json of simulated recordings (planted reliabilities, with the seed "
-                         "they were drawn with); omit for real recordings")
+    sm.add_argument(
+        "--findings",
+        type=Path,
+        default=None,
+        help="the family's statistics per seed, for its claims registry (summary.json through core.findings)",
+    )
+    sm.add_argument(
+        "--truth",
+        type=Path,
+        nargs="*",
+        default=None,
+        help="each seed's truth.json of simulated recordings (planted reliabilities, with the seed "
+        "they were drawn with); omit for real recordings",
+    )
     sm.add_argument("--preset", default=None, choices=PRESET_CHOICES, help="preset name, recorded in the findings")
     sm.set_defaults(func=cmd_summarize)
 
 
 def register_bench(bench_subparsers: argparse._SubParsersAction) -> None:
-    b = bench_subparsers.add_parser("brainscore", help="CrossViT training images/s per variant; adversarial / base",
-                                    description="Training throughput of the four variants in one process (same "
-                                                "model, data and device); writes JSON with ratios to base.")
+    b = bench_subparsers.add_parser(
+        "brainscore",
+        help="CrossViT training images/s per variant; adversarial / base",
+        description="Training throughput of the four variants in one process (same "
+        "model, data and device); writes JSON with ratios to base.",
+    )
     b.add_argument("--out", type=Path, required=True, help="output JSON")
     b.add_argument("--preset", default="default", choices=PRESET_CHOICES, help="sizes (default: default)")
     b.add_argument("--steps", type=int, default=None, help="timed optimizer steps per variant")

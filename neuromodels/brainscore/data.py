@@ -23,9 +23,10 @@ Precomputed activations (scoring without images): HDF5 with ``stimulus_id`` and 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -33,10 +34,26 @@ import pandas as pd
 from ..core.errors import DataError, require
 from ..core.io import PathLike, atomic_path
 
-__all__ = ["ImageDataset", "write_image_dataset", "read_image_dataset", "world_image_dataset",
-           "make_assembly", "write_assembly", "read_assembly", "drop_nan", "select_time_bins", "map_regions",
-           "average_repetitions", "ASSEMBLY_DIMS", "stimulus_table_path", "read_stimulus_table", "check_stimulus_ids", "StimulusImages",
-           "write_activations", "read_activations"]
+__all__ = [
+    "ImageDataset",
+    "write_image_dataset",
+    "read_image_dataset",
+    "world_image_dataset",
+    "make_assembly",
+    "write_assembly",
+    "read_assembly",
+    "drop_nan",
+    "select_time_bins",
+    "map_regions",
+    "average_repetitions",
+    "ASSEMBLY_DIMS",
+    "stimulus_table_path",
+    "read_stimulus_table",
+    "check_stimulus_ids",
+    "StimulusImages",
+    "write_activations",
+    "read_activations",
+]
 
 ASSEMBLY_DIMS = ("presentation", "neuroid", "time_bin")
 PRESENTATION_COORDS = ("stimulus_id", "object_name", "repetition")
@@ -72,8 +89,9 @@ class ImageDataset:
         return self.images[keep], self.labels[keep]
 
 
-def world_image_dataset(n_train: int, n_test: int, size: int, seed: int,
-                        categories: Sequence[str] | None = None) -> ImageDataset:
+def world_image_dataset(
+    n_train: int, n_test: int, size: int, seed: int, categories: Sequence[str] | None = None
+) -> ImageDataset:
     """Classification of the stimulus world's object categories (all, or the ``categories`` named); train and
     test scenes are drawn apart."""
     from ..stimuli import CATEGORY_NAMES, render_scenes, sample_scenes
@@ -115,21 +133,30 @@ def _read_hdf5(path: Path) -> ImageDataset:
         labels = f["labels"][()]
         split = f["split"][()] if "split" in f else None
         names = f.attrs.get("label_names")
-    require(images.ndim == 4 and images.shape[1] == 3, path,
-            f"images must be (n, 3, H, W), got shape {images.shape}")
+    require(images.ndim == 4 and images.shape[1] == 3, path, f"images must be (n, 3, H, W), got shape {images.shape}")
     require(images.dtype == np.uint8, path, f"images must be uint8, got {images.dtype}")
-    require(labels.ndim == 1 and len(labels) == len(images), path,
-            f"labels must be (n,) with n = {len(images)}, got shape {labels.shape}")
-    require(np.issubdtype(labels.dtype, np.integer) and labels.min() >= 0, path,
-            "labels must be non-negative integer codes")
+    require(
+        labels.ndim == 1 and len(labels) == len(images),
+        path,
+        f"labels must be (n,) with n = {len(images)}, got shape {labels.shape}",
+    )
+    require(
+        np.issubdtype(labels.dtype, np.integer) and labels.min() >= 0, path, "labels must be non-negative integer codes"
+    )
     n_classes = int(labels.max()) + 1
-    label_names = [str(x.decode() if isinstance(x, bytes) else x) for x in names] if names is not None \
+    label_names = (
+        [str(x.decode() if isinstance(x, bytes) else x) for x in names]
+        if names is not None
         else [str(i) for i in range(n_classes)]
+    )
     require(len(label_names) >= n_classes, path, f"{len(label_names)} label_names for {n_classes} classes")
     if split is None:
         split = _default_split(labels, seed=0)
-    require(split.shape == labels.shape and set(np.unique(split)) <= {0, 1}, path,
-            "split must be (n,) with 0 = train and 1 = test")
+    require(
+        split.shape == labels.shape and set(np.unique(split)) <= {0, 1},
+        path,
+        "split must be (n,) with 0 = train and 1 = test",
+    )
     require((split == 0).any() and (split == 1).any(), path, "split needs both train (0) and test (1) images")
     return ImageDataset(images, labels.astype(np.int64), split.astype(np.int8), label_names)
 
@@ -139,7 +166,7 @@ def _default_split(labels: np.ndarray, seed: int, test_fraction: float = 0.2) ->
     split = np.zeros(len(labels), np.int8)
     for code in np.unique(labels):
         idx = rng.permutation(np.flatnonzero(labels == code))
-        split[idx[:max(1, int(round(test_fraction * len(idx))))]] = 1
+        split[idx[: max(1, int(round(test_fraction * len(idx))))]] = 1
     return split
 
 
@@ -169,9 +196,12 @@ def _read_folder(root: Path, size: int | None) -> ImageDataset:
                     raise DataError(file, f"not a readable image ({exc})") from None
                 if shape is None:
                     shape = array.shape[:2]
-                require(array.shape[:2] == shape, file,
-                        f"image is {array.shape[1]}x{array.shape[0]} px, others {shape[1]}x{shape[0]}; "
-                        "give an image size to resize them")
+                require(
+                    array.shape[:2] == shape,
+                    file,
+                    f"image is {array.shape[1]}x{array.shape[0]} px, others {shape[1]}x{shape[0]}; "
+                    "give an image size to resize them",
+                )
                 images.append(array.transpose(2, 0, 1))
                 labels.append(code)
                 split.append(s)
@@ -194,8 +224,15 @@ def read_image_dataset(path: PathLike, size: int | None = None) -> ImageDataset:
 
 
 # ---------------------------------------------------------------------------------------------- assemblies
-def make_assembly(responses: np.ndarray, stimulus_id: Sequence, object_name: Sequence, repetition: Sequence,
-                  neuroid_id: Sequence, region: Sequence, time_bins: Sequence[tuple[int, int]] = ((70, 170),)):
+def make_assembly(
+    responses: np.ndarray,
+    stimulus_id: Sequence,
+    object_name: Sequence,
+    repetition: Sequence,
+    neuroid_id: Sequence,
+    region: Sequence,
+    time_bins: Sequence[tuple[int, int]] = ((70, 170),),
+):
     """An assembly ``presentation x neuroid x time_bin`` from responses ``(n_presentations, n_neuroids,
     n_time_bins)`` (a 2-d array gets one time bin)."""
     import xarray as xr
@@ -205,7 +242,8 @@ def make_assembly(responses: np.ndarray, stimulus_id: Sequence, object_name: Seq
         responses = responses[:, :, None]
     bins = np.asarray(time_bins, dtype=np.int64).reshape(-1, 2)
     return xr.DataArray(
-        responses, dims=ASSEMBLY_DIMS,
+        responses,
+        dims=ASSEMBLY_DIMS,
         coords={
             "stimulus_id": ("presentation", np.asarray(stimulus_id)),
             "object_name": ("presentation", np.asarray(object_name, dtype=str)),
@@ -233,31 +271,48 @@ def _check_assembly(assembly, path: PathLike | None, finite: bool = True):
     """Validate dims, coordinates and values; return the assembly with ``time_bin`` present. ``finite=False``
     leaves NaN to the caller (:func:`drop_nan`)."""
     dims = tuple(assembly.dims)
-    require(dims[:2] == ("presentation", "neuroid") and dims[2:] in ((), ("time_bin",)), path,
-            f"dims must be (presentation, neuroid[, time_bin]), got {dims}")
+    require(
+        dims[:2] == ("presentation", "neuroid") and dims[2:] in ((), ("time_bin",)),
+        path,
+        f"dims must be (presentation, neuroid[, time_bin]), got {dims}",
+    )
     if "time_bin" not in dims:
         assembly = assembly.expand_dims("time_bin", axis=2)
     for coord in PRESENTATION_COORDS + NEUROID_COORDS:
         require(coord in assembly.coords, path, f"missing coordinate '{coord}'")
     for coord, dim in [(c, "presentation") for c in PRESENTATION_COORDS] + [(c, "neuroid") for c in NEUROID_COORDS]:
-        require(assembly[coord].dims == (dim,), path, f"coordinate '{coord}' must lie along '{dim}', "
-                                                      f"got dims {assembly[coord].dims}")
+        require(
+            assembly[coord].dims == (dim,),
+            path,
+            f"coordinate '{coord}' must lie along '{dim}', got dims {assembly[coord].dims}",
+        )
     require(assembly.sizes["presentation"] > 0 and assembly.sizes["neuroid"] > 0, path, "no presentations or neuroids")
-    require(np.issubdtype(assembly.dtype, np.floating) or np.issubdtype(assembly.dtype, np.integer), path,
-            f"responses must be numeric, got {assembly.dtype}")
+    require(
+        np.issubdtype(assembly.dtype, np.floating) or np.issubdtype(assembly.dtype, np.integer),
+        path,
+        f"responses must be numeric, got {assembly.dtype}",
+    )
     values = np.asarray(assembly.values)
     bad = np.isinf(values) if not finite else ~np.isfinite(values)
     require(not bad.any(), path, f"{int(bad.sum())} responses are {'infinite' if not finite else 'NaN or infinite'}")
     ids = pd.Series(np.asarray(assembly["neuroid_id"].values).astype(str))
     require(ids.is_unique, path, f"duplicate neuroid_id {ids[ids.duplicated()].unique()[:5].tolist()}")
-    pres = pd.DataFrame({"stimulus_id": np.asarray(assembly["stimulus_id"].values).astype(str),
-                         "repetition": np.asarray(assembly["repetition"].values)})
+    pres = pd.DataFrame(
+        {
+            "stimulus_id": np.asarray(assembly["stimulus_id"].values).astype(str),
+            "repetition": np.asarray(assembly["repetition"].values),
+        }
+    )
     require(not pres.duplicated().any(), path, "a (stimulus_id, repetition) pair appears twice")
-    names = pd.DataFrame({"stimulus_id": pres["stimulus_id"],
-                          "object_name": np.asarray(assembly["object_name"].values).astype(str)})
+    names = pd.DataFrame(
+        {"stimulus_id": pres["stimulus_id"], "object_name": np.asarray(assembly["object_name"].values).astype(str)}
+    )
     n_names = names.drop_duplicates().groupby("stimulus_id").size()
-    require(bool((n_names == 1).all()), path,
-            f"stimulus {n_names[n_names > 1].index[0] if (n_names > 1).any() else ''} has several object_name values")
+    require(
+        bool((n_names == 1).all()),
+        path,
+        f"stimulus {n_names[n_names > 1].index[0] if (n_names > 1).any() else ''} has several object_name values",
+    )
     return assembly
 
 
@@ -275,8 +330,11 @@ def _netcdf_engine(path: Path) -> str:
         return "scipy"
     if head == _HDF5:
         return "h5netcdf"
-    require(head[:4] != b"CDF\x05", path, "netCDF3 64-bit-data (CDF-5) files are not readable here; save the "
-                                          "assembly as netCDF4 or classic netCDF3")
+    require(
+        head[:4] != b"CDF\x05",
+        path,
+        "netCDF3 64-bit-data (CDF-5) files are not readable here; save the assembly as netCDF4 or classic netCDF3",
+    )
     raise DataError(path, "not a netCDF file (neither the netCDF3 'CDF' nor the netCDF4/HDF5 signature)")
 
 
@@ -322,9 +380,13 @@ def drop_nan(assembly, path: PathLike | None = None):
         assembly = assembly.isel(neuroid=np.flatnonzero(~bad))
     counts = {"nan_presentations_dropped": int(empty.sum()), "nan_neuroids_dropped": int(bad.sum())}
     if empty.any() or bad.any():
-        get_logger(__name__).warning("%s: dropped %d presentations without any response and %d of %d neuroids "
-                                     "with NaN responses", path, counts["nan_presentations_dropped"],
-                                     counts["nan_neuroids_dropped"], len(bad))
+        get_logger(__name__).warning(
+            "%s: dropped %d presentations without any response and %d of %d neuroids with NaN responses",
+            path,
+            counts["nan_presentations_dropped"],
+            counts["nan_neuroids_dropped"],
+            len(bad),
+        )
     return assembly, counts
 
 
@@ -347,8 +409,11 @@ def read_assembly(path: PathLike, stimuli: pd.DataFrame | None = None):
     try:
         dataset = xr.load_dataset(path, engine=engine)
     except Exception as exc:  # xarray, h5py and scipy raise many types for a truncated or corrupt file
-        raise DataError(path, f"not a readable netCDF file, truncated or corrupt ({type(exc).__name__}: "
-                              f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+        raise DataError(
+            path,
+            f"not a readable netCDF file, truncated or corrupt ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''})",
+        ) from None
     assembly = _response_variable(dataset, path)
     # Brain-Score's older assemblies call the stimulus image_id
     if "stimulus_id" not in assembly.coords and "image_id" in assembly.coords:
@@ -375,8 +440,10 @@ def _mean_bins(assembly, keep: np.ndarray):
     labels = [_bin_label(assembly, int(i)) for i in keep]
     mean = part.mean("time_bin", keep_attrs=True).expand_dims("time_bin", axis=2)
     if all(lab is not None for lab in labels):
-        mean = mean.assign_coords(time_bin_start=("time_bin", [min(lab[0] for lab in labels)]),
-                                  time_bin_end=("time_bin", [max(lab[1] for lab in labels)]))
+        mean = mean.assign_coords(
+            time_bin_start=("time_bin", [min(lab[0] for lab in labels)]),
+            time_bin_end=("time_bin", [max(lab[1] for lab in labels)]),
+        )
     return mean
 
 
@@ -387,8 +454,9 @@ def _describe_bins(assembly, keep) -> str:
     return ", ".join(f"{a:g}-{b:g} ms" for a, b in labels)
 
 
-def select_time_bins(assembly, setting: str | Sequence[float] = "all", path: PathLike | None = None,
-                     key: str = "brainscore.time_bins") -> tuple[list, str]:
+def select_time_bins(
+    assembly, setting: str | Sequence[float] = "all", path: PathLike | None = None, key: str = "brainscore.time_bins"
+) -> tuple[list, str]:
     """Apply the ``time_bins`` setting: ``"all"`` (mean of every bin), ``[start, end]`` (mean of the bins lying
     within the window, ms) or ``"each"`` (every bin on its own).
 
@@ -406,26 +474,36 @@ def select_time_bins(assembly, setting: str | Sequence[float] = "all", path: Pat
             text = f"each of {n} bin(s) scored on its own: {_describe_bins(assembly, everything)}"
         elif setting == "all":
             parts = [assembly if n == 1 else _mean_bins(assembly, everything)]
-            text = (f"one bin: {_describe_bins(assembly, everything)}" if n == 1 else
-                    f"mean of all {n} bins: {_describe_bins(assembly, everything)}")
+            text = (
+                f"one bin: {_describe_bins(assembly, everything)}"
+                if n == 1
+                else f"mean of all {n} bins: {_describe_bins(assembly, everything)}"
+            )
         else:
             raise ConfigError(key, f"must be all, each or [start, end] in ms; got {setting!r}")
     else:
         window = [float(x) for x in setting]
         if len(window) != 2 or window[0] >= window[1]:
             raise ConfigError(key, f"a window must be [start, end] with start < end (ms); got {list(setting)}")
-        require("time_bin_start" in assembly.coords and "time_bin_end" in assembly.coords, path,
-                f"time bins have no time_bin_start/time_bin_end coordinates, so the window {key} = "
-                f"{window} cannot be applied")
+        require(
+            "time_bin_start" in assembly.coords and "time_bin_end" in assembly.coords,
+            path,
+            f"time bins have no time_bin_start/time_bin_end coordinates, so the window {key} = "
+            f"{window} cannot be applied",
+        )
         start = np.asarray(assembly["time_bin_start"].values, dtype=float)
         end = np.asarray(assembly["time_bin_end"].values, dtype=float)
         keep = np.flatnonzero((start >= window[0]) & (end <= window[1]))
         if not len(keep):
-            raise DataError(path, f"no time bin lies within {key} = {window[0]:g}-{window[1]:g} ms (bins: "
-                                  f"{_describe_bins(assembly, everything)})")
+            raise DataError(
+                path,
+                f"no time bin lies within {key} = {window[0]:g}-{window[1]:g} ms (bins: "
+                f"{_describe_bins(assembly, everything)})",
+            )
         parts = [_mean_bins(assembly, keep)]
-        text = (f"mean of {len(keep)} of {n} bins within {window[0]:g}-{window[1]:g} ms: "
-                f"{_describe_bins(assembly, keep)}")
+        text = (
+            f"mean of {len(keep)} of {n} bins within {window[0]:g}-{window[1]:g} ms: {_describe_bins(assembly, keep)}"
+        )
     get_logger(__name__).info("time bins: %s", text)
     return parts, text
 
@@ -434,8 +512,9 @@ DEFAULT_REGIONS = ("V4", "IT")
 VISUAL_HIERARCHY = ("V1", "V2", "V4", "IT")
 
 
-def map_regions(assembly, regions: dict | None = None, path: PathLike | None = None,
-                key: str = "brainscore.regions") -> tuple[Any, dict]:
+def map_regions(
+    assembly, regions: dict | None = None, path: PathLike | None = None, key: str = "brainscore.regions"
+) -> tuple[Any, dict]:
     """Rename and select regions: ``regions`` maps each scored region to one or several of the assembly's
     region names (``{"IT": ["IT", "pIT", "cIT", "aIT"]}``).
 
@@ -456,8 +535,11 @@ def map_regions(assembly, regions: dict | None = None, path: PathLike | None = N
     counts = source.value_counts()
     have = ", ".join(f"{name} ({n})" for name, n in counts.items())
     explicit = bool(regions)
-    wanted = {k: ([v] if isinstance(v, str) else list(v)) for k, v in (regions or {}).items()} if explicit \
+    wanted = (
+        {k: ([v] if isinstance(v, str) else list(v)) for k, v in (regions or {}).items()}
+        if explicit
         else {r: [r] for r in DEFAULT_REGIONS}
+    )
     target_of: dict[str, str] = {}
     for target, names in wanted.items():
         for name in names:
@@ -467,25 +549,38 @@ def map_regions(assembly, regions: dict | None = None, path: PathLike | None = N
     absent = [t for t, names in wanted.items() if not any(n in counts for n in names)]
     if explicit and absent:
         t = absent[0]
-        raise DataError(path, f"no neuroids for region {t!r} of {key} (looked for {', '.join(wanted[t])}); "
-                              f"the assembly's regions: {have}")
+        raise DataError(
+            path,
+            f"no neuroids for region {t!r} of {key} (looked for {', '.join(wanted[t])}); "
+            f"the assembly's regions: {have}",
+        )
     # the visual hierarchy's order first (a config passed as sorted JSON loses the order it was written in)
     rank = {t: i for i, t in enumerate(VISUAL_HIERARCHY)}
     order = sorted(wanted, key=lambda t: rank.get(t, len(rank)))
     scored = [t for t in order if t not in absent]
-    require(bool(scored), path, f"no neuroids in region {' or '.join(DEFAULT_REGIONS)} (the assembly's regions: "
-                                f"{have}); map its region names with {key}, e.g. {{IT: [pIT, cIT, aIT]}}")
+    require(
+        bool(scored),
+        path,
+        f"no neuroids in region {' or '.join(DEFAULT_REGIONS)} (the assembly's regions: "
+        f"{have}); map its region names with {key}, e.g. {{IT: [pIT, cIT, aIT]}}",
+    )
     for t in absent:
         log.warning("%s: no neuroids in region %s: not scored", path, t)
     mapped = source.map(target_of)
     unmapped = {str(k): int(v) for k, v in source[mapped.isna()].value_counts().items()}
     if unmapped:
-        log.warning("%s: %d neuroids of unmapped regions dropped (%s); map them with %s", path,
-                    sum(unmapped.values()), ", ".join(f"{k} {v}" for k, v in unmapped.items()), key)
+        log.warning(
+            "%s: %d neuroids of unmapped regions dropped (%s); map them with %s",
+            path,
+            sum(unmapped.values()),
+            ", ".join(f"{k} {v}" for k, v in unmapped.items()),
+            key,
+        )
     keep = np.flatnonzero(mapped.notna().to_numpy())
     out = assembly.isel(neuroid=keep)
-    out = out.assign_coords(source_region=("neuroid", source.to_numpy()[keep]),
-                            region=("neuroid", mapped.to_numpy()[keep].astype(str)))
+    out = out.assign_coords(
+        source_region=("neuroid", source.to_numpy()[keep]), region=("neuroid", mapped.to_numpy()[keep].astype(str))
+    )
     notes = {"regions_scored": scored, "unmapped_regions": unmapped, "regions_absent": absent}
     return out, notes
 
@@ -524,8 +619,11 @@ def _stimulus_csv(path: Path) -> Path:
     """:func:`stimulus_table_path`, checked: the table exists and the folder holds no other CSV to choose."""
     if path.is_dir() and not (path / "stimuli.csv").is_file():
         tables = sorted(path.glob("*.csv"))
-        require(len(tables) == 1, path, f"a stimulus set folder needs stimuli.csv or exactly one CSV, found "
-                                        f"{[t.name for t in tables]}")
+        require(
+            len(tables) == 1,
+            path,
+            f"a stimulus set folder needs stimuli.csv or exactly one CSV, found {[t.name for t in tables]}",
+        )
     csv = stimulus_table_path(path)
     require(csv.is_file(), csv, "stimulus set not found (a folder with its CSV, or the CSV)")
     return csv
@@ -554,8 +652,12 @@ def check_stimulus_ids(assembly, csv: PathLike | None, table: pd.DataFrame) -> N
     """Every stimulus of the assembly must be in the stimulus set (:class:`DataError` naming the CSV)."""
     ids = pd.Index(np.unique(np.asarray(assembly["stimulus_id"].values).astype(str)))
     missing = ids.difference(pd.Index(table["stimulus_id"].astype(str)))
-    require(missing.empty, csv, f"{len(missing)} of the assembly's {len(ids)} stimulus ids are not in the "
-                                f"stimulus set (e.g. {missing[:3].tolist()})")
+    require(
+        missing.empty,
+        csv,
+        f"{len(missing)} of the assembly's {len(ids)} stimulus ids are not in the "
+        f"stimulus set (e.g. {missing[:3].tolist()})",
+    )
 
 
 class StimulusImages:
@@ -634,8 +736,9 @@ def write_activations(path: PathLike, stimulus_ids: Sequence, layers: dict[str, 
     path = Path(path)
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:
-            f.create_dataset("stimulus_id", data=np.asarray([str(i) for i in stimulus_ids], dtype=object),
-                             dtype=h5py.string_dtype())
+            f.create_dataset(
+                "stimulus_id", data=np.asarray([str(i) for i in stimulus_ids], dtype=object), dtype=h5py.string_dtype()
+            )
             group = f.create_group("layers")
             for name, values in layers.items():
                 group.create_dataset(name, data=np.asarray(values, dtype=np.float32))
@@ -678,9 +781,12 @@ def read_activations(path: PathLike) -> tuple[np.ndarray, dict[str, np.ndarray]]
     require(dup.empty, path, f"duplicate stimulus_id values {dup.unique()[:5].tolist()}")
     layers = {}
     for name, values in arrays.items():
-        require(np.issubdtype(values.dtype, np.number) and values.ndim >= 2 and len(values) == len(ids), path,
-                f"layer {name!r} must be numeric (n, features) with n = {len(ids)} stimuli, got "
-                f"{values.dtype} {values.shape}")
+        require(
+            np.issubdtype(values.dtype, np.number) and values.ndim >= 2 and len(values) == len(ids),
+            path,
+            f"layer {name!r} must be numeric (n, features) with n = {len(ids)} stimuli, got "
+            f"{values.dtype} {values.shape}",
+        )
         values = values.reshape(len(ids), -1).astype(np.float32)
         require(bool(np.isfinite(values).all()), path, f"layer {name!r} has NaN or infinite values")
         layers[name] = values

@@ -22,8 +22,9 @@ so any torch model can be scored: wrap it in :class:`LayerModel` with a layer pe
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Mapping, Protocol, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -37,12 +38,29 @@ from ..core.runtime import get_logger
 from .data import average_repetitions
 
 __all__ = [
-    "accuracy", "pgd_attack", "pgd_accuracy", "gaussian_noise", "gaussian_blur", "reduce_contrast",
-    "robustness_table", "pearson_per_column", "pls_cross_validated", "split_half_ceiling", "ceiling_error_bound",
+    "accuracy",
+    "pgd_attack",
+    "pgd_accuracy",
+    "gaussian_noise",
+    "gaussian_blur",
+    "reduce_contrast",
+    "robustness_table",
+    "pearson_per_column",
+    "pls_cross_validated",
+    "split_half_ceiling",
+    "ceiling_error_bound",
     "MetricSettings",
-    "BrainModel", "LayerModel", "PrecomputedActivations", "NeuralBenchmark", "public_heldout_split",
-    "commit_layers", "score_model",
-    "summary_row", "variant_statistics", "plot_variants", "CEILING_FLOOR",
+    "BrainModel",
+    "LayerModel",
+    "PrecomputedActivations",
+    "NeuralBenchmark",
+    "public_heldout_split",
+    "commit_layers",
+    "score_model",
+    "summary_row",
+    "variant_statistics",
+    "plot_variants",
+    "CEILING_FLOOR",
 ]
 
 log = get_logger(__name__)
@@ -55,8 +73,7 @@ def _batched(n: int, batch_size: int):
 
 
 @torch.no_grad()
-def accuracy(model: nn.Module, images: Tensor, labels: Tensor, batch_size: int = 128,
-             transform=None) -> float:
+def accuracy(model: nn.Module, images: Tensor, labels: Tensor, batch_size: int = 128, transform=None) -> float:
     """Top-1 accuracy on float images ``(n, 3, H, W)`` in [0, 1] (already on the model's device), with an
     optional ``transform(batch) -> batch`` applied first."""
     model.eval()
@@ -69,7 +86,7 @@ def accuracy(model: nn.Module, images: Tensor, labels: Tensor, batch_size: int =
 
 # The attacks use only the sign of the input gradient. Under fp16 autocast small gradients underflow to zero
 # and the step would do nothing, so the loss is scaled first (as a gradient scaler does); the sign is unchanged.
-GRADIENT_SIGN_SCALE = 2.0 ** 12
+GRADIENT_SIGN_SCALE = 2.0**12
 
 
 def input_gradient_sign(loss: Tensor, delta: Tensor) -> Tensor:
@@ -78,8 +95,15 @@ def input_gradient_sign(loss: Tensor, delta: Tensor) -> Tensor:
     return grad.nan_to_num(0.0, posinf=1.0, neginf=-1.0).sign()
 
 
-def pgd_attack(model: nn.Module, images: Tensor, labels: Tensor, eps: float, step: float, steps: int,
-               generator: torch.Generator | None = None) -> Tensor:
+def pgd_attack(
+    model: nn.Module,
+    images: Tensor,
+    labels: Tensor,
+    eps: float,
+    step: float,
+    steps: int,
+    generator: torch.Generator | None = None,
+) -> Tensor:
     """L-inf projected gradient ascent on the cross-entropy (Madry et al. 2018) from a uniform random start.
 
     ``eps`` and ``step`` are in [0, 1] pixel units; the result stays within ``eps`` of ``images`` and in [0, 1].
@@ -98,8 +122,16 @@ def pgd_attack(model: nn.Module, images: Tensor, labels: Tensor, eps: float, ste
     return (images + delta).detach()
 
 
-def pgd_accuracy(model: nn.Module, images: Tensor, labels: Tensor, eps: float, step: float, steps: int,
-                 batch_size: int = 128, seed: int = 0) -> float:
+def pgd_accuracy(
+    model: nn.Module,
+    images: Tensor,
+    labels: Tensor,
+    eps: float,
+    step: float,
+    steps: int,
+    batch_size: int = 128,
+    seed: int = 0,
+) -> float:
     """Accuracy on PGD adversarial examples (see :func:`pgd_attack`)."""
     generator = torch.Generator(device=images.device)
     generator.manual_seed(seed)
@@ -121,7 +153,7 @@ def gaussian_blur(images: Tensor, sigma: float) -> Tensor:
     """Separable Gaussian blur with standard deviation ``sigma`` pixels (kernel 2 * ceil(3 sigma) + 1)."""
     radius = max(int(np.ceil(3 * sigma)), 1)
     t = torch.arange(-radius, radius + 1, device=images.device, dtype=images.dtype)
-    kernel = torch.exp(-t ** 2 / (2 * sigma ** 2))
+    kernel = torch.exp(-(t**2) / (2 * sigma**2))
     kernel = kernel / kernel.sum()
     c = images.shape[1]
     x = F.pad(images, (radius, radius, radius, radius), mode="reflect")
@@ -136,15 +168,24 @@ def reduce_contrast(images: Tensor, factor: float) -> Tensor:
 
 
 CORRUPTIONS: dict[str, tuple[float, ...]] = {
-    "noise": (0.04, 0.08, 0.16),      # sigma, [0, 1] units
-    "blur": (0.5, 1.0, 1.5),          # sigma, pixels at the model's input size
-    "contrast": (0.5, 0.3, 0.15),     # factor
+    "noise": (0.04, 0.08, 0.16),  # sigma, [0, 1] units
+    "blur": (0.5, 1.0, 1.5),  # sigma, pixels at the model's input size
+    "contrast": (0.5, 0.3, 0.15),  # factor
 }
 
 
-def robustness_table(model: nn.Module, images: np.ndarray, labels: np.ndarray, eps: float, step: float,
-                     steps: int, device: torch.device | str = "cpu", batch_size: int = 128, seed: int = 0,
-                     corruptions: Mapping[str, Sequence[float]] = CORRUPTIONS) -> pd.DataFrame:
+def robustness_table(
+    model: nn.Module,
+    images: np.ndarray,
+    labels: np.ndarray,
+    eps: float,
+    step: float,
+    steps: int,
+    device: torch.device | str = "cpu",
+    batch_size: int = 128,
+    seed: int = 0,
+    corruptions: Mapping[str, Sequence[float]] = CORRUPTIONS,
+) -> pd.DataFrame:
     """Accuracy of ``model`` on clean, rotated, PGD-attacked and corrupted test images.
 
     Parameters
@@ -164,8 +205,13 @@ def robustness_table(model: nn.Module, images: np.ndarray, labels: np.ndarray, e
     rows = [{"condition": "clean", "severity": 0.0, "accuracy": accuracy(model, x, y, batch_size)}]
     rotated = [accuracy(model, x, y, batch_size, lambda b, k=k: torch.rot90(b, k, dims=(2, 3))) for k in (1, 2, 3)]
     rows.append({"condition": "rotation", "severity": 90.0, "accuracy": float(np.mean(rotated))})
-    rows.append({"condition": "pgd", "severity": eps * 255,
-                 "accuracy": pgd_accuracy(model, x, y, eps, step, steps, batch_size, seed)})
+    rows.append(
+        {
+            "condition": "pgd",
+            "severity": eps * 255,
+            "accuracy": pgd_accuracy(model, x, y, eps, step, steps, batch_size, seed),
+        }
+    )
     generator = torch.Generator(device=device)
     for name, severities in corruptions.items():
         for severity in severities:
@@ -178,8 +224,9 @@ def robustness_table(model: nn.Module, images: np.ndarray, labels: np.ndarray, e
                 fn = lambda b, s=severity: reduce_contrast(b, s)  # noqa: E731
             else:
                 raise ConfigError("corruptions", f"unknown corruption {name!r} (noise, blur, contrast)")
-            rows.append({"condition": name, "severity": float(severity),
-                         "accuracy": accuracy(model, x, y, batch_size, fn)})
+            rows.append(
+                {"condition": name, "severity": float(severity), "accuracy": accuracy(model, x, y, batch_size, fn)}
+            )
     return pd.DataFrame(rows)
 
 
@@ -188,7 +235,7 @@ def pearson_per_column(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Pearson r between matching columns of ``a`` and ``b`` ``(n, k)``; 0 where a column is constant."""
     a = a - a.mean(axis=0)
     b = b - b.mean(axis=0)
-    denom = np.sqrt((a ** 2).sum(axis=0) * (b ** 2).sum(axis=0))
+    denom = np.sqrt((a**2).sum(axis=0) * (b**2).sum(axis=0))
     with np.errstate(invalid="ignore", divide="ignore"):
         r = (a * b).sum(axis=0) / denom
     return np.where(denom > 0, r, 0.0)
@@ -207,8 +254,9 @@ class MetricSettings:
         return asdict(self)
 
 
-def pls_cross_validated(features: np.ndarray, responses: np.ndarray, object_name: Sequence,
-                        settings: MetricSettings = MetricSettings()) -> dict[str, Any]:
+def pls_cross_validated(
+    features: np.ndarray, responses: np.ndarray, object_name: Sequence, settings: MetricSettings = MetricSettings()
+) -> dict[str, Any]:
     """Cross-validated PLS predictivity of ``responses`` ``(n_stimuli, n_neuroids)`` from ``features``
     ``(n_stimuli, n_features)``.
 
@@ -229,7 +277,8 @@ def pls_cross_validated(features: np.ndarray, responses: np.ndarray, object_name
     if not stratify:  # too few stimuli for every object in every test split (small sets only)
         log.warning("%d held-out stimuli per split < %d objects: splits are not stratified", n_test, n_classes)
     splitter = (StratifiedShuffleSplit if stratify else ShuffleSplit)(
-        n_splits=settings.n_splits, train_size=settings.train_fraction, random_state=settings.seed)
+        n_splits=settings.n_splits, train_size=settings.train_fraction, random_state=settings.seed
+    )
     per_neuroid = []
     for train, test in splitter.split(features, labels):
         k = max(1, min(settings.n_components, len(train) - 1, features.shape[1]))
@@ -239,12 +288,12 @@ def pls_cross_validated(features: np.ndarray, responses: np.ndarray, object_name
     per_neuroid_arr = np.asarray(per_neuroid)
     per_split = np.median(per_neuroid_arr, axis=1)
     sem = per_split.std(ddof=1) / np.sqrt(len(per_split)) if len(per_split) > 1 else float("nan")
-    return {"raw": float(per_split.mean()), "sem": float(sem), "per_split": per_split,
-            "per_neuroid": per_neuroid_arr}
+    return {"raw": float(per_split.mean()), "sem": float(sem), "per_split": per_split, "per_neuroid": per_neuroid_arr}
 
 
-def split_half_ceiling(assembly, stimulus_ids: Sequence | None = None, n_splits: int = 10,
-                       seed: int = 0, n_bootstrap: int = 200) -> dict[str, Any]:
+def split_half_ceiling(
+    assembly, stimulus_ids: Sequence | None = None, n_splits: int = 10, seed: int = 0, n_bootstrap: int = 200
+) -> dict[str, Any]:
     """Split-half reliability over repetitions with Spearman-Brown correction.
 
     Each split draws half of the ``repetition`` values at random (the same for every stimulus, as
@@ -259,7 +308,7 @@ def split_half_ceiling(assembly, stimulus_ids: Sequence | None = None, n_splits:
     Returns ``{"ceiling", "sem" (over repetition splits), "bootstrap_se", "per_neuroid" (n_neuroids,): mean
     over splits}``.
     """
-    values = np.asarray(assembly.values, dtype=np.float64).mean(axis=2)     # (presentations, neuroids)
+    values = np.asarray(assembly.values, dtype=np.float64).mean(axis=2)  # (presentations, neuroids)
     stim = np.asarray(assembly["stimulus_id"].values)
     rep = np.asarray(assembly["repetition"].values)
     ids = np.unique(stim) if stimulus_ids is None else np.asarray(stimulus_ids)
@@ -273,7 +322,7 @@ def split_half_ceiling(assembly, stimulus_ids: Sequence | None = None, n_splits:
     boot_rows = np.random.default_rng([seed, 11]).integers(0, len(ids), size=(n_bootstrap, len(ids)))
     per_split, per_neuroid, boot = [], [], []
     for _ in range(n_splits):
-        first = np.isin(rep, rng.permutation(repetitions)[:len(repetitions) // 2])
+        first = np.isin(rep, rng.permutation(repetitions)[: len(repetitions) // 2])
         sums, counts = [], []
         for mask in (first, ~first):
             total = np.zeros((len(ids), values.shape[1]))
@@ -288,15 +337,21 @@ def split_half_ceiling(assembly, stimulus_ids: Sequence | None = None, n_splits:
         corrected = 2 * r / (1 + r)
         per_neuroid.append(corrected)
         per_split.append(np.median(corrected))
-        position = np.cumsum(usable) - 1                      # row of each usable stimulus in halves
-        boot.append([_spearman_brown_median(halves[0][position[rows[usable[rows]]]],
-                                            halves[1][position[rows[usable[rows]]]]) for rows in boot_rows])
+        position = np.cumsum(usable) - 1  # row of each usable stimulus in halves
+        boot.append(
+            [
+                _spearman_brown_median(halves[0][position[rows[usable[rows]]]], halves[1][position[rows[usable[rows]]]])
+                for rows in boot_rows
+            ]
+        )
     per_split_arr = np.asarray(per_split)
     boot_ceiling = np.mean(boot, axis=0) if n_bootstrap > 1 else np.full(1, np.nan)
-    return {"ceiling": float(per_split_arr.mean()),
-            "sem": float(per_split_arr.std(ddof=1) / np.sqrt(n_splits)) if n_splits > 1 else float("nan"),
-            "bootstrap_se": float(np.std(boot_ceiling, ddof=1)) if n_bootstrap > 1 else float("nan"),
-            "per_neuroid": np.mean(per_neuroid, axis=0)}
+    return {
+        "ceiling": float(per_split_arr.mean()),
+        "sem": float(per_split_arr.std(ddof=1) / np.sqrt(n_splits)) if n_splits > 1 else float("nan"),
+        "bootstrap_se": float(np.std(boot_ceiling, ddof=1)) if n_bootstrap > 1 else float("nan"),
+        "per_neuroid": np.mean(per_neuroid, axis=0),
+    }
 
 
 def _spearman_brown_median(a: np.ndarray, b: np.ndarray) -> float:
@@ -332,8 +387,15 @@ class LayerModel:
     pooling : how a layer's output becomes one vector per image (flatten, mean, cls).
     """
 
-    def __init__(self, model: nn.Module, region_layers: Mapping[str, str], image_size: int,
-                 pooling: str = "flatten", device: torch.device | str = "cpu", batch_size: int = 64) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        region_layers: Mapping[str, str],
+        image_size: int,
+        pooling: str = "flatten",
+        device: torch.device | str = "cpu",
+        batch_size: int = 64,
+    ) -> None:
         self.model = model
         self.region_layers = dict(region_layers)
         self.image_size = image_size
@@ -344,8 +406,9 @@ class LayerModel:
 
     def start_recording(self, region: str) -> None:
         if region not in self.region_layers:
-            raise ConfigError("region", f"this model has no layer committed to {region!r} "
-                                        f"(has {sorted(self.region_layers)})")
+            raise ConfigError(
+                "region", f"this model has no layer committed to {region!r} (has {sorted(self.region_layers)})"
+            )
         self.region = region
 
     def activations(self, images: np.ndarray, layers: Sequence[str]) -> dict[str, np.ndarray]:
@@ -355,12 +418,18 @@ class LayerModel:
         for s in _batched(len(x), self.batch_size):
             b = x[s].float() / 255.0
             if b.shape[-1] != self.image_size or b.shape[-2] != self.image_size:
-                b = F.interpolate(b, size=(self.image_size, self.image_size), mode="bilinear",
-                                  align_corners=False, antialias=True)
+                b = F.interpolate(
+                    b, size=(self.image_size, self.image_size), mode="bilinear", align_corners=False, antialias=True
+                )
             batches.append(b)
         self.model.to(self.device)
-        return extract_activations(self.model, batches, list(layers), pooling=self.pooling,  # type: ignore[arg-type]
-                                   device=self.device)
+        return extract_activations(
+            self.model,
+            batches,
+            list(layers),
+            pooling=self.pooling,  # type: ignore[arg-type]
+            device=self.device,
+        )
 
     def look_at(self, images: np.ndarray, stimulus_ids: Sequence):
         layer = _recorded_layer(self)
@@ -378,9 +447,14 @@ def _recording(features: np.ndarray, stimulus_ids: Sequence, layer: str):
     """One layer's features as the presentation x neuroid assembly ``look_at`` returns."""
     import xarray as xr
 
-    return xr.DataArray(features, dims=("presentation", "neuroid"),
-                        coords={"stimulus_id": ("presentation", np.asarray(stimulus_ids)),
-                                "layer": ("neuroid", np.full(features.shape[1], layer))})
+    return xr.DataArray(
+        features,
+        dims=("presentation", "neuroid"),
+        coords={
+            "stimulus_id": ("presentation", np.asarray(stimulus_ids)),
+            "layer": ("neuroid", np.full(features.shape[1], layer)),
+        },
+    )
 
 
 class PrecomputedActivations:
@@ -408,8 +482,9 @@ class PrecomputedActivations:
         rows = self.index.get_indexer(np.asarray(stimulus_ids).astype(str))
         if (rows < 0).any():
             missing = np.asarray(stimulus_ids)[rows < 0]
-            raise DataError(self.source, f"no activations for {len(missing)} stimuli of the assembly "
-                                         f"(e.g. {missing[:3].tolist()})")
+            raise DataError(
+                self.source, f"no activations for {len(missing)} stimuli of the assembly (e.g. {missing[:3].tolist()})"
+            )
         unknown = [layer for layer in layers if layer not in self.layers]
         if unknown:
             raise ConfigError("--layers", f"not in {self.source}: {unknown} (has {sorted(self.layers)})")
@@ -420,7 +495,7 @@ class PrecomputedActivations:
         return _recording(self.activations_by_id(stimulus_ids, [layer])[layer], stimulus_ids, layer)
 
 
-def _features(model: Any, bench: "NeuralBenchmark", layers: Sequence[str]) -> dict[str, np.ndarray]:
+def _features(model: Any, bench: NeuralBenchmark, layers: Sequence[str]) -> dict[str, np.ndarray]:
     """Each layer's features of a benchmark's stimuli, by id when the model holds them, else from images."""
     if hasattr(model, "activations_by_id"):
         return model.activations_by_id(bench.stimulus_ids, layers)
@@ -439,8 +514,15 @@ class NeuralBenchmark:
     stimulus_ids : the stimuli this benchmark scores on (default: all in the assembly).
     """
 
-    def __init__(self, assembly, images, region: str, stimulus_ids: Sequence | None = None,
-                 settings: MetricSettings = MetricSettings(), ceiling_splits: int = 10) -> None:
+    def __init__(
+        self,
+        assembly,
+        images,
+        region: str,
+        stimulus_ids: Sequence | None = None,
+        settings: MetricSettings = MetricSettings(),
+        ceiling_splits: int = 10,
+    ) -> None:
         regions = np.asarray(assembly["region"].values).astype(str)
         if region not in set(regions):
             raise DataError(None, f"the assembly has no neuroids in region {region!r} (has {sorted(set(regions))})")
@@ -448,7 +530,7 @@ class NeuralBenchmark:
         self.region = region
         self.settings = settings
         self.responses, self.stimulus_ids, self.object_name = average_repetitions(self.assembly, stimulus_ids)
-        self.responses = self.responses.mean(axis=2)                       # over time bins
+        self.responses = self.responses.mean(axis=2)  # over time bins
         self._images = images
         self.ceiling_splits = ceiling_splits
         self._ceiling: dict[str, Any] | None = None
@@ -463,8 +545,9 @@ class NeuralBenchmark:
     @property
     def ceiling(self) -> dict[str, Any]:
         if self._ceiling is None:
-            self._ceiling = split_half_ceiling(self.assembly, self.stimulus_ids, self.ceiling_splits,
-                                               self.settings.seed)
+            self._ceiling = split_half_ceiling(
+                self.assembly, self.stimulus_ids, self.ceiling_splits, self.settings.seed
+            )
         return self._ceiling
 
     def score_features(self, features: np.ndarray) -> dict[str, Any]:
@@ -472,10 +555,18 @@ class NeuralBenchmark:
         result = pls_cross_validated(features, self.responses, self.object_name, self.settings)
         ceiling = self.ceiling["ceiling"]
         ceiled = result["raw"] / ceiling
-        return {"region": self.region, "raw": result["raw"], "raw_sem": result["sem"], "ceiling": ceiling,
-                "ceiling_bootstrap_se": self.ceiling["bootstrap_se"],
-                "ceiled": ceiled, "ceiled_sem": result["sem"] / ceiling, "ceiled_squared": ceiled ** 2,
-                "n_stimuli": len(self.stimulus_ids), "n_neuroids": self.responses.shape[1]}
+        return {
+            "region": self.region,
+            "raw": result["raw"],
+            "raw_sem": result["sem"],
+            "ceiling": ceiling,
+            "ceiling_bootstrap_se": self.ceiling["bootstrap_se"],
+            "ceiled": ceiled,
+            "ceiled_sem": result["sem"] / ceiling,
+            "ceiled_squared": ceiled**2,
+            "n_stimuli": len(self.stimulus_ids),
+            "n_neuroids": self.responses.shape[1],
+        }
 
     def __call__(self, model: BrainModel) -> dict[str, Any]:
         model.start_recording(self.region)
@@ -495,14 +586,18 @@ def public_heldout_split(assembly, public_fraction: float = 0.5, seed: int = 0) 
     table = pd.DataFrame({"stimulus_id": ids, "object_name": names}).drop_duplicates("stimulus_id")
     counts = table["object_name"].value_counts()
     stratify = table["object_name"] if counts.min() >= 2 else None
-    public, held = train_test_split(table["stimulus_id"].to_numpy(), train_size=public_fraction,
-                                    random_state=seed, stratify=stratify)
+    public, held = train_test_split(
+        table["stimulus_id"].to_numpy(), train_size=public_fraction, random_state=seed, stratify=stratify
+    )
     return np.sort(public), np.sort(held)
 
 
-def commit_layers(model: LayerModel | PrecomputedActivations, layers: Sequence[str],
-                  benchmarks: Mapping[str, NeuralBenchmark], cache: dict | None = None
-                  ) -> tuple[dict[str, str], pd.DataFrame]:
+def commit_layers(
+    model: LayerModel | PrecomputedActivations,
+    layers: Sequence[str],
+    benchmarks: Mapping[str, NeuralBenchmark],
+    cache: dict | None = None,
+) -> tuple[dict[str, str], pd.DataFrame]:
     """Choose, per region, the layer with the highest raw score on that region's (public) benchmark.
 
     ``cache`` (a dict) keeps the activations of each stimulus list between calls (several time bins).
@@ -518,19 +613,28 @@ def commit_layers(model: LayerModel | PrecomputedActivations, layers: Sequence[s
             cache[key] = _features(model, bench, layers)
         for layer in layers:
             s = bench.score_features(cache[key][layer])
-            rows.append({"region": region, "layer": layer, "raw": s["raw"], "raw_sem": s["raw_sem"],
-                         "ceiled": s["ceiled"]})
+            rows.append(
+                {"region": region, "layer": layer, "raw": s["raw"], "raw_sem": s["raw_sem"], "ceiled": s["ceiled"]}
+            )
         table = pd.DataFrame([r for r in rows if r["region"] == region])
         choice[region] = str(table.loc[table["raw"].idxmax(), "layer"])
         log.info("%s: committed layer %s (public raw %.3f)", region, choice[region], table["raw"].max())
     return choice, pd.DataFrame(rows)
 
 
-def score_model(model: nn.Module | PrecomputedActivations, layers: Sequence[str], assembly, images,
-                image_size: int = 0, regions: Sequence[str] = ("V4", "IT"),
-                settings: MetricSettings = MetricSettings(), public_fraction: float = 0.5,
-                pooling: str = "flatten", device: torch.device | str = "cpu", cache: dict | None = None,
-                ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def score_model(
+    model: nn.Module | PrecomputedActivations,
+    layers: Sequence[str],
+    assembly,
+    images,
+    image_size: int = 0,
+    regions: Sequence[str] = ("V4", "IT"),
+    settings: MetricSettings = MetricSettings(),
+    public_fraction: float = 0.5,
+    pooling: str = "flatten",
+    device: torch.device | str = "cpu",
+    cache: dict | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Commit a layer per region on the public stimuli and score it on the held-out ones.
 
     ``model`` is a torch image model (shown ``images``) or :class:`PrecomputedActivations` (``images`` None).
@@ -540,8 +644,7 @@ def score_model(model: nn.Module | PrecomputedActivations, layers: Sequence[str]
     """
     public, held = public_heldout_split(assembly, public_fraction, settings.seed)
     public_benchmarks = {r: NeuralBenchmark(assembly, images, r, public, settings) for r in regions}
-    subject = model if isinstance(model, PrecomputedActivations) else LayerModel(model, {}, image_size, pooling,
-                                                                                   device)
+    subject = model if isinstance(model, PrecomputedActivations) else LayerModel(model, {}, image_size, pooling, device)
     choice, layer_table = commit_layers(subject, layers, public_benchmarks, cache)
     subject.region_layers = choice
     rows = []
@@ -557,10 +660,14 @@ def summary_row(variant: str, seed: int, robustness: pd.DataFrame | None, neural
     """One row of the variants table: accuracies, robustness and ceiled V4/IT scores (``robustness`` None:
     scored from precomputed activations, no accuracies). With several time bins scored (a ``time_bin_start``
     column), a region's entries are the means over bins and ``<region>_n_bins`` says how many."""
-    acc = (robustness.groupby("condition")["accuracy"].mean() if robustness is not None
-           else pd.Series(dtype=float))
-    row: dict[str, Any] = {"variant": variant, "seed": seed, "clean_accuracy": acc.get("clean"),
-                           "pgd_accuracy": acc.get("pgd"), "rotation_accuracy": acc.get("rotation")}
+    acc = robustness.groupby("condition")["accuracy"].mean() if robustness is not None else pd.Series(dtype=float)
+    row: dict[str, Any] = {
+        "variant": variant,
+        "seed": seed,
+        "clean_accuracy": acc.get("clean"),
+        "pgd_accuracy": acc.get("pgd"),
+        "rotation_accuracy": acc.get("rotation"),
+    }
     for name in ("noise", "blur", "contrast"):
         row[f"{name}_accuracy"] = acc.get(name)
     for region, part in neural.groupby("region", sort=False):
@@ -569,8 +676,9 @@ def summary_row(variant: str, seed: int, robustness: pd.DataFrame | None, neural
         row[f"{region}_raw"] = float(part["raw"].mean())
         row[f"{region}_layer"] = "|".join(dict.fromkeys(part["layer"].astype(str)))
         row[f"{region}_ceiling"] = float(part["ceiling"].mean())
-        row[f"{region}_ceiling_se"] = float(part["ceiling_bootstrap_se"].mean()) \
-            if "ceiling_bootstrap_se" in part else float("nan")
+        row[f"{region}_ceiling_se"] = (
+            float(part["ceiling_bootstrap_se"].mean()) if "ceiling_bootstrap_se" in part else float("nan")
+        )
         row[f"{region}_n_stimuli"] = int(part["n_stimuli"].iloc[0])
         if len(part) > 1:
             row[f"{region}_n_bins"] = int(len(part))
@@ -590,8 +698,12 @@ def _region_key(region: str) -> str:
     return str(region).lower()
 
 
-def variant_statistics(table: pd.DataFrame, truths: Mapping[int, Mapping[str, Any]] | None = None,
-                       preset: str | None = None, data_notes: Mapping[str, Any] | None = None):
+def variant_statistics(
+    table: pd.DataFrame,
+    truths: Mapping[int, Mapping[str, Any]] | None = None,
+    preset: str | None = None,
+    data_notes: Mapping[str, Any] | None = None,
+):
     """The family's statistics per seed (:class:`neuromodels.core.findings.Summary`) from the variants table
     (one row per model and seed: the trained variants and the ``untrained_crossvit`` control alike).
 
@@ -620,10 +732,17 @@ def variant_statistics(table: pd.DataFrame, truths: Mapping[int, Mapping[str, An
     names = list(dict.fromkeys(table["variant"].astype(str)))
     models = [v for v in VARIANTS if v in names] + [v for v in names if v not in VARIANTS]
     trained = [v for v in VARIANTS if v in names]
-    regions = [c[:-len("_ceiled")] for c in table.columns if c.endswith("_ceiled")]
+    regions = [c[: -len("_ceiled")] for c in table.columns if c.endswith("_ceiled")]
     n_test = int(table["n_test"].min()) if "n_test" in table and table["n_test"].notna().any() else 0
-    summary.notes.update({"models": models, "trained_variants": trained, "seeds": seeds, "n_test_images": n_test,
-                          "ceiled_score": "raw / ceiling (the 2022 board's convention, not squared)"})
+    summary.notes.update(
+        {
+            "models": models,
+            "trained_variants": trained,
+            "seeds": seeds,
+            "n_test_images": n_test,
+            "ceiled_score": "raw / ceiling (the 2022 board's convention, not squared)",
+        }
+    )
     if data_notes:
         summary.notes["assembly"] = dict(data_notes)
     truths = dict(truths or {})
@@ -648,14 +767,21 @@ def variant_statistics(table: pd.DataFrame, truths: Mapping[int, Mapping[str, An
                 pgd = number(row, "pgd_accuracy")
                 n, k = number(row, "n_test"), number(row, "n_classes")
                 chance = 1.0 / k if np.isfinite(k) and k > 0 else float("nan")
-                floor = chance + CHANCE_SE * np.sqrt(chance * (1 - chance) / n) if np.isfinite(n) and n > 0 \
+                floor = (
+                    chance + CHANCE_SE * np.sqrt(chance * (1 - chance) / n)
+                    if np.isfinite(n) and n > 0
                     else float("nan")
+                )
                 if not np.isfinite(pgd):
                     summary.measure(seed, f"{model}.pgd_accuracy", None, undefined="no PGD accuracy measured")
                 elif np.isfinite(floor) and clean <= floor:
-                    summary.measure(seed, f"{model}.pgd_accuracy", None,
-                                    undefined=f"clean accuracy {clean:.3f} within {CHANCE_SE:g} SE of chance "
-                                              f"{chance:.3f} on {int(n)} images: nothing learnt to attack")
+                    summary.measure(
+                        seed,
+                        f"{model}.pgd_accuracy",
+                        None,
+                        undefined=f"clean accuracy {clean:.3f} within {CHANCE_SE:g} SE of chance "
+                        f"{chance:.3f} on {int(n)} images: nothing learnt to attack",
+                    )
                 else:
                     summary.measure(seed, f"{model}.pgd_accuracy", pgd)
             for region in regions:
@@ -665,8 +791,12 @@ def variant_statistics(table: pd.DataFrame, truths: Mapping[int, Mapping[str, An
                 if not np.isfinite(ceiled):
                     summary.measure(seed, f"{model}.ceiled_score.{key}", None, undefined=f"{region} not scored")
                 elif not ceiling >= CEILING_FLOOR:
-                    summary.measure(seed, f"{model}.ceiled_score.{key}", None,
-                                    undefined=f"{region} ceiling {ceiling:.3f} under {CEILING_FLOOR:g}")
+                    summary.measure(
+                        seed,
+                        f"{model}.ceiled_score.{key}",
+                        None,
+                        undefined=f"{region} ceiling {ceiling:.3f} under {CEILING_FLOOR:g}",
+                    )
                 else:
                     summary.measure(seed, f"{model}.ceiled_score.{key}", ceiled)
                 if np.isfinite(raw):
@@ -679,12 +809,20 @@ def variant_statistics(table: pd.DataFrame, truths: Mapping[int, Mapping[str, An
                 continue
             absent = [v for v in trained if v not in rows.index]
             if absent:
-                summary.measure(seed, f"trained_min.ceiled_score.{key}", None,
-                                undefined=f"trained variants missing: {', '.join(absent)}")
+                summary.measure(
+                    seed,
+                    f"trained_min.ceiled_score.{key}",
+                    None,
+                    undefined=f"trained variants missing: {', '.join(absent)}",
+                )
             elif any(stats.get(n) is None for n in names_):
                 bad = [n for n in names_ if stats.get(n) is None]
-                summary.measure(seed, f"trained_min.ceiled_score.{key}", None,
-                                undefined="; ".join(f"{n}: {why.get(n, 'undefined')}" for n in bad))
+                summary.measure(
+                    seed,
+                    f"trained_min.ceiled_score.{key}",
+                    None,
+                    undefined="; ".join(f"{n}: {why.get(n, 'undefined')}" for n in bad),
+                )
             else:
                 summary.measure(seed, f"trained_min.ceiled_score.{key}", min(stats[n] for n in names_))
         truth = truths.get(seed)
@@ -702,8 +840,9 @@ def variant_statistics(table: pd.DataFrame, truths: Mapping[int, Mapping[str, An
             if se > 0:
                 summary.measure(seed, f"ceiling.error_se.{key}", abs(ceiling - float(rho)) / se)
             else:
-                summary.measure(seed, f"ceiling.error_se.{key}", None,
-                                undefined=f"no bootstrap SE of the {region} ceiling ({se})")
+                summary.measure(
+                    seed, f"ceiling.error_se.{key}", None, undefined=f"no bootstrap SE of the {region} ceiling ({se})"
+                )
         if truths and seed not in truths:
             summary.notes.setdefault("seeds_without_truth", []).append(seed)
         undefined_count += len(summary.undefined.get(str(seed), {}))
@@ -719,10 +858,16 @@ def plot_variants(table: pd.DataFrame):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    measures = [("clean_accuracy", "clean acc."), ("pgd_accuracy", "PGD acc."),
-                ("rotation_accuracy", "rotated acc."), ("noise_accuracy", "noise acc."),
-                ("blur_accuracy", "blur acc."), ("contrast_accuracy", "contrast acc."),
-                ("V4_ceiled", "V4 (ceiled)"), ("IT_ceiled", "IT (ceiled)")]
+    measures = [
+        ("clean_accuracy", "clean acc."),
+        ("pgd_accuracy", "PGD acc."),
+        ("rotation_accuracy", "rotated acc."),
+        ("noise_accuracy", "noise acc."),
+        ("blur_accuracy", "blur acc."),
+        ("contrast_accuracy", "contrast acc."),
+        ("V4_ceiled", "V4 (ceiled)"),
+        ("IT_ceiled", "IT (ceiled)"),
+    ]
     measures = [(c, label) for c, label in measures if c in table]
     from .presets import VARIANTS
 
@@ -734,10 +879,17 @@ def plot_variants(table: pd.DataFrame):
     width = 0.8 / max(len(mean), 1)
     xs = np.arange(len(measures))
     for i, (variant, values) in enumerate(mean.iterrows()):
-        errors = [table.loc[table["variant"] == variant, sem_cols[c]].mean() if c in sem_cols else np.nan
-                  for c, _ in measures]
-        ax.bar(xs + (i - (len(mean) - 1) / 2) * width, values.to_numpy(float), width, yerr=errors,
-               label=variant.replace("_", " + "), capsize=2)
+        errors = [
+            table.loc[table["variant"] == variant, sem_cols[c]].mean() if c in sem_cols else np.nan for c, _ in measures
+        ]
+        ax.bar(
+            xs + (i - (len(mean) - 1) / 2) * width,
+            values.to_numpy(float),
+            width,
+            yerr=errors,
+            label=variant.replace("_", " + "),
+            capsize=2,
+        )
     ax.set_xticks(xs, [label for _, label in measures], rotation=20)
     ax.set_ylabel("accuracy / ceiled score")
     ax.set_ylim(0, max(1.0, float(np.nanmax(mean.to_numpy(float))) * 1.05))

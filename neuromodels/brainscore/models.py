@@ -21,8 +21,9 @@ pixel units (2/255 means two grey levels).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -31,8 +32,17 @@ from torch import Tensor, nn
 from ..core.attention import ClsCrossAttention, TransformerEncoderLayer
 from ..core.errors import ConfigError
 
-__all__ = ["CrossViTConfig", "CROSSVIT_CONFIGS", "crossvit_config", "CrossViT", "ConvPatchEmbed",
-           "LinearPatchEmbed", "MultiScaleBlock", "build_crossvit", "block_output_layers"]
+__all__ = [
+    "CrossViTConfig",
+    "CROSSVIT_CONFIGS",
+    "crossvit_config",
+    "CrossViT",
+    "ConvPatchEmbed",
+    "LinearPatchEmbed",
+    "MultiScaleBlock",
+    "build_crossvit",
+    "block_output_layers",
+]
 
 
 @dataclass(frozen=True)
@@ -61,32 +71,51 @@ class CrossViTConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "CrossViTConfig":
+    def from_dict(cls, data: Mapping[str, Any]) -> CrossViTConfig:
         """Inverse of :meth:`to_dict` (lists from JSON become tuples)."""
+
         def tup(v: Any) -> Any:
             return tuple(tup(x) for x in v) if isinstance(v, (list, tuple)) else v
+
         known = {k: tup(v) for k, v in data.items() if k in cls.__dataclass_fields__}
         return cls(**known)
 
-    def with_classes(self, n_classes: int) -> "CrossViTConfig":
+    def with_classes(self, n_classes: int) -> CrossViTConfig:
         return replace(self, n_classes=int(n_classes))
 
 
 # Named configurations, from a CPU-sized toy to the paper's CrossViT-18-dagger (Chen et al. 2021, table 1:
 # dims 224/448, heads 7, three blocks of depths [1, 6] with one fusion, mlp ratio 3, conv embedding, 240/224).
 CROSSVIT_CONFIGS: dict[str, CrossViTConfig] = {
-    "crossvit_micro": CrossViTConfig(image_sizes=(32, 32), patch_sizes=(4, 8), dims=(32, 64), depths=((1, 1),),
-                                     num_heads=(2, 2)),
-    "crossvit_tiny": CrossViTConfig(image_sizes=(32, 32), patch_sizes=(4, 8), dims=(48, 96),
-                                    depths=((1, 2), (1, 2)), num_heads=(3, 3)),
-    "crossvit_small": CrossViTConfig(image_sizes=(64, 64), patch_sizes=(8, 16), dims=(96, 192),
-                                     depths=((1, 3), (1, 3), (1, 3)), num_heads=(3, 3)),
-    "crossvit_9_dagger": CrossViTConfig(image_sizes=(240, 224), patch_sizes=(12, 16), dims=(128, 256),
-                                        depths=((1, 3), (1, 3), (1, 3)), num_heads=(4, 4), mlp_ratios=(3, 3),
-                                        n_classes=1000, drop_path=0.1),
-    "crossvit_18_dagger": CrossViTConfig(image_sizes=(240, 224), patch_sizes=(12, 16), dims=(224, 448),
-                                         depths=((1, 6), (1, 6), (1, 6)), num_heads=(7, 7), mlp_ratios=(3, 3),
-                                         n_classes=1000, drop_path=0.1),
+    "crossvit_micro": CrossViTConfig(
+        image_sizes=(32, 32), patch_sizes=(4, 8), dims=(32, 64), depths=((1, 1),), num_heads=(2, 2)
+    ),
+    "crossvit_tiny": CrossViTConfig(
+        image_sizes=(32, 32), patch_sizes=(4, 8), dims=(48, 96), depths=((1, 2), (1, 2)), num_heads=(3, 3)
+    ),
+    "crossvit_small": CrossViTConfig(
+        image_sizes=(64, 64), patch_sizes=(8, 16), dims=(96, 192), depths=((1, 3), (1, 3), (1, 3)), num_heads=(3, 3)
+    ),
+    "crossvit_9_dagger": CrossViTConfig(
+        image_sizes=(240, 224),
+        patch_sizes=(12, 16),
+        dims=(128, 256),
+        depths=((1, 3), (1, 3), (1, 3)),
+        num_heads=(4, 4),
+        mlp_ratios=(3, 3),
+        n_classes=1000,
+        drop_path=0.1,
+    ),
+    "crossvit_18_dagger": CrossViTConfig(
+        image_sizes=(240, 224),
+        patch_sizes=(12, 16),
+        dims=(224, 448),
+        depths=((1, 6), (1, 6), (1, 6)),
+        num_heads=(7, 7),
+        mlp_ratios=(3, 3),
+        n_classes=1000,
+        drop_path=0.1,
+    ),
 }
 
 
@@ -175,13 +204,27 @@ class MultiScaleBlock(nn.Module):
     Both fusions read the branches as they were before fusing (as in CrossViT), so the order does not matter.
     """
 
-    def __init__(self, dims: tuple[int, int], depths: tuple[int, int], num_heads: tuple[int, int],
-                 mlp_ratios: tuple[float, float], drop_path: float = 0.0) -> None:
+    def __init__(
+        self,
+        dims: tuple[int, int],
+        depths: tuple[int, int],
+        num_heads: tuple[int, int],
+        mlp_ratios: tuple[float, float],
+        drop_path: float = 0.0,
+    ) -> None:
         super().__init__()
-        self.small = nn.ModuleList([TransformerEncoderLayer(dims[0], num_heads[0], mlp_ratios[0],
-                                                            drop_path=drop_path) for _ in range(depths[0])])
-        self.large = nn.ModuleList([TransformerEncoderLayer(dims[1], num_heads[1], mlp_ratios[1],
-                                                            drop_path=drop_path) for _ in range(depths[1])])
+        self.small = nn.ModuleList(
+            [
+                TransformerEncoderLayer(dims[0], num_heads[0], mlp_ratios[0], drop_path=drop_path)
+                for _ in range(depths[0])
+            ]
+        )
+        self.large = nn.ModuleList(
+            [
+                TransformerEncoderLayer(dims[1], num_heads[1], mlp_ratios[1], drop_path=drop_path)
+                for _ in range(depths[1])
+            ]
+        )
         # each CLS attends in the *other* branch's width, with that branch's number of heads
         self.fuse_small = ClsCrossAttention(dims[0], dims[1], num_heads[1], drop_path=drop_path)
         self.fuse_large = ClsCrossAttention(dims[1], dims[0], num_heads[0], drop_path=drop_path)
@@ -213,10 +256,18 @@ class CrossViT(nn.Module):
         self.embed_small = BranchEmbedding(c.image_sizes[0], c.patch_sizes[0], c.dims[0], c.conv_embed)
         self.embed_large = BranchEmbedding(c.image_sizes[1], c.patch_sizes[1], c.dims[1], c.conv_embed)
         n_blocks = len(c.depths)
-        self.blocks = nn.ModuleList([
-            MultiScaleBlock(c.dims, tuple(d), c.num_heads, c.mlp_ratios,  # type: ignore[arg-type]
-                            drop_path=c.drop_path * i / max(n_blocks - 1, 1))
-            for i, d in enumerate(c.depths)])
+        self.blocks = nn.ModuleList(
+            [
+                MultiScaleBlock(
+                    c.dims,
+                    tuple(d),
+                    c.num_heads,
+                    c.mlp_ratios,  # type: ignore[arg-type]
+                    drop_path=c.drop_path * i / max(n_blocks - 1, 1),
+                )
+                for i, d in enumerate(c.depths)
+            ]
+        )
         self.norm_small = nn.LayerNorm(c.dims[0])
         self.norm_large = nn.LayerNorm(c.dims[1])
         self.head_small = nn.Linear(c.dims[0], c.n_classes)

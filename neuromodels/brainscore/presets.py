@@ -24,8 +24,9 @@ interleaved in one process), and attacking the micro model costs a third as much
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from ..core.config import override_settings
 from ..core.errors import ConfigError
@@ -93,7 +94,7 @@ class BrainScorePreset:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def with_overrides(self, overrides: Mapping[str, Any] | None) -> "BrainScorePreset":
+    def with_overrides(self, overrides: Mapping[str, Any] | None) -> BrainScorePreset:
         """A copy with some settings replaced (``None`` ignored); unknown names raise :class:`ConfigError`."""
         return override_settings(self, dict(overrides or {}), "brainscore")
 
@@ -101,18 +102,52 @@ class BrainScorePreset:
 PRESETS: dict[str, BrainScorePreset] = {
     # CI: four well-separated categories so a micro model learns them in 256 small steps; 600 test images so a
     # robustness difference of ~0.06 is two standard errors
-    "tiny": BrainScorePreset(model="crossvit_micro", categories=("disc", "triangle", "cross", "bar"),
-                             n_train=1024, n_test=600, epochs=4, batch_size=16, lr=2e-3, pgd_step_255=1.0,
-                             pgd_steps=5, checkpoint_every=64, n_stimuli=80, stimulus_size=32, repetitions=4,
-                             n_v4=16, n_it=16, pls_components=10, n_splits=3, bench_steps=2),
+    "tiny": BrainScorePreset(
+        model="crossvit_micro",
+        categories=("disc", "triangle", "cross", "bar"),
+        n_train=1024,
+        n_test=600,
+        epochs=4,
+        batch_size=16,
+        lr=2e-3,
+        pgd_step_255=1.0,
+        pgd_steps=5,
+        checkpoint_every=64,
+        n_stimuli=80,
+        stimulus_size=32,
+        repetitions=4,
+        n_v4=16,
+        n_it=16,
+        pls_components=10,
+        n_splits=3,
+        bench_steps=2,
+    ),
     # AdamW's beta2 0.95 and a longer warm-up keep a small CrossViT from sitting at chance under FGSM training
-    "default": BrainScorePreset(model="crossvit_micro", n_train=20000, epochs=3, warmup_fraction=0.3,
-                                adam_beta2=0.95),
-    "full": BrainScorePreset(model="crossvit_18_dagger", image_size=224, n_train=20000, n_test=2000, epochs=30,
-                             batch_size=64, lr=5e-4, weight_decay=1e-4, crop_scale=(0.08, 1.0), pgd_steps=20,
-                             train_eps_255=2.0, train_step_255=2.5, pgd_eps_255=2.0, pgd_step_255=0.25,
-                             eval_batch_size=64, checkpoint_every=200, n_stimuli=640, stimulus_size=224,
-                             repetitions=40, n_v4=88, n_it=168, bench_steps=10),
+    "default": BrainScorePreset(model="crossvit_micro", n_train=20000, epochs=3, warmup_fraction=0.3, adam_beta2=0.95),
+    "full": BrainScorePreset(
+        model="crossvit_18_dagger",
+        image_size=224,
+        n_train=20000,
+        n_test=2000,
+        epochs=30,
+        batch_size=64,
+        lr=5e-4,
+        weight_decay=1e-4,
+        crop_scale=(0.08, 1.0),
+        pgd_steps=20,
+        train_eps_255=2.0,
+        train_step_255=2.5,
+        pgd_eps_255=2.0,
+        pgd_step_255=0.25,
+        eval_batch_size=64,
+        checkpoint_every=200,
+        n_stimuli=640,
+        stimulus_size=224,
+        repetitions=40,
+        n_v4=88,
+        n_it=168,
+        bench_steps=10,
+    ),
 }
 
 

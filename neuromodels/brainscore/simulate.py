@@ -52,8 +52,16 @@ from ..core.errors import ConfigError
 from ..core.io import PathLike, write_json
 from .data import make_assembly, write_assembly
 
-__all__ = ["SimulationSettings", "SHAPE_DESCRIPTORS", "shape_descriptors", "local_features", "v4_responses",
-           "it_responses", "simulate_recordings", "write_simulation"]
+__all__ = [
+    "SimulationSettings",
+    "SHAPE_DESCRIPTORS",
+    "shape_descriptors",
+    "local_features",
+    "v4_responses",
+    "it_responses",
+    "simulate_recordings",
+    "write_simulation",
+]
 
 
 @dataclass(frozen=True)
@@ -85,15 +93,15 @@ class SimulationSettings:
 # stroke thinness, symmetry order k, orientation amplitude). ``shape_param`` modulates them in
 # :func:`shape_descriptors` where the renderer's shape changes (aspect ratio, width, point depth, thickness).
 SHAPE_DESCRIPTORS: dict[str, tuple[float, float, float, float, float, float, int, float]] = {
-    "disc":     (1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 2, 0.0),
-    "square":   (0.0, 0.0, 0.4, 1.0, 0.0, 0.0, 4, 1.0),
+    "disc": (1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 2, 0.0),
+    "square": (0.0, 0.0, 0.4, 1.0, 0.0, 0.0, 4, 1.0),
     "triangle": (0.0, 0.0, 1.0, 1.0, 0.2, 0.0, 3, 1.0),
-    "star":     (0.0, 0.8, 1.0, 0.6, 0.0, 0.3, 5, 1.0),
-    "cross":    (0.0, 0.7, 0.4, 0.8, 0.2, 0.5, 4, 1.0),
-    "ring":     (1.0, 0.5, 0.0, 0.0, 0.0, 0.6, 0, 0.0),
-    "ell":      (0.0, 0.4, 0.4, 0.8, 0.5, 0.7, 1, 1.0),
-    "tee":      (0.0, 0.6, 0.4, 0.8, 0.4, 0.7, 1, 1.0),
-    "bar":      (0.0, 0.0, 0.2, 1.0, 1.0, 0.5, 2, 1.0),
+    "star": (0.0, 0.8, 1.0, 0.6, 0.0, 0.3, 5, 1.0),
+    "cross": (0.0, 0.7, 0.4, 0.8, 0.2, 0.5, 4, 1.0),
+    "ring": (1.0, 0.5, 0.0, 0.0, 0.0, 0.6, 0, 0.0),
+    "ell": (0.0, 0.4, 0.4, 0.8, 0.5, 0.7, 1, 1.0),
+    "tee": (0.0, 0.6, 0.4, 0.8, 0.4, 0.7, 1, 1.0),
+    "bar": (0.0, 0.0, 0.2, 1.0, 1.0, 0.5, 2, 1.0),
     "crescent": (0.8, 1.0, 0.6, 0.0, 0.4, 0.5, 1, 1.0),
 }
 DESCRIPTOR_NAMES = ("convex", "concave", "corners", "straight", "elongation", "thinness")
@@ -108,16 +116,16 @@ def shape_descriptors(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.n
     rows = np.array([SHAPE_DESCRIPTORS[c] for c in categories], dtype=float)
     desc, k, amp = rows[:, :6].copy(), rows[:, 6].astype(int), rows[:, 7].copy()
     sp = table["shape_param"].to_numpy(float)
-    aspect = np.isin(categories, ["disc", "square"])            # shape_param 1 = round/square, 0 = elongated
+    aspect = np.isin(categories, ["disc", "square"])  # shape_param 1 = round/square, 0 = elongated
     desc[aspect, 4] += 0.6 * (1 - sp[aspect])
-    amp[categories == "disc"] = 1 - sp[categories == "disc"]    # a circle has no orientation to see
-    tri = categories == "triangle"                              # narrow isosceles: sharper apex, longer
+    amp[categories == "disc"] = 1 - sp[categories == "disc"]  # a circle has no orientation to see
+    tri = categories == "triangle"  # narrow isosceles: sharper apex, longer
     desc[tri, 2] += 0.5 * (1 - sp[tri])
     desc[tri, 4] += 0.4 * (1 - sp[tri])
-    star = categories == "star"                                 # inner radius: deeper points when small
+    star = categories == "star"  # inner radius: deeper points when small
     desc[star, 1] += 0.4 * (1 - sp[star])
     stroke = np.isin(categories, ["cross", "ring", "ell", "tee", "bar", "crescent"])
-    desc[stroke, 5] += 0.6 * (0.5 - sp[stroke])                 # thickness grows with shape_param
+    desc[stroke, 5] += 0.6 * (0.5 - sp[stroke])  # thickness grows with shape_param
     return desc, k, amp
 
 
@@ -138,8 +146,12 @@ def local_features(table: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
 
     texture = table["texture"].to_numpy(str)
     desc, _, _ = shape_descriptors(table)
-    columns = [_hue_opponents(table), np.column_stack([(texture == t).astype(float) for t in TEXTURES]), desc,
-               np.log(table["size"].to_numpy(float))[:, None]]
+    columns = [
+        _hue_opponents(table),
+        np.column_stack([(texture == t).astype(float) for t in TEXTURES]),
+        desc,
+        np.log(table["size"].to_numpy(float))[:, None],
+    ]
     names = ["rg", "by", "lum"] + [f"texture={t}" for t in TEXTURES] + list(DESCRIPTOR_NAMES) + ["log_size"]
     features = np.concatenate(columns, axis=1)
     return _standardise(features), names
@@ -162,12 +174,16 @@ def _orientation(table: pd.DataFrame, preferred_deg: np.ndarray) -> np.ndarray:
 
 
 def _position(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    return (table["x"].to_numpy(float)[:, None], table["y"].to_numpy(float)[:, None],
-            table["size"].to_numpy(float)[:, None])
+    return (
+        table["x"].to_numpy(float)[:, None],
+        table["y"].to_numpy(float)[:, None],
+        table["size"].to_numpy(float)[:, None],
+    )
 
 
-def v4_responses(table: pd.DataFrame, n_sites: int, rng: np.random.Generator, n_subunits: int = 3
-                 ) -> tuple[np.ndarray, pd.DataFrame]:
+def v4_responses(
+    table: pd.DataFrame, n_sites: int, rng: np.random.Generator, n_subunits: int = 3
+) -> tuple[np.ndarray, pd.DataFrame]:
     """Noise-free V4-like responses ``(n, n_sites)`` (standardised) and each site's planted parameters."""
     features, names = local_features(table)
     n, n_f = features.shape
@@ -176,8 +192,8 @@ def v4_responses(table: pd.DataFrame, n_sites: int, rng: np.random.Generator, n_
     preferred = rng.uniform(0.0, 360.0, size=n_sites)
     light_pref = rng.uniform(0.0, 360.0, size=n_sites)
     x, y, size = _position(table)
-    gain = np.exp(-((x - centres[:, 0]) ** 2 + (y - centres[:, 1]) ** 2) / (2 * (width ** 2 + (size / 2) ** 2)))
-    orient = _orientation(table, preferred)                                   # (n, n_sites)
+    gain = np.exp(-((x - centres[:, 0]) ** 2 + (y - centres[:, 1]) ** 2) / (2 * (width**2 + (size / 2) ** 2)))
+    orient = _orientation(table, preferred)  # (n, n_sites)
     shading = np.cos(np.deg2rad(table["light_deg"].to_numpy(float))[:, None] - np.deg2rad(light_pref)[None])
     drive = np.zeros((n, n_sites))
     for _ in range(n_subunits):
@@ -190,13 +206,20 @@ def v4_responses(table: pd.DataFrame, n_sites: int, rng: np.random.Generator, n_
         drive += rng.choice([-1.0, 1.0], size=n_sites, p=[0.3, 0.7]) * unit
     drive = gain * _standardise(drive)
     rates = _softplus(2.0 * _standardise(drive) + rng.normal(0.0, 0.5, n_sites))
-    sites = pd.DataFrame({"rf_x": centres[:, 0], "rf_y": centres[:, 1], "rf_width": width,
-                          "preferred_rotation_deg": preferred})
+    sites = pd.DataFrame(
+        {"rf_x": centres[:, 0], "rf_y": centres[:, 1], "rf_width": width, "preferred_rotation_deg": preferred}
+    )
     return _standardise(rates), sites
 
 
-def it_responses(table: pd.DataFrame, n_sites: int, rng: np.random.Generator, code_dim: int = 8,
-                 tuning: float = 1.0, rotation_weight: float = 0.3) -> tuple[np.ndarray, pd.DataFrame]:
+def it_responses(
+    table: pd.DataFrame,
+    n_sites: int,
+    rng: np.random.Generator,
+    code_dim: int = 8,
+    tuning: float = 1.0,
+    rotation_weight: float = 0.3,
+) -> tuple[np.ndarray, pd.DataFrame]:
     """Noise-free IT-like responses ``(n, n_sites)`` (standardised) and each site's planted parameters."""
     from ..stimuli.world import CATEGORY_NAMES, COLOUR_NAMES, TEXTURES
 
@@ -208,13 +231,16 @@ def it_responses(table: pd.DataFrame, n_sites: int, rng: np.random.Generator, co
     colour_code = 0.3 * rng.standard_normal((len(COLOUR_NAMES), code_dim))
     texture_code = 0.3 * rng.standard_normal((len(TEXTURES), code_dim))
     sp = table["shape_param"].to_numpy(float)[:, None]
-    code = prototypes[cat] + (sp - 0.5) * directions[cat] + colour_code[col] + texture_code[tex]   # (n, d)
+    code = prototypes[cat] + (sp - 0.5) * directions[cat] + colour_code[col] + texture_code[tex]  # (n, d)
     preferred_category = rng.integers(0, len(CATEGORY_NAMES), n_sites)
     preferred_shape = rng.uniform(0.0, 1.0, n_sites)
-    target = (prototypes[preferred_category] + (preferred_shape[:, None] - 0.5) * directions[preferred_category]
-              + 0.5 * rng.standard_normal((n_sites, code_dim)))
-    distance2 = ((code[:, None, :] - target[None]) ** 2).sum(axis=2)                         # (n, n_sites)
-    scale = 2 * (tuning ** 2) * code_dim
+    target = (
+        prototypes[preferred_category]
+        + (preferred_shape[:, None] - 0.5) * directions[preferred_category]
+        + 0.5 * rng.standard_normal((n_sites, code_dim))
+    )
+    distance2 = ((code[:, None, :] - target[None]) ** 2).sum(axis=2)  # (n, n_sites)
+    scale = 2 * (tuning**2) * code_dim
     identity = np.exp(-distance2 / scale)
     preferred = rng.uniform(0.0, 360.0, size=n_sites)
     orient = _orientation(table, preferred)
@@ -223,13 +249,20 @@ def it_responses(table: pd.DataFrame, n_sites: int, rng: np.random.Generator, co
     width = rng.uniform(0.3, 0.5, size=n_sites)
     size_pref = rng.uniform(0.35, 0.55, size=n_sites)
     x, y, size = _position(table)
-    gain = np.exp(-((x - centres[:, 0]) ** 2 + (y - centres[:, 1]) ** 2) / (2 * width ** 2))
-    gain = gain * np.exp(-np.log(size / size_pref) ** 2 / (2 * 0.5 ** 2))
+    gain = np.exp(-((x - centres[:, 0]) ** 2 + (y - centres[:, 1]) ** 2) / (2 * width**2))
+    gain = gain * np.exp(-(np.log(size / size_pref) ** 2) / (2 * 0.5**2))
     rates = _softplus(2.0 * _standardise(gain * (drive - drive.min(axis=0))) + rng.normal(0.0, 0.5, n_sites))
-    sites = pd.DataFrame({"rf_x": centres[:, 0], "rf_y": centres[:, 1], "rf_width": width,
-                          "preferred_rotation_deg": preferred,
-                          "preferred_category": np.asarray(CATEGORY_NAMES)[preferred_category],
-                          "preferred_shape_param": preferred_shape, "preferred_size": size_pref})
+    sites = pd.DataFrame(
+        {
+            "rf_x": centres[:, 0],
+            "rf_y": centres[:, 1],
+            "rf_width": width,
+            "preferred_rotation_deg": preferred,
+            "preferred_category": np.asarray(CATEGORY_NAMES)[preferred_category],
+            "preferred_shape_param": preferred_shape,
+            "preferred_size": size_pref,
+        }
+    )
     return _standardise(rates), sites
 
 
@@ -245,25 +278,27 @@ def simulate_recordings(table: pd.DataFrame, settings: SimulationSettings, seed:
     """
     rng = np.random.default_rng(seed)
     v4, v4_sites = v4_responses(table, settings.n_v4, rng, settings.n_subunits)
-    it, it_sites = it_responses(table, settings.n_it, rng, settings.it_code_dim, settings.it_tuning,
-                                settings.it_rotation)
-    signal = np.concatenate([v4, it], axis=1)                     # (n_stimuli, n_neuroids), unit variance
+    it, it_sites = it_responses(
+        table, settings.n_it, rng, settings.it_code_dim, settings.it_tuning, settings.it_rotation
+    )
+    signal = np.concatenate([v4, it], axis=1)  # (n_stimuli, n_neuroids), unit variance
     region = np.array(["V4"] * settings.n_v4 + ["IT"] * settings.n_it)
     target = np.where(region == "V4", settings.v4_reliability, settings.it_reliability)
     spread = settings.reliability_spread
     reliability = np.clip(target + rng.uniform(-spread, spread, size=len(region)), 0.05, 0.99)
     r = settings.repetitions
-    noise_sd = np.sqrt(r * (1.0 / reliability - 1.0))            # reliability of the mean of r repetitions
+    noise_sd = np.sqrt(r * (1.0 / reliability - 1.0))  # reliability of the mean of r repetitions
     n = len(table)
     stim = np.tile(np.arange(n), r)
     rep = np.repeat(np.arange(r), n)
-    order = rng.permutation(n * r)                               # presentations in the order they were shown
+    order = rng.permutation(n * r)  # presentations in the order they were shown
     stim, rep = stim[order], rep[order]
     responses = signal[stim] + noise_sd * rng.standard_normal((n * r, len(region)))
-    responses = 10.0 + 5.0 * responses                           # a firing-rate-like scale (Pearson ignores it)
+    responses = 10.0 + 5.0 * responses  # a firing-rate-like scale (Pearson ignores it)
     neuroid_id = [f"{reg}_{i:03d}" for i, reg in enumerate(region)]
-    assembly = make_assembly(responses, table["stimulus_id"].to_numpy()[stim],
-                             table["category"].to_numpy(str)[stim], rep, neuroid_id, region)
+    assembly = make_assembly(
+        responses, table["stimulus_id"].to_numpy()[stim], table["category"].to_numpy(str)[stim], rep, neuroid_id, region
+    )
     sites = pd.concat([v4_sites, it_sites], ignore_index=True)
     sites.insert(0, "neuroid_id", neuroid_id)
     sites.insert(1, "region", region)
@@ -290,16 +325,24 @@ def write_simulation(out_dir: PathLike, settings: SimulationSettings, seed: int)
     signal.insert(0, "stimulus_id", table["stimulus_id"].to_numpy())
     write_table(out / "signal.csv", signal)
     summary: dict[str, Any] = {
-        "settings": asdict(settings), "seed": seed,
+        "settings": asdict(settings),
+        "seed": seed,
         "generative_model": "responses from the scenes' latent attributes only (see neuromodels.brainscore."
-                            "simulate): V4 = receptive-field gain x random nonlinear mixture of colour, texture, "
-                            "shape descriptors, size, orientation and shading; IT = Gaussian tuning in a "
-                            "category + shape code (with colour/texture) plus a weaker orientation term, "
-                            "broad position and size tolerance",
-        "planted_reliability_median": {reg: float(sites.loc[sites["region"] == reg, "reliability"].median())
-                                       for reg in ("V4", "IT")},
-        "n_sites": {"V4": settings.n_v4, "IT": settings.n_it}}
+        "simulate): V4 = receptive-field gain x random nonlinear mixture of colour, texture, "
+        "shape descriptors, size, orientation and shading; IT = Gaussian tuning in a "
+        "category + shape code (with colour/texture) plus a weaker orientation term, "
+        "broad position and size tolerance",
+        "planted_reliability_median": {
+            reg: float(sites.loc[sites["region"] == reg, "reliability"].median()) for reg in ("V4", "IT")
+        },
+        "n_sites": {"V4": settings.n_v4, "IT": settings.n_it},
+    }
     write_json(out / "truth.json", summary)
     path = write_assembly(out / "assembly.nc", assembly)  # last: its presence marks a complete simulation
-    return {"assembly": path, "stimuli": out / "stimuli", "truth": out / "truth.json", "sites": out / "sites.csv",
-            "signal": out / "signal.csv"}
+    return {
+        "assembly": path,
+        "stimuli": out / "stimuli",
+        "truth": out / "truth.json",
+        "sites": out / "sites.csv",
+        "signal": out / "signal.csv",
+    }

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Literal, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Literal
 
 import numpy as np
 import torch
@@ -73,6 +74,7 @@ def extract_activations(
     def hook_for(name: str):
         def hook(_module: nn.Module, _inputs: object, output: Tensor) -> None:
             captured[name].append(pool(output).detach().float().cpu().numpy())
+
         return hook
 
     handles = [modules[name].register_forward_hook(hook_for(name)) for name in layers]

@@ -13,20 +13,31 @@ from .errors import ConfigError
 def add_runtime_arguments(parser: argparse.ArgumentParser, device: bool = True) -> None:
     """Seed and threads, and (optionally) device and precision."""
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="CPU threads for torch (Snakemake passes the rule's `threads`)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="CPU threads for torch (Snakemake passes the rule's `threads`)"
+    )
     if device:
-        parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
-                            help="where to compute (default auto: CUDA when available)")
-        parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
-                            help="autocast precision (default auto: bf16 on GPU, fp32 on CPU)")
+        parser.add_argument(
+            "--device",
+            default="auto",
+            choices=["auto", "cpu", "cuda"],
+            help="where to compute (default auto: CUDA when available)",
+        )
+        parser.add_argument(
+            "--precision",
+            default="auto",
+            choices=["auto", "fp32", "bf16", "fp16"],
+            help="autocast precision (default auto: bf16 on GPU, fp32 on CPU)",
+        )
 
 
 def add_params_argument(parser: argparse.ArgumentParser) -> None:
     """``--params``: the family's validated config section, as a JSON string or a path to a JSON/YAML file."""
-    parser.add_argument("--params", default=None,
-                        help="family settings as JSON text or a .json/.yaml file (Snakemake passes the "
-                             "validated config section)")
+    parser.add_argument(
+        "--params",
+        default=None,
+        help="family settings as JSON text or a .json/.yaml file (Snakemake passes the validated config section)",
+    )
 
 
 def load_params(value: str | None, family: str | None = None) -> dict[str, Any]:

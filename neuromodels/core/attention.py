@@ -77,8 +77,9 @@ def _check_mask(mask: Tensor, q: Tensor, k: Tensor) -> None:
     except RuntimeError:
         ok = False
     if not ok:
-        raise ValueError(f"attention mask of shape {tuple(mask.shape)} does not broadcast to "
-                         f"(..., n_queries, n_keys) = {target}")
+        raise ValueError(
+            f"attention mask of shape {tuple(mask.shape)} does not broadcast to (..., n_queries, n_keys) = {target}"
+        )
 
 
 def combine_masks(
@@ -106,16 +107,19 @@ def combine_masks(
         shape = tuple(attn_mask.shape)
         if attn_mask.dim() not in (2, 3, 4):
             raise ValueError(f"attn_mask must have 2, 3 or 4 dims, got shape {shape}")
-        expected = {2: "(n_queries, n_keys)", 3: "(batch, n_queries, n_keys)",
-                    4: "(batch, heads, n_queries, n_keys)"}[attn_mask.dim()]
+        expected = {2: "(n_queries, n_keys)", 3: "(batch, n_queries, n_keys)", 4: "(batch, heads, n_queries, n_keys)"}[
+            attn_mask.dim()
+        ]
         bad = shape[-2:] != (n_queries, n_keys)
         if attn_mask.dim() >= 3:
             bad = bad or shape[0] not in (1, batch)
         if attn_mask.dim() == 4 and num_heads is not None:
             bad = bad or shape[1] not in (1, num_heads)
         if bad:
-            raise ValueError(f"attn_mask must be {expected} with batch={batch}, n_queries={n_queries}, "
-                             f"n_keys={n_keys}, got shape {shape}")
+            raise ValueError(
+                f"attn_mask must be {expected} with batch={batch}, n_queries={n_queries}, "
+                f"n_keys={n_keys}, got shape {shape}"
+            )
         if attn_mask.dim() == 2:
             mask = attn_mask[None, None]
         elif attn_mask.dim() == 3:
@@ -124,8 +128,9 @@ def combine_masks(
             mask = attn_mask
     if key_mask is not None:
         if key_mask.dtype != torch.bool:
-            raise TypeError(f"key_mask must be boolean (True = real token, False = padding), "
-                            f"got dtype {key_mask.dtype}")
+            raise TypeError(
+                f"key_mask must be boolean (True = real token, False = padding), got dtype {key_mask.dtype}"
+            )
         if tuple(key_mask.shape) != (batch, n_keys):
             raise ValueError(f"key_mask must be (batch, n_keys) = {(batch, n_keys)}, got {tuple(key_mask.shape)}")
         km = key_mask[:, None, None, :]
@@ -287,11 +292,16 @@ class MultiHeadAttention(nn.Module):
         if key_mask is None and attn_mask is None:
             mask = None
         else:
-            mask = combine_masks(b, lq, lk, key_mask, attn_mask, is_causal, device=query.device,
-                                 num_heads=self.num_heads)
+            mask = combine_masks(
+                b, lq, lk, key_mask, attn_mask, is_causal, device=query.device, num_heads=self.num_heads
+            )
             is_causal = False
         out = attention(
-            q, k, v, mask=mask, is_causal=is_causal,
+            q,
+            k,
+            v,
+            mask=mask,
+            is_causal=is_causal,
             dropout_p=self.attn_dropout if self.training else 0.0,
             backend=self.backend,
         )
@@ -344,16 +354,17 @@ class TransformerEncoderLayer(nn.Module):
     ) -> None:
         super().__init__()
         self.norm1 = nn.LayerNorm(dim)
-        self.attn = MultiHeadAttention(dim, num_heads, qkv_bias=qkv_bias, attn_dropout=attn_dropout,
-                                       proj_dropout=dropout, backend=backend)
+        self.attn = MultiHeadAttention(
+            dim, num_heads, qkv_bias=qkv_bias, attn_dropout=attn_dropout, proj_dropout=dropout, backend=backend
+        )
         self.drop_path = DropPath(drop_path)
         self.norm2 = nn.LayerNorm(dim)
         self.mlp = Mlp(dim, int(dim * mlp_ratio), dropout=dropout)
 
-    def forward(self, x: Tensor, key_mask: Tensor | None = None, attn_mask: Tensor | None = None,
-                is_causal: bool = False) -> Tensor:
-        x = x + self.drop_path(self.attn(self.norm1(x), key_mask=key_mask, attn_mask=attn_mask,
-                                         is_causal=is_causal))
+    def forward(
+        self, x: Tensor, key_mask: Tensor | None = None, attn_mask: Tensor | None = None, is_causal: bool = False
+    ) -> Tensor:
+        x = x + self.drop_path(self.attn(self.norm1(x), key_mask=key_mask, attn_mask=attn_mask, is_causal=is_causal))
         return x + self.drop_path(self.mlp(self.norm2(x)))
 
 
@@ -373,12 +384,14 @@ class TransformerDecoderLayer(nn.Module):
     ) -> None:
         super().__init__()
         self.norm1 = nn.LayerNorm(dim)
-        self.self_attn = MultiHeadAttention(dim, num_heads, attn_dropout=attn_dropout, proj_dropout=dropout,
-                                            backend=backend)
+        self.self_attn = MultiHeadAttention(
+            dim, num_heads, attn_dropout=attn_dropout, proj_dropout=dropout, backend=backend
+        )
         self.norm2 = nn.LayerNorm(dim)
         self.norm_memory = nn.LayerNorm(memory_dim or dim)
-        self.cross_attn = MultiHeadAttention(dim, num_heads, kv_dim=memory_dim, attn_dropout=attn_dropout,
-                                             proj_dropout=dropout, backend=backend)
+        self.cross_attn = MultiHeadAttention(
+            dim, num_heads, kv_dim=memory_dim, attn_dropout=attn_dropout, proj_dropout=dropout, backend=backend
+        )
         self.norm3 = nn.LayerNorm(dim)
         self.mlp = Mlp(dim, int(dim * mlp_ratio), dropout=dropout)
         self.drop_path = DropPath(drop_path)
@@ -394,8 +407,9 @@ class TransformerDecoderLayer(nn.Module):
     ) -> Tensor:
         """``x`` (B, Lt, dim) target tokens, ``memory`` (B, Ls, memory_dim) encoder output;
         ``key_mask`` pads targets, ``memory_key_mask`` pads memory."""
-        x = x + self.drop_path(self.self_attn(self.norm1(x), key_mask=key_mask, attn_mask=attn_mask,
-                                              is_causal=is_causal))
+        x = x + self.drop_path(
+            self.self_attn(self.norm1(x), key_mask=key_mask, attn_mask=attn_mask, is_causal=is_causal)
+        )
         x = x + self.drop_path(self.cross_attn(self.norm2(x), self.norm_memory(memory), key_mask=memory_key_mask))
         return x + self.drop_path(self.mlp(self.norm3(x)))
 
@@ -411,19 +425,29 @@ class ClsCrossAttention(nn.Module):
     Returns ``x`` with its CLS token updated; patch tokens pass through unchanged.
     """
 
-    def __init__(self, dim: int, other_dim: int, num_heads: int, qkv_bias: bool = True, dropout: float = 0.0,
-                 attn_dropout: float = 0.0, drop_path: float = 0.0, backend: Backend | None = None) -> None:
+    def __init__(
+        self,
+        dim: int,
+        other_dim: int,
+        num_heads: int,
+        qkv_bias: bool = True,
+        dropout: float = 0.0,
+        attn_dropout: float = 0.0,
+        drop_path: float = 0.0,
+        backend: Backend | None = None,
+    ) -> None:
         super().__init__()
         self.project_in = nn.Sequential(nn.LayerNorm(dim), nn.GELU(), nn.Linear(dim, other_dim))
         self.norm = nn.LayerNorm(other_dim)
-        self.attn = MultiHeadAttention(other_dim, num_heads, qkv_bias=qkv_bias, attn_dropout=attn_dropout,
-                                       proj_dropout=dropout, backend=backend)
+        self.attn = MultiHeadAttention(
+            other_dim, num_heads, qkv_bias=qkv_bias, attn_dropout=attn_dropout, proj_dropout=dropout, backend=backend
+        )
         self.drop_path = DropPath(drop_path)
         self.project_out = nn.Sequential(nn.LayerNorm(other_dim), nn.GELU(), nn.Linear(other_dim, dim))
 
     def forward(self, x: Tensor, other: Tensor) -> Tensor:
-        cls = self.project_in(x[:, :1])                       # (B, 1, other_dim)
-        tokens = torch.cat([cls, other[:, 1:]], dim=1)        # the CLS itself plus the other branch's patches
+        cls = self.project_in(x[:, :1])  # (B, 1, other_dim)
+        tokens = torch.cat([cls, other[:, 1:]], dim=1)  # the CLS itself plus the other branch's patches
         tokens = self.norm(tokens)
         cls = cls + self.drop_path(self.attn(tokens[:, :1], tokens))
         return torch.cat([x[:, :1] + self.project_out(cls), x[:, 1:]], dim=1)

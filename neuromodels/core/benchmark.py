@@ -31,9 +31,10 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -84,8 +85,9 @@ def _synchronize(device: torch.device | None) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_call(fn: Callable[[], Any], repeats: int = 5, warmup: int = 1,
-              device: torch.device | str | None = None) -> Timing:
+def time_call(
+    fn: Callable[[], Any], repeats: int = 5, warmup: int = 1, device: torch.device | str | None = None
+) -> Timing:
     """Time ``fn()`` ``repeats`` times after ``warmup`` untimed calls; report the median.
 
     On CUDA the device is synchronised before and after each call, so the time covers the kernels and not
@@ -95,8 +97,9 @@ def time_call(fn: Callable[[], Any], repeats: int = 5, warmup: int = 1,
     return time_interleaved({"call": fn}, repeats=repeats, warmup=warmup, device=device)["call"]
 
 
-def time_interleaved(fns: dict[str, Callable[[], Any]], repeats: int = 5, warmup: int = 1,
-                     device: torch.device | str | None = None) -> dict[str, Timing]:
+def time_interleaved(
+    fns: dict[str, Callable[[], Any]], repeats: int = 5, warmup: int = 1, device: torch.device | str | None = None
+) -> dict[str, Timing]:
     """Time several calls in turns (a, b, a, b, ...), so a change of machine load during the run hits
     every variant alike; each gets ``warmup`` untimed calls first. Returns one :class:`Timing` per name."""
     if repeats < 1:
@@ -117,9 +120,18 @@ def time_interleaved(fns: dict[str, Callable[[], Any]], repeats: int = 5, warmup
             times[name].append(time.perf_counter() - start)
             cpu_times[name].append(time.process_time() - start_cpu)
             del result
-    return {name: Timing(median_s=statistics.median(t), min_s=min(t), max_s=max(t), repeats=repeats,
-                         warmup=max(warmup, 0), times_s=t, cpu_times_s=cpu_times[name])
-            for name, t in times.items()}
+    return {
+        name: Timing(
+            median_s=statistics.median(t),
+            min_s=min(t),
+            max_s=max(t),
+            repeats=repeats,
+            warmup=max(warmup, 0),
+            times_s=t,
+            cpu_times_s=cpu_times[name],
+        )
+        for name, t in times.items()
+    }
 
 
 # ---------------------------------------------------------------------------------------------- memory
@@ -196,12 +208,14 @@ def peak_rss_increase(fn: Callable[[], Any]) -> dict[str, Any]:
     result = fn()
     peak = (_status_kib("VmHWM") or 0) * 1024 if exact else _lifetime_peak_rss_bytes()
     del result
-    return {"peak_bytes": max(int(peak - before), 0), "rss_before_bytes": int(before),
-            "method": "VmHWM reset" if exact else "getrusage lifetime peak"}
+    return {
+        "peak_bytes": max(int(peak - before), 0),
+        "rss_before_bytes": int(before),
+        "method": "VmHWM reset" if exact else "getrusage lifetime peak",
+    }
 
 
-def run_in_subprocess(target: str, kwargs: dict[str, Any], threads: int | None = None,
-                      timeout_s: float = 600.0) -> Any:
+def run_in_subprocess(target: str, kwargs: dict[str, Any], threads: int | None = None, timeout_s: float = 600.0) -> Any:
     """Call ``target`` (``"package.module:function"``) with ``kwargs`` in a fresh Python interpreter.
 
     The function must return a JSON-serialisable value (a dict of measurements, typically), returned here. ``threads`` sets torch's
@@ -213,8 +227,8 @@ def run_in_subprocess(target: str, kwargs: dict[str, Any], threads: int | None =
         raise ValueError(f"target must be 'package.module:function', got {target!r}")
     code = (
         "import json, sys, importlib\n"
-        + (f"import torch\ntorch.set_num_threads({int(threads)})\n" if threads else "") +
-        f"fn = getattr(importlib.import_module({module!r}), {function!r})\n"
+        + (f"import torch\ntorch.set_num_threads({int(threads)})\n" if threads else "")
+        + f"fn = getattr(importlib.import_module({module!r}), {function!r})\n"
         "result = fn(**json.loads(sys.argv[1]))\n"
         f"print({_MARKER!r} + json.dumps(result), flush=True)\n"
     )
@@ -224,13 +238,13 @@ def run_in_subprocess(target: str, kwargs: dict[str, Any], threads: int | None =
     # the child must import this very package, wherever it is checked out
     package_root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
-    proc = subprocess.run([sys.executable, "-c", code, json.dumps(kwargs)], capture_output=True, text=True,
-                          env=env, timeout=timeout_s)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(kwargs)], capture_output=True, text=True, env=env, timeout=timeout_s
+    )
     lines = [line for line in proc.stdout.splitlines() if line.startswith(_MARKER)]
     if proc.returncode != 0 or not lines:
-        raise RuntimeError(f"{target} failed in a subprocess (exit {proc.returncode}): "
-                           f"{proc.stderr.strip()[-2000:]}")
-    return json.loads(lines[-1][len(_MARKER):])
+        raise RuntimeError(f"{target} failed in a subprocess (exit {proc.returncode}): {proc.stderr.strip()[-2000:]}")
+    return json.loads(lines[-1][len(_MARKER) :])
 
 
 # ----------------------------------------------------------------------------------------- environment
@@ -267,13 +281,15 @@ def environment_info(device: torch.device | str | None = None) -> dict[str, Any]
     }
     if device.type == "cuda":
         props = torch.cuda.get_device_properties(device)
-        info.update({
-            "device_name": props.name,
-            "cuda": torch.version.cuda,
-            "cudnn": torch.backends.cudnn.version(),
-            "gpu_memory_bytes": int(props.total_memory),
-            "compute_capability": f"{props.major}.{props.minor}",
-        })
+        info.update(
+            {
+                "device_name": props.name,
+                "cuda": torch.version.cuda,
+                "cudnn": torch.backends.cudnn.version(),
+                "gpu_memory_bytes": int(props.total_memory),
+                "compute_capability": f"{props.major}.{props.minor}",
+            }
+        )
     return info
 
 
@@ -282,7 +298,7 @@ def environment_info(device: torch.device | str | None = None) -> dict[str, Any]
 GPU_DENSE_BF16_PEAK_TFLOPS: tuple[tuple[str, float], ...] = (
     ("H100 PCIe", 756.0),
     ("H100 NVL", 835.0),
-    ("H100", 989.4),      # SXM5 (e.g. "NVIDIA H100 80GB HBM3")
+    ("H100", 989.4),  # SXM5 (e.g. "NVIDIA H100 80GB HBM3")
     ("H200", 989.4),
     ("GH200", 989.4),
     ("B200", 2250.0),
@@ -305,8 +321,9 @@ def gpu_dense_bf16_peak_tflops(device_name: str) -> float | None:
     return None
 
 
-def sdpa_kernel_name(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None,
-                     is_causal: bool = False) -> str:
+def sdpa_kernel_name(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None, is_causal: bool = False
+) -> str:
     """Name of the kernel ``scaled_dot_product_attention`` picks for these inputs ("flash_attention",
     "efficient_attention", "math", ...), or "unknown" where torch does not tell."""
     try:
@@ -322,8 +339,14 @@ def parse_dtype(name: str | torch.dtype) -> torch.dtype:
     """``"fp32"``/``"float32"``, ``"bf16"``/``"bfloat16"``, ``"fp16"``/``"float16"`` (or a dtype) to a dtype."""
     if isinstance(name, torch.dtype):
         return name
-    table = {"fp32": torch.float32, "float32": torch.float32, "bf16": torch.bfloat16,
-             "bfloat16": torch.bfloat16, "fp16": torch.float16, "float16": torch.float16}
+    table = {
+        "fp32": torch.float32,
+        "float32": torch.float32,
+        "bf16": torch.bfloat16,
+        "bfloat16": torch.bfloat16,
+        "fp16": torch.float16,
+        "float16": torch.float16,
+    }
     if name not in table:
         from .errors import ConfigError
 

@@ -27,9 +27,10 @@ reads the registry and the numbers.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from .errors import DataError
 
@@ -39,8 +40,23 @@ DIFFERENCES = ("model_minus_control", "control_minus_model")
 DIRECTIONS = ("above", "below")
 REQUIRED = ("id", "claim", "source", "statistic", "value", "direction", "margin", "margin_why")
 OPTIONAL = ("control", "control_value", "difference", "note")
-COLUMNS = ["family", "id", "claim", "source", "statistic", "control", "mean", "ci_low", "ci_high", "n_seeds",
-           "margin", "direction", "status", "detail", "preset"]
+COLUMNS = [
+    "family",
+    "id",
+    "claim",
+    "source",
+    "statistic",
+    "control",
+    "mean",
+    "ci_low",
+    "ci_high",
+    "n_seeds",
+    "margin",
+    "direction",
+    "status",
+    "detail",
+    "preset",
+]
 SEED_COLUMNS = ["family", "id", "seed", "value", "control_value", "difference", "undefined"]
 
 
@@ -111,10 +127,17 @@ def load_registry(family: str, path: str | Path | None = None) -> list[Claim]:
         if item["id"] in seen:
             raise DataError(path, f"{where}: id {item['id']!r} used twice")
         seen.add(item["id"])
-        claims.append(Claim(family=family, margin=margin,
-                            **{k: item.get(k) for k in REQUIRED if k != "margin"},
-                            control=item.get("control") or None, control_value=item.get("control_value") or None,
-                            difference=item.get("difference", DIFFERENCES[0]), note=item.get("note", "") or ""))
+        claims.append(
+            Claim(
+                family=family,
+                margin=margin,
+                **{k: item.get(k) for k in REQUIRED if k != "margin"},
+                control=item.get("control") or None,
+                control_value=item.get("control_value") or None,
+                difference=item.get("difference", DIFFERENCES[0]),
+                note=item.get("note", "") or "",
+            )
+        )
     return claims
 
 
@@ -159,20 +182,44 @@ def per_seed(claim: Claim, summary: Mapping[str, Any]) -> list[dict[str, Any]]:
         reasons = [f"{n}: {why.get(n, 'undefined')}" for n in names if stats[n] is None]
         diff = None
         if not reasons:
-            diff = value if not claim.comparative else (
-                value - control if claim.difference == "model_minus_control" else control - value)
-        rows.append({"family": claim.family, "id": claim.id, "seed": int(seed), "value": value,
-                     "control_value": control, "difference": diff, "undefined": "; ".join(reasons)})
+            diff = (
+                value
+                if not claim.comparative
+                else (value - control if claim.difference == "model_minus_control" else control - value)
+            )
+        rows.append(
+            {
+                "family": claim.family,
+                "id": claim.id,
+                "seed": int(seed),
+                "value": value,
+                "control_value": control,
+                "difference": diff,
+                "undefined": "; ".join(reasons),
+            }
+        )
     return rows
 
 
 def evaluate(claim: Claim, summary: Mapping[str, Any] | None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """One row of ``findings.csv`` for ``claim`` (see COLUMNS) and its per-seed rows."""
-    row = {"family": claim.family, "id": claim.id, "claim": claim.claim, "source": claim.source,
-           "statistic": claim.statistic, "control": claim.control or "", "mean": float("nan"),
-           "ci_low": float("nan"), "ci_high": float("nan"), "n_seeds": 0, "margin": claim.margin,
-           "direction": claim.direction, "status": "not measured", "detail": "",
-           "preset": (summary or {}).get("preset") or ""}
+    row = {
+        "family": claim.family,
+        "id": claim.id,
+        "claim": claim.claim,
+        "source": claim.source,
+        "statistic": claim.statistic,
+        "control": claim.control or "",
+        "mean": float("nan"),
+        "ci_low": float("nan"),
+        "ci_high": float("nan"),
+        "n_seeds": 0,
+        "margin": claim.margin,
+        "direction": claim.direction,
+        "status": "not measured",
+        "detail": "",
+        "preset": (summary or {}).get("preset") or "",
+    }
     seeds = per_seed(claim, summary) if summary else []
     if not seeds:
         wanted = claim.value + (f" and {claim.control_value}" if claim.comparative else "")
@@ -190,18 +237,25 @@ def evaluate(claim: Claim, summary: Mapping[str, Any] | None) -> tuple[dict[str,
         else:
             parts.append(f"seed {r['seed']} {r['difference']:.4g}")
     side = ">" if claim.direction == "above" else "<"
-    how = ("model minus control" if claim.difference == "model_minus_control" else "control minus model") \
-        if claim.comparative else "value"
+    how = (
+        ("model minus control" if claim.difference == "model_minus_control" else "control minus model")
+        if claim.comparative
+        else "value"
+    )
     lead = f"{how} {side} {claim.margin:g} needed; 95% t-interval over {len(defined)} seed(s)"
     if len(defined) < 2:
         lead += " (fewer than two defined seeds: no interval)"
-    row.update(mean=mean, ci_low=low, ci_high=high, n_seeds=len(defined), status=status,
-               detail=lead + "; " + "; ".join(parts))
+    row.update(
+        mean=mean, ci_low=low, ci_high=high, n_seeds=len(defined), status=status, detail=lead + "; " + "; ".join(parts)
+    )
     return row, seeds
 
 
-def claims_table(summaries: Iterable[Mapping[str, Any]], families: Iterable[str] | None = None,
-                 registries: Mapping[str, list[Claim]] | None = None):
+def claims_table(
+    summaries: Iterable[Mapping[str, Any]],
+    families: Iterable[str] | None = None,
+    registries: Mapping[str, list[Claim]] | None = None,
+):
     """``findings.csv`` (one row per registry claim of every family) and the per-seed table behind it. A family
     with a registry but no summary gets its claims as ``not measured``."""
     import pandas as pd
@@ -224,13 +278,16 @@ def markdown_table(table, commit: str = "", date: str = "") -> str:
 
     presets = sorted({str(p) for p in table.get("preset", pd.Series(dtype=str)).dropna() if str(p)})
     seeds = int(table["n_seeds"].max()) if len(table) else 0
-    lines = [f"Generated by `neuromodels findings readme` from `results/findings.csv`"
-             f"{' (preset ' + ', '.join(presets) + ')' if presets else ''}, up to {seeds} seed(s)"
-             f"{', commit ' + commit if commit else ''}{', ' + date if date else ''}. "
-             "Mean and 95% interval over seeds of the claim's statistic (model minus control where a control "
-             "is named); the margin is fixed in the family's `claims.yaml`.", "",
-             "| family | claim | control | mean [95% CI] | margin | seeds | status |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        f"Generated by `neuromodels findings readme` from `results/findings.csv`"
+        f"{' (preset ' + ', '.join(presets) + ')' if presets else ''}, up to {seeds} seed(s)"
+        f"{', commit ' + commit if commit else ''}{', ' + date if date else ''}. "
+        "Mean and 95% interval over seeds of the claim's statistic (model minus control where a control "
+        "is named); the margin is fixed in the family's `claims.yaml`.",
+        "",
+        "| family | claim | control | mean [95% CI] | margin | seeds | status |",
+        "|---|---|---|---|---|---|---|",
+    ]
 
     def num(x: float) -> str:
         return "n/a" if not math.isfinite(float(x)) else f"{float(x):+.3f}"
@@ -239,8 +296,10 @@ def markdown_table(table, commit: str = "", date: str = "") -> str:
         interval = f"{num(r.mean)} [{num(r.ci_low)}, {num(r.ci_high)}]" if r.n_seeds else "n/a"
         side = ">" if r.direction == "above" else "<"
         text = str(r.claim).replace("|", "/").replace("\n", " ")
-        lines.append(f"| {r.family} | {text} | {r.control or '-'} | {interval} | {side} {r.margin:g} | "
-                     f"{r.n_seeds} | {r.status} |")
+        lines.append(
+            f"| {r.family} | {text} | {r.control or '-'} | {interval} | {side} {r.margin:g} | "
+            f"{r.n_seeds} | {r.status} |"
+        )
     counts = table["status"].value_counts()
     lines += ["", ", ".join(f"{int(counts.get(s, 0))} {s}" for s in STATUSES) + "."]
     return "\n".join(lines)

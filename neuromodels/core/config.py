@@ -40,8 +40,10 @@ def _file_refs(node: Any) -> set[str]:
 def _registry(schema: dict, folder: Path) -> Registry:
     """Every schema file the schema refers to, addressable by the reference as written (relative to
     ``folder``, the schema's own folder)."""
-    resources = [(ref, Resource.from_contents(_load_yaml(folder / ref), default_specification=DRAFT202012))
-                 for ref in sorted(_file_refs(schema))]
+    resources = [
+        (ref, Resource.from_contents(_load_yaml(folder / ref), default_specification=DRAFT202012))
+        for ref in sorted(_file_refs(schema))
+    ]
     return Registry().with_resources(resources)
 
 
@@ -105,7 +107,9 @@ def check_config(config: dict, schema_path: str | Path, prefix: str = "") -> dic
     filled = copy.deepcopy(dict(config))
     _fill_defaults(filled, schema, schema_path.parent)
     validator = jsonschema.Draft202012Validator(schema, registry=_registry(schema, schema_path.parent))
-    errors = sorted(validator.iter_errors(filled), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    errors = sorted(
+        validator.iter_errors(filled), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path)))
+    )
     if errors:
         error = jsonschema.exceptions.best_match(errors)
         key = _key_path(error)
@@ -171,8 +175,11 @@ def override_settings(settings: Any, overrides: dict | None, section: str) -> An
     unknown = sorted(set(overrides) - known)
     if unknown:
         raise ConfigError(f"{section}.{unknown[0]}", f"not a {section} setting; known: {sorted(known)}")
-    values = {k: (tuple(v) if isinstance(v, list) and isinstance(getattr(settings, k), tuple) else v)
-              for k, v in overrides.items() if v is not None}
+    values = {
+        k: (tuple(v) if isinstance(v, list) and isinstance(getattr(settings, k), tuple) else v)
+        for k, v in overrides.items()
+        if v is not None
+    }
     return dataclasses.replace(settings, **values)
 
 

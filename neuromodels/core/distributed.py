@@ -22,7 +22,8 @@ step inside the loss, subject-specific embedders) and the wrapper only synchroni
 from __future__ import annotations
 
 import os
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import torch
 from torch import Tensor

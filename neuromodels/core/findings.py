@@ -21,8 +21,9 @@ checks that are not claims of a paper; ``met`` is computed here, never typed by 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from .errors import DataError
 from .io import PathLike, read_json, write_json
@@ -84,18 +85,23 @@ class Summary:
     def seeds(self) -> list[int]:
         return sorted(int(s) for s in self.statistics)
 
-    def add(self, finding: str, value: float, threshold: float, direction: str = "above",
-            detail: str = "") -> Finding:
+    def add(self, finding: str, value: float, threshold: float, direction: str = "above", detail: str = "") -> Finding:
         item = Finding(finding, float(value), float(threshold), direction, detail)
         self.findings.append(item)
         return item
 
     def to_dict(self) -> dict[str, Any]:
-        return {"family": self.family, "preset": self.preset, "seed": self.seed, "seeds": self.seeds,
-                "statistics": {k: self.statistics[k] for k in sorted(self.statistics, key=int)},
-                "undefined": {k: v for k, v in sorted(self.undefined.items(), key=lambda kv: int(kv[0])) if v},
-                "findings": [f.to_dict() for f in self.findings], "notes": self.notes,
-                "all_met": all(f.met for f in self.findings)}
+        return {
+            "family": self.family,
+            "preset": self.preset,
+            "seed": self.seed,
+            "seeds": self.seeds,
+            "statistics": {k: self.statistics[k] for k in sorted(self.statistics, key=int)},
+            "undefined": {k: v for k, v in sorted(self.undefined.items(), key=lambda kv: int(kv[0])) if v},
+            "findings": [f.to_dict() for f in self.findings],
+            "notes": self.notes,
+            "all_met": all(f.met for f in self.findings),
+        }
 
 
 def write_summary(path: PathLike, summary: Summary) -> None:
@@ -130,7 +136,12 @@ def findings_table(summaries: Iterable[Mapping[str, Any]]):
     """One row per finding of every family (family, finding, value, threshold, direction, met, detail)."""
     import pandas as pd
 
-    rows = [{"family": s["family"], **{k: f.get(k) for k in ("finding", "value", "threshold", "direction", "met",
-                                                              "detail")}}
-            for s in summaries for f in s["findings"]]
+    rows = [
+        {
+            "family": s["family"],
+            **{k: f.get(k) for k in ("finding", "value", "threshold", "direction", "met", "detail")},
+        }
+        for s in summaries
+        for f in s["findings"]
+    ]
     return pd.DataFrame(rows, columns=["family", "finding", "value", "threshold", "direction", "met", "detail"])

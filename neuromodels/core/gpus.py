@@ -4,8 +4,8 @@ builds the DAG, where importing torch would cost every Snakemake start a second 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 DRIVER_GPUS = Path("/proc/driver/nvidia/gpus")
 

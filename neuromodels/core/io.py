@@ -10,11 +10,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
-
 import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -39,8 +39,7 @@ def atomic_path(path: PathLike) -> Iterator[Path]:
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix="".join(path.suffixes) or ".tmp",
-                               dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix="".join(path.suffixes) or ".tmp", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -139,8 +138,10 @@ def torch_save(path: PathLike, obj: Any) -> Path:
 
 
 # What the opt-in to a pickled file risks, said wherever it is offered.
-PICKLE_RISK = ("a pickle can run any code it names when loaded: load one only from a source you trust "
-               "(e.g. a file you wrote yourself)")
+PICKLE_RISK = (
+    "a pickle can run any code it names when loaded: load one only from a source you trust "
+    "(e.g. a file you wrote yourself)"
+)
 
 
 def torch_load(path: PathLike, map_location: str | torch.device = "cpu", *, allow_pickle: bool = False) -> Any:
@@ -161,9 +162,12 @@ def torch_load(path: PathLike, map_location: str | torch.device = "cpu", *, allo
     except pickle.UnpicklingError as exc:
         if allow_pickle:
             raise DataError(path, f"not a readable torch file ({str(exc).splitlines()[0][:120]})") from None
-        raise DataError(path, "holds Python objects besides tensors and plain containers, so it was not loaded "
-                              "(weights_only); save a state_dict with its config, or opt in to loading pickles "
-                              f"where the setting offers it ({PICKLE_RISK})") from None
+        raise DataError(
+            path,
+            "holds Python objects besides tensors and plain containers, so it was not loaded "
+            "(weights_only); save a state_dict with its config, or opt in to loading pickles "
+            f"where the setting offers it ({PICKLE_RISK})",
+        ) from None
     except (RuntimeError, EOFError, OSError) as exc:
         first = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
         raise DataError(path, f"not a readable torch file ({first})") from None

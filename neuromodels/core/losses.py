@@ -26,5 +26,7 @@ def soft_clip_loss(a: Tensor, b: Tensor, temperature: float = 0.005) -> Tensor:
     logits = cosine_similarity_logits(a, b, temperature)
     target_logits = cosine_similarity_logits(b, b, temperature)
     soft = torch.softmax(target_logits, dim=-1)
-    return 0.5 * (torch.sum(-soft * torch.log_softmax(logits, dim=-1), dim=-1).mean()
-                  + torch.sum(-soft.t() * torch.log_softmax(logits.t(), dim=-1), dim=-1).mean())
+    return 0.5 * (
+        torch.sum(-soft * torch.log_softmax(logits, dim=-1), dim=-1).mean()
+        + torch.sum(-soft.t() * torch.log_softmax(logits.t(), dim=-1), dim=-1).mean()
+    )

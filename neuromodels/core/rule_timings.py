@@ -9,8 +9,9 @@ time less its ``s``) and the share of the cores the jobs kept busy.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import pandas as pd
 
@@ -29,8 +30,14 @@ def read_benchmark(path: PathLike) -> dict[str, Any]:
         raise DataError(path, "not a Snakemake benchmark file (no 's' column)")
     row = table.iloc[0]
     end = os.path.getmtime(path)
-    return {"job": path.stem, "s": float(row["s"]), "cpu_time": float(row.get("cpu_time", float("nan"))),
-            "max_rss_mb": float(row.get("max_rss", float("nan"))), "start": end - float(row["s"]), "end": end}
+    return {
+        "job": path.stem,
+        "s": float(row["s"]),
+        "cpu_time": float(row.get("cpu_time", float("nan"))),
+        "max_rss_mb": float(row.get("max_rss", float("nan"))),
+        "start": end - float(row["s"]),
+        "end": end,
+    }
 
 
 def rule_of(job: str, rules: Iterable[str]) -> str:
@@ -47,8 +54,13 @@ def rule_table(paths: Iterable[PathLike], rules: Iterable[str] = ()) -> pd.DataF
     if jobs.empty:
         return pd.DataFrame(columns=["rule", "jobs", "seconds", "longest_s", "cpu_seconds", "max_rss_mb", "share"])
     jobs["rule"] = [rule_of(j, rules) for j in jobs["job"]]
-    table = jobs.groupby("rule").agg(jobs=("job", "size"), seconds=("s", "sum"), longest_s=("s", "max"),
-                                     cpu_seconds=("cpu_time", "sum"), max_rss_mb=("max_rss_mb", "max"))
+    table = jobs.groupby("rule").agg(
+        jobs=("job", "size"),
+        seconds=("s", "sum"),
+        longest_s=("s", "max"),
+        cpu_seconds=("cpu_time", "sum"),
+        max_rss_mb=("max_rss_mb", "max"),
+    )
     table["share"] = table["seconds"] / table["seconds"].sum()
     return table.sort_values("seconds", ascending=False).reset_index()
 
@@ -62,8 +74,13 @@ def dag_timing(paths: Iterable[PathLike], rules: Iterable[str] = (), cores: int 
         return {"jobs": 0, "wall_seconds": 0.0, "job_seconds": 0.0, "rules": []}
     wall = max(j["end"] for j in jobs) - min(j["start"] for j in jobs)
     job_seconds = sum(j["s"] for j in jobs)
-    out = {"jobs": len(jobs), "wall_seconds": wall, "job_seconds": job_seconds,
-           "cpu_seconds": float(table["cpu_seconds"].sum()), "cores": cores,
-           "core_busy_share": (job_seconds / (wall * cores)) if cores and wall > 0 else None,
-           "rules": table.to_dict(orient="records")}
+    out = {
+        "jobs": len(jobs),
+        "wall_seconds": wall,
+        "job_seconds": job_seconds,
+        "cpu_seconds": float(table["cpu_seconds"].sum()),
+        "cores": cores,
+        "core_busy_share": (job_seconds / (wall * cores)) if cores and wall > 0 else None,
+        "rules": table.to_dict(orient="records"),
+    }
     return out

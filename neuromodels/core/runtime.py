@@ -11,7 +11,8 @@ import logging
 import os
 import random
 import sys
-from typing import TYPE_CHECKING, Iterator, Literal
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -77,8 +78,13 @@ def select_device(preference: str = "auto", logger: logging.Logger | None = None
     device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}" if use_cuda else "cpu")
     if use_cuda:
         visible = os.environ.get("CUDA_VISIBLE_DEVICES", "all")
-        logger.info("device: %s (%s; CUDA_VISIBLE_DEVICES=%s; torch %s)", device,
-                    torch.cuda.get_device_name(device), visible, torch.__version__)
+        logger.info(
+            "device: %s (%s; CUDA_VISIBLE_DEVICES=%s; torch %s)",
+            device,
+            torch.cuda.get_device_name(device),
+            visible,
+            torch.__version__,
+        )
     else:
         logger.info("device: cpu (%d threads; torch %s)", torch.get_num_threads(), torch.__version__)
     return device
@@ -137,8 +143,9 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype | Non
         if precision == "auto":
             return None
         if precision == "fp16":
-            get_logger(__name__).warning("fp16 autocast is for CUDA; computing in fp32 on %s (bf16 works there)",
-                                         device)
+            get_logger(__name__).warning(
+                "fp16 autocast is for CUDA; computing in fp32 on %s (bf16 works there)", device
+            )
             return None
         return torch.bfloat16 if precision == "bf16" else None
     if precision == "auto":
@@ -166,8 +173,13 @@ def rng_state() -> dict:
     # plain containers and tensors only, so a checkpoint loads with weights_only=True
     state = {
         "python": random.getstate(),
-        "numpy": {"kind": str(kind), "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)), "pos": int(pos),
-                  "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
+        "numpy": {
+            "kind": str(kind),
+            "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached_gaussian": float(cached),
+        },
         "torch": torch.get_rng_state(),
     }
     if torch.cuda.is_available():
@@ -180,8 +192,9 @@ def set_rng_state(state: dict) -> None:
 
     random.setstate(tuple(state["python"][:1]) + (tuple(state["python"][1]),) + tuple(state["python"][2:]))
     npy = state["numpy"]
-    np.random.set_state((npy["kind"], npy["keys"].numpy().astype(np.uint32), npy["pos"], npy["has_gauss"],
-                         npy["cached_gaussian"]))
+    np.random.set_state(
+        (npy["kind"], npy["keys"].numpy().astype(np.uint32), npy["pos"], npy["has_gauss"], npy["cached_gaussian"])
+    )
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -192,8 +205,9 @@ class LogProgress:
     terminal: one line every ``every`` seconds and one at the end, where a progress bar would write hundreds
     of carriage-return redraws into the file. Has the parts of tqdm's interface the package uses."""
 
-    def __init__(self, total: int, initial: int = 0, desc: str = "", every: float = 30.0,
-                 logger: logging.Logger | None = None) -> None:
+    def __init__(
+        self, total: int, initial: int = 0, desc: str = "", every: float = 30.0, logger: logging.Logger | None = None
+    ) -> None:
         import time
 
         self._clock = time.monotonic
@@ -231,8 +245,7 @@ class LogProgress:
         self._last, self._reported = now, self.n
 
 
-def progress_bar(total: int, initial: int = 0, desc: str = "", enabled: bool = True, every: float = 30.0,
-                 stream=None):
+def progress_bar(total: int, initial: int = 0, desc: str = "", enabled: bool = True, every: float = 30.0, stream=None):
     """A tqdm bar on an interactive terminal, :class:`LogProgress` lines when stderr goes to a file, nothing
     when disabled."""
     from tqdm.auto import tqdm

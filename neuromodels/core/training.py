@@ -17,9 +17,10 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -168,7 +169,8 @@ class Trainer:
         if not params:
             raise ValueError("the model has no parameters that require gradients")
         self.optimizer = optimizer or torch.optim.AdamW(
-            params, lr=settings.lr, weight_decay=settings.weight_decay, betas=settings.betas)
+            params, lr=settings.lr, weight_decay=settings.weight_decay, betas=settings.betas
+        )
         self.amp_dtype = resolve_precision(settings.precision, self.device)
         use_scaler = self.amp_dtype == torch.float16 and self.device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda") if use_scaler else None
@@ -187,8 +189,11 @@ class Trainer:
             # OneCycle divides by the warm-up and the decay lengths: keep each at least 2 steps
             warmup = min(max(self.settings.warmup_fraction, 2.0 / total_steps), 1.0 - 2.0 / total_steps)
             return torch.optim.lr_scheduler.OneCycleLR(
-                self.optimizer, max_lr=[g["lr"] for g in self.optimizer.param_groups],
-                total_steps=total_steps, pct_start=warmup)
+                self.optimizer,
+                max_lr=[g["lr"] for g in self.optimizer.param_groups],
+                total_steps=total_steps,
+                pct_start=warmup,
+            )
         if kind == "cosine":
             return torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=max(total_steps, 1))
         raise ValueError(f"unknown scheduler {kind!r} (none, onecycle, cosine)")
@@ -196,7 +201,7 @@ class Trainer:
     def _loss(self, batch: Any) -> tuple[Tensor, dict[str, float]]:
         with autocast(self.device, self.amp_dtype):
             out = self.loss_fn(self.model, batch)
-        loss, metrics = (out if isinstance(out, tuple) else (out, {}))
+        loss, metrics = out if isinstance(out, tuple) else (out, {})
         return loss, {k: float(v.detach() if isinstance(v, Tensor) else v) for k, v in metrics.items()}
 
     def fingerprint(self, total_steps: int, steps_per_epoch: int, data_digest: str = "") -> str:
@@ -204,8 +209,11 @@ class Trainer:
         the step plan, the optimizer's hyper-parameters, the model's parameter names and shapes,
         ``data_digest`` (see :func:`batch_digest`) and ``run_identity``. A checkpoint is resumed only by a run
         with the same fingerprint."""
-        settings = {k: v for k, v in asdict(self.settings).items()
-                    if k not in ("checkpoint_path", "checkpoint_every", "progress", "desc")}
+        settings = {
+            k: v
+            for k, v in asdict(self.settings).items()
+            if k not in ("checkpoint_path", "checkpoint_every", "progress", "desc")
+        }
         what = {
             "settings": settings,
             "total_steps": total_steps,
@@ -257,15 +265,28 @@ class Trainer:
             metrics = distributed.mean_across_ranks(metrics, local_n / max(global_n, 1))
         return metrics
 
-    def _checkpoint(self, step: int, epoch: int, history: list[dict],
-                    running: dict[str, float] | None = None, n_running: int = 0) -> None:
+    def _checkpoint(
+        self, step: int, epoch: int, history: list[dict], running: dict[str, float] | None = None, n_running: int = 0
+    ) -> None:
         """Save the state; ``running``/``n_running`` are the current epoch's metric sums so far, so that a
         resumed epoch's mean in the history covers all of its steps, as in an uninterrupted run."""
         if self.settings.checkpoint_path:
-            extra = {"history": history, "running": dict(running or {}), "n_running": int(n_running),
-                     "fingerprint": self._fingerprint}
-            save_checkpoint(self.settings.checkpoint_path, self.model, self.optimizer, self.scheduler,
-                            self.scaler, step=step, epoch=epoch, extra=extra)
+            extra = {
+                "history": history,
+                "running": dict(running or {}),
+                "n_running": int(n_running),
+                "fingerprint": self._fingerprint,
+            }
+            save_checkpoint(
+                self.settings.checkpoint_path,
+                self.model,
+                self.optimizer,
+                self.scheduler,
+                self.scaler,
+                step=step,
+                epoch=epoch,
+                extra=extra,
+            )
 
     def fit(self, data: DataFn, steps_per_epoch: int | None = None) -> TrainResult:
         """Train over ``data(epoch)`` for ``settings.epochs`` epochs (or ``settings.max_steps`` steps)."""
@@ -288,12 +309,20 @@ class Trainer:
         state = None
         if s.checkpoint_path and Path(s.checkpoint_path).exists():
             try:
-                state = load_checkpoint(s.checkpoint_path, self.model, self.optimizer, self.scheduler,
-                                        self.scaler, map_location=self.device, fingerprint=self._fingerprint)
+                state = load_checkpoint(
+                    s.checkpoint_path,
+                    self.model,
+                    self.optimizer,
+                    self.scheduler,
+                    self.scaler,
+                    map_location=self.device,
+                    fingerprint=self._fingerprint,
+                )
             except StaleCheckpoint as exc:
                 # e.g. left by a killed run with another preset or learning rate: resuming it would mix runs
-                log.warning("%s: not resuming %s (%s); training from the start and replacing it", s.desc,
-                            exc.path, exc.problem)
+                log.warning(
+                    "%s: not resuming %s (%s); training from the start and replacing it", s.desc, exc.path, exc.problem
+                )
         if state is not None:
             step, start_epoch = state["step"], state["epoch"]
             history = list(state["extra"].get("history", []))
@@ -353,8 +382,9 @@ class Trainer:
         finally:
             bar.close()
         self.model.eval()
-        result = TrainResult(steps=step, epochs=epoch, samples=samples, seconds=seconds, history=history,
-                             resumed_from_step=resumed_from)
+        result = TrainResult(
+            steps=step, epochs=epoch, samples=samples, seconds=seconds, history=history, resumed_from_step=resumed_from
+        )
         if samples:
             log.info("%s: %d steps, %.1f samples/s on %s", s.desc, step, result.samples_per_second, self.device)
         return result

@@ -17,8 +17,8 @@ four weights are fitted by maximum likelihood (a conditional logit) on the train
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 from scipy.ndimage import gaussian_filter
@@ -32,8 +32,9 @@ __all__ = ["BASELINES", "centre_bias_map", "baseline_paths", "GuidedWalk", "fit_
 BASELINES: tuple[str, ...] = ("random", "centre_bias", "nearest", "similarity")
 
 
-def centre_bias_map(trials: dict[str, Trial], scanpaths: Sequence[Scanpath], bins: int = 32,
-                    sigma: float = 2.0) -> np.ndarray:
+def centre_bias_map(
+    trials: dict[str, Trial], scanpaths: Sequence[Scanpath], bins: int = 32, sigma: float = 2.0
+) -> np.ndarray:
     """(bins, bins) fixation density of the training scanpaths over normalised (y, x), smoothed, summing to 1."""
     hist = np.zeros((bins, bins))
     for s in scanpaths:
@@ -80,9 +81,16 @@ def _similarity_weights(crops: np.ndarray, temperature: float) -> np.ndarray:
     return w / w.sum()
 
 
-def baseline_paths(name: str, trial: Trial, length: int, n_samples: int, rng: np.random.Generator,
-                   density: np.ndarray | None = None, crops: np.ndarray | None = None,
-                   temperature: float = 0.5) -> list[list[int]]:
+def baseline_paths(
+    name: str,
+    trial: Trial,
+    length: int,
+    n_samples: int,
+    rng: np.random.Generator,
+    density: np.ndarray | None = None,
+    crops: np.ndarray | None = None,
+    temperature: float = 0.5,
+) -> list[list[int]]:
     """``n_samples`` scanpaths (object indices) of ``length`` fixations from baseline ``name``."""
     n = trial.n_objects
     if name == "random":
@@ -141,8 +149,9 @@ class GuidedWalk:
     n_choices: int = 0
     log_likelihood: float = float("nan")
 
-    def paths(self, trial: Trial, crops: np.ndarray, n_samples: int, max_length: int,
-              rng: np.random.Generator) -> list[list[int]]:
+    def paths(
+        self, trial: Trial, crops: np.ndarray, n_samples: int, max_length: int, rng: np.random.Generator
+    ) -> list[list[int]]:
         """``n_samples`` walks on ``trial`` (crops uint8 (n + 1, 3, h, w), the target last): each ends on the
         target (included) or at ``max_length`` fixations."""
         z, w, target = _rgb_z(crops), np.asarray(self.weights), trial.target_index
@@ -161,8 +170,9 @@ class GuidedWalk:
         return out
 
 
-def fit_guided_walk(trials: dict[str, Trial], scanpaths: Sequence[Scanpath], crops: dict[str, np.ndarray],
-                    l2: float = 1e-3) -> GuidedWalk:
+def fit_guided_walk(
+    trials: dict[str, Trial], scanpaths: Sequence[Scanpath], crops: dict[str, np.ndarray], l2: float = 1e-3
+) -> GuidedWalk:
     """The walk's weights by maximum likelihood of every fixation choice of ``scanpaths`` (their object
     sequences, from the display centre), given the crops of their trials (``crops[trial]``, the target last).
     Pass the training trials' scanpaths only: nothing else is seen. A small ridge (``l2``) keeps the weights
@@ -186,7 +196,7 @@ def fit_guided_walk(trials: dict[str, Trial], scanpaths: Sequence[Scanpath], cro
     x = np.zeros((len(feats), n_max, len(WALK_FEATURES)))
     mask = np.zeros((len(feats), n_max), bool)
     for i, f in enumerate(feats):
-        x[i, :len(f)], mask[i, :len(f)] = f, True
+        x[i, : len(f)], mask[i, : len(f)] = f, True
     idx = np.asarray(chosen)
     x_chosen = x[np.arange(len(idx)), idx]
 
@@ -203,5 +213,4 @@ def fit_guided_walk(trials: dict[str, Trial], scanpaths: Sequence[Scanpath], cro
 
     result = minimize(nll, np.zeros(len(WALK_FEATURES)), jac=True, method="L-BFGS-B")
     w = result.x
-    return GuidedWalk(tuple(float(v) for v in w), tuple(used), len(idx),
-                      float(-(nll(w)[0] - l2 * float(w @ w))))
+    return GuidedWalk(tuple(float(v) for v in w), tuple(used), len(idx), float(-(nll(w)[0] - l2 * float(w @ w))))

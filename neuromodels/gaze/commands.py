@@ -33,8 +33,20 @@ def _skip(exc, args: argparse.Namespace, dataset, p, out_dir) -> None:
     if out_dir:
         out = Path(out_dir)
         positional = getattr(args, "positional", None) or "gaussian"
-        write_table(out / "metrics.csv", pd.DataFrame([{"split": args.split, "model": SKIPPED, "seed": args.seed,
-                                                        "positional": positional, "skipped": exc.reason}]))
+        write_table(
+            out / "metrics.csv",
+            pd.DataFrame(
+                [
+                    {
+                        "split": args.split,
+                        "model": SKIPPED,
+                        "seed": args.seed,
+                        "positional": positional,
+                        "skipped": exc.reason,
+                    }
+                ]
+            ),
+        )
         write_json(out / "scanpaths.json", {**info, "notes": data_notes(dataset, p.max_length)})
 
 
@@ -44,16 +56,18 @@ SKIPPED = "skipped"
 def _split(dataset, name: str, params: dict, seed: int) -> dict:
     from .data import split_trials
 
-    return split_trials(dataset, name, seed, test_fraction=params["test_fraction"],
-                        heldout_layout=params["heldout_layout"])
+    return split_trials(
+        dataset, name, seed, test_fraction=params["test_fraction"], heldout_layout=params["heldout_layout"]
+    )
 
 
 def cmd_simulate(args: argparse.Namespace) -> None:
     from .simulate import SimulationSettings, simulate_dataset
 
     p, params = _settings(args)
-    settings = SimulationSettings(displays_per_layout=p.displays_per_layout, viewers=p.viewers, cell_px=p.cell_px,
-                                  n_products=p.n_products)
+    settings = SimulationSettings(
+        displays_per_layout=p.displays_per_layout, viewers=p.viewers, cell_px=p.cell_px, n_products=p.n_products
+    )
     simulate_dataset(args.out_dir, settings, seed=args.seed, fixations_format=params["fixations_format"])
 
 
@@ -71,9 +85,17 @@ def cmd_train(args: argparse.Namespace) -> None:
     except SplitUnavailable as exc:
         _skip(exc, args, dataset, p, args.evaluate_dir)
         return
-    trained = train_oat(dataset, split, p, seed=args.seed, positional=args.positional or params["positional"],
-                        device=device, checkpoint_path=args.checkpoint, precision=args.precision,
-                        image_blind=args.image_blind)
+    trained = train_oat(
+        dataset,
+        split,
+        p,
+        seed=args.seed,
+        positional=args.positional or params["positional"],
+        device=device,
+        checkpoint_path=args.checkpoint,
+        precision=args.precision,
+        image_blind=args.image_blind,
+    )
     trained.meta["data_notes"] = dataset.notes
     save_model(args.out, trained)
     if args.history:
@@ -85,8 +107,17 @@ def cmd_train(args: argparse.Namespace) -> None:
         from .train import load_model
 
         if distributed.is_main():
-            _evaluate(load_model(args.out, device), args.out, dataset, args.split, split, p, args.seed, device,
-                      args.evaluate_dir)
+            _evaluate(
+                load_model(args.out, device),
+                args.out,
+                dataset,
+                args.split,
+                split,
+                p,
+                args.seed,
+                device,
+                args.evaluate_dir,
+            )
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
@@ -106,8 +137,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     _evaluate(trained, args.model, dataset, args.split, split, p, args.seed, device, args.out_dir)
 
 
-def _evaluate(trained, model_path, dataset, split_name: str, split: dict, p, seed: int, device,
-              out_dir) -> None:
+def _evaluate(trained, model_path, dataset, split_name: str, split: dict, p, seed: int, device, out_dir) -> None:
     """Metrics on the test trials (OAT, the baselines, the guided walk and the human ceiling; or the image-blind
     control's own rows); metrics.csv and scanpaths.json (with the data's counts of what was dropped)."""
     from ..core.io import write_json, write_table
@@ -118,32 +148,45 @@ def _evaluate(trained, model_path, dataset, split_name: str, split: dict, p, see
         from ..core.errors import DataError
 
         raise DataError(model_path, f"trained on another {split_name} split (other data or seed)")
-    table, generated = evaluate_split(trained, dataset, split_name, split, p.n_samples, p.max_length,
-                                      p.multimatch_samples, seed=seed, device=device)
+    table, generated = evaluate_split(
+        trained, dataset, split_name, split, p.n_samples, p.max_length, p.multimatch_samples, seed=seed, device=device
+    )
     table.insert(1, "seed", seed)
     table.insert(2, "positional", trained.meta["positional"])
     out = Path(out_dir)
     write_table(out / "metrics.csv", table)
     generated["notes"] = data_notes(dataset, p.max_length)
-    generated["training"] = {"positional_fit": trained.meta.get("positional_fit", {}),
-                             "selection": trained.meta.get("selection", {})}
+    generated["training"] = {
+        "positional_fit": trained.meta.get("positional_fit", {}),
+        "selection": trained.meta.get("selection", {}),
+    }
     write_json(out / "scanpaths.json", generated)
     rows = table.set_index("model")
     name = "image_blind" if trained.meta.get("image_blind") else "oat_sampled"
-    get_logger(__name__).info("%s split, seed %d: %s Sequence Score %.3f, delta %.3f", split_name, seed, name,
-                              rows.loc[name, "sequence_score"], rows.loc[name, "delta"])
+    get_logger(__name__).info(
+        "%s split, seed %d: %s Sequence Score %.3f, delta %.3f",
+        split_name,
+        seed,
+        name,
+        rows.loc[name, "sequence_score"],
+        rows.loc[name, "delta"],
+    )
 
 
 def data_notes(dataset, max_length: int) -> dict:
     """The data set's counts of what reading or training left out or replaced."""
-    return {"fixations_on_no_object_left_out": int(dataset.notes.get("fixations_on_no_object", 0)),
-            "fixations": int(dataset.notes.get("fixations", 0)),
-            "target_absent_scanpaths_read": int(dataset.notes.get("target_absent_scanpaths", 0)),
-            "fixations_off_screen_clipped": int(dataset.notes.get("fixations_off_screen_clipped", 0)),
-            "scanpaths_without_object_fixations_not_trained_on": int(sum(
-                len(sp.object_sequence()) == 0 for sp in dataset.scanpaths)),
-            "scanpaths_cut_to_max_length_in_training": int(sum(
-                len(sp.object_sequence()) > max_length for sp in dataset.scanpaths))}
+    return {
+        "fixations_on_no_object_left_out": int(dataset.notes.get("fixations_on_no_object", 0)),
+        "fixations": int(dataset.notes.get("fixations", 0)),
+        "target_absent_scanpaths_read": int(dataset.notes.get("target_absent_scanpaths", 0)),
+        "fixations_off_screen_clipped": int(dataset.notes.get("fixations_off_screen_clipped", 0)),
+        "scanpaths_without_object_fixations_not_trained_on": int(
+            sum(len(sp.object_sequence()) == 0 for sp in dataset.scanpaths)
+        ),
+        "scanpaths_cut_to_max_length_in_training": int(
+            sum(len(sp.object_sequence()) > max_length for sp in dataset.scanpaths)
+        ),
+    }
 
 
 def cmd_summarize(args: argparse.Namespace) -> None:
@@ -177,14 +220,17 @@ def cmd_summarize(args: argparse.Namespace) -> None:
         notes["splits_skipped"] = {f"{r.split} seed {int(r.seed)}": str(r.skipped) for r in skipped.itertuples()}
     notes["multimatch_pairs"] = int(table["mm_pairs"].sum())
     notes["multimatch_pairs_padded"] = int(table["mm_pairs_short"].sum())
-    notes["multimatch_short_paths"] = ("every test trial and viewer is scored; a path of fewer than 3 fixations is "
-                                       "padded to 3 with rows of ones as OAT pads it; the mm_*_dropped columns "
-                                       "leave such pairs out")
+    notes["multimatch_short_paths"] = (
+        "every test trial and viewer is scored; a path of fewer than 3 fixations is "
+        "padded to 3 with rows of ones as OAT pads it; the mm_*_dropped columns "
+        "leave such pairs out"
+    )
     fits = [g["training"]["positional_fit"] for g in generated if (g.get("training") or {}).get("positional_fit")]
     if fits:  # the Gaussian table is fitted alone, the same for every seed: its fit once
         notes["positional_table_fit"] = fits[0]
-    notes["oat_selection_per_seed"] = {str(g.get("seed", i)): (g.get("training") or {}).get("selection", {})
-                                       for i, g in enumerate(generated)}
+    notes["oat_selection_per_seed"] = {
+        str(g.get("seed", i)): (g.get("training") or {}).get("selection", {}) for i, g in enumerate(generated)
+    }
     walks = [g["guided_walk"] for g in generated if g.get("guided_walk")]
     if walks:
         notes["guided_walk_weights_first_seed"] = walks[0]["weights"]
@@ -199,15 +245,23 @@ def cmd_bench(args: argparse.Namespace) -> None:
     from ..core.runtime import select_device
     from .bench import run_benchmark
 
-    run_benchmark(args.out, preset=args.preset, device=select_device(args.device), precision=args.precision,
-                  steps=args.steps, seed=args.seed)
+    run_benchmark(
+        args.out,
+        preset=args.preset,
+        device=select_device(args.device),
+        precision=args.precision,
+        steps=args.steps,
+        seed=args.seed,
+    )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "gaze", help="OAT scanpath prediction for visual search, scored against viewers",
+        "gaze",
+        help="OAT scanpath prediction for visual search, scored against viewers",
         description="Simulate (or read) visual-search scanpaths on shelf displays, train OAT per split, and score "
-                    "it and the baselines with Sequence Score, edit distance, MultiMatch and behaviour.")
+        "it and the baselines with Sequence Score, edit distance, MultiMatch and behaviour.",
+    )
     steps = parser.add_subparsers(dest="step", metavar="<step>", required=True)
 
     def common(p: argparse.ArgumentParser, device: bool = True) -> None:
@@ -217,34 +271,50 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     from .presets import POSITIONAL_ENCODINGS, SPLITS
 
-    sim = steps.add_parser("simulate", help="simulate shelf displays and guided-search viewers",
-                           description="Write displays.jsonl, fixations.jsonl (or .csv), images/ and truth.json "
-                                       "(the walk's parameters and the behaviour it produced).")
+    sim = steps.add_parser(
+        "simulate",
+        help="simulate shelf displays and guided-search viewers",
+        description="Write displays.jsonl, fixations.jsonl (or .csv), images/ and truth.json "
+        "(the walk's parameters and the behaviour it produced).",
+    )
     sim.add_argument("--out-dir", type=Path, required=True, help="output folder")
     common(sim, device=False)
     sim.set_defaults(func=cmd_simulate)
 
-    tr = steps.add_parser("train", help="train OAT on one split's training trials (resumable)",
-                          description="Teacher-forced OAT training through the shared trainer; early stopping on "
-                                      "the validation loss.")
+    tr = steps.add_parser(
+        "train",
+        help="train OAT on one split's training trials (resumable)",
+        description="Teacher-forced OAT training through the shared trainer; early stopping on the validation loss.",
+    )
     tr.add_argument("--data", type=Path, default=None, help="scanpath data set folder (or coco_* in --params)")
     tr.add_argument("--split", required=True, choices=SPLITS, help="how test trials are held out")
-    tr.add_argument("--positional", default=None, choices=POSITIONAL_ENCODINGS,
-                    help="positional encoding (default: the config's)")
+    tr.add_argument(
+        "--positional", default=None, choices=POSITIONAL_ENCODINGS, help="positional encoding (default: the config's)"
+    )
     tr.add_argument("--out", type=Path, required=True, help="trained model file (.pt)")
     tr.add_argument("--checkpoint", type=Path, default=None, help="checkpoint file; an existing one is resumed")
     tr.add_argument("--history", type=Path, default=None, help="JSON with settings, split and history")
-    tr.add_argument("--image-blind", action="store_true",
-                    help="train the image-blind control: OAT with every crop replaced by zeros, trained the same way")
-    tr.add_argument("--evaluate-dir", type=Path, default=None,
-                    help="also evaluate the trained model here, as `evaluate --out-dir` would (metrics.csv, "
-                         "scanpaths.json), without reading the data again")
+    tr.add_argument(
+        "--image-blind",
+        action="store_true",
+        help="train the image-blind control: OAT with every crop replaced by zeros, trained the same way",
+    )
+    tr.add_argument(
+        "--evaluate-dir",
+        type=Path,
+        default=None,
+        help="also evaluate the trained model here, as `evaluate --out-dir` would (metrics.csv, "
+        "scanpaths.json), without reading the data again",
+    )
     common(tr)
     tr.set_defaults(func=cmd_train)
 
-    ev = steps.add_parser("evaluate", help="score OAT, the baselines and the human ceiling on held-out trials",
-                          description="Greedy and sampled OAT scanpaths and every baseline against the held-out "
-                                      "viewers: metrics.csv and scanpaths.json.")
+    ev = steps.add_parser(
+        "evaluate",
+        help="score OAT, the baselines and the human ceiling on held-out trials",
+        description="Greedy and sampled OAT scanpaths and every baseline against the held-out "
+        "viewers: metrics.csv and scanpaths.json.",
+    )
     ev.add_argument("--model", type=Path, required=True, help="model file written by `train`")
     ev.add_argument("--data", type=Path, default=None, help="scanpath data set folder")
     ev.add_argument("--split", required=True, choices=SPLITS, help="the split the model was trained on")
@@ -252,13 +322,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     common(ev)
     ev.set_defaults(func=cmd_evaluate)
 
-    sm = steps.add_parser("summarize", help="the metrics table of every split, the figure and summary.json",
-                          description="Join every seed's and split's tables, draw example scanpaths (human and OAT "
-                                      "side by side) and write summary.json: the statistics per seed that the "
-                                      "claims registry (neuromodels/gaze/claims.yaml) judges.")
+    sm = steps.add_parser(
+        "summarize",
+        help="the metrics table of every split, the figure and summary.json",
+        description="Join every seed's and split's tables, draw example scanpaths (human and OAT "
+        "side by side) and write summary.json: the statistics per seed that the "
+        "claims registry (neuromodels/gaze/claims.yaml) judges.",
+    )
     sm.add_argument("--inputs", type=Path, nargs="+", required=True, help="metrics.csv files")
-    sm.add_argument("--scanpaths", type=Path, nargs="+", required=True,
-                    help="scanpaths.json of each seed (the first is drawn; their notes are summed)")
+    sm.add_argument(
+        "--scanpaths",
+        type=Path,
+        nargs="+",
+        required=True,
+        help="scanpaths.json of each seed (the first is drawn; their notes are summed)",
+    )
     sm.add_argument("--data", type=Path, default=None, help="the first seed's scanpath data set folder")
     sm.add_argument("--table", type=Path, required=True, help="output CSV")
     sm.add_argument("--figure", type=Path, required=True, help="output PNG")
@@ -268,10 +346,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def register_bench(bench_subparsers: argparse._SubParsersAction) -> None:
-    b = bench_subparsers.add_parser("gaze", help="OAT training sequences/s and decoding latency vs reference attention",
-                                    description="Training throughput (scanpaths/s) and per-scanpath decoding latency "
-                                                "(greedy and sampled) of OAT with the fused attention and with the "
-                                                "plain softmax reference, in one process.")
+    b = bench_subparsers.add_parser(
+        "gaze",
+        help="OAT training sequences/s and decoding latency vs reference attention",
+        description="Training throughput (scanpaths/s) and per-scanpath decoding latency "
+        "(greedy and sampled) of OAT with the fused attention and with the "
+        "plain softmax reference, in one process.",
+    )
     b.add_argument("--out", type=Path, required=True, help="output JSON")
     b.add_argument("--preset", default="default", choices=PRESET_CHOICES, help="sizes (default: default)")
     b.add_argument("--steps", type=int, default=None, help="timed repeats per measurement")

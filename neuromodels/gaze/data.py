@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -33,8 +34,21 @@ from ..core.errors import ConfigError, DataError
 from ..core.io import PathLike, atomic_path
 from ..core.runtime import get_logger
 
-__all__ = ["Trial", "Scanpath", "ScanpathDataset", "read_dataset", "write_dataset", "read_coco_search18",
-           "map_fixations", "split_trials", "SplitUnavailable", "object_crops", "DISPLAYS", "FIXATIONS_JSONL", "FIXATIONS_CSV"]
+__all__ = [
+    "Trial",
+    "Scanpath",
+    "ScanpathDataset",
+    "read_dataset",
+    "write_dataset",
+    "read_coco_search18",
+    "map_fixations",
+    "split_trials",
+    "SplitUnavailable",
+    "object_crops",
+    "DISPLAYS",
+    "FIXATIONS_JSONL",
+    "FIXATIONS_CSV",
+]
 
 log = get_logger(__name__)
 
@@ -99,11 +113,20 @@ class Trial:
             except ValueError:
                 return str(p)
 
-        return {"trial": self.trial, "image": rel(self.image), "width": int(self.width), "height": int(self.height),
-                "layout": self.layout, "target": self.target, "target_label": self.target_label,
-                "target_image": rel(self.target_image),
-                "objects": [{"id": oid, "box": [float(v) for v in box], "row": int(r), "col": int(c)}
-                            for oid, box, r, c in zip(self.object_ids, self.boxes, self.rows, self.cols)]}
+        return {
+            "trial": self.trial,
+            "image": rel(self.image),
+            "width": int(self.width),
+            "height": int(self.height),
+            "layout": self.layout,
+            "target": self.target,
+            "target_label": self.target_label,
+            "target_image": rel(self.target_image),
+            "objects": [
+                {"id": oid, "box": [float(v) for v in box], "row": int(r), "col": int(c)}
+                for oid, box, r, c in zip(self.object_ids, self.boxes, self.rows, self.cols)
+            ],
+        }
 
 
 @dataclass
@@ -207,8 +230,9 @@ def _parse_display(entry: Any, path: Path, line: int, root: Path, grid_bins: int
             raise DataError(path, f"{where}: object {obj['id']}: box must be [x0, y0, x1, y1]")
         x0, y0, x1, y1 = map(float, box)
         if not (0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height):
-            raise DataError(path, f"{where}: object {obj['id']}: box {box} is empty or outside the "
-                                  f"{width}x{height} image")
+            raise DataError(
+                path, f"{where}: object {obj['id']}: box {box} is empty or outside the {width}x{height} image"
+            )
         ids.append(str(obj["id"]))
         boxes.append((x0, y0, x1, y1))
         rows.append(obj.get("row"))
@@ -228,10 +252,20 @@ def _parse_display(entry: Any, path: Path, line: int, root: Path, grid_bins: int
             raise DataError(path, f"{where}: negative row or col")
     image = root / str(entry["image"])
     target_image = entry.get("target_image")
-    return Trial(trial=trial, image=image, width=width, height=height, object_ids=ids, boxes=boxes_arr,
-                 rows=rows_arr, cols=cols_arr, target=target, layout=str(entry.get("layout") or ""),
-                 target_image=(root / str(target_image)) if target_image else None,
-                 target_label=str(entry.get("target_label") or target))
+    return Trial(
+        trial=trial,
+        image=image,
+        width=width,
+        height=height,
+        object_ids=ids,
+        boxes=boxes_arr,
+        rows=rows_arr,
+        cols=cols_arr,
+        target=target,
+        layout=str(entry.get("layout") or ""),
+        target_image=(root / str(target_image)) if target_image else None,
+        target_label=str(entry.get("target_label") or target),
+    )
 
 
 def _json_lines(path: Path) -> Iterator[tuple[int, Any]]:
@@ -263,8 +297,16 @@ def read_displays(path: PathLike, grid_bins: int = 8) -> dict[str, Trial]:
 
 
 # ---------------------------------------------------------------------------------------- fixations
-def _check_scanpath(path: Path, trial: Trial | None, trial_id: str, viewer: str, x: np.ndarray, y: np.ndarray,
-                    duration: np.ndarray, objects: Sequence[Any] | None) -> None:
+def _check_scanpath(
+    path: Path,
+    trial: Trial | None,
+    trial_id: str,
+    viewer: str,
+    x: np.ndarray,
+    y: np.ndarray,
+    duration: np.ndarray,
+    objects: Sequence[Any] | None,
+) -> None:
     where = f"trial {trial_id}, viewer {viewer}"
     if trial is None:
         raise DataError(path, f"{where}: unknown trial (not in {DISPLAYS})")
@@ -279,8 +321,9 @@ def _check_scanpath(path: Path, trial: Trial | None, trial_id: str, viewer: str,
     outside = (x < 0) | (x >= trial.width) | (y < 0) | (y >= trial.height)
     if outside.any():
         i = int(np.argmax(outside))
-        raise DataError(path, f"{where}, fixation {i}: ({x[i]:g}, {y[i]:g}) is outside the "
-                              f"{trial.width}x{trial.height} image")
+        raise DataError(
+            path, f"{where}, fixation {i}: ({x[i]:g}, {y[i]:g}) is outside the {trial.width}x{trial.height} image"
+        )
     nonpos = duration <= 0
     if nonpos.any():
         i = int(np.argmax(nonpos))
@@ -299,16 +342,24 @@ def _floats(values: Any, path: Path, where: str, name: str) -> np.ndarray:
         raise DataError(path, f"{where}: {name} must be numbers") from None
 
 
-def _make_scanpath(path: Path, trials: dict[str, Trial], trial_id: str, viewer: str, x: np.ndarray,
-                   y: np.ndarray, duration: np.ndarray, objects: Sequence[Any] | None, margin: float,
-                   notes: Counter) -> Scanpath:
+def _make_scanpath(
+    path: Path,
+    trials: dict[str, Trial],
+    trial_id: str,
+    viewer: str,
+    x: np.ndarray,
+    y: np.ndarray,
+    duration: np.ndarray,
+    objects: Sequence[Any] | None,
+    margin: float,
+    notes: Counter,
+) -> Scanpath:
     trial = trials.get(trial_id)
     _check_scanpath(path, trial, trial_id, viewer, x, y, duration, objects)
     assert trial is not None
     if objects is not None:
         index = {oid: k for k, oid in enumerate(trial.object_ids)}
-        obj = np.array([index.get(str(o), NO_OBJECT) if o is not None else NO_OBJECT for o in objects],
-                       dtype=np.int64)
+        obj = np.array([index.get(str(o), NO_OBJECT) if o is not None else NO_OBJECT for o in objects], dtype=np.int64)
     else:
         obj = map_fixations(trial, x, y, margin)
     notes["fixations"] += len(obj)
@@ -316,8 +367,9 @@ def _make_scanpath(path: Path, trials: dict[str, Trial], trial_id: str, viewer: 
     return Scanpath(trial_id, viewer, x, y, duration, obj)
 
 
-def read_fixations(path: PathLike, trials: dict[str, Trial], margin: float = 0.02,
-                   notes: Counter | None = None) -> list[Scanpath]:
+def read_fixations(
+    path: PathLike, trials: dict[str, Trial], margin: float = 0.02, notes: Counter | None = None
+) -> list[Scanpath]:
     """Read ``fixations.jsonl`` or ``fixations.csv`` (by suffix), validated against ``trials``."""
     path = Path(path)
     notes = Counter() if notes is None else notes
@@ -337,15 +389,29 @@ def read_fixations(path: PathLike, trials: dict[str, Trial], margin: float = 0.0
             values = pd.to_numeric(table[col], errors="coerce")
             if values.isna().any():
                 row = int(np.argmax(values.isna().to_numpy()))
-                raise DataError(path, f"trial {table['trial'].iloc[row]}, viewer {table['viewer'].iloc[row]}: "
-                                      f"{col} {table[col].iloc[row]!r} is not a number")
+                raise DataError(
+                    path,
+                    f"trial {table['trial'].iloc[row]}, viewer {table['viewer'].iloc[row]}: "
+                    f"{col} {table[col].iloc[row]!r} is not a number",
+                )
             table[col] = values
         for (trial_id, viewer), group in table.groupby(["trial", "viewer"], sort=False):
             group = group.sort_values("fixation", kind="stable")
             objects = list(group["object"]) if "object" in group else None
-            scanpaths.append(_make_scanpath(path, trials, str(trial_id), str(viewer),
-                                            group["x"].to_numpy(float), group["y"].to_numpy(float),
-                                            group["duration"].to_numpy(float), objects, margin, notes))
+            scanpaths.append(
+                _make_scanpath(
+                    path,
+                    trials,
+                    str(trial_id),
+                    str(viewer),
+                    group["x"].to_numpy(float),
+                    group["y"].to_numpy(float),
+                    group["duration"].to_numpy(float),
+                    objects,
+                    margin,
+                    notes,
+                )
+            )
     else:
         for line_no, entry in _json_lines(path):
             if not isinstance(entry, dict):
@@ -359,10 +425,20 @@ def read_fixations(path: PathLike, trials: dict[str, Trial], margin: float = 0.0
             if (trial_id, viewer) in seen:
                 raise DataError(path, f"{where}: listed twice")
             seen.add((trial_id, viewer))
-            scanpaths.append(_make_scanpath(
-                path, trials, trial_id, viewer, _floats(entry["x"], path, where, "x"),
-                _floats(entry["y"], path, where, "y"), _floats(entry["duration"], path, where, "duration"),
-                entry.get("object"), margin, notes))
+            scanpaths.append(
+                _make_scanpath(
+                    path,
+                    trials,
+                    trial_id,
+                    viewer,
+                    _floats(entry["x"], path, where, "x"),
+                    _floats(entry["y"], path, where, "y"),
+                    _floats(entry["duration"], path, where, "duration"),
+                    entry.get("object"),
+                    margin,
+                    notes,
+                )
+            )
     if not scanpaths:
         raise DataError(path, "no scanpaths")
     return scanpaths
@@ -386,13 +462,18 @@ def read_dataset(folder: PathLike, margin: float = 0.02, grid_bins: int = 8) -> 
             raise DataError(trial.image, f"trial {trial.trial}: display image not found")
     ds = ScanpathDataset(folder, trials, scanpaths, dict(notes))
     if notes["fixations_on_no_object"]:
-        log.warning("%s: %d of %d fixations fall on no object (left out of object sequences)", folder,
-                    notes["fixations_on_no_object"], notes["fixations"])
+        log.warning(
+            "%s: %d of %d fixations fall on no object (left out of object sequences)",
+            folder,
+            notes["fixations_on_no_object"],
+            notes["fixations"],
+        )
     return ds
 
 
-def write_dataset(folder: PathLike, trials: Sequence[Trial], scanpaths: Sequence[Scanpath],
-                  fixations_format: str = "jsonl") -> Path:
+def write_dataset(
+    folder: PathLike, trials: Sequence[Trial], scanpaths: Sequence[Scanpath], fixations_format: str = "jsonl"
+) -> Path:
     """Write ``displays.jsonl`` and the fixations (``jsonl`` or ``csv``) atomically; images must already be
     in ``folder``. Object columns are written as ids ("" for no object)."""
     folder = Path(folder)
@@ -405,20 +486,41 @@ def write_dataset(folder: PathLike, trials: Sequence[Trial], scanpaths: Sequence
         return [names[k] if k >= 0 else "" for k in s.objects]
 
     if fixations_format == "csv":
-        rows = [{"trial": s.trial, "viewer": s.viewer, "fixation": i, "x": float(s.x[i]), "y": float(s.y[i]),
-                 "duration": float(s.duration[i]), "object": oid}
-                for s in scanpaths for i, oid in enumerate(ids(s))]
+        rows = [
+            {
+                "trial": s.trial,
+                "viewer": s.viewer,
+                "fixation": i,
+                "x": float(s.x[i]),
+                "y": float(s.y[i]),
+                "duration": float(s.duration[i]),
+                "object": oid,
+            }
+            for s in scanpaths
+            for i, oid in enumerate(ids(s))
+        ]
         with atomic_path(folder / FIXATIONS_CSV) as tmp:
             pd.DataFrame(rows, columns=[*CSV_COLUMNS, "object"]).to_csv(tmp, index=False)
         return folder / FIXATIONS_CSV
     if fixations_format != "jsonl":
         raise ConfigError("fixations_format", f"must be 'jsonl' or 'csv', got {fixations_format!r}")
     with atomic_path(folder / FIXATIONS_JSONL) as tmp:
-        tmp.write_text("".join(json.dumps({"trial": s.trial, "viewer": s.viewer,
-                                           "x": [round(float(v), 3) for v in s.x],
-                                           "y": [round(float(v), 3) for v in s.y],
-                                           "duration": [round(float(v), 4) for v in s.duration],
-                                           "object": ids(s)}) + "\n" for s in scanpaths))
+        tmp.write_text(
+            "".join(
+                json.dumps(
+                    {
+                        "trial": s.trial,
+                        "viewer": s.viewer,
+                        "x": [round(float(v), 3) for v in s.x],
+                        "y": [round(float(v), 3) for v in s.y],
+                        "duration": [round(float(v), 4) for v in s.duration],
+                        "object": ids(s),
+                    }
+                )
+                + "\n"
+                for s in scanpaths
+            )
+        )
     return folder / FIXATIONS_JSONL
 
 
@@ -428,8 +530,13 @@ COCO_KEYS = ("name", "subject", "task", "X", "Y", "T")
 DATA_SPLITS = {"train": "train", "valid": "val", "validation": "val", "val": "val", "test": "test"}
 
 
-def read_coco_search18(path: PathLike | Sequence[PathLike], image_root: PathLike, grid: tuple[int, int] = (6, 10),
-                       image_size: tuple[int, int] | None = None, margin: float = 0.02) -> ScanpathDataset:
+def read_coco_search18(
+    path: PathLike | Sequence[PathLike],
+    image_root: PathLike,
+    grid: tuple[int, int] = (6, 10),
+    image_size: tuple[int, int] | None = None,
+    margin: float = 0.02,
+) -> ScanpathDataset:
     """Read COCO-Search18's fixation JSON files as published (one file or several, e.g. the target-present and
     target-absent files of every split): lists of records with name, subject, task, condition, bbox [x, y, w,
     h], X, Y, T in ms, length, split.
@@ -466,17 +573,28 @@ def read_coco_search18(path: PathLike | Sequence[PathLike], image_root: PathLike
         if not trial.image.is_file():
             raise DataError(trial.image, f"trial {trial.trial}: image not found")
     if notes["target_absent_scanpaths"]:
-        log.info("%s: %d target-absent scanpaths read (no target to stop on)", paths[0],
-                 notes["target_absent_scanpaths"])
+        log.info(
+            "%s: %d target-absent scanpaths read (no target to stop on)", paths[0], notes["target_absent_scanpaths"]
+        )
     if notes["fixations_off_screen_clipped"]:
-        log.warning("%s: clipped %d off-screen fixations to the screen's edge", paths[0],
-                    notes["fixations_off_screen_clipped"])
+        log.warning(
+            "%s: clipped %d off-screen fixations to the screen's edge", paths[0], notes["fixations_off_screen_clipped"]
+        )
     return ScanpathDataset(paths[0].parent, trials, scanpaths, dict(notes))
 
 
-def _read_coco_file(path: Path, root: Path, rows_n: int, cols_n: int, image_size: tuple[int, int] | None,
-                    margin: float, trials: dict[str, Trial], notes: Counter, scanpaths: list[Scanpath],
-                    seen: set[tuple[str, str]]) -> None:
+def _read_coco_file(
+    path: Path,
+    root: Path,
+    rows_n: int,
+    cols_n: int,
+    image_size: tuple[int, int] | None,
+    margin: float,
+    trials: dict[str, Trial],
+    notes: Counter,
+    scanpaths: list[Scanpath],
+    seen: set[tuple[str, str]],
+) -> None:
     try:
         records = json.loads(path.read_text())
     except FileNotFoundError:
@@ -526,16 +644,28 @@ def _read_coco_file(path: Path, root: Path, rows_n: int, cols_n: int, image_size
                 tc = int(np.clip((bx + bw / 2) // cw, 0, cols_n - 1))
                 boxes, r, c = np.vstack([boxes, [[x0, y0, x1, y1]]]), np.append(r, tr), np.append(c, tc)
                 ids, target = [*ids, "target"], "target"
-            trials[trial_id] = Trial(trial=trial_id, image=image, width=int(width), height=int(height),
-                                     object_ids=ids, boxes=boxes, rows=r, cols=c, target=target,
-                                     layout=f"coco{rows_n}x{cols_n}", target_label=str(rec["task"]),
-                                     data_split=data_split)
+            trials[trial_id] = Trial(
+                trial=trial_id,
+                image=image,
+                width=int(width),
+                height=int(height),
+                object_ids=ids,
+                boxes=boxes,
+                rows=r,
+                cols=c,
+                target=target,
+                layout=f"coco{rows_n}x{cols_n}",
+                target_label=str(rec["task"]),
+                data_split=data_split,
+            )
         trial = trials[trial_id]
         viewer = str(rec["subject"])
         where = f"trial {trial_id}, viewer {viewer}"
         if trial.data_split != data_split:
-            raise DataError(path, f"record {k} ({where}): split {data_split!r}, but the trial's other records "
-                                  f"say {trial.data_split!r}")
+            raise DataError(
+                path,
+                f"record {k} ({where}): split {data_split!r}, but the trial's other records say {trial.data_split!r}",
+            )
         if (trial_id, viewer) in seen:
             raise DataError(path, f"{where}: listed twice")
         seen.add((trial_id, viewer))
@@ -547,8 +677,11 @@ def _read_coco_file(path: Path, root: Path, rows_n: int, cols_n: int, image_size
                 x = np.where(off, np.clip(x, 0, trial.width - 1e-3), x)
                 y = np.where(off, np.clip(y, 0, trial.height - 1e-3), y)
         notes["target_absent_scanpaths"] += int(absent)
-        scanpaths.append(_make_scanpath(path, trials, trial_id, viewer, x, y,
-                                        _floats(rec["T"], path, where, "T") / 1000.0, None, margin, notes))
+        scanpaths.append(
+            _make_scanpath(
+                path, trials, trial_id, viewer, x, y, _floats(rec["T"], path, where, "T") / 1000.0, None, margin, notes
+            )
+        )
 
 
 # ---------------------------------------------------------------------------------------- splits
@@ -561,8 +694,14 @@ class SplitUnavailable(ConfigError):
         self.kind, self.reason = kind, problem
 
 
-def split_trials(dataset: ScanpathDataset, kind: str, seed: int, test_fraction: float = 0.25,
-                 val_fraction: float = 0.1, heldout_layout: str = "") -> dict[str, Any]:
+def split_trials(
+    dataset: ScanpathDataset,
+    kind: str,
+    seed: int,
+    test_fraction: float = 0.25,
+    val_fraction: float = 0.1,
+    heldout_layout: str = "",
+) -> dict[str, Any]:
     """Trial ids of ``train``, ``val`` and ``test`` for one way of holding trials out (seeded), and ``how``.
 
     ``trials``: the data set's own train / valid / test when every trial has one (``data_split``, e.g.
@@ -590,8 +729,12 @@ def split_trials(dataset: ScanpathDataset, kind: str, seed: int, test_fraction: 
             n_val = max(1, int(round(val_fraction * len(train)))) if len(train) > 2 else 0
             parts["val"], parts["train"] = train[:n_val], train[n_val:]
             how += "; validation drawn from train"
-        return {"train": sorted(str(t) for t in parts["train"]), "val": sorted(str(t) for t in parts["val"]),
-                "test": sorted(str(t) for t in parts["test"]), "how": how}
+        return {
+            "train": sorted(str(t) for t in parts["train"]),
+            "val": sorted(str(t) for t in parts["val"]),
+            "test": sorted(str(t) for t in parts["test"]),
+            "how": how,
+        }
     if kind == "trials":
         order = rng.permutation(ids)
         n_test = max(1, int(round(test_fraction * len(ids))))
@@ -621,8 +764,12 @@ def split_trials(dataset: ScanpathDataset, kind: str, seed: int, test_fraction: 
     rest = list(rng.permutation(rest))
     n_val = max(1, int(round(val_fraction * len(rest)))) if len(rest) > 2 else 0
     # plain str (not numpy's), so that a model file holding the split loads without pickles
-    return {"train": sorted(str(t) for t in rest[n_val:]), "val": sorted(str(t) for t in rest[:n_val]),
-            "test": sorted(str(t) for t in test), "how": how}
+    return {
+        "train": sorted(str(t) for t in rest[n_val:]),
+        "val": sorted(str(t) for t in rest[:n_val]),
+        "test": sorted(str(t) for t in test),
+        "how": how,
+    }
 
 
 # ---------------------------------------------------------------------------------------- crops
@@ -671,8 +818,12 @@ def load_data(folder: PathLike | None, params: dict[str, Any]) -> ScanpathDatase
     if params.get("coco_fixations"):
         if not params.get("coco_images"):
             raise ConfigError("gaze.coco_images", "needed with gaze.coco_fixations")
-        return read_coco_search18(params["coco_fixations"], params["coco_images"],  # one file or a list
-                                  tuple(params.get("coco_grid", (6, 10))), margin=params.get("mapping_margin", 0.02))
+        return read_coco_search18(
+            params["coco_fixations"],
+            params["coco_images"],  # one file or a list
+            tuple(params.get("coco_grid", (6, 10))),
+            margin=params.get("mapping_margin", 0.02),
+        )
     if folder is None:
         raise ConfigError("--data", "a scanpath data set folder is needed")
     return read_dataset(folder, margin=params.get("mapping_margin", 0.02))

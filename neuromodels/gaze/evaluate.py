@@ -7,7 +7,8 @@ training set's mean duration (models predict objects, not pixels or times). Huma
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,12 +18,31 @@ from ..core.findings import Summary
 from ..core.runtime import get_logger
 from .baselines import BASELINES, WALK_FEATURES, baseline_paths, centre_bias_map, fit_guided_walk
 from .data import ScanpathDataset, Trial, object_crops
-from .metrics import (BEHAVIOUR, MULTIMATCH, behaviour_delta, behaviour_table, edit_distance, human_ceiling,
-                      human_ceiling_delta, mean_agreement, multimatch, sequence_score)
+from .metrics import (
+    BEHAVIOUR,
+    MULTIMATCH,
+    behaviour_delta,
+    behaviour_table,
+    edit_distance,
+    human_ceiling,
+    human_ceiling_delta,
+    mean_agreement,
+    multimatch,
+    sequence_score,
+)
 from .train import TrainedOAT, trial_tensors
 
-__all__ = ["model_paths", "score_paths", "evaluate_split", "plot_scanpaths", "measure_seed", "seed_summary", "HUMAN",
-           "GUIDED_WALK", "IMAGE_BLIND"]
+__all__ = [
+    "model_paths",
+    "score_paths",
+    "evaluate_split",
+    "plot_scanpaths",
+    "measure_seed",
+    "seed_summary",
+    "HUMAN",
+    "GUIDED_WALK",
+    "IMAGE_BLIND",
+]
 
 log = get_logger(__name__)
 HUMAN = "human_ceiling"
@@ -30,9 +50,16 @@ GUIDED_WALK = "guided_walk"
 IMAGE_BLIND = "image_blind"
 
 
-def model_paths(trained: TrainedOAT, dataset: ScanpathDataset, trial_ids: Sequence[str], n_samples: int,
-                seed: int, max_length: int, device: torch.device | str = "cpu",
-                batch_size: int = 64) -> tuple[dict[str, list[list[int]]], dict[str, list[list[int]]]]:
+def model_paths(
+    trained: TrainedOAT,
+    dataset: ScanpathDataset,
+    trial_ids: Sequence[str],
+    n_samples: int,
+    seed: int,
+    max_length: int,
+    device: torch.device | str = "cpu",
+    batch_size: int = 64,
+) -> tuple[dict[str, list[list[int]]], dict[str, list[list[int]]]]:
     """Greedy and sampled OAT scanpaths per trial (object indices)."""
     tensors = trial_tensors(dataset, trial_ids, trained.config.crop_hw, trained.config.mark_target)
     gen = torch.Generator().manual_seed(seed)
@@ -67,12 +94,22 @@ def _mm_columns(values: list[np.ndarray], short: list[bool]) -> dict[str, Any]:
     all_pairs = np.asarray(values, dtype=float).reshape(-1, 5)
     kept = all_pairs[~np.asarray(short, dtype=bool)] if len(short) else all_pairs
     mean = lambda a: np.nanmean(a, axis=0) if len(a) else np.full(5, np.nan)  # noqa: E731
-    return {**dict(zip(MULTIMATCH, mean(all_pairs))), **{f"{m}_dropped": v for m, v in zip(MULTIMATCH, mean(kept))},
-            "mm_pairs": len(values), "mm_pairs_short": int(sum(short))}
+    return {
+        **dict(zip(MULTIMATCH, mean(all_pairs))),
+        **{f"{m}_dropped": v for m, v in zip(MULTIMATCH, mean(kept))},
+        "mm_pairs": len(values),
+        "mm_pairs_short": int(sum(short)),
+    }
 
 
-def score_paths(name: str, paths: dict[str, list[list[int]]], humans: dict[str, dict[str, Any]],
-                trials: dict[str, Trial], mean_duration: float, mm_samples: int) -> dict[str, Any]:
+def score_paths(
+    name: str,
+    paths: dict[str, list[list[int]]],
+    humans: dict[str, dict[str, Any]],
+    trials: dict[str, Trial],
+    mean_duration: float,
+    mm_samples: int,
+) -> dict[str, Any]:
     """Sequence Score, edit distance, MultiMatch and behaviour of one model's paths. MultiMatch compares each
     of the first ``mm_samples`` paths of every test trial (the greedy path, or samples) with every viewer's
     scanpath; a path of fewer than 3 fixations is padded as OAT pads it (the ``_dropped`` columns leave such
@@ -85,18 +122,42 @@ def score_paths(name: str, paths: dict[str, list[list[int]]], humans: dict[str, 
         c = trial.centres
         for m in paths[t][: max(1, mm_samples)]:
             for h in humans[t].values():
-                mm_values.append(multimatch(c[m, 0], c[m, 1], np.full(len(m), mean_duration), h.x, h.y,
-                                            h.duration, (trial.width, trial.height), pad=True))
+                mm_values.append(
+                    multimatch(
+                        c[m, 0],
+                        c[m, 1],
+                        np.full(len(m), mean_duration),
+                        h.x,
+                        h.y,
+                        h.duration,
+                        (trial.width, trial.height),
+                        pad=True,
+                    )
+                )
                 short.append(len(m) < 3 or len(h) < 3)
-    beh = behaviour_table([p for t in paths for p in paths[t]],
-                          [trials[t].target_index for t in paths for _ in paths[t]]).mean()
-    return {"model": name, "sequence_score": ss, "edit_distance": ed, **_mm_columns(mm_values, short),
-            **{k: float(beh[k]) for k in BEHAVIOUR}}
+    beh = behaviour_table(
+        [p for t in paths for p in paths[t]], [trials[t].target_index for t in paths for _ in paths[t]]
+    ).mean()
+    return {
+        "model": name,
+        "sequence_score": ss,
+        "edit_distance": ed,
+        **_mm_columns(mm_values, short),
+        **{k: float(beh[k]) for k in BEHAVIOUR},
+    }
 
 
-def evaluate_split(trained: TrainedOAT, dataset: ScanpathDataset, split_name: str, split: dict[str, list[str]],
-                   n_samples: int, max_length: int, mm_samples: int, seed: int = 0,
-                   device: torch.device | str = "cpu") -> tuple[pd.DataFrame, dict[str, Any]]:
+def evaluate_split(
+    trained: TrainedOAT,
+    dataset: ScanpathDataset,
+    split_name: str,
+    split: dict[str, list[str]],
+    n_samples: int,
+    max_length: int,
+    mm_samples: int,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The metrics table of one split and the generated paths (for figures).
 
     For OAT: OAT greedy and sampled, each baseline, the guided walk (its weights fitted on the split's training
@@ -120,19 +181,24 @@ def evaluate_split(trained: TrainedOAT, dataset: ScanpathDataset, split_name: st
         density = centre_bias_map(trials, train_paths)
         tensors = trial_tensors(dataset, test, trained.config.crop_hw, trained.config.mark_target)
         for name in BASELINES:
-            generated[name] = {t: baseline_paths(name, trials[t], length, n_samples, rng, density=density,
-                                                 crops=tensors.crops_np[i]) for i, t in enumerate(test)}
+            generated[name] = {
+                t: baseline_paths(name, trials[t], length, n_samples, rng, density=density, crops=tensors.crops_np[i])
+                for i, t in enumerate(test)
+            }
         # the guided walk: fitted on the training trials' scanpaths and crops only, sampled on the test trials
         train_ids = sorted({s.trial for s in train_paths})
         train_crops = {t: object_crops(trials[t], trained.config.crop_hw) for t in train_ids}
         walk = fit_guided_walk(trials, train_paths, train_crops)
         walk_rng = np.random.default_rng([seed, 31])
-        generated[GUIDED_WALK] = {t: walk.paths(trials[t], tensors.crops_np[i], n_samples, max_length, walk_rng)
-                                  for i, t in enumerate(test)}
+        generated[GUIDED_WALK] = {
+            t: walk.paths(trials[t], tensors.crops_np[i], n_samples, max_length, walk_rng) for i, t in enumerate(test)
+        }
     rows = [score_paths(name, paths, humans, trials, mean_duration, mm_samples) for name, paths in generated.items()]
 
-    human_beh = behaviour_table([_objects(s) for t in test for s in humans[t].values()],
-                                [trials[t].target_index for t in test for _ in humans[t]])
+    human_beh = behaviour_table(
+        [_objects(s) for t in test for s in humans[t].values()],
+        [trials[t].target_index for t in test for _ in humans[t]],
+    )
     human_beh["viewer"] = [v for t in test for v in humans[t]]
     human_means = {k: float(human_beh[k].mean()) for k in BEHAVIOUR}
     for row in rows:
@@ -145,13 +211,27 @@ def evaluate_split(trained: TrainedOAT, dataset: ScanpathDataset, split_name: st
             hs = list(humans[t].values())
             for i in range(len(hs)):
                 for j in range(i + 1, len(hs)):
-                    mm_pairs.append(multimatch(hs[i].x, hs[i].y, hs[i].duration, hs[j].x, hs[j].y, hs[j].duration,
-                                               (trials[t].width, trials[t].height), pad=True))
+                    mm_pairs.append(
+                        multimatch(
+                            hs[i].x,
+                            hs[i].y,
+                            hs[i].duration,
+                            hs[j].x,
+                            hs[j].y,
+                            hs[j].duration,
+                            (trials[t].width, trials[t].height),
+                            pad=True,
+                        )
+                    )
                     short.append(len(hs[i]) < 3 or len(hs[j]) < 3)
-        ceiling = {"model": HUMAN,
-                   "sequence_score": human_ceiling(humans, lambda a, b: sequence_score(_objects(a), _objects(b))),
-                   "edit_distance": human_ceiling(humans, lambda a, b: edit_distance(_objects(a), _objects(b))),
-                   **_mm_columns(mm_pairs, short), **human_means, "delta": human_ceiling_delta(human_beh)}
+        ceiling = {
+            "model": HUMAN,
+            "sequence_score": human_ceiling(humans, lambda a, b: sequence_score(_objects(a), _objects(b))),
+            "edit_distance": human_ceiling(humans, lambda a, b: edit_distance(_objects(a), _objects(b))),
+            **_mm_columns(mm_pairs, short),
+            **human_means,
+            "delta": human_ceiling_delta(human_beh),
+        }
         rows.append(ceiling)
     table = pd.DataFrame(rows)
     table.insert(0, "split", split_name)
@@ -159,8 +239,12 @@ def evaluate_split(trained: TrainedOAT, dataset: ScanpathDataset, split_name: st
     table["baseline_length"] = [length if r["model"] in BASELINES else np.nan for r in rows]
     out: dict[str, Any] = {"split": split_name, "seed": seed, "test": test, "paths": generated}
     if walk is not None:
-        out["guided_walk"] = {"weights": dict(zip(WALK_FEATURES, walk.weights)), "n_choices": walk.n_choices,
-                              "mean_log_likelihood": walk.log_likelihood, "fitted_on_trials": len(walk.fitted_on)}
+        out["guided_walk"] = {
+            "weights": dict(zip(WALK_FEATURES, walk.weights)),
+            "n_choices": walk.n_choices,
+            "mean_log_likelihood": walk.log_likelihood,
+            "fitted_on_trials": len(walk.fitted_on),
+        }
     return table, out
 
 
@@ -219,8 +303,13 @@ def seed_summary(table: pd.DataFrame, preset: str | None, notes: dict[str, Any])
 
 
 # ---------------------------------------------------------------------------------------- figure
-def plot_scanpaths(dataset: ScanpathDataset, generated: dict[str, Any], n_trials: int = 3, viewer: str | None = None,
-                   models: Sequence[str] = ("oat_greedy", "oat_sampled")):
+def plot_scanpaths(
+    dataset: ScanpathDataset,
+    generated: dict[str, Any],
+    n_trials: int = 3,
+    viewer: str | None = None,
+    models: Sequence[str] = ("oat_greedy", "oat_sampled"),
+):
     """Example scanpaths drawn over displays: per trial, one human viewer beside OAT's paths. Numbers give the
     fixation order (colours run from red, first, to yellow, last); the target's box is outlined."""
     import matplotlib
@@ -232,8 +321,9 @@ def plot_scanpaths(dataset: ScanpathDataset, generated: dict[str, Any], n_trials
     test = generated["test"][:n_trials]
     cols = 1 + len(models)
     aspect = max(dataset.trials[t].height / dataset.trials[t].width for t in test) if test else 0.5
-    fig, axes = plt.subplots(len(test), cols, figsize=(4.2 * cols, (4.2 * aspect + 0.45) * max(len(test), 1)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(test), cols, figsize=(4.2 * cols, (4.2 * aspect + 0.45) * max(len(test), 1)), squeeze=False
+    )
     for r, t in enumerate(test):
         trial = dataset.trials[t]
         with Image.open(trial.image) as img:
@@ -241,8 +331,9 @@ def plot_scanpaths(dataset: ScanpathDataset, generated: dict[str, Any], n_trials
         humans = [s for s in dataset.scanpaths if s.trial == t]
         human = next((s for s in humans if s.viewer == viewer), humans[0]) if humans else None
         panels = [("human " + (human.viewer if human else ""), human.object_sequence() if human else [])]
-        panels += [(m.replace("_", " "), generated["paths"][m][t][0] if generated["paths"][m][t] else [])
-                   for m in models]
+        panels += [
+            (m.replace("_", " "), generated["paths"][m][t][0] if generated["paths"][m][t] else []) for m in models
+        ]
         for c, (title, path) in enumerate(panels):
             ax = axes[r, c]
             ax.imshow(image)

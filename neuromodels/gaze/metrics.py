@@ -21,14 +21,26 @@ Definitions (as in OAT, ECCV 2024):
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from itertools import combinations
-from typing import Any, Callable, Hashable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["sequence_score", "edit_distance", "multimatch", "behaviour", "behaviour_table", "behaviour_delta",
-           "mean_agreement", "human_ceiling", "human_ceiling_delta", "BEHAVIOUR", "MULTIMATCH"]
+__all__ = [
+    "sequence_score",
+    "edit_distance",
+    "multimatch",
+    "behaviour",
+    "behaviour_table",
+    "behaviour_delta",
+    "mean_agreement",
+    "human_ceiling",
+    "human_ceiling_delta",
+    "BEHAVIOUR",
+    "MULTIMATCH",
+]
 
 BEHAVIOUR: tuple[str, ...] = ("target_fixation", "length", "search", "refixation", "revisit")
 MULTIMATCH: tuple[str, ...] = ("mm_vector", "mm_direction", "mm_length", "mm_position", "mm_duration")
@@ -81,9 +93,16 @@ def _pad(x: Sequence[float], y: Sequence[float], d: Sequence[float]) -> tuple[np
     return tuple(out)
 
 
-def multimatch(x1: Sequence[float], y1: Sequence[float], d1: Sequence[float], x2: Sequence[float],
-               y2: Sequence[float], d2: Sequence[float], screensize: tuple[float, float],
-               pad: bool = False) -> np.ndarray:
+def multimatch(
+    x1: Sequence[float],
+    y1: Sequence[float],
+    d1: Sequence[float],
+    x2: Sequence[float],
+    y2: Sequence[float],
+    d2: Sequence[float],
+    screensize: tuple[float, float],
+    pad: bool = False,
+) -> np.ndarray:
     """MultiMatch (vector, direction, length, position, duration) of two scanpaths through ``multimatch_gaze``
     (no grouping). Pixels, durations in seconds, ``screensize`` = (width, height). A path of fewer than 3
     fixations: padded as OAT pads it (``pad``), else NaN x 5."""
@@ -93,8 +112,10 @@ def multimatch(x1: Sequence[float], y1: Sequence[float], d1: Sequence[float], x2
         (x1, y1, d1), (x2, y2, d2) = _pad(x1, y1, d1), _pad(x2, y2, d2)
     import multimatch_gaze
 
-    return np.asarray(multimatch_gaze.docomparison(_fixations(x1, y1, d1), _fixations(x2, y2, d2),
-                                                   screensize=list(screensize)), dtype=float).reshape(5)
+    return np.asarray(
+        multimatch_gaze.docomparison(_fixations(x1, y1, d1), _fixations(x2, y2, d2), screensize=list(screensize)),
+        dtype=float,
+    ).reshape(5)
 
 
 def behaviour(objects: Sequence[int], target: Hashable) -> dict[str, float]:
@@ -102,8 +123,13 @@ def behaviour(objects: Sequence[int], target: Hashable) -> dict[str, float]:
     seq = list(objects)
     n = len(seq)
     if n == 0:
-        return {"target_fixation": 0.0, "length": 0.0, "search": float("nan"), "refixation": float("nan"),
-                "revisit": float("nan")}
+        return {
+            "target_fixation": 0.0,
+            "length": 0.0,
+            "search": float("nan"),
+            "refixation": float("nan"),
+            "revisit": float("nan"),
+        }
     search = refix = revisit = 0
     seen: set = set()
     for i, o in enumerate(seq):
@@ -114,8 +140,13 @@ def behaviour(objects: Sequence[int], target: Hashable) -> dict[str, float]:
         else:
             search += 1
         seen.add(o)
-    return {"target_fixation": float(seq[-1] == target), "length": float(n), "search": search / n,
-            "refixation": refix / n, "revisit": revisit / n}
+    return {
+        "target_fixation": float(seq[-1] == target),
+        "length": float(n),
+        "search": search / n,
+        "refixation": refix / n,
+        "revisit": revisit / n,
+    }
 
 
 def behaviour_table(sequences: Sequence[Sequence[int]], targets: Sequence[Hashable]) -> pd.DataFrame:
@@ -127,13 +158,19 @@ def behaviour_delta(model: Mapping[str, float], human: Mapping[str, float]) -> f
     """``|model - human| / human`` (data-set means) summed over the five measures and divided by five, as OAT
     defines it (``nansum(|m - h| / h) / 5``): a measure whose human mean is 0 (or undefined) adds nothing but
     the sum is still divided by five. NaN when no measure has a usable human mean."""
-    terms = [abs(float(model[k]) - float(human[k])) / abs(float(human[k])) for k in BEHAVIOUR
-             if float(human[k]) != 0.0 and np.isfinite(float(human[k])) and np.isfinite(float(model[k]))]
+    terms = [
+        abs(float(model[k]) - float(human[k])) / abs(float(human[k]))
+        for k in BEHAVIOUR
+        if float(human[k]) != 0.0 and np.isfinite(float(human[k])) and np.isfinite(float(model[k]))
+    ]
     return float(np.sum(terms)) / len(BEHAVIOUR) if terms else float("nan")
 
 
-def mean_agreement(model: Mapping[Hashable, Sequence[Any]], human: Mapping[Hashable, Mapping[Hashable, Any]],
-                   score: Callable[[Any, Any], float]) -> float:
+def mean_agreement(
+    model: Mapping[Hashable, Sequence[Any]],
+    human: Mapping[Hashable, Mapping[Hashable, Any]],
+    score: Callable[[Any, Any], float],
+) -> float:
     """Mean over trials of the mean of ``score(model path, human path)`` over the trial's model paths
     (samples) and viewers. ``model``: trial -> list of paths; ``human``: trial -> {viewer: path}."""
     per_trial = []

@@ -18,8 +18,19 @@ from torch import Tensor, nn
 
 from ..core.attention import TransformerDecoderLayer, TransformerEncoderLayer, init_transformer_weights
 
-__all__ = ["OATConfig", "OAT", "CropCNN", "GridPositionalEncoding", "sinusoidal_table", "fit_gaussian_table",
-           "gaussian_fit_report", "gaussian_fit_error", "gaussian_target", "oat_config", "DECODER_INPUTS"]
+__all__ = [
+    "OATConfig",
+    "OAT",
+    "CropCNN",
+    "GridPositionalEncoding",
+    "sinusoidal_table",
+    "fit_gaussian_table",
+    "gaussian_fit_report",
+    "gaussian_fit_error",
+    "gaussian_target",
+    "oat_config",
+    "DECODER_INPUTS",
+]
 
 # What a fixated object enters the decoder as: its own input token (crop feature joined to its position code, as
 # published) or the encoder's output for it (the ablation).
@@ -63,10 +74,14 @@ def oat_config(preset, positional: str = "gaussian", image_blind: bool = False) 
     if getattr(preset, "decoder_input", "crop") not in DECODER_INPUTS:
         from ..core.errors import ConfigError
 
-        raise ConfigError("gaze.overrides.decoder_input",
-                          f"must be one of {', '.join(DECODER_INPUTS)}, got {preset.decoder_input!r}")
-    return OATConfig(**{k: getattr(preset, k) for k in fields if hasattr(preset, k) and k != "image_blind"},
-                     positional=positional, image_blind=image_blind)
+        raise ConfigError(
+            "gaze.overrides.decoder_input", f"must be one of {', '.join(DECODER_INPUTS)}, got {preset.decoder_input!r}"
+        )
+    return OATConfig(
+        **{k: getattr(preset, k) for k in fields if hasattr(preset, k) and k != "image_blind"},
+        positional=positional,
+        image_blind=image_blind,
+    )
 
 
 # ---------------------------------------------------------------------------------------- encodings
@@ -95,8 +110,9 @@ def gaussian_fit_error(table: Tensor, sigma: float) -> dict[str, float]:
 
 
 @lru_cache(maxsize=8)
-def _fit_gaussian(n: int, dim: int, sigma: float, steps: int, lr: float, seed: int,
-                  tol: float) -> tuple[Tensor, tuple[tuple[str, float], ...]]:
+def _fit_gaussian(
+    n: int, dim: int, sigma: float, steps: int, lr: float, seed: int, tol: float
+) -> tuple[Tensor, tuple[tuple[str, float], ...]]:
     gen = torch.Generator().manual_seed(seed)
     w = torch.randn(n, dim, generator=gen).requires_grad_(True)
     target = gaussian_target(n, sigma)
@@ -115,13 +131,18 @@ def _fit_gaussian(n: int, dim: int, sigma: float, steps: int, lr: float, seed: i
                 break
             previous = float(loss.detach())
     table = w.detach().clone()
-    info = {"steps": float(done), "loss": float(loss.detach()), "converged": float(converged),
-            **gaussian_fit_error(table, sigma)}
+    info = {
+        "steps": float(done),
+        "loss": float(loss.detach()),
+        "converged": float(converged),
+        **gaussian_fit_error(table, sigma),
+    }
     return table, tuple(info.items())
 
 
-def fit_gaussian_table(n: int, dim: int, sigma: float = 2.0, steps: int = 10000, lr: float = 0.01,
-                       seed: int = 0, tol: float = 0.0) -> Tensor:
+def fit_gaussian_table(
+    n: int, dim: int, sigma: float = 2.0, steps: int = 10000, lr: float = 0.01, seed: int = 0, tol: float = 0.0
+) -> Tensor:
     """A table W (n, dim) fitted alone, as in OAT, so that cos(W_i, W_j) = exp(-(i - j)^2 / (2 sigma^2)):
     Adam on the mean squared error plus the variance of the row norms (rows of equal length), for at most
     ``steps`` steps; with ``tol`` > 0 it stops once the loss falls by less than ``tol`` over 100 steps
@@ -130,8 +151,9 @@ def fit_gaussian_table(n: int, dim: int, sigma: float = 2.0, steps: int = 10000,
     return _fit_gaussian(n, dim, float(sigma), int(steps), float(lr), int(seed), float(tol))[0].clone()
 
 
-def gaussian_fit_report(n: int, dim: int, sigma: float = 2.0, steps: int = 10000, lr: float = 0.01,
-                        seed: int = 0, tol: float = 0.0) -> dict[str, float]:
+def gaussian_fit_report(
+    n: int, dim: int, sigma: float = 2.0, steps: int = 10000, lr: float = 0.01, seed: int = 0, tol: float = 0.0
+) -> dict[str, float]:
     """The fit of :func:`fit_gaussian_table` with the same arguments: steps taken, final loss, whether it
     converged (1/0) before ``steps``, and the mean and largest absolute error of its cosine similarities."""
     return dict(_fit_gaussian(n, dim, float(sigma), int(steps), float(lr), int(seed), float(tol))[1])
@@ -146,8 +168,16 @@ class GridPositionalEncoding(nn.Module):
     Gaussian-similarity table or sinusoids). ``is_target`` is 0 (another object), 1 (the target object) or 2
     (the target alone, appended last; its row and col are set far from every grid index)."""
 
-    def __init__(self, dim: int, kind: str = "gaussian", max_positions: int = 32, sigma: float = 2.0,
-                 fit_steps: int = 10000, fit: bool = True, fit_tol: float = 0.0) -> None:
+    def __init__(
+        self,
+        dim: int,
+        kind: str = "gaussian",
+        max_positions: int = 32,
+        sigma: float = 2.0,
+        fit_steps: int = 10000,
+        fit: bool = True,
+        fit_tol: float = 0.0,
+    ) -> None:
         super().__init__()
         part = -(-dim // 3)
         #: the Gaussian table's fit (steps, loss, converged, mean_error, max_error); empty otherwise
@@ -180,13 +210,24 @@ class CropCNN(nn.Module):
     """OAT's small object CNN: conv 3->c1 5x5, ReLU, max-pool p1; conv c1->c2 3x3, ReLU, max-pool p2; flatten;
     linear -> ``out_dim``. Input float (..., 3, h, w) in [0, 1]."""
 
-    def __init__(self, out_dim: int, crop_hw: tuple[int, int], channels: tuple[int, int] = (16, 32),
-                 pools: tuple[int, int] = (5, 3)) -> None:
+    def __init__(
+        self,
+        out_dim: int,
+        crop_hw: tuple[int, int],
+        channels: tuple[int, int] = (16, 32),
+        pools: tuple[int, int] = (5, 3),
+    ) -> None:
         super().__init__()
         c1, c2 = channels
-        self.features = nn.Sequential(nn.Conv2d(3, c1, 5, padding=2), nn.ReLU(), nn.MaxPool2d(pools[0]),
-                                      nn.Conv2d(c1, c2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(pools[1]),
-                                      nn.Flatten())
+        self.features = nn.Sequential(
+            nn.Conv2d(3, c1, 5, padding=2),
+            nn.ReLU(),
+            nn.MaxPool2d(pools[0]),
+            nn.Conv2d(c1, c2, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(pools[1]),
+            nn.Flatten(),
+        )
         with torch.no_grad():
             n_flat = self.features(torch.zeros(1, 3, *crop_hw)).shape[1]
         self.fc = nn.Linear(n_flat, out_dim)
@@ -207,8 +248,7 @@ class PointerHead(nn.Module):
         self.scale = 1.0 / math.sqrt(dim)
 
     def forward(self, memory: Tensor, queries: Tensor) -> Tensor:
-        scores = [torch.einsum("btd,bnd->btn", d(queries), e(memory)) * self.scale
-                  for e, d in zip(self.enc, self.dec)]
+        scores = [torch.einsum("btd,bnd->btn", d(queries), e(memory)) * self.scale for e, d in zip(self.enc, self.dec)]
         return self.mix(torch.stack(scores, dim=-1)).squeeze(-1)
 
 
@@ -222,19 +262,27 @@ class OAT(nn.Module):
         self.config = config
         d = config.d_model
         self.cnn = CropCNN(config.d_feature, config.crop_hw, config.cnn_channels, config.cnn_pools)
-        self.position = GridPositionalEncoding(config.d_position, config.positional, config.max_positions,
-                                               config.pe_sigma, config.pe_fit_steps, fit=fit_positions,
-                                               fit_tol=config.pe_fit_tol)
+        self.position = GridPositionalEncoding(
+            config.d_position,
+            config.positional,
+            config.max_positions,
+            config.pe_sigma,
+            config.pe_fit_steps,
+            fit=fit_positions,
+            fit_tol=config.pe_fit_tol,
+        )
         if config.decoder_input not in DECODER_INPUTS:
             raise ValueError(f"decoder_input must be one of {DECODER_INPUTS}, got {config.decoder_input!r}")
         self.register_buffer("time_table", sinusoidal_table(config.max_length + 2, d))
         mlp_ratio = config.ffn / d
-        self.encoder = nn.ModuleList(TransformerEncoderLayer(d, config.heads, mlp_ratio=mlp_ratio,
-                                                             dropout=config.dropout)
-                                     for _ in range(config.encoder_layers))
-        self.decoder = nn.ModuleList(TransformerDecoderLayer(d, config.heads, mlp_ratio=mlp_ratio,
-                                                             dropout=config.dropout)
-                                     for _ in range(config.decoder_layers))
+        self.encoder = nn.ModuleList(
+            TransformerEncoderLayer(d, config.heads, mlp_ratio=mlp_ratio, dropout=config.dropout)
+            for _ in range(config.encoder_layers)
+        )
+        self.decoder = nn.ModuleList(
+            TransformerDecoderLayer(d, config.heads, mlp_ratio=mlp_ratio, dropout=config.dropout)
+            for _ in range(config.decoder_layers)
+        )
         self.norm_enc = nn.LayerNorm(d)
         self.norm_dec = nn.LayerNorm(d)
         self.pointer = PointerHead(d)
@@ -255,8 +303,10 @@ class OAT(nn.Module):
 
     def encode(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor, Tensor]:
         """Encoder input tokens, encoder output (B, N + 1, d) and the key mask (True = real token)."""
-        rows, cols = batch["rows"].clamp(max=self.config.max_positions - 1), \
-            batch["cols"].clamp(max=self.config.max_positions - 1)
+        rows, cols = (
+            batch["rows"].clamp(max=self.config.max_positions - 1),
+            batch["cols"].clamp(max=self.config.max_positions - 1),
+        )
         tokens = self.tokens(batch["crops"], rows, cols, batch["is_target"])
         mask = batch["token_mask"]
         x = tokens
@@ -272,8 +322,15 @@ class OAT(nn.Module):
         cols = batch["centre"][:, 1:].clamp(max=self.config.max_positions - 1)
         return self.tokens(blank, rows, cols, torch.zeros_like(rows))
 
-    def decode(self, tokens: Tensor, memory: Tensor, mask: Tensor, bos: Tensor, prefix: Tensor,
-               prefix_mask: Tensor | None = None) -> Tensor:
+    def decode(
+        self,
+        tokens: Tensor,
+        memory: Tensor,
+        mask: Tensor,
+        bos: Tensor,
+        prefix: Tensor,
+        prefix_mask: Tensor | None = None,
+    ) -> Tensor:
         """Pointer logits (B, T + 1, N + 1) after BOS and each fixated object of ``prefix`` (B, T)."""
         b = tokens.shape[0]
         idx = prefix.clamp(min=0)
@@ -308,8 +365,13 @@ class OAT(nn.Module):
         return self.decode(tokens, memory, mask, bos, prefix, prefix >= 0)
 
     @torch.no_grad()
-    def generate(self, batch: dict[str, Tensor], n_samples: int = 0, max_length: int | None = None,
-                 generator: torch.Generator | None = None) -> list[list[list[int]]]:
+    def generate(
+        self,
+        batch: dict[str, Tensor],
+        n_samples: int = 0,
+        max_length: int | None = None,
+        generator: torch.Generator | None = None,
+    ) -> list[list[list[int]]]:
         """Scanpaths per trial: greedy (``n_samples`` 0, one path) or ``n_samples`` multinomial samples. A path
         ends when the target token is chosen (it is not part of the path) or at ``max_length`` fixations."""
         # the time code covers config.max_length fixations
@@ -336,4 +398,4 @@ class OAT(nn.Module):
                 break
         # entries after a path's end are -1 (fed back clamped to 0, they only ever feed finished paths)
         paths = [[int(o) for o in row if o >= 0] for row in prefix.cpu().tolist()]
-        return [paths[i * k:(i + 1) * k] for i in range(b)]
+        return [paths[i * k : (i + 1) * k] for i in range(b)]

@@ -7,8 +7,9 @@ one ``--preset`` sizes a whole run; single settings are replaced through ``overr
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from ..core.config import override_settings
 from ..core.errors import ConfigError
@@ -82,22 +83,60 @@ class GazePreset:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def with_overrides(self, overrides: Mapping[str, Any] | None) -> "GazePreset":
+    def with_overrides(self, overrides: Mapping[str, Any] | None) -> GazePreset:
         """A copy with some settings replaced (``None`` ignored); unknown names raise :class:`ConfigError`."""
         return override_settings(self, dict(overrides or {}), "gaze")
 
 
 PRESETS: dict[str, GazePreset] = {
-    "tiny": GazePreset(displays_per_layout=24, viewers=4, cell_px=20, n_products=30, crop_hw=(12, 12),
-                       cnn_channels=(8, 16), d_feature=32, d_position=32, ffn=128, encoder_layers=2,
-                       decoder_layers=1, epochs=30, patience=10, batch_size=4, lr=2e-3,
-                       n_samples=20, max_length=24, multimatch_samples=2, bench_steps=3),
+    "tiny": GazePreset(
+        displays_per_layout=24,
+        viewers=4,
+        cell_px=20,
+        n_products=30,
+        crop_hw=(12, 12),
+        cnn_channels=(8, 16),
+        d_feature=32,
+        d_position=32,
+        ffn=128,
+        encoder_layers=2,
+        decoder_layers=1,
+        epochs=30,
+        patience=10,
+        batch_size=4,
+        lr=2e-3,
+        n_samples=20,
+        max_length=24,
+        multimatch_samples=2,
+        bench_steps=3,
+    ),
     "default": GazePreset(),
-    "full": GazePreset(displays_per_layout=300, viewers=15, cell_px=150, n_products=120, crop_hw=(93, 150),
-                       cnn_channels=(16, 32), cnn_pools=(5, 3), d_feature=256, d_position=256, heads=4, ffn=512,
-                       encoder_layers=4, decoder_layers=4, dropout=0.1, pe_fit_steps=10000, max_positions=32,
-                       epochs=500, patience=30, batch_size=2, lr=1e-4, n_samples=100, max_length=60,
-                       multimatch_samples=100, bench_steps=10),
+    "full": GazePreset(
+        displays_per_layout=300,
+        viewers=15,
+        cell_px=150,
+        n_products=120,
+        crop_hw=(93, 150),
+        cnn_channels=(16, 32),
+        cnn_pools=(5, 3),
+        d_feature=256,
+        d_position=256,
+        heads=4,
+        ffn=512,
+        encoder_layers=4,
+        decoder_layers=4,
+        dropout=0.1,
+        pe_fit_steps=10000,
+        max_positions=32,
+        epochs=500,
+        patience=30,
+        batch_size=2,
+        lr=1e-4,
+        n_samples=100,
+        max_length=60,
+        multimatch_samples=100,
+        bench_steps=10,
+    ),
 }
 
 

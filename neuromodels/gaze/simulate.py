@@ -20,9 +20,10 @@ perfectly. ``truth.json`` holds the generator's parameters and the behaviour sta
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -35,8 +36,17 @@ from ..stimuli.world import sample_scenes
 from .data import Scanpath, Trial, write_dataset
 from .metrics import behaviour_table
 
-__all__ = ["LAYOUTS", "WalkParameters", "SimulationSettings", "shelf_cells", "product_catalogue",
-           "render_shelf", "guided_search_walk", "attribute_similarity", "simulate_dataset"]
+__all__ = [
+    "LAYOUTS",
+    "WalkParameters",
+    "SimulationSettings",
+    "shelf_cells",
+    "product_catalogue",
+    "render_shelf",
+    "guided_search_walk",
+    "attribute_similarity",
+    "simulate_dataset",
+]
 
 log = get_logger(__name__)
 
@@ -104,8 +114,7 @@ def product_catalogue(n: int, seed: int) -> pd.DataFrame:
     return table
 
 
-def render_shelf(products: pd.DataFrame, boxes: np.ndarray, width: int, height: int,
-                 seed: int) -> np.ndarray:
+def render_shelf(products: pd.DataFrame, boxes: np.ndarray, width: int, height: int, seed: int) -> np.ndarray:
     """uint8 (height, width, 3): each product drawn at the centre of its cell."""
     canvas = background(height, width, seed=seed)
     for (_, row), (x0, y0, x1, y1) in zip(products.iterrows(), boxes):
@@ -121,8 +130,9 @@ def render_product(product: pd.Series, cell_px: int, seed: int) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------- viewers
-def attribute_similarity(products: pd.DataFrame, target: pd.Series,
-                         weights: Sequence[float] = (1.0, 0.7, 0.3)) -> np.ndarray:
+def attribute_similarity(
+    products: pd.DataFrame, target: pd.Series, weights: Sequence[float] = (1.0, 0.7, 0.3)
+) -> np.ndarray:
     """Weighted count of latent attributes (colour, category, texture) each product shares with the target."""
     out = np.zeros(len(products))
     for w, key in zip(weights, ("colour", "category", "texture")):
@@ -130,8 +140,9 @@ def attribute_similarity(products: pd.DataFrame, target: pd.Series,
     return out
 
 
-def guided_search_walk(trial: Trial, similarity: np.ndarray, rng: np.random.Generator,
-                       viewer: dict[str, float], params: WalkParameters) -> np.ndarray:
+def guided_search_walk(
+    trial: Trial, similarity: np.ndarray, rng: np.random.Generator, viewer: dict[str, float], params: WalkParameters
+) -> np.ndarray:
     """One viewer's object sequence (indices into the trial's objects) on one display."""
     centres = trial.centres
     cell = float(np.median(trial.boxes[:, 3] - trial.boxes[:, 1]))
@@ -160,8 +171,9 @@ def guided_search_walk(trial: Trial, similarity: np.ndarray, rng: np.random.Gene
     return np.asarray(seq, dtype=np.int64)
 
 
-def fixations_on(trial: Trial, objects: np.ndarray, rng: np.random.Generator,
-                 params: WalkParameters) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def fixations_on(
+    trial: Trial, objects: np.ndarray, rng: np.random.Generator, params: WalkParameters
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pixel positions (inside each object's box, scattered about its centre) and durations (s)."""
     b = trial.boxes[objects]
     c = trial.centres[objects]
@@ -174,9 +186,13 @@ def fixations_on(trial: Trial, objects: np.ndarray, rng: np.random.Generator,
 
 
 # ---------------------------------------------------------------------------------------- data set
-def simulate_dataset(folder: PathLike, settings: SimulationSettings, seed: int = 0,
-                     walk: Callable[..., np.ndarray] | None = None,
-                     fixations_format: str = "jsonl") -> dict[str, Any]:
+def simulate_dataset(
+    folder: PathLike,
+    settings: SimulationSettings,
+    seed: int = 0,
+    walk: Callable[..., np.ndarray] | None = None,
+    fixations_format: str = "jsonl",
+) -> dict[str, Any]:
     """Write a scanpath data set (see :mod:`neuromodels.gaze.data`) and ``truth.json``; return the truth.
 
     ``walk(trial, similarity, rng, viewer, params) -> object indices`` replaces the guided-search walk (the
@@ -189,16 +205,22 @@ def simulate_dataset(folder: PathLike, settings: SimulationSettings, seed: int =
     params = settings.walk
     rng = np.random.default_rng([seed, 3])
     catalogue = product_catalogue(settings.n_products, seed)
-    viewers = {f"v{v:02d}": {"w_similarity": params.w_similarity * float(np.exp(params.viewer_spread * z1)),
-                             "w_distance": params.w_distance * float(np.exp(params.viewer_spread * z2))}
-               for v, (z1, z2) in enumerate(rng.normal(size=(settings.viewers, 2)))}
+    viewers = {
+        f"v{v:02d}": {
+            "w_similarity": params.w_similarity * float(np.exp(params.viewer_spread * z1)),
+            "w_distance": params.w_distance * float(np.exp(params.viewer_spread * z2)),
+        }
+        for v, (z1, z2) in enumerate(rng.normal(size=(settings.viewers, 2)))
+    }
     trials: list[Trial] = []
     scanpaths: list[Scanpath] = []
     for layout in settings.layouts:
         boxes, rows, cols, width, height = shelf_cells(layout, settings.cell_px)
         if len(boxes) > settings.n_products:
-            raise ConfigError("gaze.n_products", f"layout {layout} has {len(boxes)} cells; the catalogue only "
-                                                 f"{settings.n_products} products")
+            raise ConfigError(
+                "gaze.n_products",
+                f"layout {layout} has {len(boxes)} cells; the catalogue only {settings.n_products} products",
+            )
         for d in range(settings.displays_per_layout):
             name = f"{layout}_{d:03d}"
             pick = rng.choice(settings.n_products, size=len(boxes), replace=False)
@@ -208,13 +230,23 @@ def simulate_dataset(folder: PathLike, settings: SimulationSettings, seed: int =
             display_seed = int(rng.integers(2**31))
             image = render_shelf(products, boxes, width, height, display_seed)
             write_png(folder / "images" / f"{name}.png", image)
-            write_png(folder / "images" / f"{name}_target.png",
-                      render_product(target, settings.cell_px, display_seed + 1))
-            trial = Trial(trial=name, image=folder / "images" / f"{name}.png", width=width, height=height,
-                          object_ids=list(products["product"]), boxes=boxes, rows=rows, cols=cols,
-                          target=str(target["product"]), layout=layout,
-                          target_image=folder / "images" / f"{name}_target.png",
-                          target_label=str(target["product"]))
+            write_png(
+                folder / "images" / f"{name}_target.png", render_product(target, settings.cell_px, display_seed + 1)
+            )
+            trial = Trial(
+                trial=name,
+                image=folder / "images" / f"{name}.png",
+                width=width,
+                height=height,
+                object_ids=list(products["product"]),
+                boxes=boxes,
+                rows=rows,
+                cols=cols,
+                target=str(target["product"]),
+                layout=layout,
+                target_image=folder / "images" / f"{name}_target.png",
+                target_label=str(target["product"]),
+            )
             trials.append(trial)
             similarity = attribute_similarity(products, target, params.similarity_weights)
             for viewer, weights in viewers.items():
@@ -222,15 +254,28 @@ def simulate_dataset(folder: PathLike, settings: SimulationSettings, seed: int =
                 x, y, duration = fixations_on(trial, objects, rng, params)
                 scanpaths.append(Scanpath(name, viewer, x, y, duration, objects))
     write_dataset(folder, trials, scanpaths, fixations_format=fixations_format)
-    stats = behaviour_table([s.objects for s in scanpaths],
-                            [trials[[t.trial for t in trials].index(s.trial)].target_index for s in scanpaths])
-    truth = {"generator": "guided_search_walk" if walk is guided_search_walk else getattr(walk, "__name__", "walk"),
-             "seed": seed, "settings": {k: v for k, v in asdict(settings).items() if k != "walk"},
-             "walk": asdict(params), "viewers": viewers,
-             "behaviour": {k: float(v) for k, v in stats.mean().items()},
-             "n_trials": len(trials), "n_scanpaths": len(scanpaths)}
+    stats = behaviour_table(
+        [s.objects for s in scanpaths],
+        [trials[[t.trial for t in trials].index(s.trial)].target_index for s in scanpaths],
+    )
+    truth = {
+        "generator": "guided_search_walk" if walk is guided_search_walk else getattr(walk, "__name__", "walk"),
+        "seed": seed,
+        "settings": {k: v for k, v in asdict(settings).items() if k != "walk"},
+        "walk": asdict(params),
+        "viewers": viewers,
+        "behaviour": {k: float(v) for k, v in stats.mean().items()},
+        "n_trials": len(trials),
+        "n_scanpaths": len(scanpaths),
+    }
     write_json(folder / "truth.json", truth)
-    log.info("simulated %d displays x %d viewers (%s) in %s: mean length %.1f, target found %.0f%%",
-             len(trials), settings.viewers, ", ".join(settings.layouts), folder, truth["behaviour"]["length"],
-             100 * truth["behaviour"]["target_fixation"])
+    log.info(
+        "simulated %d displays x %d viewers (%s) in %s: mean length %.1f, target found %.0f%%",
+        len(trials),
+        settings.viewers,
+        ", ".join(settings.layouts),
+        folder,
+        truth["behaviour"]["length"],
+        100 * truth["behaviour"]["target_fixation"],
+    )
     return truth

@@ -14,9 +14,10 @@ stops exactly as an uninterrupted one.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -31,8 +32,17 @@ from .metrics import BEHAVIOUR, behaviour_delta, behaviour_table
 from .models import OAT, TARGET_ALONE, TARGET_OBJECT, OATConfig, oat_config
 from .presets import GazePreset
 
-__all__ = ["TrialTensors", "trial_tensors", "sequences", "make_batch", "pointer_loss", "train_oat",
-           "TrainedOAT", "save_model", "load_model"]
+__all__ = [
+    "TrialTensors",
+    "trial_tensors",
+    "sequences",
+    "make_batch",
+    "pointer_loss",
+    "train_oat",
+    "TrainedOAT",
+    "save_model",
+    "load_model",
+]
 
 log = get_logger(__name__)
 IGNORE = -100
@@ -43,12 +53,12 @@ class TrialTensors:
     """Trials padded to ``N`` objects; token ``N`` (last) is the target alone."""
 
     ids: list[str]
-    crops: Tensor       # uint8 (T, N + 1, 3, h, w)
-    rows: Tensor        # long (T, N + 1)
+    crops: Tensor  # uint8 (T, N + 1, 3, h, w)
+    rows: Tensor  # long (T, N + 1)
     cols: Tensor
-    is_target: Tensor   # long (T, N + 1): 1 on the target object, 2 on the target alone (last), else 0
+    is_target: Tensor  # long (T, N + 1): 1 on the target object, 2 on the target alone (last), else 0
     token_mask: Tensor  # bool (T, N + 1): False = padding
-    centre: Tensor      # long (T, 2): BOS row, col
+    centre: Tensor  # long (T, 2): BOS row, col
     crops_np: list[np.ndarray] = field(default_factory=list)  # unpadded (n + 1, 3, h, w) per trial
 
     @property
@@ -60,12 +70,19 @@ class TrialTensors:
 
     def select(self, rows: Sequence[int]) -> dict[str, Tensor]:
         r = torch.as_tensor(rows, dtype=torch.long)
-        return {"crops": self.crops[r], "rows": self.rows[r], "cols": self.cols[r], "is_target": self.is_target[r],
-                "token_mask": self.token_mask[r], "centre": self.centre[r]}
+        return {
+            "crops": self.crops[r],
+            "rows": self.rows[r],
+            "cols": self.cols[r],
+            "is_target": self.is_target[r],
+            "token_mask": self.token_mask[r],
+            "centre": self.centre[r],
+        }
 
 
-def trial_tensors(dataset: ScanpathDataset, trial_ids: Sequence[str], crop_hw: tuple[int, int],
-                  mark_target: bool = True) -> TrialTensors:
+def trial_tensors(
+    dataset: ScanpathDataset, trial_ids: Sequence[str], crop_hw: tuple[int, int], mark_target: bool = True
+) -> TrialTensors:
     """Crops and grid positions of ``trial_ids``, padded to their largest object count. ``mark_target``: the
     target object's token carries ``is_target`` 1 (else only the target alone, the last token, is marked)."""
     trials = [dataset.trials[t] for t in trial_ids]
@@ -109,8 +126,9 @@ def sequences(scanpaths: Sequence[Scanpath], tensors: TrialTensors, max_length: 
         if seq and s.trial in index:
             out.append((index[s.trial], seq))
     if empty or cut:
-        log.warning("%d scanpaths without a fixation on an object left out; %d cut to %d fixations", empty, cut,
-                    max_length)
+        log.warning(
+            "%d scanpaths without a fixation on an object left out; %d cut to %d fixations", empty, cut, max_length
+        )
     return out
 
 
@@ -150,7 +168,7 @@ def _batches(items: list, trials_per_batch: int, seed: int, epoch: int, tensors:
     seeded by (seed, epoch))."""
     rows = sorted({r for r, _ in items})
     order = np.random.default_rng([seed, 17, epoch]).permutation(rows)
-    groups = [set(order[i:i + trials_per_batch].tolist()) for i in range(0, len(order), trials_per_batch)]
+    groups = [set(order[i : i + trials_per_batch].tolist()) for i in range(0, len(order), trials_per_batch)]
     return [make_batch(tensors, [it for it in items if it[0] in g]) for g in groups]
 
 
@@ -161,9 +179,18 @@ class TrainedOAT:
     meta: dict[str, Any]
 
 
-def train_oat(dataset: ScanpathDataset, split: dict[str, list[str]], preset: GazePreset, seed: int = 0,
-              positional: str = "gaussian", device: torch.device | str = "cpu", checkpoint_path: PathLike | None = None,
-              precision: str = "auto", progress: bool = True, image_blind: bool = False) -> TrainedOAT:
+def train_oat(
+    dataset: ScanpathDataset,
+    split: dict[str, list[str]],
+    preset: GazePreset,
+    seed: int = 0,
+    positional: str = "gaussian",
+    device: torch.device | str = "cpu",
+    checkpoint_path: PathLike | None = None,
+    precision: str = "auto",
+    progress: bool = True,
+    image_blind: bool = False,
+) -> TrainedOAT:
     """Train OAT on the ``train`` trials of ``split``; the ``val`` trials decide early stopping. ``image_blind``:
     the control, OAT with every crop replaced by zeros, trained exactly the same way (same seed, batches,
     settings)."""
@@ -183,37 +210,77 @@ def train_oat(dataset: ScanpathDataset, split: dict[str, list[str]], preset: Gaz
         raise DataError(dataset.root, "no training scanpath has a fixation on an object")
     steps_per_epoch = -(-len({r for r, _ in items}) // preset.batch_size)
     desc = f"oat[{positional}{', image-blind' if image_blind else ''}]"
-    settings = TrainSettings(epochs=preset.epochs, lr=preset.lr, weight_decay=0.0, grad_clip=1.0,
-                             precision=precision, scheduler=preset.scheduler,
-                             checkpoint_path=str(checkpoint_path) if checkpoint_path else None,
-                             checkpoint_every=preset.checkpoint_every, progress=progress, desc=desc)
+    settings = TrainSettings(
+        epochs=preset.epochs,
+        lr=preset.lr,
+        weight_decay=0.0,
+        grad_clip=1.0,
+        precision=precision,
+        scheduler=preset.scheduler,
+        checkpoint_path=str(checkpoint_path) if checkpoint_path else None,
+        checkpoint_every=preset.checkpoint_every,
+        progress=progress,
+        desc=desc,
+    )
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=preset.lr)
-    trainer = Trainer(model, pointer_loss, settings, device=device, optimizer=optimizer,
-                      run_identity={"positional": positional, "n_sequences": len(items), "seed": seed,
-                                    "selection": "validation delta", "patience": preset.patience,
-                                    "n_samples": preset.n_samples, "decoder_input": config.decoder_input,
-                                    **({"image_blind": True} if image_blind else {})})
+    trainer = Trainer(
+        model,
+        pointer_loss,
+        settings,
+        device=device,
+        optimizer=optimizer,
+        run_identity={
+            "positional": positional,
+            "n_sequences": len(items),
+            "seed": seed,
+            "selection": "validation delta",
+            "patience": preset.patience,
+            "n_samples": preset.n_samples,
+            "decoder_input": config.decoder_input,
+            **({"image_blind": True} if image_blind else {}),
+        },
+    )
     data = lambda epoch: _batches(items, preset.batch_size, seed, epoch, train_t)  # noqa: E731
-    selector = _Selector(dataset, split.get("val") or [], val_t, val_items, preset, seed, trainer,
-                         checkpoint_path, steps_per_epoch, data)
+    selector = _Selector(
+        dataset, split.get("val") or [], val_t, val_items, preset, seed, trainer, checkpoint_path, steps_per_epoch, data
+    )
     trainer.on_epoch_end = selector
     result = trainer.fit(data, steps_per_epoch)
     restored = selector.restore(trainer.model)
-    meta = {"positional": positional, "seed": seed, "image_blind": image_blind, "n_train_sequences": len(items),
-            "n_val_sequences": len(val_items), "train": result.to_dict(),
-            "selection": {"on": "validation behavioural delta", "patience": preset.patience,
-                          "best_epoch": selector.best_epoch, "best_val_delta": selector.best_delta,
-                          "restored": restored, "epochs_trained": result.epochs},
-            "positional_fit": dict(model.position.fit_info),
-            "mean_train_length": float(np.mean([len(s) for _, s in items])),
-            "mean_duration_s": float(np.mean(np.concatenate([s.duration for s in
-                                                             dataset.scanpaths_of(split["train"])]))),
-            "config": config.to_dict(), "split": split}
+    meta = {
+        "positional": positional,
+        "seed": seed,
+        "image_blind": image_blind,
+        "n_train_sequences": len(items),
+        "n_val_sequences": len(val_items),
+        "train": result.to_dict(),
+        "selection": {
+            "on": "validation behavioural delta",
+            "patience": preset.patience,
+            "best_epoch": selector.best_epoch,
+            "best_val_delta": selector.best_delta,
+            "restored": restored,
+            "epochs_trained": result.epochs,
+        },
+        "positional_fit": dict(model.position.fit_info),
+        "mean_train_length": float(np.mean([len(s) for _, s in items])),
+        "mean_duration_s": float(np.mean(np.concatenate([s.duration for s in dataset.scanpaths_of(split["train"])]))),
+        "config": config.to_dict(),
+        "split": split,
+    }
     return TrainedOAT(trainer.model.cpu().eval(), config, meta)
 
 
-def validation_delta(model: OAT, dataset: ScanpathDataset, val_t: TrialTensors, human_means: dict[str, float],
-                     n_samples: int, max_length: int, generator: torch.Generator, batch_size: int = 64) -> float:
+def validation_delta(
+    model: OAT,
+    dataset: ScanpathDataset,
+    val_t: TrialTensors,
+    human_means: dict[str, float],
+    n_samples: int,
+    max_length: int,
+    generator: torch.Generator,
+    batch_size: int = 64,
+) -> float:
     """Behavioural delta (OAT's) of ``n_samples`` sampled scanpaths per validation trial against the validation
     viewers' means."""
     device = next(model.parameters()).device
@@ -232,9 +299,19 @@ class _Selector:
     """The trainer's epoch-end hook: validation loss and delta, the best epoch by delta (its weights kept in
     memory and, with a checkpoint, in ``<checkpoint>.best.pt``), and the stop after ``patience`` epochs."""
 
-    def __init__(self, dataset: ScanpathDataset, val_ids: Sequence[str], val_t: TrialTensors | None,
-                 val_items: list, preset: GazePreset, seed: int, trainer: Trainer, checkpoint_path: PathLike | None,
-                 steps_per_epoch: int, data) -> None:
+    def __init__(
+        self,
+        dataset: ScanpathDataset,
+        val_ids: Sequence[str],
+        val_t: TrialTensors | None,
+        val_items: list,
+        preset: GazePreset,
+        seed: int,
+        trainer: Trainer,
+        checkpoint_path: PathLike | None,
+        steps_per_epoch: int,
+        data,
+    ) -> None:
         self.dataset, self.val_t, self.val_items, self.preset, self.seed = dataset, val_t, val_items, preset, seed
         self.trainer, self.steps_per_epoch, self.data = trainer, steps_per_epoch, data
         self.best_file = f"{checkpoint_path}.best.pt" if checkpoint_path else None
@@ -243,16 +320,18 @@ class _Selector:
         self.fingerprint: str | None = None
         self.loaded = False
         humans = dataset.scanpaths_of(val_ids)
-        table = behaviour_table([s.object_sequence() for s in humans],
-                                [dataset.trials[s.trial].target_index for s in humans])
+        table = behaviour_table(
+            [s.object_sequence() for s in humans], [dataset.trials[s.trial].target_index for s in humans]
+        )
         self.human_means = {k: float(table[k].mean()) for k in BEHAVIOUR} if len(table) else {}
 
     def _run_fingerprint(self) -> str:
         # the trainer's own fingerprint of this run (settings, step plan, model, data, identity), as fit computes it
         if self.fingerprint is None:
             total = self.preset.epochs * self.steps_per_epoch
-            self.fingerprint = self.trainer.fingerprint(total, self.steps_per_epoch,
-                                                        batch_digest(next(iter(self.data(0)), None)))
+            self.fingerprint = self.trainer.fingerprint(
+                total, self.steps_per_epoch, batch_digest(next(iter(self.data(0)), None))
+            )
         return self.fingerprint
 
     def _load_best(self, epoch: int) -> None:
@@ -275,20 +354,30 @@ class _Selector:
             self._load_best(epoch)
         if not self.val_items or self.val_t is None:
             return {}
-        losses = [float(pointer_loss(model, to_model(make_batch(self.val_t, self.val_items[i:i + 256]), model)
-                                     )[0]) * len(self.val_items[i:i + 256])
-                  for i in range(0, len(self.val_items), 256)]
+        losses = [
+            float(pointer_loss(model, to_model(make_batch(self.val_t, self.val_items[i : i + 256]), model))[0])
+            * len(self.val_items[i : i + 256])
+            for i in range(0, len(self.val_items), 256)
+        ]
         record: dict[str, Any] = {"val_loss": sum(losses) / len(self.val_items)}
         gen = torch.Generator().manual_seed(int(np.random.default_rng([self.seed, 23, epoch]).integers(2**62)))
-        delta = validation_delta(model, self.dataset, self.val_t, self.human_means, self.preset.n_samples,
-                                 self.preset.max_length, gen)
+        delta = validation_delta(
+            model, self.dataset, self.val_t, self.human_means, self.preset.n_samples, self.preset.max_length, gen
+        )
         record["val_delta"] = delta
         if np.isfinite(delta) and delta < self.best_delta:
             self.best_epoch, self.best_delta = epoch, float(delta)
             self.best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
             if self.best_file:
-                torch_save(self.best_file, {"fingerprint": self._run_fingerprint(), "epoch": epoch,
-                                            "delta": float(delta), "state": self.best_state})
+                torch_save(
+                    self.best_file,
+                    {
+                        "fingerprint": self._run_fingerprint(),
+                        "epoch": epoch,
+                        "delta": float(delta),
+                        "state": self.best_state,
+                    },
+                )
         record["best_epoch"] = self.best_epoch
         record["stop"] = epoch - self.best_epoch >= self.preset.patience
         return record

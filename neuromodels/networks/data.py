@@ -13,8 +13,9 @@ Formats (chosen by the suffix):
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,8 +33,9 @@ def _sidecar(path: Path) -> Path:
     return path.with_name(path.stem + ".ids.csv")
 
 
-def write_embeddings(path: PathLike, stimulus_ids: Sequence[str], embeddings: np.ndarray,
-                     attrs: Mapping[str, Any] | None = None) -> Path:
+def write_embeddings(
+    path: PathLike, stimulus_ids: Sequence[str], embeddings: np.ndarray, attrs: Mapping[str, Any] | None = None
+) -> Path:
     """Write ``embeddings`` ``(n, d)`` keyed by ``stimulus_ids`` (n unique ids) atomically."""
     path = Path(path)
     ids = [str(i) for i in stimulus_ids]
@@ -83,8 +85,11 @@ def read_embeddings(path: PathLike) -> tuple[list[str], np.ndarray]:
                 ids = [i.decode() if isinstance(i, bytes) else str(i) for i in fh["stimulus_id"][()]]
         elif suffix == ".npz":
             with np.load(path, allow_pickle=False) as data:
-                require("embeddings" in data and "stimulus_id" in data, path,
-                        "needs arrays 'embeddings' (n x d) and 'stimulus_id' (n,)")
+                require(
+                    "embeddings" in data and "stimulus_id" in data,
+                    path,
+                    "needs arrays 'embeddings' (n x d) and 'stimulus_id' (n,)",
+                )
                 emb = np.asarray(data["embeddings"], dtype=np.float32)
                 ids = [str(i) for i in data["stimulus_id"]]
         elif suffix == ".npy":

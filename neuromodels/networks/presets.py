@@ -3,8 +3,9 @@ objective) and ``full`` (a GPU; closer to the small ViTs of the papers, still fa
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from neuromodels.core.config import override_settings
 from neuromodels.core.errors import ConfigError
@@ -45,21 +46,60 @@ class NetworkPreset:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def with_overrides(self, overrides: Mapping[str, Any] | None) -> "NetworkPreset":
+    def with_overrides(self, overrides: Mapping[str, Any] | None) -> NetworkPreset:
         """A copy with some settings replaced (``None`` ignored); unknown names raise :class:`ConfigError`."""
         return override_settings(self, dict(overrides or {}), "networks")
 
 
 PRESETS: dict[str, NetworkPreset] = {
-    "tiny": NetworkPreset(image_size=32, patch_size=8, dim=64, depth=2, num_heads=4, embed_dim=64,
-                          text_dim=64, text_depth=1, text_heads=4, ssl_dim=64, epochs=8, batch_size=64,
-                          lr=1e-3, checkpoint_every=10),
-    "default": NetworkPreset(image_size=32, patch_size=8, dim=128, depth=4, num_heads=4, embed_dim=128,
-                             text_dim=128, text_depth=2, text_heads=4, ssl_dim=128, epochs=24, batch_size=128,
-                             lr=1e-3, checkpoint_every=50),
-    "full": NetworkPreset(image_size=64, patch_size=8, dim=384, depth=6, num_heads=6, embed_dim=256,
-                          text_dim=256, text_depth=4, text_heads=4, ssl_dim=256, epochs=100, batch_size=256,
-                          lr=5e-4, checkpoint_every=500),
+    "tiny": NetworkPreset(
+        image_size=32,
+        patch_size=8,
+        dim=64,
+        depth=2,
+        num_heads=4,
+        embed_dim=64,
+        text_dim=64,
+        text_depth=1,
+        text_heads=4,
+        ssl_dim=64,
+        epochs=8,
+        batch_size=64,
+        lr=1e-3,
+        checkpoint_every=10,
+    ),
+    "default": NetworkPreset(
+        image_size=32,
+        patch_size=8,
+        dim=128,
+        depth=4,
+        num_heads=4,
+        embed_dim=128,
+        text_dim=128,
+        text_depth=2,
+        text_heads=4,
+        ssl_dim=128,
+        epochs=24,
+        batch_size=128,
+        lr=1e-3,
+        checkpoint_every=50,
+    ),
+    "full": NetworkPreset(
+        image_size=64,
+        patch_size=8,
+        dim=384,
+        depth=6,
+        num_heads=6,
+        embed_dim=256,
+        text_dim=256,
+        text_depth=4,
+        text_heads=4,
+        ssl_dim=256,
+        epochs=100,
+        batch_size=256,
+        lr=5e-4,
+        checkpoint_every=500,
+    ),
 }
 
 

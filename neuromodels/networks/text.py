@@ -9,7 +9,8 @@ Words are lower-cased runs of letters and digits; the vocabulary is built from t
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -65,15 +66,23 @@ class CaptionEncoder(nn.Module):
         if tuple(vocab[:3]) != SPECIAL_TOKENS:
             raise ValueError(f"vocab must start with {SPECIAL_TOKENS}")
         embed_dim = dim if embed_dim is None else embed_dim
-        self.config: dict[str, Any] = dict(vocab=vocab, dim=dim, depth=depth, num_heads=num_heads,
-                                           embed_dim=embed_dim, max_len=max_len, mlp_ratio=mlp_ratio)
+        self.config: dict[str, Any] = dict(
+            vocab=vocab,
+            dim=dim,
+            depth=depth,
+            num_heads=num_heads,
+            embed_dim=embed_dim,
+            max_len=max_len,
+            mlp_ratio=mlp_ratio,
+        )
         self.vocab = vocab
         self.index = {w: i for i, w in enumerate(vocab)}
         self.dim, self.embed_dim, self.max_len = dim, embed_dim, max_len
         self.token_embed = nn.Embedding(len(vocab), dim, padding_idx=PAD)
         self.pos_embed = nn.Parameter(torch.zeros(1, 1 + max_len, dim))
         self.blocks = nn.ModuleList(
-            TransformerEncoderLayer(dim, num_heads, mlp_ratio=mlp_ratio, backend=backend) for _ in range(depth))
+            TransformerEncoderLayer(dim, num_heads, mlp_ratio=mlp_ratio, backend=backend) for _ in range(depth)
+        )
         self.norm = nn.LayerNorm(dim)
         self.head = nn.Linear(dim, embed_dim)
         self.reset_parameters()
@@ -116,7 +125,7 @@ class CaptionEncoder(nn.Module):
         self.eval()
         out = []
         for start in range(0, len(captions), batch_size):
-            tokens, mask = self.tokenize(captions[start:start + batch_size])
+            tokens, mask = self.tokenize(captions[start : start + batch_size])
             out.append(self(tokens.to(device), mask.to(device)).float().cpu())
         self.train(was_training)
         return torch.cat(out) if out else torch.zeros(0, self.embed_dim)

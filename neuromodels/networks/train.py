@@ -10,7 +10,8 @@ seed.
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -26,8 +27,16 @@ from .presets import NetworkPreset, get_preset
 from .text import CaptionEncoder, build_vocab, split_words
 from .vit import VisionTransformer, prepare_images
 
-__all__ = ["fit_encoder", "train_image_encoder", "retrieval_accuracy", "retrieval_chance", "load_training_set",
-           "stimulus_captions", "split_indices", "validation_metrics"]
+__all__ = [
+    "fit_encoder",
+    "train_image_encoder",
+    "retrieval_accuracy",
+    "retrieval_chance",
+    "load_training_set",
+    "stimulus_captions",
+    "split_indices",
+    "validation_metrics",
+]
 
 log = get_logger(__name__)
 PathLike = str | os.PathLike
@@ -77,7 +86,7 @@ def _to_uint8(images: np.ndarray | Tensor, size: int) -> Tensor:
     chunks = []
     x = torch.as_tensor(np.asarray(images))
     for start in range(0, x.shape[0], 512):
-        f = prepare_images(x[start:start + 512], size)
+        f = prepare_images(x[start : start + 512], size)
         chunks.append((f * 255.0).round().to(torch.uint8))
     return torch.cat(chunks) if chunks else torch.zeros(0, 3, size, size, dtype=torch.uint8)
 
@@ -133,8 +142,11 @@ def fit_encoder(
     needs_text = objective in ("clip", "slip")
     n = len(images)
     if needs_text and (captions is None or len(captions) != n):
-        raise ConfigError("objective", f"{objective} needs one caption per image ({n} images, "
-                                       f"{0 if captions is None else len(captions)} captions)")
+        raise ConfigError(
+            "objective",
+            f"{objective} needs one caption per image ({n} images, "
+            f"{0 if captions is None else len(captions)} captions)",
+        )
     train_idx, val_idx = split_indices(n, settings.val_fraction, seed)
     batch_size = min(settings.batch_size, len(train_idx))
     if batch_size < 2:
@@ -143,18 +155,39 @@ def fit_encoder(
 
     seed_everything(seed)
     pixels = _to_uint8(images, settings.image_size)
-    vision = VisionTransformer(settings.image_size, settings.patch_size, settings.dim, settings.depth,
-                               settings.num_heads, settings.mlp_ratio, settings.embed_dim)
+    vision = VisionTransformer(
+        settings.image_size,
+        settings.patch_size,
+        settings.dim,
+        settings.depth,
+        settings.num_heads,
+        settings.mlp_ratio,
+        settings.embed_dim,
+    )
     text, tokens = None, None
     if needs_text:
         assert captions is not None
         vocab = build_vocab(captions)
         max_words = max((len(split_words(c)) for c in captions), default=1)
-        text = CaptionEncoder(vocab, settings.text_dim, settings.text_depth, settings.text_heads,
-                              embed_dim=settings.embed_dim, max_len=max(max_words, 8), mlp_ratio=settings.mlp_ratio)
+        text = CaptionEncoder(
+            vocab,
+            settings.text_dim,
+            settings.text_depth,
+            settings.text_heads,
+            embed_dim=settings.embed_dim,
+            max_len=max(max_words, 8),
+            mlp_ratio=settings.mlp_ratio,
+        )
         tokens, _ = text.tokenize(list(captions))
-    model = ContrastiveModel(vision, text, objective, ssl_dim=settings.ssl_dim, temperature=settings.temperature,
-                             ssl_temperature=settings.ssl_temperature, ssl_weight=settings.ssl_weight)
+    model = ContrastiveModel(
+        vision,
+        text,
+        objective,
+        ssl_dim=settings.ssl_dim,
+        temperature=settings.temperature,
+        ssl_temperature=settings.ssl_temperature,
+        ssl_weight=settings.ssl_weight,
+    )
 
     train_pixels = pixels[train_idx]
     train_tokens = tokens[train_idx] if tokens is not None else None
@@ -165,7 +198,7 @@ def fit_encoder(
         order = torch.randperm(len(train_idx), generator=shuffle)
         batches = []
         for i in range(steps_per_epoch):
-            idx = order[i * batch_size:(i + 1) * batch_size]
+            idx = order[i * batch_size : (i + 1) * batch_size]
             batch = {"images": train_pixels[idx], "seed": torch.tensor([_derived_seed(seed, _AUGMENT, epoch, i)])}
             if train_tokens is not None:
                 batch["tokens"] = train_tokens[idx]
@@ -183,16 +216,34 @@ def fit_encoder(
     total_steps = settings.epochs * steps_per_epoch
     warmup = min(max(0.1, 2.0 / max(total_steps, 1)), 0.5)
     trainer = Trainer(
-        model, contrastive_step,
-        TrainSettings(epochs=settings.epochs, lr=settings.lr, weight_decay=settings.weight_decay,
-                      precision=precision, scheduler="onecycle", warmup_fraction=warmup,
-                      checkpoint_path=str(checkpoint_path) if checkpoint_path else None,
-                      checkpoint_every=settings.checkpoint_every, progress=progress, desc=f"{objective} encoder"),
-        device=device, on_epoch_end=evaluate if len(val_idx) >= 2 else None, on_step_end=on_step_end,
+        model,
+        contrastive_step,
+        TrainSettings(
+            epochs=settings.epochs,
+            lr=settings.lr,
+            weight_decay=settings.weight_decay,
+            precision=precision,
+            scheduler="onecycle",
+            warmup_fraction=warmup,
+            checkpoint_path=str(checkpoint_path) if checkpoint_path else None,
+            checkpoint_every=settings.checkpoint_every,
+            progress=progress,
+            desc=f"{objective} encoder",
+        ),
+        device=device,
+        on_epoch_end=evaluate if len(val_idx) >= 2 else None,
+        on_step_end=on_step_end,
     )
-    log.info("training %s encoder (%s preset): %d train / %d held-out images, %d steps/epoch x %d epochs on %s",
-             objective, preset if isinstance(preset, str) else "custom", len(train_idx), len(val_idx),
-             steps_per_epoch, settings.epochs, device)
+    log.info(
+        "training %s encoder (%s preset): %d train / %d held-out images, %d steps/epoch x %d epochs on %s",
+        objective,
+        preset if isinstance(preset, str) else "custom",
+        len(train_idx),
+        len(val_idx),
+        steps_per_epoch,
+        settings.epochs,
+        device,
+    )
     result = trainer.fit(data, steps_per_epoch=steps_per_epoch)
     final = dict(result.history[-1]) if result.history else {}
     meta = {
@@ -215,9 +266,14 @@ def fit_encoder(
 
 
 @torch.no_grad()
-def validation_metrics(model: ContrastiveModel, pixels: Tensor, tokens: Tensor | None,
-                       device: torch.device, seed: int, captions: Sequence[str] | None = None
-                       ) -> dict[str, float]:
+def validation_metrics(
+    model: ContrastiveModel,
+    pixels: Tensor,
+    tokens: Tensor | None,
+    device: torch.device,
+    seed: int,
+    captions: Sequence[str] | None = None,
+) -> dict[str, float]:
     """Held-out top-1 retrieval accuracies with their chance levels.
 
     ``val_caption_to_image`` / ``val_image_to_caption`` (CLIP, SLIP): matched pairs among the held-out set
@@ -244,8 +300,7 @@ def validation_metrics(model: ContrastiveModel, pixels: Tensor, tokens: Tensor |
     return out
 
 
-def load_training_set(stimulus_dir: PathLike, image_size: int | None = None
-                      ) -> tuple[list[str], np.ndarray, list[str]]:
+def load_training_set(stimulus_dir: PathLike, image_size: int | None = None) -> tuple[list[str], np.ndarray, list[str]]:
     """Stimulus ids, uint8 images ``(N, H, W, 3)`` (resized to ``image_size`` when given) and captions of a
     stimulus set written by ``neuromodels stimuli generate``."""
     from neuromodels.stimuli import read_stimulus_set
@@ -285,8 +340,9 @@ def train_image_encoder(
     """
     settings = get_preset(preset).with_overrides(overrides)
     ids, images, captions = load_training_set(stimulus_dir, settings.image_size)
-    bundle = fit_encoder(images, captions, objective, preset, seed, device, checkpoint_path, precision,
-                         overrides, on_step_end, progress)
+    bundle = fit_encoder(
+        images, captions, objective, preset, seed, device, checkpoint_path, precision, overrides, on_step_end, progress
+    )
     _, val_idx = split_indices(len(ids), settings.val_fraction, seed)
     bundle.meta["stimuli"] = str(stimulus_dir)
     bundle.meta["val_stimulus_ids"] = [ids[i] for i in val_idx]

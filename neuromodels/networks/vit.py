@@ -44,8 +44,9 @@ def prepare_images(images: Tensor | Any, image_size: int | None = None) -> Tenso
         raise ValueError(f"images must have 3 colour channels, got shape {tuple(x.shape)}")
     x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
     if image_size is not None and (x.shape[-2] != image_size or x.shape[-1] != image_size):
-        x = F.interpolate(x, size=(image_size, image_size), mode="bilinear", align_corners=False,
-                          antialias=True).clamp_(0.0, 1.0)
+        x = F.interpolate(
+            x, size=(image_size, image_size), mode="bilinear", align_corners=False, antialias=True
+        ).clamp_(0.0, 1.0)
     return x.contiguous()
 
 
@@ -91,9 +92,16 @@ class VisionTransformer(nn.Module):
             raise ValueError(f"patch_size {patch_size} must divide image_size {image_size}")
         embed_dim = dim if embed_dim is None else embed_dim
         # constructor arguments, kept so an encoder can be saved, rebuilt and re-initialised
-        self.config: dict[str, Any] = dict(image_size=image_size, patch_size=patch_size, dim=dim, depth=depth,
-                                           num_heads=num_heads, mlp_ratio=mlp_ratio, embed_dim=embed_dim,
-                                           drop_path=drop_path)
+        self.config: dict[str, Any] = dict(
+            image_size=image_size,
+            patch_size=patch_size,
+            dim=dim,
+            depth=depth,
+            num_heads=num_heads,
+            mlp_ratio=mlp_ratio,
+            embed_dim=embed_dim,
+            drop_path=drop_path,
+        )
         self.image_size, self.patch_size, self.dim, self.embed_dim = image_size, patch_size, dim, embed_dim
         self.n_patches = (image_size // patch_size) ** 2
         self.patch_embed = nn.Conv2d(3, dim, kernel_size=patch_size, stride=patch_size)
@@ -126,7 +134,7 @@ class VisionTransformer(nn.Module):
         if images.shape[-1] != self.image_size or images.shape[-2] != self.image_size:
             images = prepare_images(images, self.image_size)
         x = (images - self.pixel_mean) / self.pixel_std
-        x = self.patch_embed(x).flatten(2).transpose(1, 2)           # (B, n_patches, dim)
+        x = self.patch_embed(x).flatten(2).transpose(1, 2)  # (B, n_patches, dim)
         x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1) + self.pos_embed
         for block in self.blocks:
             x = block(x)

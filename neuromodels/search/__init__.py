@@ -18,12 +18,34 @@ from ..core.lazy import lazy_names
 _WHERE = {
     **dict.fromkeys(["EXPERIMENTS", "Experiment", "get_experiment", "make_trial", "make_trials"], "experiments"),
     **dict.fromkeys(["TrialSet", "read_human_slopes", "read_trials", "write_trials"], "data"),
-    **dict.fromkeys(["EccNet", "EccentricityPool", "EccentricitySettings", "MODEL_KINDS", "VGGBackbone",
-                     "chance_fixations", "naive_eccentricity_pool", "pixel_priority", "run_search"], "models"),
+    **dict.fromkeys(
+        [
+            "EccNet",
+            "EccentricityPool",
+            "EccentricitySettings",
+            "MODEL_KINDS",
+            "VGGBackbone",
+            "chance_fixations",
+            "naive_eccentricity_pool",
+            "pixel_priority",
+            "run_search",
+        ],
+        "models",
+    ),
     **dict.fromkeys(["DIETS", "MODELS", "PRESETS", "SearchPreset", "get_preset"], "presets"),
     **dict.fromkeys(["diet_images", "load_backbone", "save_backbone", "train_backbone"], "train"),
-    **dict.fromkeys(["analyze", "asymmetry_index", "condition_slopes", "index_table", "reaction_time_ms",
-                     "run_model", "slope_correlation"], "evaluate"),
+    **dict.fromkeys(
+        [
+            "analyze",
+            "asymmetry_index",
+            "condition_slopes",
+            "index_table",
+            "reaction_time_ms",
+            "run_model",
+            "slope_correlation",
+        ],
+        "evaluate",
+    ),
 }
 __getattr__ = lazy_names(__name__, _WHERE)
 

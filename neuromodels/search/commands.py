@@ -32,13 +32,22 @@ def cmd_stimuli(args: argparse.Namespace) -> None:
 
     p, params = _settings(args)
     experiments = params.get("experiments") or list(EXPERIMENT_NAMES)
-    per_experiment = ({e: p.intersection_n_trials for e in ("intersection", "t_vs_l")}
-                      if p.intersection_n_trials else None)
-    displays = make_trials(experiments, p.n_trials, seed=args.seed, px_per_deg=p.px_per_deg, jitter=p.jitter,
-                           published=p.published_stimuli, n_trials_by_experiment=per_experiment)
+    per_experiment = (
+        {e: p.intersection_n_trials for e in ("intersection", "t_vs_l")} if p.intersection_n_trials else None
+    )
+    displays = make_trials(
+        experiments,
+        p.n_trials,
+        seed=args.seed,
+        px_per_deg=p.px_per_deg,
+        jitter=p.jitter,
+        published=p.published_stimuli,
+        n_trials_by_experiment=per_experiment,
+    )
     path = write_trials(args.out_dir, displays)
-    get_logger(__name__).info("wrote %d search trials (%d experiments, %g px/deg) to %s", len(displays),
-                              len(experiments), p.px_per_deg, path)
+    get_logger(__name__).info(
+        "wrote %d search trials (%d experiments, %g px/deg) to %s", len(displays), len(experiments), p.px_per_deg, path
+    )
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -47,8 +56,14 @@ def cmd_train(args: argparse.Namespace) -> None:
     from .train import save_backbone, train_backbone
 
     p, _ = _settings(args)
-    trained = train_backbone(args.diet, p, seed=args.seed, device=select_device(args.device),
-                             checkpoint_path=args.checkpoint, precision=args.precision)
+    trained = train_backbone(
+        args.diet,
+        p,
+        seed=args.seed,
+        device=select_device(args.device),
+        checkpoint_path=args.checkpoint,
+        precision=args.precision,
+    )
     save_backbone(args.out, trained)
     if args.history:
         write_json(args.history, trained.meta)
@@ -60,9 +75,9 @@ def cmd_run(args: argparse.Namespace) -> None:
     from ..core.errors import ConfigError
     from ..core.io import write_table
     from ..core.runtime import get_logger
+    from ..stimuli import CATEGORY_NAMES
     from .data import read_trials
     from .evaluate import run_model
-    from ..stimuli import CATEGORY_NAMES
     from .models import VGGBackbone
     from .train import load_backbone, untrained_copy
 
@@ -90,24 +105,48 @@ def cmd_run(args: argparse.Namespace) -> None:
         backbone = loaded.get(path)
         if model == "untrained_backbone":
             # the named backbone's architecture (the preset's VGG when none), re-initialised with the seed
-            backbone = untrained_copy(backbone if backbone is not None else
-                                      VGGBackbone(p.widths, p.convs, n_classes=len(CATEGORY_NAMES)), args.seed)
-        table = run_model(model, trials, backbone, chance_draws=p.chance_draws, seed=args.seed,
-                          batch_size=p.batch_trials, relative_to_background=p.relative_to_background,
-                          recrop=p.recrop, dog=p.dog, empty_cells=p.empty_cells)
+            backbone = untrained_copy(
+                backbone if backbone is not None else VGGBackbone(p.widths, p.convs, n_classes=len(CATEGORY_NAMES)),
+                args.seed,
+            )
+        table = run_model(
+            model,
+            trials,
+            backbone,
+            chance_draws=p.chance_draws,
+            seed=args.seed,
+            batch_size=p.batch_trials,
+            relative_to_background=p.relative_to_background,
+            recrop=p.recrop,
+            dog=p.dog,
+            empty_cells=p.empty_cells,
+        )
         table.insert(1, "diet", diet)
         table.insert(2, "seed", int(args.seed))
         write_table(out, table)
-        get_logger(__name__).info("%s (%s): %d trials, %.2f fixations per trial, %d not found", model, diet,
-                                  len(table), table["fixations"].mean(), int((~table["found"]).sum()))
+        get_logger(__name__).info(
+            "%s (%s): %d trials, %.2f fixations per trial, %d not found",
+            model,
+            diet,
+            len(table),
+            table["fixations"].mean(),
+            int((~table["found"]).sum()),
+        )
 
 
 def cmd_analyze(args: argparse.Namespace) -> None:
     from .evaluate import analyze
 
     _, params = _settings(args)
-    analyze(args.runs, args.trials, args.out_dir, human_path=params.get("human_slopes") or None,
-            preset=args.preset, seed=args.seed, histories=args.histories or ())
+    analyze(
+        args.runs,
+        args.trials,
+        args.out_dir,
+        human_path=params.get("human_slopes") or None,
+        preset=args.preset,
+        seed=args.seed,
+        histories=args.histories or (),
+    )
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
@@ -121,10 +160,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     from .presets import DIETS, MODELS
 
     parser = subparsers.add_parser(
-        "search", help="eccNET visual search asymmetry against human RT slopes (six experiments, diets)",
+        "search",
+        help="eccNET visual search asymmetry against human RT slopes (six experiments, diets)",
         description="Generate the six search asymmetry experiments, train the VGG backbone on a world diet, "
-                    "search with eccNET and its baselines, and compare RT slopes and asymmetry indices with "
-                    "the human ones.")
+        "search with eccNET and its baselines, and compare RT slopes and asymmetry indices with "
+        "the human ones.",
+    )
     steps = parser.add_subparsers(dest="step", metavar="<step>", required=True)
 
     def common(p: argparse.ArgumentParser, device: bool = True) -> None:
@@ -132,17 +173,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         add_params_argument(p)
         add_runtime_arguments(p, device=device)
 
-    st = steps.add_parser("stimuli", help="write the six experiments' search displays (PNG + trials.csv)",
-                          description="Search image, target image and a trial table (experiment, condition, "
-                                      "set size, target box, item boxes) for both directions of each "
-                                      "experiment at the preset's px/deg.")
+    st = steps.add_parser(
+        "stimuli",
+        help="write the six experiments' search displays (PNG + trials.csv)",
+        description="Search image, target image and a trial table (experiment, condition, "
+        "set size, target box, item boxes) for both directions of each "
+        "experiment at the preset's px/deg.",
+    )
     st.add_argument("--out-dir", type=Path, required=True, help="output folder")
     common(st, device=False)
     st.set_defaults(func=cmd_stimuli)
 
-    tr = steps.add_parser("train", help="train the VGG backbone on one world diet (resumable)",
-                          description="Object categories of the stimulus world, upright and lit from above, "
-                                      "rotated by 90 degrees, or lit from below.")
+    tr = steps.add_parser(
+        "train",
+        help="train the VGG backbone on one world diet (resumable)",
+        description="Object categories of the stimulus world, upright and lit from above, "
+        "rotated by 90 degrees, or lit from below.",
+    )
     tr.add_argument("--diet", required=True, choices=DIETS, help="training diet")
     tr.add_argument("--out", type=Path, required=True, help="backbone file (.pt)")
     tr.add_argument("--checkpoint", type=Path, default=None, help="checkpoint file; an existing one is resumed")
@@ -150,38 +197,59 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     common(tr)
     tr.set_defaults(func=cmd_train)
 
-    rn = steps.add_parser("run", help="search every trial with one or more models; fixations per trial (CSV)",
-                          description="eccNET, its ablations (no eccentricity pooling, top layer only), IVSN, "
-                                      "pixel matching or chance over a trial set; several runs in one call read "
-                                      "the trials once.")
+    rn = steps.add_parser(
+        "run",
+        help="search every trial with one or more models; fixations per trial (CSV)",
+        description="eccNET, its ablations (no eccentricity pooling, top layer only), IVSN, "
+        "pixel matching or chance over a trial set; several runs in one call read "
+        "the trials once.",
+    )
     rn.add_argument("--model", required=True, nargs="+", choices=MODELS, help="search model(s), one per run")
     rn.add_argument("--trials", type=Path, required=True, help="trial set folder (trials.csv + images)")
-    rn.add_argument("--backbone", nargs="+", default=None,
-                    help="backbone file (ours, or a torch.save'd module with 5 'blocks'), or 'none' for "
-                         "pixel/chance: one for every run or one per run")
-    rn.add_argument("--diet", nargs="+", default=["none"],
-                    help="label of the backbone's diet, recorded in the table: one for every run or one per run")
+    rn.add_argument(
+        "--backbone",
+        nargs="+",
+        default=None,
+        help="backbone file (ours, or a torch.save'd module with 5 'blocks'), or 'none' for "
+        "pixel/chance: one for every run or one per run",
+    )
+    rn.add_argument(
+        "--diet",
+        nargs="+",
+        default=["none"],
+        help="label of the backbone's diet, recorded in the table: one for every run or one per run",
+    )
     rn.add_argument("--out", type=Path, nargs="+", required=True, help="output CSV, one per run")
     common(rn)
     rn.set_defaults(func=cmd_run)
 
-    an = steps.add_parser("analyze", help="RT slopes, asymmetry indices, human comparison, figures, summary",
-                          description="Reads the run tables; writes slopes.csv, indices.csv, diets.csv, the "
-                                      "figures and summary.json.")
+    an = steps.add_parser(
+        "analyze",
+        help="RT slopes, asymmetry indices, human comparison, figures, summary",
+        description="Reads the run tables; writes slopes.csv, indices.csv, diets.csv, the figures and summary.json.",
+    )
     an.add_argument("--runs", type=Path, nargs="+", required=True, help="tables written by `run`")
     an.add_argument("--trials", type=Path, required=True, help="the trial set (for the example figure)")
-    an.add_argument("--histories", type=Path, nargs="*", default=None,
-                    help="the backbones' training histories (JSON of `train`): held-out accuracy in the summary")
+    an.add_argument(
+        "--histories",
+        type=Path,
+        nargs="*",
+        default=None,
+        help="the backbones' training histories (JSON of `train`): held-out accuracy in the summary",
+    )
     an.add_argument("--out-dir", type=Path, required=True, help="output folder")
     common(an, device=False)
     an.set_defaults(func=cmd_analyze)
 
 
 def register_bench(bench_subparsers: argparse._SubParsersAction) -> None:
-    b = bench_subparsers.add_parser("search", help="fixations/s of eccNET's search loop; vectorised / per-ring",
-                                    description="The search loop with the vectorised eccentricity pooling "
-                                                "against the same loop with a naive per-ring pooling, in "
-                                                "one process on the same displays; JSON with the ratio.")
+    b = bench_subparsers.add_parser(
+        "search",
+        help="fixations/s of eccNET's search loop; vectorised / per-ring",
+        description="The search loop with the vectorised eccentricity pooling "
+        "against the same loop with a naive per-ring pooling, in "
+        "one process on the same displays; JSON with the ratio.",
+    )
     b.add_argument("--out", type=Path, required=True, help="output JSON")
     b.add_argument("--preset", default="default", choices=PRESET_CHOICES, help="sizes (default: default)")
     add_runtime_arguments(b)

@@ -20,10 +20,10 @@ condition: ``experiment``, ``condition``, ``slope_ms_per_item``, ``source``.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -37,8 +37,21 @@ __all__ = ["TRIALS_TABLE", "TrialSet", "write_trials", "read_trials", "read_huma
 
 TRIALS_TABLE = "trials.csv"
 HUMAN_SLOPES = "human_slopes.csv"
-TRIAL_COLUMNS = ("trial_id", "experiment", "condition", "set_size", "image", "target_image", "px_per_deg",
-                 "target_index", "target_x0", "target_y0", "target_x1", "target_y1", "item_boxes")
+TRIAL_COLUMNS = (
+    "trial_id",
+    "experiment",
+    "condition",
+    "set_size",
+    "image",
+    "target_image",
+    "px_per_deg",
+    "target_index",
+    "target_x0",
+    "target_y0",
+    "target_x1",
+    "target_y1",
+    "item_boxes",
+)
 
 
 def write_trials(directory: PathLike, displays: Sequence[Display]) -> Path:
@@ -50,12 +63,25 @@ def write_trials(directory: PathLike, displays: Sequence[Display]) -> Path:
         write_png(directory / f"{name}.png", d.image)
         write_png(directory / f"{name}_target.png", d.target_image)
         box = d.target_box
-        rows.append({"trial_id": i, "experiment": d.extra.get("experiment", ""), "condition": d.condition,
-                     "set_size": d.set_size, "image": f"{name}.png", "target_image": f"{name}_target.png",
-                     "px_per_deg": d.extra.get("px_per_deg", float("nan")), "target_index": d.target_index,
-                     "target_x0": int(box[0]), "target_y0": int(box[1]), "target_x1": int(box[2]),
-                     "target_y1": int(box[3]), "item_boxes": json.dumps(d.boxes.tolist()),
-                     "grid": f"{d.grid[0]}x{d.grid[1]}", "seed": d.seed})
+        rows.append(
+            {
+                "trial_id": i,
+                "experiment": d.extra.get("experiment", ""),
+                "condition": d.condition,
+                "set_size": d.set_size,
+                "image": f"{name}.png",
+                "target_image": f"{name}_target.png",
+                "px_per_deg": d.extra.get("px_per_deg", float("nan")),
+                "target_index": d.target_index,
+                "target_x0": int(box[0]),
+                "target_y0": int(box[1]),
+                "target_x1": int(box[2]),
+                "target_y1": int(box[3]),
+                "item_boxes": json.dumps(d.boxes.tolist()),
+                "grid": f"{d.grid[0]}x{d.grid[1]}",
+                "seed": d.seed,
+            }
+        )
     return write_table(directory / TRIALS_TABLE, pd.DataFrame(rows))
 
 
@@ -97,16 +123,21 @@ def read_trials(directory: PathLike) -> TrialSet:
             b = np.asarray(json.loads(row["item_boxes"]), dtype=np.int64)
         except (json.JSONDecodeError, TypeError, ValueError):
             raise DataError(path, f"{where}: item_boxes is not a JSON list of [x0, y0, x1, y1]") from None
-        require(b.ndim == 2 and b.shape[1] == 4 and len(b) >= 1, path,
-                f"{where}: item_boxes must be a list of [x0, y0, x1, y1]")
-        require(int(row["set_size"]) == len(b), path,
-                f"{where}: set_size {row['set_size']} but {len(b)} item boxes")
+        require(
+            b.ndim == 2 and b.shape[1] == 4 and len(b) >= 1,
+            path,
+            f"{where}: item_boxes must be a list of [x0, y0, x1, y1]",
+        )
+        require(int(row["set_size"]) == len(b), path, f"{where}: set_size {row['set_size']} but {len(b)} item boxes")
         t = int(row["target_index"])
         require(0 <= t < len(b), path, f"{where}: target_index {t} outside the {len(b)} items")
         target = [int(row[k]) for k in ("target_x0", "target_y0", "target_x1", "target_y1")]
         require(b[t].tolist() == target, path, f"{where}: the target box is not item {t}'s box")
-        require(bool((b[:, :2] < b[:, 2:]).all() and (b >= 0).all()), path,
-                f"{where}: boxes need x0 < x1, y0 < y1 and non-negative coordinates")
+        require(
+            bool((b[:, :2] < b[:, 2:]).all() and (b >= 0).all()),
+            path,
+            f"{where}: boxes need x0 < x1, y0 < y1 and non-negative coordinates",
+        )
         boxes.append(b)
     for column in ("image", "target_image"):
         absent = [str(p) for p in table[column] if not (root / p).is_file()]
@@ -128,10 +159,12 @@ def read_human_slopes(path: PathLike | None = None) -> pd.DataFrame:
     require(not missing, path, f"missing columns {missing}")
     slopes = pd.to_numeric(table["slope_ms_per_item"], errors="coerce")
     require(bool(slopes.notna().all()), path, "slope_ms_per_item must be numbers")
-    require(not table.duplicated(["experiment", "condition"]).any(), path,
-            "one row per experiment and condition")
+    require(not table.duplicated(["experiment", "condition"]).any(), path, "one row per experiment and condition")
     counts = table.groupby("experiment").size()
-    require(bool((counts == 2).all()), path,
-            f"each experiment needs its two conditions; {', '.join(counts[counts != 2].index)} do not")
+    require(
+        bool((counts == 2).all()),
+        path,
+        f"each experiment needs its two conditions; {', '.join(counts[counts != 2].index)} do not",
+    )
     table["slope_ms_per_item"] = slopes.astype(float)
     return table

@@ -19,7 +19,7 @@ correlation, and the figures.
 from __future__ import annotations
 
 import json
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -29,13 +29,38 @@ from torch import nn
 from ..core.errors import ConfigError, DataError
 from ..core.runtime import get_logger
 from .data import TrialSet
-from .models import (MODEL_KINDS, EccNet, EccentricitySettings, chance_fixations, eccnet_fixation_count, grid_cells,
-                     pixel_priority, run_search)
+from .models import (
+    MODEL_KINDS,
+    EccentricitySettings,
+    EccNet,
+    chance_fixations,
+    eccnet_fixation_count,
+    grid_cells,
+    pixel_priority,
+    run_search,
+)
 
-__all__ = ["RT_MS_PER_FIXATION", "RT_OFFSET_MS", "MIN_SLOPE_MS_PER_ITEM", "reaction_time_ms", "fit_slope",
-           "slope_resolution", "condition_slopes", "asymmetry_index", "index_table", "mean_index",
-           "slope_correlation", "run_model", "plot_rt", "plot_indices", "plot_fixations", "plot_diets",
-           "summary_statistics", "agreement_table", "correlation_interval"]
+__all__ = [
+    "RT_MS_PER_FIXATION",
+    "RT_OFFSET_MS",
+    "MIN_SLOPE_MS_PER_ITEM",
+    "reaction_time_ms",
+    "fit_slope",
+    "slope_resolution",
+    "condition_slopes",
+    "asymmetry_index",
+    "index_table",
+    "mean_index",
+    "slope_correlation",
+    "run_model",
+    "plot_rt",
+    "plot_indices",
+    "plot_fixations",
+    "plot_diets",
+    "summary_statistics",
+    "agreement_table",
+    "correlation_interval",
+]
 
 RT_MS_PER_FIXATION = 252.359
 RT_OFFSET_MS = 376.271
@@ -83,10 +108,16 @@ def condition_slopes(fixations: pd.DataFrame) -> pd.DataFrame:
         mean, count = by_size.mean(), by_size.size()
         rt = reaction_time_ms(mean.to_numpy())
         n_displays = int(count.min())
-        rows.append({**dict(zip(keys, key)), "slope_ms_per_item": fit_slope(mean.index.to_numpy(), rt),
-                     "set_sizes": json.dumps([int(s) for s in mean.index]),
-                     "mean_rt_ms": json.dumps(rt.round(1).tolist()), "displays_per_set_size": n_displays,
-                     "resolution_ms_per_item": slope_resolution(mean.index.to_numpy(), n_displays)})
+        rows.append(
+            {
+                **dict(zip(keys, key)),
+                "slope_ms_per_item": fit_slope(mean.index.to_numpy(), rt),
+                "set_sizes": json.dumps([int(s) for s in mean.index]),
+                "mean_rt_ms": json.dumps(rt.round(1).tolist()),
+                "displays_per_set_size": n_displays,
+                "resolution_ms_per_item": slope_resolution(mean.index.to_numpy(), n_displays),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -109,8 +140,14 @@ def mean_index(indices: Sequence[float]) -> tuple[float, int, str | None]:
     values = np.asarray(indices, dtype=float)
     defined = int(np.isfinite(values).sum())
     if len(values) == 0 or defined < len(values) / 2:
-        return float("nan"), defined, (f"only {defined} of {len(values)} experiments have a defined index "
-                                       f"(both slopes at most the floor in the others; at least half needed)")
+        return (
+            float("nan"),
+            defined,
+            (
+                f"only {defined} of {len(values)} experiments have a defined index "
+                f"(both slopes at most the floor in the others; at least half needed)"
+            ),
+        )
     return float(np.nanmean(values)), defined, None
 
 
@@ -135,14 +172,24 @@ def index_table(slopes: pd.DataFrame, human: pd.DataFrame) -> pd.DataFrame:
         if hard not in by.index or easy not in by.index:
             raise DataError(None, f"model {model}, experiment {exp}: needs conditions {hard} and {easy}")
         resolution = by["resolution_ms_per_item"] if "resolution_ms_per_item" in by else {}
-        floor = index_floor(*(resolution.get(c) for c in (hard, easy))) if len(resolution) else \
-            MIN_SLOPE_MS_PER_ITEM
+        floor = index_floor(*(resolution.get(c) for c in (hard, easy))) if len(resolution) else MIN_SLOPE_MS_PER_ITEM
         sh, se = float(by.loc[hard, "slope_ms_per_item"]), float(by.loc[easy, "slope_ms_per_item"])
         index = asymmetry_index(sh, se, floor)
-        rows.append({**head, "hard_condition": hard, "easy_condition": easy, "slope_hard": sh, "slope_easy": se,
-                     "index": index, "index_defined": bool(np.isfinite(index)), "floor_ms_per_item": floor,
-                     "human_slope_hard": hb[hard], "human_slope_easy": hb[easy],
-                     "human_index": asymmetry_index(hb[hard], hb[easy])})
+        rows.append(
+            {
+                **head,
+                "hard_condition": hard,
+                "easy_condition": easy,
+                "slope_hard": sh,
+                "slope_easy": se,
+                "index": index,
+                "index_defined": bool(np.isfinite(index)),
+                "floor_ms_per_item": floor,
+                "human_slope_hard": hb[hard],
+                "human_slope_easy": hb[easy],
+                "human_index": asymmetry_index(hb[hard], hb[easy]),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -187,9 +234,17 @@ def agreement_table(indices: pd.DataFrame, slopes: pd.DataFrame, human: pd.DataF
         n = len(sl.merge(human, on=["experiment", "condition"]))
         low, high = correlation_interval(r, n)
         defined = g["index"].notna()
-        rows.append({**head, "experiments_with_human_sign": int((g["index"][defined] > 0).sum()),
-                     "experiments_defined": int(defined.sum()), "slope_correlation": r,
-                     "slope_correlation_low": low, "slope_correlation_high": high, "conditions": n})
+        rows.append(
+            {
+                **head,
+                "experiments_with_human_sign": int((g["index"][defined] > 0).sum()),
+                "experiments_defined": int(defined.sum()),
+                "slope_correlation": r,
+                "slope_correlation_low": low,
+                "slope_correlation_high": high,
+                "conditions": n,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -208,10 +263,20 @@ def _grid(value) -> tuple[int, int] | None:
     return (rows, cols) if rows > 0 and cols > 0 else None
 
 
-def run_model(kind: str, trials: TrialSet, backbone: nn.Module | None = None,
-              settings: EccentricitySettings = EccentricitySettings(), chance_draws: int = 200, seed: int = 0,
-              batch_size: int = 64, naive: bool = False, relative_to_background: bool = True,
-              recrop: bool = False, dog: bool = False, empty_cells: bool = False) -> pd.DataFrame:
+def run_model(
+    kind: str,
+    trials: TrialSet,
+    backbone: nn.Module | None = None,
+    settings: EccentricitySettings = EccentricitySettings(),
+    chance_draws: int = 200,
+    seed: int = 0,
+    batch_size: int = 64,
+    naive: bool = False,
+    relative_to_background: bool = True,
+    recrop: bool = False,
+    dog: bool = False,
+    empty_cells: bool = False,
+) -> pd.DataFrame:
     """Search every trial with one model (``eccnet``, ``eccnet_no_ecc``, ``eccnet_top_layer``, ``ivsn``,
     ``pixel``, ``chance``); one row per trial with the fixation count, whether the target was found and
     the fixation sequence (JSON ``[[x, y], ...]``).
@@ -248,12 +313,21 @@ def run_model(kind: str, trials: TrialSet, backbone: nn.Module | None = None,
             model = None
             if kind != "pixel":
                 spec = MODEL_KINDS[kind]
-                model = EccNet(backbone, (h, w), ppd, layers=spec["layers"], eccentricity=spec["eccentricity"],
-                               settings=settings, naive=naive, relative_to_background=relative_to_background,
-                               recrop=recrop, dog=DOG_KERNELS.get(str(exp), DEFAULT_DOG) if dog else None)
+                model = EccNet(
+                    backbone,
+                    (h, w),
+                    ppd,
+                    layers=spec["layers"],
+                    eccentricity=spec["eccentricity"],
+                    settings=settings,
+                    naive=naive,
+                    relative_to_background=relative_to_background,
+                    recrop=recrop,
+                    dog=DOG_KERNELS.get(str(exp), DEFAULT_DOG) if dog else None,
+                )
             grids = [(_grid(table["grid"].iloc[r]) if "grid" in table else None) for r in rows_all]
             for start in range(0, len(rows_all), batch_size):
-                rows = rows_all[start:start + batch_size]
+                rows = rows_all[start : start + batch_size]
                 images, targets = _load(trials, rows, (h, w), model)
                 extent = _extent(trials, rows)
                 if model is None:
@@ -261,10 +335,18 @@ def run_model(kind: str, trials: TrialSet, backbone: nn.Module | None = None,
                 else:
                     with torch.no_grad():
                         prio = model.priority_fn(targets, extent)
-                cells = [grid_cells((h, w), g) if empty_cells and g is not None else None
-                         for g in grids[start:start + batch_size]]
-                res = run_search(prio, images, [trials.boxes[r] for r in rows],
-                                 table["target_index"].to_numpy()[rows], (h, w), cells=cells)
+                cells = [
+                    grid_cells((h, w), g) if empty_cells and g is not None else None
+                    for g in grids[start : start + batch_size]
+                ]
+                res = run_search(
+                    prio,
+                    images,
+                    [trials.boxes[r] for r in rows],
+                    table["target_index"].to_numpy()[rows],
+                    (h, w),
+                    cells=cells,
+                )
                 counts = res.fixations.astype(np.float64)
                 gridded = np.array([c is not None for c in cells])
                 if gridded.any():
@@ -294,8 +376,10 @@ def _load(trials: TrialSet, rows: np.ndarray, size: tuple[int, int], model: EccN
     for r in rows:
         img = trials.image(int(r))
         if img.shape[:2] != (h, w):
-            raise DataError(trials.root / trials.table["image"].iloc[r],
-                            f"image is {img.shape[1]}x{img.shape[0]} px but its experiment's first is {w}x{h}")
+            raise DataError(
+                trials.root / trials.table["image"].iloc[r],
+                f"image is {img.shape[1]}x{img.shape[0]} px but its experiment's first is {w}x{h}",
+            )
         imgs.append(img)
         tgts.append(trials.target_image(int(r)))
     images = torch.as_tensor(np.stack(imgs)).permute(0, 3, 1, 2).float() / 255.0
@@ -321,13 +405,24 @@ def plot_rt(slopes: pd.DataFrame, human: pd.DataFrame, models: Sequence[str]):
     for ax, exp in zip(axes[0], exps):
         for ci, model in enumerate(models):
             for li, (_, row) in enumerate(slopes[(slopes.model == model) & (slopes.experiment == exp)].iterrows()):
-                ax.plot(json.loads(row.set_sizes), json.loads(row.mean_rt_ms), marker="o", color=colours[ci % 10],
-                        linestyle="-" if li == 0 else "--", label=f"{model}: {row.condition}")
+                ax.plot(
+                    json.loads(row.set_sizes),
+                    json.loads(row.mean_rt_ms),
+                    marker="o",
+                    color=colours[ci % 10],
+                    linestyle="-" if li == 0 else "--",
+                    label=f"{model}: {row.condition}",
+                )
         for li, (_, row) in enumerate(human[human.experiment == exp].iterrows()):
             ref = slopes[(slopes.experiment == exp)].iloc[0]
             xs = np.asarray(json.loads(ref.set_sizes), dtype=float)
-            ax.plot(xs, RT_OFFSET_MS + RT_MS_PER_FIXATION + row.slope_ms_per_item * (xs - xs[0]), color="k",
-                    linestyle="-" if li == 0 else "--", label=f"human: {row.condition}")
+            ax.plot(
+                xs,
+                RT_OFFSET_MS + RT_MS_PER_FIXATION + row.slope_ms_per_item * (xs - xs[0]),
+                color="k",
+                linestyle="-" if li == 0 else "--",
+                label=f"human: {row.condition}",
+            )
         ax.set_title(exp, fontsize=9)
         ax.set_xlabel("set size")
         ax.legend(fontsize=5)
@@ -344,14 +439,20 @@ def _agreement_label(name: str, agreement: pd.DataFrame | None, by: str) -> str:
     if not len(g):
         return name
     signs = ", ".join(f"{int(a)}/{int(d)}" for a, d in zip(g["experiments_with_human_sign"], g["experiments_defined"]))
-    rs = ", ".join("undefined" if not np.isfinite(r) else f"{r:.2f} [{lo:.2f}, {hi:.2f}]"
-                   for r, lo, hi in zip(g["slope_correlation"], g["slope_correlation_low"],
-                                        g["slope_correlation_high"]))
+    rs = ", ".join(
+        "undefined" if not np.isfinite(r) else f"{r:.2f} [{lo:.2f}, {hi:.2f}]"
+        for r, lo, hi in zip(g["slope_correlation"], g["slope_correlation_low"], g["slope_correlation_high"])
+    )
     return f"{name}: human sign {signs}; r {rs}"
 
 
-def plot_indices(indices: pd.DataFrame, models: Sequence[str], title: str = "asymmetry index", by: str = "model",
-                 agreement: pd.DataFrame | None = None):
+def plot_indices(
+    indices: pd.DataFrame,
+    models: Sequence[str],
+    title: str = "asymmetry index",
+    by: str = "model",
+    agreement: pd.DataFrame | None = None,
+):
     """Grouped bars: index per experiment for each model (or diet), mean over seeds of the defined ones; the
     human index in black. With ``agreement`` (:func:`agreement_table`), each legend entry says per seed how many
     experiments have the human sign (of the defined ones) and the model-human slope correlation with its 95%
@@ -374,9 +475,13 @@ def plot_indices(indices: pd.DataFrame, models: Sequence[str], title: str = "asy
             sub = indices[indices[by] == name].groupby("experiment")["index"].mean()
         vals = [sub.get(e, np.nan) for e in exps]
         vals.append(np.nanmean(vals) if np.isfinite(vals).any() else np.nan)
-        ax.bar(x + (gi - (len(groups) - 1) / 2) * width, vals, width,
-               label=name if name == "human" else _agreement_label(name, agreement, by),
-               color="k" if name == "human" else None)
+        ax.bar(
+            x + (gi - (len(groups) - 1) / 2) * width,
+            vals,
+            width,
+            label=name if name == "human" else _agreement_label(name, agreement, by),
+            color="k" if name == "human" else None,
+        )
     ax.set_xticks(x, [*exps, "mean"], rotation=30, ha="right", fontsize=7)
     ax.axhline(0, color="grey", lw=0.5)
     ax.set_ylim(-1.05, 1.05)
@@ -399,8 +504,7 @@ def plot_fixations(trials: TrialSet, fixations: pd.DataFrame, per_experiment: in
     import matplotlib.pyplot as plt
 
     exps = list(dict.fromkeys(fixations["experiment"]))
-    fig, axes = plt.subplots(per_experiment, len(exps), figsize=(2.6 * len(exps), 2.8 * per_experiment),
-                             squeeze=False)
+    fig, axes = plt.subplots(per_experiment, len(exps), figsize=(2.6 * len(exps), 2.8 * per_experiment), squeeze=False)
     for ci, exp in enumerate(exps):
         sub = fixations[fixations.experiment == exp]
         # the largest set size of the harder-looking condition shows the most fixations
@@ -410,8 +514,16 @@ def plot_fixations(trials: TrialSet, fixations: pd.DataFrame, per_experiment: in
             r = int(trials.table.index[trials.table.trial_id == row.trial_id][0])
             ax.imshow(trials.image(r))
             t = trials.table.iloc[r]
-            ax.add_patch(plt.Rectangle((t.target_x0, t.target_y0), t.target_x1 - t.target_x0,
-                                       t.target_y1 - t.target_y0, fill=False, color="red", lw=1))
+            ax.add_patch(
+                plt.Rectangle(
+                    (t.target_x0, t.target_y0),
+                    t.target_x1 - t.target_x0,
+                    t.target_y1 - t.target_y0,
+                    fill=False,
+                    color="red",
+                    lw=1,
+                )
+            )
             seq = np.asarray(json.loads(row.sequence) if row.sequence else [], dtype=float).reshape(-1, 2)
             h, w = trials.image(r).shape[:2]
             path = np.vstack([[w / 2, h / 2], seq]) if len(seq) else np.array([[w / 2, h / 2]])
@@ -432,8 +544,16 @@ def plot_diets(indices: pd.DataFrame, diets: Sequence[str], agreement: pd.DataFr
 FIRST_DIET = "upright"
 
 
-def _measure_model(summary, seed: int, name: str, indices: pd.DataFrame, slopes: pd.DataFrame,
-                   human: pd.DataFrame, model: str, experiments: Sequence[str]) -> None:
+def _measure_model(
+    summary,
+    seed: int,
+    name: str,
+    indices: pd.DataFrame,
+    slopes: pd.DataFrame,
+    human: pd.DataFrame,
+    model: str,
+    experiments: Sequence[str],
+) -> None:
     """One model's statistics of one seed, under the label ``name``: its index per experiment (undefined with
     the two slopes and the floor when degenerate), mean index over the defined ones and their count, |mean
     index|, and the slope correlation with humans."""
@@ -449,29 +569,48 @@ def _measure_model(summary, seed: int, name: str, indices: pd.DataFrame, slopes:
         if r["index_defined"]:
             summary.measure(seed, f"{name}.index.{exp}", float(r["index"]))
         else:
-            summary.measure(seed, f"{name}.index.{exp}", None,
-                            undefined=f"both slopes at most the floor of {r['floor_ms_per_item']:.2f} ms/item "
-                                      f"({r['slope_hard']:.2f} and {r['slope_easy']:.2f})")
+            summary.measure(
+                seed,
+                f"{name}.index.{exp}",
+                None,
+                undefined=f"both slopes at most the floor of {r['floor_ms_per_item']:.2f} ms/item "
+                f"({r['slope_hard']:.2f} and {r['slope_easy']:.2f})",
+            )
     mean, defined, why = mean_index(values)
     summary.measure(seed, f"{name}.defined_indices", defined)
-    summary.measure(seed, f"{name}.experiments_with_human_sign", int((np.asarray(values)[np.isfinite(values)] > 0)
-                                                                     .sum()))
+    summary.measure(
+        seed, f"{name}.experiments_with_human_sign", int((np.asarray(values)[np.isfinite(values)] > 0).sum())
+    )
     summary.measure(seed, f"{name}.mean_index", None if why else mean, undefined=why)
     summary.measure(seed, f"{name}.abs_mean_index", None if why else abs(mean), undefined=why)
     r = slope_correlation(slopes[slopes["model"] == model], human, model)
-    summary.measure(seed, f"{name}.slope_correlation", None if not np.isfinite(r) else r,
-                    undefined=None if np.isfinite(r) else "fewer than three conditions, or every slope flat (at most "
-                                                         "its floor)")
+    summary.measure(
+        seed,
+        f"{name}.slope_correlation",
+        None if not np.isfinite(r) else r,
+        undefined=None if np.isfinite(r) else "fewer than three conditions, or every slope flat (at most its floor)",
+    )
     n = len(slopes[slopes["model"] == model].merge(human, on=["experiment", "condition"]))
     low, high = correlation_interval(r, n)
     for bound, value in (("low", low), ("high", high)):
-        summary.measure(seed, f"{name}.slope_correlation_{bound}", value if np.isfinite(value) else None,
-                        undefined=None if np.isfinite(value) else "the slope correlation is undefined, or fewer "
-                                                                  "than four conditions")
+        summary.measure(
+            seed,
+            f"{name}.slope_correlation_{bound}",
+            value if np.isfinite(value) else None,
+            undefined=None
+            if np.isfinite(value)
+            else "the slope correlation is undefined, or fewer than four conditions",
+        )
 
 
-def summary_statistics(summary, indices: pd.DataFrame, slopes: pd.DataFrame, diet_indices: pd.DataFrame,
-                       diet_slopes: pd.DataFrame, human: pd.DataFrame) -> None:
+def summary_statistics(
+    summary,
+    indices: pd.DataFrame,
+    slopes: pd.DataFrame,
+    diet_indices: pd.DataFrame,
+    diet_slopes: pd.DataFrame,
+    human: pd.DataFrame,
+) -> None:
     """Every statistic the registry's claims read, per seed (``neuromodels/search/claims.yaml``):
     ``<model>.index.<experiment>``, ``<model>.mean_index``, ``<model>.abs_mean_index``,
     ``<model>.defined_indices`` and ``<model>.slope_correlation`` for each model compared (eccnet and its
@@ -495,8 +634,9 @@ def _read_runs(runs: Sequence, seed: int) -> pd.DataFrame:
             t = pd.read_csv(path, keep_default_na=False)
         except (pd.errors.ParserError, pd.errors.EmptyDataError, FileNotFoundError) as exc:
             raise DataError(path, f"not a readable run table ({type(exc).__name__})") from None
-        missing = [c for c in ("model", "diet", "experiment", "condition", "set_size", "fixations", "found")
-                   if c not in t]
+        missing = [
+            c for c in ("model", "diet", "experiment", "condition", "set_size", "fixations", "found") if c not in t
+        ]
         if missing:
             raise DataError(path, f"missing columns {missing}")
         if "seed" not in t:  # a table of one seed written before runs carried theirs
@@ -508,12 +648,16 @@ def _read_runs(runs: Sequence, seed: int) -> pd.DataFrame:
     if runs_table["seed"].isna().any():
         raise DataError(runs[0], "the seed column must hold integers")
     runs_table["seed"] = runs_table["seed"].astype(int)
-    duplicated = runs_table.duplicated(["seed", "model", "diet", "trial_id"]) if "trial_id" in runs_table \
+    duplicated = (
+        runs_table.duplicated(["seed", "model", "diet", "trial_id"])
+        if "trial_id" in runs_table
         else pd.Series(False, index=runs_table.index)
+    )
     if duplicated.any():
         r = runs_table[duplicated].iloc[0]
-        raise DataError(None, f"run tables: model {r['model']} on diet {r['diet']} with seed {r['seed']} is given "
-                              "twice")
+        raise DataError(
+            None, f"run tables: model {r['model']} on diet {r['diet']} with seed {r['seed']} is given twice"
+        )
     return runs_table
 
 
@@ -531,8 +675,15 @@ def _backbone_accuracy(histories: Sequence) -> dict[str, dict[str, float]]:
     return out
 
 
-def analyze(runs: Sequence, trials_path, out_dir, human_path=None, preset: str | None = None,
-            seed: int = 0, histories: Sequence = ()) -> dict:
+def analyze(
+    runs: Sequence,
+    trials_path,
+    out_dir,
+    human_path=None,
+    preset: str | None = None,
+    seed: int = 0,
+    histories: Sequence = (),
+) -> dict:
     """Every table of the run step, of one seed or several -> slopes.csv, indices.csv (seed x model x
     experiment, human beside), diets.csv (eccNET per diet and seed), the figures (mean over seeds; the RT
     and fixation figures of the first seed) and ``summary.json`` (the statistics per seed).
@@ -553,14 +704,18 @@ def analyze(runs: Sequence, trials_path, out_dir, human_path=None, preset: str |
     seeds = sorted(set(runs_table["seed"]))
     human = read_human_slopes(human_path)
     diets = [d for d in dict.fromkeys(runs_table["diet"]) if d not in ("none", "own")]
-    first = "own" if (runs_table["diet"] == "own").any() else (
-        FIRST_DIET if FIRST_DIET in diets else (diets[0] if diets else "none"))
+    first = (
+        "own"
+        if (runs_table["diet"] == "own").any()
+        else (FIRST_DIET if FIRST_DIET in diets else (diets[0] if diets else "none"))
+    )
     main = runs_table[runs_table["diet"].isin([first, "none"])]
     models = list(dict.fromkeys(main["model"]))
     slopes = condition_slopes(main)
     indices = index_table(slopes, human)
-    indices["human_sign"] = pd.array([bool(v > 0) if d else None for v, d in
-                                      zip(indices["index"], indices["index_defined"])], dtype="boolean")
+    indices["human_sign"] = pd.array(
+        [bool(v > 0) if d else None for v, d in zip(indices["index"], indices["index_defined"])], dtype="boolean"
+    )
     agreement = agreement_table(indices, slopes, human)
     write_table(out / "slopes.csv", slopes)
     # per row: the model's per-experiment index, and per seed and model the agreement over experiments
@@ -568,17 +723,31 @@ def analyze(runs: Sequence, trials_path, out_dir, human_path=None, preset: str |
     diet_runs = runs_table[(runs_table["model"] == "eccnet") & runs_table["diet"].isin(diets)].copy()
     diet_runs["model"] = diet_runs["diet"]
     diet_slopes = condition_slopes(diet_runs) if len(diet_runs) else pd.DataFrame()
-    diet_indices = index_table(diet_slopes, human).rename(columns={"model": "diet"}) \
-        if len(diet_runs) else pd.DataFrame(columns=["seed", "diet", "experiment", "index", "human_index"])
-    diet_agreement = agreement_table(diet_indices.rename(columns={"diet": "model"}), diet_slopes, human).rename(
-        columns={"model": "diet"}) if len(diet_runs) else None
-    write_table(out / "diets.csv", diet_indices.merge(diet_agreement, on=["seed", "diet"], how="left")
-                if diet_agreement is not None else diet_indices)
+    diet_indices = (
+        index_table(diet_slopes, human).rename(columns={"model": "diet"})
+        if len(diet_runs)
+        else pd.DataFrame(columns=["seed", "diet", "experiment", "index", "human_index"])
+    )
+    diet_agreement = (
+        agreement_table(diet_indices.rename(columns={"diet": "model"}), diet_slopes, human).rename(
+            columns={"model": "diet"}
+        )
+        if len(diet_runs)
+        else None
+    )
+    write_table(
+        out / "diets.csv",
+        diet_indices.merge(diet_agreement, on=["seed", "diet"], how="left")
+        if diet_agreement is not None
+        else diet_indices,
+    )
 
     trials = read_trials(trials_path)
     first_seed = seeds[0]
-    save_figure(out / "rt_vs_set_size.png", plot_rt(slopes[slopes["seed"] == first_seed], human,
-                                                    [m for m in models if m != "pixel"]))
+    save_figure(
+        out / "rt_vs_set_size.png",
+        plot_rt(slopes[slopes["seed"] == first_seed], human, [m for m in models if m != "pixel"]),
+    )
     save_figure(out / "indices.png", plot_indices(indices, models, agreement=agreement))
     shown = main[(main["model"] == ("eccnet" if "eccnet" in models else models[0])) & (main["seed"] == first_seed)]
     save_figure(out / "fixations.png", plot_fixations(trials, shown))
@@ -586,6 +755,7 @@ def analyze(runs: Sequence, trials_path, out_dir, human_path=None, preset: str |
         save_figure(out / "diets.png", plot_diets(diet_indices, diets, diet_agreement))
     else:  # keep the output set fixed: an empty figure says why
         import matplotlib.pyplot as plt
+
         fig, ax = plt.subplots(figsize=(4, 2))
         ax.text(0.5, 0.5, "no eccNET run per diet", ha="center")
         ax.axis("off")
@@ -598,24 +768,37 @@ def analyze(runs: Sequence, trials_path, out_dir, human_path=None, preset: str |
         for diet, acc in by_diet.items():
             summary.measure(int(s_key), f"eccnet_{diet}.backbone_heldout_accuracy", acc)
     human_index = indices.drop_duplicates("experiment").set_index("experiment")["human_index"]
-    undefined = {str(s): {m: sorted(g[~g["index_defined"]]["experiment"]) for m, g in
-                          indices[indices["seed"] == s].groupby("model") if (~g["index_defined"]).any()}
-                 for s in seeds}
-    summary.notes.update({
-        "seeds": seeds,
-        "models_on_diet": first,
-        "backbone_heldout_accuracy": accuracy,
-        "human_mean_index": round(float(human_index.mean()), 4),
-        "human_index_per_experiment": {e: round(float(v), 4) for e, v in human_index.items()},
-        "index_floor_ms_per_item": {e: round(float(v), 3) for e, v in
-                                    indices.groupby("experiment")["floor_ms_per_item"].max().items()},
-        "undefined_indices": {s: v for s, v in undefined.items() if v},
-        "trials_per_model": {m: int((main[main["seed"] == first_seed].model == m).sum()) for m in models},
-        "trials_stopped_without_target": {str(s): {m: int((~g[g.model == m]["found"]).sum()) for m in models}
-                                          for s, g in main.groupby("seed")},
-    })
+    undefined = {
+        str(s): {
+            m: sorted(g[~g["index_defined"]]["experiment"])
+            for m, g in indices[indices["seed"] == s].groupby("model")
+            if (~g["index_defined"]).any()
+        }
+        for s in seeds
+    }
+    summary.notes.update(
+        {
+            "seeds": seeds,
+            "models_on_diet": first,
+            "backbone_heldout_accuracy": accuracy,
+            "human_mean_index": round(float(human_index.mean()), 4),
+            "human_index_per_experiment": {e: round(float(v), 4) for e, v in human_index.items()},
+            "index_floor_ms_per_item": {
+                e: round(float(v), 3) for e, v in indices.groupby("experiment")["floor_ms_per_item"].max().items()
+            },
+            "undefined_indices": {s: v for s, v in undefined.items() if v},
+            "trials_per_model": {m: int((main[main["seed"] == first_seed].model == m).sum()) for m in models},
+            "trials_stopped_without_target": {
+                str(s): {m: int((~g[g.model == m]["found"]).sum()) for m in models} for s, g in main.groupby("seed")
+            },
+        }
+    )
     write_summary(out / "summary.json", summary)
     stats = summary.statistics
-    log.info("mean asymmetry index per seed: %s", "; ".join(
-        f"seed {s}: " + ", ".join(f"{m} {stats[str(s)].get(m + '.mean_index')}" for m in models) for s in seeds))
+    log.info(
+        "mean asymmetry index per seed: %s",
+        "; ".join(
+            f"seed {s}: " + ", ".join(f"{m} {stats[str(s)].get(m + '.mean_index')}" for m in models) for s in seeds
+        ),
+    )
     return summary.to_dict()

@@ -31,8 +31,8 @@ Conditions (target among distractors; angles counter-clockwise, so -20 is a 20 d
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -40,8 +40,19 @@ from ..core.errors import ConfigError
 from ..stimuli.displays import Display, bar, crossing_lines, letter, line, search_display, shaded_disc
 from ..stimuli.render import Glyph, sd_segment
 
-__all__ = ["EXPERIMENTS", "Experiment", "Condition", "get_experiment", "make_trial", "make_trials",
-           "CONDITIONS", "DOG_KERNELS", "DEFAULT_DOG", "QUARTERS", "DARK_BACKGROUND"]
+__all__ = [
+    "EXPERIMENTS",
+    "Experiment",
+    "Condition",
+    "get_experiment",
+    "make_trial",
+    "make_trials",
+    "CONDITIONS",
+    "DOG_KERNELS",
+    "DEFAULT_DOG",
+    "QUARTERS",
+    "DARK_BACKGROUND",
+]
 
 WHITE, BLACK, GREY = (0.97, 0.97, 0.97), (0.03, 0.03, 0.03), 0.5
 
@@ -86,8 +97,10 @@ class Experiment:
         for c in self.conditions:
             if c.name == name:
                 return c
-        raise ConfigError("condition", f"experiment {self.name} has conditions "
-                                       f"{', '.join(c.name for c in self.conditions)}; got {name!r}")
+        raise ConfigError(
+            "condition",
+            f"experiment {self.name} has conditions {', '.join(c.name for c in self.conditions)}; got {name!r}",
+        )
 
 
 def _curve(curved: bool) -> Glyph:
@@ -157,26 +170,33 @@ def _all_quarters(make: Callable[[float], Glyph]) -> list[Glyph]:
 
 def _published_curves(target_curved: bool) -> tuple[list[Glyph], list[Glyph]]:
     def make(curved: bool) -> list[Glyph]:
-        return _all_quarters(lambda q: line(curvature=1.2 if curved else 0.0, orientation_deg=q, length=1.9,
-                                            colour=WHITE))
+        return _all_quarters(
+            lambda q: line(curvature=1.2 if curved else 0.0, orientation_deg=q, length=1.9, colour=WHITE)
+        )
+
     return make(target_curved), make(not target_curved)
 
 
 def _published_letters(target: str) -> tuple[list[Glyph], list[Glyph]]:
     other = "L" if target == "T" else "T"
-    return (_all_quarters(lambda q: letter(target, rotation_deg=q, colour=BLACK)),
-            _all_quarters(lambda q: letter(other, rotation_deg=q, colour=BLACK)))
+    return (
+        _all_quarters(lambda q: letter(target, rotation_deg=q, colour=BLACK)),
+        _all_quarters(lambda q: letter(other, rotation_deg=q, colour=BLACK)),
+    )
 
 
 def _published_intersections(target_crossing: bool) -> tuple[list[Glyph], list[Glyph]]:
-    return ([_intersection(target_crossing, k) for k in range(4)],
-            [_intersection(not target_crossing, k) for k in range(4)])
+    return (
+        [_intersection(target_crossing, k) for k in range(4)],
+        [_intersection(not target_crossing, k) for k in range(4)],
+    )
 
 
 def _published_hetero(target_deg: float) -> tuple[list[Glyph], list[Glyph]]:
     # -80..80 deg in 20 deg steps but the target's own angle: the other target's angle is among them
-    return [_bar(target_deg)], [_bar(d) for d in (-80.0, -60.0, -40.0, -20.0, 0.0, 20.0, 40.0, 60.0, 80.0)
-                                if d != target_deg]
+    return [_bar(target_deg)], [
+        _bar(d) for d in (-80.0, -60.0, -40.0, -20.0, 0.0, 20.0, 40.0, 60.0, 80.0) if d != target_deg
+    ]
 
 
 def _published_discs(light_deg: float, distractor_deg: float) -> tuple[list[Glyph], list[Glyph]]:
@@ -197,34 +217,111 @@ DOG_KERNELS: dict[str, tuple[tuple[int, float], tuple[int, float]]] = {
 DEFAULT_DOG = DOG_KERNELS["curvature"]
 
 
-EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
-    Experiment("curvature", 11.3, (6, 6), 0.0, 1.6, (8, 16, 32), (
-        Condition("curve_among_lines", lambda: _curve(True), lambda: [_curve(False)],
-                  lambda: _published_curves(True)),
-        Condition("line_among_curves", lambda: _curve(False), lambda: [_curve(True)],
-                  lambda: _published_curves(False)))),
-    Experiment("lighting", 6.6, (4, 4), GREY, 1.04, (1, 6, 12), (
-        Condition("top_down", lambda: shaded_disc(90.0), lambda: [shaded_disc(270.0)],
-                  lambda: _published_discs(90.0, 270.0)),
-        Condition("left_right", lambda: shaded_disc(180.0), lambda: [shaded_disc(0.0)],
-                  lambda: _published_discs(180.0, 0.0))), published_background=DARK_BACKGROUND),
-    Experiment("intersection", 20.5, (3, 3), 1.0, 5.5, (3, 6, 9), (
-        Condition("cross_among_noncross", lambda: _cross(True), lambda: [_cross(False)],
-                  lambda: _published_intersections(True)),
-        Condition("noncross_among_cross", lambda: _cross(False), lambda: [_cross(True)],
-                  lambda: _published_intersections(False)))),
-    Experiment("t_vs_l", 20.5, (3, 3), 1.0, 5.5, (3, 6, 9), (
-        Condition("t_among_l", lambda: _letter("T"), lambda: [_letter("L")], lambda: _published_letters("T")),
-        Condition("l_among_t", lambda: _letter("L"), lambda: [_letter("T")], lambda: _published_letters("L")))),
-    Experiment("orientation_homogeneous", 11.3, (4, 4), 1.0, 2.1, (1, 4, 8, 12), (
-        Condition("target_0", lambda: _bar(0.0), lambda: [_bar(-20.0)]),
-        Condition("target_minus20", lambda: _bar(-20.0), lambda: [_bar(0.0)]))),
-    Experiment("orientation_heterogeneous", 11.3, (4, 4), 1.0, 2.1, (1, 4, 8, 12), (
-        Condition("target_0", lambda: _bar(0.0), _hetero, lambda: _published_hetero(0.0)),
-        Condition("target_minus20", lambda: _bar(-20.0), _hetero, lambda: _published_hetero(-20.0)))),
-)}
-CONDITIONS: dict[str, tuple[str, str]] = {k: (e.conditions[0].name, e.conditions[1].name)
-                                          for k, e in EXPERIMENTS.items()}
+EXPERIMENTS: dict[str, Experiment] = {
+    e.name: e
+    for e in (
+        Experiment(
+            "curvature",
+            11.3,
+            (6, 6),
+            0.0,
+            1.6,
+            (8, 16, 32),
+            (
+                Condition(
+                    "curve_among_lines", lambda: _curve(True), lambda: [_curve(False)], lambda: _published_curves(True)
+                ),
+                Condition(
+                    "line_among_curves", lambda: _curve(False), lambda: [_curve(True)], lambda: _published_curves(False)
+                ),
+            ),
+        ),
+        Experiment(
+            "lighting",
+            6.6,
+            (4, 4),
+            GREY,
+            1.04,
+            (1, 6, 12),
+            (
+                Condition(
+                    "top_down",
+                    lambda: shaded_disc(90.0),
+                    lambda: [shaded_disc(270.0)],
+                    lambda: _published_discs(90.0, 270.0),
+                ),
+                Condition(
+                    "left_right",
+                    lambda: shaded_disc(180.0),
+                    lambda: [shaded_disc(0.0)],
+                    lambda: _published_discs(180.0, 0.0),
+                ),
+            ),
+            published_background=DARK_BACKGROUND,
+        ),
+        Experiment(
+            "intersection",
+            20.5,
+            (3, 3),
+            1.0,
+            5.5,
+            (3, 6, 9),
+            (
+                Condition(
+                    "cross_among_noncross",
+                    lambda: _cross(True),
+                    lambda: [_cross(False)],
+                    lambda: _published_intersections(True),
+                ),
+                Condition(
+                    "noncross_among_cross",
+                    lambda: _cross(False),
+                    lambda: [_cross(True)],
+                    lambda: _published_intersections(False),
+                ),
+            ),
+        ),
+        Experiment(
+            "t_vs_l",
+            20.5,
+            (3, 3),
+            1.0,
+            5.5,
+            (3, 6, 9),
+            (
+                Condition("t_among_l", lambda: _letter("T"), lambda: [_letter("L")], lambda: _published_letters("T")),
+                Condition("l_among_t", lambda: _letter("L"), lambda: [_letter("T")], lambda: _published_letters("L")),
+            ),
+        ),
+        Experiment(
+            "orientation_homogeneous",
+            11.3,
+            (4, 4),
+            1.0,
+            2.1,
+            (1, 4, 8, 12),
+            (
+                Condition("target_0", lambda: _bar(0.0), lambda: [_bar(-20.0)]),
+                Condition("target_minus20", lambda: _bar(-20.0), lambda: [_bar(0.0)]),
+            ),
+        ),
+        Experiment(
+            "orientation_heterogeneous",
+            11.3,
+            (4, 4),
+            1.0,
+            2.1,
+            (1, 4, 8, 12),
+            (
+                Condition("target_0", lambda: _bar(0.0), _hetero, lambda: _published_hetero(0.0)),
+                Condition("target_minus20", lambda: _bar(-20.0), _hetero, lambda: _published_hetero(-20.0)),
+            ),
+        ),
+    )
+}
+CONDITIONS: dict[str, tuple[str, str]] = {
+    k: (e.conditions[0].name, e.conditions[1].name) for k, e in EXPERIMENTS.items()
+}
 
 
 def get_experiment(name: str) -> Experiment:
@@ -233,8 +330,15 @@ def get_experiment(name: str) -> Experiment:
     return EXPERIMENTS[name]
 
 
-def make_trial(experiment: str | Experiment, condition: str, set_size: int, seed: int,
-               px_per_deg: float = 30.0, jitter: float = 0.5, published: bool = False) -> Display:
+def make_trial(
+    experiment: str | Experiment,
+    condition: str,
+    set_size: int,
+    seed: int,
+    px_per_deg: float = 30.0,
+    jitter: float = 0.5,
+    published: bool = False,
+) -> Display:
     """One search display: ``set_size`` items (exactly one target) on the experiment's jittered grid.
 
     ``published``: the published stimuli (module docstring): T, L, cross, non-cross and curves in four
@@ -254,17 +358,32 @@ def make_trial(experiment: str | Experiment, condition: str, set_size: int, seed
             target = variants[int(np.random.default_rng([seed, 7]).integers(len(variants)))]
         if exp.published_background is not None:
             background = exp.published_background
-    display = search_display(target, list(distractors), set_size, grid=exp.grid,
-                             cell_px=exp.cell_px(px_per_deg), jitter=jitter,
-                             item_scale=exp.item_scale(px_per_deg), seed=seed, condition=cond.name,
-                             background_level=background, noise=0.0)
+    display = search_display(
+        target,
+        list(distractors),
+        set_size,
+        grid=exp.grid,
+        cell_px=exp.cell_px(px_per_deg),
+        jitter=jitter,
+        item_scale=exp.item_scale(px_per_deg),
+        seed=seed,
+        condition=cond.name,
+        background_level=background,
+        noise=0.0,
+    )
     display.extra.update({"experiment": exp.name, "px_per_deg": float(px_per_deg)})
     return display
 
 
-def make_trials(experiments: Sequence[str], n_trials: int, seed: int, px_per_deg: float = 30.0,
-                jitter: float = 0.5, published: bool = False,
-                n_trials_by_experiment: dict[str, int] | None = None) -> list[Display]:
+def make_trials(
+    experiments: Sequence[str],
+    n_trials: int,
+    seed: int,
+    px_per_deg: float = 30.0,
+    jitter: float = 0.5,
+    published: bool = False,
+    n_trials_by_experiment: dict[str, int] | None = None,
+) -> list[Display]:
     """``n_trials`` displays per experiment, condition and set size (``n_trials_by_experiment`` overrides it
     per experiment, e.g. the published 36 for the intersection experiments); seeds follow from ``seed`` and
     the trial's position, so the same arguments always give the same displays. ``published``: see
@@ -279,8 +398,8 @@ def make_trials(experiments: Sequence[str], n_trials: int, seed: int, px_per_deg
         for c_index, cond in enumerate(exp.conditions):
             for s_index, set_size in enumerate(exp.set_sizes):
                 for t in range(int(counts.get(name, n_trials))):
-                    trial_seed = int(np.random.SeedSequence([seed, e_index, c_index, s_index, t])
-                                     .generate_state(1)[0] % (2 ** 31))
-                    displays.append(make_trial(exp, cond.name, set_size, trial_seed, px_per_deg, jitter,
-                                               published))
+                    trial_seed = int(
+                        np.random.SeedSequence([seed, e_index, c_index, s_index, t]).generate_state(1)[0] % (2**31)
+                    )
+                    displays.append(make_trial(exp, cond.name, set_size, trial_seed, px_per_deg, jitter, published))
     return displays

@@ -25,8 +25,8 @@ pixels or rings.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -35,9 +35,23 @@ from torch import Tensor, nn
 
 from ..core.errors import ConfigError
 
-__all__ = ["VGGBackbone", "EccentricitySettings", "EccentricityPool", "naive_eccentricity_pool", "EccNet",
-           "pool_sizes", "SearchResult", "run_search", "pixel_priority", "chance_fixations", "MODEL_KINDS",
-           "grid_cells", "eccnet_fixation_count", "difference_of_gaussians", "gaussian_blur"]
+__all__ = [
+    "VGGBackbone",
+    "EccentricitySettings",
+    "EccentricityPool",
+    "naive_eccentricity_pool",
+    "EccNet",
+    "pool_sizes",
+    "SearchResult",
+    "run_search",
+    "pixel_priority",
+    "chance_fixations",
+    "MODEL_KINDS",
+    "grid_cells",
+    "eccnet_fixation_count",
+    "difference_of_gaussians",
+    "gaussian_blur",
+]
 
 N_BLOCKS = 5
 # the published ablations and baselines; which layers and whether pooling follows eccentricity
@@ -59,8 +73,13 @@ class VGGBackbone(nn.Module):
     channels) with batch norm and ReLU; a stride-2 average pool after each block; a linear classifier on the
     global average of the last block (used only for training)."""
 
-    def __init__(self, widths: Sequence[int] = (8, 16, 32, 32, 32), convs: Sequence[int] = (2, 2, 3, 3, 3),
-                 n_classes: int = 10, batch_norm: bool = True) -> None:
+    def __init__(
+        self,
+        widths: Sequence[int] = (8, 16, 32, 32, 32),
+        convs: Sequence[int] = (2, 2, 3, 3, 3),
+        n_classes: int = 10,
+        batch_norm: bool = True,
+    ) -> None:
         super().__init__()
         if len(widths) != N_BLOCKS or len(convs) != N_BLOCKS:
             raise ConfigError("widths", f"the backbone has {N_BLOCKS} blocks: give 5 widths and 5 conv counts")
@@ -71,8 +90,11 @@ class VGGBackbone(nn.Module):
             layers: list[nn.Module] = []
             for _ in range(n):
                 if self.batch_norm:
-                    layers += [nn.Conv2d(c_in, width, 3, padding=1, bias=False), nn.BatchNorm2d(width),
-                               nn.ReLU(inplace=True)]
+                    layers += [
+                        nn.Conv2d(c_in, width, 3, padding=1, bias=False),
+                        nn.BatchNorm2d(width),
+                        nn.ReLU(inplace=True),
+                    ]
                 else:  # VGG16's own layout (convolution with bias, ReLU): pretrained weights map onto it
                     layers += [nn.Conv2d(c_in, width, 3, padding=1), nn.ReLU(inplace=True)]
                 c_in = width
@@ -125,8 +147,14 @@ class EccentricityPool(nn.Module):
     ``forward(x, fixations)`` with fixations ``(B, 2)`` as ``(x, y)`` in this layer's input pixels.
     """
 
-    def __init__(self, height: int, width: int, slope: float, px_per_deg: float,
-                 settings: EccentricitySettings = EccentricitySettings()) -> None:
+    def __init__(
+        self,
+        height: int,
+        width: int,
+        slope: float,
+        px_per_deg: float,
+        settings: EccentricitySettings = EccentricitySettings(),
+    ) -> None:
         super().__init__()
         if height % 2 or width % 2:
             raise ConfigError("image_size", f"eccentricity pooling needs even map sizes, got {height}x{width}")
@@ -159,13 +187,19 @@ class EccentricityPool(nn.Module):
         return out
 
 
-def naive_eccentricity_pool(x: Tensor, fixations: Tensor, slope: float, px_per_deg: float,
-                            settings: EccentricitySettings = EccentricitySettings()) -> Tensor:
+def naive_eccentricity_pool(
+    x: Tensor,
+    fixations: Tensor,
+    slope: float,
+    px_per_deg: float,
+    settings: EccentricitySettings = EccentricitySettings(),
+) -> Tensor:
     """The straightforward version (the benchmark's baseline): for every sample and every ring, pool the map
     with that ring's window, build the ring's mask from distances and add its pixels."""
     out_h, out_w = x.shape[2] // 2, x.shape[3] // 2
-    yy, xx = torch.meshgrid(torch.arange(out_h, dtype=torch.float64), torch.arange(out_w, dtype=torch.float64),
-                            indexing="ij")
+    yy, xx = torch.meshgrid(
+        torch.arange(out_h, dtype=torch.float64), torch.arange(out_w, dtype=torch.float64), indexing="ij"
+    )
     outs = []
     for b in range(x.shape[0]):
         fi = min(max(math.floor(float(fixations[b, 1]) / 2), 0), out_h - 1)
@@ -176,7 +210,7 @@ def naive_eccentricity_pool(x: Tensor, fixations: Tensor, slope: float, px_per_d
         for j in range(int(ring.max()) + 1):
             k = int(pool_sizes((j + 0.5) * settings.ring_step_deg, slope, px_per_deg, settings))
             mask = (ring == j).to(x.dtype)
-            out = out + _pool(x[b:b + 1], k) * mask
+            out = out + _pool(x[b : b + 1], k) * mask
         outs.append(out)
     return torch.cat(outs)
 
@@ -200,7 +234,7 @@ def gaussian_blur(maps: Tensor, size: float, sigma: float) -> Tensor:
     if half == 0 or sigma <= 0:
         return maps
     x = torch.arange(-half, half + 1, dtype=maps.dtype, device=maps.device)
-    k = torch.exp(-x ** 2 / (2 * sigma ** 2))
+    k = torch.exp(-(x**2) / (2 * sigma**2))
     k = k / k.sum()
 
     def sep(t: Tensor) -> Tensor:
@@ -257,11 +291,19 @@ class EccNet(nn.Module):
         in the published model's map pixels (see :func:`difference_of_gaussians`); None leaves it out.
     """
 
-    def __init__(self, backbone: nn.Module, image_size: tuple[int, int], px_per_deg: float,
-                 layers: Sequence[int] = (2, 3, 4), eccentricity: bool = True,
-                 settings: EccentricitySettings = EccentricitySettings(), naive: bool = False,
-                 relative_to_background: bool = True, recrop: bool = False,
-                 dog: DogKernels | None = None) -> None:
+    def __init__(
+        self,
+        backbone: nn.Module,
+        image_size: tuple[int, int],
+        px_per_deg: float,
+        layers: Sequence[int] = (2, 3, 4),
+        eccentricity: bool = True,
+        settings: EccentricitySettings = EccentricitySettings(),
+        naive: bool = False,
+        relative_to_background: bool = True,
+        recrop: bool = False,
+        dog: DogKernels | None = None,
+    ) -> None:
         super().__init__()
         self.dog = dog
         blocks = getattr(backbone, "blocks", None)
@@ -281,9 +323,14 @@ class EccNet(nn.Module):
         self.recrop = bool(recrop)
         # the network's input: the padded display, or the canvas twice its size that re-cropping centres
         self.in_h, self.in_w = (2 * self.height, 2 * self.width) if self.recrop else (self.height, self.width)
-        self.pools = nn.ModuleList(
-            EccentricityPool(self.in_h >> i, self.in_w >> i, settings.slopes[i], self.px_per_deg / 2 ** i,
-                             settings) for i in range(self.layers[-1])) if eccentricity else None
+        self.pools = (
+            nn.ModuleList(
+                EccentricityPool(self.in_h >> i, self.in_w >> i, settings.slopes[i], self.px_per_deg / 2**i, settings)
+                for i in range(self.layers[-1])
+            )
+            if eccentricity
+            else None
+        )
 
     def _normalise(self, images: Tensor) -> Tensor:
         fn = getattr(self.backbone, "normalise", None)
@@ -303,10 +350,11 @@ class EccNet(nn.Module):
             if not self.eccentricity:
                 x = F.avg_pool2d(x, 2)
             elif self.naive:
-                x = naive_eccentricity_pool(x, fixations / 2 ** i, self.settings.slopes[i],
-                                            self.px_per_deg / 2 ** i, self.settings)
+                x = naive_eccentricity_pool(
+                    x, fixations / 2**i, self.settings.slopes[i], self.px_per_deg / 2**i, self.settings
+                )
             else:
-                x = self.pools[i](x, fixations / 2 ** i)
+                x = self.pools[i](x, fixations / 2**i)
         return out
 
     def target_kernels(self, targets: Tensor, extent_px: float) -> list[Tensor]:
@@ -322,7 +370,7 @@ class EccNet(nn.Module):
         kernels = []
         for n, layer in enumerate(self.layers):
             # place the target so that its centre falls on the centre of one of this layer's pixels
-            stride = 2 ** layer
+            stride = 2**layer
             j_y, j_x = (self.in_h // 2) // stride, (self.in_w // 2) // stride
             top = int(round(stride * (j_y + 0.5) - h / 2))
             left = int(round(stride * (j_x + 0.5) - w / 2))
@@ -334,7 +382,7 @@ class EccNet(nn.Module):
                 feat = feat - background[n]
             k = max(1, int(math.ceil(extent_px / stride))) | 1  # odd, so 'same' padding is symmetric
             y0, x0 = max(j_y - k // 2, 0), max(j_x - k // 2, 0)
-            kernels.append(feat[:, :, y0:y0 + k, x0:x0 + k])
+            kernels.append(feat[:, :, y0 : y0 + k, x0 : x0 + k])
         return kernels
 
     def background_features(self, colours: Tensor) -> list[Tensor]:
@@ -350,18 +398,19 @@ class EccNet(nn.Module):
         layer's stride (so every layer's features of the display are whole pixels of the canvas's)."""
         b = images.shape[0]
         m = self.multiple
-        colours = border_colour(images[:, :, :self.image_size[0], :self.image_size[1]])
+        colours = border_colour(images[:, :, : self.image_size[0], : self.image_size[1]])
         canvas = colours.view(b, 3, 1, 1).expand(b, 3, self.in_h, self.in_w).clone()
         tops = ((self.in_h / 2 - fixations[:, 1]) / m).round().long().clamp(0, (self.in_h - self.height) // m) * m
         lefts = ((self.in_w / 2 - fixations[:, 0]) / m).round().long().clamp(0, (self.in_w - self.width) // m) * m
         for i in range(b):
             t, l = int(tops[i]), int(lefts[i])
-            canvas[i, :, t:t + self.height, l:l + self.width] = images[i]
+            canvas[i, :, t : t + self.height, l : l + self.width] = images[i]
         moved = fixations + torch.stack([lefts, tops], dim=1).to(fixations.dtype)
         return canvas, moved, torch.stack([tops, lefts], dim=1)
 
-    def display_features(self, images: Tensor, fixations: Tensor, background: list[Tensor] | None = None
-                         ) -> list[Tensor]:
+    def display_features(
+        self, images: Tensor, fixations: Tensor, background: list[Tensor] | None = None
+    ) -> list[Tensor]:
         """Features of the displays (padded size) at the chosen layers, minus ``background``'s (features of the
         empty input, the network's input size) when given; with re-cropping, read back over the display."""
         if not self.recrop:
@@ -371,19 +420,21 @@ class EccNet(nn.Module):
         feats = self.features(canvas, moved)
         out = []
         for n, (layer, feat) in enumerate(zip(self.layers, feats)):
-            s = 2 ** layer
+            s = 2**layer
             h, w = self.height // s, self.width // s
-            rows = [feat[i, :, t // s:t // s + h, l // s:l // s + w] for i, (t, l) in enumerate(offsets.tolist())]
+            rows = [feat[i, :, t // s : t // s + h, l // s : l // s + w] for i, (t, l) in enumerate(offsets.tolist())]
             f = torch.stack(rows)
             if background is not None:
                 g = background[n]
-                f = f - torch.stack([g[i, :, t // s:t // s + h, l // s:l // s + w]
-                                     for i, (t, l) in enumerate(offsets.tolist())])
+                f = f - torch.stack(
+                    [g[i, :, t // s : t // s + h, l // s : l // s + w] for i, (t, l) in enumerate(offsets.tolist())]
+                )
             out.append(f)
         return out
 
-    def priority(self, images: Tensor, fixations: Tensor, kernels: list[Tensor],
-                 background: list[Tensor] | None = None) -> Tensor:
+    def priority(
+        self, images: Tensor, fixations: Tensor, kernels: list[Tensor], background: list[Tensor] | None = None
+    ) -> Tensor:
         """Top-down map ``(B, H, W)``: per layer the target kernel convolved over the search features (minus
         ``background``'s, when given), min-max normalised to [0, 1] over the display and weighted by the
         layer's maximal raw response (weights summing to 1)."""
@@ -394,11 +445,17 @@ class EccNet(nn.Module):
             _, c, h, w = feat.shape
             # one kernel per sample: grouped convolution over the batch folded into channels
             raw = F.conv2d(feat.reshape(1, b * c, h, w), kernel, padding="same", groups=b).reshape(b, 1, h, w)
-            inside = raw[:, :, :-(-self.image_size[0] // 2 ** layer), :-(-self.image_size[1] // 2 ** layer)]
+            inside = raw[:, :, : -(-self.image_size[0] // 2**layer), : -(-self.image_size[1] // 2**layer)]
             lo = inside.amin(dim=(2, 3), keepdim=True)
             hi = inside.amax(dim=(2, 3), keepdim=True)
-            maps.append(F.interpolate((raw - lo) / (hi - lo).clamp_min(1e-12), size=(self.height, self.width),
-                                      mode="bilinear", align_corners=False))
+            maps.append(
+                F.interpolate(
+                    (raw - lo) / (hi - lo).clamp_min(1e-12),
+                    size=(self.height, self.width),
+                    mode="bilinear",
+                    align_corners=False,
+                )
+            )
             peaks.append(hi.clamp_min(0))
         peaks_t = torch.cat(peaks, dim=1)
         weights = peaks_t / peaks_t.sum(dim=1, keepdim=True).clamp_min(1e-12)
@@ -424,21 +481,23 @@ class EccNet(nn.Module):
                     feats = self.background_features(border_colour(images[sel][:, :, :h, :w]))
                     for j, i in enumerate(todo):
                         backgrounds[int(trials[i])] = [f[j] for f in feats]
-                background = [torch.stack([backgrounds[int(t)][k] for t in trials.tolist()])
-                              for k in range(len(self.layers))]
+                background = [
+                    torch.stack([backgrounds[int(t)][k] for t in trials.tolist()]) for k in range(len(self.layers))
+                ]
             return self.priority(images, fixations, [k[trials] for k in kernels], background)
 
         return priority
 
 
-def _pad_to(images: Tensor, height: int, width: int, top: int = 0, left: int = 0,
-            value: Tensor | None = None) -> Tensor:
+def _pad_to(
+    images: Tensor, height: int, width: int, top: int = 0, left: int = 0, value: Tensor | None = None
+) -> Tensor:
     """Place ``images`` (B, 3, h, w) at (top, left) on a canvas of the images' border colour (or ``value``)."""
     b, c, h, w = images.shape
     if value is None:
         value = border_colour(images)
     canvas = value.view(b, c, 1, 1).expand(b, c, height, width).clone()
-    canvas[:, :, top:top + h, left:left + w] = images
+    canvas[:, :, top : top + h, left : left + w] = images
     return canvas
 
 
@@ -483,8 +542,7 @@ def grid_cells(image_size: tuple[int, int], grid: tuple[int, int]) -> np.ndarray
     rows, cols = grid
     ys = np.rint(np.linspace(0, h, rows + 1)).astype(np.int64)
     xs = np.rint(np.linspace(0, w, cols + 1)).astype(np.int64)
-    return np.array([[xs[c], ys[r], xs[c + 1], ys[r + 1]] for r in range(rows) for c in range(cols)],
-                    dtype=np.int64)
+    return np.array([[xs[c], ys[r], xs[c + 1], ys[r + 1]] for r in range(rows) for c in range(cols)], dtype=np.int64)
 
 
 def _cell_owners(cells: np.ndarray, boxes: np.ndarray, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -503,9 +561,15 @@ def _cell_owners(cells: np.ndarray, boxes: np.ndarray, height: int, width: int) 
 
 
 @torch.no_grad()
-def run_search(priority_fn: PriorityFn, images: Tensor, boxes: Sequence[np.ndarray], target_index: np.ndarray,
-               image_size: tuple[int, int], max_fixations: Sequence[int] | None = None,
-               cells: Sequence[np.ndarray | None] | None = None) -> SearchResult:
+def run_search(
+    priority_fn: PriorityFn,
+    images: Tensor,
+    boxes: Sequence[np.ndarray],
+    target_index: np.ndarray,
+    image_size: tuple[int, int],
+    max_fixations: Sequence[int] | None = None,
+    cells: Sequence[np.ndarray | None] | None = None,
+) -> SearchResult:
     """Winner-take-all search with inhibition of return, for a batch of trials of one image size.
 
     Parameters
@@ -599,7 +663,7 @@ def pixel_priority(targets: Tensor, px_per_deg: float = 30.0) -> PriorityFn:
     baseline does not)."""
     mean = torch.tensor(IMAGENET_MEAN, dtype=targets.dtype).view(1, 3, 1, 1)
     h, w = targets.shape[2:]
-    kernels = (targets - mean)[:, :, :h - (1 - h % 2), :w - (1 - w % 2)]  # odd sides: 'same' is symmetric
+    kernels = (targets - mean)[:, :, : h - (1 - h % 2), : w - (1 - w % 2)]  # odd sides: 'same' is symmetric
     scale = float(px_per_deg) / 30.0
     cache: dict[int, Tensor] = {}
 

@@ -41,8 +41,9 @@ degrees is kept, so a display is a scaled-down copy) and train a narrow VGG, for
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from ..core.config import override_settings
 from ..core.errors import ConfigError
@@ -52,10 +53,23 @@ __all__ = ["SearchPreset", "PRESETS", "get_preset", "DIETS", "MODELS"]
 # Training diets of the backbone (the stimulus world's scenes): upright and lit from above (the natural
 # prior), the same images rotated by 90 degrees, or lit from below.
 DIETS: tuple[str, ...] = ("upright", "rotated_90", "lit_from_below")
-MODELS: tuple[str, ...] = ("eccnet", "untrained_backbone", "eccnet_no_ecc", "eccnet_top_layer", "ivsn", "pixel",
-                           "chance")
-EXPERIMENT_NAMES: tuple[str, ...] = ("curvature", "lighting", "intersection", "t_vs_l", "orientation_homogeneous",
-                                     "orientation_heterogeneous")
+MODELS: tuple[str, ...] = (
+    "eccnet",
+    "untrained_backbone",
+    "eccnet_no_ecc",
+    "eccnet_top_layer",
+    "ivsn",
+    "pixel",
+    "chance",
+)
+EXPERIMENT_NAMES: tuple[str, ...] = (
+    "curvature",
+    "lighting",
+    "intersection",
+    "t_vs_l",
+    "orientation_homogeneous",
+    "orientation_heterogeneous",
+)
 
 
 @dataclass(frozen=True)
@@ -110,23 +124,47 @@ class SearchPreset:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def with_overrides(self, overrides: Mapping[str, Any] | None) -> "SearchPreset":
+    def with_overrides(self, overrides: Mapping[str, Any] | None) -> SearchPreset:
         return override_settings(self, dict(overrides or {}), "search")
 
 
 PRESETS: dict[str, SearchPreset] = {
-    "tiny": SearchPreset(px_per_deg=6.0, n_trials=3, widths=(8, 12, 16, 24, 32), convs=(1, 1, 2, 2, 2),
-                         train_images=768, epochs=8, batch_size=32, checkpoint_every=48,
-                         models=("eccnet", "untrained_backbone", "ivsn", "pixel", "chance"), chance_draws=100,
-                         bench_trials=1, bench_repeats=2),
-    "default": SearchPreset(epochs=12, batch_size=32,
-                            models=("eccnet", "untrained_backbone", "eccnet_no_ecc", "ivsn", "pixel", "chance")),
+    "tiny": SearchPreset(
+        px_per_deg=6.0,
+        n_trials=3,
+        widths=(8, 12, 16, 24, 32),
+        convs=(1, 1, 2, 2, 2),
+        train_images=768,
+        epochs=8,
+        batch_size=32,
+        checkpoint_every=48,
+        models=("eccnet", "untrained_backbone", "ivsn", "pixel", "chance"),
+        chance_draws=100,
+        bench_trials=1,
+        bench_repeats=2,
+    ),
+    "default": SearchPreset(
+        epochs=12, batch_size=32, models=("eccnet", "untrained_backbone", "eccnet_no_ecc", "ivsn", "pixel", "chance")
+    ),
     # the paper's setting: 30 px/deg, 30 displays per set size (36 for the intersection experiments), VGG16's
     # widths, re-cropping around each fixation
-    "full": SearchPreset(px_per_deg=30.0, n_trials=30, intersection_n_trials=36, widths=(64, 128, 256, 512, 512),
-                         train_images=50000, train_size=128, epochs=30, batch_size=128, lr=1e-3,
-                         checkpoint_every=200, chance_draws=1000, recrop=True, batch_trials=32, bench_trials=4,
-                         bench_repeats=5),
+    "full": SearchPreset(
+        px_per_deg=30.0,
+        n_trials=30,
+        intersection_n_trials=36,
+        widths=(64, 128, 256, 512, 512),
+        train_images=50000,
+        train_size=128,
+        epochs=30,
+        batch_size=128,
+        lr=1e-3,
+        checkpoint_every=200,
+        chance_draws=1000,
+        recrop=True,
+        batch_trials=32,
+        bench_trials=4,
+        bench_repeats=5,
+    ),
 }
 
 

@@ -16,9 +16,10 @@ direction is never undone.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -32,15 +33,31 @@ from ..core.training import Trainer, TrainSettings
 from .models import VGGBackbone
 from .presets import DIETS, SearchPreset, get_preset
 
-__all__ = ["diet_images", "train_backbone", "TrainedBackbone", "save_backbone", "load_backbone", "untrained_copy",
-           "heldout_accuracy", "vgg16_key_map", "vgg16_from_torchvision", "is_torchvision_vgg16"]
+__all__ = [
+    "diet_images",
+    "train_backbone",
+    "TrainedBackbone",
+    "save_backbone",
+    "load_backbone",
+    "untrained_copy",
+    "heldout_accuracy",
+    "vgg16_key_map",
+    "vgg16_from_torchvision",
+    "is_torchvision_vgg16",
+]
 
 log = get_logger(__name__)
 
 
-def diet_images(diet: str, n: int, size: int, seed: int, p_second: float = 0.3,
-                light_spread_deg: float = 30.0, upright_spread_deg: float | None = 10.0
-                ) -> tuple[np.ndarray, np.ndarray]:
+def diet_images(
+    diet: str,
+    n: int,
+    size: int,
+    seed: int,
+    p_second: float = 0.3,
+    light_spread_deg: float = 30.0,
+    upright_spread_deg: float | None = 10.0,
+) -> tuple[np.ndarray, np.ndarray]:
     """``n`` world scenes of one diet: uint8 images ``(n, 3, size, size)`` and category labels ``(n,)``.
 
     ``upright_spread_deg`` None keeps the world's uniform object rotations."""
@@ -66,13 +83,14 @@ def diet_images(diet: str, n: int, size: int, seed: int, p_second: float = 0.3,
     return np.array(images.transpose(0, 3, 1, 2), order="C"), labels
 
 
-def _batches(images: Tensor, labels: Tensor, batch_size: int, seed: int, epoch: int
-             ) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
+def _batches(
+    images: Tensor, labels: Tensor, batch_size: int, seed: int, epoch: int
+) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
     rng = np.random.default_rng([seed, 5, epoch])
     order = torch.from_numpy(rng.permutation(len(labels)))
     flips = torch.from_numpy(rng.random(len(labels)) < 0.5)
     for i in range(len(labels) // batch_size):
-        idx = order[i * batch_size:(i + 1) * batch_size]
+        idx = order[i * batch_size : (i + 1) * batch_size]
         yield images[idx], labels[idx], flips[idx]
 
 
@@ -92,14 +110,27 @@ class TrainedBackbone:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-def train_backbone(diet: str, preset: str | SearchPreset = "tiny", seed: int = 0,
-                   device: torch.device | str = "cpu", checkpoint_path: PathLike | None = None,
-                   precision: str = "auto", progress: bool = True) -> TrainedBackbone:
+def train_backbone(
+    diet: str,
+    preset: str | SearchPreset = "tiny",
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+    checkpoint_path: PathLike | None = None,
+    precision: str = "auto",
+    progress: bool = True,
+) -> TrainedBackbone:
     """Train the preset's VGG on ``diet``; resumes from ``checkpoint_path`` when a matching one exists."""
     p = get_preset(preset)
     device = torch.device(device)
-    images, labels = diet_images(diet, p.train_images, p.train_size, seed=1000 + seed, p_second=p.p_second,
-                                 light_spread_deg=p.light_spread_deg, upright_spread_deg=p.upright_spread_deg)
+    images, labels = diet_images(
+        diet,
+        p.train_images,
+        p.train_size,
+        seed=1000 + seed,
+        p_second=p.p_second,
+        light_spread_deg=p.light_spread_deg,
+        upright_spread_deg=p.upright_spread_deg,
+    )
     if p.train_images < p.batch_size:
         raise ConfigError("batch_size", f"{p.batch_size} is larger than the {p.train_images} training images")
     seed_everything(seed)
@@ -108,26 +139,65 @@ def train_backbone(diet: str, preset: str | SearchPreset = "tiny", seed: int = 0
     # the world's categories, not the labels drawn: the architecture (and so the untrained control's) is fixed
     model = VGGBackbone(p.widths, p.convs, n_classes=len(CATEGORY_NAMES))
     images_t, labels_t = torch.from_numpy(images), torch.from_numpy(labels)
-    settings = TrainSettings(epochs=p.epochs, lr=p.lr, weight_decay=p.weight_decay, grad_clip=1.0,
-                             precision=precision, scheduler="onecycle", warmup_fraction=0.2,
-                             checkpoint_path=str(checkpoint_path) if checkpoint_path else None,
-                             checkpoint_every=p.checkpoint_every, progress=progress, desc=f"vgg {diet}")
-    trainer = Trainer(model, classification_loss, settings, device=device,
-                      run_identity={"diet": diet, "seed": seed, "train_images": p.train_images,
-                                    "train_size": p.train_size, "p_second": p.p_second,
-                                    "light_spread_deg": p.light_spread_deg,
-                                    "upright_spread_deg": p.upright_spread_deg})
-    log.info("training the search backbone (%d parameters) on diet %s: %d images of %d px",
-             sum(q.numel() for q in model.parameters()), diet, p.train_images, p.train_size)
-    result = trainer.fit(lambda epoch: _batches(images_t, labels_t, p.batch_size, seed, epoch),
-                         steps_per_epoch=p.train_images // p.batch_size)
+    settings = TrainSettings(
+        epochs=p.epochs,
+        lr=p.lr,
+        weight_decay=p.weight_decay,
+        grad_clip=1.0,
+        precision=precision,
+        scheduler="onecycle",
+        warmup_fraction=0.2,
+        checkpoint_path=str(checkpoint_path) if checkpoint_path else None,
+        checkpoint_every=p.checkpoint_every,
+        progress=progress,
+        desc=f"vgg {diet}",
+    )
+    trainer = Trainer(
+        model,
+        classification_loss,
+        settings,
+        device=device,
+        run_identity={
+            "diet": diet,
+            "seed": seed,
+            "train_images": p.train_images,
+            "train_size": p.train_size,
+            "p_second": p.p_second,
+            "light_spread_deg": p.light_spread_deg,
+            "upright_spread_deg": p.upright_spread_deg,
+        },
+    )
+    log.info(
+        "training the search backbone (%d parameters) on diet %s: %d images of %d px",
+        sum(q.numel() for q in model.parameters()),
+        diet,
+        p.train_images,
+        p.train_size,
+    )
+    result = trainer.fit(
+        lambda epoch: _batches(images_t, labels_t, p.batch_size, seed, epoch),
+        steps_per_epoch=p.train_images // p.batch_size,
+    )
     model = model.cpu().eval()
     heldout = heldout_accuracy(model, diet, p, seed)
-    meta = {"diet": diet, "seed": seed, "widths": list(p.widths), "convs": list(p.convs),
-            "heldout_accuracy": heldout, "heldout_images": heldout_size(p), "train": result.to_dict()}
+    meta = {
+        "diet": diet,
+        "seed": seed,
+        "widths": list(p.widths),
+        "convs": list(p.convs),
+        "heldout_accuracy": heldout,
+        "heldout_images": heldout_size(p),
+        "train": result.to_dict(),
+    }
     last = result.history[-1] if result.history else {}
-    log.info("diet %s: final loss %.3f, training accuracy %.2f, held-out accuracy %.3f (%d images; chance 0.1)",
-             diet, last.get("loss", float("nan")), last.get("accuracy", float("nan")), heldout, heldout_size(p))
+    log.info(
+        "diet %s: final loss %.3f, training accuracy %.2f, held-out accuracy %.3f (%d images; chance 0.1)",
+        diet,
+        last.get("loss", float("nan")),
+        last.get("accuracy", float("nan")),
+        heldout,
+        heldout_size(p),
+    )
     return TrainedBackbone(model, diet, meta)
 
 
@@ -141,14 +211,21 @@ def heldout_accuracy(model: VGGBackbone, diet: str, preset: str | SearchPreset, 
     """Category accuracy of a trained backbone on scenes of its diet that it never saw (another draw of the
     world, seed 2000 + seed; the training draw is 1000 + seed); chance is 0.1."""
     p = get_preset(preset)
-    images, labels = diet_images(diet, heldout_size(p), p.train_size, seed=2000 + seed, p_second=p.p_second,
-                                 light_spread_deg=p.light_spread_deg, upright_spread_deg=p.upright_spread_deg)
+    images, labels = diet_images(
+        diet,
+        heldout_size(p),
+        p.train_size,
+        seed=2000 + seed,
+        p_second=p.p_second,
+        light_spread_deg=p.light_spread_deg,
+        upright_spread_deg=p.upright_spread_deg,
+    )
     was_training = model.training
     model.eval()
     correct = 0
     for start in range(0, len(labels), 256):
-        x = torch.from_numpy(images[start:start + 256]).float() / 255.0
-        correct += int((model(x).argmax(1).numpy() == labels[start:start + 256]).sum())
+        x = torch.from_numpy(images[start : start + 256]).float() / 255.0
+        correct += int((model(x).argmax(1).numpy() == labels[start : start + 256]).sum())
     model.train(was_training)
     return correct / max(len(labels), 1)
 
@@ -170,17 +247,27 @@ def untrained_copy(backbone: nn.Module, seed: int) -> nn.Module:
             module.reset_parameters()
             reset += 1
     if not reset:
-        raise ConfigError("backbone", "the untrained-backbone control needs a backbone whose modules have "
-                                      "reset_parameters (torch's layers do)")
+        raise ConfigError(
+            "backbone",
+            "the untrained-backbone control needs a backbone whose modules have reset_parameters (torch's layers do)",
+        )
     return model.eval()
 
 
 def save_backbone(path: PathLike, trained: TrainedBackbone) -> Path:
-    return torch_save(path, {"kind": "vgg", "widths": list(trained.model.widths),
-                             "convs": list(trained.model.convs), "n_classes": trained.model.head.out_features,
-                             "batch_norm": trained.model.batch_norm,
-                             "state_dict": trained.model.state_dict(), "diet": trained.diet,
-                             "meta": trained.meta})
+    return torch_save(
+        path,
+        {
+            "kind": "vgg",
+            "widths": list(trained.model.widths),
+            "convs": list(trained.model.convs),
+            "n_classes": trained.model.head.out_features,
+            "batch_norm": trained.model.batch_norm,
+            "state_dict": trained.model.state_dict(),
+            "diet": trained.diet,
+            "meta": trained.meta,
+        },
+    )
 
 
 # VGG16's convolutions in torchvision's layout: ``features.N`` for N below, 2, 2, 3, 3 and 3 per block (the
@@ -217,12 +304,18 @@ def vgg16_from_torchvision(state: dict, path: PathLike | None = None, n_classes:
     mapping = vgg16_key_map()
     missing = [k for k in mapping if k not in state]
     if missing:
-        raise DataError(path, f"not VGG16 in torchvision's layout: {len(missing)} of its {len(mapping)} convolution "
-                              f"keys missing (first: {missing[0]})")
+        raise DataError(
+            path,
+            f"not VGG16 in torchvision's layout: {len(missing)} of its {len(mapping)} convolution "
+            f"keys missing (first: {missing[0]})",
+        )
     extra = [k for k in state if k not in mapping and k not in VGG16_IGNORED]
     if extra:
-        raise DataError(path, f"not VGG16 in torchvision's layout: {len(extra)} unexpected keys (first: {extra[0]}; "
-                              "vgg16_bn and other VGGs are not supported)")
+        raise DataError(
+            path,
+            f"not VGG16 in torchvision's layout: {len(extra)} unexpected keys (first: {extra[0]}; "
+            "vgg16_bn and other VGGs are not supported)",
+        )
     model = VGGBackbone(VGG16_WIDTHS, VGG16_CONVS, n_classes=n_classes, batch_norm=False)
     target = model.state_dict()
     mapped = {}
@@ -256,9 +349,16 @@ def load_backbone(path: PathLike, allow_pickle: bool = False) -> nn.Module:
     if is_torchvision_vgg16(state):
         return vgg16_from_torchvision(state, path)
     if not isinstance(state, dict) or state.get("kind") != "vgg" or "state_dict" not in state:
-        raise DataError(path, "not a search backbone (needs kind 'vgg', widths, convs, state_dict; or VGG16 "
-                              "weights in torchvision's layout, features.N.weight)")
-    model = VGGBackbone(state["widths"], state["convs"], n_classes=int(state.get("n_classes", 10)),
-                        batch_norm=bool(state.get("batch_norm", True)))
+        raise DataError(
+            path,
+            "not a search backbone (needs kind 'vgg', widths, convs, state_dict; or VGG16 "
+            "weights in torchvision's layout, features.N.weight)",
+        )
+    model = VGGBackbone(
+        state["widths"],
+        state["convs"],
+        n_classes=int(state.get("n_classes", 10)),
+        batch_norm=bool(state.get("batch_norm", True)),
+    )
     model.load_state_dict(state["state_dict"])
     return model.eval()

@@ -41,7 +41,7 @@ def matmul_rate(device: torch.device, dtype: torch.dtype, n: int = 2048, repeats
     if sync:
         sync()
     best = min(_timed(lambda: a @ b, sync) for _ in range(repeats))
-    return 2 * n ** 3 / best
+    return 2 * n**3 / best
 
 
 def svd_rate(device: torch.device, dtype: torch.dtype, shape: tuple[int, int]) -> float:
@@ -62,9 +62,18 @@ def gemm_flops(n: int, p: int, t: int, n_folds: int, n_alphas: int) -> dict[str,
     return {"products": n_folds * per_fold + refit, "per_alpha_predictions": n_folds * n_alphas * 2 * n_va * k * t}
 
 
-def run_benchmark(out: str | Path, n_targets: int = 10_000, n_samples: int = 2000, n_features: int = 512,
-                  loop_targets: int = 100, device: torch.device | None = None, precision: str = "auto",
-                  sklearn_loo: bool = True, seed: int = 0, n_folds: int = 5) -> dict[str, Any]:
+def run_benchmark(
+    out: str | Path,
+    n_targets: int = 10_000,
+    n_samples: int = 2000,
+    n_features: int = 512,
+    loop_targets: int = 100,
+    device: torch.device | None = None,
+    precision: str = "auto",
+    sklearn_loo: bool = True,
+    seed: int = 0,
+    n_folds: int = 5,
+) -> dict[str, Any]:
     """Time every path on the same data and write the JSON report (seconds and ratios)."""
     from himalaya.ridge import RidgeCV as HimalayaRidgeCV
     from sklearn.linear_model import Ridge
@@ -103,15 +112,24 @@ def run_benchmark(out: str | Path, n_targets: int = 10_000, n_samples: int = 200
         warm_up("torch")
         t_cpu = _timed(lambda: fit("cpu", "torch"))
         same_alpha = float(np.mean(fits["ours"].alphas == fits["cpu"].alphas))
-        results.update({
-            "ours_cpu_s": t_cpu, "speedup_cuda_over_cpu": t_cpu / t_ours,
-            "cuda_vs_cpu_same_alpha_fraction": same_alpha,
-            "cuda_vs_cpu_max_abs_cv_score_difference": float(
-                np.max(np.abs(fits["ours"].best_score - fits["cpu"].best_score))),
-            "cuda_vs_cpu_max_abs_coef_difference": float(np.max(np.abs(fits["ours"].coef - fits["cpu"].coef))),
-        })
-        log.info("ours on the CPU (torch, %d threads): %.2f s; CUDA speed-up %.1fx; same alpha on %.4f of targets",
-                 torch.get_num_threads(), t_cpu, t_cpu / t_ours, same_alpha)
+        results.update(
+            {
+                "ours_cpu_s": t_cpu,
+                "speedup_cuda_over_cpu": t_cpu / t_ours,
+                "cuda_vs_cpu_same_alpha_fraction": same_alpha,
+                "cuda_vs_cpu_max_abs_cv_score_difference": float(
+                    np.max(np.abs(fits["ours"].best_score - fits["cpu"].best_score))
+                ),
+                "cuda_vs_cpu_max_abs_coef_difference": float(np.max(np.abs(fits["ours"].coef - fits["cpu"].coef))),
+            }
+        )
+        log.info(
+            "ours on the CPU (torch, %d threads): %.2f s; CUDA speed-up %.1fx; same alpha on %.4f of targets",
+            torch.get_num_threads(),
+            t_cpu,
+            t_cpu / t_ours,
+            same_alpha,
+        )
     fits.clear()
 
     from himalaya.backend import set_backend
@@ -140,29 +158,48 @@ def run_benchmark(out: str | Path, n_targets: int = 10_000, n_samples: int = 200
     rate = matmul_rate(device, dtype)
     n_va = n_samples // n_folds
     t_svd = n_folds * svd_rate(device, dtype, (n_samples - n_va, n_features)) + svd_rate(
-        device, dtype, (n_samples, n_features))
+        device, dtype, (n_samples, n_features)
+    )
     flops = gemm_flops(n_samples, n_features, n_targets, n_folds, len(alphas))
     bound = t_svd + flops["products"] / rate
-    results.update({
-        "gemm_bound_s": bound, "matmul_flops_per_s": rate, "svd_s_total": t_svd, "product_flops": flops["products"],
-        "ratio_ours_to_bound": t_ours / bound, "ratio_himalaya_to_bound": t_him / bound,
-        "speedup_vs_himalaya": t_him / t_ours,
-        "speedup_vs_sklearn_grouped_loop": results["sklearn_grouped_loop_s_extrapolated"] / t_ours,
-    })
+    results.update(
+        {
+            "gemm_bound_s": bound,
+            "matmul_flops_per_s": rate,
+            "svd_s_total": t_svd,
+            "product_flops": flops["products"],
+            "ratio_ours_to_bound": t_ours / bound,
+            "ratio_himalaya_to_bound": t_him / bound,
+            "speedup_vs_himalaya": t_him / t_ours,
+            "speedup_vs_sklearn_grouped_loop": results["sklearn_grouped_loop_s_extrapolated"] / t_ours,
+        }
+    )
     if sklearn_loo:
         results["speedup_vs_sklearn_loo"] = results["sklearn_ridgecv_loo_s"] / t_ours
     report = {
         "benchmark": "seeg-ridge",
-        "problem": {"targets": n_targets, "samples": n_samples, "features": n_features, "folds": n_folds,
-                    "alphas": len(alphas), "cv": "grouped (10 contiguous blocks)"},
+        "problem": {
+            "targets": n_targets,
+            "samples": n_samples,
+            "features": n_features,
+            "folds": n_folds,
+            "alphas": len(alphas),
+            "cv": "grouped (10 contiguous blocks)",
+        },
         "results": results,
-        "environment": {"device": str(device), "backend": backend, "dtype": "float32",
-                        "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
-                        "python": platform.python_version(), "machine": platform.machine(),
-                        "gpu": torch.cuda.get_device_name(0) if device.type == "cuda" else None},
+        "environment": {
+            "device": str(device),
+            "backend": backend,
+            "dtype": "float32",
+            "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+            "machine": platform.machine(),
+            "gpu": torch.cuda.get_device_name(0) if device.type == "cuda" else None,
+        },
         "notes": "Real workload ~25M targets (1090 electrodes x ~160 bins x ~150 layers): time scales linearly in "
-                 "targets once the per-fold SVD is amortised. scikit-learn's RidgeCV is leave-one-out (wrong CV for "
-                 "autocorrelated samples), timed for speed only.",
+        "targets once the per-fold SVD is amortised. scikit-learn's RidgeCV is leave-one-out (wrong CV for "
+        "autocorrelated samples), timed for speed only.",
     }
     write_json(out, report)
     log.info("benchmark: %s", results)

@@ -38,11 +38,10 @@ Electrode labels follow the SEEG habit: a shaft stem then the contact number (``
 
 from __future__ import annotations
 
-import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -129,8 +128,9 @@ def write_trial(
                 h5.attrs["sampling_rate"] = float(sfreq)
             group = h5.create_group("data")
             for i, row in enumerate(data):
-                group.create_dataset(f"electrode_{i}", data=np.asarray(row, dtype=np.float32),
-                                     chunks=(min(len(row), 1 << 16),))
+                group.create_dataset(
+                    f"electrode_{i}", data=np.asarray(row, dtype=np.float32), chunks=(min(len(row), 1 << 16),)
+                )
     write_json(root / "electrode_labels" / f"sub_{subject}" / "electrode_labels.json", list(labels))
     write_table(root / "localization" / f"sub_{subject}" / "depth-wm.csv", localization)
     write_table(root / "subject_timings" / f"{name}_timings.csv", triggers)
@@ -155,8 +155,9 @@ def write_movie(root: str | Path, movie: str, words: pd.DataFrame, scene_cuts: p
     sentence = words["sentence"].to_numpy()
     onset = np.r_[True, sentence[1:] != sentence[:-1]] if len(words) else np.zeros(0, bool)
     extra = [c for c in words if c not in ("word", "start", "end", "sentence", "text")]
-    table = pd.DataFrame({"text": words["word"].astype(str), "start": words["start"], "end": words["end"],
-                          "is_onset": onset.astype(int)})
+    table = pd.DataFrame(
+        {"text": words["word"].astype(str), "start": words["start"], "end": words["end"], "is_onset": onset.astype(int)}
+    )
     for c in extra:
         table[c] = words[c].to_numpy()
     write_table(folder / "manual" / "word-times-stanford.csv", table)
@@ -205,8 +206,11 @@ def read_movie_name(root: str | Path, subject: int, trial: int) -> str:
 
     path = Path(root) / "subject_metadata" / f"{trial_name(subject, trial)}_metadata.json"
     meta = read_json(path)
-    require(isinstance(meta, dict) and isinstance(meta.get("filename"), str) and meta["filename"], path,
-            "needs a 'filename' naming the movie")
+    require(
+        isinstance(meta, dict) and isinstance(meta.get("filename"), str) and meta["filename"],
+        path,
+        "needs a 'filename' naming the movie",
+    )
     return meta["filename"]
 
 
@@ -219,8 +223,11 @@ def _per_subject_list(path: Path, subject: int) -> list[str] | None:
     table = read_json(path)
     require(isinstance(table, dict), path, 'must be a JSON object {"sub_S": [labels], ...}')
     labels = table.get(f"sub_{subject}", [])
-    require(isinstance(labels, list) and all(isinstance(x, str) for x in labels), path,
-            f"sub_{subject} must list label strings")
+    require(
+        isinstance(labels, list) and all(isinstance(x, str) for x in labels),
+        path,
+        f"sub_{subject} must list label strings",
+    )
     return [clean_label(x) for x in labels]
 
 
@@ -230,8 +237,11 @@ def read_labels(root: str | Path, subject: int) -> list[str]:
 
     path = Path(root) / "electrode_labels" / f"sub_{subject}" / "electrode_labels.json"
     labels = read_json(path)
-    require(isinstance(labels, list) and all(isinstance(x, str) for x in labels) and labels, path,
-            "must be a non-empty JSON list of electrode label strings")
+    require(
+        isinstance(labels, list) and all(isinstance(x, str) for x in labels) and labels,
+        path,
+        "must be a non-empty JSON list of electrode label strings",
+    )
     labels = [clean_label(x) for x in labels]
     dupes = sorted({x for x in labels if labels.count(x) > 1})
     require(not dupes, path, f"duplicate electrode labels {dupes[:10]} (after stripping '*' and '#')")
@@ -246,8 +256,7 @@ def read_localization(root: str | Path, subject: int) -> pd.DataFrame:
     table["Electrode"] = table["Electrode"].astype(str).map(clean_label)
     table = table.drop_duplicates("Electrode")
     region = next((c for c in REGION_COLUMNS if c in table.columns), None)
-    out = pd.DataFrame({"Electrode": table["Electrode"],
-                        "Region": table[region].astype(str) if region else "unknown"})
+    out = pd.DataFrame({"Electrode": table["Electrode"], "Region": table[region].astype(str) if region else "unknown"})
     if all(c in table.columns for c in MNI_COLUMNS):
         _numeric(table, path, MNI_COLUMNS)
         for c in MNI_COLUMNS:
@@ -288,13 +297,22 @@ class Recording:
         self.sfreq = float(rate)
         names = list(h5["data"].keys())
         expected = {f"electrode_{i}" for i in range(len(names))}
-        require(set(names) == expected, path,
-                f"datasets must be electrode_0..electrode_{len(names) - 1}; found {sorted(names)[:5]}...")
-        require(len(names) == n_labels, path,
-                f"{len(names)} electrode datasets but electrode_labels.json lists {n_labels} labels")
+        require(
+            set(names) == expected,
+            path,
+            f"datasets must be electrode_0..electrode_{len(names) - 1}; found {sorted(names)[:5]}...",
+        )
+        require(
+            len(names) == n_labels,
+            path,
+            f"{len(names)} electrode datasets but electrode_labels.json lists {n_labels} labels",
+        )
         shapes = {h5["data"][n].shape for n in names}
-        require(len(shapes) == 1 and len(next(iter(shapes))) == 1, path,
-                f"electrode datasets must be 1-D of one length; found shapes {sorted(shapes)[:5]}")
+        require(
+            len(shapes) == 1 and len(next(iter(shapes))) == 1,
+            path,
+            f"electrode datasets must be 1-D of one length; found shapes {sorted(shapes)[:5]}",
+        )
         kinds = {h5["data"][n].dtype.kind for n in names}
         require(kinds <= {"f", "i", "u"}, path, f"electrode datasets must be numeric; found dtype kinds {kinds}")
         self.n_channels, self.n_samples = len(names), next(iter(shapes))[0]
@@ -305,11 +323,13 @@ class Recording:
         try:
             x = self._h5["data"][f"electrode_{i}"][()].astype(np.float32, copy=False)
         except OSError as exc:
-            raise DataError(self.path, f"cannot read electrode_{i} (truncated file? {str(exc).splitlines()[0]})"
-                            ) from None
+            raise DataError(
+                self.path, f"cannot read electrode_{i} (truncated file? {str(exc).splitlines()[0]})"
+            ) from None
         if not np.isfinite(x).all():
-            raise DataError(self.path, f"NaN or infinite samples in electrode_{i} "
-                                       f"({int((~np.isfinite(x)).sum())} sample(s))")
+            raise DataError(
+                self.path, f"NaN or infinite samples in electrode_{i} ({int((~np.isfinite(x)).sum())} sample(s))"
+            )
         return x
 
     def close(self) -> None:
@@ -325,10 +345,17 @@ def read_triggers(path: str | Path, n_samples: int) -> pd.DataFrame:
     require(np.isfinite(table[["movie_time", "index"]].to_numpy(float)).all(), path, "NaN in trigger table")
     idx = table["index"].to_numpy(float)
     outside = table.loc[(idx < 0) | (idx >= n_samples)]
-    require(outside.empty, path, f"{len(outside)} trigger(s) outside the recording (0..{n_samples - 1} "
-            f"samples), first at index {outside['index'].iloc[0] if len(outside) else ''}")
-    require(bool(np.all(np.diff(idx) > 0)) and bool(np.all(np.diff(table["movie_time"]) > 0)), path,
-            "trigger indices and movie times must increase")
+    require(
+        outside.empty,
+        path,
+        f"{len(outside)} trigger(s) outside the recording (0..{n_samples - 1} "
+        f"samples), first at index {outside['index'].iloc[0] if len(outside) else ''}",
+    )
+    require(
+        bool(np.all(np.diff(idx) > 0)) and bool(np.all(np.diff(table["movie_time"]) > 0)),
+        path,
+        "trigger indices and movie times must increase",
+    )
     return table
 
 
@@ -355,8 +382,7 @@ def read_words(root: str | Path, movie: str) -> pd.DataFrame:
     require(folder.is_dir(), folder, f"no transcripts folder for movie {movie!r}")
     table = read_csv_table(path, WORD_COLUMNS)
     if table["is_onset"].dtype == object:  # True/False written as text
-        table["is_onset"] = table["is_onset"].map(
-            lambda v: {"true": 1, "false": 0}.get(str(v).strip().lower(), v))
+        table["is_onset"] = table["is_onset"].map(lambda v: {"true": 1, "false": 0}.get(str(v).strip().lower(), v))
     _numeric(table, path, ("start", "end", "is_onset"))
     missing = table["start"].isna() | table["text"].isna()
     if missing.any():
@@ -366,8 +392,14 @@ def read_words(root: str | Path, movie: str) -> pd.DataFrame:
     table = table.sort_values("start", kind="stable").reset_index(drop=True)
     onset = table["is_onset"].fillna(0).to_numpy(float) > 0
     onset[0] = True
-    words = pd.DataFrame({"word": table["text"].astype(str), "start": table["start"].to_numpy(float),
-                          "end": table["end"].to_numpy(float), "sentence": np.cumsum(onset) - 1})
+    words = pd.DataFrame(
+        {
+            "word": table["text"].astype(str),
+            "start": table["start"].to_numpy(float),
+            "end": table["end"].to_numpy(float),
+            "sentence": np.cumsum(onset) - 1,
+        }
+    )
     words["utterance"] = words.groupby("sentence")["word"].transform(" ".join)
     for c in table.columns:
         if c not in WORD_COLUMNS and c not in words:
@@ -432,13 +464,13 @@ class SeegTrial:
     reference_channels: list[int] = field(default_factory=list)
 
     @property
-    def raw(self) -> "mne.io.RawArray":  # noqa: F821
+    def raw(self) -> mne.io.RawArray:  # noqa: F821
         """The analysed channels as one MNE Raw (the whole recording in memory: for small recordings)."""
         data = np.stack([self.recording.channel(i) for i in self.channels])
         return make_raw(data, self.recording.sfreq, self.localization)
 
 
-def make_raw(data_uv: np.ndarray, sfreq: float, localization: pd.DataFrame) -> "mne.io.RawArray":  # noqa: F821
+def make_raw(data_uv: np.ndarray, sfreq: float, localization: pd.DataFrame) -> mne.io.RawArray:  # noqa: F821
     """An MNE RawArray of ``seeg`` channels (volts), with an MNI montage when every channel has coordinates."""
     import mne
 
@@ -452,8 +484,9 @@ def make_raw(data_uv: np.ndarray, sfreq: float, localization: pd.DataFrame) -> "
     return raw
 
 
-def read_trial(root: str | Path, subject: int, trial: int, sfreq: float = DEFAULT_SFREQ,
-               scene_cuts: str | Path | None = None) -> SeegTrial:
+def read_trial(
+    root: str | Path, subject: int, trial: int, sfreq: float = DEFAULT_SFREQ, scene_cuts: str | Path | None = None
+) -> SeegTrial:
     """Open and validate one trial: the recording (not read yet), its channels and the movie's events.
 
     Channels left out (counted in ``counts``): trigger channels and labels without a contact number, channels
@@ -475,8 +508,7 @@ def read_trial(root: str | Path, subject: int, trial: int, sfreq: float = DEFAUL
     corrupted = _per_subject_list(root / "corrupted_elec.json", subject) or []
     clean = _per_subject_list(root / "clean_laplacian.json", subject)
     loc = read_localization(root, subject).set_index("Electrode")
-    counts = {"non_brain_channels": 0, "corrupted_channels": 0, "unlocalized_channels": 0,
-              "not_in_clean_laplacian": 0}
+    counts = {"non_brain_channels": 0, "corrupted_channels": 0, "unlocalized_channels": 0, "not_in_clean_laplacian": 0}
     channels, references = [], []
     for i, label in enumerate(labels):
         if is_brain_channel(label) and label not in corrupted:
@@ -493,8 +525,13 @@ def read_trial(root: str | Path, subject: int, trial: int, sfreq: float = DEFAUL
             channels.append(i)
     require(bool(channels), labels_path, f"no analysable channel in {name} ({counts})")
     if any(counts.values()):
-        log.warning("%s: %d of %d channels analysed; left out: %s", name, len(channels), len(labels),
-                    {k: v for k, v in counts.items() if v})
+        log.warning(
+            "%s: %d of %d channels analysed; left out: %s",
+            name,
+            len(channels),
+            len(labels),
+            {k: v for k, v in counts.items() if v},
+        )
     localization = loc.loc[[labels[i] for i in channels]].reset_index()
     triggers = read_triggers(root / "subject_timings" / f"{name}_timings.csv", recording.n_samples)
     words = read_words(root, movie)
@@ -509,26 +546,47 @@ def read_trial(root: str | Path, subject: int, trial: int, sfreq: float = DEFAUL
         outside = (table["onset"] < 0) | (table["onset"] >= duration)
         counts[f"{key}_outside_recording"] = int(outside.sum())
         if outside.any():
-            log.warning("%s: %d of %d %s fall outside the %.1f s recording of %s after trigger alignment",
-                        path, int(outside.sum()), len(table), key.replace("_", " "), duration, name)
-        require(not outside.all(), path, f"every event falls outside the {duration:.1f} s recording of {name} "
-                f"after trigger alignment")
+            log.warning(
+                "%s: %d of %d %s fall outside the %.1f s recording of %s after trigger alignment",
+                path,
+                int(outside.sum()),
+                len(table),
+                key.replace("_", " "),
+                duration,
+                name,
+            )
+        require(
+            not outside.all(),
+            path,
+            f"every event falls outside the {duration:.1f} s recording of {name} after trigger alignment",
+        )
         table.attrs["path"] = path
         tables.append(table)  # kept: events without data in this recording are dropped when binned (counted)
-    return SeegTrial(recording=recording, labels=labels, channels=channels, localization=localization,
-                     corrupted=corrupted, words=tables[0], scene_cuts=tables[1], subject=subject, trial=trial,
-                     movie=movie, counts=counts, reference_channels=references)
+    return SeegTrial(
+        recording=recording,
+        labels=labels,
+        channels=channels,
+        localization=localization,
+        corrupted=corrupted,
+        words=tables[0],
+        scene_cuts=tables[1],
+        subject=subject,
+        trial=trial,
+        movie=movie,
+        counts=counts,
+        reference_channels=references,
+    )
 
 
 # ------------------------------------------------------------------------------------------------ BIDS iEEG
-def read_bids_ieeg(bids_root: str | Path, subject: str, task: str, session: str | None = None,
-                   run: str | None = None) -> tuple["mne.io.BaseRaw", pd.DataFrame]:  # noqa: F821
+def read_bids_ieeg(
+    bids_root: str | Path, subject: str, task: str, session: str | None = None, run: str | None = None
+) -> tuple[mne.io.BaseRaw, pd.DataFrame]:  # noqa: F821
     """Read a BIDS iEEG recording with mne-bids: the Raw (channel types and positions from the sidecars) and
     its events table (``events.tsv``: onset s, duration s, trial_type, ...; empty when absent)."""
     import mne_bids
 
-    path = mne_bids.BIDSPath(root=bids_root, subject=subject, session=session, task=task, run=run,
-                             datatype="ieeg")
+    path = mne_bids.BIDSPath(root=bids_root, subject=subject, session=session, task=task, run=run, datatype="ieeg")
     matches = path.match()
     require(bool(matches), bids_root, f"no iEEG recording for {path.basename}")
     try:
@@ -536,7 +594,10 @@ def read_bids_ieeg(bids_root: str | Path, subject: str, task: str, session: str 
     except (FileNotFoundError, RuntimeError, ValueError) as exc:
         raise DataError(bids_root, f"cannot read {path.basename} as BIDS iEEG ({exc})") from None
     events_path = path.copy().update(suffix="events", extension=".tsv")
-    events = (pd.read_csv(events_path.fpath, sep="\t") if events_path.fpath.exists()
-              else pd.DataFrame(columns=["onset", "duration", "trial_type"]))
+    events = (
+        pd.read_csv(events_path.fpath, sep="\t")
+        if events_path.fpath.exists()
+        else pd.DataFrame(columns=["onset", "duration", "trial_type"])
+    )
     require(bool(np.isfinite(raw.get_data()).all()), events_path.fpath.parent, "NaN samples in the recording")
     return raw, events

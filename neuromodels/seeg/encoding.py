@@ -19,9 +19,9 @@ with the recording is broken.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -39,8 +39,9 @@ def shuffled_offset(n_events: int, seed: int = 0, alignment: str = "") -> int:
     """The circular shift (in events) of the shuffled_time controls of one alignment: drawn from the run seed and
     the alignment's name, between a third and two thirds of the events (never near 0 or a full turn, where the
     shifted features would line up with their own events or their neighbours again)."""
-    gen = np.random.default_rng(np.random.SeedSequence([int(seed), zlib.crc32(b"shuffled_time"),
-                                                        zlib.crc32(alignment.encode())]))
+    gen = np.random.default_rng(
+        np.random.SeedSequence([int(seed), zlib.crc32(b"shuffled_time"), zlib.crc32(alignment.encode())])
+    )
     low, high = max(n_events // 3, 1), max((2 * n_events) // 3, 1)
     return int(gen.integers(low, high + 1)) % max(n_events, 1)
 
@@ -130,11 +131,15 @@ def encode_alignment(
                 continue  # trained with trained, random with random
             pair = pair_name(v, lang)
             key = f"{pair}:{INTERACTION}"
-            bank[key] = interaction(models[v].layers[models[v].image_output],
-                                    models[lang].layers[models[lang].text_output], interaction_components)
+            bank[key] = interaction(
+                models[v].layers[models[v].image_output],
+                models[lang].layers[models[lang].text_output],
+                interaction_components,
+            )
             sets[pair] = sets[v] + sets[lang] + [key]
-    log.info("encoding %d layers in %d candidate sets (%d targets, %d events)", len(bank), len(sets), Y.shape[1],
-             len(Y))
+    log.info(
+        "encoding %d layers in %d candidate sets (%d targets, %d events)", len(bank), len(sets), Y.shape[1], len(Y)
+    )
     enc = encode_sets(bank, sets, Y, groups, alphas, n_outer, n_inner, backend)
     out: dict[str, np.ndarray] = {"groups": groups}
     if shuffle_offset is not None:
@@ -151,10 +156,15 @@ def encode_alignment(
         top_v, top_l = _top_layers(out, v, concat_depth), _top_layers(out, lang, concat_depth)
         # Each half alone is a candidate too, so the baseline is never worse than its parts for lack of a
         # second penalty (one alpha serves a concatenation).
-        cands = {**{f"{v}:{a}": models[v].layers[a] for a in top_v},
-                 **{f"{lang}:{b}": models[lang].layers[b] for b in top_l},
-                 **{f"{a}+{b}": np.concatenate([_z(models[v].layers[a]), _z(models[lang].layers[b])], axis=1)
-                    for a in top_v for b in top_l}}
+        cands = {
+            **{f"{v}:{a}": models[v].layers[a] for a in top_v},
+            **{f"{lang}:{b}": models[lang].layers[b] for b in top_l},
+            **{
+                f"{a}+{b}": np.concatenate([_z(models[v].layers[a]), _z(models[lang].layers[b])], axis=1)
+                for a in top_v
+                for b in top_l
+            },
+        }
         e = encode_sets(cands, {"concat": list(cands)}, Y, groups, alphas, n_outer, n_inner, backend)["concat"]
         out["pred/concat"] = e.predictions
         out["pred/lincomb"] = linear_combination(out[f"pred/{v}"], out[f"pred/{lang}"], Y, groups, n_outer)
@@ -190,13 +200,18 @@ def read_model_features(path: str | Path, alignment: str, n_events: int) -> Mode
         if "modality" not in z.files:
             raise DataError(path, "not a features file of the seeg features step (no 'modality')")
         layers = {k.split("/", 1)[1]: z[k] for k in z.files if k.startswith(alignment + "/")}
-        meta = {k: z[k].item() for k in ("trained", "image_output", "text_output", "random_init_seed")
-                if k in z.files}
+        meta = {k: z[k].item() for k in ("trained", "image_output", "text_output", "random_init_seed") if k in z.files}
         modality = str(z["modality"])
     if not layers:
         raise DataError(path, f"no features of the {alignment} alignment")
     check_features(layers, n_events, path)
     seed = int(meta.get("random_init_seed", -1))
-    return ModelFeatures(name, modality, layers, bool(meta.get("trained", not name.endswith("-random"))),
-                         str(meta.get("image_output", "")) or None, str(meta.get("text_output", "")) or None,
-                         None if seed < 0 else seed)
+    return ModelFeatures(
+        name,
+        modality,
+        layers,
+        bool(meta.get("trained", not name.endswith("-random"))),
+        str(meta.get("image_output", "")) or None,
+        str(meta.get("text_output", "")) or None,
+        None if seed < 0 else seed,
+    )

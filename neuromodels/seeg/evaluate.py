@@ -5,8 +5,9 @@ evaluated on."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,13 +23,21 @@ from .targets import load_targets
 
 log = get_logger(__name__)
 # The planted classes whose drive a model of each modality sees (a dual encoder sees images and words).
-DRIVEN_FOR = {"vision": ("vision", "semantic_vision"), "language": ("language", "semantic_language"),
-              "multimodal": ("vision", "language", "semantic_vision", "semantic_language", "multimodal")}
+DRIVEN_FOR = {
+    "vision": ("vision", "semantic_vision"),
+    "language": ("language", "semantic_language"),
+    "multimodal": ("vision", "language", "semantic_vision", "semantic_language", "multimodal"),
+}
 # The same split by level (simulated recordings): the semantic classes (category, word meaning: what training
 # gives) and the low-level ones (attributes and word identities a random network carries too).
-SPLITS = {"semantic": {"vision": ("semantic_vision",), "language": ("semantic_language",),
-                       "multimodal": ("semantic_vision", "semantic_language")},
-          "low_level": {"vision": ("vision",), "language": ("language",), "multimodal": ("vision", "language")}}
+SPLITS = {
+    "semantic": {
+        "vision": ("semantic_vision",),
+        "language": ("semantic_language",),
+        "multimodal": ("semantic_vision", "semantic_language"),
+    },
+    "low_level": {"vision": ("vision",), "language": ("language",), "multimodal": ("vision", "language")},
+}
 PLANTED_CLASSES = ("vision", "language", "semantic_vision", "semantic_language", "multimodal", "noise")
 
 
@@ -36,13 +45,19 @@ def _load_encoded(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, st
     with np.load(path) as z:
         preds = {k.split("/", 1)[1]: z[k] for k in z.files if k.startswith("pred/")}
         modalities = dict(s.split("=", 1) for s in z["modalities"].tolist())
-        seeds = dict(s.split("=", 1) for s in z["random_init_seeds"].tolist()) if "random_init_seeds" in z.files \
-            else {}
+        seeds = dict(s.split("=", 1) for s in z["random_init_seeds"].tolist()) if "random_init_seeds" in z.files else {}
     return preds, modalities, seeds
 
 
-def evaluate_all(targets: Sequence[str], encoded: Sequence[str], truth_path: str | None, out_dir: str | Path,
-                 preset_name: str, params: dict[str, Any], seed: int = 0) -> Summary:
+def evaluate_all(
+    targets: Sequence[str],
+    encoded: Sequence[str],
+    truth_path: str | None,
+    out_dir: str | Path,
+    preset_name: str,
+    params: dict[str, Any],
+    seed: int = 0,
+) -> Summary:
     """Write ``electrodes.csv``, ``regions.csv``, ``models.csv``, ``references.csv`` (what each contact of each
     trial was referenced to), ``details.json``, ``summary.json`` (the seed's statistics), ``glass_brain.png``,
     ``r_by_bin.png`` under ``out_dir``; return the seed's statistics."""
@@ -63,12 +78,30 @@ def evaluate_all(targets: Sequence[str], encoded: Sequence[str], truth_path: str
         vis = [m for m, mod in modalities.items() if mod == "vision" and not m.endswith("-random")]
         lang = [m for m, mod in modalities.items() if mod == "language" and not m.endswith("-random")]
         pair = f"{vis[0]}+{lang[0]}" if vis and lang and f"{vis[0]}+{lang[0]}" in preds else None
-        table, curve = ladder(Y, preds, n_el, modalities, mm, n_boot, min_bins, params.get("q", 0.05), seed,
-                              block=blocks[alignment], pair=pair)
+        table, curve = ladder(
+            Y,
+            preds,
+            n_el,
+            modalities,
+            mm,
+            n_boot,
+            min_bins,
+            params.get("q", 0.05),
+            seed,
+            block=blocks[alignment],
+            pair=pair,
+        )
         tables[alignment], curves[alignment] = table, curve
         electrodes, edges, counts[alignment], references = t.electrodes, t.edges, t.counts, t.references
-        log.info("%s alignment: %d events, %d electrodes, %d bins, %d block-bootstrap resamples of %d-event blocks",
-                 alignment, len(Y), n_el, t.Y.shape[2], n_boot, blocks[alignment])
+        log.info(
+            "%s alignment: %d events, %d electrodes, %d bins, %d block-bootstrap resamples of %d-event blocks",
+            alignment,
+            len(Y),
+            n_el,
+            t.Y.shape[2],
+            n_boot,
+            blocks[alignment],
+        )
     el = electrodes[["subject", "Electrode", "Region", "MNI_x", "MNI_y", "MNI_z"]].copy()
     for alignment, table in tables.items():
         for col in table:
@@ -83,10 +116,12 @@ def evaluate_all(targets: Sequence[str], encoded: Sequence[str], truth_path: str
         cols = [f"{a}:r_{m}" for a in tables if f"{a}:r_{m}" in el]
         el[f"r_{m}_best"] = el[cols].max(axis=1)
     el["winner"] = [winning_class(row, modalities) for _, row in el.iterrows()]
-    candidates = [m for m in compared if (m in modalities or "+" in m) and not m.endswith("-random")
-                  and "-random+" not in m]
-    el["best_model"] = el[[f"r_{m}_best" for m in candidates]].idxmax(axis=1).str.removeprefix("r_") \
-        .str.removesuffix("_best")
+    candidates = [
+        m for m in compared if (m in modalities or "+" in m) and not m.endswith("-random") and "-random+" not in m
+    ]
+    el["best_model"] = (
+        el[[f"r_{m}_best" for m in candidates]].idxmax(axis=1).str.removeprefix("r_").str.removesuffix("_best")
+    )
     not_analysed: dict[str, int] = {}
     if truth_path:
         truth = pd.read_csv(truth_path)
@@ -94,38 +129,62 @@ def evaluate_all(targets: Sequence[str], encoded: Sequence[str], truth_path: str
         analysed = set(zip(el["subject"], el["Electrode"].astype(str)))
         left = [k not in analysed for k in zip(truth["subject"], truth["Electrode"].astype(str))]
         not_analysed = {str(k): int(v) for k, v in truth.loc[left, "class"].value_counts().items()}
-        el = el.merge(truth[["subject", "Electrode", "class"]].rename(columns={"class": "truth"}),
-                      on=["subject", "Electrode"], how="left")
+        el = el.merge(
+            truth[["subject", "Electrode", "class"]].rename(columns={"class": "truth"}),
+            on=["subject", "Electrode"],
+            how="left",
+        )
     write_table(out / "electrodes.csv", el)
 
-    agg = {"electrodes": ("Electrode", "size"), "with_signal": ("signal_any", "sum"),
-           "multimodal_weak": ("multimodal_site_any", "sum"), "multimodal_strict": ("multimodal_site_both", "sum")}
+    agg = {
+        "electrodes": ("Electrode", "size"),
+        "with_signal": ("signal_any", "sum"),
+        "multimodal_weak": ("multimodal_site_any", "sum"),
+        "multimodal_strict": ("multimodal_site_both", "sum"),
+    }
     if "controlled_any" in el:
         agg["controlled"] = ("controlled_any", "sum")
     regions = el.groupby("Region").agg(**agg).reset_index()
     write_table(out / "regions.csv", regions.sort_values("multimodal_weak", ascending=False))
-    models = pd.DataFrame([{"model": m, "modality": mod, "trained": not m.endswith("-random"),
-                            "random_init_seed": seeds.get(m, "")} for m, mod in modalities.items()])
+    models = pd.DataFrame(
+        [
+            {"model": m, "modality": mod, "trained": not m.endswith("-random"), "random_init_seed": seeds.get(m, "")}
+            for m, mod in modalities.items()
+        ]
+    )
     write_table(out / "models.csv", models)
     write_table(out / "references.csv", references)
 
     details: dict[str, Any] = {
-        "electrodes": len(el), "n_boot": n_boot, "bootstrap_block_events": blocks, "min_bins": min_bins,
+        "electrodes": len(el),
+        "n_boot": n_boot,
+        "bootstrap_block_events": blocks,
+        "min_bins": min_bins,
         "fdr": "Benjamini-Hochberg (scipy.stats.false_discovery_control) over all electrode x time-bin tests of one "
-               "comparison in one alignment", "q": params.get("q", 0.05), "multimodal_model": mm,
+        "comparison in one alignment",
+        "q": params.get("q", 0.05),
+        "multimodal_model": mm,
         "with_signal": int(el["signal_any"].sum()),
         "multimodal_weak": int(el["multimodal_site_any"].sum()),
         "multimodal_strict": int(el["multimodal_site_both"].sum()),
         "integration_sites_of_the_unimodal_pair": int(el["integration_site_any"].sum())
-        if "integration_site_any" in el else None,
+        if "integration_site_any" in el
+        else None,
         "controlled_slip_vs_simclr": int(el["controlled_any"].sum()) if "controlled_any" in el else None,
-        "random_init_seeds": seeds, "targets": counts,
+        "random_init_seeds": seeds,
+        "targets": counts,
     }
     summary = Summary("seeg", preset=preset_name, seed=seed)
     unplaced = int((~np.isfinite(el[["MNI_x", "MNI_y", "MNI_z"]].to_numpy(float)).all(axis=1)).sum())
-    summary.notes.update({"targets": counts, "random_init_seeds": seeds, "multimodal_model": mm,
-                          "electrodes_with_signal": int(el["signal_any"].sum()) if "signal_any" in el else 0,
-                          "electrodes_without_coordinates_not_drawn": unplaced})
+    summary.notes.update(
+        {
+            "targets": counts,
+            "random_init_seeds": seeds,
+            "multimodal_model": mm,
+            "electrodes_with_signal": int(el["signal_any"].sum()) if "signal_any" in el else 0,
+            "electrodes_without_coordinates_not_drawn": unplaced,
+        }
+    )
     if "signal_any" in el and not el["signal_any"].any():
         log.warning("no electrode with signal (0 of %d); tables and figures written, the figures say so", len(el))
     if truth_path:
@@ -141,17 +200,27 @@ def evaluate_all(targets: Sequence[str], encoded: Sequence[str], truth_path: str
         col = "truth" if "truth" in el else "winner"
         idx = np.flatnonzero(el[col].to_numpy() == klass)
         if idx.size:
-            best = idx[np.argmax(el.loc[idx, f"r_{mm}_best"].to_numpy() if f"r_{mm}_best" in el
-                                 else np.zeros(idx.size))]
+            best = idx[
+                np.argmax(el.loc[idx, f"r_{mm}_best"].to_numpy() if f"r_{mm}_best" in el else np.zeros(idx.size))
+            ]
             picks.append(int(best))
     n_signal = int(el["signal_any"].sum()) if "signal_any" in el else 0
-    note = "" if n_signal else (f"no electrode with signal (0 of {len(el)}): no model predicts any electrode "
-                                f"above chance in {min_bins}+ bins")
+    note = (
+        ""
+        if n_signal
+        else (
+            f"no electrode with signal (0 of {len(el)}): no model predicts any electrode "
+            f"above chance in {min_bins}+ bins"
+        )
+    )
     if not picks and len(el):  # nothing of any class: show the electrode the multimodal model predicts best
         best = el[f"r_{mm}_best"].to_numpy(float) if f"r_{mm}_best" in el else np.zeros(len(el))
         picks = [int(np.nanargmax(best)) if np.isfinite(best).any() else 0]
-    shown = [m for m in (mm, f"{mm}-random", f"{mm}-towers", "simclr+minilm", "simclr", "minilm", "concat",
-                         "lincomb") if m in curves["language"]]
+    shown = [
+        m
+        for m in (mm, f"{mm}-random", f"{mm}-towers", "simclr+minilm", "simclr", "minilm", "concat", "lincomb")
+        if m in curves["language"]
+    ]
     r_by_bin_figure(out / "r_by_bin.png", curves, edges, el, picks, shown, note)
     log.info("details: %s", details)
     return summary
@@ -163,15 +232,19 @@ def _detection(el: pd.DataFrame, modalities: dict[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {
         "multimodal_weak": detection_scores(el["multimodal_site_any"].to_numpy(bool), planted_mm),
         "multimodal_strict": detection_scores(el["multimodal_site_both"].to_numpy(bool), planted_mm),
-        "unimodal_called_multimodal": int((el["multimodal_site_any"]
-                                           & np.isin(truth, ["vision", "language", "semantic_vision",
-                                                             "semantic_language"])).sum()),
+        "unimodal_called_multimodal": int(
+            (
+                el["multimodal_site_any"]
+                & np.isin(truth, ["vision", "language", "semantic_vision", "semantic_language"])
+            ).sum()
+        ),
     }
     if "integration_site_any" in el:
         out["integration_by_unimodal_pair"] = detection_scores(el["integration_site_any"].to_numpy(bool), planted_mm)
     if "mm_vs_pair_any" in el:
-        out["multimodal_model_beats_unimodal_pair_on_planted_multimodal"] = int(el.loc[planted_mm,
-                                                                                      "mm_vs_pair_any"].sum())
+        out["multimodal_model_beats_unimodal_pair_on_planted_multimodal"] = int(
+            el.loc[planted_mm, "mm_vs_pair_any"].sum()
+        )
     if "controlled_any" in el:
         out["controlled"] = detection_scores(el["controlled_any"].to_numpy(bool), planted_mm)
     per_model = {}
@@ -179,12 +252,15 @@ def _detection(el: pd.DataFrame, modalities: dict[str, str]) -> dict[str, Any]:
     for m in tested:
         sel = np.isin(truth, DRIVEN_FOR["multimodal" if "+" in m else modalities.get(m, "multimodal")])
         control = "+".join(f"{p}-random" for p in m.split("+"))
-        per_model[m] = {"driven_electrodes": int(sel.sum()),
-                        "trained_beats_random": int(el.loc[sel, f"{m}_vs_random_any"].sum()),
-                        "fraction": float(el.loc[sel, f"{m}_vs_random_any"].mean()) if sel.any() else None,
-                        "mean_delta_r": float((el.loc[sel, f"r_{m}_best"] - el.loc[sel, f"r_{control}_best"]).mean())
-                        if sel.any() else None,
-                        "classes": sorted({str(x) for x in truth[sel]})}
+        per_model[m] = {
+            "driven_electrodes": int(sel.sum()),
+            "trained_beats_random": int(el.loc[sel, f"{m}_vs_random_any"].sum()),
+            "fraction": float(el.loc[sel, f"{m}_vs_random_any"].mean()) if sel.any() else None,
+            "mean_delta_r": float((el.loc[sel, f"r_{m}_best"] - el.loc[sel, f"r_{control}_best"]).mean())
+            if sel.any()
+            else None,
+            "classes": sorted({str(x) for x in truth[sel]}),
+        }
         if f"{m}_vs_shuffled_any" in el:
             per_model[m]["trained_beats_shuffled_time"] = int(el.loc[sel, f"{m}_vs_shuffled_any"].sum())
     out["trained_vs_random_on_driven"] = per_model
@@ -213,8 +289,9 @@ def driven_electrodes(el: pd.DataFrame, modality: str) -> tuple[np.ndarray, str]
     return signal, "electrodes with signal"
 
 
-def measure_statistics(summary: Summary, seed: int, el: pd.DataFrame, modalities: dict[str, str],
-                       det: dict[str, Any] | None) -> None:
+def measure_statistics(
+    summary: Summary, seed: int, el: pd.DataFrame, modalities: dict[str, str], det: dict[str, Any] | None
+) -> None:
     """The seed's statistics (see ``claims.yaml``): per trained model ``m`` and its controls, the mean peak r over
     the driven electrodes (``m.mean_r.driven``, ``m_random_init.mean_r.driven``,
     ``m_shuffled_time.mean_r.driven``) and the fraction of them where the model beats the control significantly
@@ -235,8 +312,11 @@ def measure_statistics(summary: Summary, seed: int, el: pd.DataFrame, modalities
             if col not in el:
                 continue
             value = float(el.loc[sel, col].mean()) if sel.any() else float("nan")
-            why = None if np.isfinite(value) else (f"no {what} analysed" if not sel.any()
-                                                   else f"peak r not finite on the {what}")
+            why = (
+                None
+                if np.isfinite(value)
+                else (f"no {what} analysed" if not sel.any() else f"peak r not finite on the {what}")
+            )
             summary.measure(seed, f"{stat}.mean_r.driven", value if why is None else None, undefined=why)
         for control, (_, test) in CONTROLS.items():
             col = f"{m}_vs_{test}_any"
@@ -255,18 +335,24 @@ def measure_statistics(summary: Summary, seed: int, el: pd.DataFrame, modalities
     if weak["called"]:
         summary.measure(seed, "multimodal_detection.precision", weak["precision"])
     else:
-        summary.measure(seed, "multimodal_detection.precision", None,
-                        undefined="no electrode called multimodal: the precision of no call is undefined")
+        summary.measure(
+            seed,
+            "multimodal_detection.precision",
+            None,
+            undefined="no electrode called multimodal: the precision of no call is undefined",
+        )
     if weak["planted"]:
         summary.measure(seed, "multimodal_detection.recall", weak["recall"])
     else:
-        summary.measure(seed, "multimodal_detection.recall", None,
-                        undefined="no planted multimodal electrode is analysed")
+        summary.measure(
+            seed, "multimodal_detection.recall", None, undefined="no planted multimodal electrode is analysed"
+        )
     summary.notes["detection"] = det
 
 
-def _measure_split(summary: Summary, seed: int, el: pd.DataFrame, m: str, split: str, classes: tuple[str, ...],
-                   notes: dict[str, Any]) -> None:
+def _measure_split(
+    summary: Summary, seed: int, el: pd.DataFrame, m: str, split: str, classes: tuple[str, ...], notes: dict[str, Any]
+) -> None:
     """Model ``m``'s and its controls' statistics on the planted ``classes`` (one split, see
     :func:`measure_statistics`)."""
     what = f"planted {'/'.join(classes)} electrodes"
@@ -289,13 +375,21 @@ def _measure_split(summary: Summary, seed: int, el: pd.DataFrame, m: str, split:
     for control, (_, test) in CONTROLS.items():
         col = f"{m}_vs_{test}_any"
         if col in el:
-            summary.measure(seed, f"{m}.beats_{control}.{split}", float(el.loc[sel, col].mean()) if why is None
-                            else None, undefined=why)
+            summary.measure(
+                seed,
+                f"{m}.beats_{control}.{split}",
+                float(el.loc[sel, col].mean()) if why is None else None,
+                undefined=why,
+            )
     if m in means and f"{m}_random_init" in means:
         a, b = means[m], means[f"{m}_random_init"]
         both = a is not None and b is not None
-        summary.measure(seed, f"{m}.abs_diff_random_init.{split}", abs(a - b) if both else None,
-                        undefined=None if both else (why or f"a mean peak r on the {what} is undefined"))
+        summary.measure(
+            seed,
+            f"{m}.abs_diff_random_init.{split}",
+            abs(a - b) if both else None,
+            undefined=None if both else (why or f"a mean peak r on the {what} is undefined"),
+        )
 
 
 def combine_summaries(paths: Sequence[str | Path], out: str | Path) -> Summary:

@@ -24,9 +24,9 @@ own (:func:`random_init_seed`: CLIP's and SLIP's random copies differ).
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -42,8 +42,10 @@ MODALITIES = ("vision", "language", "multimodal")
 def random_init_seed(model: str, seed: int = 0) -> int:
     """The seed of a model's random-init copy: derived from the run seed and the model's name, so that two
     controls of the same architecture (CLIP's and SLIP's) never share weights."""
-    return int(np.random.SeedSequence([seed, zlib.crc32(model.removesuffix("-random").encode())])
-               .generate_state(1)[0] % (2 ** 31))
+    return int(
+        np.random.SeedSequence([seed, zlib.crc32(model.removesuffix("-random").encode())]).generate_state(1)[0]
+        % (2**31)
+    )
 
 
 @dataclass
@@ -75,20 +77,24 @@ def _prefix(prefix: str, layers: dict[str, np.ndarray]) -> dict[str, np.ndarray]
     return {f"{prefix}.{k}": np.asarray(v, dtype=np.float32) for k, v in layers.items()}
 
 
-def vision_extractor(encoder_path: str | Path, random_init: bool = False, seed: int = 0,
-                     device: str = "cpu") -> Extractor:
+def vision_extractor(
+    encoder_path: str | Path, random_init: bool = False, seed: int = 0, device: str = "cpu"
+) -> Extractor:
     """Image layers (mean over tokens) of a trained image encoder bundle, or of its random-init copy."""
+
     def extract(images: np.ndarray, texts: list[str]) -> dict[str, np.ndarray]:
         from ..networks import image_layer_features
 
-        return _prefix("image", image_layer_features(encoder_path, images, device=device, random_init=random_init,
-                                                     seed=seed))
+        return _prefix(
+            "image", image_layer_features(encoder_path, images, device=device, random_init=random_init, seed=seed)
+        )
 
     return extract
 
 
 def language_extractor(name: str = "minilm", seed: int = 0, device: str = "cpu") -> Extractor:
     """MiniLM (``minilm``) or its random-init copy (``minilm-random``): transformer layers, mean over tokens."""
+
     def extract(images: np.ndarray, texts: list[str]) -> dict[str, np.ndarray]:
         from ..networks import text_layer_features
 
@@ -97,17 +103,21 @@ def language_extractor(name: str = "minilm", seed: int = 0, device: str = "cpu")
     return extract
 
 
-def dual_encoder_extractor(encoder_path: str | Path, random_init: bool = False, seed: int = 0,
-                           device: str = "cpu") -> Extractor:
+def dual_encoder_extractor(
+    encoder_path: str | Path, random_init: bool = False, seed: int = 0, device: str = "cpu"
+) -> Extractor:
     """Image layers of a CLIP/SLIP bundle (``image.*``) and its caption encoder's layers (``text.*``; ``text.head``
     is the caption embedding)."""
+
     def extract(images: np.ndarray, texts: list[str]) -> dict[str, np.ndarray]:
         from ..networks import image_layer_features, text_layer_features
 
-        out = _prefix("image", image_layer_features(encoder_path, images, device=device, random_init=random_init,
-                                                    seed=seed))
-        out.update(_prefix("text", text_layer_features(texts, encoder_path, device=device,
-                                                       random_init=random_init, seed=seed)))
+        out = _prefix(
+            "image", image_layer_features(encoder_path, images, device=device, random_init=random_init, seed=seed)
+        )
+        out.update(
+            _prefix("text", text_layer_features(texts, encoder_path, device=device, random_init=random_init, seed=seed))
+        )
         return out
 
     return extract
@@ -125,23 +135,64 @@ def builtin_models(encoders: dict[str, str | Path], seed: int = 0, device: str =
     models = []
     if "simclr" in encoders:
         rs = random_init_seed("simclr", seed)
-        models += [Model("simclr", "vision", vision_extractor(encoders["simclr"], device=device), "simclr-random",
-                         image_output="image.head"),
-                   Model("simclr-random", "vision", vision_extractor(encoders["simclr"], True, rs, device),
-                         trained=False, image_output="image.head", seed=rs)]
+        models += [
+            Model(
+                "simclr",
+                "vision",
+                vision_extractor(encoders["simclr"], device=device),
+                "simclr-random",
+                image_output="image.head",
+            ),
+            Model(
+                "simclr-random",
+                "vision",
+                vision_extractor(encoders["simclr"], True, rs, device),
+                trained=False,
+                image_output="image.head",
+                seed=rs,
+            ),
+        ]
     rs = random_init_seed("minilm", seed)
-    models += [Model("minilm", "language", language_extractor("minilm", device=device), "minilm-random",
-                     text_output=MINILM_OUTPUT),
-               Model("minilm-random", "language", language_extractor("minilm-random", rs, device),
-                     trained=False, text_output=MINILM_OUTPUT, seed=rs)]
+    models += [
+        Model(
+            "minilm",
+            "language",
+            language_extractor("minilm", device=device),
+            "minilm-random",
+            text_output=MINILM_OUTPUT,
+        ),
+        Model(
+            "minilm-random",
+            "language",
+            language_extractor("minilm-random", rs, device),
+            trained=False,
+            text_output=MINILM_OUTPUT,
+            seed=rs,
+        ),
+    ]
     for objective in ("clip", "slip"):
         if objective in encoders:
             path = encoders[objective]
             rs = random_init_seed(objective, seed)
-            models += [Model(objective, "multimodal", dual_encoder_extractor(path, device=device),
-                             f"{objective}-random", image_output="image.head", text_output="text.head"),
-                       Model(f"{objective}-random", "multimodal", dual_encoder_extractor(path, True, rs, device),
-                             trained=False, image_output="image.head", text_output="text.head", seed=rs)]
+            models += [
+                Model(
+                    objective,
+                    "multimodal",
+                    dual_encoder_extractor(path, device=device),
+                    f"{objective}-random",
+                    image_output="image.head",
+                    text_output="text.head",
+                ),
+                Model(
+                    f"{objective}-random",
+                    "multimodal",
+                    dual_encoder_extractor(path, True, rs, device),
+                    trained=False,
+                    image_output="image.head",
+                    text_output="text.head",
+                    seed=rs,
+                ),
+            ]
     return models
 
 
@@ -165,8 +216,9 @@ def interaction(image: np.ndarray, text: np.ndarray, components: int = 8) -> np.
     return (a[:, :, None] * b[:, None, :]).reshape(len(a), -1).astype(np.float32) / np.sqrt(a.shape[1] * b.shape[1])
 
 
-def event_features(model: Model, images: dict[str, np.ndarray], shown: Sequence[str], texts: Sequence[str]
-                   ) -> dict[str, np.ndarray]:
+def event_features(
+    model: Model, images: dict[str, np.ndarray], shown: Sequence[str], texts: Sequence[str]
+) -> dict[str, np.ndarray]:
     """Per-layer features of every event, computed once per distinct (image, text) pair.
 
     Parameters
@@ -184,8 +236,7 @@ def event_features(model: Model, images: dict[str, np.ndarray], shown: Sequence[
     for layer, value in feats.items():
         value = np.asarray(value, dtype=np.float32).reshape(len(pairs), -1)
         out[layer] = value[rows]
-    log.info("%s: %d layers for %d events (%d distinct image-text pairs)", model.name, len(out), len(rows),
-             len(pairs))
+    log.info("%s: %d layers for %d events (%d distinct image-text pairs)", model.name, len(out), len(rows), len(pairs))
     return out
 
 
@@ -200,15 +251,22 @@ def frames_on_screen(events: pd.DataFrame, frames: pd.DataFrame, table_path: str
     if not unnamed.any():
         return ids
     missing = [c for c in ("movie", "time") if c not in frames.columns]
-    require(not missing, table_path, f"the scene cuts name no stimulus_id, so the frames table needs columns "
-                                     f"{missing} (the movie and movie time of each frame)")
+    require(
+        not missing,
+        table_path,
+        f"the scene cuts name no stimulus_id, so the frames table needs columns "
+        f"{missing} (the movie and movie time of each frame)",
+    )
     out = ids.copy()
     for movie, rows in events[unnamed].groupby("movie"):
         own = frames[frames["movie"].astype(str) == str(movie)].sort_values("time")
         require(len(own) > 0, table_path, f"no frame of movie {movie!r}")
         pos = np.searchsorted(own["time"].to_numpy(float), rows["time"].to_numpy(float) + 1e-6, side="right") - 1
-        require(bool((pos >= 0).all()), table_path,
-                f"{int((pos < 0).sum())} event(s) of movie {movie!r} come before its first frame")
+        require(
+            bool((pos >= 0).all()),
+            table_path,
+            f"{int((pos < 0).sum())} event(s) of movie {movie!r} come before its first frame",
+        )
         out[rows.index.to_numpy()] = own["stimulus_id"].map(frame_key).to_numpy()[pos]
     log.info("%d event(s) without a stimulus_id matched to the frame on screen by movie time", int(unnamed.sum()))
     return out
@@ -233,8 +291,11 @@ def read_frames(folder: str | Path) -> pd.DataFrame:
 def frame_key(stimulus_id) -> str:
     """A stimulus id as the text that names it (ids are names; a float from a numeric column loses its ``.0``)."""
     if isinstance(stimulus_id, (float, np.floating)):
-        return "" if np.isnan(stimulus_id) else (str(int(stimulus_id)) if float(stimulus_id).is_integer()
-                                                  else str(stimulus_id))
+        return (
+            ""
+            if np.isnan(stimulus_id)
+            else (str(int(stimulus_id)) if float(stimulus_id).is_integer() else str(stimulus_id))
+        )
     return str(stimulus_id)
 
 

@@ -35,17 +35,34 @@ def glass_brain(path: str | Path, table: pd.DataFrame, title: str) -> None:
     codes = codes[draw]
     cmap = matplotlib.colors.ListedColormap([CLASS_COLOURS[c] for c in order])
     coords = table[["MNI_x", "MNI_y", "MNI_z"]].to_numpy(float)[draw]
-    display = plotting.plot_markers(codes, coords, node_cmap=cmap, node_vmin=-0.5, node_vmax=3.5,
-                                    node_size=np.where(codes == 3, 40, 15), display_mode="lzr", figure=fig,
-                                    title=title, colorbar=False, alpha=0.9)
+    display = plotting.plot_markers(
+        codes,
+        coords,
+        node_cmap=cmap,
+        node_vmin=-0.5,
+        node_vmax=3.5,
+        node_size=np.where(codes == 3, 40, 15),
+        display_mode="lzr",
+        figure=fig,
+        title=title,
+        colorbar=False,
+        alpha=0.9,
+    )
     handles = [matplotlib.lines.Line2D([], [], marker="o", ls="", color=CLASS_COLOURS[c], label=c) for c in order]
     fig.legend(handles=handles, loc="lower center", ncol=4, frameon=False)
     del display
     save_figure(path, fig)
 
 
-def r_by_bin_figure(path: str | Path, curves: dict[str, dict[str, np.ndarray]], edges: np.ndarray,
-                    electrodes: pd.DataFrame, picks: list[int], models: list[str], note: str = "") -> None:
+def r_by_bin_figure(
+    path: str | Path,
+    curves: dict[str, dict[str, np.ndarray]],
+    edges: np.ndarray,
+    electrodes: pd.DataFrame,
+    picks: list[int],
+    models: list[str],
+    note: str = "",
+) -> None:
     """Held-out r (95% bootstrap CI) by time bin for a few electrodes, both alignments; ``note`` is shown above
     (e.g. that no electrode has signal), or alone when there is nothing to draw."""
     import matplotlib
@@ -59,12 +76,19 @@ def r_by_bin_figure(path: str | Path, curves: dict[str, dict[str, np.ndarray]], 
     picks = [e for e in picks if 0 <= e < len(electrodes)]
     if not picks or not models:
         fig = plt.figure(figsize=(6, 2.5))
-        fig.text(0.5, 0.5, note or f"nothing to show: {len(electrodes)} electrodes, models {models}",
-                 ha="center", va="center", wrap=True)
+        fig.text(
+            0.5,
+            0.5,
+            note or f"nothing to show: {len(electrodes)} electrodes, models {models}",
+            ha="center",
+            va="center",
+            wrap=True,
+        )
         save_figure(path, fig)
         return
-    fig, axes = plt.subplots(len(picks), len(alignments), figsize=(4.5 * len(alignments), 2.2 * len(picks)),
-                             squeeze=False, sharex=True)
+    fig, axes = plt.subplots(
+        len(picks), len(alignments), figsize=(4.5 * len(alignments), 2.2 * len(picks)), squeeze=False, sharex=True
+    )
     centres = edges.mean(1)
     for i, e in enumerate(picks):
         for j, al in enumerate(alignments):
@@ -72,9 +96,10 @@ def r_by_bin_figure(path: str | Path, curves: dict[str, dict[str, np.ndarray]], 
             for m in models:
                 if m not in curves[al]:
                     continue
-                line, = ax.plot(centres, curves[al][m][e], label=m)
-                ax.fill_between(centres, curves[al][f"{m}_lo"][e], curves[al][f"{m}_hi"][e],
-                                color=line.get_color(), alpha=0.15)
+                (line,) = ax.plot(centres, curves[al][m][e], label=m)
+                ax.fill_between(
+                    centres, curves[al][f"{m}_lo"][e], curves[al][f"{m}_hi"][e], color=line.get_color(), alpha=0.15
+                )
             ax.axhline(0, color="k", lw=0.5)
             row = electrodes.iloc[e]
             ax.set_title(f"sub {row['subject']} {row['Electrode']} ({row.get('truth', '?')}), {al}", fontsize=8)

@@ -33,10 +33,20 @@ from .ridge import pearson_r
 log = get_logger(__name__)
 
 
-def ladder(Y: np.ndarray, preds: dict[str, np.ndarray], n_electrodes: int, modalities: dict[str, str],
-           multimodal: str, n_boot: int = 1000, min_bins: int = 4, q: float = 0.05, seed: int = 0,
-           controlled: tuple[str, str] = ("slip", "simclr"), block: int | None = None,
-           pair: str | None = None) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+def ladder(
+    Y: np.ndarray,
+    preds: dict[str, np.ndarray],
+    n_electrodes: int,
+    modalities: dict[str, str],
+    multimodal: str,
+    n_boot: int = 1000,
+    min_bins: int = 4,
+    q: float = 0.05,
+    seed: int = 0,
+    controlled: tuple[str, str] = ("slip", "simclr"),
+    block: int | None = None,
+    pair: str | None = None,
+) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """Run the test ladder for one alignment.
 
     Parameters
@@ -95,8 +105,7 @@ def ladder(Y: np.ndarray, preds: dict[str, np.ndarray], n_electrodes: int, modal
         if multimodal in preds and pair and pair in preds:
             test("mm_vs_pair", boot[multimodal] - boot[pair])
         for prefix, site in (("mm", "multimodal_site"), ("pair", "integration_site")):
-            needed = [c for c in (f"{prefix}_vs_unimodal", f"{prefix}_vs_concat", f"{prefix}_vs_lincomb")
-                      if c in table]
+            needed = [c for c in (f"{prefix}_vs_unimodal", f"{prefix}_vs_concat", f"{prefix}_vs_lincomb") if c in table]
             if prefix == "mm" and "mm_vs_own_towers" in table:
                 needed.append("mm_vs_own_towers")
             if needed:
@@ -114,13 +123,21 @@ def winning_class(row: pd.Series, modalities: dict[str, str]) -> str:
         return "none"
     if row.get("multimodal_site_any", False):
         return "multimodal"
-    uni = {m: row.get(f"r_{m}_best", -1) for m, mod in modalities.items()
-           if mod in ("vision", "language") and not m.endswith("-random")}
+    uni = {
+        m: row.get(f"r_{m}_best", -1)
+        for m, mod in modalities.items()
+        if mod in ("vision", "language") and not m.endswith("-random")
+    }
     return modalities[max(uni, key=uni.get)] if uni else "none"
 
 
 def detection_scores(called: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     """Precision and recall of calls (bool) against planted truth (bool)."""
     tp = int((called & truth).sum())
-    return {"precision": tp / max(int(called.sum()), 1), "recall": tp / max(int(truth.sum()), 1),
-            "called": int(called.sum()), "planted": int(truth.sum()), "true_positives": tp}
+    return {
+        "precision": tp / max(int(called.sum()), 1),
+        "recall": tp / max(int(truth.sum()), 1),
+        "called": int(called.sum()),
+        "planted": int(truth.sum()),
+        "true_positives": tp,
+    }

@@ -28,12 +28,18 @@ import pandas as pd
 from ..core.runtime import get_logger
 
 log = get_logger(__name__)
-GIB = 1024 ** 3
+GIB = 1024**3
 PIECE = 1 << 22  # samples generated and written at a time
 
 
-def write_long_recording(root: str | Path, n_channels: int = 130, duration: float = 7200.0, sfreq: float = 2048.0,
-                         contacts_per_shaft: int = 10, seed: int = 0) -> dict[str, Any]:
+def write_long_recording(
+    root: str | Path,
+    n_channels: int = 130,
+    duration: float = 7200.0,
+    sfreq: float = 2048.0,
+    contacts_per_shaft: int = 10,
+    seed: int = 0,
+) -> dict[str, Any]:
     """One subject, one trial of ``duration`` s in the release layout (no rate attribute when ``sfreq`` is
     2048 Hz); returns sizes. Signal: white noise with a 60 Hz line, and high gamma that rises after word onsets on
     every tenth channel."""
@@ -49,18 +55,35 @@ def write_long_recording(root: str | Path, n_channels: int = 130, duration: floa
     starts = np.cumsum(gen.uniform(0.3, 0.5, int(duration / 0.4) + 10)) + 2.0
     starts = starts[starts < duration - 3.0]
     sentence = np.cumsum(gen.random(len(starts)) < 0.15)
-    words = pd.DataFrame({"text": "word", "start": np.round(starts, 4), "end": np.round(starts + 0.25, 4),
-                          "is_onset": np.r_[1, np.diff(sentence) > 0].astype(int)})
+    words = pd.DataFrame(
+        {
+            "text": "word",
+            "start": np.round(starts, 4),
+            "end": np.round(starts + 0.25, 4),
+            "is_onset": np.r_[1, np.diff(sentence) > 0].astype(int),
+        }
+    )
     cuts = pd.DataFrame({"time": np.round(np.arange(0.5, duration - 3.0, 3.5), 4)})
     write_table(root / "transcripts" / movie / "manual" / "word-times-stanford.csv", words)
     write_table(root / "transcripts" / movie / "scene-cuts.csv", cuts)
     write_json(root / "electrode_labels" / "sub_1" / "electrode_labels.json", labels)
-    write_table(root / "localization" / "sub_1" / "depth-wm.csv",
-                pd.DataFrame({"Electrode": labels, "DesikanKilliany": "ctx-lh-superiortemporal",
-                              "MNI_x": -50.0, "MNI_y": np.linspace(-40, 0, n_channels), "MNI_z": 5.0}))
+    write_table(
+        root / "localization" / "sub_1" / "depth-wm.csv",
+        pd.DataFrame(
+            {
+                "Electrode": labels,
+                "DesikanKilliany": "ctx-lh-superiortemporal",
+                "MNI_x": -50.0,
+                "MNI_y": np.linspace(-40, 0, n_channels),
+                "MNI_z": 5.0,
+            }
+        ),
+    )
     trig = np.arange(0.0, duration - 1.0, 10.0)
-    write_table(root / "subject_timings" / "sub_1_trial000_timings.csv",
-                pd.DataFrame({"movie_time": trig, "index": np.round(trig * sfreq).astype(int)}))
+    write_table(
+        root / "subject_timings" / "sub_1_trial000_timings.csv",
+        pd.DataFrame({"movie_time": trig, "index": np.round(trig * sfreq).astype(int)}),
+    )
     write_json(root / "subject_metadata" / "sub_1_trial000_metadata.json", {"filename": movie})
     onset_samples = np.round(starts * sfreq).astype(np.int64)
     t0 = time.perf_counter()
@@ -80,12 +103,20 @@ def write_long_recording(root: str | Path, n_channels: int = 130, duration: floa
                     for on in onset_samples[(onset_samples >= lo - int(0.4 * sfreq)) & (onset_samples < hi)]:
                         a, b = max(on + int(0.1 * sfreq), lo), min(on + int(0.4 * sfreq), hi)
                         if a < b:
-                            x[a - lo:b - lo] *= 2.0
+                            x[a - lo : b - lo] *= 2.0
                 ds[lo:hi] = x
-    return {"channels": n_channels, "samples": n, "duration_s": duration, "sfreq": sfreq,
-            "file_bytes": path.stat().st_size, "float32_bytes": n * n_channels * 4,
-            "float64_bytes": n * n_channels * 8, "write_seconds": round(time.perf_counter() - t0, 1),
-            "words": len(words), "scene_cuts": len(cuts)}
+    return {
+        "channels": n_channels,
+        "samples": n,
+        "duration_s": duration,
+        "sfreq": sfreq,
+        "file_bytes": path.stat().st_size,
+        "float32_bytes": n * n_channels * 4,
+        "float64_bytes": n * n_channels * 8,
+        "write_seconds": round(time.perf_counter() - t0, 1),
+        "words": len(words),
+        "scene_cuts": len(cuts),
+    }
 
 
 def _peak_rss_bytes() -> int:
@@ -102,10 +133,14 @@ def measure_chunked(root: str) -> dict[str, Any]:
     t0, c0 = time.perf_counter(), time.process_time()
     built = build_all_targets(root, ("language", "vision"), PreprocessSettings(), (-0.1, 0.6), 0.1, 0.05)
     seconds = time.perf_counter() - t0
-    return {"seconds": round(seconds, 1), "cpu_seconds": round(time.process_time() - c0, 1),
-            "peak_rss_bytes": _peak_rss_bytes(), "rss_after_imports_bytes": before,
-            "events": {a: int(len(t.events)) for a, t in built.items()},
-            "electrodes": int(built["language"].Y.shape[1])}
+    return {
+        "seconds": round(seconds, 1),
+        "cpu_seconds": round(time.process_time() - c0, 1),
+        "peak_rss_bytes": _peak_rss_bytes(),
+        "rss_after_imports_bytes": before,
+        "events": {a: int(len(t.events)) for a, t in built.items()},
+        "electrodes": int(built["language"].Y.shape[1]),
+    }
 
 
 def measure_whole(root: str) -> dict[str, Any]:
@@ -120,13 +155,24 @@ def measure_whole(root: str) -> dict[str, Any]:
     raw, _ = preprocess_with_log(trial.raw, PreprocessSettings())
     for alignment in ("language", "vision"):
         event_bins(raw, movie_events(trial, alignment)["onset"].to_numpy())
-    return {"seconds": round(time.perf_counter() - t0, 1), "cpu_seconds": round(time.process_time() - c0, 1),
-            "peak_rss_bytes": _peak_rss_bytes(), "rss_after_imports_bytes": before}
+    return {
+        "seconds": round(time.perf_counter() - t0, 1),
+        "cpu_seconds": round(time.process_time() - c0, 1),
+        "peak_rss_bytes": _peak_rss_bytes(),
+        "rss_after_imports_bytes": before,
+    }
 
 
-def run_memory_benchmark(out: str | Path, workdir: str | Path, n_channels: int = 130, duration: float = 7200.0,
-                         sfreq: float = 2048.0, baseline_duration: float = 120.0, seed: int = 0,
-                         keep: bool = False) -> dict[str, Any]:
+def run_memory_benchmark(
+    out: str | Path,
+    workdir: str | Path,
+    n_channels: int = 130,
+    duration: float = 7200.0,
+    sfreq: float = 2048.0,
+    baseline_duration: float = 120.0,
+    seed: int = 0,
+    keep: bool = False,
+) -> dict[str, Any]:
     """Write the long recording, measure the targets step on it, and both paths on a short one; write JSON."""
     from ..core.benchmark import environment_info, run_in_subprocess, write_result
 
@@ -136,16 +182,18 @@ def run_memory_benchmark(out: str | Path, workdir: str | Path, n_channels: int =
         shutil.rmtree(folder, ignore_errors=True)
     log.info("writing a %.0f s, %d-channel recording at %.0f Hz under %s", duration, n_channels, sfreq, full)
     sizes = write_long_recording(full, n_channels, duration, sfreq, seed=seed)
-    log.info("written in %.0f s (%.2f GiB); preprocessing it channel by channel", sizes["write_seconds"],
-             sizes["file_bytes"] / GIB)
+    log.info(
+        "written in %.0f s (%.2f GiB); preprocessing it channel by channel",
+        sizes["write_seconds"],
+        sizes["file_bytes"] / GIB,
+    )
     target = "neuromodels.seeg.memory_bench"
     chunked = run_in_subprocess(f"{target}:measure_chunked", {"root": str(full)}, threads=1, timeout_s=7200)
     log.info("channel by channel: %.0f s, peak %.2f GiB", chunked["seconds"], chunked["peak_rss_bytes"] / GIB)
     small = write_long_recording(short, n_channels, baseline_duration, sfreq, seed=seed)
     base_chunked = run_in_subprocess(f"{target}:measure_chunked", {"root": str(short)}, threads=1, timeout_s=3600)
     base_whole = run_in_subprocess(f"{target}:measure_whole", {"root": str(short)}, threads=1, timeout_s=3600)
-    per_byte = ((base_whole["peak_rss_bytes"] - base_whole["rss_after_imports_bytes"])
-                / max(small["float64_bytes"], 1))
+    per_byte = (base_whole["peak_rss_bytes"] - base_whole["rss_after_imports_bytes"]) / max(small["float64_bytes"], 1)
     whole_estimate = base_whole["rss_after_imports_bytes"] + per_byte * sizes["float64_bytes"]
     report = {
         "benchmark": "seeg targets step (preprocessing + event bins, both alignments) at real scale",
@@ -154,20 +202,27 @@ def run_memory_benchmark(out: str | Path, workdir: str | Path, n_channels: int =
         "limit_gib": 4.0,
         "within_limit": bool(chunked["peak_rss_bytes"] <= 4 * GIB),
         "baseline_short_recording": {
-            "duration_s": baseline_duration, "recording": small,
-            "channel_by_channel": base_chunked, "whole_recording": base_whole,
+            "duration_s": baseline_duration,
+            "recording": small,
+            "channel_by_channel": base_chunked,
+            "whole_recording": base_whole,
             "peak_ratio_whole_over_channel_by_channel": round(
-                base_whole["peak_rss_bytes"] / max(base_chunked["peak_rss_bytes"], 1), 2),
+                base_whole["peak_rss_bytes"] / max(base_chunked["peak_rss_bytes"], 1), 2
+            ),
         },
         "whole_recording_estimate_at_full_size_gib": round(whole_estimate / GIB, 1),
         "whole_recording_estimate_method": "peak above imports per byte of float64 data on the short recording, "
-                                           "times the float64 size of the full recording",
+        "times the float64 size of the full recording",
         "memory_method": "resource.getrusage(RUSAGE_SELF).ru_maxrss of a fresh interpreter per measurement",
         "machine": {**environment_info(), "machine": platform.machine()},
     }
     write_result(out, report)
-    log.info("%s", json.dumps({k: report[k] for k in ("channel_by_channel", "within_limit",
-                                                      "whole_recording_estimate_at_full_size_gib")}))
+    log.info(
+        "%s",
+        json.dumps(
+            {k: report[k] for k in ("channel_by_channel", "within_limit", "whole_recording_estimate_at_full_size_gib")}
+        ),
+    )
     if not keep:
         shutil.rmtree(full, ignore_errors=True)
         shutil.rmtree(short, ignore_errors=True)

@@ -21,14 +21,18 @@ source (0.15 against its own 0.6 for ``a, b = 0.4, 0.1``). ``edge_contacts="keep
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..core.errors import ConfigError, require
 from ..core.runtime import get_logger
 from .data import split_label
+
+if TYPE_CHECKING:  # annotations only: mne is imported where it is used
+    import mne
 
 log = get_logger(__name__)
 
@@ -72,8 +76,9 @@ def bad_from_sd(sd: np.ndarray, flat: float = 0.01, variance: float = 8.0) -> di
     return bad
 
 
-def reference_plan(labels: list[str], bad: dict[int, str] | None = None, method: str = "laplacian",
-                   edge_contacts: str = "drop") -> tuple[np.ndarray, "pd.DataFrame"]:  # noqa: F821
+def reference_plan(
+    labels: list[str], bad: dict[int, str] | None = None, method: str = "laplacian", edge_contacts: str = "drop"
+) -> tuple[np.ndarray, pd.DataFrame]:  # noqa: F821
     """Re-referencing operator (channels, channels) and what each contact was referenced to.
 
     ``laplacian``: each good contact minus the mean of its good neighbours (the contacts numbered one below and
@@ -115,14 +120,23 @@ def reference_plan(labels: list[str], bad: dict[int, str] | None = None, method:
             rows.append({"Electrode": label, "status": "good", "kind": "average", "reference": "common average"})
         else:
             shaft, contact = parsed[i]
-            nbrs = [where[(shaft, c)] for c in (contact - 1, contact + 1)
-                    if (shaft, c) in where and where[(shaft, c)] not in bad]
+            nbrs = [
+                where[(shaft, c)]
+                for c in (contact - 1, contact + 1)
+                if (shaft, c) in where and where[(shaft, c)] not in bad
+            ]
             if nbrs:
                 op[i, i] = 1.0
                 for j in nbrs:
                     op[i, j] = -1.0 / len(nbrs)
-                rows.append({"Electrode": label, "status": "good", "kind": "middle" if len(nbrs) == 2 else "edge",
-                             "reference": " ".join(labels[j] for j in nbrs)})
+                rows.append(
+                    {
+                        "Electrode": label,
+                        "status": "good",
+                        "kind": "middle" if len(nbrs) == 2 else "edge",
+                        "reference": " ".join(labels[j] for j in nbrs),
+                    }
+                )
             else:
                 average(i)
                 rows.append({"Electrode": label, "status": "good", "kind": "lone", "reference": "common average"})
@@ -138,8 +152,12 @@ def laplacian_matrix(labels: list[str]) -> np.ndarray:
     return reference_plan(labels, {}, "laplacian")[0]
 
 
-def rereference(raw: "mne.io.BaseRaw", method: str = "laplacian", bad: dict[int, str] | None = None,  # noqa: F821
-                edge_contacts: str = "drop") -> "pd.DataFrame":  # noqa: F821
+def rereference(
+    raw: mne.io.BaseRaw,
+    method: str = "laplacian",
+    bad: dict[int, str] | None = None,  # noqa: F821
+    edge_contacts: str = "drop",
+) -> pd.DataFrame:  # noqa: F821
     """Re-reference ``raw`` in place (``laplacian``, ``car`` or ``none``; bad channels, by index, excluded from
     every reference and zeroed); returns the reference table of :func:`reference_plan`."""
     if method not in ("laplacian", "car", "none"):
@@ -149,21 +167,26 @@ def rereference(raw: "mne.io.BaseRaw", method: str = "laplacian", bad: dict[int,
     return table
 
 
-def high_gamma_envelope(raw: "mne.io.BaseRaw", band: tuple[float, float] = (70.0, 250.0),  # noqa: F821
-                        ) -> "mne.io.BaseRaw":  # noqa: F821
+def high_gamma_envelope(
+    raw: mne.io.BaseRaw,
+    band: tuple[float, float] = (70.0, 250.0),  # noqa: F821
+) -> mne.io.BaseRaw:  # noqa: F821
     """Band-pass to ``band`` (Hz) and replace each channel by its analytic amplitude (in place)."""
     sfreq = raw.info["sfreq"]
     if sfreq <= 2 * band[1]:
-        raise ConfigError("seeg.high_gamma",
-                          f"the {band[0]:g}-{band[1]:g} Hz band needs a sampling rate above {2 * band[1]:g} Hz; "
-                          f"this recording has {sfreq:g} Hz (lower the band or turn high_gamma off)")
+        raise ConfigError(
+            "seeg.high_gamma",
+            f"the {band[0]:g}-{band[1]:g} Hz band needs a sampling rate above {2 * band[1]:g} Hz; "
+            f"this recording has {sfreq:g} Hz (lower the band or turn high_gamma off)",
+        )
     raw.filter(band[0], band[1], picks="seeg", phase="zero", verbose="error")
     raw.apply_hilbert(picks="seeg", envelope=True, verbose="error")
     return raw
 
 
-def zscore(raw: "mne.io.BaseRaw") -> "mne.io.BaseRaw":  # noqa: F821
+def zscore(raw: mne.io.BaseRaw) -> mne.io.BaseRaw:  # noqa: F821
     """Z-score every channel over the whole recording (in place)."""
+
     def _z(x: np.ndarray) -> np.ndarray:
         return (x - x.mean()) / max(float(x.std()), 1e-12)
 
@@ -171,16 +194,20 @@ def zscore(raw: "mne.io.BaseRaw") -> "mne.io.BaseRaw":  # noqa: F821
     return raw
 
 
-def preprocess(raw: "mne.io.BaseRaw", settings: PreprocessSettings = PreprocessSettings(),  # noqa: F821
-               ) -> "mne.io.BaseRaw":  # noqa: F821
+def preprocess(
+    raw: mne.io.BaseRaw,
+    settings: PreprocessSettings = PreprocessSettings(),  # noqa: F821
+) -> mne.io.BaseRaw:  # noqa: F821
     """Notch, bad channels, re-reference, optional high-gamma envelope (then down-sample), z-score; a new Raw
     holding the analysed channels only (good, and under the Laplacian with ``edge_contacts="drop"`` a neighbour
     on each side; see :func:`preprocess_with_log` for what each contact was referenced to)."""
     return preprocess_with_log(raw, settings)[0]
 
 
-def preprocess_with_log(raw: "mne.io.BaseRaw", settings: PreprocessSettings = PreprocessSettings(),  # noqa: F821
-                        ) -> tuple["mne.io.BaseRaw", "pd.DataFrame"]:  # noqa: F821
+def preprocess_with_log(
+    raw: mne.io.BaseRaw,
+    settings: PreprocessSettings = PreprocessSettings(),  # noqa: F821
+) -> tuple[mne.io.BaseRaw, pd.DataFrame]:  # noqa: F821
     """:func:`preprocess` and the reference table of :func:`reference_plan` (one row per input channel)."""
     raw = raw.copy().load_data(verbose="error")
     freqs = line_harmonics(settings.line_freq, raw.info["sfreq"])
@@ -189,8 +216,11 @@ def preprocess_with_log(raw: "mne.io.BaseRaw", settings: PreprocessSettings = Pr
     bad = find_bad_channels(raw.get_data(), settings.bad_flat, settings.bad_variance)
     table = rereference(raw, settings.reference, bad, settings.edge_contacts)
     if bad:
-        log.warning("%d bad channel(s) dropped before referencing: %s", len(bad),
-                    ", ".join(f"{table.loc[i, 'Electrode']} ({reason})" for i, reason in sorted(bad.items())))
+        log.warning(
+            "%d bad channel(s) dropped before referencing: %s",
+            len(bad),
+            ", ".join(f"{table.loc[i, 'Electrode']} ({reason})" for i, reason in sorted(bad.items())),
+        )
     _log_references_only(table)
     if not table["analysed"].all():
         raw.drop_channels([raw.ch_names[i] for i in np.flatnonzero(~table["analysed"].to_numpy())])
@@ -200,31 +230,45 @@ def preprocess_with_log(raw: "mne.io.BaseRaw", settings: PreprocessSettings = Pr
             raw.resample(settings.envelope_sfreq, verbose="error")
     zscore(raw)
     kinds = table["kind"].value_counts().to_dict()
-    log.info("preprocessed %d channels: notch %s Hz, %s reference (%s), high gamma %s, now %.0f Hz",
-             len(raw.ch_names), freqs.tolist(), settings.reference, kinds, settings.high_gamma, raw.info["sfreq"])
+    log.info(
+        "preprocessed %d channels: notch %s Hz, %s reference (%s), high gamma %s, now %.0f Hz",
+        len(raw.ch_names),
+        freqs.tolist(),
+        settings.reference,
+        kinds,
+        settings.high_gamma,
+        raw.info["sfreq"],
+    )
     return raw, table
 
 
-def _log_references_only(table: "pd.DataFrame", analysed: "np.ndarray | None" = None) -> None:  # noqa: F821
+def _log_references_only(table: pd.DataFrame, analysed: np.ndarray | None = None) -> None:  # noqa: F821
     """Log the good contacts that serve only as references (no neighbour on each side)."""
     wanted = np.ones(len(table), bool) if analysed is None else analysed
     only = table[(table["status"] == "good") & ~table["analysed"] & wanted]
     if len(only):
-        log.info("%d contact(s) without a good neighbour on each side serve only as references (edge_contacts=drop): "
-                 "%s", len(only), ", ".join(f"{e} ({k})" for e, k in zip(only["Electrode"], only["kind"])))
+        log.info(
+            "%d contact(s) without a good neighbour on each side serve only as references (edge_contacts=drop): %s",
+            len(only),
+            ", ".join(f"{e} ({k})" for e, k in zip(only["Electrode"], only["kind"])),
+        )
 
 
-def _raw(x_volts: np.ndarray, sfreq: float) -> "mne.io.RawArray":  # noqa: F821
+def _raw(x_volts: np.ndarray, sfreq: float) -> mne.io.RawArray:  # noqa: F821
     import mne
 
     names = [f"c{i}" for i in range(len(x_volts))]
     return mne.io.RawArray(x_volts, mne.create_info(names, sfreq, ch_types="seeg"), verbose="error")
 
 
-def preprocess_channels(read: Callable[[int], np.ndarray], labels: list[str], sfreq: float,
-                        settings: PreprocessSettings = PreprocessSettings(), group_bytes: int = 256 * 2 ** 20,
-                        analyse: Sequence[int] | None = None,
-                        ) -> tuple[np.ndarray, float, "pd.DataFrame", list[int]]:  # noqa: F821
+def preprocess_channels(
+    read: Callable[[int], np.ndarray],
+    labels: list[str],
+    sfreq: float,
+    settings: PreprocessSettings = PreprocessSettings(),
+    group_bytes: int = 256 * 2**20,
+    analyse: Sequence[int] | None = None,
+) -> tuple[np.ndarray, float, pd.DataFrame, list[int]]:  # noqa: F821
     """:func:`preprocess_with_log` a few channels at a time: the whole recording is never in memory.
 
     ``read(i)`` returns channel ``i`` (microvolts, any float dtype). Two passes over groups of channels holding
@@ -244,10 +288,12 @@ def preprocess_channels(read: Callable[[int], np.ndarray], labels: list[str], sf
     n = len(labels)
     freqs = line_harmonics(settings.line_freq, sfreq)
     if settings.high_gamma and sfreq <= 2 * settings.band[1]:
-        raise ConfigError("seeg.high_gamma",
-                          f"the {settings.band[0]:g}-{settings.band[1]:g} Hz band needs a sampling rate above "
-                          f"{2 * settings.band[1]:g} Hz; this recording has {sfreq:g} Hz (lower the band or turn "
-                          f"high_gamma off)")
+        raise ConfigError(
+            "seeg.high_gamma",
+            f"the {settings.band[0]:g}-{settings.band[1]:g} Hz band needs a sampling rate above "
+            f"{2 * settings.band[1]:g} Hz; this recording has {sfreq:g} Hz (lower the band or turn "
+            f"high_gamma off)",
+        )
     if settings.reference not in ("laplacian", "car", "none"):
         raise ConfigError("seeg.reference", f"unknown reference {settings.reference!r} (laplacian, car or none)")
     first = np.asarray(read(0))
@@ -255,7 +301,7 @@ def preprocess_channels(read: Callable[[int], np.ndarray], labels: list[str], sf
     size = max(1, int(group_bytes // (8 * n_samples)))
     groups = [list(range(lo, min(n, lo + size))) for lo in range(0, n, size)]
 
-    def notched(rows_uv: list[np.ndarray]) -> "mne.io.RawArray":  # noqa: F821
+    def notched(rows_uv: list[np.ndarray]) -> mne.io.RawArray:  # noqa: F821
         x = np.empty((len(rows_uv), n_samples))
         for k, row in enumerate(rows_uv):
             np.multiply(row, 1e-6, out=x[k])
@@ -290,7 +336,7 @@ def preprocess_channels(read: Callable[[int], np.ndarray], labels: list[str], sf
 
     out, out_sfreq, row = None, sfreq, 0
     for lo in range(0, len(out_rows), size):
-        raw = notched([referenced(i) for i in out_rows[lo:lo + size]])
+        raw = notched([referenced(i) for i in out_rows[lo : lo + size]])
         if settings.high_gamma:
             high_gamma_envelope(raw, settings.band)
             if raw.info["sfreq"] > settings.envelope_sfreq:
@@ -300,36 +346,60 @@ def preprocess_channels(read: Callable[[int], np.ndarray], labels: list[str], sf
         values = raw.get_data()
         if out is None:
             out = np.empty((len(out_rows), values.shape[1]), dtype=np.float32)
-        out[row:row + len(values)] = values
+        out[row : row + len(values)] = values
         row += len(values)
         del raw, values
     if bad:
-        log.warning("%d bad channel(s) dropped before referencing: %s", len(bad),
-                    ", ".join(f"{labels[i]} ({reason})" for i, reason in sorted(bad.items())))
-    log.info("preprocessed %d channels, %d at a time: notch %s Hz, %s reference (%s), high gamma %s, now %.0f Hz",
-             len(out_rows), size, freqs.tolist(), settings.reference, table["kind"].value_counts().to_dict(),
-             settings.high_gamma, out_sfreq)
+        log.warning(
+            "%d bad channel(s) dropped before referencing: %s",
+            len(bad),
+            ", ".join(f"{labels[i]} ({reason})" for i, reason in sorted(bad.items())),
+        )
+    log.info(
+        "preprocessed %d channels, %d at a time: notch %s Hz, %s reference (%s), high gamma %s, now %.0f Hz",
+        len(out_rows),
+        size,
+        freqs.tolist(),
+        settings.reference,
+        table["kind"].value_counts().to_dict(),
+        settings.high_gamma,
+        out_sfreq,
+    )
     return (out if out is not None else np.zeros((0, 0), np.float32)), out_sfreq, table, out_rows
 
 
 def bin_edges(window: tuple[float, float], width: float, step: float) -> np.ndarray:
     """(bins, 2) start and end times (s) of sliding bins covering ``window``."""
-    require(width > 0 and step > 0 and window[1] - window[0] >= width, None,
-            f"bins of {width} s every {step} s do not fit the window {window}")
+    require(
+        width > 0 and step > 0 and window[1] - window[0] >= width,
+        None,
+        f"bins of {width} s every {step} s do not fit the window {window}",
+    )
     starts = np.arange(window[0], window[1] - width + 1e-9, step)
     return np.stack([starts, starts + width], axis=1)
 
 
-def event_bins(raw: "mne.io.BaseRaw", onsets: np.ndarray, window: tuple[float, float] = (-0.1, 0.6),  # noqa: F821
-               width: float = 0.1, step: float = 0.05) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def event_bins(
+    raw: mne.io.BaseRaw,
+    onsets: np.ndarray,
+    window: tuple[float, float] = (-0.1, 0.6),  # noqa: F821
+    width: float = 0.1,
+    step: float = 0.05,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Activity averaged in sliding time bins around each event (:func:`event_bins_array` of a Raw's seeg
     channels)."""
     data = raw.get_data(picks="seeg").astype(np.float32)
     return event_bins_array(data, raw.info["sfreq"], onsets, window, width, step)
 
 
-def event_bins_array(data: np.ndarray, sfreq: float, onsets: np.ndarray, window: tuple[float, float] = (-0.1, 0.6),
-                     width: float = 0.1, step: float = 0.05) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def event_bins_array(
+    data: np.ndarray,
+    sfreq: float,
+    onsets: np.ndarray,
+    window: tuple[float, float] = (-0.1, 0.6),
+    width: float = 0.1,
+    step: float = 0.05,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Activity averaged in sliding time bins around each event.
 
     Parameters

@@ -24,15 +24,32 @@ class SeegPreset:
 
 
 PRESETS: dict[str, SeegPreset] = {
-    "tiny": SeegPreset(SimulationSettings(n_subjects=2, shafts_per_subject=6, contacts_per_shaft=6,
-                                          target_contacts=3, duration=600.0), n_blocks=6, n_outer=3, n_inner=3,
-                       n_alphas=6, n_boot=1000, min_bins=3),
-    "default": SeegPreset(SimulationSettings(n_subjects=3, shafts_per_subject=7, contacts_per_shaft=6,
-                                             target_contacts=4, duration=900.0), n_inner=3),
+    "tiny": SeegPreset(
+        SimulationSettings(n_subjects=2, shafts_per_subject=6, contacts_per_shaft=6, target_contacts=3, duration=600.0),
+        n_blocks=6,
+        n_outer=3,
+        n_inner=3,
+        n_alphas=6,
+        n_boot=1000,
+        min_bins=3,
+    ),
+    "default": SeegPreset(
+        SimulationSettings(n_subjects=3, shafts_per_subject=7, contacts_per_shaft=6, target_contacts=4, duration=900.0),
+        n_inner=3,
+    ),
     # The paper: 7 subjects, 1090 electrodes, 2048 Hz, ~160 time bins (run on a GPU node).
-    "full": SeegPreset(SimulationSettings(n_subjects=7, shafts_per_subject=12, contacts_per_shaft=13,
-                                          target_contacts=6, duration=3600.0, n_movies=4, sfreq=2048.0),
-                    min_bins=10),
+    "full": SeegPreset(
+        SimulationSettings(
+            n_subjects=7,
+            shafts_per_subject=12,
+            contacts_per_shaft=13,
+            target_contacts=6,
+            duration=3600.0,
+            n_movies=4,
+            sfreq=2048.0,
+        ),
+        min_bins=10,
+    ),
 }
 
 

@@ -10,8 +10,9 @@ Shapes: ``X`` (samples, features), ``Y`` (samples, targets); targets are electro
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -34,8 +35,10 @@ def grouped_folds(groups: np.ndarray, n_folds: int) -> list[tuple[np.ndarray, np
     n_groups = len(np.unique(groups))
     if n_groups < n_folds:
         raise ValueError(f"{n_groups} groups cannot make {n_folds} grouped folds")
-    return [(np.asarray(tr), np.asarray(te))
-            for tr, te in GroupKFold(n_splits=n_folds).split(np.zeros(len(groups)), groups=groups)]
+    return [
+        (np.asarray(tr), np.asarray(te))
+        for tr, te in GroupKFold(n_splits=n_folds).split(np.zeros(len(groups)), groups=groups)
+    ]
 
 
 def get_backend(name: str = "numpy") -> Any:
@@ -124,14 +127,14 @@ def ridge_cv(
         XvV = (Xva - xm) @ V  # (validation, rank)
         d = 1.0 / (s[None, :] ** 2 + al[:, None])  # (alphas, rank); s/(s^2+a) times the 1/s of U^T Y
         for b0 in range(0, T, batch):
-            Ytr, Yva = Yb[tr_i, b0:b0 + batch], Yb[va_i, b0:b0 + batch]
+            Ytr, Yva = Yb[tr_i, b0 : b0 + batch], Yb[va_i, b0 : b0 + batch]
             ym = Ytr.mean(0)
             VtXtY = V.T @ (Xtr.T @ Ytr)  # (rank, targets); X_tr is centred so Y needs no centring here
             Yc = Yva - ym
             sst = ((Yva - Yva.mean(0)) ** 2).sum(0)
             for a in range(len(alphas)):
                 resid = Yc - XvV @ (d[a][:, None] * VtXtY)
-                scores[a, b0:b0 + batch] += 1.0 - (resid * resid).sum(0) / (sst + 1e-12)
+                scores[a, b0 : b0 + batch] += 1.0 - (resid * resid).sum(0) / (sst + 1e-12)
     scores = scores / len(folds)
     best = bk.argmax(scores, 0)
     best_np = bk.to_numpy(best).astype(int)
@@ -139,17 +142,18 @@ def ridge_cv(
     best_score = scores_np[best_np, np.arange(T)]
     alpha_per_target = np.asarray(alphas, dtype=np.float64)[best_np]
     if not refit:
-        return RidgeFit(np.zeros((X.shape[1], T), np.float32), np.zeros(T, np.float32), alpha_per_target,
-                        scores_np, best_score)
+        return RidgeFit(
+            np.zeros((X.shape[1], T), np.float32), np.zeros(T, np.float32), alpha_per_target, scores_np, best_score
+        )
     xm = Xb.mean(0)
     Xc = Xb - xm
     V, s = _decompose(bk, Xc)
     coef = bk.zeros((X.shape[1], T), dtype=dt)
     d = 1.0 / (s[None, :] ** 2 + al[:, None])
     for b0 in range(0, T, batch):
-        VtXtY = V.T @ (Xc.T @ Yb[:, b0:b0 + batch])
-        dsel = d[best[b0:b0 + batch]].T  # (rank, targets): each target's own alpha
-        coef[:, b0:b0 + batch] = V @ (dsel * VtXtY)
+        VtXtY = V.T @ (Xc.T @ Yb[:, b0 : b0 + batch])
+        dsel = d[best[b0 : b0 + batch]].T  # (rank, targets): each target's own alpha
+        coef[:, b0 : b0 + batch] = V @ (dsel * VtXtY)
     coef_np = bk.to_numpy(coef)
     intercept = bk.to_numpy(Yb.mean(0)) - bk.to_numpy(xm) @ coef_np
     return RidgeFit(coef_np, intercept, alpha_per_target, scores_np, best_score)
@@ -159,7 +163,7 @@ def pearson_r(Y: np.ndarray, Yhat: np.ndarray) -> np.ndarray:
     """(targets,) Pearson correlation of each column of ``Y`` with the same column of ``Yhat``."""
     Y = Y - Y.mean(0)
     Yhat = Yhat - Yhat.mean(0)
-    den = np.sqrt((Y ** 2).sum(0) * (Yhat ** 2).sum(0))
+    den = np.sqrt((Y**2).sum(0) * (Yhat**2).sum(0))
     return np.where(den > 0, (Y * Yhat).sum(0) / np.maximum(den, 1e-30), 0.0)
 
 
@@ -193,8 +197,9 @@ def encode_layers(
 ) -> LayerEncoding:
     """Nested grouped CV: per outer fold fit every layer (alphas by inner grouped CV), pick each target's layer
     by its inner CV score, predict the held-out block."""
-    return encode_sets(features, {"all": list(features)}, Y, groups, alphas, n_outer, n_inner, backend,
-                       n_targets_batch)["all"]
+    return encode_sets(
+        features, {"all": list(features)}, Y, groups, alphas, n_outer, n_inner, backend, n_targets_batch
+    )["all"]
 
 
 def encode_sets(
@@ -244,8 +249,9 @@ def encode_sets(
     return {s: LayerEncoding(preds[s], layer_r[s], chosen[s], list(members)) for s, members in sets.items()}
 
 
-def linear_combination(pred_a: np.ndarray, pred_b: np.ndarray, Y: np.ndarray, groups: np.ndarray,
-                       n_folds: int = 5) -> np.ndarray:
+def linear_combination(
+    pred_a: np.ndarray, pred_b: np.ndarray, Y: np.ndarray, groups: np.ndarray, n_folds: int = 5
+) -> np.ndarray:
     """Held-out predictions of ``w_a * pred_a + w_b * pred_b + c`` per target, weights fit on the other folds.
 
     ``pred_a`` and ``pred_b`` are out-of-fold predictions (samples, targets) of two unimodal models.

@@ -49,9 +49,9 @@ shaft-wide artefact that a common average cannot remove but a shaft Laplacian do
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -64,16 +64,25 @@ log = get_logger(__name__)
 
 CLASSES = ("vision", "language", "semantic_vision", "semantic_language", "multimodal", "noise")
 # The level of each class: low-level (a random network carries it too), semantic (needs what training gives).
-LEVELS = {"vision": "low-level", "language": "low-level", "semantic_vision": "semantic",
-          "semantic_language": "semantic", "multimodal": "multimodal", "noise": "noise"}
-STOPWORDS = frozenset({"a", "an", "the", "of", "on", "in", "at", "and", "is", "to", "with", "its", "it", "this",
-                       "there", "one", "some"})
+LEVELS = {
+    "vision": "low-level",
+    "language": "low-level",
+    "semantic_vision": "semantic",
+    "semantic_language": "semantic",
+    "multimodal": "multimodal",
+    "noise": "noise",
+}
+STOPWORDS = frozenset(
+    {"a", "an", "the", "of", "on", "in", "at", "and", "is", "to", "with", "its", "it", "this", "there", "one", "some"}
+)
 
 # Approximate MNI152 centres (mm, left hemisphere) of the regions the shafts target, and the classes their
 # contacts near the target are drawn from (probabilities; the rest of a shaft's contacts are noise).
 REGIONS: dict[str, tuple[tuple[float, float, float], dict[str, float]]] = {
-    "temporoparietal junction": ((-52.0, -50.0, 22.0), {"multimodal": 0.75, "language": 0.1, "vision": 0.1,
-                                                         "noise": 0.05}),
+    "temporoparietal junction": (
+        (-52.0, -50.0, 22.0),
+        {"multimodal": 0.75, "language": 0.1, "vision": 0.1, "noise": 0.05},
+    ),
     "lateral occipital cortex": ((-40.0, -80.0, 2.0), {"vision": 0.8, "noise": 0.2}),
     "fusiform gyrus": ((-38.0, -55.0, -16.0), {"semantic_vision": 0.8, "noise": 0.2}),
     "superior temporal gyrus": ((-58.0, -20.0, 4.0), {"language": 0.8, "noise": 0.2}),
@@ -86,8 +95,13 @@ REGIONS: dict[str, tuple[tuple[float, float, float], dict[str, float]]] = {
 
 
 # Latency ranges (s, peak of the response kernel) of each driven class.
-LATENCIES = {"vision": (0.10, 0.16), "language": (0.18, 0.28), "semantic_vision": (0.14, 0.22),
-             "semantic_language": (0.22, 0.32), "multimodal": (0.26, 0.38)}
+LATENCIES = {
+    "vision": (0.10, 0.16),
+    "language": (0.18, 0.28),
+    "semantic_vision": (0.14, 0.22),
+    "semantic_language": (0.22, 0.32),
+    "multimodal": (0.26, 0.38),
+}
 
 
 @dataclass
@@ -146,8 +160,9 @@ def kernel(sfreq: float, peak: float = 0.2, length: float = 0.6) -> np.ndarray:
     return k / k.max()
 
 
-def make_movie(scenes: pd.DataFrame, settings: SimulationSettings, seed: int, duration: float | None = None
-               ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def make_movie(
+    scenes: pd.DataFrame, settings: SimulationSettings, seed: int, duration: float | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Scene cuts (time, stimulus_id) and words (word, start, end, sentence, text, said_id) of one movie.
 
     ``scenes`` needs ``stimulus_id`` and ``caption`` columns (and ``category``: then each sentence names the
@@ -169,31 +184,45 @@ def make_movie(scenes: pd.DataFrame, settings: SimulationSettings, seed: int, du
         said = shown if congruent else ids[gen.choice([i for i in range(len(ids)) if ids[i] != shown])]
         text, word = said_with(said, captions[said])
         start = t + gen.uniform(0.3, 0.6)
-        onsets = start + np.concatenate([[0.0], np.cumsum(gen.uniform(*settings.word_interval,
-                                                                     size=len(text.split()) - 1))])
+        onsets = start + np.concatenate(
+            [[0.0], np.cumsum(gen.uniform(*settings.word_interval, size=len(text.split()) - 1))]
+        )
         end = max(t + gen.uniform(*settings.scene_duration), onsets[-1] + 0.8)
         if end > duration:
             break
         cuts.append({"time": round(t, 4), "stimulus_id": shown})
         for w, on in zip(text.split(), onsets):
-            words.append({"word": w, "start": round(float(on), 4), "end": round(float(on) + 0.25, 4),
-                          "sentence": sentence, "text": text, "said_id": said, "congruent": congruent,
-                          "category_word": word})
+            words.append(
+                {
+                    "word": w,
+                    "start": round(float(on), 4),
+                    "end": round(float(on) + 0.25, 4),
+                    "sentence": sentence,
+                    "text": text,
+                    "said_id": said,
+                    "congruent": congruent,
+                    "category_word": word,
+                }
+            )
         sentence += 1
         t = end
     return pd.DataFrame(words), pd.DataFrame(cuts)
 
 
-def _synonym_speaker(scenes: pd.DataFrame, settings: SimulationSettings, seed: int
-                     ) -> Callable[[object, str], tuple[str, str]]:
+def _synonym_speaker(
+    scenes: pd.DataFrame, settings: SimulationSettings, seed: int
+) -> Callable[[object, str], tuple[str, str]]:
     """``(said_id, caption) -> (text, category word)``: the caption with its first naming of the said image's
     category replaced, with probability ``p_synonym``, by one of the category's synonyms (uniformly)."""
     import re
 
     from ..stimuli.captions import CATEGORY_SYNONYMS
 
-    category = (dict(zip(scenes["stimulus_id"].tolist(), scenes["category"].astype(str).str.lower()))
-                if "category" in scenes else {})
+    category = (
+        dict(zip(scenes["stimulus_id"].tolist(), scenes["category"].astype(str).str.lower()))
+        if "category" in scenes
+        else {}
+    )
     gen = np.random.default_rng([int(seed), 20])  # apart from the movie's own draws
 
     def said_with(said, text: str) -> tuple[str, str]:
@@ -246,15 +275,28 @@ def place_electrodes(settings: SimulationSettings, subject: int, seed: int) -> p
             mirrored = pos * np.array([-1.0 if pos[0] > 0 else 1.0, 1, 1])
             dists = {n: float(np.linalg.norm(mirrored - v)) for n, v in centres.items()}
             nearest = min(dists, key=dists.get)
-            region = (f"{'left' if hemi == 'L' else 'right'} {nearest}" if dists[nearest] < 20.0
-                      else "white matter / unlabelled")
+            region = (
+                f"{'left' if hemi == 'L' else 'right'} {nearest}"
+                if dists[nearest] < 20.0
+                else "white matter / unlabelled"
+            )
             if c < settings.target_contacts:
                 klass = str(gen.choice(list(probs), p=np.array(list(probs.values())) / sum(probs.values())))
             else:
                 klass = "noise"
-            rows.append({"Electrode": f"{shaft}{c + 1}", "Region": region, "MNI_x": round(float(pos[0]), 2),
-                         "MNI_y": round(float(pos[1]), 2), "MNI_z": round(float(pos[2]), 2), "shaft": shaft,
-                         "target": target, "class": klass, "level": LEVELS[klass]})
+            rows.append(
+                {
+                    "Electrode": f"{shaft}{c + 1}",
+                    "Region": region,
+                    "MNI_x": round(float(pos[0]), 2),
+                    "MNI_y": round(float(pos[1]), 2),
+                    "MNI_z": round(float(pos[2]), 2),
+                    "shaft": shaft,
+                    "target": target,
+                    "class": klass,
+                    "level": LEVELS[klass],
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -313,8 +355,7 @@ class WorldMixtures:
     semantic_language_bias: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
-def world_mixtures(scenes: pd.DataFrame, n_attributes: int, settings: SimulationSettings, seed: int
-                   ) -> WorldMixtures:
+def world_mixtures(scenes: pd.DataFrame, n_attributes: int, settings: SimulationSettings, seed: int) -> WorldMixtures:
     """Draw the vision mixture, the word embedding and the language mixture from ``seed`` (nothing learned), and
     the semantic codes of the categories (from a generator of their own). The vocabulary holds every content word
     of the captions and every synonym of their categories (each its own random embedding: word identity)."""
@@ -322,16 +363,17 @@ def world_mixtures(scenes: pd.DataFrame, n_attributes: int, settings: Simulation
 
     gen = rng(seed * 7907 + 17)
     units = settings.mixture_units
-    categories = (sorted({str(c).lower() for c in scenes["category"].dropna()}) if "category" in scenes
-                  else [])
+    categories = sorted({str(c).lower() for c in scenes["category"].dropna()}) if "category" in scenes else []
     synonyms = {w for c in categories for w in CATEGORY_SYNONYMS.get(c, (c,))}
     vocab = sorted({w for c in scenes["caption"].astype(str) for w in content_words(c)} | synonyms)
     sem = np.random.default_rng([int(seed), 7907, 29])
-    semantic = dict(categories=categories,
-                    semantic_vision_in=sem.standard_normal((len(categories), units)) * 1.5,
-                    semantic_vision_bias=sem.normal(0.0, 0.5, units),
-                    semantic_language_in=sem.standard_normal((len(categories), units)) * 1.5,
-                    semantic_language_bias=sem.normal(0.0, 0.5, units))
+    semantic = dict(
+        categories=categories,
+        semantic_vision_in=sem.standard_normal((len(categories), units)) * 1.5,
+        semantic_vision_bias=sem.normal(0.0, 0.5, units),
+        semantic_language_in=sem.standard_normal((len(categories), units)) * 1.5,
+        semantic_language_bias=sem.normal(0.0, 0.5, units),
+    )
     return WorldMixtures(
         vision_in=gen.standard_normal((n_attributes, units)) * 1.5 / np.sqrt(max(n_attributes, 1)),
         vision_bias=gen.normal(0.0, 0.5, units),
@@ -355,12 +397,13 @@ def utterance_embedding(text: str, mix: WorldMixtures) -> np.ndarray:
         if w in pos:
             weight = mix.category_weight if w in cats else 1.0
             out += weight * mix.word_embedding[pos[w]]
-            total += weight ** 2
+            total += weight**2
     return out / np.sqrt(max(total, 1.0))
 
 
-def event_drives(words: pd.DataFrame, cuts: pd.DataFrame, scenes: pd.DataFrame, vision_latents: np.ndarray,
-                 mix: WorldMixtures) -> dict[str, np.ndarray]:
+def event_drives(
+    words: pd.DataFrame, cuts: pd.DataFrame, scenes: pd.DataFrame, vision_latents: np.ndarray, mix: WorldMixtures
+) -> dict[str, np.ndarray]:
     """Per-event drives of the planted classes, for the words then the scene cuts of one movie.
 
     Returns ``vision`` (events, units): the mixture's hidden units for the shown image; ``language`` (events,
@@ -412,9 +455,14 @@ def shown_image(times: np.ndarray, cuts: pd.DataFrame) -> np.ndarray:
     return cuts["stimulus_id"].to_numpy()[np.clip(pos, 0, None)]
 
 
-def simulate_dataset(root: str | Path, scenes: pd.DataFrame, vision_latents: np.ndarray,
-                     settings: SimulationSettings = SimulationSettings(), seed: int = 0,
-                     drive_model: DriveModel | None = None) -> pd.DataFrame:
+def simulate_dataset(
+    root: str | Path,
+    scenes: pd.DataFrame,
+    vision_latents: np.ndarray,
+    settings: SimulationSettings | None = None,
+    seed: int = 0,
+    drive_model: DriveModel | None = None,
+) -> pd.DataFrame:
     """Write a full simulated dataset under ``root`` and return the electrode ground truth.
 
     Parameters
@@ -428,18 +476,27 @@ def simulate_dataset(root: str | Path, scenes: pd.DataFrame, vision_latents: np.
     ``ground_truth.csv`` (one row per electrode: subject, Electrode, Region, coordinates, class, latency, noise,
     weights), ``planted.npz`` (mixtures and per-event drives) and ``simulation.json`` (the settings).
     """
+    settings = settings if settings is not None else SimulationSettings()
     from ..core.io import write_json, write_npz, write_table
 
     root = Path(root)
     planted: dict[str, np.ndarray] = {}
     if drive_model is None:
         mix = world_mixtures(scenes, np.asarray(vision_latents).shape[1], settings, seed)
-        planted.update(vision_in=mix.vision_in, vision_bias=mix.vision_bias, word_embedding=mix.word_embedding,
-                       vocab=np.array(mix.vocab), category_words=np.array(mix.category_words),
-                       language_in=mix.language_in, language_bias=mix.language_bias,
-                       categories=np.array(mix.categories), semantic_vision_in=mix.semantic_vision_in,
-                       semantic_vision_bias=mix.semantic_vision_bias, semantic_language_in=mix.semantic_language_in,
-                       semantic_language_bias=mix.semantic_language_bias)
+        planted.update(
+            vision_in=mix.vision_in,
+            vision_bias=mix.vision_bias,
+            word_embedding=mix.word_embedding,
+            vocab=np.array(mix.vocab),
+            category_words=np.array(mix.category_words),
+            language_in=mix.language_in,
+            language_bias=mix.language_bias,
+            categories=np.array(mix.categories),
+            semantic_vision_in=mix.semantic_vision_in,
+            semantic_vision_bias=mix.semantic_vision_bias,
+            semantic_language_in=mix.semantic_language_in,
+            semantic_language_bias=mix.semantic_language_bias,
+        )
 
         def drive_model(words: pd.DataFrame, cuts: pd.DataFrame) -> dict[str, np.ndarray]:
             return event_drives(words, cuts, scenes, vision_latents, mix)
@@ -462,12 +519,16 @@ def simulate_dataset(root: str | Path, scenes: pd.DataFrame, vision_latents: np.
         elec = place_electrodes(settings, subject, seed)
         undriven = ~elec["class"].isin([k for k in CLASSES if k == "noise" or k in movies[0][1]])
         if undriven.any():  # the drive model has no drive for these classes: they record noise, and say so
-            log.info("subject %d: %d electrode(s) of classes %s without a drive in this drive model: recorded "
-                     "as noise", subject, int(undriven.sum()), sorted(set(elec.loc[undriven, "class"])))
+            log.info(
+                "subject %d: %d electrode(s) of classes %s without a drive in this drive model: recorded as noise",
+                subject,
+                int(undriven.sum()),
+                sorted(set(elec.loc[undriven, "class"])),
+            )
             elec.loc[undriven, "class"] = "noise"
             elec.loc[undriven, "level"] = LEVELS["noise"]
         amps, meta = _electrode_amplitudes(elec, [d for _, d, _ in movies], settings, gen)
-        for trial, (movie, drives, onsets_movie) in enumerate(movies):
+        for trial, (movie, _drives, onsets_movie) in enumerate(movies):
             duration = onsets_movie.max() + 1.0
             lead_in, drift = gen.uniform(3, 8), 1.0 + gen.normal(0, 2e-5)
             n = int((lead_in + duration * drift + 3.0) * sf)
@@ -476,8 +537,10 @@ def simulate_dataset(root: str | Path, scenes: pd.DataFrame, vision_latents: np.
             common = _pink(gen, n, sf)  # a reference artefact shared by every contact
             shafts = {s: _pink(gen, n, sf) for s in elec["shaft"].unique()}  # shaft-wide artefacts
             t = np.arange(n) / sf
-            line = sum(np.sin(2 * np.pi * f * t + gen.uniform(0, 2 * np.pi)) / (1 + i)
-                       for i, f in enumerate(np.arange(settings.line_freq, sf / 2, settings.line_freq)))
+            line = sum(
+                np.sin(2 * np.pi * f * t + gen.uniform(0, 2 * np.pi)) / (1 + i)
+                for i, f in enumerate(np.arange(settings.line_freq, sf / 2, settings.line_freq))
+            )
             local = np.empty((len(elec), n))
             for e in range(len(elec)):
                 impulses = np.zeros(n)
@@ -488,27 +551,58 @@ def simulate_dataset(root: str | Path, scenes: pd.DataFrame, vision_latents: np.
                 local[e] = envelope * _band_noise(gen, n, sf, 70.0, min(250.0, 0.45 * sf))
             recorded = volume_conduction(elec["Electrode"].tolist(), settings.spread) @ local
             for e, row in elec.iterrows():
-                data[e] = (recorded[e] + meta[e]["noise"] * 3.0 * _pink(gen, n, sf)
-                           + settings.common * common + settings.shaft_drift * shafts[row["shaft"]]
-                           + settings.line_noise * line)
+                data[e] = (
+                    recorded[e]
+                    + meta[e]["noise"] * 3.0 * _pink(gen, n, sf)
+                    + settings.common * common
+                    + settings.shaft_drift * shafts[row["shaft"]]
+                    + settings.line_noise * line
+                )
             triggers_movie = np.arange(0.0, duration, 10.0)
-            triggers = pd.DataFrame({"movie_time": triggers_movie,
-                                     "index": np.round((lead_in + triggers_movie * drift) * sf).astype(int)})
+            triggers = pd.DataFrame(
+                {"movie_time": triggers_movie, "index": np.round((lead_in + triggers_movie * drift) * sf).astype(int)}
+            )
             coords = elec[["Electrode", "MNI_x", "MNI_y", "MNI_z"]].set_axis(["Electrode", "X", "Y", "Z"], axis=1)
-            write_trial(root, subject, trial, movie, data * 20.0, elec["Electrode"].tolist(),
-                        elec[["Electrode", "Region"]], triggers, sfreq=sf, coordinates=coords)
-            log.info("simulated %s (%s): %d electrodes, %.0f s at %.0f Hz", trial_name(subject, trial), movie,
-                     len(elec), n / sf, sf)
-        truth = elec.assign(subject=subject, latency=[m["latency"] for m in meta],
-                            noise=[m["noise"] for m in meta], weights=[m["weights"] for m in meta])
+            write_trial(
+                root,
+                subject,
+                trial,
+                movie,
+                data * 20.0,
+                elec["Electrode"].tolist(),
+                elec[["Electrode", "Region"]],
+                triggers,
+                sfreq=sf,
+                coordinates=coords,
+            )
+            log.info(
+                "simulated %s (%s): %d electrodes, %.0f s at %.0f Hz",
+                trial_name(subject, trial),
+                movie,
+                len(elec),
+                n / sf,
+                sf,
+            )
+        truth = elec.assign(
+            subject=subject,
+            latency=[m["latency"] for m in meta],
+            noise=[m["noise"] for m in meta],
+            weights=[m["weights"] for m in meta],
+        )
         truths.append(truth)
         log.info("subject %d: %s", subject, truth["class"].value_counts().to_dict())
     truth = pd.concat(truths, ignore_index=True)
     write_table(root / "ground_truth.csv", truth)
     write_npz(root / "planted.npz", **planted)
-    write_json(root / "simulation.json", {**asdict(settings), "seed": seed, "movies": [m for m, _, _ in movies],
-                                          "drive_model": "world mixtures" if "vision_in" in planted
-                                          else getattr(drive_model, "__name__", "custom")})
+    write_json(
+        root / "simulation.json",
+        {
+            **asdict(settings),
+            "seed": seed,
+            "movies": [m for m, _, _ in movies],
+            "drive_model": "world mixtures" if "vision_in" in planted else getattr(drive_model, "__name__", "custom"),
+        },
+    )
     return truth
 
 
@@ -528,8 +622,9 @@ def volume_conduction(labels: list[str], spread: tuple[float, ...]) -> np.ndarra
     return mix
 
 
-def _electrode_amplitudes(elec: pd.DataFrame, drives: list[dict[str, np.ndarray]], settings: SimulationSettings,
-                          gen: np.random.Generator) -> tuple[list[list[np.ndarray]], list[dict]]:
+def _electrode_amplitudes(
+    elec: pd.DataFrame, drives: list[dict[str, np.ndarray]], settings: SimulationSettings, gen: np.random.Generator
+) -> tuple[list[list[np.ndarray]], list[dict]]:
     """Per electrode and movie the event amplitudes of its class, scaled to unit s.d. over word onsets (pooled
     over movies), and the electrode's latency, noise level and read-out weights."""
     amps, meta = [], []
@@ -556,13 +651,17 @@ def _electrode_amplitudes(elec: pd.DataFrame, drives: list[dict[str, np.ndarray]
             per_movie.append(a)
         if klass != "noise":
             # centre word onsets and scene cuts on their own pooled means, scale by the word onsets' s.d.
-            pooled = {flag: np.concatenate([a[d["is_cut"] == flag] for a, d in zip(per_movie, drives)])
-                      for flag in (False, True)}
+            pooled = {
+                flag: np.concatenate([a[d["is_cut"] == flag] for a, d in zip(per_movie, drives)])
+                for flag in (False, True)
+            }
             mean = {flag: (float(v.mean()) if v.size else 0.0) for flag, v in pooled.items()}
             scale = max(float(pooled[False].std()), 1e-9)
-            per_movie = [(a - np.where(d["is_cut"], mean[True], mean[False])) / scale
-                         for a, d in zip(per_movie, drives)]
+            per_movie = [
+                (a - np.where(d["is_cut"], mean[True], mean[False])) / scale for a, d in zip(per_movie, drives)
+            ]
         amps.append(per_movie)
-        meta.append({"latency": round(latency, 4), "noise": round(noise, 4),
-                     "weights": " ".join(f"{x:.4f}" for x in w)})
+        meta.append(
+            {"latency": round(latency, 4), "noise": round(noise, 4), "weights": " ".join(f"{x:.4f}" for x in w)}
+        )
     return amps, meta

@@ -45,7 +45,7 @@ def bootstrap_r(Y: np.ndarray, Yhat: np.ndarray, weights: np.ndarray) -> np.ndar
     sy, sp = weights @ Y, weights @ P
     syy, spp, syp = weights @ (Y * Y), weights @ (P * P), weights @ (Y * P)
     cov = syp - sy * sp / n
-    var = (syy - sy ** 2 / n) * (spp - sp ** 2 / n)
+    var = (syy - sy**2 / n) * (spp - sp**2 / n)
     return np.where(var > 0, cov / np.sqrt(np.maximum(var, 1e-30)), 0.0)
 
 

@@ -12,18 +12,60 @@ One way in per task::
 """
 
 from .captions import caption, captions, vocabulary, words
-from .displays import (Display, as_glyph, bar, crossing_lines, letter, line, search_display, shaded_disc,
-                       world_display)
-from .io import (StimulusSet, read_display, read_displays, read_stimulus_set, write_display, write_displays,
-                 write_stimulus_set)
+from .displays import Display, as_glyph, bar, crossing_lines, letter, line, search_display, shaded_disc, world_display
+from .io import (
+    StimulusSet,
+    read_display,
+    read_displays,
+    read_stimulus_set,
+    write_display,
+    write_displays,
+    write_stimulus_set,
+)
 from .render import Glyph, draw, object_glyph, render_scene, render_scenes
-from .world import (CATEGORIES, CATEGORY_NAMES, COLOUR_NAMES, COLOURS, TEXTURES, latent_matrix, sample_movie,
-                    sample_scenes)
+from .world import (
+    CATEGORIES,
+    CATEGORY_NAMES,
+    COLOUR_NAMES,
+    COLOURS,
+    TEXTURES,
+    latent_matrix,
+    sample_movie,
+    sample_scenes,
+)
 
 __all__ = [
-    "CATEGORIES", "CATEGORY_NAMES", "COLOURS", "COLOUR_NAMES", "TEXTURES", "Display", "Glyph", "StimulusSet",
-    "as_glyph", "bar", "caption", "captions", "crossing_lines", "draw", "latent_matrix", "letter", "line",
-    "object_glyph", "read_display", "read_displays", "read_stimulus_set", "render_scene", "render_scenes",
-    "sample_movie", "sample_scenes", "search_display", "shaded_disc", "vocabulary", "words", "world_display",
-    "write_display", "write_displays", "write_stimulus_set",
+    "CATEGORIES",
+    "CATEGORY_NAMES",
+    "COLOURS",
+    "COLOUR_NAMES",
+    "TEXTURES",
+    "Display",
+    "Glyph",
+    "StimulusSet",
+    "as_glyph",
+    "bar",
+    "caption",
+    "captions",
+    "crossing_lines",
+    "draw",
+    "latent_matrix",
+    "letter",
+    "line",
+    "object_glyph",
+    "read_display",
+    "read_displays",
+    "read_stimulus_set",
+    "render_scene",
+    "render_scenes",
+    "sample_movie",
+    "sample_scenes",
+    "search_display",
+    "shaded_disc",
+    "vocabulary",
+    "words",
+    "world_display",
+    "write_display",
+    "write_displays",
+    "write_stimulus_set",
 ]

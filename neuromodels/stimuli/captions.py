@@ -8,7 +8,8 @@ is a coarse but faithful description of the latent attributes.
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -33,9 +34,15 @@ CATEGORY_SYNONYMS: dict[str, tuple[str, ...]] = {
 LIGHT_WORDS = {0: "the right", 90: "above", 180: "the left", 270: "below"}
 # (row third, column third) -> phrase; thirds of the image from the top and from the left
 PLACE_WORDS = {
-    (0, 0): "at the top left", (0, 1): "at the top", (0, 2): "at the top right",
-    (1, 0): "on the left", (1, 1): "in the centre", (1, 2): "on the right",
-    (2, 0): "at the bottom left", (2, 1): "at the bottom", (2, 2): "at the bottom right",
+    (0, 0): "at the top left",
+    (0, 1): "at the top",
+    (0, 2): "at the top right",
+    (1, 0): "on the left",
+    (1, 1): "in the centre",
+    (1, 2): "on the right",
+    (2, 0): "at the bottom left",
+    (2, 1): "at the bottom",
+    (2, 2): "at the bottom right",
 }
 
 
@@ -61,8 +68,12 @@ _CANONICAL = {w: name for name, ws in CATEGORY_SYNONYMS.items() for w in ws}
 def _object_phrase(row: Mapping[str, Any], prefix: str, synonym: int = 0) -> str:
     size = float(row[prefix + "size"])
     size_word = next(word for bound, word in SIZE_WORDS if size < bound)
-    words = [size_word, row[prefix + "colour"], TEXTURE_WORDS[row[prefix + "texture"]],
-             category_word(row[prefix + "category"], synonym) if synonym else row[prefix + "category"]]
+    words = [
+        size_word,
+        row[prefix + "colour"],
+        TEXTURE_WORDS[row[prefix + "texture"]],
+        category_word(row[prefix + "category"], synonym) if synonym else row[prefix + "category"],
+    ]
     place = PLACE_WORDS[(_third(float(row[prefix + "y"])), _third(float(row[prefix + "x"])))]
     return "a " + " ".join(w for w in words if w) + " " + place
 

@@ -10,53 +10,82 @@ by up to ``jitter`` of the free margin, so no two items' boxes overlap. Everythi
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence, Union
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..core.errors import ConfigError
-from .render import (BACKGROUND, NOISE_STD, Glyph, background, draw, object_glyph, sd_arc, sd_box,
-                     sd_segment, shape_sdf, to_uint8)
+from .render import (
+    BACKGROUND,
+    NOISE_STD,
+    Glyph,
+    background,
+    draw,
+    object_glyph,
+    sd_arc,
+    sd_box,
+    sd_segment,
+    shape_sdf,
+    to_uint8,
+)
 from .world import sample_scenes
 
-Item = Union[Glyph, Mapping[str, Any], pd.Series]
+Item = Glyph | Mapping[str, Any] | pd.Series
 INK = (0.05, 0.05, 0.05)  # strokes of the search primitives: near-black on the grey background
-STROKE = 0.09            # half-width of strokes, in units of the item's radius
+STROKE = 0.09  # half-width of strokes, in units of the item's radius
 
 
 # ---------------------------------------------------------------------------------------- primitives
-def line(curvature: float = 0.0, orientation_deg: float = 0.0, length: float = 1.6,
-         colour: tuple[float, float, float] = INK) -> Glyph:
+def line(
+    curvature: float = 0.0, orientation_deg: float = 0.0, length: float = 1.6, colour: tuple[float, float, float] = INK
+) -> Glyph:
     """A stroke of fixed ``length`` (item radii), straight (``curvature`` 0) or bent into a circular arc
     (curvature = 1 / arc radius, in 1 / item radii; ~1.2 gives a clearly curved line). ``orientation_deg``
     turns it counter-clockwise from vertical."""
-    return Glyph(lambda u, v: sd_arc(u, v, curvature, length, STROKE), colour, rotation_deg=orientation_deg,
-                 name="curve" if curvature else "line")
+    return Glyph(
+        lambda u, v: sd_arc(u, v, curvature, length, STROKE),
+        colour,
+        rotation_deg=orientation_deg,
+        name="curve" if curvature else "line",
+    )
 
 
 def shaded_disc(light_deg: float, shading: float = 0.9, level: float = BACKGROUND) -> Glyph:
     """A grey disc whose brightness runs linearly from dark to light towards ``light_deg`` (90: lit from
     above), with the background's mean level, so only the gradient tells it apart."""
-    return Glyph(lambda u, v: np.hypot(u, v) - 0.95, (level, level, level), light_deg=light_deg,
-                 shading=shading, name=f"disc_lit_{int(round(light_deg)) % 360}")
+    return Glyph(
+        lambda u, v: np.hypot(u, v) - 0.95,
+        (level, level, level),
+        light_deg=light_deg,
+        shading=shading,
+        name=f"disc_lit_{int(round(light_deg)) % 360}",
+    )
 
 
-def crossing_lines(crossing: bool = True, orientation_deg: float = 0.0,
-                   colour: tuple[float, float, float] = INK) -> Glyph:
+def crossing_lines(
+    crossing: bool = True, orientation_deg: float = 0.0, colour: tuple[float, float, float] = INK
+) -> Glyph:
     """Two equal perpendicular strokes: a plus sign (``crossing``) or the same two strokes apart, the
     vertical one starting a gap above the middle of the horizontal one (no intersection, no junction)."""
     half, gap = 0.575, 0.2
     if crossing:
+
         def sdf(u, v):
-            return np.minimum(sd_segment(u, v, (-half, 0), (half, 0), STROKE),
-                              sd_segment(u, v, (0, -half), (0, half), STROKE))
+            return np.minimum(
+                sd_segment(u, v, (-half, 0), (half, 0), STROKE), sd_segment(u, v, (0, -half), (0, half), STROKE)
+            )
     else:
         base = -(gap + 2 * half) / 2  # the pair is centred vertically
+
         def sdf(u, v):
-            return np.minimum(sd_segment(u, v, (-half, base), (half, base), STROKE),
-                              sd_segment(u, v, (0, base + gap), (0, base + gap + 2 * half), STROKE))
+            return np.minimum(
+                sd_segment(u, v, (-half, base), (half, base), STROKE),
+                sd_segment(u, v, (0, base + gap), (0, base + gap + 2 * half), STROKE),
+            )
+
     return Glyph(sdf, colour, rotation_deg=orientation_deg, name="cross" if crossing else "non-cross")
 
 
@@ -68,11 +97,14 @@ def letter(name: str, rotation_deg: float = 0.0, colour: tuple[float, float, flo
     return Glyph(shape_sdf(category, 0.0), colour, rotation_deg=rotation_deg, name=name)
 
 
-def bar(orientation_deg: float = 0.0, half_width: float = 0.16,
-        colour: tuple[float, float, float] = INK) -> Glyph:
+def bar(orientation_deg: float = 0.0, half_width: float = 0.16, colour: tuple[float, float, float] = INK) -> Glyph:
     """A bar tilted ``orientation_deg`` counter-clockwise from vertical (0: vertical, 20: a 20 degree tilt)."""
-    return Glyph(lambda u, v: sd_box(u, v, half_width, 0.95), colour, rotation_deg=orientation_deg,
-                 name=f"bar_{orientation_deg:g}")
+    return Glyph(
+        lambda u, v: sd_box(u, v, half_width, 0.95),
+        colour,
+        rotation_deg=orientation_deg,
+        name=f"bar_{orientation_deg:g}",
+    )
 
 
 def as_glyph(item: Item) -> Glyph:
@@ -204,19 +236,43 @@ def search_display(
         boxes[i] = draw(canvas, glyph, cx, cy, radius)
     alone = background(cell_px, cell_px, seed=seed + 1, level=background_level, noise=noise)
     draw(alone, glyphs[target_index], cell_px / 2, cell_px / 2, radius)
-    return Display(image=to_uint8(canvas), target_image=to_uint8(alone), boxes=boxes,
-                   object_ids=np.arange(set_size, dtype=np.int64), categories=[g.name for g in glyphs],
-                   cells=cells.astype(np.int64), target_index=target_index, grid=(rows, cols), cell_px=cell_px,
-                   condition=condition, seed=seed)
+    return Display(
+        image=to_uint8(canvas),
+        target_image=to_uint8(alone),
+        boxes=boxes,
+        object_ids=np.arange(set_size, dtype=np.int64),
+        categories=[g.name for g in glyphs],
+        cells=cells.astype(np.int64),
+        target_index=target_index,
+        grid=(rows, cols),
+        cell_px=cell_px,
+        condition=condition,
+        seed=seed,
+    )
 
 
-def world_display(set_size: int, seed: int, grid: tuple[int, int] = (4, 4), cell_px: int = 64,
-                  jitter: float = 0.5, condition: str = "world") -> Display:
+def world_display(
+    set_size: int,
+    seed: int,
+    grid: tuple[int, int] = (4, 4),
+    cell_px: int = 64,
+    jitter: float = 0.5,
+    condition: str = "world",
+) -> Display:
     """A display of world objects: a random target and distractors drawn from the other categories
     (each with its own colour, texture, rotation and light), as for free-viewing search of objects."""
     scenes = sample_scenes(set_size * 4, seed=seed, balanced=False)
     target = scenes.iloc[0]
     others = scenes.iloc[1:]
     others = others[others["category"] != target["category"]].iloc[: max(set_size - 1, 1)]
-    return search_display(target, others, set_size, grid=grid, cell_px=cell_px, jitter=jitter, seed=seed,
-                          condition=condition, distinct=True)
+    return search_display(
+        target,
+        others,
+        set_size,
+        grid=grid,
+        cell_px=cell_px,
+        jitter=jitter,
+        seed=seed,
+        condition=condition,
+        distinct=True,
+    )

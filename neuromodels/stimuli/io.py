@@ -12,9 +12,9 @@ boxes, object ids, categories, target id, set size, condition), indexed by ``dis
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -66,8 +66,9 @@ def _png_size(path: Path) -> tuple[int, int]:
 
 
 # ------------------------------------------------------------------------------------------ stimulus set
-def write_stimulus_set(directory: PathLike, table: pd.DataFrame, size: int = 64,
-                       images: np.ndarray | None = None) -> Path:
+def write_stimulus_set(
+    directory: PathLike, table: pd.DataFrame, size: int = 64, images: np.ndarray | None = None
+) -> Path:
     """Render (unless ``images`` are given) and write a stimulus set; return the path of ``stimuli.csv``.
 
     Parameters
@@ -79,8 +80,11 @@ def write_stimulus_set(directory: PathLike, table: pd.DataFrame, size: int = 64,
     """
     directory = Path(directory)
     require(table["stimulus_id"].is_unique, None, "stimulus_id values must be unique")
-    require(images is None or len(images) == len(table), None,
-            f"{0 if images is None else len(images)} images for {len(table)} stimuli")
+    require(
+        images is None or len(images) == len(table),
+        None,
+        f"{0 if images is None else len(images)} images for {len(table)} stimuli",
+    )
     out = table.copy()
     out["filename"] = [f"images/{int(i):06d}.png" for i in out["stimulus_id"]]
     if "caption" not in out:
@@ -171,8 +175,7 @@ def read_stimulus_set(directory: PathLike) -> StimulusSet:
     values, counts = np.unique(np.array(list(shapes.values())), axis=0, return_counts=True)
     height, width = (int(x) for x in values[np.argmax(counts)])
     for path, (h, w) in shapes.items():
-        require((h, w) == (height, width), path,
-                f"image is {w}x{h} px but the set's images are {width}x{height} px")
+        require((h, w) == (height, width), path, f"image is {w}x{h} px but the set's images are {width}x{height} px")
     return StimulusSet(root=root, table=table, image_shape=(height, width))
 
 
@@ -186,10 +189,10 @@ def write_display(directory: PathLike, display: Display, name: str) -> Path:
         "image": f"{name}.png",
         "target_image": f"{name}_target.png",
         "image_size": list(display.image.shape[:2]),  # [height, width] in pixels
-        "boxes": display.boxes.tolist(),               # [x0, y0, x1, y1] per object, x1/y1 exclusive
+        "boxes": display.boxes.tolist(),  # [x0, y0, x1, y1] per object, x1/y1 exclusive
         "object_ids": display.object_ids.tolist(),
         "categories": list(display.categories),
-        "cells": display.cells.tolist(),               # [row, col] per object
+        "cells": display.cells.tolist(),  # [row, col] per object
         "target_id": display.target_id,
         "target_box": display.target_box.tolist(),
         "set_size": display.set_size,
@@ -206,31 +209,63 @@ def read_display(path: PathLike) -> Display:
     """Read a display written by :func:`write_display` (path of its JSON), checking it is consistent."""
     path = Path(path)
     record = read_json(path)
-    required = ("image", "target_image", "image_size", "boxes", "object_ids", "categories", "cells",
-                "target_id", "set_size", "condition", "grid", "cell_px")
+    required = (
+        "image",
+        "target_image",
+        "image_size",
+        "boxes",
+        "object_ids",
+        "categories",
+        "cells",
+        "target_id",
+        "set_size",
+        "condition",
+        "grid",
+        "cell_px",
+    )
     missing = [k for k in required if not isinstance(record, dict) or k not in record]
     require(not missing, path, f"missing keys {missing}")
     boxes = np.asarray(record["boxes"], dtype=np.int64)
     object_ids = np.asarray(record["object_ids"], dtype=np.int64)
     n = len(object_ids)
     require(boxes.shape == (n, 4), path, f"boxes must be {n} x 4 (one per object), got shape {boxes.shape}")
-    require(len(record["categories"]) == n and len(record["cells"]) == n, path,
-            "categories and cells need one entry per object")
+    require(
+        len(record["categories"]) == n and len(record["cells"]) == n,
+        path,
+        "categories and cells need one entry per object",
+    )
     require(record["set_size"] == n, path, f"set_size {record['set_size']} but {n} objects")
     hits = np.flatnonzero(object_ids == record["target_id"])
     require(len(hits) == 1, path, f"target_id {record['target_id']} must name exactly one object")
     height, width = record["image_size"]
-    require(bool((boxes[:, 0] >= 0).all() and (boxes[:, 1] >= 0).all() and (boxes[:, 2] <= width).all()
-                 and (boxes[:, 3] <= height).all() and (boxes[:, :2] < boxes[:, 2:]).all()), path,
-            "boxes must lie inside the image with x0 < x1 and y0 < y1")
+    require(
+        bool(
+            (boxes[:, 0] >= 0).all()
+            and (boxes[:, 1] >= 0).all()
+            and (boxes[:, 2] <= width).all()
+            and (boxes[:, 3] <= height).all()
+            and (boxes[:, :2] < boxes[:, 2:]).all()
+        ),
+        path,
+        "boxes must lie inside the image with x0 < x1 and y0 < y1",
+    )
     image = read_png(path.parent / record["image"], (height, width))
     cell = int(record["cell_px"])
     target_image = read_png(path.parent / record["target_image"])
-    return Display(image=image, target_image=target_image, boxes=boxes, object_ids=object_ids,
-                   categories=[str(c) for c in record["categories"]],
-                   cells=np.asarray(record["cells"], dtype=np.int64).reshape(n, 2), target_index=int(hits[0]),
-                   grid=tuple(record["grid"]), cell_px=cell, condition=str(record["condition"]),
-                   seed=int(record.get("seed", 0)), extra=dict(record.get("extra") or {}))
+    return Display(
+        image=image,
+        target_image=target_image,
+        boxes=boxes,
+        object_ids=object_ids,
+        categories=[str(c) for c in record["categories"]],
+        cells=np.asarray(record["cells"], dtype=np.int64).reshape(n, 2),
+        target_index=int(hits[0]),
+        grid=tuple(record["grid"]),
+        cell_px=cell,
+        condition=str(record["condition"]),
+        seed=int(record.get("seed", 0)),
+        extra=dict(record.get("extra") or {}),
+    )
 
 
 def write_displays(directory: PathLike, displays: Sequence[Display]) -> Path:
@@ -244,10 +279,17 @@ def write_displays(directory: PathLike, displays: Sequence[Display]) -> Path:
     for i, display in enumerate(displays):
         name = f"display_{i:05d}"
         write_display(directory, display, name)
-        rows.append({"display_id": i, "json": f"{name}.json", "image": f"{name}.png",
-                     "target_image": f"{name}_target.png", "set_size": display.set_size,
-                     "condition": display.condition,
-                     "target_category": display.categories[display.target_index]})
+        rows.append(
+            {
+                "display_id": i,
+                "json": f"{name}.json",
+                "image": f"{name}.png",
+                "target_image": f"{name}_target.png",
+                "set_size": display.set_size,
+                "condition": display.condition,
+                "target_category": display.categories[display.target_index],
+            }
+        )
     return write_table(directory / DISPLAY_INDEX, pd.DataFrame(rows))
 
 

@@ -9,8 +9,9 @@ light. The world's categories (:func:`object_glyph`) and the search experiments'
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,11 +20,11 @@ from .world import COLOURS, SECOND_PREFIX
 
 Sdf = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
-BACKGROUND = 0.5       # grey level of the background, in [0, 1]
-NOISE_STD = 0.02       # pixel noise of the background, in [0, 1] units
-SHADING = 0.3          # brightness ranges over 1 -/+ SHADING from the dark to the lit side of an object
-TEXTURE_PERIOD = 0.5   # texture period in units of the object's radius (4 stripes across the object)
-TEXTURE_DARKEN = 0.5   # texture marks are this much darker than the object's colour
+BACKGROUND = 0.5  # grey level of the background, in [0, 1]
+NOISE_STD = 0.02  # pixel noise of the background, in [0, 1] units
+SHADING = 0.3  # brightness ranges over 1 -/+ SHADING from the dark to the lit side of an object
+TEXTURE_PERIOD = 0.5  # texture period in units of the object's radius (4 stripes across the object)
+TEXTURE_DARKEN = 0.5  # texture marks are this much darker than the object's colour
 
 
 # ------------------------------------------------------------------------ signed distances (object frame)
@@ -36,15 +37,15 @@ def sd_ellipse(u: np.ndarray, v: np.ndarray, a: float, b: float) -> np.ndarray:
     return (np.hypot(u / a, v / b) - 1.0) * min(a, b)
 
 
-def sd_box(u: np.ndarray, v: np.ndarray, half_u: float, half_v: float, cu: float = 0.0,
-           cv: float = 0.0) -> np.ndarray:
+def sd_box(u: np.ndarray, v: np.ndarray, half_u: float, half_v: float, cu: float = 0.0, cv: float = 0.0) -> np.ndarray:
     qu, qv = np.abs(u - cu) - half_u, np.abs(v - cv) - half_v
     outside = np.hypot(np.maximum(qu, 0.0), np.maximum(qv, 0.0))
     return outside + np.minimum(np.maximum(qu, qv), 0.0)
 
 
-def sd_segment(u: np.ndarray, v: np.ndarray, a: tuple[float, float], b: tuple[float, float],
-               half_width: float) -> np.ndarray:
+def sd_segment(
+    u: np.ndarray, v: np.ndarray, a: tuple[float, float], b: tuple[float, float], half_width: float
+) -> np.ndarray:
     """Distance to a stroke of half-width ``half_width`` from point ``a`` to ``b`` (round caps)."""
     eu, ev = b[0] - a[0], b[1] - a[1]
     wu, wv = u - a[0], v - a[1]
@@ -162,8 +163,7 @@ def colour_rgb(name: str) -> tuple[float, float, float]:
     return tuple(c / 255.0 for c in COLOURS[name])  # type: ignore[return-value]
 
 
-def object_glyph(attributes: Mapping[str, Any] | pd.Series, prefix: str = "",
-                 light_deg: float | None = None) -> Glyph:
+def object_glyph(attributes: Mapping[str, Any] | pd.Series, prefix: str = "", light_deg: float | None = None) -> Glyph:
     """The glyph of one world object from its attributes (``prefix="second_"`` for a scene's second object).
 
     The light comes from ``light_deg`` when given, else from the row's ``light_deg``.
@@ -199,8 +199,7 @@ def _texture_mask(texture: str, u: np.ndarray, v: np.ndarray, pixel: float) -> n
     return np.clip(0.5 + d / pixel, 0.0, 1.0)
 
 
-def background(height: int, width: int, seed: int, level: float = BACKGROUND,
-               noise: float = NOISE_STD) -> np.ndarray:
+def background(height: int, width: int, seed: int, level: float = BACKGROUND, noise: float = NOISE_STD) -> np.ndarray:
     """Grey canvas (height, width, 3) float32 in [0, 1] with mild pixel noise, the same for the same seed."""
     rng = np.random.default_rng(seed)
     canvas = level + noise * rng.standard_normal((height, width, 1), dtype=np.float32)
@@ -268,8 +267,13 @@ def render_scene(row: Mapping[str, Any] | pd.Series, size: int = 64) -> np.ndarr
         category = row.get(prefix + "category")
         if not isinstance(category, str):  # no second object (NaN) or no such column
             continue
-        draw(canvas, object_glyph(row, prefix), float(row[prefix + "x"]) * size,
-             float(row[prefix + "y"]) * size, float(row[prefix + "size"]) * size / 2)
+        draw(
+            canvas,
+            object_glyph(row, prefix),
+            float(row[prefix + "x"]) * size,
+            float(row[prefix + "y"]) * size,
+            float(row[prefix + "size"]) * size / 2,
+        )
     return to_uint8(canvas)
 
 

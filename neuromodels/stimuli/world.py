@@ -16,8 +16,8 @@ Conventions (the same everywhere in this package):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -64,12 +64,11 @@ COLOUR_NAMES: tuple[str, ...] = tuple(COLOURS)
 TEXTURES: tuple[str, ...] = ("plain", "stripes", "dots", "checker")
 
 # Attribute columns of one object, in table order; a second object repeats them with SECOND_PREFIX.
-OBJECT_COLUMNS: tuple[str, ...] = ("category", "shape_param", "colour", "texture", "x", "y", "size",
-                                   "rotation_deg")
+OBJECT_COLUMNS: tuple[str, ...] = ("category", "shape_param", "colour", "texture", "x", "y", "size", "rotation_deg")
 SCENE_COLUMNS: tuple[str, ...] = ("light_deg",)
 SECOND_PREFIX = "second_"
 
-SIZE_RANGE = (0.3, 0.6)          # main object diameter, fraction of the image side
+SIZE_RANGE = (0.3, 0.6)  # main object diameter, fraction of the image side
 SECOND_SIZE_RANGE = (0.15, 0.28)  # the second object is always smaller
 
 
@@ -82,8 +81,15 @@ def _check_names(given: Sequence[str] | None, known: Sequence[str], key: str) ->
     return list(given)
 
 
-def _sample_objects(rng: np.random.Generator, n: int, categories: list[str], colours: list[str],
-                    textures: list[str], size_range: tuple[float, float], balanced: bool) -> dict[str, np.ndarray]:
+def _sample_objects(
+    rng: np.random.Generator,
+    n: int,
+    categories: list[str],
+    colours: list[str],
+    textures: list[str],
+    size_range: tuple[float, float],
+    balanced: bool,
+) -> dict[str, np.ndarray]:
     if balanced:  # every category equally often (up to one), in random order: good for classification splits
         category = rng.permutation(np.resize(np.asarray(categories), n))
     else:
@@ -162,8 +168,9 @@ def sample_scenes(
     return table
 
 
-def _place_apart(rng: np.random.Generator, x: np.ndarray, y: np.ndarray, size: np.ndarray,
-                 second: dict[str, np.ndarray]) -> None:
+def _place_apart(
+    rng: np.random.Generator, x: np.ndarray, y: np.ndarray, size: np.ndarray, second: dict[str, np.ndarray]
+) -> None:
     """Redraw the second object's position until its enclosing circle clears the first object's (in place)."""
     s = second["size"]
     for _ in range(1000):

@@ -23,8 +23,8 @@ world's latent attributes.
 from __future__ import annotations
 
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -48,11 +48,18 @@ def stimulus_dir(root: Path) -> Path:
     return Path(root) / f"stimulus_{LAB}_{NAME}"
 
 
-def write_brainio_fixture(root: Path, n_stimuli: int = 48, repetitions: int = 4,
-                          regions: Sequence[tuple[str, int]] = (("V4", 12), ("IT", 12)),
-                          time_bins: Sequence[tuple[int, int]] = DEFAULT_BINS, size: int = 32,
-                          netcdf3: bool = False, legacy_ids: bool = False, nan_neuroids: int = 0,
-                          seed: int = 0) -> dict[str, Path]:
+def write_brainio_fixture(
+    root: Path,
+    n_stimuli: int = 48,
+    repetitions: int = 4,
+    regions: Sequence[tuple[str, int]] = (("V4", 12), ("IT", 12)),
+    time_bins: Sequence[tuple[int, int]] = DEFAULT_BINS,
+    size: int = 32,
+    netcdf3: bool = False,
+    legacy_ids: bool = False,
+    nan_neuroids: int = 0,
+    seed: int = 0,
+) -> dict[str, Path]:
     """Write the assembly and its stimulus set under ``root`` in brainio's layout; return their paths.
 
     ``regions``: (region name, neuroid count) pairs; ``nan_neuroids`` neuroids get NaN on one presentation
@@ -60,8 +67,8 @@ def write_brainio_fixture(root: Path, n_stimuli: int = 48, repetitions: int = 4,
     """
     rng = np.random.default_rng(seed)
     scenes = sample_scenes(n_stimuli, seed=seed + 77, categories=["disc", "triangle", "cross", "bar"])
-    images = render_scenes(scenes, size=size)                                   # (n, H, W, 3) uint8
-    ids = np.array([f"{i:040x}"[-12:] for i in rng.integers(0, 2 ** 62, n_stimuli)])  # hash-like text ids
+    images = render_scenes(scenes, size=size)  # (n, H, W, 3) uint8
+    ids = np.array([f"{i:040x}"[-12:] for i in rng.integers(0, 2**62, n_stimuli)])  # hash-like text ids
     assert len(set(ids)) == n_stimuli
 
     # stimulus set: images zipped flat (the zip's names are the filenames), then unpacked beside the CSV
@@ -74,12 +81,20 @@ def write_brainio_fixture(root: Path, n_stimuli: int = 48, repetitions: int = 4,
             Image.fromarray(image).save(sdir / name)
             archive.write(sdir / name, arcname=name)
     variation = rng.choice([0, 3], n_stimuli)
-    pd.DataFrame({"stimulus_id": ids, "filename": filenames, "object_name": scenes["category"].to_numpy(),
-                  "category_name": "shape", "variation": variation}).to_csv(sdir / f"{store}.csv", index=False)
+    pd.DataFrame(
+        {
+            "stimulus_id": ids,
+            "filename": filenames,
+            "object_name": scenes["category"].to_numpy(),
+            "category_name": "shape",
+            "variation": variation,
+        }
+    ).to_csv(sdir / f"{store}.csv", index=False)
 
     # responses: a random filter of the 8 x 8 colour thumbnail, softplus, a latency, trial noise
-    thumbs = np.stack([np.asarray(Image.fromarray(im).resize((8, 8), Image.Resampling.BOX), dtype=float) / 255
-                       for im in images]).reshape(n_stimuli, -1)
+    thumbs = np.stack(
+        [np.asarray(Image.fromarray(im).resize((8, 8), Image.Resampling.BOX), dtype=float) / 255 for im in images]
+    ).reshape(n_stimuli, -1)
     thumbs = (thumbs - thumbs.mean(0)) / (thumbs.std(0) + 1e-6)
     names = [name for name, count in regions for _ in range(count)]
     n_neuroids = len(names)
@@ -91,8 +106,8 @@ def write_brainio_fixture(root: Path, n_stimuli: int = 48, repetitions: int = 4,
     for r in range(repetitions):
         block = slice(r * n_stimuli, (r + 1) * n_stimuli)
         values[block] = drive[:, :, None] * gain + 0.8 * rng.standard_normal((n_stimuli, n_neuroids, len(time_bins)))
-    values = 10 + 5 * values                                                    # firing-rate-like
-    order = rng.permutation(len(values))                                        # presentations in shown order
+    values = 10 + 5 * values  # firing-rate-like
+    order = rng.permutation(len(values))  # presentations in shown order
     stim = np.tile(ids, repetitions)[order]
     rep = np.repeat(np.arange(repetitions), n_stimuli)[order]
     values = values[order]
@@ -104,13 +119,20 @@ def write_brainio_fixture(root: Path, n_stimuli: int = 48, repetitions: int = 4,
     bins = np.asarray(time_bins, dtype=np.int64).reshape(-1, 2)
     stim_coord = "image_id" if legacy_ids else "stimulus_id"
     assembly = xr.DataArray(
-        values.astype(np.float64), dims=("presentation", "neuroid", "time_bin"),
-        coords={stim_coord: ("presentation", stim), "repetition": ("presentation", rep.astype(np.int32)),
-                "variation": ("presentation", variation[pd.Index(ids).get_indexer(stim)].astype(np.int32)),
-                "neuroid_id": ("neuroid", neuroid_id), "animal": ("neuroid", animals),
-                "arr": ("neuroid", arrays), "region": ("neuroid", names),
-                "time_bin_start": ("time_bin", bins[:, 0].astype(np.int32)),
-                "time_bin_end": ("time_bin", bins[:, 1].astype(np.int32))})
+        values.astype(np.float64),
+        dims=("presentation", "neuroid", "time_bin"),
+        coords={
+            stim_coord: ("presentation", stim),
+            "repetition": ("presentation", rep.astype(np.int32)),
+            "variation": ("presentation", variation[pd.Index(ids).get_indexer(stim)].astype(np.int32)),
+            "neuroid_id": ("neuroid", neuroid_id),
+            "animal": ("neuroid", animals),
+            "arr": ("neuroid", arrays),
+            "region": ("neuroid", names),
+            "time_bin_start": ("time_bin", bins[:, 0].astype(np.int32)),
+            "time_bin_end": ("time_bin", bins[:, 1].astype(np.int32)),
+        },
+    )
     dataset = assembly.to_dataset(name="data")
     dataset.attrs.update(identifier=ASSEMBLY_ID, stimulus_set_identifier=STIMULUS_SET_ID)
     path = assembly_path(root)
@@ -118,7 +140,16 @@ def write_brainio_fixture(root: Path, n_stimuli: int = 48, repetitions: int = 4,
     if netcdf3:
         dataset.to_netcdf(path, engine="scipy")
     else:
-        dataset.to_netcdf(path, engine="h5netcdf",
-                          encoding={var: {"zlib": True, "complevel": 1} for var in dataset.variables})
-    return {"assembly": path, "stimuli": sdir, "csv": sdir / f"{store}.csv", "values": values,
-            "stimulus_id": stim, "repetition": rep, "region": np.asarray(names), "neuroid_id": np.asarray(neuroid_id)}
+        dataset.to_netcdf(
+            path, engine="h5netcdf", encoding={var: {"zlib": True, "complevel": 1} for var in dataset.variables}
+        )
+    return {
+        "assembly": path,
+        "stimuli": sdir,
+        "csv": sdir / f"{store}.csv",
+        "values": values,
+        "stimulus_id": stim,
+        "repetition": rep,
+        "region": np.asarray(names),
+        "neuroid_id": np.asarray(neuroid_id),
+    }

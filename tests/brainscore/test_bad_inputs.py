@@ -5,17 +5,22 @@ check that stderr is that one line."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
 
-from neuromodels.brainscore.data import (StimulusImages, read_activations, read_assembly, read_stimulus_table,
-                                         select_time_bins, write_activations)
-
+from neuromodels.brainscore.data import (
+    StimulusImages,
+    read_activations,
+    read_assembly,
+    read_stimulus_table,
+    select_time_bins,
+    write_activations,
+)
 from tests.conftest import assert_one_error_line
 
 from .brainio_layout import write_brainio_fixture
@@ -46,13 +51,30 @@ def _acts(tmp: Path, fx: dict, drop: int = 0) -> Path:
     return write_activations(tmp / "acts.h5", ids, {"layer": np.random.default_rng(0).standard_normal((len(ids), 6))})
 
 
-def _cli(tmp: Path, fx: dict, params: dict | None = None, stimuli: Path | None = None,
-         acts: Path | None = None) -> list[str]:
+def _cli(
+    tmp: Path, fx: dict, params: dict | None = None, stimuli: Path | None = None, acts: Path | None = None
+) -> list[str]:
     """``neuromodels brainscore score --activations ...``: the arguments (the test runs them)."""
-    return ["--log-level", "ERROR", "brainscore", "score", "--activations", str(acts or _acts(tmp, fx)),
-            "--assembly", str(fx["assembly"]), "--stimuli", str(stimuli or fx["stimuli"]),
-            "--out-dir", str(tmp / "out"), "--preset", "tiny", "--threads", "1",
-            "--params", json.dumps({"overrides": {"n_splits": 2, "pls_components": 3}, **(params or {})})]
+    return [
+        "--log-level",
+        "ERROR",
+        "brainscore",
+        "score",
+        "--activations",
+        str(acts or _acts(tmp, fx)),
+        "--assembly",
+        str(fx["assembly"]),
+        "--stimuli",
+        str(stimuli or fx["stimuli"]),
+        "--out-dir",
+        str(tmp / "out"),
+        "--preset",
+        "tiny",
+        "--threads",
+        "1",
+        "--params",
+        json.dumps({"overrides": {"n_splits": 2, "pls_components": 3}, **(params or {})}),
+    ]
 
 
 # --------------------------------------------------------------------------------------------- the cases
@@ -66,8 +88,10 @@ def wrong_dims(tmp):
 
 def extra_dim(tmp):
     fx = _fixture(tmp)
-    _rewrite(fx["assembly"], lambda ds: ds.expand_dims(trial_block=2).transpose("presentation", "neuroid",
-                                                                                "time_bin", "trial_block"))
+    _rewrite(
+        fx["assembly"],
+        lambda ds: ds.expand_dims(trial_block=2).transpose("presentation", "neuroid", "time_bin", "trial_block"),
+    )
     return lambda: _read(fx), fx["assembly"]
 
 
@@ -113,7 +137,7 @@ def filename_missing_with_model(tmp):
     pd.read_csv(fx["csv"]).drop(columns=["filename"]).to_csv(fx["csv"], index=False)
     args = _cli(tmp, fx)
     at = args.index("--activations")
-    args[at:at + 2] = ["--model", str(tmp / "model.pt"), "--data", str(tmp / "images.h5")]
+    args[at : at + 2] = ["--model", str(tmp / "model.pt"), "--data", str(tmp / "images.h5")]
     return args, fx["csv"]
 
 
@@ -157,14 +181,14 @@ def empty_file(tmp):
 def truncated_netcdf4(tmp):
     fx = _fixture(tmp)
     data = fx["assembly"].read_bytes()
-    fx["assembly"].write_bytes(data[:len(data) // 2])
+    fx["assembly"].write_bytes(data[: len(data) // 2])
     return _cli(tmp, fx), fx["assembly"]
 
 
 def truncated_netcdf3(tmp):
     fx = _fixture(tmp, netcdf3=True)
     data = fx["assembly"].read_bytes()
-    fx["assembly"].write_bytes(data[:len(data) // 3])
+    fx["assembly"].write_bytes(data[: len(data) // 3])
     return lambda: _read(fx), fx["assembly"]
 
 
@@ -176,15 +200,19 @@ def two_data_variables(tmp):
 
 def duplicate_neuroid_ids(tmp):
     fx = _fixture(tmp)
-    _rewrite(fx["assembly"], lambda ds: ds.assign_coords(
-        neuroid_id=("neuroid", np.r_[["x", "x"], ds["neuroid_id"].values[2:]])))
+    _rewrite(
+        fx["assembly"],
+        lambda ds: ds.assign_coords(neuroid_id=("neuroid", np.r_[["x", "x"], ds["neuroid_id"].values[2:]])),
+    )
     return lambda: _read(fx), fx["assembly"]
 
 
 def duplicate_presentations(tmp):
     fx = _fixture(tmp)
-    _rewrite(fx["assembly"], lambda ds: ds.assign_coords(repetition=("presentation", np.zeros(ds.sizes["presentation"],
-                                                                                             np.int32))))
+    _rewrite(
+        fx["assembly"],
+        lambda ds: ds.assign_coords(repetition=("presentation", np.zeros(ds.sizes["presentation"], np.int32))),
+    )
     return lambda: _read(fx), fx["assembly"]
 
 
@@ -223,8 +251,11 @@ def window_without_bins(tmp):
 def window_without_bin_coords(tmp):
     fx = _fixture(tmp, time_bins=((70, 120), (120, 170)))
     _rewrite(fx["assembly"], lambda ds: ds.drop_vars(["time_bin_start", "time_bin_end"]))
-    return (lambda: select_time_bins(read_assembly(fx["assembly"], read_stimulus_table(fx["stimuli"])[1]),
-                                     [70, 170], fx["assembly"])), fx["assembly"]
+    return (
+        lambda: select_time_bins(
+            read_assembly(fx["assembly"], read_stimulus_table(fx["stimuli"])[1]), [70, 170], fx["assembly"]
+        )
+    ), fx["assembly"]
 
 
 def time_bins_setting_misspelt(tmp):
@@ -284,8 +315,10 @@ CASES = {
     "duplicate_presentations": (duplicate_presentations, r"\(stimulus_id, repetition\) pair appears twice"),
     "all_nan": (all_nan, "every response is NaN"),
     "infinite_response": (infinite_response, "responses are infinite"),
-    "region_asked_but_absent": (region_asked_but_absent,
-                                r"no neuroids for region 'IT'.*looked for pIT, aIT.*V4 \(12\), IT \(12\)"),
+    "region_asked_but_absent": (
+        region_asked_but_absent,
+        r"no neuroids for region 'IT'.*looked for pIT, aIT.*V4 \(12\), IT \(12\)",
+    ),
     "no_default_region": (no_default_region, r"no neuroids in region V4 or IT .*V1 \(6\), V2 \(6\)"),
     "region_mapped_twice": (region_mapped_twice, "mapped to both"),
     "window_without_bins": (window_without_bins, r"no time bin lies within .*200-300 ms .*0-50 ms, 50-100 ms"),
@@ -294,8 +327,10 @@ CASES = {
     "one_repetition": (one_repetition, "at least two repetitions"),
     "activations_missing_stimuli": (activations_missing_stimuli, "no activations for 5 stimuli"),
     "activations_not_hdf5": (activations_not_hdf5, "not a readable HDF5 file"),
-    "activations_rows_mismatch": (activations_rows_mismatch,
-                                  r"layer 'layer' must be numeric \(n, features\) with n = 3"),
+    "activations_rows_mismatch": (
+        activations_rows_mismatch,
+        r"layer 'layer' must be numeric \(n, features\) with n = 3",
+    ),
     "activations_without_ids": (activations_without_ids, "missing 'stimulus_id'"),
 }
 

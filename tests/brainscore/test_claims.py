@@ -19,8 +19,7 @@ from neuromodels.cli import main
 from neuromodels.core.claims import claims_table, load_registry
 from neuromodels.core.findings import read_summary
 
-PARAMS = json.dumps({"overrides": {"n_train": 32, "n_test": 64, "n_stimuli": 48, "pgd_steps": 1, "n_v4": 8,
-                                   "n_it": 8}})
+PARAMS = json.dumps({"overrides": {"n_train": 32, "n_test": 64, "n_stimuli": 48, "pgd_steps": 1, "n_v4": 8, "n_it": 8}})
 
 
 def run(*args: str) -> int:
@@ -59,7 +58,7 @@ def test_registry_loads_with_named_controls() -> None:
     comparative = [c for c in claims if c.comparative]
     assert {c.control for c in comparative} <= {"base", "untrained_crossvit"}
     assert any(c.control == "untrained_crossvit" for c in comparative)
-    assert all(c.margin > 0 or c.direction == "below" for c in claims)    # no claim passes on a margin of zero
+    assert all(c.margin > 0 or c.direction == "below" for c in claims)  # no claim passes on a margin of zero
 
 
 @pytest.fixture(scope="module")
@@ -75,9 +74,28 @@ def small_run(tmp_path_factory) -> Path:
         assert run("images", "--out", str(d / "images.h5"), "--seed", seed) == 0
         assert run("simulate", "--out-dir", str(d / "neural"), "--seed", seed) == 0
         assert run("init", "--data", str(d / "images.h5"), "--out", str(d / "m.pt"), "--seed", seed) == 0
-        assert run("score", "--model", str(d / "m.pt"), "--data", str(d / "images.h5"), "--assembly",
-                   str(d / "neural" / "assembly.nc"), "--stimuli", str(d / "neural" / "stimuli"), "--out-dir",
-                   str(d / UNTRAINED), "--seed", seed, "--device", "cpu", "--threads", "1") == 0
+        assert (
+            run(
+                "score",
+                "--model",
+                str(d / "m.pt"),
+                "--data",
+                str(d / "images.h5"),
+                "--assembly",
+                str(d / "neural" / "assembly.nc"),
+                "--stimuli",
+                str(d / "neural" / "stimuli"),
+                "--out-dir",
+                str(d / UNTRAINED),
+                "--seed",
+                seed,
+                "--device",
+                "cpu",
+                "--threads",
+                "1",
+            )
+            == 0
+        )
         row = json.loads((d / UNTRAINED / "summary.json").read_text())
         assert row["variant"] == UNTRAINED and row["seed"] == int(seed)
         inputs.append(str(d / UNTRAINED / "summary.json"))
@@ -85,9 +103,27 @@ def small_run(tmp_path_factory) -> Path:
             (d / f"{name}.json").write_text(json.dumps({**row, "variant": name}))
             inputs.append(str(d / f"{name}.json"))
         truths.append(str(d / "neural" / "truth.json"))
-    assert main(["brainscore", "summarize", "--inputs", *inputs, "--table", str(root / "variants.csv"), "--figure",
-                 str(root / "variants.png"), "--findings", str(root / "summary.json"), "--truth", *truths,
-                 "--preset", "tiny"]) == 0
+    assert (
+        main(
+            [
+                "brainscore",
+                "summarize",
+                "--inputs",
+                *inputs,
+                "--table",
+                str(root / "variants.csv"),
+                "--figure",
+                str(root / "variants.png"),
+                "--findings",
+                str(root / "summary.json"),
+                "--truth",
+                *truths,
+                "--preset",
+                "tiny",
+            ]
+        )
+        == 0
+    )
     return root
 
 

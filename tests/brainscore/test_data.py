@@ -11,9 +11,16 @@ import pytest
 import xarray as xr
 from PIL import Image
 
-from neuromodels.brainscore.data import (ImageDataset, StimulusImages, average_repetitions, make_assembly,
-                                         read_assembly, read_image_dataset, world_image_dataset, write_assembly,
-                                         write_image_dataset)
+from neuromodels.brainscore.data import (
+    StimulusImages,
+    average_repetitions,
+    make_assembly,
+    read_assembly,
+    read_image_dataset,
+    world_image_dataset,
+    write_assembly,
+    write_image_dataset,
+)
 from neuromodels.core.errors import DataError
 
 
@@ -23,8 +30,14 @@ def small_assembly(n_stimuli: int = 6, reps: int = 3, n_neuroids: int = 4, seed:
     rep = np.repeat(np.arange(reps), n_stimuli)
     names = np.array(["disc", "star"])[stim % 2]
     region = ["V4", "V4", "IT", "IT"][:n_neuroids]
-    return make_assembly(rng.standard_normal((n_stimuli * reps, n_neuroids)), stim, names, rep,
-                         [f"n{i}" for i in range(n_neuroids)], region)
+    return make_assembly(
+        rng.standard_normal((n_stimuli * reps, n_neuroids)),
+        stim,
+        names,
+        rep,
+        [f"n{i}" for i in range(n_neuroids)],
+        region,
+    )
 
 
 def test_assembly_round_trip(tmp_path: Path) -> None:
@@ -33,8 +46,7 @@ def test_assembly_round_trip(tmp_path: Path) -> None:
     back = read_assembly(path)
     assert back.dims == ("presentation", "neuroid", "time_bin")
     np.testing.assert_array_equal(back.values, assembly.values)
-    for coord in ("stimulus_id", "object_name", "repetition", "neuroid_id", "region", "time_bin_start",
-                  "time_bin_end"):
+    for coord in ("stimulus_id", "object_name", "repetition", "neuroid_id", "region", "time_bin_start", "time_bin_end"):
         np.testing.assert_array_equal(back[coord].values, assembly[coord].values)
 
 
@@ -65,17 +77,29 @@ def _write_raw(path: Path, array: xr.DataArray) -> Path:
     return path
 
 
-@pytest.mark.parametrize("break_it,message", [
-    (lambda a: a.drop_vars("object_name"), "missing coordinate 'object_name'"),
-    (lambda a: a.drop_vars("region"), "missing coordinate 'region'"),
-    (lambda a: a.transpose("neuroid", "presentation", "time_bin"), "dims must be"),
-    (lambda a: a.where(a["neuroid_id"] != "n1", np.inf), "infinite"),
-    (lambda a: a.assign_coords(neuroid_id=("neuroid", ["n0", "n0", "n2", "n3"])), "duplicate neuroid_id"),
-    (lambda a: a.assign_coords(repetition=("presentation", np.zeros(a.sizes["presentation"], int))),
-     "appears twice"),
-    (lambda a: a.assign_coords(object_name=("presentation", np.array(["disc", "star", "ring", "bar"])[
-        np.arange(a.sizes["presentation"]) % 4])), "several object_name"),
-])
+@pytest.mark.parametrize(
+    "break_it,message",
+    [
+        (lambda a: a.drop_vars("object_name"), "missing coordinate 'object_name'"),
+        (lambda a: a.drop_vars("region"), "missing coordinate 'region'"),
+        (lambda a: a.transpose("neuroid", "presentation", "time_bin"), "dims must be"),
+        (lambda a: a.where(a["neuroid_id"] != "n1", np.inf), "infinite"),
+        (lambda a: a.assign_coords(neuroid_id=("neuroid", ["n0", "n0", "n2", "n3"])), "duplicate neuroid_id"),
+        (
+            lambda a: a.assign_coords(repetition=("presentation", np.zeros(a.sizes["presentation"], int))),
+            "appears twice",
+        ),
+        (
+            lambda a: a.assign_coords(
+                object_name=(
+                    "presentation",
+                    np.array(["disc", "star", "ring", "bar"])[np.arange(a.sizes["presentation"]) % 4],
+                )
+            ),
+            "several object_name",
+        ),
+    ],
+)
 def test_malformed_assemblies_are_refused(tmp_path: Path, break_it, message: str) -> None:
     path = _write_raw(tmp_path / "bad.nc", break_it(small_assembly()))
     with pytest.raises(DataError, match=message) as info:

@@ -12,9 +12,17 @@ from sklearn.model_selection import StratifiedShuffleSplit
 from torch import nn
 
 from neuromodels.brainscore.data import average_repetitions
-from neuromodels.brainscore.evaluate import (LayerModel, MetricSettings, NeuralBenchmark, commit_layers,
-                                             pearson_per_column, pls_cross_validated, public_heldout_split,
-                                             score_model, split_half_ceiling)
+from neuromodels.brainscore.evaluate import (
+    LayerModel,
+    MetricSettings,
+    NeuralBenchmark,
+    commit_layers,
+    pearson_per_column,
+    pls_cross_validated,
+    public_heldout_split,
+    score_model,
+    split_half_ceiling,
+)
 from neuromodels.brainscore.simulate import SimulationSettings, simulate_recordings
 from neuromodels.stimuli import render_scenes, sample_scenes
 
@@ -41,8 +49,9 @@ def nipals_pls_predict(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndar
     return (x_test - x_mean) @ coef + y_mean
 
 
-def independent_metric(x: np.ndarray, y: np.ndarray, names: np.ndarray, k: int, n_splits: int,
-                       seed: int) -> tuple[float, np.ndarray]:
+def independent_metric(
+    x: np.ndarray, y: np.ndarray, names: np.ndarray, k: int, n_splits: int, seed: int
+) -> tuple[float, np.ndarray]:
     splitter = StratifiedShuffleSplit(n_splits=n_splits, train_size=0.9, random_state=seed)
     medians = []
     for train, test in splitter.split(x, names):
@@ -87,8 +96,15 @@ def scenes():
 @pytest.mark.parametrize("reliability", [0.5, 0.85])
 def test_ceiling_recovers_planted_reliability(scenes, reliability: float) -> None:
     table, images = scenes
-    settings = SimulationSettings(n_stimuli=150, image_size=32, repetitions=6, n_v4=24, n_it=24,
-                                  v4_reliability=reliability, it_reliability=reliability)
+    settings = SimulationSettings(
+        n_stimuli=150,
+        image_size=32,
+        repetitions=6,
+        n_v4=24,
+        n_it=24,
+        v4_reliability=reliability,
+        it_reliability=reliability,
+    )
     assembly, truth = simulate_recordings(table, settings, seed=1)
     ceiling = split_half_ceiling(assembly, n_splits=10, seed=0)
     planted = truth["sites"]["reliability"].to_numpy()
@@ -99,8 +115,9 @@ def test_ceiling_recovers_planted_reliability(scenes, reliability: float) -> Non
     for region in ("V4", "IT"):
         sub = assembly.isel(neuroid=np.flatnonzero(assembly["region"].values == region))
         mask = truth["sites"]["region"] == region
-        assert split_half_ceiling(sub)["ceiling"] == pytest.approx(truth["sites"].loc[mask, "reliability"].median(),
-                                                                   abs=0.07)
+        assert split_half_ceiling(sub)["ceiling"] == pytest.approx(
+            truth["sites"].loc[mask, "reliability"].median(), abs=0.07
+        )
 
 
 def test_ceiling_spearman_brown_on_a_hand_made_case() -> None:
@@ -111,8 +128,14 @@ def test_ceiling_spearman_brown_on_a_hand_made_case() -> None:
     signal = rng.standard_normal((40, 3))
     reps = [signal + rng.standard_normal((40, 3)) for _ in range(2)]
     names = np.repeat(["a", "b"], 20)
-    assembly = make_assembly(np.concatenate(reps), np.tile(np.arange(40), 2), np.tile(names, 2),
-                             np.repeat([0, 1], 40), ["x", "y", "z"], ["IT"] * 3)
+    assembly = make_assembly(
+        np.concatenate(reps),
+        np.tile(np.arange(40), 2),
+        np.tile(names, 2),
+        np.repeat([0, 1], 40),
+        ["x", "y", "z"],
+        ["IT"] * 3,
+    )
     r = pearson_per_column(reps[0], reps[1])
     expected = np.median(2 * r / (1 + r))
     assert split_half_ceiling(assembly, n_splits=3)["ceiling"] == pytest.approx(expected, abs=1e-6)  # float32 storage
@@ -147,8 +170,9 @@ class SignalModel:
         rows = pd.Index(self.ids).get_indexer(stimulus_ids)
         values = self.signal[rows][:, self.regions == self.region]
         values = values + self.noise * np.random.default_rng(0).standard_normal(values.shape)
-        return xr.DataArray(values, dims=("presentation", "neuroid"),
-                            coords={"stimulus_id": ("presentation", np.asarray(stimulus_ids))})
+        return xr.DataArray(
+            values, dims=("presentation", "neuroid"), coords={"stimulus_id": ("presentation", np.asarray(stimulus_ids))}
+        )
 
 
 def test_any_model_through_the_interface(recording) -> None:
@@ -176,8 +200,11 @@ class Stub:
     def __init__(self, assembly, truth, ids) -> None:
         regions = np.asarray(assembly["region"].values)
         rng = np.random.default_rng(5)
-        self.by_id = {"it": truth["signal"][:, regions == "IT"], "v4": truth["signal"][:, regions == "V4"],
-                      "noise": rng.standard_normal((len(ids), 16))}
+        self.by_id = {
+            "it": truth["signal"][:, regions == "IT"],
+            "v4": truth["signal"][:, regions == "V4"],
+            "noise": rng.standard_normal((len(ids), 16)),
+        }
         self.ids = ids
 
     def activations(self, images: np.ndarray, layers):
@@ -201,10 +228,18 @@ def test_score_model_with_a_plain_torch_model(recording) -> None:
     """Any nn.Module with named layers can be scored end to end (commit on public, report held out)."""
     assembly, _, lookup = recording
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(4), nn.Flatten(),
-                          nn.Linear(128, 10))
-    scores, layers = score_model(model, ["1", "3"], assembly, lookup, image_size=16,
-                                 settings=MetricSettings(n_components=5, n_splits=3), device="cpu")
+    model = nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(4), nn.Flatten(), nn.Linear(128, 10)
+    )
+    scores, layers = score_model(
+        model,
+        ["1", "3"],
+        assembly,
+        lookup,
+        image_size=16,
+        settings=MetricSettings(n_components=5, n_splits=3),
+        device="cpu",
+    )
     assert list(scores["region"]) == ["V4", "IT"] and set(scores["layer"]) <= {"1", "3"}
     assert (scores["n_stimuli"] == 75).all()
     assert np.isfinite(scores[["raw", "ceiling", "ceiled"]].to_numpy()).all()
@@ -222,8 +257,9 @@ def test_layer_model_requires_a_committed_region() -> None:
 MODELS = ("base", "rotation", "adversarial", "rotation_adversarial", "untrained_crossvit")
 
 
-def _variants_table(seeds=(0, 1), clean=0.7, pgd=None, ceiled=None, ceiling=0.8, n_test=400,
-                    n_classes=4) -> pd.DataFrame:
+def _variants_table(
+    seeds=(0, 1), clean=0.7, pgd=None, ceiled=None, ceiling=0.8, n_test=400, n_classes=4
+) -> pd.DataFrame:
     """One row per model and seed, as the score step writes them (clean accuracy of the untrained model at
     chance)."""
     pgd = pgd or {}
@@ -232,12 +268,24 @@ def _variants_table(seeds=(0, 1), clean=0.7, pgd=None, ceiled=None, ceiling=0.8,
     for seed in seeds:
         for i, model in enumerate(MODELS):
             acc = 0.25 if model == "untrained_crossvit" else clean
-            row = {"variant": model, "seed": seed, "clean_accuracy": acc,
-                   "pgd_accuracy": pgd.get(model, 0.2), "n_test": n_test, "n_classes": n_classes}
+            row = {
+                "variant": model,
+                "seed": seed,
+                "clean_accuracy": acc,
+                "pgd_accuracy": pgd.get(model, 0.2),
+                "n_test": n_test,
+                "n_classes": n_classes,
+            }
             for region in ("V4", "IT"):
-                row.update({f"{region}_ceiled": ceiled.get(model, 0.5 + 0.01 * i + 0.1 * seed),
-                            f"{region}_raw": 0.4, f"{region}_ceiling": ceiling, f"{region}_ceiling_se": 0.01,
-                            f"{region}_n_stimuli": 100})
+                row.update(
+                    {
+                        f"{region}_ceiled": ceiled.get(model, 0.5 + 0.01 * i + 0.1 * seed),
+                        f"{region}_raw": 0.4,
+                        f"{region}_ceiling": ceiling,
+                        f"{region}_ceiling_se": 0.01,
+                        f"{region}_n_stimuli": 100,
+                    }
+                )
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -245,19 +293,26 @@ def _variants_table(seeds=(0, 1), clean=0.7, pgd=None, ceiled=None, ceiling=0.8,
 def test_statistics_per_seed_for_every_model_and_the_control() -> None:
     from neuromodels.brainscore.evaluate import variant_statistics
 
-    truths = {0: {"planted_reliability_median": {"V4": 0.80, "IT": 0.83}},
-              1: {"planted_reliability_median": {"V4": 0.78, "IT": 0.80}}}
+    truths = {
+        0: {"planted_reliability_median": {"V4": 0.80, "IT": 0.83}},
+        1: {"planted_reliability_median": {"V4": 0.78, "IT": 0.80}},
+    }
     summary = variant_statistics(_variants_table(), truths, preset="tiny").to_dict()
     assert summary["seeds"] == [0, 1] and summary["findings"] == []
     for seed in ("0", "1"):
         stats = summary["statistics"][seed]
         for model in MODELS:
-            assert {f"{model}.clean_accuracy", f"{model}.pgd_accuracy", f"{model}.ceiled_score.v4",
-                    f"{model}.ceiled_score.it", f"{model}.raw_score.v4"} <= set(stats), (seed, model)
+            assert {
+                f"{model}.clean_accuracy",
+                f"{model}.pgd_accuracy",
+                f"{model}.ceiled_score.v4",
+                f"{model}.ceiled_score.it",
+                f"{model}.raw_score.v4",
+            } <= set(stats), (seed, model)
         # every trained variant above a control <=> the lowest of them above it
         assert stats["trained_min.ceiled_score.v4"] == pytest.approx(0.5 + 0.1 * int(seed))
         assert stats["ceiling.v4"] == pytest.approx(0.8)
-    assert summary["statistics"]["0"]["ceiling.error_se.it"] == pytest.approx(3.0)    # |0.80 - 0.83| / 0.01
+    assert summary["statistics"]["0"]["ceiling.error_se.it"] == pytest.approx(3.0)  # |0.80 - 0.83| / 0.01
     assert summary["statistics"]["1"]["ceiling.error_se.v4"] == pytest.approx(2.0)
     assert summary["statistics"]["1"]["base.ceiled_score.it"] == pytest.approx(0.6)
 

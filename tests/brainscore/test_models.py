@@ -8,8 +8,14 @@ import pytest
 import torch
 from torch import nn
 
-from neuromodels.brainscore.models import (CROSSVIT_CONFIGS, ConvPatchEmbed, CrossViT, block_output_layers,
-                                           build_crossvit, crossvit_config)
+from neuromodels.brainscore.models import (
+    CROSSVIT_CONFIGS,
+    ConvPatchEmbed,
+    CrossViT,
+    block_output_layers,
+    build_crossvit,
+    crossvit_config,
+)
 from neuromodels.core import attention as core_attention
 from neuromodels.core.activations import extract_activations
 from neuromodels.core.errors import ConfigError

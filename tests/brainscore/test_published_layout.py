@@ -13,27 +13,35 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from neuromodels.brainscore.data import (StimulusImages, map_regions, read_activations, read_assembly,
-                                         read_stimulus_table, select_time_bins, stimulus_table_path,
-                                         write_activations)
+from neuromodels.brainscore.data import (
+    StimulusImages,
+    map_regions,
+    read_activations,
+    read_assembly,
+    read_stimulus_table,
+    select_time_bins,
+    stimulus_table_path,
+    write_activations,
+)
 from neuromodels.cli import main
 
 from .brainio_layout import write_brainio_fixture
 
 
-@pytest.mark.parametrize("netcdf3,legacy_ids", [(False, False), (True, False), (False, True)],
-                         ids=["netcdf4", "netcdf3", "image_id"])
+@pytest.mark.parametrize(
+    "netcdf3,legacy_ids", [(False, False), (True, False), (False, True)], ids=["netcdf4", "netcdf3", "image_id"]
+)
 def test_reads_brainio_store(tmp_path: Path, netcdf3: bool, legacy_ids: bool) -> None:
     fx = write_brainio_fixture(tmp_path, netcdf3=netcdf3, legacy_ids=legacy_ids)
     with open(fx["assembly"], "rb") as fh:
         assert fh.read(4) in ((b"CDF\x01", b"CDF\x02") if netcdf3 else (b"\x89HDF",))
-    csv, table = read_stimulus_table(fx["stimuli"])            # the folder: its only CSV is found
+    csv, table = read_stimulus_table(fx["stimuli"])  # the folder: its only CSV is found
     assert stimulus_table_path(fx["stimuli"]) == csv == fx["csv"] and stimulus_table_path(csv) == csv
-    assert stimulus_table_path(tmp_path / "not_yet") == tmp_path / "not_yet" / "stimuli.csv"   # still to write
+    assert stimulus_table_path(tmp_path / "not_yet") == tmp_path / "not_yet" / "stimuli.csv"  # still to write
     assert csv == fx["csv"] and len(table) == 48
     a = read_assembly(fx["assembly"], stimuli=table)
     assert a.dims == ("presentation", "neuroid", "time_bin") and a.shape == (192, 24, 1)
-    np.testing.assert_array_equal(a.values, fx["values"])                        # exact round trip
+    np.testing.assert_array_equal(a.values, fx["values"])  # exact round trip
     np.testing.assert_array_equal(a["stimulus_id"].values.astype(str), fx["stimulus_id"])
     np.testing.assert_array_equal(a["repetition"].values, fx["repetition"])
     np.testing.assert_array_equal(a["region"].values.astype(str), fx["region"])
@@ -46,8 +54,9 @@ def test_reads_brainio_store(tmp_path: Path, netcdf3: bool, legacy_ids: bool) ->
     # the images the stimulus set lists, by id
     images = StimulusImages(fx["stimuli"])
     first = table["stimulus_id"].iloc[3]
-    np.testing.assert_array_equal(images([first])[0],
-                                  np.asarray(Image.open(fx["stimuli"] / f"{first}.png").convert("RGB")))
+    np.testing.assert_array_equal(
+        images([first])[0], np.asarray(Image.open(fx["stimuli"] / f"{first}.png").convert("RGB"))
+    )
 
 
 def test_images_read_from_the_zip_when_not_unpacked(tmp_path: Path) -> None:
@@ -104,8 +113,15 @@ def test_region_names_mapped_and_unmapped_counted(tmp_path: Path) -> None:
 def _planted_activations(fx: dict, table: pd.DataFrame) -> dict[str, np.ndarray]:
     """A layer that carries the fixture's drive (the 8 x 8 thumbnails, as the generator saw them) and one of
     noise: layer commitment must pick the first."""
-    thumbs = np.stack([np.asarray(Image.open(fx["stimuli"] / f).convert("RGB").resize((8, 8), Image.Resampling.BOX),
-                                  dtype=float).ravel() / 255 for f in table["filename"]])
+    thumbs = np.stack(
+        [
+            np.asarray(
+                Image.open(fx["stimuli"] / f).convert("RGB").resize((8, 8), Image.Resampling.BOX), dtype=float
+            ).ravel()
+            / 255
+            for f in table["filename"]
+        ]
+    )
     rng = np.random.default_rng(5)
     return {"informative": thumbs, "noise": rng.standard_normal(thumbs.shape)}
 
@@ -114,27 +130,48 @@ def test_score_from_activations_without_filenames(tmp_path: Path) -> None:
     fx = write_brainio_fixture(tmp_path / "store", time_bins=((0, 70), (70, 170)), n_stimuli=60)
     _, table = read_stimulus_table(fx["stimuli"])
     layers = _planted_activations(fx, table)
-    order = np.random.default_rng(1).permutation(len(table))      # rows in an order of their own
-    acts = write_activations(tmp_path / "acts.h5", table["stimulus_id"].to_numpy()[order],
-                             {k: v[order] for k, v in layers.items()})
+    order = np.random.default_rng(1).permutation(len(table))  # rows in an order of their own
+    acts = write_activations(
+        tmp_path / "acts.h5", table["stimulus_id"].to_numpy()[order], {k: v[order] for k, v in layers.items()}
+    )
     no_files = tmp_path / "ids_only.csv"
     table.drop(columns=["filename"]).to_csv(no_files, index=False)  # a stimulus set without filename
     ids, back = read_activations(acts)
     np.testing.assert_array_equal(back["noise"], layers["noise"][order].astype(np.float32))
     params = json.dumps({"time_bins": "each", "overrides": {"n_splits": 3, "pls_components": 5}})
     out = tmp_path / "scores"
-    assert main(["brainscore", "score", "--activations", str(acts), "--assembly", str(fx["assembly"]),
-                 "--stimuli", str(no_files), "--out-dir", str(out), "--preset", "tiny", "--params", params,
-                 "--threads", "1"]) == 0
+    assert (
+        main(
+            [
+                "brainscore",
+                "score",
+                "--activations",
+                str(acts),
+                "--assembly",
+                str(fx["assembly"]),
+                "--stimuli",
+                str(no_files),
+                "--out-dir",
+                str(out),
+                "--preset",
+                "tiny",
+                "--params",
+                params,
+                "--threads",
+                "1",
+            ]
+        )
+        == 0
+    )
     neural = pd.read_csv(out / "neural.csv")
-    assert len(neural) == 4 and set(neural["time_bin_start"]) == {0, 70}            # a row per region and bin
+    assert len(neural) == 4 and set(neural["time_bin_start"]) == {0, 70}  # a row per region and bin
     assert not (out / "robustness.csv").exists()
     late = neural[neural["time_bin_start"] == 70]
     early = neural[neural["time_bin_start"] == 0]
     assert list(neural.columns[:4]) == ["variant", "region", "time_bin_start", "time_bin_end"]
     assert (late["layer"] == "informative").all()
-    assert (late["ceiled"] > 0.5).all()                  # the planted drive is predicted once the signal starts
-    assert (late["ceiling"] > 0.7).all() and (early["ceiling"] < 0.3).all()   # no signal planted before 70 ms
+    assert (late["ceiled"] > 0.5).all()  # the planted drive is predicted once the signal starts
+    assert (late["ceiling"] > 0.7).all() and (early["ceiling"] < 0.3).all()  # no signal planted before 70 ms
     summary = json.loads((out / "summary.json").read_text())
     assert summary["variant"] == "acts" and summary["notes"]["time_bins"].startswith("each of 2")
     assert summary["notes"]["nan_neuroids_dropped"] == 0 and summary["IT_n_bins"] == 2

@@ -19,24 +19,40 @@ BINS = ((0, 70), (70, 120), (120, 170))
 
 
 def test_tiny_dag_on_brain_score_layout(tmp_path: Path) -> None:
-    fx = write_brainio_fixture(tmp_path / "brainio", n_stimuli=80, repetitions=4, regions=REGIONS, time_bins=BINS,
-                               nan_neuroids=2)
+    fx = write_brainio_fixture(
+        tmp_path / "brainio", n_stimuli=80, repetitions=4, regions=REGIONS, time_bins=BINS, nan_neuroids=2
+    )
     work = scratch_workdir(tmp_path / "work")
-    config = {"preset": "tiny", "device": "cpu",
-              "brainscore": {"assembly": str(fx["assembly"]), "stimuli": str(fx["stimuli"]),
-                             "regions": {"V4": "V4", "IT": ["IT", "pIT", "cIT", "aIT"]}, "time_bins": [70, 170]}}
+    config = {
+        "preset": "tiny",
+        "device": "cpu",
+        "brainscore": {
+            "assembly": str(fx["assembly"]),
+            "stimuli": str(fx["stimuli"]),
+            "regions": {"V4": "V4", "IT": ["IT", "pIT", "cIT", "aIT"]},
+            "time_bins": [70, 170],
+        },
+    }
     (work / "real.yaml").write_text(yaml.safe_dump(config))
-    out = run_snakemake("--profile", str(ROOT / "workflow" / "profiles" / "default"), "--cores", "2", "brainscore",
-                        "--configfile", "real.yaml", cwd=work)
+    out = run_snakemake(
+        "--profile",
+        str(ROOT / "workflow" / "profiles" / "default"),
+        "--cores",
+        "2",
+        "brainscore",
+        "--configfile",
+        "real.yaml",
+        cwd=work,
+    )
     assert out.returncode == 0, out.stderr[-6000:]
     results = work / "results" / "brainscore"
-    assert not (work / "data" / "brainscore" / "neural").exists()       # nothing simulated: the user's data
+    assert not (work / "data" / "brainscore" / "neural").exists()  # nothing simulated: the user's data
     summary = json.loads((results / "summary.json").read_text())
     notes = summary["notes"]["assembly"]
     assert notes["time_bins"].startswith("mean of 2 of 3 bins within 70-170 ms")
     assert notes["unmapped_regions"] == {"V1": 6} and notes["nan_neuroids_dropped"] == 2
     assert notes["regions_scored"] == ["V4", "IT"]
-    assert "ceiling_statistics_skipped" in summary["notes"]                # no planted truth for a user's file
+    assert "ceiling_statistics_skipped" in summary["notes"]  # no planted truth for a user's file
     variants = pd.read_csv(results / "variants.csv")
     # four variants and the untrained control, one seed
     assert len(variants) == 5 and variants["time_bins"].str.startswith("mean of 2 of 3").all()
@@ -47,6 +63,11 @@ def test_tiny_dag_on_brain_score_layout(tmp_path: Path) -> None:
     # the claims' statistics come from the user's recordings and the classification set; the planted-ceiling
     # claims are not measured (nothing planted); no old-style findings
     stats = summary["statistics"]["0"]
-    assert {"base.pgd_accuracy", "adversarial.pgd_accuracy", "rotation_adversarial.ceiled_score.v4",
-            "trained_min.ceiled_score.it", "untrained_crossvit.ceiled_score.it"} <= set(stats)
+    assert {
+        "base.pgd_accuracy",
+        "adversarial.pgd_accuracy",
+        "rotation_adversarial.ceiled_score.v4",
+        "trained_min.ceiled_score.it",
+        "untrained_crossvit.ceiled_score.it",
+    } <= set(stats)
     assert not [k for k in stats if k.startswith("ceiling.")] and summary["findings"] == []

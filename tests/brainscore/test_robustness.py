@@ -14,8 +14,7 @@ from neuromodels.brainscore.train import train_variant
 @pytest.fixture(scope="module")
 def tiny_set():
     preset = get_preset("tiny")
-    data = world_image_dataset(preset.n_train, preset.n_test, preset.image_size, seed=0,
-                               categories=preset.categories)
+    data = world_image_dataset(preset.n_train, preset.n_test, preset.image_size, seed=0, categories=preset.categories)
     return preset, data
 
 
@@ -23,8 +22,9 @@ def _pgd(preset, data, variant: str, **overrides) -> tuple[float, float]:
     p = preset.with_overrides(overrides)
     trained = train_variant(data, variant, p, seed=0, progress=False)
     x, y = data.part("test")
-    acc = robustness_table(trained.model, x, y, p.pgd_eps_255 / 255, p.pgd_step_255 / 255, p.pgd_steps,
-                           corruptions={}).set_index("condition")["accuracy"]
+    acc = robustness_table(
+        trained.model, x, y, p.pgd_eps_255 / 255, p.pgd_step_255 / 255, p.pgd_steps, corruptions={}
+    ).set_index("condition")["accuracy"]
     return float(acc["clean"]), float(acc["pgd"])
 
 
@@ -36,7 +36,7 @@ def test_adversarial_training_is_more_robust_under_pgd(tiny_set) -> None:
     n = preset.n_test
     clean_base, pgd_base = _pgd(preset, data, "base")
     clean_adv, pgd_adv = _pgd(preset, data, "adversarial")
-    assert clean_base > 0.35 and clean_adv > 0.35          # four classes: both learned (chance 0.25)
+    assert clean_base > 0.35 and clean_adv > 0.35  # four classes: both learned (chance 0.25)
     margin = 2 * np.sqrt((pgd_adv * (1 - pgd_adv) + pgd_base * (1 - pgd_base)) / n)
     assert pgd_adv - pgd_base > margin
     _, pgd_plain = _pgd(preset, data, "adversarial", train_eps_255=0.0, train_step_255=0.0)

@@ -9,8 +9,7 @@ import pandas as pd
 import pytest
 
 from neuromodels.brainscore.data import make_assembly
-from neuromodels.brainscore.evaluate import (MetricSettings, ceiling_error_bound, pls_cross_validated,
-                                             split_half_ceiling)
+from neuromodels.brainscore.evaluate import MetricSettings, ceiling_error_bound, pls_cross_validated, split_half_ceiling
 from neuromodels.brainscore.simulate import SimulationSettings, simulate_recordings
 from neuromodels.stimuli import sample_scenes
 from neuromodels.stimuli.world import latent_matrix
@@ -39,6 +38,7 @@ def test_simulator_reads_latents_only(scenes, monkeypatch) -> None:
 
     def refuse(*args, **kwargs):
         raise AssertionError("the simulator must not run a network or render pixels")
+
     monkeypatch.setattr(torch.nn.Module, "__call__", refuse)
     monkeypatch.setattr(stimuli, "render_scenes", refuse)
     monkeypatch.setattr(stimuli.render, "render_scenes", refuse, raising=False)
@@ -59,14 +59,17 @@ def _shifted_correlation(table: pd.DataFrame, change) -> dict[str, float]:
     other = change(table.copy())
     signal, region = _signal(pd.concat([table, other], ignore_index=True))
     n = len(table)
-    return {r: float(np.median([np.corrcoef(signal[:n, j], signal[n:, j])[0, 1]
-                                for j in np.flatnonzero(region == r)])) for r in ("V4", "IT")}
+    return {
+        r: float(np.median([np.corrcoef(signal[:n, j], signal[n:, j])[0, 1] for j in np.flatnonzero(region == r)]))
+        for r in ("V4", "IT")
+    }
 
 
 def test_it_tolerates_position_more_than_v4(scenes) -> None:
     def mirror(t):
         t["x"], t["y"] = 1 - t["x"], 1 - t["y"]
         return t
+
     corr = _shifted_correlation(scenes, mirror)
     assert corr["IT"] > 0.85 and corr["V4"] < 0.8 and corr["IT"] > corr["V4"] + 0.15
 
@@ -78,6 +81,7 @@ def test_neither_region_is_rotation_invariant(scenes) -> None:
     def turn(t):
         t["rotation_deg"] = (t["rotation_deg"] + 45) % 360
         return t
+
     corr = _shifted_correlation(asymmetric.reset_index(drop=True), turn)
     assert corr["V4"] < 0.9 and corr["IT"] < 0.99 and corr["V4"] < corr["IT"]
 
@@ -94,7 +98,7 @@ def test_tuning_is_more_than_the_trained_categories(scenes) -> None:
     share = {}
     for r in ("V4", "IT"):
         y = signal[:, region == r]
-        share[r] = float((pd.DataFrame(y).groupby(labels).transform("mean").to_numpy() ** 2).sum() / (y ** 2).sum())
+        share[r] = float((pd.DataFrame(y).groupby(labels).transform("mean").to_numpy() ** 2).sum() / (y**2).sum())
     assert 0.3 < share["IT"] < 0.9 and share["V4"] < share["IT"] - 0.15
     v4 = signal[:, region == "V4"]
     full = pls_cross_validated(latents, v4, labels, settings)["raw"]
@@ -102,13 +106,12 @@ def test_tuning_is_more_than_the_trained_categories(scenes) -> None:
     it = signal[:, region == "IT"]
     residual = it - pd.DataFrame(it).groupby(labels).transform("mean").to_numpy()
     shape = scenes["shape_param"].to_numpy()[:, None] - 0.5
-    conjunction = np.concatenate([category * shape, category * shape ** 2], axis=1)
+    conjunction = np.concatenate([category * shape, category * shape**2], axis=1)
     assert pls_cross_validated(conjunction, residual, labels, settings)["raw"] > 0.3
 
 
 # ------------------------------------------------------------------ a second generator, unlike the package's
-def other_generator(n_stimuli: int, n_neuroids: int, repetitions: int, reliability: np.ndarray,
-                    seed: int):
+def other_generator(n_stimuli: int, n_neuroids: int, repetitions: int, reliability: np.ndarray, seed: int):
     """Independent of neuromodels' simulator: gamma-distributed stimulus drives (skewed, heavy-tailed) from a
     low-rank random design, Laplace trial noise scaled so the repetition mean has the given reliability,
     presentations in stimulus order."""
@@ -116,12 +119,17 @@ def other_generator(n_stimuli: int, n_neuroids: int, repetitions: int, reliabili
     design = rng.gamma(2.0, 1.0, size=(n_stimuli, 5))
     signal = np.exp(0.3 * design @ rng.standard_normal((5, n_neuroids)))
     signal = (signal - signal.mean(0)) / signal.std(0)
-    noise_var = repetitions * (1 / reliability - 1)                  # per trial; Laplace var = 2 b^2
+    noise_var = repetitions * (1 / reliability - 1)  # per trial; Laplace var = 2 b^2
     trials = [signal + rng.laplace(0, np.sqrt(noise_var / 2), size=signal.shape) for _ in range(repetitions)]
     names = np.array(list("abcd"))[np.arange(n_stimuli) % 4]
-    assembly = make_assembly(np.concatenate(trials), np.tile(np.arange(n_stimuli), repetitions),
-                             np.tile(names, repetitions), np.repeat(np.arange(repetitions), n_stimuli),
-                             [f"n{j}" for j in range(n_neuroids)], ["IT"] * n_neuroids)
+    assembly = make_assembly(
+        np.concatenate(trials),
+        np.tile(np.arange(n_stimuli), repetitions),
+        np.tile(names, repetitions),
+        np.repeat(np.arange(repetitions), n_stimuli),
+        [f"n{j}" for j in range(n_neuroids)],
+        ["IT"] * n_neuroids,
+    )
     return assembly, signal
 
 
@@ -146,8 +154,13 @@ def test_perfect_features_reach_the_ceiling_on_the_second_generator() -> None:
     assembly, signal = other_generator(120, 16, 6, reliability, seed=3)
     from neuromodels.brainscore.evaluate import NeuralBenchmark
 
-    bench = NeuralBenchmark(assembly, lambda ids: np.zeros((len(ids), 2, 2, 3), np.uint8), "IT",
-                            settings=MetricSettings(n_components=16, n_splits=5), ceiling_splits=5)
+    bench = NeuralBenchmark(
+        assembly,
+        lambda ids: np.zeros((len(ids), 2, 2, 3), np.uint8),
+        "IT",
+        settings=MetricSettings(n_components=16, n_splits=5),
+        ceiling_splits=5,
+    )
     good = bench.score_features(signal)
     shuffled = bench.score_features(signal[np.random.default_rng(0).permutation(120)])
     # the noise-free signal of a 0.8-reliable neuroid correlates sqrt(0.8) ~ 0.89 with its repetition mean: a

@@ -12,24 +12,30 @@ import torch.nn.functional as F
 from torch import nn
 
 from neuromodels.brainscore.data import world_image_dataset
-from neuromodels.brainscore.evaluate import (gaussian_blur, gaussian_noise, pgd_attack, reduce_contrast,
-                                             robustness_table)
+from neuromodels.brainscore.evaluate import gaussian_blur, gaussian_noise, pgd_attack, reduce_contrast, robustness_table
 from neuromodels.brainscore.presets import VARIANTS, get_preset, variant_flags
-from neuromodels.brainscore.train import (augment, classification_loss, fgsm_example, load_model,
-                                          random_rotation, save_model, train_variant)
+from neuromodels.brainscore.train import (
+    augment,
+    classification_loss,
+    fgsm_example,
+    load_model,
+    random_rotation,
+    save_model,
+    train_variant,
+)
 from neuromodels.core.errors import ConfigError
 
 
 def test_rotation_scheme_quarter_turns_with_equal_probability() -> None:
     g = torch.Generator().manual_seed(0)
     n = 4000
-    images = torch.arange(4.0).view(1, 1, 2, 2).repeat(n, 1, 1, 1)   # [[0, 1], [2, 3]]: each turn is unique
+    images = torch.arange(4.0).view(1, 1, 2, 2).repeat(n, 1, 1, 1)  # [[0, 1], [2, 3]]: each turn is unique
     out = random_rotation(images, g)
     turns = [torch.rot90(images[0], k, dims=(1, 2)) for k in range(4)]
     which = torch.stack([(out == t).flatten(1).all(1) for t in turns], dim=1)
-    assert which.sum(1).eq(1).all()                       # every output is exactly one of the four rotations
+    assert which.sum(1).eq(1).all()  # every output is exactly one of the four rotations
     freq = which.float().mean(0).numpy()
-    assert np.all(np.abs(freq - 0.25) < 0.03), freq       # 1/4 each (binomial sd 0.007)
+    assert np.all(np.abs(freq - 0.25) < 0.03), freq  # 1/4 each (binomial sd 0.007)
 
 
 def test_augment_keeps_shape_and_range() -> None:
@@ -107,8 +113,7 @@ def tiny_data():
 def test_train_resume_and_model_file(tiny_data, tmp_path: Path) -> None:
     preset = get_preset("tiny", {"n_train": 96, "batch_size": 32, "epochs": 2, "checkpoint_every": 1})
     ckpt = tmp_path / "ckpt.pt"
-    trained = train_variant(tiny_data, "rotation_adversarial", preset, seed=0, checkpoint_path=ckpt,
-                            progress=False)
+    trained = train_variant(tiny_data, "rotation_adversarial", preset, seed=0, checkpoint_path=ckpt, progress=False)
     assert trained.meta["steps"] == 6 and len(trained.meta["history"]) == 2
     assert "test_accuracy" in trained.meta["history"][-1]
     # a second run finds the finished checkpoint and returns the same weights without training again
@@ -140,8 +145,9 @@ def test_killed_run_resumes_to_the_same_weights(tiny_data, tmp_path: Path) -> No
 
     ckpt = tmp_path / "ckpt.pt"
     with pytest.raises(Killed):
-        train_variant(tiny_data, "adversarial", preset, seed=1, checkpoint_path=ckpt, progress=False,
-                      on_step_end=kill_at_4)
+        train_variant(
+            tiny_data, "adversarial", preset, seed=1, checkpoint_path=ckpt, progress=False, on_step_end=kill_at_4
+        )
     resumed = train_variant(tiny_data, "adversarial", preset, seed=1, checkpoint_path=ckpt, progress=False)
     assert resumed.meta["resumed_from_step"] == 4 and resumed.meta["steps"] == 6
     for (k, v), (_, w) in zip(straight.model.state_dict().items(), resumed.model.state_dict().items()):
@@ -160,6 +166,7 @@ def test_checkpoint_of_other_settings_is_not_resumed(tiny_data, tmp_path: Path) 
 def test_adam_beta2_and_warmup_reach_the_optimizer(tiny_data) -> None:
     """The preset's optimizer settings are the ones training runs: the same settings give the same weights,
     another second-moment decay or warm-up gives other weights."""
+
     def weights(**overrides):
         preset = get_preset("tiny", {"n_train": 96, "batch_size": 16, "epochs": 1, **overrides})
         model = train_variant(tiny_data, "base", preset, seed=0, progress=False).model

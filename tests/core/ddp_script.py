@@ -46,8 +46,15 @@ def main(out: str, checkpoint: str, max_steps: str) -> None:
     distributed.init_from_env()
     torch.manual_seed(0)
     model = Regressor()
-    settings = TrainSettings(epochs=EPOCHS, lr=3e-3, max_steps=int(max_steps) or None, scheduler="onecycle",
-                             checkpoint_path=checkpoint, checkpoint_every=2, progress=False)
+    settings = TrainSettings(
+        epochs=EPOCHS,
+        lr=3e-3,
+        max_steps=int(max_steps) or None,
+        scheduler="onecycle",
+        checkpoint_path=checkpoint,
+        checkpoint_every=2,
+        progress=False,
+    )
     result = Trainer(model, loss_fn, settings).fit(data, steps_per_epoch=STEPS_PER_EPOCH)
     torch_save(out, {"model": model.state_dict(), "history": result.history, "world": distributed.world_size()})
     distributed.barrier()

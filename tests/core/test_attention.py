@@ -7,7 +7,7 @@ and asserts agreement to 1e-5, over random shapes and every mask form the librar
 from __future__ import annotations
 
 import copy
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pytest
@@ -61,8 +61,14 @@ def _random_shape(seed: int) -> dict[str, int]:
     lk = int(r.integers(1, 24))
     if lk == lq:  # keep Lq != Lk: the cases where causal alignment and masks are easiest to get wrong
         lk += 3
-    return {"b": int(r.integers(1, 4)), "h": int(r.integers(1, 5)), "lq": lq, "lk": lk,
-            "e": int(r.choice([4, 8, 16, 32, 64])), "ev": int(r.choice([4, 8, 16, 32]))}
+    return {
+        "b": int(r.integers(1, 4)),
+        "h": int(r.integers(1, 5)),
+        "lq": lq,
+        "lk": lk,
+        "e": int(r.choice([4, 8, 16, 32, 64])),
+        "ev": int(r.choice([4, 8, 16, 32])),
+    }
 
 
 def _key_mask(b: int, lk: int, gen: torch.Generator) -> Tensor:
@@ -89,8 +95,9 @@ def _leaves(*shapes: tuple[int, ...], gen: torch.Generator) -> list[Tensor]:
     return [torch.randn(s, generator=gen).requires_grad_(True) for s in shapes]
 
 
-def _compare_modules(module: nn.Module, inputs: list[Tensor], call: Callable[[nn.Module], Tensor],
-                     gen: torch.Generator) -> Tensor:
+def _compare_modules(
+    module: nn.Module, inputs: list[Tensor], call: Callable[[nn.Module], Tensor], gen: torch.Generator
+) -> Tensor:
     """Run ``module`` (SDPA) and a copy on the reference backend; compare outputs, input and weight grads."""
     reference = copy.deepcopy(module)
     for sub in reference.modules():
@@ -116,8 +123,11 @@ def test_attention_matches_reference_values_and_grads(kind: str, seed: int) -> N
     gen = torch.Generator().manual_seed(100 + seed)
     q, k, v = _leaves((b, h, lq, e), (b, h, lk, e), (b, h, lk, ev), gen=gen)
     key_mask = _key_mask(b, lk, gen) if kind in ("key", "causal_key", "all") else None
-    attn_mask = _attn_mask(kind if kind.startswith("attn") else "attn3", b, h, lq, lk, gen) \
-        if kind.startswith("attn") or kind == "all" else None
+    attn_mask = (
+        _attn_mask(kind if kind.startswith("attn") else "attn3", b, h, lq, lk, gen)
+        if kind.startswith("attn") or kind == "all"
+        else None
+    )
     is_causal = kind in ("causal", "causal_key", "all")
     if key_mask is None and attn_mask is None:
         mask, causal_flag = None, is_causal  # the unmasked causal path (Lq != Lk here)
@@ -193,13 +203,17 @@ def test_multihead_attention_matches_reference(kind: str, cross: bool, seed: int
     if cross:
         inputs += _leaves((b, lk, kv_dim), gen=gen)
     key_mask = _key_mask(b, lk, gen) if kind in ("key", "causal_key", "all") else None
-    attn_mask = _attn_mask(kind if kind.startswith("attn") else "attn4", b, heads, lq, lk, gen) \
-        if kind.startswith("attn") or kind == "all" else None
+    attn_mask = (
+        _attn_mask(kind if kind.startswith("attn") else "attn4", b, heads, lq, lk, gen)
+        if kind.startswith("attn") or kind == "all"
+        else None
+    )
     is_causal = kind in ("causal", "causal_key", "all")
 
     def call(module: nn.Module) -> Tensor:
-        return module(inputs[0], inputs[1] if cross else None, key_mask=key_mask, attn_mask=attn_mask,
-                      is_causal=is_causal)
+        return module(
+            inputs[0], inputs[1] if cross else None, key_mask=key_mask, attn_mask=attn_mask, is_causal=is_causal
+        )
 
     out = _compare_modules(mha, inputs, call, gen)
     assert out.shape == (b, lq, dim)
@@ -224,9 +238,9 @@ def test_fully_masked_rows_give_zeros_and_finite_grads(backend: str) -> None:
     gen = torch.Generator().manual_seed(3)
     q, k, v = _leaves((2, 2, 5, 8), (2, 2, 6, 8), (2, 2, 6, 8), gen=gen)
     key_mask = torch.ones(2, 6, dtype=torch.bool)
-    key_mask[1] = False                       # sample 1: every key is padding
+    key_mask[1] = False  # sample 1: every key is padding
     attn_mask = torch.ones(5, 6, dtype=torch.bool)
-    attn_mask[2] = False                      # query 2 attends to nothing in any sample
+    attn_mask[2] = False  # query 2 attends to nothing in any sample
     mask = combine_masks(2, 5, 6, key_mask, attn_mask)
     out = attention(q, k, v, mask=mask, backend=backend)
     assert torch.isfinite(out).all()
@@ -270,8 +284,9 @@ def test_padded_keys_never_change_real_outputs(backend: str) -> None:
     memory = torch.randn(b, n_mem, memory_dim, generator=gen)
     memory_g = torch.where(memory_mask[..., None], memory, -1e3 * torch.randn(b, n_mem, memory_dim, generator=gen))
     cross = MultiHeadAttention(dim, 4, kv_dim=memory_dim, backend=backend).eval()
-    torch.testing.assert_close(cross(x, memory, key_mask=memory_mask), cross(x, memory_g, key_mask=memory_mask),
-                               atol=1e-6, rtol=0)
+    torch.testing.assert_close(
+        cross(x, memory, key_mask=memory_mask), cross(x, memory_g, key_mask=memory_mask), atol=1e-6, rtol=0
+    )
     dec = TransformerDecoderLayer(dim, 4, memory_dim=memory_dim, backend=backend).eval()
     out = dec(x, memory, key_mask=key_mask, memory_key_mask=memory_mask)
     out_g = dec(garbage, memory_g, key_mask=key_mask, memory_key_mask=memory_mask)
@@ -298,8 +313,7 @@ def test_decoder_layer_matches_reference_copy(memory_dim: int | None) -> None:
     gen = torch.Generator().manual_seed(7)
     x, memory = _leaves((2, 6, 24), (2, 10, memory_dim or 24), gen=gen)
     key_mask, memory_mask = _key_mask(2, 6, gen), _key_mask(2, 10, gen)
-    _compare_modules(layer, [x, memory],
-                     lambda m: m(x, memory, key_mask=key_mask, memory_key_mask=memory_mask), gen)
+    _compare_modules(layer, [x, memory], lambda m: m(x, memory, key_mask=key_mask, memory_key_mask=memory_mask), gen)
 
 
 def test_cls_cross_attention_matches_reference_copy() -> None:
@@ -312,7 +326,7 @@ def test_cls_cross_attention_matches_reference_copy() -> None:
 
 def test_default_backend_switch_reaches_modules_built_with_none(reference_calls: list) -> None:
     torch.manual_seed(0)
-    layer = TransformerDecoderLayer(16, 2, memory_dim=12).eval()   # backend=None everywhere
+    layer = TransformerDecoderLayer(16, 2, memory_dim=12).eval()  # backend=None everywhere
     gen = torch.Generator().manual_seed(9)
     x, memory = torch.randn(2, 5, 16, generator=gen), torch.randn(2, 7, 12, generator=gen)
     out_sdpa = layer(x, memory)

@@ -46,17 +46,46 @@ def _check_variant(entry: dict, length: int, batch: int, heads: int, head_dim: i
 
 def test_tiny_cli_run_writes_valid_json(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "bench" / "attention.json"
-    args = _parse(["attention", "--lengths", "64,128", "--batch", "1", "--heads", "2", "--head-dim", "16",
-                   "--device", "cpu", "--repeats", "1", "--threads", "1", "--out", str(out)])
+    args = _parse(
+        [
+            "attention",
+            "--lengths",
+            "64,128",
+            "--batch",
+            "1",
+            "--heads",
+            "2",
+            "--head-dim",
+            "16",
+            "--device",
+            "cpu",
+            "--repeats",
+            "1",
+            "--threads",
+            "1",
+            "--out",
+            str(out),
+        ]
+    )
     assert args.lengths == [[64, 128]]
     args.func(args)
     assert "goal at L=2048: not evaluated" in capsys.readouterr().out
     result = read_json(out)  # valid JSON, written where asked
     assert [p.name for p in out.parent.iterdir()] == ["attention.json"]  # no temporary file left
     assert result["benchmark"] == "attention"
-    assert result["settings"] == {"lengths": [64, 128], "batch": 1, "heads": 2, "head_dim": 16,
-                                  "dtype": "float32", "device": "cpu", "repeats": 1, "warmup": 1,
-                                  "max_reference_length": None, "threads": 1, "seed": 0}
+    assert result["settings"] == {
+        "lengths": [64, 128],
+        "batch": 1,
+        "heads": 2,
+        "head_dim": 16,
+        "dtype": "float32",
+        "device": "cpu",
+        "repeats": 1,
+        "warmup": 1,
+        "max_reference_length": None,
+        "threads": 1,
+        "seed": 0,
+    }
     env = result["environment"]
     assert env["torch"] == torch.__version__ and env["torch_threads"] == 1 and env["device"] == "cpu"
     assert {"timing", "memory", "flops", "ratios", "ours", "reference"} <= set(result["method"])
@@ -75,8 +104,17 @@ def test_tiny_cli_run_writes_valid_json(tmp_path: Path, capsys: pytest.CaptureFi
 
 
 def test_max_reference_length_skips_the_reference_above_it() -> None:
-    result = run(lengths=(16, 32), batch=1, heads=1, head_dim=8, device="cpu", repeats=2, warmup=0,
-                 max_reference_length=16, threads=1)
+    result = run(
+        lengths=(16, 32),
+        batch=1,
+        heads=1,
+        head_dim=8,
+        device="cpu",
+        repeats=2,
+        warmup=0,
+        max_reference_length=16,
+        threads=1,
+    )
     short, long = result["results"]
     assert short["reference"] is not None and short["time_ratio"] > 0
     assert long["reference"] is None and long["time_ratio"] is None and long["memory_ratio"] is None
@@ -89,10 +127,10 @@ def test_memory_probe_sees_the_score_matrix() -> None:
     and softmax weights); the fused path must hold far less than one."""
     kwargs = {"length": 512, "batch": 1, "heads": 8, "head_dim": 32, "dtype": "fp32"}
     score_bytes = 8 * 512 * 512 * 4  # 8 MiB
-    ref = run_in_subprocess("neuromodels.core.bench_attention:memory_probe", {"variant": "reference", **kwargs},
-                            threads=1)
-    ours = run_in_subprocess("neuromodels.core.bench_attention:memory_probe", {"variant": "ours", **kwargs},
-                             threads=1)
+    ref = run_in_subprocess(
+        "neuromodels.core.bench_attention:memory_probe", {"variant": "reference", **kwargs}, threads=1
+    )
+    ours = run_in_subprocess("neuromodels.core.bench_attention:memory_probe", {"variant": "ours", **kwargs}, threads=1)
     assert ref["method"] == ours["method"] == "VmHWM reset"
     assert ref["peak_bytes"] >= 2 * score_bytes
     assert ours["peak_bytes"] < score_bytes / 2
@@ -124,8 +162,7 @@ def test_timers_count_calls_and_interleave() -> None:
     assert len(calls) == 5 and timing.repeats == 3 and len(timing.times_s) == 3
     assert timing.min_s <= timing.median_s <= timing.max_s
     calls.clear()
-    timings = time_interleaved({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")},
-                               repeats=3, warmup=1)
+    timings = time_interleaved({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, repeats=3, warmup=1)
     assert calls == ["a", "b"] + ["a", "b"] * 3  # warm-ups, then turns
     assert set(timings) == {"a", "b"} and all(len(t.times_s) == 3 for t in timings.values())
     with pytest.raises(ValueError):
@@ -134,8 +171,7 @@ def test_timers_count_calls_and_interleave() -> None:
 
 def test_goal_block_reads_the_numbers() -> None:
     def rows(speedup: float, memory_ratio: float) -> list[dict]:
-        return [{"length": 2048, "reference": {"time_s": 1.0}, "time_ratio": speedup,
-                 "memory_ratio": memory_ratio}]
+        return [{"length": 2048, "reference": {"time_s": 1.0}, "time_ratio": speedup, "memory_ratio": memory_ratio}]
 
     cpu = torch.device("cpu")
     assert bench_attention._goal_block(rows(3.5, 0.1), cpu)["met"] is True
@@ -159,8 +195,9 @@ def test_helpers() -> None:
 
 @pytest.mark.gpu
 def test_tiny_cuda_run_reports_allocator_peaks_and_tflops(cuda_device: torch.device, tmp_path: Path) -> None:
-    result = run(lengths=(128, 256), batch=1, heads=2, head_dim=64, device=cuda_device, repeats=2,
-                 out_path=tmp_path / "a.json")
+    result = run(
+        lengths=(128, 256), batch=1, heads=2, head_dim=64, device=cuda_device, repeats=2, out_path=tmp_path / "a.json"
+    )
     assert result["settings"]["dtype"] == "bfloat16"
     assert result["environment"]["device_name"] == torch.cuda.get_device_name(cuda_device)
     assert "max_memory_allocated" in result["method"]["memory"]

@@ -8,16 +8,35 @@ import numpy as np
 import pytest
 import yaml
 
-from neuromodels.core.claims import (FAMILIES, Claim, claims_table, evaluate, load_registry, markdown_table,
-                                     replace_block, status_of, t_interval)
+from neuromodels.core.claims import (
+    FAMILIES,
+    Claim,
+    claims_table,
+    evaluate,
+    load_registry,
+    markdown_table,
+    replace_block,
+    status_of,
+    t_interval,
+)
 from neuromodels.core.errors import DataError
 from neuromodels.core.findings import Summary, read_summary, write_summary
 
 
 def claim(**kw) -> Claim:
-    base = dict(family="gaze", id="c", claim="OAT beats the walk", source="paper, Table 1",
-                statistic="Sequence Score difference", value="oat.ss", direction="above", margin=0.02,
-                margin_why="resolution", control="walk", control_value="walk.ss")
+    base = dict(
+        family="gaze",
+        id="c",
+        claim="OAT beats the walk",
+        source="paper, Table 1",
+        statistic="Sequence Score difference",
+        value="oat.ss",
+        direction="above",
+        margin=0.02,
+        margin_why="resolution",
+        control="walk",
+        control_value="walk.ss",
+    )
     base.update(kw)
     return Claim(**base)
 
@@ -39,11 +58,17 @@ def test_t_interval_matches_the_textbook_formula():
     assert math.isnan(t_interval([0.5])[1]) and math.isnan(t_interval([])[0])
 
 
-@pytest.mark.parametrize("low, high, direction, expected", [
-    (0.03, 0.10, "above", "reproduced"), (-0.1, 0.01, "above", "not reproduced"),
-    (0.0, 0.05, "above", "inconclusive"), (-0.2, -0.05, "below", "reproduced"),
-    (0.03, 0.2, "below", "not reproduced"), (float("nan"), float("nan"), "above", "inconclusive"),
-])
+@pytest.mark.parametrize(
+    "low, high, direction, expected",
+    [
+        (0.03, 0.10, "above", "reproduced"),
+        (-0.1, 0.01, "above", "not reproduced"),
+        (0.0, 0.05, "above", "inconclusive"),
+        (-0.2, -0.05, "below", "reproduced"),
+        (0.03, 0.2, "below", "not reproduced"),
+        (float("nan"), float("nan"), "above", "inconclusive"),
+    ],
+)
 def test_status_follows_the_interval_and_the_margin(low, high, direction, expected):
     margin = 0.02 if direction == "above" else 0.02
     assert status_of(low, high, margin, direction) == expected
@@ -83,9 +108,10 @@ def test_lower_is_better_metrics_and_non_comparative_claims():
 
 
 def test_undefined_statistics_are_not_numbers_and_are_explained():
-    s = summary_with({0: {"oat.ss": 0.5, "walk.ss": 0.4}, 1: {"oat.ss": None, "walk.ss": 0.4},
-                      2: {"oat.ss": 0.6, "walk.ss": 0.4}},
-                     undefined={1: {"oat.ss": "every method within 2 SE of chance"}})
+    s = summary_with(
+        {0: {"oat.ss": 0.5, "walk.ss": 0.4}, 1: {"oat.ss": None, "walk.ss": 0.4}, 2: {"oat.ss": 0.6, "walk.ss": 0.4}},
+        undefined={1: {"oat.ss": "every method within 2 SE of chance"}},
+    )
     row, seeds = evaluate(claim(), s)
     assert row["n_seeds"] == 2 and seeds[1]["difference"] is None
     assert "seed 1 undefined (oat.ss: every method within 2 SE of chance)" in row["detail"]
@@ -110,8 +136,9 @@ def test_summary_round_trip_keeps_statistics_per_seed(tmp_path):
     data = read_summary(tmp_path / "summary.json")
     assert data["seeds"] == [0, 1] and data["statistics"]["0"] == {"a": 0.25, "b": None}
     assert data["undefined"] == {"0": {"b": "both slopes under the floor"}} and data["notes"] == {"dropped": 2}
-    table, seeds = claims_table([data], families=["gaze"],
-                                registries={"gaze": [claim(value="a", control=None, control_value=None)]})
+    table, seeds = claims_table(
+        [data], families=["gaze"], registries={"gaze": [claim(value="a", control=None, control_value=None)]}
+    )
     assert table.loc[0, "n_seeds"] == 2 and list(seeds["seed"]) == [0, 1]
 
 
@@ -121,15 +148,31 @@ def write_registry(tmp_path, claims) -> str:
     return str(path)
 
 
-GOOD = {"id": "a", "claim": "x", "source": "p", "statistic": "s", "value": "v", "direction": "above",
-        "margin": 0.1, "margin_why": "w", "control": "c", "control_value": "cv"}
+GOOD = {
+    "id": "a",
+    "claim": "x",
+    "source": "p",
+    "statistic": "s",
+    "value": "v",
+    "direction": "above",
+    "margin": 0.1,
+    "margin_why": "w",
+    "control": "c",
+    "control_value": "cv",
+}
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"margin": None}, "missing margin"), ({"colour": "red"}, "unknown key"), ({"direction": "up"}, "direction"),
-    ({"control_value": None}, "control needs its statistic"), ({"margin": "big"}, "not a number"),
-    ({"difference": "ratio"}, "difference must be"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"margin": None}, "missing margin"),
+        ({"colour": "red"}, "unknown key"),
+        ({"direction": "up"}, "direction"),
+        ({"control_value": None}, "control needs its statistic"),
+        ({"margin": "big"}, "not a number"),
+        ({"difference": "ratio"}, "difference must be"),
+    ],
+)
 def test_registry_refuses_what_cannot_be_evaluated(tmp_path, change, message):
     path = write_registry(tmp_path, [{**GOOD, **change}])
     with pytest.raises(DataError, match=message):
@@ -153,8 +196,11 @@ def test_every_family_registry_loads_with_sources_and_reasons(family):
 
 
 def test_readme_block_is_replaced_between_the_markers():
-    table, _ = claims_table([summary_with({k: {"oat.ss": 0.5, "walk.ss": 0.4 - 0.01 * k} for k in range(3)})],
-                            families=["gaze"], registries={"gaze": [claim()]})
+    table, _ = claims_table(
+        [summary_with({k: {"oat.ss": 0.5, "walk.ss": 0.4 - 0.01 * k} for k in range(3)})],
+        families=["gaze"],
+        registries={"gaze": [claim()]},
+    )
     block = markdown_table(table, commit="abc1234", date="2026-12-06")
     assert "abc1234" in block and "| gaze | OAT beats the walk | walk |" in block and "reproduced" in block
     text = "intro\n<!-- findings:start -->\nold\n<!-- findings:end -->\nrest\n"

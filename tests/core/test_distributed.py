@@ -29,10 +29,10 @@ def _run(out: Path, checkpoint: Path, max_steps: int = 0, procs: int = 1) -> Non
     if procs == 1:
         cmd = [sys.executable, str(SCRIPT)]
     else:
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={procs}",
-               str(SCRIPT)]
-    done = subprocess.run([*cmd, str(out), str(checkpoint), str(max_steps)], env=env, capture_output=True,
-                          text=True, timeout=300)
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={procs}", str(SCRIPT)]
+    done = subprocess.run(
+        [*cmd, str(out), str(checkpoint), str(max_steps)], env=env, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-3000:]
 
 

@@ -50,8 +50,9 @@ def test_state_dicts_and_checkpoints_load_safely_with_rng_state(tmp_path):
     save_checkpoint(tmp_path / "ckpt.pt", model, opt, step=7, extra={"fingerprint": "f", "shape": (3, 2)})
     expected = torch.rand(3)  # the draw right after the checkpoint was written
     fresh = torch.nn.Linear(3, 2)
-    state = load_checkpoint(tmp_path / "ckpt.pt", fresh, torch.optim.AdamW(fresh.parameters(), lr=1e-3),
-                            fingerprint="f")
+    state = load_checkpoint(
+        tmp_path / "ckpt.pt", fresh, torch.optim.AdamW(fresh.parameters(), lr=1e-3), fingerprint="f"
+    )
     assert state["step"] == 7 and torch.equal(fresh.weight, model.weight)
     assert torch.equal(torch.rand(3), expected)  # the RNG state came back through the weights-only load
     torch_save(tmp_path / "plain.pt", {"config": {"widths": [8, 16]}, "state_dict": model.state_dict()})

@@ -22,7 +22,8 @@ def _problem():
 def _data(x, y, bs=16):
     def data(epoch: int):
         order = torch.randperm(len(x), generator=torch.Generator().manual_seed(1000 + epoch))
-        return [(x[order[i:i + bs]], y[order[i:i + bs]]) for i in range(0, len(x), bs)]
+        return [(x[order[i : i + bs]], y[order[i : i + bs]]) for i in range(0, len(x), bs)]
+
     return data
 
 
@@ -43,9 +44,15 @@ def _train(ckpt=None, kill_at=None, epochs=6, scheduler="onecycle", lr=1e-2, shi
         if kill_at is not None and step == kill_at:
             raise KeyboardInterrupt  # a kill right after a checkpoint was written
 
-    trainer = Trainer(model, _loss, TrainSettings(epochs=epochs, lr=lr, scheduler=scheduler,
-                                                  checkpoint_path=ckpt, checkpoint_every=1, progress=False),
-                      on_step_end=on_step_end, run_identity=identity)
+    trainer = Trainer(
+        model,
+        _loss,
+        TrainSettings(
+            epochs=epochs, lr=lr, scheduler=scheduler, checkpoint_path=ckpt, checkpoint_every=1, progress=False
+        ),
+        on_step_end=on_step_end,
+        run_identity=identity,
+    )
     result = trainer.fit(_data(x, y))
     return model, result
 
@@ -77,8 +84,7 @@ def test_resume_after_kill_gives_identical_weights(tmp_path, kill_at):
     assert result.history == ref_result.history
 
 
-@pytest.mark.parametrize("change", [dict(lr=3e-3), dict(epochs=8), dict(shift=0.5),
-                                    dict(identity={"loss": "another"})])
+@pytest.mark.parametrize("change", [dict(lr=3e-3), dict(epochs=8), dict(shift=0.5), dict(identity={"loss": "another"})])
 def test_a_checkpoint_of_other_settings_is_not_resumed(tmp_path, caplog, change):
     """A checkpoint left by a killed run with other settings (say another preset) or on other data would mix
     two runs: the trainer starts afresh instead, ends as an uninterrupted run with the new settings, and says
@@ -135,8 +141,11 @@ def test_frozen_parameters_stay_frozen():
         p.requires_grad_(False)
     frozen = model[0].weight.detach().clone()
     x, y, _ = _problem()
-    Trainer(model, lambda m, b: nn.functional.mse_loss(m(b[0]), b[1]),
-            TrainSettings(epochs=2, lr=1e-2, weight_decay=0.1, progress=False)).fit(_data(x, y))
+    Trainer(
+        model,
+        lambda m, b: nn.functional.mse_loss(m(b[0]), b[1]),
+        TrainSettings(epochs=2, lr=1e-2, weight_decay=0.1, progress=False),
+    ).fit(_data(x, y))
     assert torch.equal(model[0].weight, frozen)
 
 
@@ -144,24 +153,27 @@ def test_non_finite_loss_stops_with_clear_error():
     model = nn.Linear(D, 1)
     x, y, _ = _problem()
     with pytest.raises(FloatingPointError, match="loss is nan at step 0"):
-        Trainer(model, lambda m, b: m(b[0]).sum() * float("nan"),
-                TrainSettings(progress=False)).fit(_data(x, y))
+        Trainer(model, lambda m, b: m(b[0]).sum() * float("nan"), TrainSettings(progress=False)).fit(_data(x, y))
 
 
 def test_early_stop_from_epoch_hook():
     model = nn.Linear(D, 1)
     x, y, _ = _problem()
-    result = Trainer(model, lambda m, b: nn.functional.mse_loss(m(b[0]), b[1]),
-                     TrainSettings(epochs=10, progress=False),
-                     on_epoch_end=lambda m, e: {"val": float(e), "stop": e == 2}).fit(_data(x, y))
+    result = Trainer(
+        model,
+        lambda m, b: nn.functional.mse_loss(m(b[0]), b[1]),
+        TrainSettings(epochs=10, progress=False),
+        on_epoch_end=lambda m, e: {"val": float(e), "stop": e == 2},
+    ).fit(_data(x, y))
     assert result.epochs == 3 and [h["val"] for h in result.history] == [0.0, 1.0, 2.0]
 
 
 def test_max_steps_limits_training():
     model = nn.Linear(D, 1)
     x, y, _ = _problem()
-    result = Trainer(model, lambda m, b: nn.functional.mse_loss(m(b[0]), b[1]),
-                     TrainSettings(epochs=5, max_steps=8, progress=False)).fit(_data(x, y))
+    result = Trainer(
+        model, lambda m, b: nn.functional.mse_loss(m(b[0]), b[1]), TrainSettings(epochs=5, max_steps=8, progress=False)
+    ).fit(_data(x, y))
     assert result.steps == 8
 
 
@@ -201,7 +213,9 @@ def test_batch_helpers():
 def test_onecycle_survives_very_short_runs(steps):
     x, y, _ = _problem()
     model = nn.Linear(D, 1)
-    result = Trainer(model, lambda m, b: nn.functional.mse_loss(m(b[0]), b[1]),
-                     TrainSettings(epochs=1, max_steps=steps, scheduler="onecycle", warmup_fraction=0.05,
-                                   progress=False)).fit(_data(x, y))
+    result = Trainer(
+        model,
+        lambda m, b: nn.functional.mse_loss(m(b[0]), b[1]),
+        TrainSettings(epochs=1, max_steps=steps, scheduler="onecycle", warmup_fraction=0.05, progress=False),
+    ).fit(_data(x, y))
     assert result.steps == steps

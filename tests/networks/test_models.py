@@ -11,9 +11,19 @@ import torch.nn.functional as F
 
 from neuromodels.core.activations import extract_activations
 from neuromodels.core.errors import DataError
-from neuromodels.networks import (Augmentation, CaptionEncoder, VisionTransformer, build_vocab, color_jitter,
-                                  prepare_images, random_grayscale, random_resized_crop, read_embeddings,
-                                  simclr_loss, write_embeddings)
+from neuromodels.networks import (
+    Augmentation,
+    CaptionEncoder,
+    VisionTransformer,
+    build_vocab,
+    color_jitter,
+    prepare_images,
+    random_grayscale,
+    random_resized_crop,
+    read_embeddings,
+    simclr_loss,
+    write_embeddings,
+)
 
 
 def test_vit_output_shape_and_named_layers():
@@ -45,10 +55,10 @@ def test_caption_encoder_padding_does_not_change_the_embedding():
     text = CaptionEncoder(build_vocab(captions), dim=32, depth=2, num_heads=4, embed_dim=16).eval()
     tokens, mask = text.tokenize(captions)
     assert tokens.shape[0] == 2 and mask.dtype == torch.bool
-    assert tokens[0, 0] == 2 and bool(mask[:, 0].all())          # <cls> first
+    assert tokens[0, 0] == 2 and bool(mask[:, 0].all())  # <cls> first
     assert int(mask[0].sum()) == 1 + 6 and int(mask[1].sum()) == 1 + 12
     together = text(tokens, mask)
-    alone = text(*text.tokenize(captions[:1]))                   # no padding at all
+    alone = text(*text.tokenize(captions[:1]))  # no padding at all
     torch.testing.assert_close(together[:1], alone, rtol=1e-5, atol=1e-5)
     # word order matters (learned positions), unknown words map to <unk>
     swapped = text(*text.tokenize(["left the on disc red a"]))
@@ -92,12 +102,12 @@ def test_augmentations_are_deterministic_and_keep_their_promises():
     assert not torch.allclose(a, c)
     assert a.shape == images.shape and float(a.min()) >= 0.0 and float(a.max()) <= 1.0
     # a full-area, square crop without flips is the identity
-    same = random_resized_crop(images, torch.Generator().manual_seed(0), scale=(1.0, 1.0), ratio=(1.0, 1.0),
-                               flip_p=0.0)
+    same = random_resized_crop(images, torch.Generator().manual_seed(0), scale=(1.0, 1.0), ratio=(1.0, 1.0), flip_p=0.0)
     torch.testing.assert_close(same, images, rtol=1e-5, atol=1e-5)
     # a flip of the full image mirrors it
-    flipped = random_resized_crop(images, torch.Generator().manual_seed(0), scale=(1.0, 1.0), ratio=(1.0, 1.0),
-                                  flip_p=1.0)
+    flipped = random_resized_crop(
+        images, torch.Generator().manual_seed(0), scale=(1.0, 1.0), ratio=(1.0, 1.0), flip_p=1.0
+    )
     torch.testing.assert_close(flipped, images.flip(-1), rtol=1e-5, atol=1e-5)
     # grey images: equal channels; colour jitter keeps grey pixels grey (hue turns about the grey axis)
     grey = random_grayscale(images, torch.Generator().manual_seed(0), p=1.0)

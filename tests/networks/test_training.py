@@ -8,9 +8,19 @@ import torch
 import torch.nn.functional as F
 
 from neuromodels.core.errors import ConfigError
-from neuromodels.networks import (Augmentation, ImageEncoder, VisionTransformer, embed_images, embed_texts,
-                                  fit_encoder, image_layer_features, load_encoder, random_init_copy,
-                                  retrieval_accuracy, text_layer_features)
+from neuromodels.networks import (
+    Augmentation,
+    ImageEncoder,
+    VisionTransformer,
+    embed_images,
+    embed_texts,
+    fit_encoder,
+    image_layer_features,
+    load_encoder,
+    random_init_copy,
+    retrieval_accuracy,
+    text_layer_features,
+)
 from neuromodels.networks.train import retrieval_chance
 
 FAST = dict(batch_size=32, val_fraction=0.0)
@@ -19,15 +29,15 @@ FAST = dict(batch_size=32, val_fraction=0.0)
 @pytest.fixture(scope="module")
 def clip_bundle(train_world) -> ImageEncoder:
     images, captions = train_world
-    return fit_encoder(images, captions, "clip", "tiny", seed=0, progress=False,
-                       overrides=dict(FAST, epochs=16, lr=1e-3))
+    return fit_encoder(
+        images, captions, "clip", "tiny", seed=0, progress=False, overrides=dict(FAST, epochs=16, lr=1e-3)
+    )
 
 
 @pytest.fixture(scope="module")
 def simclr_bundle(train_world) -> ImageEncoder:
     images, _ = train_world
-    return fit_encoder(images[:256], None, "simclr", "tiny", seed=0, progress=False,
-                       overrides=dict(FAST, epochs=6))
+    return fit_encoder(images[:256], None, "simclr", "tiny", seed=0, progress=False, overrides=dict(FAST, epochs=6))
 
 
 def _retrieval(bundle, images, captions) -> tuple[float, float]:
@@ -40,8 +50,7 @@ def test_clip_retrieves_matched_caption_image_pairs_far_above_chance(clip_bundle
     images, captions = test_world  # new scenes, never trained on
     chance = retrieval_chance(len(captions), captions)
     caption_to_image, image_to_caption = _retrieval(clip_bundle, images, captions)
-    assert caption_to_image > 4 * chance and image_to_caption > 4 * chance, \
-        (caption_to_image, image_to_caption, chance)
+    assert caption_to_image > 4 * chance and image_to_caption > 4 * chance, (caption_to_image, image_to_caption, chance)
     control = random_init_copy(clip_bundle, seed=5)
     assert max(_retrieval(control, images, captions)) < min(caption_to_image, image_to_caption)
     history = clip_bundle.meta["history"]
@@ -101,14 +110,13 @@ def test_random_init_copy_has_the_architecture_but_not_the_weights(clip_bundle, 
     np.testing.assert_array_equal(embed_images(copy, images), embed_images(again, images))  # seeded
     assert not np.allclose(embed_images(copy, images), embed_images(other, images))
     assert not np.allclose(embed_images(copy, images), embed_images(clip_bundle, images))
-    np.testing.assert_array_equal(embed_images(path, images, random_init=True, seed=1),
-                                  embed_images(copy, images))
+    np.testing.assert_array_equal(embed_images(path, images, random_init=True, seed=1), embed_images(copy, images))
 
 
 def test_layer_features_by_name(clip_bundle, test_world):
     images, captions = test_world
     feats = image_layer_features(clip_bundle, images)
-    dim, embed = clip_bundle.vision.dim, clip_bundle.vision.embed_dim
+    dim = clip_bundle.vision.dim
     assert list(feats) == clip_bundle.vision.layer_names
     assert all(v.shape == (len(images), dim) for k, v in feats.items() if k != "head")
     np.testing.assert_allclose(feats["head"], embed_images(clip_bundle, images), rtol=1e-5, atol=1e-6)

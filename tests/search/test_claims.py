@@ -16,9 +16,15 @@ from neuromodels.cli import main
 from neuromodels.core.claims import load_registry
 from neuromodels.core.findings import read_summary
 from neuromodels.core.runtime import seed_everything
-from neuromodels.search.evaluate import (MIN_SLOPE_MS_PER_ITEM, analyze, condition_slopes, index_table,
-                                         mean_index, slope_resolution)
 from neuromodels.search.data import read_human_slopes, write_trials
+from neuromodels.search.evaluate import (
+    MIN_SLOPE_MS_PER_ITEM,
+    analyze,
+    condition_slopes,
+    index_table,
+    mean_index,
+    slope_resolution,
+)
 from neuromodels.search.experiments import EXPERIMENTS, make_trials
 from neuromodels.search.models import VGGBackbone
 from neuromodels.search.presets import DIETS, get_preset
@@ -63,7 +69,7 @@ def test_slope_floor_and_degenerate_indices() -> None:
     """Both slopes at most the floor: the index is undefined, not +1 or -1; the floor is one fixation in one
     display at the largest set size (or 1 ms/item)."""
     assert slope_resolution([1, 4, 8, 12], 6) == pytest.approx(252.359 / 6 * 5.75 / 68.75)  # 3.5 ms/item
-    assert slope_resolution([3, 6, 9], 3) == pytest.approx(252.359 / 3 * 3 / 18)             # 14.0
+    assert slope_resolution([3, 6, 9], 3) == pytest.approx(252.359 / 3 * 3 / 18)  # 14.0
     human = read_human_slopes()
     rows = []
     for exp in ("orientation_heterogeneous", "t_vs_l"):
@@ -73,8 +79,15 @@ def test_slope_floor_and_degenerate_indices() -> None:
                 for t in range(6):
                     # one extra fixation in one display at the largest set size, in the hard condition only
                     extra = cond.name in ("target_minus20", "l_among_t") and n == e.set_sizes[-1] and t == 0
-                    rows.append({"model": "m", "experiment": exp, "condition": cond.name, "set_size": n,
-                                 "fixations": 1.0 + extra})
+                    rows.append(
+                        {
+                            "model": "m",
+                            "experiment": exp,
+                            "condition": cond.name,
+                            "set_size": n,
+                            "fixations": 1.0 + extra,
+                        }
+                    )
     table = index_table(condition_slopes(pd.DataFrame(rows)), human).set_index("experiment")
     assert not table["index_defined"].any() and table["index"].isna().all()
     assert table.loc["orientation_heterogeneous", "slope_hard"] == pytest.approx(3.5, abs=0.05)  # the 3.5 vs 0
@@ -154,8 +167,26 @@ def test_cli_runs_the_untrained_control_with_its_seed(tmp_path: Path) -> None:
     assert main(["search", "stimuli", "--out-dir", str(trials), "--params", params, *tiny]) == 0
     out = {s: tmp_path / f"untrained_{s}.csv" for s in ("0", "0b", "7")}
     for key, path in out.items():
-        assert main(["search", "run", "--model", "untrained_backbone", "--trials", str(trials), "--diet",
-                     "upright", "--out", str(path), "--seed", key.rstrip("b"), *tiny]) == 0
+        assert (
+            main(
+                [
+                    "search",
+                    "run",
+                    "--model",
+                    "untrained_backbone",
+                    "--trials",
+                    str(trials),
+                    "--diet",
+                    "upright",
+                    "--out",
+                    str(path),
+                    "--seed",
+                    key.rstrip("b"),
+                    *tiny,
+                ]
+            )
+            == 0
+        )
     tables = {k: pd.read_csv(p) for k, p in out.items()}
     assert (tables["0"]["model"] == "untrained_backbone").all() and (tables["7"]["seed"] == 7).all()
     assert tables["0"]["sequence"].tolist() == tables["0b"]["sequence"].tolist()

@@ -13,18 +13,24 @@ import pytest
 from neuromodels.cli import main
 from neuromodels.core.errors import DataError
 from neuromodels.search.data import read_human_slopes
-from neuromodels.search.evaluate import (asymmetry_index, condition_slopes, fit_slope, index_table,
-                                         reaction_time_ms, slope_correlation)
+from neuromodels.search.evaluate import (
+    asymmetry_index,
+    condition_slopes,
+    fit_slope,
+    index_table,
+    reaction_time_ms,
+    slope_correlation,
+)
 
 
 def test_rt_and_index_formulas_by_hand() -> None:
     assert reaction_time_ms(0) == pytest.approx(376.271)
     assert reaction_time_ms(3) == pytest.approx(3 * 252.359 + 376.271)
     assert asymmetry_index(7.6, 0.8) == pytest.approx(6.8 / 8.4)  # the human curvature index, 0.81
-    assert asymmetry_index(2.0, 6.0) == pytest.approx(-0.5)        # reversed asymmetry: negative
-    assert asymmetry_index(5.0, -3.0) == pytest.approx(1.0)        # negative slopes clipped at 0
-    assert np.isnan(asymmetry_index(-1.0, -2.0))                    # two flat lines: undefined, not 0
-    assert np.isnan(asymmetry_index(3.5, 0.0, floor=3.5))           # both at most the floor: undefined, not +1
+    assert asymmetry_index(2.0, 6.0) == pytest.approx(-0.5)  # reversed asymmetry: negative
+    assert asymmetry_index(5.0, -3.0) == pytest.approx(1.0)  # negative slopes clipped at 0
+    assert np.isnan(asymmetry_index(-1.0, -2.0))  # two flat lines: undefined, not 0
+    assert np.isnan(asymmetry_index(3.5, 0.0, floor=3.5))  # both at most the floor: undefined, not +1
     assert asymmetry_index(3.6, 0.0, floor=3.5) == pytest.approx(1.0)
     assert fit_slope([1, 6, 12], [400, 500, 620]) == pytest.approx(np.polyfit([1, 6, 12], [400, 500, 620], 1)[0])
     with pytest.raises(DataError):
@@ -54,8 +60,15 @@ def test_planted_slopes_are_recovered() -> None:
     for cond, per_item in planted.items():
         for n in (8, 16, 32):
             for _ in range(3):
-                rows.append({"model": "m", "experiment": "curvature", "condition": cond, "set_size": n,
-                             "fixations": 1 + per_item * n})
+                rows.append(
+                    {
+                        "model": "m",
+                        "experiment": "curvature",
+                        "condition": cond,
+                        "set_size": n,
+                        "fixations": 1 + per_item * n,
+                    }
+                )
     slopes = condition_slopes(pd.DataFrame(rows))
     got = slopes.set_index("condition")["slope_ms_per_item"]
     assert got["line_among_curves"] == pytest.approx(0.4 * 252.359)
@@ -72,9 +85,14 @@ def test_the_harder_condition_is_the_published_one() -> None:
     distractors 71.1 (a vertical 23.7), a line among curves 7.6 and left-right lighting 23.9."""
     table = index_table(read_human_slopes().assign(model="humans"), read_human_slopes())
     hard = dict(zip(table["experiment"], table["hard_condition"]))
-    assert hard == {"curvature": "line_among_curves", "lighting": "left_right",
-                    "intersection": "cross_among_noncross", "t_vs_l": "l_among_t",
-                    "orientation_homogeneous": "target_0", "orientation_heterogeneous": "target_minus20"}
+    assert hard == {
+        "curvature": "line_among_curves",
+        "lighting": "left_right",
+        "intersection": "cross_among_noncross",
+        "t_vs_l": "l_among_t",
+        "orientation_homogeneous": "target_0",
+        "orientation_heterogeneous": "target_minus20",
+    }
     by = read_human_slopes().set_index(["experiment", "condition"])["slope_ms_per_item"]
     assert by[("intersection", "cross_among_noncross")] == 96.0
     assert by[("orientation_homogeneous", "target_minus20")] == 2.4
@@ -92,13 +110,37 @@ def test_bad_human_table_is_one_error(tmp_path: Path) -> None:
 
 def test_cli_bad_input_is_one_line(tmp_path: Path, capsys) -> None:
     (tmp_path / "trials.csv").write_text("trial_id,experiment\n0,curvature\n")
-    code = main(["search", "run", "--model", "pixel", "--trials", str(tmp_path), "--out",
-                 str(tmp_path / "out.csv"), "--preset", "tiny", "--threads", "1"])
+    code = main(
+        [
+            "search",
+            "run",
+            "--model",
+            "pixel",
+            "--trials",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "out.csv"),
+            "--preset",
+            "tiny",
+            "--threads",
+            "1",
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1
     assert "trials.csv" in err and "missing columns" in err
-    code = main(["search", "stimuli", "--out-dir", str(tmp_path / "s"), "--preset", "tiny", "--params",
-                 json.dumps({"px_per_deg": -1})])
+    code = main(
+        [
+            "search",
+            "stimuli",
+            "--out-dir",
+            str(tmp_path / "s"),
+            "--preset",
+            "tiny",
+            "--params",
+            json.dumps({"px_per_deg": -1}),
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and "px_per_deg" in err
 
@@ -112,12 +154,44 @@ def test_cli_runs_several_models_in_one_call_as_one_call_each(tmp_path: Path, ca
     for model, out in zip(("chance", "pixel"), alone):
         assert main(["search", "run", "--model", model, "--trials", str(trials), "--out", str(out), *tiny]) == 0
     together = [tmp_path / f"{m}_together.csv" for m in ("chance", "pixel")]
-    assert main(["search", "run", "--model", "chance", "pixel", "--trials", str(trials), "--backbone", "none",
-                 "--diet", "none", "none", "--out", *map(str, together), *tiny]) == 0
+    assert (
+        main(
+            [
+                "search",
+                "run",
+                "--model",
+                "chance",
+                "pixel",
+                "--trials",
+                str(trials),
+                "--backbone",
+                "none",
+                "--diet",
+                "none",
+                "none",
+                "--out",
+                *map(str, together),
+                *tiny,
+            ]
+        )
+        == 0
+    )
     for a, b in zip(alone, together):
         assert a.read_bytes() == b.read_bytes()
     capsys.readouterr()
-    code = main(["search", "run", "--model", "chance", "pixel", "--trials", str(trials), "--out",
-                 str(tmp_path / "one.csv"), *tiny])
+    code = main(
+        [
+            "search",
+            "run",
+            "--model",
+            "chance",
+            "pixel",
+            "--trials",
+            str(trials),
+            "--out",
+            str(tmp_path / "one.csv"),
+            *tiny,
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and "--out" in err

@@ -15,8 +15,9 @@ from neuromodels.core.errors import ConfigError, DataError
 from neuromodels.search.data import read_trials, write_trials
 from neuromodels.search.experiments import EXPERIMENTS, make_trial, make_trials
 
-CASES = [(e.name, c.name, s) for e in EXPERIMENTS.values() for c in e.conditions
-         for s in (e.set_sizes[0], e.set_sizes[-1])]
+CASES = [
+    (e.name, c.name, s) for e in EXPERIMENTS.values() for c in e.conditions for s in (e.set_sizes[0], e.set_sizes[-1])
+]
 
 
 @pytest.mark.parametrize("experiment,condition,set_size", CASES)

@@ -11,9 +11,17 @@ import torch.nn.functional as F
 from torch import nn
 
 from neuromodels.core.errors import ConfigError
-from neuromodels.search.models import (EccentricityPool, EccentricitySettings, EccNet, VGGBackbone,
-                                       chance_fixations, naive_eccentricity_pool, pixel_priority, pool_sizes,
-                                       run_search)
+from neuromodels.search.models import (
+    EccentricityPool,
+    EccentricitySettings,
+    EccNet,
+    VGGBackbone,
+    chance_fixations,
+    naive_eccentricity_pool,
+    pixel_priority,
+    pool_sizes,
+    run_search,
+)
 
 S = EccentricitySettings()
 
@@ -39,8 +47,7 @@ def direct_pool(x: torch.Tensor, fix_xy: tuple[float, float], slope: float, ppd:
     return out
 
 
-@pytest.mark.parametrize("slope,ppd,fix", [(0.16, 4.0, (3.0, 5.0)), (0.32, 2.0, (20.0, 9.0)),
-                                           (0.07, 8.0, (31.0, 0.0))])
+@pytest.mark.parametrize("slope,ppd,fix", [(0.16, 4.0, (3.0, 5.0)), (0.32, 2.0, (20.0, 9.0)), (0.07, 8.0, (31.0, 0.0))])
 def test_eccentricity_pooling_matches_direct_computation(slope: float, ppd: float, fix) -> None:
     torch.manual_seed(0)
     x = torch.randn(1, 3, 16, 32, dtype=torch.float64)
@@ -81,8 +88,7 @@ def square_display(rng: np.random.Generator, n: int, size: int = 64, side: int =
     while len(boxes) < n:
         x, y = rng.integers(1, size - side - 1, size=2)
         box = np.array([x, y, x + side, y + side])
-        if all(box[2] + 2 <= b[0] or b[2] + 2 <= box[0] or box[3] + 2 <= b[1] or b[3] + 2 <= box[1]
-               for b in boxes):
+        if all(box[2] + 2 <= b[0] or b[2] + 2 <= box[0] or box[3] + 2 <= b[1] or b[3] + 2 <= box[1] for b in boxes):
             boxes.append(box)
     boxes = np.array(boxes)
     target = int(rng.integers(n))
@@ -136,8 +142,9 @@ class OwnBackbone(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.blocks = nn.ModuleList([nn.Sequential(nn.Conv2d(3 if i == 0 else 4, 4, 3, padding=1), nn.ReLU())
-                                     for i in range(5)])
+        self.blocks = nn.ModuleList(
+            [nn.Sequential(nn.Conv2d(3 if i == 0 else 4, 4, 3, padding=1), nn.ReLU()) for i in range(5)]
+        )
 
 
 def test_eccnet_runs_on_a_users_backbone_and_ours() -> None:
@@ -191,6 +198,6 @@ def test_recrop_features_follow_the_fixation_not_the_display_border() -> None:
         with torch.no_grad():
             feats_a, feats_b = model.display_features(a, fa), model.display_features(b, fb)
         for layer, x, y in zip(model.layers, feats_a, feats_b):
-            k = 16 // 2 ** layer
-            same = torch.allclose(x[..., :x.shape[2] - k, :x.shape[3] - k], y[..., k:, k:], atol=1e-5)
+            k = 16 // 2**layer
+            same = torch.allclose(x[..., : x.shape[2] - k, : x.shape[3] - k], y[..., k:, k:], atol=1e-5)
             assert same == equal, (recrop, layer)

@@ -10,15 +10,20 @@ import torch
 
 from neuromodels.search.evaluate import agreement_table, correlation_interval
 from neuromodels.search.experiments import DARK_BACKGROUND, DOG_KERNELS, make_trial, make_trials
-from neuromodels.search.models import (SearchResult, difference_of_gaussians, eccnet_fixation_count, grid_cells,
-                                       run_search)
+from neuromodels.search.models import (
+    SearchResult,
+    difference_of_gaussians,
+    eccnet_fixation_count,
+    grid_cells,
+    run_search,
+)
 
 
 def test_difference_of_gaussians_keeps_a_flat_map_and_sharpens_a_peak() -> None:
     flat = torch.full((1, 40, 40), 0.3)
     assert torch.allclose(difference_of_gaussians(flat, DOG_KERNELS["curvature"], 6.0), flat, atol=1e-5)
     yy, xx = torch.meshgrid(torch.arange(40.0), torch.arange(40.0), indexing="ij")
-    blob = torch.exp(-((yy - 20) ** 2 + (xx - 20) ** 2) / (2 * 6.0 ** 2))[None]
+    blob = torch.exp(-((yy - 20) ** 2 + (xx - 20) ** 2) / (2 * 6.0**2))[None]
     out = difference_of_gaussians(blob, DOG_KERNELS["lighting"], 6.0)
     # the centre stays the maximum and rises above its surround more than before
     assert int(out[0].argmax()) == int(blob[0].argmax())
@@ -50,35 +55,47 @@ def test_grid_search_lands_on_empty_cells_and_counts_an_unfinished_trial_as_eccn
 
 def test_published_stimuli() -> None:
     # four orientations of the T among Ls: the targets' images differ across displays
-    targets = {make_trial("t_vs_l", "t_among_l", 3, seed, px_per_deg=8, published=True).target_image.tobytes()
-               for seed in range(12)}
+    targets = {
+        make_trial("t_vs_l", "t_among_l", 3, seed, px_per_deg=8, published=True).target_image.tobytes()
+        for seed in range(12)
+    }
     assert len(targets) == 4
-    assert len({make_trial("t_vs_l", "t_among_l", 3, seed, px_per_deg=8).target_image.tobytes()
-                for seed in range(6)}) == 1
+    assert (
+        len({make_trial("t_vs_l", "t_among_l", 3, seed, px_per_deg=8).target_image.tobytes() for seed in range(6)}) == 1
+    )
     # the lighting discs on the dark background
     lit = make_trial("lighting", "top_down", 1, 0, px_per_deg=8, published=True)
     assert abs(int(lit.image[0, 0, 0]) - round(255 * DARK_BACKGROUND)) <= 1
     # heterogeneous distractors include the other target's angle (a -20 deg bar among the vertical's)
     names = set()
     for seed in range(20):
-        names |= set(make_trial("orientation_heterogeneous", "target_0", 12, seed, px_per_deg=8,
-                                published=True).categories)
+        names |= set(
+            make_trial("orientation_heterogeneous", "target_0", 12, seed, px_per_deg=8, published=True).categories
+        )
     assert "bar_-20" in names and {"bar_0"} <= names
     # the non-cross keeps its junctions: its strokes touch (one connected figure), the cross's cross
     nc = make_trial("intersection", "noncross_among_cross", 1, 0, px_per_deg=10, published=True)
     assert nc.categories[0].startswith("non-cross")
     # the paper's counts per experiment
-    displays = make_trials(["intersection", "lighting"], 2, 0, px_per_deg=4, published=True,
-                           n_trials_by_experiment={"intersection": 3})
+    displays = make_trials(
+        ["intersection", "lighting"], 2, 0, px_per_deg=4, published=True, n_trials_by_experiment={"intersection": 3}
+    )
     per = pd.Series([d.extra["experiment"] for d in displays]).value_counts()
     assert per["intersection"] == 2 * 3 * 3 and per["lighting"] == 2 * 3 * 2
 
 
 def test_agreement_counts_the_human_sign_and_gives_the_correlation_interval() -> None:
-    human = pd.DataFrame({"experiment": ["a", "a", "b", "b", "c", "c"], "condition": ["x", "y"] * 3,
-                          "slope_ms_per_item": [1.0, 10.0, 2.0, 20.0, 5.0, 40.0], "source": "t"})
+    human = pd.DataFrame(
+        {
+            "experiment": ["a", "a", "b", "b", "c", "c"],
+            "condition": ["x", "y"] * 3,
+            "slope_ms_per_item": [1.0, 10.0, 2.0, 20.0, 5.0, 40.0],
+            "source": "t",
+        }
+    )
     slopes = human.rename(columns={"slope_ms_per_item": "h"}).assign(
-        seed=0, model="m", slope_ms_per_item=[2.0, 12.0, 30.0, 3.0, 6.0, 50.0], resolution_ms_per_item=0.5)
+        seed=0, model="m", slope_ms_per_item=[2.0, 12.0, 30.0, 3.0, 6.0, 50.0], resolution_ms_per_item=0.5
+    )
     indices = pd.DataFrame({"seed": 0, "model": "m", "experiment": ["a", "b", "c"], "index": [0.7, -0.8, np.nan]})
     table = agreement_table(indices, slopes, human)
     row = table.iloc[0]

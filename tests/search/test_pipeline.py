@@ -47,23 +47,48 @@ def _run_all(tmp_path: Path) -> Path:
         pairs += [("eccnet", d) for d in DIETS[1:]]
         outs = [str(root / f"{m}_{d}.csv") for m, d in pairs]
         backbones = ["none" if d == "none" else str(root / f"{d}.pt") for _, d in pairs]
-        run("run", "--model", *(m for m, _ in pairs), "--diet", *(d for _, d in pairs), "--backbone", *backbones,
-            "--trials", str(trials), "--out", *outs, "--seed", seed)
+        run(
+            "run",
+            "--model",
+            *(m for m, _ in pairs),
+            "--diet",
+            *(d for _, d in pairs),
+            "--backbone",
+            *backbones,
+            "--trials",
+            str(trials),
+            "--out",
+            *outs,
+            "--seed",
+            seed,
+        )
         runs += outs
-    run("analyze", "--runs", *runs, "--trials", str(tmp_path / "seed0" / "trials"), "--out-dir",
-        str(tmp_path / "out"))
+    run("analyze", "--runs", *runs, "--trials", str(tmp_path / "seed0" / "trials"), "--out-dir", str(tmp_path / "out"))
     return tmp_path / "out"
 
 
 @pytest.mark.slow
 def test_tiny_pipeline_outputs(tiny_run: Path) -> None:
     out = tiny_run
-    for name in ("slopes.csv", "indices.csv", "diets.csv", "rt_vs_set_size.png", "indices.png", "fixations.png",
-                 "diets.png"):
+    for name in (
+        "slopes.csv",
+        "indices.csv",
+        "diets.csv",
+        "rt_vs_set_size.png",
+        "indices.png",
+        "fixations.png",
+        "diets.png",
+    ):
         assert (out / name).stat().st_size > 0, name
     indices = pd.read_csv(out / "indices.csv")
-    assert set(indices["experiment"]) == {"curvature", "lighting", "intersection", "t_vs_l",
-                                          "orientation_homogeneous", "orientation_heterogeneous"}
+    assert set(indices["experiment"]) == {
+        "curvature",
+        "lighting",
+        "intersection",
+        "t_vs_l",
+        "orientation_homogeneous",
+        "orientation_heterogeneous",
+    }
     assert set(indices["seed"]) == set(SEEDS)
     assert indices["index"].dropna().between(-1, 1).all()
     assert set(pd.read_csv(out / "diets.csv")["diet"]) == set(DIETS)
@@ -82,5 +107,6 @@ def test_tiny_summary_measures_every_claim_for_every_seed(tiny_run: Path) -> Non
         assert abs(stats["chance.mean_index"]) < 0.05
     # the seeds reach the backbones and the displays: eccNET's numbers differ between seeds
     a, b = (summary["statistics"][str(s)] for s in SEEDS)
-    assert [a[k] for k in sorted(a) if k.startswith("eccnet.index.")] != \
-        [b[k] for k in sorted(b) if k.startswith("eccnet.index.")]
+    assert [a[k] for k in sorted(a) if k.startswith("eccnet.index.")] != [
+        b[k] for k in sorted(b) if k.startswith("eccnet.index.")
+    ]

@@ -50,13 +50,26 @@ def _torchvision_vgg16_state(seed: int = 0) -> dict:
     """Random weights in torchvision's VGG16 state_dict layout (features.N, classifier.N), built by hand."""
     g = torch.Generator().manual_seed(seed)
     state, c_in = {}, 3
-    widths = {0: 64, 2: 64, 5: 128, 7: 128, 10: 256, 12: 256, 14: 256, 17: 512, 19: 512, 21: 512, 24: 512,
-              26: 512, 28: 512}
+    widths = {
+        0: 64,
+        2: 64,
+        5: 128,
+        7: 128,
+        10: 256,
+        12: 256,
+        14: 256,
+        17: 512,
+        19: 512,
+        21: 512,
+        24: 512,
+        26: 512,
+        28: 512,
+    }
     for n, width in widths.items():
         state[f"features.{n}.weight"] = torch.randn(width, c_in, 3, 3, generator=g) * 0.05
         state[f"features.{n}.bias"] = torch.randn(width, generator=g) * 0.05
         c_in = width
-    for i, (o, k) in {0: (4096, 25088), 3: (4096, 4096), 6: (1000, 4096)}.items():
+    for i, (o, _k) in {0: (4096, 25088), 3: (4096, 4096), 6: (1000, 4096)}.items():
         state[f"classifier.{i}.weight"] = torch.zeros(o, 1)  # shapes do not matter: the classifier is not used
         state[f"classifier.{i}.bias"] = torch.zeros(o)
     return state
@@ -79,17 +92,21 @@ def test_vgg16_weights_in_torchvision_layout_round_trip(tmp_path: Path) -> None:
     # normalisation applied by the backbone)
     x = torch.rand(1, 3, 32, 32)
     h = (x - torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)) / torch.tensor([0.229, 0.224, 0.225]).view(
-        1, 3, 1, 1)
+        1, 3, 1, 1
+    )
     for n in (0, 2):
         h = torch.relu(F.conv2d(h, state[f"features.{n}.weight"], state[f"features.{n}.bias"], padding=1))
     assert torch.allclose(model.blocks[0](model.normalise(x)), h, atol=1e-5)
 
 
-@pytest.mark.parametrize("change,message", [
-    ("extra", "unexpected keys \\(first: features.31.weight"),
-    ("missing", "keys missing \\(first: features.28.bias"),
-    ("shape", "features.0.weight has shape"),
-])
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        ("extra", "unexpected keys \\(first: features.31.weight"),
+        ("missing", "keys missing \\(first: features.28.bias"),
+        ("shape", "features.0.weight has shape"),
+    ],
+)
 def test_vgg16_layout_refuses_extra_missing_or_misshapen_keys(tmp_path: Path, change: str, message: str) -> None:
     state = _torchvision_vgg16_state()
     if change == "extra":

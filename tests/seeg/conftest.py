@@ -21,12 +21,20 @@ SHAPES, COLOURS = ["circle", "square", "triangle", "star"], ["red", "green", "bl
 def toy_scenes() -> tuple[pd.DataFrame, np.ndarray]:
     """48 scenes of a four-attribute world with captions, and the latents that drive vision electrodes."""
     sizes, places = ["small", "large"], ["left", "right"]
-    rows = [{"stimulus_id": i, "caption": f"a {si} {co} {sh} on the {pl}", "category": sh, "colour": co,
-             "shape": SHAPES.index(sh), "size": sizes.index(si), "x": places.index(pl)}
-            for i, (sh, co, si, pl) in enumerate(itertools.product(SHAPES, COLOURS, sizes, places))]
+    rows = [
+        {
+            "stimulus_id": i,
+            "caption": f"a {si} {co} {sh} on the {pl}",
+            "category": sh,
+            "colour": co,
+            "shape": SHAPES.index(sh),
+            "size": sizes.index(si),
+            "x": places.index(pl),
+        }
+        for i, (sh, co, si, pl) in enumerate(itertools.product(SHAPES, COLOURS, sizes, places))
+    ]
     table = pd.DataFrame(rows)
-    latents = np.c_[np.eye(4)[table["shape"]], np.eye(3)[table["colour"].map(COLOURS.index)], table["size"],
-                    table["x"]]
+    latents = np.c_[np.eye(4)[table["shape"]], np.eye(3)[table["colour"].map(COLOURS.index)], table["size"], table["x"]]
     return table, latents
 
 
@@ -46,17 +54,26 @@ def second_generator(scenes: pd.DataFrame, latents: np.ndarray):
         said = word_table["text"].tolist() + [first.get(k, "") for k in range(len(cuts))]
         counts = np.array([[content_words(t).count(w) for w in words] for t in said], float)
         said_words = [{canonical_word(x) for x in content_words(t)} for t in said]
-        match = np.array([float(canonical_word(by_id.loc[s, "category"]) in w and by_id.loc[s, "colour"] in w)
-                          for s, w in zip(shown, said_words)])
-        return {"vision": image_code[[rows[s] for s in shown]], "language": counts ** 2, "multimodal": match,
-                "is_cut": np.r_[np.zeros(len(word_table), bool), np.ones(len(cuts), bool)]}
+        match = np.array(
+            [
+                float(canonical_word(by_id.loc[s, "category"]) in w and by_id.loc[s, "colour"] in w)
+                for s, w in zip(shown, said_words)
+            ]
+        )
+        return {
+            "vision": image_code[[rows[s] for s in shown]],
+            "language": counts**2,
+            "multimodal": match,
+            "is_cut": np.r_[np.zeros(len(word_table), bool), np.ones(len(cuts), bool)],
+        }
 
     drives.__name__ = "second_generator"
     return drives
 
 
-SETTINGS = SimulationSettings(n_subjects=1, shafts_per_subject=6, contacts_per_shaft=5, target_contacts=3,
-                              duration=240.0, n_movies=2)
+SETTINGS = SimulationSettings(
+    n_subjects=1, shafts_per_subject=6, contacts_per_shaft=5, target_contacts=3, duration=240.0, n_movies=2
+)
 
 
 @pytest.fixture(scope="session")
@@ -73,6 +90,5 @@ def second_dataset(tmp_path_factory):
     """The same layout with the truth planted by the tests' second generator."""
     root = tmp_path_factory.mktemp("seeg2") / "rec"
     scenes, latents = toy_scenes()
-    truth = simulate_dataset(root, scenes, latents, SETTINGS, seed=1,
-                             drive_model=second_generator(scenes, latents))
+    truth = simulate_dataset(root, scenes, latents, SETTINGS, seed=1, drive_model=second_generator(scenes, latents))
     return root, truth, scenes, latents

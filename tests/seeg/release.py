@@ -29,9 +29,17 @@ def _movie(gen: np.random.Generator, duration: float) -> tuple[pd.DataFrame, pd.
     while t < duration - 4:
         n = int(gen.integers(3, 7))
         for k in range(n):
-            rows.append({"text": WORDS[int(gen.integers(len(WORDS)))], "start": round(t, 3),
-                         "end": round(t + 0.25, 3), "is_onset": int(k == 0), "is_offset": int(k == n - 1),
-                         "pos": "NN", "sentence_idx": sentence})
+            rows.append(
+                {
+                    "text": WORDS[int(gen.integers(len(WORDS)))],
+                    "start": round(t, 3),
+                    "end": round(t + 0.25, 3),
+                    "is_onset": int(k == 0),
+                    "is_offset": int(k == n - 1),
+                    "pos": "NN",
+                    "sentence_idx": sentence,
+                }
+            )
             t += float(gen.uniform(0.3, 0.5))
         sentence += 1
         t += float(gen.uniform(0.5, 1.5))
@@ -60,9 +68,12 @@ def write_release(root: Path, frames: Path, n_subjects: int = 2, duration: float
         (root / "localization" / f"sub_{s}").mkdir(parents=True)
         region = ["ctx-lh-superiortemporal"] * 5 + ["ctx-lh-lateraloccipital"] * 5
         pd.DataFrame({"ID": range(len(labels)), "Electrode": released[:-1], "DesikanKilliany": region}).to_csv(
-            root / "localization" / f"sub_{s}" / "depth-wm.csv", index=False)
-        coords += [{"Subject": f"sub_{s}", "Electrode": x, "X": -50.0 + i, "Y": -20.0 - 3 * i, "Z": 5.0}
-                   for i, x in enumerate(labels)]
+            root / "localization" / f"sub_{s}" / "depth-wm.csv", index=False
+        )
+        coords += [
+            {"Subject": f"sub_{s}", "Electrode": x, "X": -50.0 + i, "Y": -20.0 - 3 * i, "Z": 5.0}
+            for i, x in enumerate(labels)
+        ]
         lead_in = float(gen.uniform(2, 4))
         n = int((lead_in + duration + 2) * SFREQ)
         t = np.arange(n) / SFREQ
@@ -73,8 +84,7 @@ def write_release(root: Path, frames: Path, n_subjects: int = 2, duration: float
             sel = slice(int((on + 0.1) * SFREQ), int((on + 0.4) * SFREQ))
             envelope[responsive, sel] += 1.5
         carrier = gen.standard_normal((len(labels), n))
-        data = (20 * envelope * carrier + 5 * np.sin(2 * np.pi * 60 * t)
-                + 3 * gen.standard_normal((len(labels), n)))
+        data = 20 * envelope * carrier + 5 * np.sin(2 * np.pi * 60 * t) + 3 * gen.standard_normal((len(labels), n))
         data[labels.index(corrupted[f"sub_{s}"][0])] *= 50  # a corrupted channel: loud
         data = np.vstack([data, (np.sin(2 * np.pi * t) > 0) * 1000.0])  # the DC trigger channel
         (root / "all_subject_data").mkdir(exist_ok=True)
@@ -84,12 +94,19 @@ def write_release(root: Path, frames: Path, n_subjects: int = 2, duration: float
                 group.create_dataset(f"electrode_{i}", data=row, chunks=(4096,))
         (root / "subject_timings").mkdir(exist_ok=True)
         trig = np.arange(0.0, duration, 5.0)
-        pd.DataFrame({"type": "trigger", "movie_time": trig, "start": trig, "end": trig + 0.01,
-                      "index": np.round((lead_in + trig) * SFREQ).astype(int)}).to_csv(
-            root / "subject_timings" / f"sub_{s}_trial000_timings.csv", index=False)
+        pd.DataFrame(
+            {
+                "type": "trigger",
+                "movie_time": trig,
+                "start": trig,
+                "end": trig + 0.01,
+                "index": np.round((lead_in + trig) * SFREQ).astype(int),
+            }
+        ).to_csv(root / "subject_timings" / f"sub_{s}_trial000_timings.csv", index=False)
         (root / "subject_metadata").mkdir(exist_ok=True)
         (root / "subject_metadata" / f"sub_{s}_trial000_metadata.json").write_text(
-            json.dumps({"title": "Fantastic Mr. Fox", "filename": movie, "duration": duration}))
+            json.dumps({"title": "Fantastic Mr. Fox", "filename": movie, "duration": duration})
+        )
     (root / "corrupted_elec.json").write_text(json.dumps(corrupted))
     pd.DataFrame(coords).to_csv(root / "localization" / "elec_coords_full.csv", index=False)
     # frames: one image per scene cut, grabbed from the movie (here random pictures), keyed by movie time
@@ -100,5 +117,11 @@ def write_release(root: Path, frames: Path, n_subjects: int = 2, duration: float
         Image.fromarray(gen.integers(0, 255, (48, 64, 3), dtype=np.uint8)).save(frames / name)
         rows.append({"stimulus_id": 1000 + k, "filename": name, "movie": movie, "time": time})
     pd.DataFrame(rows).to_csv(frames / "stimuli.csv", index=False)
-    return {"movie": movie, "words": words, "cuts": cuts, "labels": labels, "corrupted": corrupted,
-            "responsive": [labels[i] for i in responsive]}
+    return {
+        "movie": movie,
+        "words": words,
+        "cuts": cuts,
+        "labels": labels,
+        "corrupted": corrupted,
+        "responsive": [labels[i] for i in responsive],
+    }

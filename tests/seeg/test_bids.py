@@ -19,10 +19,14 @@ def _write_brainvision(stem, data_uv, sfreq, names):
         "Brain Vision Data Exchange Header File Version 1.0\n\n[Common Infos]\nCodepage=UTF-8\n"
         f"DataFile={stem.name}.eeg\nMarkerFile={stem.name}.vmrk\nDataFormat=BINARY\nDataOrientation=MULTIPLEXED\n"
         f"NumberOfChannels={len(names)}\nSamplingInterval={1e6 / sfreq}\n\n[Binary Infos]\n"
-        f"BinaryFormat=IEEE_FLOAT_32\n\n[Channel Infos]\n{channels}\n", encoding="utf-8")
+        f"BinaryFormat=IEEE_FLOAT_32\n\n[Channel Infos]\n{channels}\n",
+        encoding="utf-8",
+    )
     stem.with_suffix(".vmrk").write_text(
         "Brain Vision Data Exchange Marker File, Version 1.0\n\n[Common Infos]\nCodepage=UTF-8\n"
-        f"DataFile={stem.name}.eeg\n\n[Marker Infos]\nMk1=New Segment,,1,1,0\n", encoding="utf-8")
+        f"DataFile={stem.name}.eeg\n\n[Marker Infos]\nMk1=New Segment,,1,1,0\n",
+        encoding="utf-8",
+    )
 
 
 def test_bids_ieeg_round_trip(tmp_path):
@@ -36,8 +40,14 @@ def test_bids_ieeg_round_trip(tmp_path):
         warnings.simplefilter("ignore")
         raw.set_montage(mne.channels.make_dig_montage(ch_pos=pos, coord_frame="mni_tal"))
     path = mne_bids.BIDSPath(subject="01", task="movie", root=tmp_path / "bids", datatype="ieeg")
-    mne_bids.write_raw_bids(raw, path, events=np.array([[100, 0, 1], [400, 0, 2]]),
-                            event_id={"word": 1, "cut": 2}, overwrite=True, verbose="error")
+    mne_bids.write_raw_bids(
+        raw,
+        path,
+        events=np.array([[100, 0, 1], [400, 0, 2]]),
+        event_id={"word": 1, "cut": 2},
+        overwrite=True,
+        verbose="error",
+    )
     back, events = read_bids_ieeg(tmp_path / "bids", "01", "movie")
     assert back.ch_names == names and set(back.get_channel_types()) == {"seeg"}
     np.testing.assert_allclose(back.get_data() * 1e6, data, rtol=1e-5)

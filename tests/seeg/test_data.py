@@ -25,20 +25,26 @@ def test_round_trip(small_dataset):
     np.testing.assert_allclose(raw.get_data()[0], first * 1e-6, rtol=1e-6)
     pos = raw.get_montage().get_positions()
     assert pos["coord_frame"] == "mni_tal"
-    np.testing.assert_allclose(pos["ch_pos"][truth["Electrode"][0]] * 1000,
-                               truth.loc[0, ["MNI_x", "MNI_y", "MNI_z"]].to_numpy(float), atol=1e-6)
+    np.testing.assert_allclose(
+        pos["ch_pos"][truth["Electrode"][0]] * 1000,
+        truth.loc[0, ["MNI_x", "MNI_y", "MNI_z"]].to_numpy(float),
+        atol=1e-6,
+    )
     assert trial.localization["Region"].tolist() == truth["Region"].tolist()
     # Events mapped through the triggers land where the simulator put them (lead-in and clock drift), within the
     # one sample to which the trigger indices are rounded.
     triggers = pd.read_csv(root / "subject_timings" / "sub_1_trial000_timings.csv")
     slope, intercept = np.polyfit(triggers["movie_time"], triggers["index"] / raw.info["sfreq"], 1)
-    np.testing.assert_allclose(trial.words["onset"], intercept + slope * trial.words["start"],
-                               atol=1.0 / raw.info["sfreq"])
+    np.testing.assert_allclose(
+        trial.words["onset"], intercept + slope * trial.words["start"], atol=1.0 / raw.info["sfreq"]
+    )
     # ids are read as the text that names them
     assert set(trial.scene_cuts["stimulus_id"]) <= set(scenes["stimulus_id"].astype(str))
     # the words table's text is the word; the utterance is rebuilt from the sentence starts
-    assert (trial.words.groupby("sentence")["utterance"].first().str.split().map(len)
-            == trial.words.groupby("sentence").size()).all()
+    assert (
+        trial.words.groupby("sentence")["utterance"].first().str.split().map(len)
+        == trial.words.groupby("sentence").size()
+    ).all()
     assert split_label("LTP12") == ("LTP", 12)
     assert split_label("F3cId10") == ("F3cId", 10)
 
@@ -73,7 +79,7 @@ def test_triggers_out_of_range(small_dataset, tmp_path):
     root = _copy(small_dataset[0], tmp_path)
     path = root / "subject_timings" / "sub_1_trial000_timings.csv"
     triggers = pd.read_csv(path)
-    triggers.loc[len(triggers) - 1, "index"] = 10 ** 9
+    triggers.loc[len(triggers) - 1, "index"] = 10**9
     triggers.to_csv(path, index=False)
     with pytest.raises(DataError, match=r"timings.csv: 1 trigger\(s\) outside the recording"):
         read_trial(root, 1, 0)

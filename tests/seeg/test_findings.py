@@ -15,8 +15,16 @@ from neuromodels.seeg.evaluate import combine_summaries, measure_statistics
 from neuromodels.seeg.ladder import detection_scores, ladder
 from neuromodels.seeg.ridge import pearson_r
 
-MODALITIES = {"simclr": "vision", "simclr-random": "vision", "minilm": "language", "minilm-random": "language",
-              "clip": "multimodal", "clip-random": "multimodal", "slip": "multimodal", "slip-random": "multimodal"}
+MODALITIES = {
+    "simclr": "vision",
+    "simclr-random": "vision",
+    "minilm": "language",
+    "minilm-random": "language",
+    "clip": "multimodal",
+    "clip-random": "multimodal",
+    "slip": "multimodal",
+    "slip-random": "multimodal",
+}
 
 
 def _electrodes(truth=("vision", "vision", "language", "multimodal", "multimodal", "noise"), called=None):
@@ -54,8 +62,12 @@ def test_statistics_of_each_model_and_its_controls():
     assert stats["minilm.beats_random_init.driven"] == 0.0
     assert stats["clip.beats_random_init.driven"] == pytest.approx(0.2)
     assert stats["multimodal_detection.precision"] == 1.0 and stats["multimodal_detection.recall"] == 1.0
-    assert s.notes["driven_electrodes"]["simclr"] == {"electrodes": 2, "of": "planted vision/semantic_vision "
-                                                      "electrodes", "semantic": 0, "low_level": 2}
+    assert s.notes["driven_electrodes"]["simclr"] == {
+        "electrodes": 2,
+        "of": "planted vision/semantic_vision electrodes",
+        "semantic": 0,
+        "low_level": 2,
+    }
     assert not s.findings
 
 
@@ -94,8 +106,12 @@ def test_split_statistics_undefined_without_those_electrodes_or_on_real_recordin
     s = Summary("seeg")
     el, det = _electrodes()  # no semantic electrode planted
     measure_statistics(s, 0, el, MODALITIES, det)
-    for name in ("simclr.mean_r.semantic", "simclr_random_init.mean_r.semantic",
-                 "simclr.abs_diff_random_init.semantic", "minilm.beats_random_init.semantic"):
+    for name in (
+        "simclr.mean_r.semantic",
+        "simclr_random_init.mean_r.semantic",
+        "simclr.abs_diff_random_init.semantic",
+        "minilm.beats_random_init.semantic",
+    ):
         assert s.statistics["0"][name] is None and "no planted semantic" in s.undefined["0"][name]
     assert s.statistics["0"]["simclr.abs_diff_random_init.low_level"] == pytest.approx(0.1)
     measure_statistics(s, 1, el.drop(columns="truth"), MODALITIES, None)
@@ -178,8 +194,9 @@ def test_shuffled_offset_is_seeded_and_far_from_the_events_own_neighbours():
     offsets = [shuffled_offset(900, seed, "language") for seed in range(20)]
     assert all(300 <= o <= 600 for o in offsets) and len(set(offsets)) > 5
     assert shuffled_offset(900, 3, "language") == shuffled_offset(900, 3, "language")
-    assert shuffled_offset(900, 3, "vision") != shuffled_offset(900, 3, "language") or \
-        shuffled_offset(900, 4, "vision") != shuffled_offset(900, 4, "language")
+    assert shuffled_offset(900, 3, "vision") != shuffled_offset(900, 3, "language") or shuffled_offset(
+        900, 4, "vision"
+    ) != shuffled_offset(900, 4, "language")
     x = np.arange(12).reshape(6, 2)
     shifted = shift_events(x, 2)
     assert (shifted[2] == x[0]).all() and (np.sort(shifted, 0) == x).all()
@@ -195,13 +212,21 @@ def test_shuffled_time_breaks_the_pairing_and_keeps_each_feature():
     n = len(feats)
     weights = gen.standard_normal((6, n_el * n_bins))
     Y = (feats @ weights + 1.5 * gen.standard_normal((n, n_el * n_bins))).astype(np.float32)
-    models = {"vis": ModelFeatures("vis", "vision", {"image.head": feats}, image_output="image.head"),
-              "vis-random": ModelFeatures("vis-random", "vision",
-                                          {"image.head": gen.standard_normal((n, 6)).astype(np.float32)},
-                                          trained=False, image_output="image.head", seed=1)}
+    models = {
+        "vis": ModelFeatures("vis", "vision", {"image.head": feats}, image_output="image.head"),
+        "vis-random": ModelFeatures(
+            "vis-random",
+            "vision",
+            {"image.head": gen.standard_normal((n, 6)).astype(np.float32)},
+            trained=False,
+            image_output="image.head",
+            seed=1,
+        ),
+    }
     offset = shuffled_offset(n, 0, "vision")
-    out = encode_alignment(Y, models, n_blocks=6, n_outer=3, n_inner=3, alphas=[0.1, 10.0, 1000.0],
-                           backend="numpy", shuffle_offset=offset)
+    out = encode_alignment(
+        Y, models, n_blocks=6, n_outer=3, n_inner=3, alphas=[0.1, 10.0, 1000.0], backend="numpy", shuffle_offset=offset
+    )
     assert int(out["shuffled_offset"]) == offset and "pred/vis-random-shuffled" not in out  # trained models only
     r_model = pearson_r(Y, out["pred/vis"])
     r_shuffled = pearson_r(Y, out["pred/vis-shuffled"])

@@ -40,21 +40,33 @@ def _models(scenes, latents):
         return {"text.words": np.stack([bow(t) for t in texts])}
 
     def dual(images, texts):
-        return {"image.words": np.stack([bow(captions[i]) for i in ids(images)]),
-                "text.words": np.stack([bow(t) for t in texts])}
+        return {
+            "image.words": np.stack([bow(captions[i]) for i in ids(images)]),
+            "text.words": np.stack([bow(t) for t in texts]),
+        }
 
     gen = np.random.default_rng(0)
 
     def noise(images, texts):
-        return {"image.random": gen.standard_normal((len(texts), 8)),
-                "text.random": gen.standard_normal((len(texts), 8))}
+        return {
+            "image.random": gen.standard_normal((len(texts), 8)),
+            "text.random": gen.standard_normal((len(texts), 8)),
+        }
 
-    return [Model("vis", "vision", vision, image_output="image.attributes"),
-            Model("lang", "language", language, text_output="text.words"),
-            Model("dual", "multimodal", dual, control="dual-random", image_output="image.words",
-                  text_output="text.words"),
-            Model("dual-random", "multimodal", noise, trained=False, image_output="image.random",
-                  text_output="text.random", seed=5)]
+    return [
+        Model("vis", "vision", vision, image_output="image.attributes"),
+        Model("lang", "language", language, text_output="text.words"),
+        Model("dual", "multimodal", dual, control="dual-random", image_output="image.words", text_output="text.words"),
+        Model(
+            "dual-random",
+            "multimodal",
+            noise,
+            trained=False,
+            image_output="image.random",
+            text_output="text.random",
+            seed=5,
+        ),
+    ]
 
 
 @pytest.mark.parametrize("dataset", ["small_dataset", "second_dataset"])
@@ -64,18 +76,35 @@ def test_planted_multimodal_electrodes_are_found(dataset, request):
     models = _models(scenes, latents)
     t = build_targets(root, "language", PreprocessSettings(), (-0.1, 0.6), 0.1, 0.1)
     assert t.events["movie"].nunique() == 2  # every movie of the subject is used
-    feats = {m.name: ModelFeatures(m.name, m.modality, event_features(m, images, t.events["stimulus_id"].tolist(),
-                                                                     t.events["text"].tolist()),
-                                   m.trained, m.image_output, m.text_output, m.seed) for m in models}
+    feats = {
+        m.name: ModelFeatures(
+            m.name,
+            m.modality,
+            event_features(m, images, t.events["stimulus_id"].tolist(), t.events["text"].tolist()),
+            m.trained,
+            m.image_output,
+            m.text_output,
+            m.seed,
+        )
+        for m in models
+    }
     Y = t.Y.reshape(len(t.Y), -1)
-    out = encode_alignment(Y, feats, n_blocks=6, n_outer=3, n_inner=3, alphas=[0.1, 10.0, 1000.0],
-                           backend="torch")
+    out = encode_alignment(Y, feats, n_blocks=6, n_outer=3, n_inner=3, alphas=[0.1, 10.0, 1000.0], backend="torch")
     preds = {k.split("/", 1)[1]: v for k, v in out.items() if k.startswith("pred/")}
     # every model, the unimodal pair with its interaction, and the linear-integration baselines
     assert {"vis", "lang", "dual", "dual-random", "dual-towers", "vis+lang", "concat", "lincomb"} <= set(preds)
     assert "interaction" in list(out["layers/dual"]) and "interaction" in list(out["layers/vis+lang"])
-    table, _ = ladder(Y, preds, t.Y.shape[1], {m.name: m.modality for m in models}, "dual", n_boot=400,
-                      min_bins=3, controlled=("dual", "vis"), pair="vis+lang")
+    table, _ = ladder(
+        Y,
+        preds,
+        t.Y.shape[1],
+        {m.name: m.modality for m in models},
+        "dual",
+        n_boot=400,
+        min_bins=3,
+        controlled=("dual", "vis"),
+        pair="vis+lang",
+    )
     klass = truth.set_index("Electrode").loc[t.electrodes["Electrode"], "class"].to_numpy()
     called = table["multimodal_site"].to_numpy()
     scores = detection_scores(called, klass == "multimodal")
@@ -123,8 +152,15 @@ def test_winning_class():
     from neuromodels.seeg.ladder import winning_class
 
     mods = {"simclr": "vision", "minilm": "language", "clip": "multimodal", "simclr-random": "vision"}
-    row = pd.Series({"signal_any": True, "multimodal_site_any": False, "r_simclr_best": 0.2, "r_minilm_best": 0.5,
-                     "r_simclr-random_best": 0.9})
+    row = pd.Series(
+        {
+            "signal_any": True,
+            "multimodal_site_any": False,
+            "r_simclr_best": 0.2,
+            "r_minilm_best": 0.5,
+            "r_simclr-random_best": 0.9,
+        }
+    )
     assert winning_class(row, mods) == "language"
     assert winning_class(row.copy().set_axis(row.index).replace({False: True}), mods) == "multimodal"
     assert winning_class(pd.Series({"signal_any": False}), mods) == "none"

@@ -8,9 +8,17 @@ from scipy.stats import false_discovery_control
 
 from neuromodels.core.errors import ConfigError
 from neuromodels.seeg import stats
-from neuromodels.seeg.preprocess import (PreprocessSettings, bin_edges, event_bins, find_bad_channels,
-                                         laplacian_matrix, line_harmonics, preprocess, preprocess_with_log,
-                                         reference_plan)
+from neuromodels.seeg.preprocess import (
+    PreprocessSettings,
+    bin_edges,
+    event_bins,
+    find_bad_channels,
+    laplacian_matrix,
+    line_harmonics,
+    preprocess,
+    preprocess_with_log,
+    reference_plan,
+)
 from neuromodels.seeg.ridge import pearson_r
 
 
@@ -21,8 +29,7 @@ def _raw(data, sfreq, names):
 def test_laplacian_uses_shaft_neighbours():
     op = laplacian_matrix(["LA1", "LA2", "LA3", "LB1"])
     # LB1 has no neighbour on its shaft: a lone contact, referenced to the common average
-    np.testing.assert_allclose(op, [[1, -1, 0, 0], [-0.5, 1, -0.5, 0], [0, -1, 1, 0],
-                                    [-0.25, -0.25, -0.25, 0.75]])
+    np.testing.assert_allclose(op, [[1, -1, 0, 0], [-0.5, 1, -0.5, 0], [0, -1, 1, 0], [-0.25, -0.25, -0.25, 0.75]])
 
 
 def test_bad_channels_stay_out_of_every_reference_and_the_log_says_what_each_contact_got():
@@ -35,7 +42,13 @@ def test_bad_channels_stay_out_of_every_reference_and_the_log_says_what_each_con
     op, table = reference_plan(labels, bad, "laplacian")
     assert not op[:, [1, 4]].any()  # no contact is referenced to a bad one, and bad rows are zero
     assert table.set_index("Electrode")["kind"].to_dict() == {
-        "LA1": "lone", "LA2": "bad", "LA3": "edge", "LA4": "edge", "LB1": "bad", "LB2": "lone"}
+        "LA1": "lone",
+        "LA2": "bad",
+        "LA3": "edge",
+        "LA4": "edge",
+        "LB1": "bad",
+        "LB2": "lone",
+    }
     assert table.set_index("Electrode").loc["LA3", "reference"] == "LA4"
     good = [0, 2, 3, 5]
     np.testing.assert_allclose(op[0, good], [0.75, -0.25, -0.25, -0.25])  # lone: the good channels' average
@@ -171,8 +184,11 @@ def test_event_bins_average_the_right_samples():
     np.testing.assert_array_equal(kept, [0, 1])
     np.testing.assert_allclose(edges, bin_edges((-0.1, 0.3), 0.1, 0.05))
     # Samples at 100 Hz in [onset + lo, onset + hi): mean of the ramp there.
-    expected = [np.mean(np.arange(int(o * 100 + lo * 100 + 1e-6), int(o * 100 + hi * 100 + 1e-6)))
-                for o in onsets[:2] for lo, hi in edges]
+    expected = [
+        np.mean(np.arange(int(o * 100 + lo * 100 + 1e-6), int(o * 100 + hi * 100 + 1e-6)))
+        for o in onsets[:2]
+        for lo, hi in edges
+    ]
     np.testing.assert_allclose(bins[:, 0, :].ravel(), expected, atol=1e-4)
 
 

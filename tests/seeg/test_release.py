@@ -42,7 +42,7 @@ def test_reader_reads_the_release_as_it_is(release):
     assert trial.words["word"].tolist() == words["text"].tolist()  # text is the word
     first = words[words["is_onset"] == 1].index[1]
     n = words.loc[first:, "is_onset"].iloc[1:].eq(1).idxmax() - first
-    assert trial.words.loc[first, "utterance"] == " ".join(words.loc[first:first + n - 1, "text"])
+    assert trial.words.loc[first, "utterance"] == " ".join(words.loc[first : first + n - 1, "text"])
     assert (trial.scene_cuts["stimulus_id"] == "").all()  # the release's cuts name no frame
 
 
@@ -73,9 +73,13 @@ def test_channel_by_channel_equals_whole_recording(release):
     for reference, group in (("laplacian", 1), ("laplacian", 3), ("car", 2), ("car", 100)):
         settings = PreprocessSettings(reference=reference)
         whole, table_whole = preprocess_with_log(trial.raw, settings)
-        data, sfreq, table, good = preprocess_channels(lambda i: trial.recording.channel(trial.channels[i]),
-                                                       labels, trial.recording.sfreq, settings,
-                                                       group_bytes=group * n_bytes)
+        data, sfreq, table, good = preprocess_channels(
+            lambda i: trial.recording.channel(trial.channels[i]),
+            labels,
+            trial.recording.sfreq,
+            settings,
+            group_bytes=group * n_bytes,
+        )
         assert sfreq == whole.info["sfreq"] and data.dtype == np.float32
         assert [labels[i] for i in good] == whole.ch_names
         pd.testing.assert_frame_equal(table, table_whole)
@@ -89,8 +93,11 @@ def test_targets_and_frames_from_the_release(release):
     assert lang.counts["corrupted_channels"] == 2 and lang.counts["non_brain_channels"] == 2
     # shaft ends and the corrupted channel's neighbours lack a neighbour on each side: references only, counted
     assert lang.counts["electrodes_without_two_neighbours"] == 8
-    assert len(lang.electrodes) == (2 * (len(planted["labels"]) - 1) - lang.counts["electrodes_dropped_bad"]
-                                    - lang.counts["electrodes_without_two_neighbours"])
+    assert len(lang.electrodes) == (
+        2 * (len(planted["labels"]) - 1)
+        - lang.counts["electrodes_dropped_bad"]
+        - lang.counts["electrodes_without_two_neighbours"]
+    )
     assert len(vis.events) == len(planted["cuts"]) - vis.counts["events_dropped"]
     table = read_frames(frames)
     ids = frames_on_screen(vis.events, table)
@@ -139,9 +146,20 @@ def test_tiny_seeg_dag_runs_on_the_release_layout(release, tmp_path):
     root, frames, _ = release
     work = scratch_workdir(tmp_path / "work")
     (work / "seeg.yaml").write_text(json.dumps({"seeg": {"data": str(root), "frames": str(frames)}}))
-    out = run_snakemake("--profile", str(ROOT / "workflow" / "profiles" / "default"), "--cores", "2", "seeg",
-                        "--configfile", "seeg.yaml", "--config", "preset=tiny", "device=cpu", cwd=work,
-                        timeout=3000)
+    out = run_snakemake(
+        "--profile",
+        str(ROOT / "workflow" / "profiles" / "default"),
+        "--cores",
+        "2",
+        "seeg",
+        "--configfile",
+        "seeg.yaml",
+        "--config",
+        "preset=tiny",
+        "device=cpu",
+        cwd=work,
+        timeout=3000,
+    )
     assert out.returncode == 0, out.stderr[-4000:]
     results = work / "results" / "seeg"
     summary = json.loads((results / "summary.json").read_text())

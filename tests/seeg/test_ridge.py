@@ -4,8 +4,14 @@ import numpy as np
 import pytest
 from sklearn.linear_model import Ridge
 
-from neuromodels.seeg.ridge import (contiguous_groups, encode_layers, grouped_folds, linear_combination,
-                                    pearson_r, ridge_cv)
+from neuromodels.seeg.ridge import (
+    contiguous_groups,
+    encode_layers,
+    grouped_folds,
+    linear_combination,
+    pearson_r,
+    ridge_cv,
+)
 
 
 def _data(n=120, p=15, t=6, seed=0):

@@ -10,22 +10,33 @@ import numpy as np
 import pandas as pd
 
 from neuromodels.cli import main
-from neuromodels.seeg.simulate import (SimulationSettings, event_drives, make_movie, volume_conduction,
-                                       world_mixtures)
-
+from neuromodels.seeg.simulate import SimulationSettings, event_drives, make_movie, volume_conduction, world_mixtures
 from tests.seeg.conftest import toy_scenes
 
 RULES = Path(__file__).resolve().parents[2] / "workflow" / "rules" / "seeg.smk"
 
 
 def test_simulator_runs_with_no_network_present(tmp_path, monkeypatch):
-    assert main(["stimuli", "generate", "--out", str(tmp_path / "world"), "--n", "16", "--size", "32",
-                 "--seed", "0"]) in (0, None)
+    assert main(
+        ["stimuli", "generate", "--out", str(tmp_path / "world"), "--n", "16", "--size", "32", "--seed", "0"]
+    ) in (0, None)
     # no network package importable, and no weights anywhere: simulating needs neither
     monkeypatch.setitem(sys.modules, "neuromodels.networks", None)
     params = {"simulation": {"n_subjects": 1, "shafts_per_subject": 2, "contacts_per_shaft": 3, "duration": 40.0}}
-    assert main(["seeg", "simulate", "--stimuli", str(tmp_path / "world"), "--out", str(tmp_path / "rec"),
-                 "--preset", "tiny", "--params", json.dumps(params)]) in (0, None)
+    assert main(
+        [
+            "seeg",
+            "simulate",
+            "--stimuli",
+            str(tmp_path / "world"),
+            "--out",
+            str(tmp_path / "rec"),
+            "--preset",
+            "tiny",
+            "--params",
+            json.dumps(params),
+        ]
+    ) in (0, None)
     truth = pd.read_csv(tmp_path / "rec" / "ground_truth.csv")
     assert {"class", "latency", "noise", "weights"} <= set(truth.columns)
     planted = np.load(tmp_path / "rec" / "planted.npz")
@@ -33,7 +44,7 @@ def test_simulator_runs_with_no_network_present(tmp_path, monkeypatch):
     assert not list(tmp_path.rglob("*.pt"))
     # the workflow's simulate rule takes the stimulus world and nothing trained
     rule = RULES.read_text()
-    block = rule[rule.index("rule seeg_simulate:"):rule.index("rule seeg_targets:")]
+    block = rule[rule.index("rule seeg_simulate:") : rule.index("rule seeg_targets:")]
     assert "networks" not in block and "encoder" not in block
 
 
@@ -57,8 +68,9 @@ def test_drives_are_functions_of_the_world():
     # language: a function of the utterance's content words only (order and stop words do not matter)
     from neuromodels.seeg.simulate import utterance_embedding
 
-    assert np.allclose(utterance_embedding("a small red circle on the left", mix),
-                       utterance_embedding("left circle red small", mix))
+    assert np.allclose(
+        utterance_embedding("a small red circle on the left", mix), utterance_embedding("left circle red small", mix)
+    )
     from neuromodels.stimuli.captions import CATEGORY_SYNONYMS
 
     cats = set(mix.category_words)  # every word that names a category, synonyms included
@@ -100,7 +112,7 @@ def test_semantic_drives_follow_category_alone_and_are_shared_by_synonyms():
         assert np.allclose(d["semantic_vision"][seen == c], d["semantic_vision"][seen == c][0])
     assert len({tuple(np.round(d["semantic_vision"][seen == c][0], 6)) for c in np.unique(seen)}) == 4
     # semantic language: one code per category said, whichever word named it
-    lang = d["semantic_language"][:len(words)]
+    lang = d["semantic_language"][: len(words)]
     for c in np.unique(said):
         assert np.allclose(lang[said == c], lang[said == c][0])
     # the sentences name a category with a synonym about p_synonym of the time (categories that have synonyms)

@@ -6,8 +6,18 @@ from neuromodels.stimuli import caption, captions, sample_scenes, vocabulary, wo
 
 
 def test_caption_of_a_known_scene():
-    row = {"stimulus_id": 0, "category": "star", "shape_param": 0.5, "colour": "red", "texture": "stripes",
-           "x": 0.2, "y": 0.1, "size": 0.55, "rotation_deg": 10.0, "light_deg": 80.0}
+    row = {
+        "stimulus_id": 0,
+        "category": "star",
+        "shape_param": 0.5,
+        "colour": "red",
+        "texture": "stripes",
+        "x": 0.2,
+        "y": 0.1,
+        "size": 0.55,
+        "rotation_deg": 10.0,
+        "light_deg": 80.0,
+    }
     assert caption(row) == "a large red striped star at the top left, lit from above"
     row.update(texture="plain", x=0.5, y=0.5, size=0.3, light_deg=181.0, colour="blue", category="ring")
     assert caption(row) == "a small blue ring in the centre, lit from the left"

@@ -8,8 +8,16 @@ import pytest
 from scipy import ndimage
 
 from neuromodels.core.errors import ConfigError
-from neuromodels.stimuli import (bar, crossing_lines, letter, line, sample_scenes, search_display, shaded_disc,
-                                 world_display)
+from neuromodels.stimuli import (
+    bar,
+    crossing_lines,
+    letter,
+    line,
+    sample_scenes,
+    search_display,
+    shaded_disc,
+    world_display,
+)
 from neuromodels.stimuli.render import background, draw
 
 from .conftest import angle_diff, orientation_deg
@@ -30,8 +38,9 @@ def test_layout_invariants(name):
     cell = 40
     for set_size in set_sizes:
         for seed in range(3):
-            d = search_display(target, distractors, set_size, grid=grid, cell_px=cell, jitter=1.0, seed=seed,
-                               noise=0.0, condition=name)
+            d = search_display(
+                target, distractors, set_size, grid=grid, cell_px=cell, jitter=1.0, seed=seed, noise=0.0, condition=name
+            )
             assert d.image.shape == (grid[0] * cell, grid[1] * cell, 3) and d.image.dtype == np.uint8
             assert d.set_size == set_size == len(d.boxes) == len(d.categories) == len(d.cells)
             assert d.categories.count(target.name) == 1 and d.categories[d.target_index] == target.name
@@ -65,14 +74,14 @@ def test_same_seed_same_display_other_seed_other_layout():
 
 
 def test_target_image_is_the_target_alone_at_the_same_size():
-    d = search_display(letter("T", 30.0), letter("L", 30.0), 6, grid=(3, 3), cell_px=48, jitter=0.0, seed=2,
-                       noise=0.0)
+    d = search_display(letter("T", 30.0), letter("L", 30.0), 6, grid=(3, 3), cell_px=48, jitter=0.0, seed=2, noise=0.0)
     r, c = d.cells[d.target_index]
-    crop = d.image[r * 48:(r + 1) * 48, c * 48:(c + 1) * 48]
+    crop = d.image[r * 48 : (r + 1) * 48, c * 48 : (c + 1) * 48]
     np.testing.assert_array_equal(crop, d.target_image)
     other = d.cells[(d.target_index + 1) % d.set_size]
-    assert not np.array_equal(d.image[other[0] * 48:(other[0] + 1) * 48, other[1] * 48:(other[1] + 1) * 48],
-                              d.target_image)
+    assert not np.array_equal(
+        d.image[other[0] * 48 : (other[0] + 1) * 48, other[1] * 48 : (other[1] + 1) * 48], d.target_image
+    )
 
 
 def test_heterogeneous_distractors_are_drawn_from_the_pool():

@@ -12,9 +12,22 @@ from PIL import Image
 
 from neuromodels.cli import main
 from neuromodels.core.errors import DataError
-from neuromodels.stimuli import (bar, captions, read_display, read_displays, read_stimulus_set, render_scenes,
-                                 sample_movie, sample_scenes, search_display, shaded_disc, world_display,
-                                 write_display, write_displays, write_stimulus_set)
+from neuromodels.stimuli import (
+    bar,
+    captions,
+    read_display,
+    read_displays,
+    read_stimulus_set,
+    render_scenes,
+    sample_movie,
+    sample_scenes,
+    search_display,
+    shaded_disc,
+    world_display,
+    write_display,
+    write_displays,
+    write_stimulus_set,
+)
 
 
 @pytest.fixture
@@ -45,14 +58,17 @@ def test_movie_table_round_trips_with_its_extra_columns(tmp_path):
     pd.testing.assert_frame_equal(back.drop(columns=["filename", "caption"]), movie)
 
 
-@pytest.mark.parametrize("breakage, culprit, message", [
-    ("drop_column", "stimuli.csv", "missing columns ['colour']"),
-    ("duplicate_id", "stimuli.csv", "duplicate stimulus_id [3]"),
-    ("unknown_category", "stimuli.csv", "unknown category values ['dragon']"),
-    ("missing_png", "000004.png", "not found"),
-    ("wrong_size", "000006.png", "16x16 px"),
-    ("not_png", "000002.png", "not a readable image"),
-])
+@pytest.mark.parametrize(
+    "breakage, culprit, message",
+    [
+        ("drop_column", "stimuli.csv", "missing columns ['colour']"),
+        ("duplicate_id", "stimuli.csv", "duplicate stimulus_id [3]"),
+        ("unknown_category", "stimuli.csv", "unknown category values ['dragon']"),
+        ("missing_png", "000004.png", "not found"),
+        ("wrong_size", "000006.png", "16x16 px"),
+        ("not_png", "000002.png", "not a readable image"),
+    ],
+)
 def test_malformed_sets_fail_naming_the_file(stimulus_set, breakage, culprit, message):
     folder, _ = stimulus_set
     csv = folder / "stimuli.csv"
@@ -84,10 +100,11 @@ def test_missing_table_and_unknown_id_name_the_table(tmp_path, stimulus_set):
 
 
 def test_displays_round_trip_exactly(tmp_path):
-    displays = [search_display(shaded_disc(90), shaded_disc(270), 6, grid=(4, 4), cell_px=32, seed=1,
-                               condition="lighting"),
-                search_display(bar(20), [bar(0), bar(-20)], 4, grid=(3, 3), cell_px=24, seed=2),
-                world_display(5, seed=3, grid=(3, 3), cell_px=32)]
+    displays = [
+        search_display(shaded_disc(90), shaded_disc(270), 6, grid=(4, 4), cell_px=32, seed=1, condition="lighting"),
+        search_display(bar(20), [bar(0), bar(-20)], 4, grid=(3, 3), cell_px=24, seed=2),
+        world_display(5, seed=3, grid=(3, 3), cell_px=32),
+    ]
     index_path = write_displays(tmp_path, displays)
     index, back = read_displays(tmp_path)
     assert index_path.name == "displays.csv" and index["set_size"].tolist() == [6, 4, 5]
@@ -95,19 +112,28 @@ def test_displays_round_trip_exactly(tmp_path):
     for a, b in zip(displays, back):
         for key in ("image", "target_image", "boxes", "object_ids", "cells"):
             np.testing.assert_array_equal(getattr(a, key), getattr(b, key))
-        assert (a.categories, a.target_index, a.grid, a.cell_px, a.condition, a.seed) == \
-            (b.categories, b.target_index, b.grid, b.cell_px, b.condition, b.seed)
+        assert (a.categories, a.target_index, a.grid, a.cell_px, a.condition, a.seed) == (
+            b.categories,
+            b.target_index,
+            b.grid,
+            b.cell_px,
+            b.condition,
+            b.seed,
+        )
     record = json.loads((tmp_path / "display_00000.json").read_text())
     assert record["image_size"] == [128, 128] and record["set_size"] == 6
     assert record["target_box"] == displays[0].target_box.tolist()
 
 
-@pytest.mark.parametrize("edit, message", [
-    (lambda r: r.update(target_id=99), "target_id 99"),
-    (lambda r: r.update(boxes=r["boxes"][:-1]), "boxes must be"),
-    (lambda r: r.pop("categories"), "missing keys ['categories']"),
-    (lambda r: r.update(image_size=[100, 100]), "expected 100x100"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda r: r.update(target_id=99), "target_id 99"),
+        (lambda r: r.update(boxes=r["boxes"][:-1]), "boxes must be"),
+        (lambda r: r.pop("categories"), "missing keys ['categories']"),
+        (lambda r: r.update(image_size=[100, 100]), "expected 100x100"),
+    ],
+)
 def test_malformed_display_fails_naming_the_file(tmp_path, edit, message):
     path = write_display(tmp_path, search_display(bar(20), bar(0), 4, grid=(2, 2), cell_px=32, seed=0), "d")
     record = json.loads(path.read_text())
@@ -120,14 +146,49 @@ def test_malformed_display_fails_naming_the_file(tmp_path, edit, message):
 
 def test_cli_generate_and_displays(tmp_path):
     out = tmp_path / "world"
-    assert main(["stimuli", "generate", "--out", str(out), "--n", "6", "--size", "24", "--seed", "1",
-                 "--sheet", str(tmp_path / "sheet.png")]) == 0
+    assert (
+        main(
+            [
+                "stimuli",
+                "generate",
+                "--out",
+                str(out),
+                "--n",
+                "6",
+                "--size",
+                "24",
+                "--seed",
+                "1",
+                "--sheet",
+                str(tmp_path / "sheet.png"),
+            ]
+        )
+        == 0
+    )
     stimuli = read_stimulus_set(out)
     assert len(stimuli) == 6 and stimuli.image_shape == (24, 24)
     pd.testing.assert_frame_equal(stimuli.table[sample_scenes(6, seed=1).columns], sample_scenes(6, seed=1))
     assert Image.open(tmp_path / "sheet.png").size[0] > 200
-    assert main(["stimuli", "displays", "--out", str(tmp_path / "displays"), "--n", "2", "--set-sizes", "3", "5",
-                 "--cell-px", "24", "--seed", "0"]) == 0
+    assert (
+        main(
+            [
+                "stimuli",
+                "displays",
+                "--out",
+                str(tmp_path / "displays"),
+                "--n",
+                "2",
+                "--set-sizes",
+                "3",
+                "5",
+                "--cell-px",
+                "24",
+                "--seed",
+                "0",
+            ]
+        )
+        == 0
+    )
     index, displays = read_displays(tmp_path / "displays")
     assert index["set_size"].tolist() == [3, 3, 5, 5] and len(displays) == 4
     assert not np.array_equal(displays[0].boxes, displays[1].boxes)

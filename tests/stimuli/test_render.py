@@ -6,16 +6,36 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from neuromodels.stimuli import (CATEGORY_NAMES, COLOURS, bar, crossing_lines, letter, line, render_scene,
-                                 render_scenes, sample_scenes, shaded_disc)
+from neuromodels.stimuli import (
+    CATEGORY_NAMES,
+    COLOURS,
+    bar,
+    crossing_lines,
+    letter,
+    line,
+    render_scene,
+    render_scenes,
+    sample_scenes,
+    shaded_disc,
+)
 from neuromodels.stimuli.render import shape_sdf
 
 from .conftest import angle_diff, centroid, object_mask, orientation_deg
 
 
 def _scene(**attributes) -> dict:
-    row = {"stimulus_id": 7, "category": "disc", "shape_param": 1.0, "colour": "red", "texture": "plain",
-           "x": 0.5, "y": 0.5, "size": 0.5, "rotation_deg": 0.0, "light_deg": 90.0}
+    row = {
+        "stimulus_id": 7,
+        "category": "disc",
+        "shape_param": 1.0,
+        "colour": "red",
+        "texture": "plain",
+        "x": 0.5,
+        "y": 0.5,
+        "size": 0.5,
+        "rotation_deg": 0.0,
+        "light_deg": 90.0,
+    }
     row.update(attributes)
     return row
 
@@ -42,8 +62,7 @@ def test_dominant_colour_matches_the_colour_attribute(size):
 
 
 def test_centroid_matches_position_for_symmetric_shapes():
-    table = sample_scenes(60, seed=3, categories=["disc", "square", "star", "cross", "ring", "bar"],
-                          textures=["plain"])
+    table = sample_scenes(60, seed=3, categories=["disc", "square", "star", "cross", "ring", "bar"], textures=["plain"])
     size = 96
     for _, row in table.iterrows():
         image = render_scene(row, size)
@@ -104,19 +123,30 @@ def test_texture_marks_darken_part_of_the_object():
         assert 0.15 < (darker > 60).mean() < 0.85, texture  # marks cover part, not all, of the object
 
 
-PRIMITIVES = [line(0.0), line(1.2), line(-2.0), line(3.0), shaded_disc(90.0), crossing_lines(True),
-              crossing_lines(False), letter("T"), letter("L"), bar(20.0)]
+PRIMITIVES = [
+    line(0.0),
+    line(1.2),
+    line(-2.0),
+    line(3.0),
+    shaded_disc(90.0),
+    crossing_lines(True),
+    crossing_lines(False),
+    letter("T"),
+    letter("L"),
+    bar(20.0),
+]
 
 
-@pytest.mark.parametrize("sdf", [shape_sdf(c, p) for c in CATEGORY_NAMES for p in (0.0, 0.5, 1.0)]
-                         + [g.sdf for g in PRIMITIVES])
+@pytest.mark.parametrize(
+    "sdf", [shape_sdf(c, p) for c in CATEGORY_NAMES for p in (0.0, 0.5, 1.0)] + [g.sdf for g in PRIMITIVES]
+)
 def test_every_shape_lies_inside_its_unit_circle_around_its_centre(sdf):
     # the renderer's boxes and the displays' cells rely on this
     u, v = np.meshgrid(np.linspace(-1.3, 1.3, 261), np.linspace(-1.3, 1.3, 261))
     d = sdf(u, v)
     assert (d[np.hypot(u, v) > 1.0] > 0).all()
     inside = d < 0
-    assert 0.1 < inside.mean() * 2.6 ** 2 < np.pi
+    assert 0.1 < inside.mean() * 2.6**2 < np.pi
     # roughly centred: the bounding box of the shape straddles the origin
     assert -0.5 < (u[inside].min() + u[inside].max()) / 2 < 0.5 and -0.5 < (v[inside].min() + v[inside].max()) / 2 < 0.5
 
@@ -126,7 +156,11 @@ def test_second_object_is_drawn_where_it_is():
     for _, row in table.iterrows():
         image = render_scene(row, 96)
         mask = object_mask(image, row["stimulus_id"], threshold=30)
-        near = np.hypot(*(np.mgrid[0:96, 0:96][::-1] + 0.5 - np.array([row["second_x"], row["second_y"]])[:, None, None]
-                          * 96)) < row["second_size"] * 48 + 1
+        near = (
+            np.hypot(
+                *(np.mgrid[0:96, 0:96][::-1] + 0.5 - np.array([row["second_x"], row["second_y"]])[:, None, None] * 96)
+            )
+            < row["second_size"] * 48 + 1
+        )
         found = centroid(mask & near)
         np.testing.assert_allclose(found, [row["second_x"] * 96, row["second_y"] * 96], atol=1.0)

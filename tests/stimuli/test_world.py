@@ -58,10 +58,12 @@ def test_latent_matrix_encodes_the_table():
     onehot = np.stack([col[f"category={c}"] for c in CATEGORY_NAMES], axis=1)
     np.testing.assert_array_equal(onehot.sum(1), 1.0)
     assert [CATEGORY_NAMES[i] for i in onehot.argmax(1)] == table["category"].tolist()
-    np.testing.assert_allclose(np.degrees(np.arctan2(col["rotation_sin"], col["rotation_cos"])) % 360,
-                               table["rotation_deg"], atol=1e-9)
-    np.testing.assert_allclose(np.degrees(np.arctan2(col["light_sin"], col["light_cos"])) % 360,
-                               table["light_deg"], atol=1e-9)
+    np.testing.assert_allclose(
+        np.degrees(np.arctan2(col["rotation_sin"], col["rotation_cos"])) % 360, table["rotation_deg"], atol=1e-9
+    )
+    np.testing.assert_allclose(
+        np.degrees(np.arctan2(col["light_sin"], col["light_cos"])) % 360, table["light_deg"], atol=1e-9
+    )
     present = table["second_category"].notna().to_numpy()
     np.testing.assert_array_equal(col["second_present"], present)
     np.testing.assert_array_equal(col["second_x"][~present], 0.0)
@@ -80,8 +82,10 @@ def test_movie_moves_smoothly_within_shots_and_cuts_between():
         steps = np.diff(shot["x"].to_numpy())
         np.testing.assert_allclose(steps, steps[0], atol=1e-12)  # linear glide
         # both objects move together and stay inside the image, so they never meet
-        gap = np.hypot(shot["x"] - shot["second_x"], shot["y"] - shot["second_y"]) \
+        gap = (
+            np.hypot(shot["x"] - shot["second_x"], shot["y"] - shot["second_y"])
             - (shot["size"] + shot["second_size"]) / 2
+        )
         assert (gap > 0).all()
         for p in ("", "second_"):
             half = shot[p + "size"] / 2
