@@ -1,4 +1,5 @@
-"""The tiny DAG on a real SLURM cluster through the workflow's SLURM profile (snakemake-executor-plugin-slurm).
+"""Two families of the tiny DAG on a real SLURM cluster through the workflow's SLURM profile
+(snakemake-executor-plugin-slurm).
 
 `.ci/slurm-one-node.sh` starts a one-node cluster (slurmctld + slurmd on localhost, accounting off); CI runs it
 before the tests and sets NEUROMODELS_REQUIRE_SLURM=1, so there a missing cluster fails instead of skipping.
@@ -15,9 +16,10 @@ import subprocess
 
 import pytest
 
-from tests.conftest import ROOT, assert_same_table, run_snakemake, scratch_workdir
+from tests.conftest import ROOT, assert_same_table, run_snakemake, scratch_workdir, tiny_config
 
 pytestmark = pytest.mark.slurm
+SLURM_TARGETS = ("search", "gaze")
 
 
 def _cluster_answers() -> bool:
@@ -39,11 +41,12 @@ def slurm_run(tmp_path_factory):
     partition, cpus = subprocess.run(["sinfo", "-h", "-o", "%P %c"], capture_output=True, text=True).stdout.split()[:2]
     work = scratch_workdir(tmp_path_factory.mktemp("slurm"))
     out = run_snakemake(
+        # two families of the tiny DAG over the tiny seeds (both of them train models per seed and split): the
+        # profile is the same for every rule, and the whole DAG runs locally once already
+        *SLURM_TARGETS,
         "--profile",
         str(ROOT / "workflow" / "profiles" / "slurm"),
-        "--config",
-        "preset=tiny",
-        "device=cpu",
+        *tiny_config(work),
         # the one-node cluster: its partition for every rule, no account, job status from squeue (no accounting
         # database), short polling
         "--default-resources",
@@ -132,8 +135,8 @@ def test_outputs_equal_a_local_run(slurm_run, tiny_run):
     work, _ = slurm_run
     tables = sorted(
         p.relative_to(tiny_run / "results")
-        for p in (tiny_run / "results").rglob("*.csv")
-        if "benchmarks" not in p.parts
+        for family in SLURM_TARGETS
+        for p in (tiny_run / "results" / family).rglob("*.csv")
     )
     assert len(tables) > 5
     for name in tables:

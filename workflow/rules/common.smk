@@ -109,3 +109,20 @@ def launcher(wildcards, resources):
 def rule_names(wildcards):
     """Every rule of the workflow (to group job benchmark files by rule)."""
     return " ".join(sorted(r.name for r in workflow.rules))
+
+
+# gaze: where a seed's scanpath data set is (the gaze section, GZ, is read in gaze.smk)
+def gz_folder(data):
+    """The folder of a rule's data input (one file, or the first of several)."""
+    return os.path.dirname(data if isinstance(data, str) else list(data)[0])
+
+
+def gz_input(seed):
+    """The file(s) a seed's data set is known by (COCO-Search18: the fixation files themselves; simulated: that
+    seed's draw); rules pass the first one's folder as --data."""
+    section = config["gaze"]
+    if section["coco_fixations"]:
+        return section["coco_fixations"]
+    if section["data"]:
+        return f"{section['data']}/displays.jsonl"
+    return f"{DATA}/gaze/scanpaths/seed{seed}/displays.jsonl"

@@ -7,7 +7,7 @@ rule findings:
     input:
         summaries=SUMMARIES,
         # a changed claim or margin re-evaluates the table
-        registries=[f"neuromodels/{family}/claims.yaml" for family in FINDINGS_FAMILIES],
+        registries=[os.path.join(workflow.basedir, "neuromodels", family, "claims.yaml") for family in FINDINGS_FAMILIES],
     output:
         table=report(f"{RESULTS}/findings.csv", caption="../report/findings.rst", category="findings"),
         seeds=f"{RESULTS}/findings_seeds.csv",

@@ -9,21 +9,6 @@ GZ_OUT = f"{RESULTS}/gaze"
 GZ_SIMULATED = not (GZ["data"] or GZ["coco_fixations"])
 
 
-def gz_folder(data):
-    """The folder of a rule's data input (one file, or the first of several)."""
-    return os.path.dirname(data if isinstance(data, str) else list(data)[0])
-
-
-def gz_input(seed):
-    """The file(s) a seed's data set is known by (COCO-Search18: the fixation files themselves; simulated: that
-    seed's draw); rules pass the first one's folder as --data."""
-    if GZ["coco_fixations"]:
-        return GZ["coco_fixations"]
-    if GZ["data"]:
-        return f"{GZ['data']}/displays.jsonl"
-    return f"{DATA}/gaze/scanpaths/seed{seed}/displays.jsonl"
-
-
 if GZ["coco_fixations"] and not GZ["coco_images"]:
     sys.exit("neuromodels: config key 'gaze.coco_images': needed with gaze.coco_fixations")
 # the tiny preset (CI) runs the two splits the headline findings need
