@@ -77,7 +77,9 @@ def test_sparse_generator_is_seeded_and_its_responses_follow_the_planted_code(sp
     assert abs(np.median(shuffled)) < 0.15
 
 
-JOINT = SparseSettings(n_voxels=(300, 1200, 3000, 600), sessions=(3, 2, 3, 2), trials_per_session=200, n_shared=100,
+# at least ~100 training images per subject: with 50 (trials_per_session 200) the subjects with two sessions
+# stayed 0.02-0.09 below ridge whatever the balance or seed (docs/notes/decoding.md)
+JOINT = SparseSettings(n_voxels=(300, 1200, 3000, 600), sessions=(3, 2, 3, 2), trials_per_session=300, n_shared=100,
                        n_unseen=0, n_features=32, image_size=8, embed_dim=32)
 
 
@@ -93,7 +95,6 @@ def test_joint_mindbridge_within_the_claims_margin_of_ridge_on_every_source_subj
 
     from neuromodels.decoding.models import LossWeights
     from neuromodels.decoding.presets import get_preset
-    from neuromodels.decoding.settings import auto_pooled
     from neuromodels.decoding.train import DecodingData, adapt, evaluate_subject, train_joint
 
     n = JOINT.n_shared + 4 * (JOINT.n_list - JOINT.n_shared)
@@ -105,7 +106,7 @@ def test_joint_mindbridge_within_the_claims_margin_of_ridge_on_every_source_subj
     cpu = torch.device("cpu")
     top1 = {}
     for name, model_cfg in (("chosen", preset.model),
-                            ("smallest", replace(preset.model, pooled=auto_pooled(min(JOINT.n_voxels))))):
+                            ("smallest", replace(preset.model, pooled=128))):  # the former rule: ~300 / 2
         model, _ = train_joint(data, model_cfg, preset.train, LossWeights(), 0, cpu, progress=False)
         top1[name] = {s: evaluate_subject(model, data, s, preset.train, 0)["top1"] for s in data.subjects}
     for s in data.subjects:
