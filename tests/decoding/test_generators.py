@@ -94,13 +94,18 @@ def test_ridge_joint_and_adaptation_decode_far_above_chance(prf):
     assert m["top1"] > 5 * m["chance_top1"] and not m["collapsed"], m
 
 
-def test_reset_tuning_beats_scratch_on_the_second_generator_over_paired_draws(prf):
+def test_reset_tuning_is_level_with_scratch_on_the_second_generator_over_paired_draws(prf):
     """MindBridge's reset-tuning as published (every part trained, source images in each batch) against the same
     network trained on the new subject alone, at 25 images, on the receptive-field generator: three draws of
     training images and initialisation (the pipeline's ``draw_seeds``), each method fitted on the same images.
-    Measured: reset 0.170 / 0.155 / 0.155 against scratch 0.130 / 0.130 / 0.105 (top-1 of 50, chance 0.02),
-    paired differences 0.040 / 0.025 / 0.050. One draw alone can tie or invert a difference this small (the
-    full-size generator's first draw did: 0.055 against 0.078), so the margin is on the mean of the pairs."""
+
+    With the former pooled size (1024 for ~2000 voxels, a max over pairs of voxels) reset-tuning was above scratch:
+    0.170 / 0.155 / 0.155 against 0.130 / 0.130 / 0.105 (top-1 of 50, chance 0.02). With the automatic size since
+    issue 20 (the power of two holding the largest subject's voxels, 4096 here) scratch no longer loses half its
+    voxels: reset 0.170 / 0.160 / 0.165 against scratch 0.150 / 0.165 / 0.180, paired differences +0.020 /
+    -0.005 / -0.015. So on this generator reset-tuning's advantage at 25 images was scratch's pooling loss; the
+    test records that they are level (the mean of the pairs within 0.03, a test stimulus and a half) and both far
+    above chance, and fails if either falls away."""
     from neuromodels.decoding.train import draw_seeds, model_state
 
     _, truth, data, model = prf
@@ -115,7 +120,8 @@ def test_reset_tuning_beats_scratch_on_the_second_generator_over_paired_draws(pr
             assert record["n_train"] == 25
             top1[method] = evaluate_subject(fitted, data, held, CFG, seed=0)["top1"]
         diffs.append(top1["mindbridge_reset"] - top1["scratch"])
-    assert np.mean(diffs) > 0.015 and min(diffs) > -0.02, diffs
+        assert min(top1.values()) > 5 * 0.02, top1
+    assert abs(np.mean(diffs)) < 0.03, diffs
 
 
 def test_collapse_guard_fires_on_a_collapsed_model_and_says_so(prf, caplog):
