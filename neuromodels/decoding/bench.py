@@ -9,9 +9,10 @@ MindBridge's samples/s over the linear-adapter model's. On CUDA each is timed in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -24,13 +25,21 @@ from .models import LossWeights, ModelConfig, build_model, decoder_loss
 log = get_logger(__name__)
 
 SIZES: dict[str, dict[str, Any]] = {
-    "tiny": {"voxels": [300, 280, 320, 310], "model": ModelConfig(pooled=256, hidden=64, rank=8, n_blocks=2,
-                                                                  image_dim=64, text_dim=64), "batch": 16},
-    "default": {"voxels": [1060, 950, 1150, 1160], "model": ModelConfig(pooled=512, hidden=256, rank=32,
-                                                                        image_dim=64, text_dim=384), "batch": 32},
-    "paper": {"voxels": [15724, 14278, 13039, 12682], "model": ModelConfig(pooled=8192, hidden=2048, rank=128,
-                                                                           image_dim=768, text_dim=768),
-              "batch": 32},
+    "tiny": {
+        "voxels": [300, 280, 320, 310],
+        "model": ModelConfig(pooled=256, hidden=64, rank=8, n_blocks=2, image_dim=64, text_dim=64),
+        "batch": 16,
+    },
+    "default": {
+        "voxels": [1060, 950, 1150, 1160],
+        "model": ModelConfig(pooled=512, hidden=256, rank=32, image_dim=64, text_dim=384),
+        "batch": 32,
+    },
+    "paper": {
+        "voxels": [15724, 14278, 13039, 12682],
+        "model": ModelConfig(pooled=8192, hidden=2048, rank=128, image_dim=768, text_dim=768),
+        "batch": 32,
+    },
 }
 
 
@@ -40,27 +49,41 @@ def _step_fn(kind: str, size: dict[str, Any], device: torch.device, precision: s
     model = build_model(replace(size["model"], kind=kind, subjects=subjects)).train()
     b, c = size["batch"], size["model"]
     gen = torch.Generator().manual_seed(0)
-    batch = {s: {"voxels": torch.randn(b, v, generator=gen),
-                 "image": torch.randn(b, c.image_dim, generator=gen),
-                 "text": torch.randn(b, c.text_dim, generator=gen)} for s, v in subjects.items()}
+    batch = {
+        s: {
+            "voxels": torch.randn(b, v, generator=gen),
+            "image": torch.randn(b, c.image_dim, generator=gen),
+            "text": torch.randn(b, c.text_dim, generator=gen),
+        }
+        for s, v in subjects.items()
+    }
     weights = LossWeights()
-    trainer = Trainer(model, lambda m, batch: decoder_loss(m, batch, weights),
-                      TrainSettings(lr=1e-4, weight_decay=1e-2, grad_clip=1.0, precision=precision, progress=False),
-                      device=device)
+    trainer = Trainer(
+        model,
+        lambda m, batch: decoder_loss(m, batch, weights),
+        TrainSettings(lr=1e-4, weight_decay=1e-2, grad_clip=1.0, precision=precision, progress=False),
+        device=device,
+    )
     batch = to_device(batch, device)
     return lambda: trainer.step(batch)
 
 
-def training_step(preset: str = "default", device: torch.device | str = "cpu", precision: str = "fp32",
-                  seed: int = 0, kind: str = "mindbridge") -> tuple[Callable[[], Any], int]:
+def training_step(
+    preset: str = "default",
+    device: torch.device | str = "cpu",
+    precision: str = "fp32",
+    seed: int = 0,
+    kind: str = "mindbridge",
+) -> tuple[Callable[[], Any], int]:
     """One training step of ``kind`` at the preset's size (``SIZES``) and the samples it sees (all subjects)."""
     size = SIZES[preset]
     seed_everything(seed)
     return _step_fn(kind, size, torch.device(device), precision), size["batch"] * len(size["voxels"])
 
 
-def run_benchmark(out: str | Path, sizes: list[str], steps: int = 10, device: str = "auto",
-                  precision: str = "auto", seed: int = 0) -> dict[str, Any]:
+def run_benchmark(
+    out: str | Path, sizes: list[str], steps: int = 10, device: str = "auto", precision: str = "auto", seed: int = 0
+) -> dict[str, Any]:
     """Time both models at each size; write and return the JSON record."""
     seed_everything(seed)
     dev = select_device(device)
@@ -75,16 +98,27 @@ def run_benchmark(out: str | Path, sizes: list[str], steps: int = 10, device: st
             fns = {kind: _step_fn(kind, size, dev, prec) for kind in ("mindbridge", "linear")}
             reps = max(2, steps if name != "paper" or dev.type == "cuda" else min(steps, 3))
             timings = time_interleaved(fns, repeats=reps, warmup=1, device=dev)
-            row = {"size": name, "precision": prec, "batch_per_subject": size["batch"],
-                   "subjects": len(size["voxels"]), "voxels": size["voxels"],
-                   "pooled": size["model"].pooled, "hidden": size["model"].hidden}
+            row = {
+                "size": name,
+                "precision": prec,
+                "batch_per_subject": size["batch"],
+                "subjects": len(size["voxels"]),
+                "voxels": size["voxels"],
+                "pooled": size["model"].pooled,
+                "hidden": size["model"].hidden,
+            }
             for kind, t in timings.items():
                 row[f"{kind}_step_s"] = t.median_s
                 row[f"{kind}_samples_per_s"] = n_samples / t.median_s
                 row[f"{kind}_timing"] = t.as_dict()
             row["ratio_mindbridge_over_linear"] = row["mindbridge_samples_per_s"] / row["linear_samples_per_s"]
-            log.info("%s %s: MindBridge %.0f samples/s, linear %.0f samples/s", name, prec,
-                     row["mindbridge_samples_per_s"], row["linear_samples_per_s"])
+            log.info(
+                "%s %s: MindBridge %.0f samples/s, linear %.0f samples/s",
+                name,
+                prec,
+                row["mindbridge_samples_per_s"],
+                row["linear_samples_per_s"],
+            )
             results.append(row)
             del fns
     if dev.type == "cuda":
@@ -92,9 +126,14 @@ def run_benchmark(out: str | Path, sizes: list[str], steps: int = 10, device: st
             fp32 = next(r for r in results if r["size"] == name and r["precision"] == "fp32")
             bf16 = next((r for r in results if r["size"] == name and r["precision"] == "bf16"), None)
             if bf16:
-                bf16["speedup_over_fp32"] = {k: bf16[f"{k}_samples_per_s"] / fp32[f"{k}_samples_per_s"]
-                                             for k in ("mindbridge", "linear")}
-    record = {"benchmark": "decoding", "what": "training samples/s (all subjects' samples per step)",
-              "results": results, "environment": environment_info(dev)}
+                bf16["speedup_over_fp32"] = {
+                    k: bf16[f"{k}_samples_per_s"] / fp32[f"{k}_samples_per_s"] for k in ("mindbridge", "linear")
+                }
+    record = {
+        "benchmark": "decoding",
+        "what": "training samples/s (all subjects' samples per step)",
+        "results": results,
+        "environment": environment_info(dev),
+    }
     write_result(out, record)
     return record

@@ -12,8 +12,11 @@ PRESET_CHOICES = ["tiny", "default", "full"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("decoding", help="cross-subject fMRI decoding (MindBridge, linear adapters)",
-                                   description="Cross-subject fMRI decoding on NSD-style data.")
+    parser = subparsers.add_parser(
+        "decoding",
+        help="cross-subject fMRI decoding (MindBridge, linear adapters)",
+        description="Cross-subject fMRI decoding on NSD-style data.",
+    )
     sub = parser.add_subparsers(dest="step", metavar="<step>", required=True)
 
     p = sub.add_parser("simulate", help="write a simulated NSD-style data set with planted ground truth")
@@ -26,16 +29,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = sub.add_parser("targets", help="target embeddings per stimulus id (cached as HDF5)")
     p.add_argument("--data", required=True, help="data set folder (simple layout or NSD's release)")
     p.add_argument("--out", required=True, help="targets file to write (.h5)")
-    p.add_argument("--image", required=True,
-                   help="'latents', an encoder bundle (.pt) or an embedding file (.npy/.npz/.h5) keyed by id")
-    p.add_argument("--image-ids", default=None,
-                   help="stimulus ids (.txt, .csv, .npy or .h5) for an .npy of image embeddings")
+    p.add_argument(
+        "--image",
+        required=True,
+        help="'latents', an encoder bundle (.pt) or an embedding file (.npy/.npz/.h5) keyed by id",
+    )
+    p.add_argument(
+        "--image-ids", default=None, help="stimulus ids (.txt, .csv, .npy or .h5) for an .npy of image embeddings"
+    )
     p.add_argument("--text", default="none", help="'none', 'minilm', 'latents', an encoder bundle or a file")
-    p.add_argument("--text-ids", default=None,
-                   help="stimulus ids (.txt, .csv, .npy or .h5) for an .npy of text embeddings")
+    p.add_argument(
+        "--text-ids", default=None, help="stimulus ids (.txt, .csv, .npy or .h5) for an .npy of text embeddings"
+    )
     p.add_argument("--dim", type=int, default=64, help="width of 'latents' targets (default 64)")
-    p.add_argument("--raw", action="store_true",
-                   help="keep embeddings as given (default: standardise each feature over the stimuli)")
+    p.add_argument(
+        "--raw",
+        action="store_true",
+        help="keep embeddings as given (default: standardise each feature over the stimuli)",
+    )
     add_runtime_arguments(p)
     add_params_argument(p)
     p.set_defaults(func=_targets)
@@ -48,23 +59,41 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--metrics", required=True, help="metrics JSON (one record per source subject)")
     p.set_defaults(func=_train)
 
-    p = sub.add_parser("adapt", help="fit one subject with n training images by one or more methods "
-                                      "(adaptations or baselines), the data read once")
+    p = sub.add_parser(
+        "adapt",
+        help="fit one subject with n training images by one or more methods "
+        "(adaptations or baselines), the data read once",
+    )
     _common(p)
-    p.add_argument("--method", required=True, nargs="+", choices=list(ADAPT_METHODS),
-                   help="methods, fitted one after the other on the same data")
+    p.add_argument(
+        "--method",
+        required=True,
+        nargs="+",
+        choices=list(ADAPT_METHODS),
+        help="methods, fitted one after the other on the same data",
+    )
     p.add_argument("--subject", required=True)
     p.add_argument("--n-train", default="all", help="training images of the subject: a number or 'all'")
-    p.add_argument("--base", nargs="*", default=[],
-                   help="joint models (.pt) to adapt from: each method takes the one of its kind")
-    p.add_argument("--sources", nargs="*", default=[],
-                   help="source subjects the reset-tuning methods train beside the new one")
-    p.add_argument("--role", default="heldout", choices=["heldout", "source"],
-                   help="how the report files the result (learning curve or per-subject table)")
+    p.add_argument(
+        "--base", nargs="*", default=[], help="joint models (.pt) to adapt from: each method takes the one of its kind"
+    )
+    p.add_argument(
+        "--sources", nargs="*", default=[], help="source subjects the reset-tuning methods train beside the new one"
+    )
+    p.add_argument(
+        "--role",
+        default="heldout",
+        choices=["heldout", "source"],
+        help="how the report files the result (learning curve or per-subject table)",
+    )
     p.add_argument("--metrics", required=True, nargs="+", help="metrics JSON to write, one per method in order")
-    p.add_argument("--draws", type=int, default=1,
-                   help="fits per method, each with its own training subset and initialisation (seeds seed + "
-                        "1000 d); the metrics file holds one record per draw (default 1)")
+    p.add_argument(
+        "--draws",
+        type=int,
+        default=1,
+        help="fits per method, each with its own training subset and initialisation (seeds seed + "
+        "1000 d); the metrics file holds one record per draw (default 1)",
+    )
     p.add_argument("--out", default=None, help="fitted model to write (optional; one method, one draw)")
     p.set_defaults(func=_adapt)
 
@@ -110,17 +139,34 @@ def _targets(args: argparse.Namespace) -> None:
 
     device = select_device(args.device)
     settings = load_params(args.params, "decoding")
-    targets = make_targets(args.data, args.image, args.text, args.image_ids, args.text_ids, str(device),
-                           dim=args.dim, seed=args.seed, standardise=not args.raw, layout=settings["layout"],
-                           release=settings["release"])
+    targets = make_targets(
+        args.data,
+        args.image,
+        args.text,
+        args.image_ids,
+        args.text_ids,
+        str(device),
+        dim=args.dim,
+        seed=args.seed,
+        standardise=not args.raw,
+        layout=settings["layout"],
+        release=settings["release"],
+    )
     write_targets(args.out, targets)
 
 
 def data_options(settings: dict) -> dict:
     """DecodingData's layout, test split and release options from the decoding settings."""
-    return {"layout": settings["layout"], "release": settings["release"],
-            "split": {"kind": settings["test_split"], "file": settings["test_ids"] or None,
-                      "fraction": settings["test_fraction"], "seed": settings["split_seed"]}}
+    return {
+        "layout": settings["layout"],
+        "release": settings["release"],
+        "split": {
+            "kind": settings["test_split"],
+            "file": settings["test_ids"] or None,
+            "fraction": settings["test_fraction"],
+            "seed": settings["split_seed"],
+        },
+    }
 
 
 def _load(args: argparse.Namespace, subjects: list[str]):
@@ -139,10 +185,17 @@ def _load(args: argparse.Namespace, subjects: list[str]):
     return preset, device, data
 
 
-SPLIT_FIELDS = {"test_split": "test_split", "n_test": "n_test", "source": "test_split_source",
-                "listed": "test_ids_listed", "not_seen_by_all": "test_ids_not_seen_by_all",
-                "shared_listed": "test_shared_listed", "fraction": "test_fraction", "seed": "test_split_seed",
-                "stimuli_numbered_by_row": "stimuli_numbered_by_row"}
+SPLIT_FIELDS = {
+    "test_split": "test_split",
+    "n_test": "n_test",
+    "source": "test_split_source",
+    "listed": "test_ids_listed",
+    "not_seen_by_all": "test_ids_not_seen_by_all",
+    "shared_listed": "test_shared_listed",
+    "fraction": "test_fraction",
+    "seed": "test_split_seed",
+    "stimuli_numbered_by_row": "stimuli_numbered_by_row",
+}
 
 
 def _record(base: dict, metrics: dict, args: argparse.Namespace) -> dict:
@@ -159,14 +212,32 @@ def _train(args: argparse.Namespace) -> None:
     from .train import evaluate_subject, model_state, train_joint
 
     preset, device, data = _load(args, list(args.subjects))
-    model, result = train_joint(data, replace(preset.model, kind=args.model), preset.train, preset.loss, args.seed,
-                                device, checkpoint=args.checkpoint)
+    model, result = train_joint(
+        data,
+        replace(preset.model, kind=args.model),
+        preset.train,
+        preset.loss,
+        args.seed,
+        device,
+        checkpoint=args.checkpoint,
+    )
     records = []
     for s in args.subjects:
         m = evaluate_subject(model, data, s, preset.train, args.seed, device)
-        records.append(_record({"method": f"{args.model}_joint", "subject": s, "role": "source",
-                                "n_train": int(len(data.train_ids[s])), "seed": args.seed,
-                                "samples_per_second": result.samples_per_second}, m, args))
+        records.append(
+            _record(
+                {
+                    "method": f"{args.model}_joint",
+                    "subject": s,
+                    "role": "source",
+                    "n_train": int(len(data.train_ids[s])),
+                    "seed": args.seed,
+                    "samples_per_second": result.samples_per_second,
+                },
+                m,
+                args,
+            )
+        )
     torch_save(args.out, model_state(model.cpu(), {"records": records, "history": result.history}))
     write_json(args.metrics, {"records": records})
     _drop_checkpoint(args.checkpoint)
@@ -212,13 +283,25 @@ def _adapt(args: argparse.Namespace) -> None:
         records = []
         for draw, fit_seed in enumerate(draw_seeds(args.seed, args.draws)):
             checkpoint = _method_checkpoint(args.checkpoint, method, len(methods), draw if args.draws > 1 else None)
-            model, record = adapt(data, method, args.subject, args.n_train, preset.train, preset.loss, fit_seed,
-                                  device, base=base, model_cfg=preset.model, sources=sources if base else (),
-                                  checkpoint=checkpoint)
+            model, record = adapt(
+                data,
+                method,
+                args.subject,
+                args.n_train,
+                preset.train,
+                preset.loss,
+                fit_seed,
+                device,
+                base=base,
+                model_cfg=preset.model,
+                sources=sources if base else (),
+                checkpoint=checkpoint,
+            )
             metrics = evaluate_subject(model, data, args.subject, preset.train, args.seed, device)
             draw_info = {"seed": args.seed, "draw": draw, "fit_seed": fit_seed} if args.draws > 1 else {}
-            records.append(_record({**record, **draw_info, "role": args.role, "n_train_arg": str(args.n_train)},
-                                   metrics, args))
+            records.append(
+                _record({**record, **draw_info, "role": args.role, "n_train_arg": str(args.n_train)}, metrics, args)
+            )
             if args.out:
                 if isinstance(model, RidgeDecoder):
                     with atomic_path(args.out) as tmp:
@@ -272,5 +355,6 @@ def _report(args: argparse.Namespace) -> None:
 def _bench(args: argparse.Namespace) -> None:
     from .bench import run_benchmark
 
-    run_benchmark(args.out, sizes=args.sizes, steps=args.steps, device=args.device, precision=args.precision,
-                  seed=args.seed)
+    run_benchmark(
+        args.out, sizes=args.sizes, steps=args.steps, device=args.device, precision=args.precision, seed=args.seed
+    )

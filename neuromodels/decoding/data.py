@@ -46,9 +46,10 @@ averaged, during training one repeat is sampled per step. The test split is a ch
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -57,8 +58,20 @@ from neuromodels.core.errors import ConfigError, DataError, require
 from neuromodels.core.io import atomic_path, write_table
 from neuromodels.core.runtime import get_logger
 
-from .workflow import (BETAS_H5, BETAS_NAMES, CAPTIONS_NAME, MASK_NAME, RELEASE_BETAS, RELEASE_EXPDESIGN, RELEASE_ROI,
-                       RELEASE_SESSION, RELEASE_STIMULI, STIMULI_NAMES, TRIALS_NAME, detect_layout)
+from .workflow import (
+    BETAS_H5,
+    BETAS_NAMES,
+    CAPTIONS_NAME,
+    MASK_NAME,
+    RELEASE_BETAS,
+    RELEASE_EXPDESIGN,
+    RELEASE_ROI,
+    RELEASE_SESSION,
+    RELEASE_STIMULI,
+    STIMULI_NAMES,
+    TRIALS_NAME,
+    detect_layout,
+)
 from .workflow import SIMPLE_SESSION as _SESSION_FILE
 
 log = get_logger(__name__)
@@ -84,8 +97,11 @@ def canonical_ids(values: Any, path: str | Path | None = None, what: str = "stim
         raise DataError(path, f"{what} must be integers or strings, got booleans")
     if arr.dtype.kind == "f":
         require(bool(np.all(np.isfinite(arr))), path, f"{what} hold NaN or infinite values")
-        require(bool(np.all(arr == np.round(arr))), path, f"{what} hold non-integer numbers, e.g. "
-                                                          f"{arr[arr != np.round(arr)][:3].tolist()}")
+        require(
+            bool(np.all(arr == np.round(arr))),
+            path,
+            f"{what} hold non-integer numbers, e.g. {arr[arr != np.round(arr)][:3].tolist()}",
+        )
         return arr.astype(np.int64)
     text = []
     for v in arr.tolist():
@@ -305,11 +321,17 @@ def read_trials(path: str | Path) -> pd.DataFrame:
     for col in ("trial", "session", "repeat"):
         require(pd.api.types.is_integer_dtype(table[col]), path, f"column '{col}' must hold integers")
     table["stimulus_id"] = canonical_ids(table["stimulus_id"].to_numpy(), path, "column 'stimulus_id'")
-    require(bool(np.array_equal(table["trial"].to_numpy(), np.arange(len(table)))), path,
-            "column 'trial' must number the rows 0..n-1 in order")
+    require(
+        bool(np.array_equal(table["trial"].to_numpy(), np.arange(len(table)))),
+        path,
+        "column 'trial' must number the rows 0..n-1 in order",
+    )
     dup = table.duplicated(["stimulus_id", "repeat"])
-    require(not dup.any(), path, f"stimulus {table.loc[dup, 'stimulus_id'].iloc[0] if dup.any() else ''} "
-                                 "has the same repeat number twice")
+    require(
+        not dup.any(),
+        path,
+        f"stimulus {table.loc[dup, 'stimulus_id'].iloc[0] if dup.any() else ''} has the same repeat number twice",
+    )
     return table[list(TRIAL_COLUMNS)].reset_index(drop=True)
 
 
@@ -327,8 +349,11 @@ def _images_dataset(f: Any, path: Path) -> tuple[Any, bool]:
     name = next((k for k in ("images", "imgBrick") if k in f), None)
     require(name is not None, path, "no dataset 'images' (or 'imgBrick')")
     images = f[name]
-    require(images.ndim == 4 and (images.shape[1] == 3 or images.shape[-1] == 3), path,
-            f"'{name}' must be (n, 3, H, W) or (n, H, W, 3), got {images.shape}")
+    require(
+        images.ndim == 4 and (images.shape[1] == 3 or images.shape[-1] == 3),
+        path,
+        f"'{name}' must be (n, 3, H, W) or (n, H, W, 3), got {images.shape}",
+    )
     return images, images.shape[1] != 3
 
 
@@ -349,8 +374,7 @@ def read_stimulus_ids(path: str | Path, report: dict | None = None) -> np.ndarra
                 require(ids.shape == (n,), path, f"'{key}' must have one id per image ({n}), got {ids.shape}")
                 _unique_check(ids, path, f"'{key}'")
             else:
-                log.warning("%s: no 'stimulus_id' dataset: the %d images are numbered by row (0..%d)", path, n,
-                            n - 1)
+                log.warning("%s: no 'stimulus_id' dataset: the %d images are numbered by row (0..%d)", path, n, n - 1)
                 ids = np.arange(n, dtype=np.int64)
                 if report is not None:
                     report["stimuli_numbered_by_row"] = int(n)
@@ -359,8 +383,9 @@ def read_stimulus_ids(path: str | Path, report: dict | None = None) -> np.ndarra
     return ids
 
 
-def read_images(path: str | Path, ids: Sequence[Any] | None = None, channels_last: bool = True,
-                all_ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def read_images(
+    path: str | Path, ids: Sequence[Any] | None = None, channels_last: bool = True, all_ids: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Images of a stimuli file for ``ids`` (all when None): uint8 (n, H, W, 3) (or (n, 3, H, W)) and the ids.
     ``all_ids`` gives the ids of the file's rows when they are not in it (NSD's brick: the row index)."""
     import h5py
@@ -416,8 +441,11 @@ def _check_finite(betas: np.ndarray, mask: np.ndarray, path: Path) -> None:
     bad = ~np.isfinite(betas).all(axis=0)
     if bad.any():
         ijk = np.argwhere(mask)[np.flatnonzero(bad)[0]]
-        raise DataError(path, f"{int(bad.sum())} voxel(s) inside the mask hold NaN or infinite betas "
-                              f"(first at voxel {tuple(int(v) for v in ijk)})")
+        raise DataError(
+            path,
+            f"{int(bad.sum())} voxel(s) inside the mask hold NaN or infinite betas "
+            f"(first at voxel {tuple(int(v) for v in ijk)})",
+        )
 
 
 def _read_betas_h5(path: Path, mask: np.ndarray, affine: np.ndarray, n_trials: int) -> np.ndarray:
@@ -429,16 +457,25 @@ def _read_betas_h5(path: Path, mask: np.ndarray, affine: np.ndarray, n_trials: i
             dset = f["betas"]
             require(dset.ndim == 2, path, f"'betas' must be 2D (trials, voxels), got shape {dset.shape}")
             n_vox = int(mask.sum())
-            require(dset.shape[1] == n_vox, path,
-                    f"'betas' has {dset.shape[1]} voxel columns but the mask selects {n_vox} voxels")
-            require(dset.shape[0] == n_trials, path,
-                    f"'betas' has {dset.shape[0]} rows but trials.csv lists {n_trials} trials")
+            require(
+                dset.shape[1] == n_vox,
+                path,
+                f"'betas' has {dset.shape[1]} voxel columns but the mask selects {n_vox} voxels",
+            )
+            require(
+                dset.shape[0] == n_trials,
+                path,
+                f"'betas' has {dset.shape[0]} rows but trials.csv lists {n_trials} trials",
+            )
             if "mask_shape" in dset.attrs:
                 shape = tuple(int(v) for v in dset.attrs["mask_shape"])
                 require(shape == mask.shape, path, f"betas were masked on a {shape} grid, the mask is {mask.shape}")
             if "affine" in dset.attrs:
-                require(bool(np.allclose(np.asarray(dset.attrs["affine"]), affine, atol=1e-4)), path,
-                        "betas' affine differs from the mask's affine")
+                require(
+                    bool(np.allclose(np.asarray(dset.attrs["affine"]), affine, atol=1e-4)),
+                    path,
+                    "betas' affine differs from the mask's affine",
+                )
             betas = dset[()]
     except OSError as exc:
         raise DataError(path, f"not a readable HDF5 file ({exc})") from None
@@ -446,8 +483,9 @@ def _read_betas_h5(path: Path, mask: np.ndarray, affine: np.ndarray, n_trials: i
     return np.asarray(betas, dtype=np.float32)
 
 
-def _read_nifti_session(path: Path, mask: np.ndarray, affine: np.ndarray, n_expected: int | None,
-                        what: str = "trials.csv") -> np.ndarray:
+def _read_nifti_session(
+    path: Path, mask: np.ndarray, affine: np.ndarray, n_expected: int | None, what: str = "trials.csv"
+) -> np.ndarray:
     """float32 (trials, voxels) of one 4D (X, Y, Z, trials) NIfTI file, masked."""
     import nibabel as nib
 
@@ -456,10 +494,14 @@ def _read_nifti_session(path: Path, mask: np.ndarray, affine: np.ndarray, n_expe
     except Exception as exc:
         raise DataError(path, f"not a readable NIfTI image ({type(exc).__name__}: {exc})") from None
     shape = img.shape
-    require(len(shape) == 4 or (len(shape) == 3 and n_expected == 1), path,
-            f"betas must be 4D (X, Y, Z, trials), got shape {shape}")
-    require(tuple(shape[:3]) == mask.shape, path,
-            f"betas grid {tuple(shape[:3])} differs from the mask grid {mask.shape}")
+    require(
+        len(shape) == 4 or (len(shape) == 3 and n_expected == 1),
+        path,
+        f"betas must be 4D (X, Y, Z, trials), got shape {shape}",
+    )
+    require(
+        tuple(shape[:3]) == mask.shape, path, f"betas grid {tuple(shape[:3])} differs from the mask grid {mask.shape}"
+    )
     require(bool(np.allclose(img.affine, affine, atol=1e-4)), path, "betas' affine differs from the mask's affine")
     n_vol = shape[3] if len(shape) == 4 else 1
     if n_expected is not None:
@@ -473,8 +515,9 @@ def _read_nifti_session(path: Path, mask: np.ndarray, affine: np.ndarray, n_expe
     return np.asarray(data[mask].T, dtype=np.float32)  # (trials, voxels)
 
 
-def _read_betas_nifti(files: list[tuple[int, Path]], mask: np.ndarray, affine: np.ndarray,
-                      trials: pd.DataFrame) -> np.ndarray:
+def _read_betas_nifti(
+    files: list[tuple[int, Path]], mask: np.ndarray, affine: np.ndarray, trials: pd.DataFrame
+) -> np.ndarray:
     blocks = []
     for session, path in files:
         n_expected = int((trials["session"] == session).sum())
@@ -482,8 +525,9 @@ def _read_betas_nifti(files: list[tuple[int, Path]], mask: np.ndarray, affine: n
     return np.concatenate(blocks, axis=0)
 
 
-def read_subject(root: str | Path, subject: str, stimulus_ids: Iterable[Any] | None = None,
-                 zscore: bool = True) -> SubjectData:
+def read_subject(
+    root: str | Path, subject: str, stimulus_ids: Iterable[Any] | None = None, zscore: bool = True
+) -> SubjectData:
     """Read and validate one subject of the simple layout.
 
     Parameters
@@ -506,8 +550,12 @@ def read_subject(root: str | Path, subject: str, stimulus_ids: Iterable[Any] | N
     trials = read_trials(trials_path)
     known = read_stimulus_ids(stimuli_file(root)) if stimulus_ids is None else canonical_ids(list(stimulus_ids))
     unknown = sorted(set(missing_ids(trials["stimulus_id"].to_numpy(), known)), key=str)
-    require(not unknown, trials_path, f"{len(unknown)} stimulus id(s) not in the stimuli file, e.g. {unknown[:3]}"
-            + _kind_hint(trials["stimulus_id"].to_numpy(), known))
+    require(
+        not unknown,
+        trials_path,
+        f"{len(unknown)} stimulus id(s) not in the stimuli file, e.g. {unknown[:3]}"
+        + _kind_hint(trials["stimulus_id"].to_numpy(), known),
+    )
 
     sessions = trials["session"].to_numpy()
     h5 = next((folder / n for n in BETAS_NAMES if (folder / n).exists()), folder / BETAS_H5)
@@ -521,8 +569,11 @@ def read_subject(root: str | Path, subject: str, stimulus_ids: Iterable[Any] | N
         found = [s for s, _ in nifti]
         require(found == listed, folder, f"session files {found} do not match the sessions in trials.csv {listed}")
         # trials must be grouped by session in file order so rows line up with the volumes
-        require(bool(np.all(np.diff(sessions) >= 0)), trials_path,
-                "with per-session NIfTI betas, trials must be ordered by session")
+        require(
+            bool(np.all(np.diff(sessions) >= 0)),
+            trials_path,
+            "with per-session NIfTI betas, trials must be ordered by session",
+        )
         betas = _read_betas_nifti(nifti, mask, affine, trials)
         source = nifti[0][1]
     _check_finite(betas, mask, source)
@@ -601,8 +652,7 @@ class SimpleDataset:
         return read_captions(self.root / CAPTIONS_NAME)
 
     def _check_subject(self, subject: str) -> None:
-        require(subject in self.subjects, self.root,
-                f"no subject folder {subject} (found {', '.join(self.subjects)})")
+        require(subject in self.subjects, self.root, f"no subject folder {subject} (found {', '.join(self.subjects)})")
 
 
 @dataclass
@@ -635,9 +685,12 @@ class NSDRelease:
         base = self.root / "nsddata" / "ppdata"
         names = sorted(p.name for p in base.iterdir() if re.fullmatch(r"subj\d+", p.name)) if base.is_dir() else []
         self.subjects = [s for s in names if self.roi_path(s).exists() and self.session_files(s, check=False)]
-        require(bool(self.subjects), self.root,
-                f"no subject with {RELEASE_ROI.format(subject='subjNN', **vars(self.options))} and "
-                f"{RELEASE_BETAS.format(subject='subjNN', **vars(self.options))}/betas_sessionNN.hdf5 (or .nii.gz)")
+        require(
+            bool(self.subjects),
+            self.root,
+            f"no subject with {RELEASE_ROI.format(subject='subjNN', **vars(self.options))} and "
+            f"{RELEASE_BETAS.format(subject='subjNN', **vars(self.options))}/betas_sessionNN.hdf5 (or .nii.gz)",
+        )
         self._design: dict[str, np.ndarray] | None = None
         self._n_images: int | None = None
         self._trials: dict[str, pd.DataFrame] = {}
@@ -663,8 +716,11 @@ class NSDRelease:
         if check:
             require(bool(files), folder, "no betas_sessionNN.hdf5 or .nii.gz file")
             sessions = [s for s, _ in files]
-            require(sessions == list(range(1, len(sessions) + 1)), folder,
-                    f"sessions must run 1..n without gaps (trial order follows them), found {sessions}")
+            require(
+                sessions == list(range(1, len(sessions) + 1)),
+                folder,
+                f"sessions must run 1..n without gaps (trial order follows them), found {sessions}",
+            )
         return files
 
     def subject_index(self, subject: str) -> int:
@@ -692,18 +748,26 @@ class NSDRelease:
         subjectim = np.asarray(mat["subjectim"])
         shared = np.asarray(mat["sharedix"]).ravel()
         for name, arr in (("masterordering", order), ("subjectim", subjectim), ("sharedix", shared)):
-            require(arr.dtype.kind in "iuf" and bool(np.all(np.isfinite(arr))) and bool(np.all(arr == np.round(arr))),
-                    path, f"'{name}' must hold whole numbers")
+            require(
+                arr.dtype.kind in "iuf" and bool(np.all(np.isfinite(arr))) and bool(np.all(arr == np.round(arr))),
+                path,
+                f"'{name}' must hold whole numbers",
+            )
             require(arr.size > 0 and int(arr.min()) >= 1, path, f"'{name}' must be 1-based indices (found {arr.min()})")
         require(subjectim.ndim == 2, path, f"'subjectim' must be (subjects, images), got {subjectim.shape}")
-        require(int(order.max()) <= subjectim.shape[1], path,
-                f"'masterordering' points at image {int(order.max())} but 'subjectim' has {subjectim.shape[1]} "
-                "per subject")
+        require(
+            int(order.max()) <= subjectim.shape[1],
+            path,
+            f"'masterordering' points at image {int(order.max())} but 'subjectim' has {subjectim.shape[1]} per subject",
+        )
         n = self.n_images()
         top = max(int(subjectim.max()), int(shared.max()))
         require(top <= n, path, f"73k ids go up to {top} but {RELEASE_STIMULI} holds {n} images")
-        self._design = {"masterordering": order.astype(np.int64) - 1, "subjectim": subjectim.astype(np.int64) - 1,
-                        "sharedix": shared.astype(np.int64) - 1}
+        self._design = {
+            "masterordering": order.astype(np.int64) - 1,
+            "subjectim": subjectim.astype(np.int64) - 1,
+            "sharedix": shared.astype(np.int64) - 1,
+        }
         return self._design
 
     def n_images(self) -> int:
@@ -716,8 +780,11 @@ class NSDRelease:
                 with h5py.File(path, "r") as f:
                     require("imgBrick" in f, path, "no dataset 'imgBrick'")
                     brick = f["imgBrick"]
-                    require(brick.ndim == 4 and brick.shape[-1] == 3, path,
-                            f"'imgBrick' must be (n, H, W, 3), got {brick.shape}")
+                    require(
+                        brick.ndim == 4 and brick.shape[-1] == 3,
+                        path,
+                        f"'imgBrick' must be (n, H, W, 3), got {brick.shape}",
+                    )
                     self._n_images = int(brick.shape[0])
             except OSError:
                 raise DataError(path, "not a readable HDF5 file") from None
@@ -734,14 +801,20 @@ class NSDRelease:
         these subjects that no trial read shows."""
         d = self.design()
         rows = [self.subject_index(s) for s in self.subjects]
-        require(max(rows) < d["subjectim"].shape[0], self.design_path,
-                f"'subjectim' has {d['subjectim'].shape[0]} subjects, the data hold {self.subjects[-1]}")
+        require(
+            max(rows) < d["subjectim"].shape[0],
+            self.design_path,
+            f"'subjectim' has {d['subjectim'].shape[0]} subjects, the data hold {self.subjects[-1]}",
+        )
         shown = np.unique(np.concatenate([self.trial_ids(s) for s in self.subjects]))
         planned = np.unique(np.concatenate([d["subjectim"][r] for r in rows]))
         self.notes["design_images_not_shown"] = int(len(np.setdiff1d(planned, shown)))
         if self.notes["design_images_not_shown"]:
-            log.info("%d image(s) of the design of %s are shown in no session present: no target needed for them",
-                     self.notes["design_images_not_shown"], ", ".join(self.subjects))
+            log.info(
+                "%d image(s) of the design of %s are shown in no session present: no target needed for them",
+                self.notes["design_images_not_shown"],
+                ", ".join(self.subjects),
+            )
         return shown
 
     # ----------------------------------------------------------------------------------- trials
@@ -752,8 +825,11 @@ class NSDRelease:
             try:
                 with h5py.File(path, "r") as f:
                     require("betas" in f, path, "no dataset 'betas'")
-                    require(f["betas"].ndim == 4, path,
-                            f"'betas' must be 4D (trials, Z, Y, X as h5py reads NSD's file), got {f['betas'].shape}")
+                    require(
+                        f["betas"].ndim == 4,
+                        path,
+                        f"'betas' must be 4D (trials, Z, Y, X as h5py reads NSD's file), got {f['betas'].shape}",
+                    )
                     return int(f["betas"].shape[0])
             except OSError:
                 raise DataError(path, "not a readable HDF5 file") from None
@@ -773,17 +849,27 @@ class NSDRelease:
         self._check_subject(subject)
         d = self.design()
         row = self.subject_index(subject)
-        require(row < d["subjectim"].shape[0], self.design_path,
-                f"'subjectim' has {d['subjectim'].shape[0]} subjects, no row for {subject}")
+        require(
+            row < d["subjectim"].shape[0],
+            self.design_path,
+            f"'subjectim' has {d['subjectim'].shape[0]} subjects, no row for {subject}",
+        )
         counts = [(s, self._session_trials(p)) for s, p in self.session_files(subject)]
         total = sum(n for _, n in counts)
         order = d["masterordering"]
-        require(total <= len(order), self.betas_dir(subject),
-                f"the session files hold {total} trials, 'masterordering' lists {len(order)}")
+        require(
+            total <= len(order),
+            self.betas_dir(subject),
+            f"the session files hold {total} trials, 'masterordering' lists {len(order)}",
+        )
         ids = d["subjectim"][row, order[:total]]
-        trials = pd.DataFrame({"trial": np.arange(total), "session": np.repeat([s for s, _ in counts],
-                                                                               [n for _, n in counts]),
-                               "stimulus_id": ids})
+        trials = pd.DataFrame(
+            {
+                "trial": np.arange(total),
+                "session": np.repeat([s for s, _ in counts], [n for _, n in counts]),
+                "stimulus_id": ids,
+            }
+        )
         trials["repeat"] = trials.groupby("stimulus_id").cumcount()
         self._trials[subject] = trials
         return trials
@@ -817,10 +903,16 @@ class NSDRelease:
             seen = np.intersect1d(seen, self.trial_ids(s))
         dropped = int(len(shared) - len(seen))
         if dropped:
-            log.warning("test split 'shared': %d of NSD's %d shared images were not seen by every subject and are "
-                        "left out", dropped, len(shared))
-        return seen, {"source": "sharedix of nsd_expdesign.mat", "shared_listed": int(len(shared)),
-                      "not_seen_by_all": dropped}
+            log.warning(
+                "test split 'shared': %d of NSD's %d shared images were not seen by every subject and are left out",
+                dropped,
+                len(shared),
+            )
+        return seen, {
+            "source": "sharedix of nsd_expdesign.mat",
+            "shared_listed": int(len(shared)),
+            "not_seen_by_all": dropped,
+        }
 
     def images(self, ids: Sequence[Any] | None = None) -> tuple[np.ndarray, np.ndarray]:
         return read_images(self.stimuli_path, ids, all_ids=self.stimulus_ids())
@@ -831,8 +923,11 @@ class NSDRelease:
         return read_captions(self.root / CAPTIONS_NAME)
 
     def _check_subject(self, subject: str) -> None:
-        require(subject in self.subjects, self.root,
-                f"no subject {subject} in the release (found {', '.join(self.subjects)})")
+        require(
+            subject in self.subjects,
+            self.root,
+            f"no subject {subject} in the release (found {', '.join(self.subjects)})",
+        )
 
 
 def _read_release_h5(path: Path, mask: np.ndarray, n_expected: int) -> np.ndarray:
@@ -845,22 +940,26 @@ def _read_release_h5(path: Path, mask: np.ndarray, n_expected: int) -> np.ndarra
             require("betas" in f, path, "no dataset 'betas'")
             dset = f["betas"]
             grid = tuple(reversed(mask.shape))
-            require(dset.ndim == 4 and tuple(dset.shape[1:]) == grid, path,
-                    f"'betas' must be (trials, Z, Y, X) = (n, {', '.join(map(str, grid))}) for the mask's grid "
-                    f"{mask.shape}, got {dset.shape}")
+            require(
+                dset.ndim == 4 and tuple(dset.shape[1:]) == grid,
+                path,
+                f"'betas' must be (trials, Z, Y, X) = (n, {', '.join(map(str, grid))}) for the mask's grid "
+                f"{mask.shape}, got {dset.shape}",
+            )
             require(dset.shape[0] == n_expected, path, f"holds {dset.shape[0]} trials, expected {n_expected}")
             require(np.issubdtype(dset.dtype, np.number), path, f"'betas' must be numeric, got {dset.dtype}")
             ijk = np.argwhere(mask)
             lo, hi = ijk.min(axis=0), ijk.max(axis=0) + 1
-            box = dset[:, lo[2]:hi[2], lo[1]:hi[1], lo[0]:hi[0]]
+            box = dset[:, lo[2] : hi[2], lo[1] : hi[1], lo[0] : hi[0]]
     except OSError as exc:
         raise DataError(path, f"not a readable HDF5 file ({exc})") from None
     rel = ijk - lo
     return np.asarray(box[:, rel[:, 2], rel[:, 1], rel[:, 0]], dtype=np.float32)
 
 
-def open_dataset(root: str | Path, layout: str = "auto",
-                 release: ReleaseOptions | dict | None = None) -> SimpleDataset | NSDRelease:
+def open_dataset(
+    root: str | Path, layout: str = "auto", release: ReleaseOptions | dict | None = None
+) -> SimpleDataset | NSDRelease:
     """The data set at ``root`` in ``layout`` (``auto``: :func:`detect_layout`)."""
     if layout not in LAYOUTS:
         raise ConfigError("decoding.layout", f"must be one of {', '.join(LAYOUTS)}, got {layout!r}")
@@ -886,8 +985,13 @@ class TestSplit:
         return {"test_split": self.kind, "n_test": int(len(self.ids)), **self.detail}
 
 
-def choose_test_split(dataset: SimpleDataset | NSDRelease, kind: str = "shared", file: str | None = None,
-                      fraction: float = 0.1, seed: int = 0) -> TestSplit:
+def choose_test_split(
+    dataset: SimpleDataset | NSDRelease,
+    kind: str = "shared",
+    file: str | None = None,
+    fraction: float = 0.1,
+    seed: int = 0,
+) -> TestSplit:
     """The test stimuli of a data set.
 
     - ``shared``: the stimuli every subject saw (NSD's release: its shared 1000, ``sharedix``, less those a
@@ -909,13 +1013,21 @@ def choose_test_split(dataset: SimpleDataset | NSDRelease, kind: str = "shared",
             raise ConfigError("decoding.test_ids", "test_split 'file' needs a file of test ids")
         listed = read_id_list(file)
         unknown = missing_ids(listed, dataset.stimulus_ids())
-        require(not unknown, file, f"{len(unknown)} test id(s) not in the stimuli, e.g. {unknown[:3]}"
-                + _kind_hint(listed, dataset.stimulus_ids()))
+        require(
+            not unknown,
+            file,
+            f"{len(unknown)} test id(s) not in the stimuli, e.g. {unknown[:3]}"
+            + _kind_hint(listed, dataset.stimulus_ids()),
+        )
         keep = np.array([id_key(i) not in set(missing_ids(listed, shared)) for i in listed], dtype=bool)
         dropped = int((~keep).sum())
         if dropped:
-            log.warning("test split 'file' (%s): %d of %d listed ids were not seen by every subject and are left out",
-                        file, dropped, len(listed))
+            log.warning(
+                "test split 'file' (%s): %d of %d listed ids were not seen by every subject and are left out",
+                file,
+                dropped,
+                len(listed),
+            )
         ids = np.sort(listed[keep])
         detail = {"source": str(file), "listed": int(len(listed)), "not_seen_by_all": dropped}
     else:
@@ -923,12 +1035,17 @@ def choose_test_split(dataset: SimpleDataset | NSDRelease, kind: str = "shared",
             raise ConfigError("decoding.test_fraction", f"must be between 0 and 1, got {fraction}")
         n = max(2, int(round(float(fraction) * len(shared))))
         if n >= len(shared):
-            raise ConfigError("decoding.test_fraction",
-                              f"{fraction} of the {len(shared)} stimuli every subject saw leaves none to train on")
+            raise ConfigError(
+                "decoding.test_fraction",
+                f"{fraction} of the {len(shared)} stimuli every subject saw leaves none to train on",
+            )
         pick = np.random.default_rng(seed).permutation(len(shared))[:n]
         ids = np.sort(shared[pick])
-        detail = {"source": f"seeded fraction of the {len(shared)} stimuli every subject saw",
-                  "fraction": float(fraction), "seed": int(seed)}
+        detail = {
+            "source": f"seeded fraction of the {len(shared)} stimuli every subject saw",
+            "fraction": float(fraction),
+            "seed": int(seed),
+        }
     require(len(ids) >= 2, dataset.root, f"test split '{kind}' holds {len(ids)} stimuli (needs at least 2)")
     split = TestSplit(kind, canonical_ids(ids), detail)
     log.info("test split '%s': %d stimuli (%s)", kind, len(ids), detail.get("source", ""))
@@ -949,12 +1066,18 @@ def write_stimuli(root: str | Path, ids: np.ndarray, images: np.ndarray, caption
             f.create_dataset("images", data=images, chunks=(1, *images.shape[1:]), compression="gzip")
             write_ids_dataset(f, "stimulus_id", ids)
     if captions is not None:
-        write_table(root / CAPTIONS_NAME, pd.DataFrame({"stimulus_id": canonical_ids(ids),
-                                                        "caption": list(captions)}))
+        write_table(root / CAPTIONS_NAME, pd.DataFrame({"stimulus_id": canonical_ids(ids), "caption": list(captions)}))
 
 
-def write_subject(root: str | Path, subject: str, mask: np.ndarray, affine: np.ndarray, betas: np.ndarray,
-                  trials: pd.DataFrame, betas_format: str = "hdf5") -> Path:
+def write_subject(
+    root: str | Path,
+    subject: str,
+    mask: np.ndarray,
+    affine: np.ndarray,
+    betas: np.ndarray,
+    trials: pd.DataFrame,
+    betas_format: str = "hdf5",
+) -> Path:
     """Write one subject in the NSD-style layout.
 
     Parameters

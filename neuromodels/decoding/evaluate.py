@@ -24,8 +24,8 @@ all within 2 binomial SE of chance is undefined.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -51,8 +51,9 @@ def top1_hits(similarity: np.ndarray) -> np.ndarray:
     return np.diag(s) > off.max(axis=1)
 
 
-def retrieval_top1(pred: np.ndarray, target: np.ndarray, batch: int = 300, draws: int = 30,
-                   seed: int = 0) -> dict[str, float]:
+def retrieval_top1(
+    pred: np.ndarray, target: np.ndarray, batch: int = 300, draws: int = 30, seed: int = 0
+) -> dict[str, float]:
     """Top-1 retrieval accuracy both ways (fractions), averaged over ``draws`` random ``batch``-way sets.
 
     Parameters
@@ -81,8 +82,7 @@ def retrieval_top1(pred: np.ndarray, target: np.ndarray, batch: int = 300, draws
         fwd.append(top1_hits(sim).mean())
         bwd.append(top1_hits(sim.T).mean())
     k = len(sets[0])
-    return {"image_retrieval": float(np.mean(fwd)), "brain_retrieval": float(np.mean(bwd)),
-            "chance": 1.0 / k, "k": k}
+    return {"image_retrieval": float(np.mean(fwd)), "brain_retrieval": float(np.mean(bwd)), "chance": 1.0 / k, "k": k}
 
 
 def two_way_identification(pred: np.ndarray, target: np.ndarray) -> float:
@@ -130,8 +130,9 @@ def collapse_check(pred: np.ndarray, target: np.ndarray) -> dict[str, float]:
     return {"pred_cosine": p_cos, "target_cosine": t_cos, "spread": spread, "collapsed": float(collapsed)}
 
 
-def score(pred: Mapping[str, np.ndarray], target: Mapping[str, np.ndarray], batch: int = 300, draws: int = 30,
-          seed: int = 0) -> dict[str, float]:
+def score(
+    pred: Mapping[str, np.ndarray], target: Mapping[str, np.ndarray], batch: int = 300, draws: int = 30, seed: int = 0
+) -> dict[str, float]:
     """All metrics for each embedding kind present in both (``image``, ``text``), keys ``{kind}_{metric}``,
     plus ``collapsed`` (1.0 when any kind's predictions collapsed: :func:`collapse_check`)."""
     out: dict[str, float] = {}
@@ -170,9 +171,23 @@ def collect(paths: Sequence[str | Path]) -> pd.DataFrame:
 def source_table(table: pd.DataFrame) -> pd.DataFrame:
     """Per-subject results of the source subjects: multi-subject models vs single-subject ones."""
     t = table[table["role"] == "source"].copy()
-    cols = ["method", "subject", "seed", "top1", "image_top1_image", "image_top1_brain", "image_two_way",
-            "image_corr", "text_top1_image", "text_top1_brain", "text_two_way", "image_pred_cosine", "collapsed",
-            "chance_top1", "k"]
+    cols = [
+        "method",
+        "subject",
+        "seed",
+        "top1",
+        "image_top1_image",
+        "image_top1_brain",
+        "image_two_way",
+        "image_corr",
+        "text_top1_image",
+        "text_top1_brain",
+        "text_two_way",
+        "image_pred_cosine",
+        "collapsed",
+        "chance_top1",
+        "k",
+    ]
     return t[[c for c in cols if c in t.columns]].sort_values(["method", "subject", "seed"]).reset_index(drop=True)
 
 
@@ -181,8 +196,21 @@ def curve_table(table: pd.DataFrame) -> pd.DataFrame:
     and, where a size was fitted several times, its draws of training images and initialisation; ``n_fits``
     counts them; ``collapsed_mean`` is the fraction of fits whose predictions collapsed)."""
     t = table[table["role"] == "heldout"].copy()
-    metrics = [c for c in ("top1", "image_top1_image", "image_top1_brain", "image_two_way", "image_corr",
-                           "text_top1_image", "text_top1_brain", "text_two_way", "collapsed") if c in t.columns]
+    metrics = [
+        c
+        for c in (
+            "top1",
+            "image_top1_image",
+            "image_top1_brain",
+            "image_two_way",
+            "image_corr",
+            "text_top1_image",
+            "text_top1_brain",
+            "text_two_way",
+            "collapsed",
+        )
+        if c in t.columns
+    ]
     g = t.groupby(["method", "n_train"])[metrics]
     out = g.mean().add_suffix("_mean").join(g.std(ddof=0).add_suffix("_sd")).join(g.size().rename("n_fits"))
     return out.reset_index().sort_values(["method", "n_train"]).reset_index(drop=True)
@@ -198,15 +226,25 @@ METHOD_LABELS = {
     "ridge": "ridge",
     "shuffled_stimuli": "reset-tuning on wrongly paired images (control)",
 }
-METHOD_STYLE = {"mindbridge_reset": ("C0", "o", "-"), "mindbridge_reset_frozen": ("C1", "o", ":"),
-                "mindbridge_finetune": ("C0", "s", "--"),
-                "linear_adapter": ("C2", "^", "-"), "linear_finetune": ("C2", "v", "--"),
-                "scratch": ("C3", "D", "-"), "ridge": ("0.4", "x", ":"), "shuffled_stimuli": ("0.6", "+", "--")}
+METHOD_STYLE = {
+    "mindbridge_reset": ("C0", "o", "-"),
+    "mindbridge_reset_frozen": ("C1", "o", ":"),
+    "mindbridge_finetune": ("C0", "s", "--"),
+    "linear_adapter": ("C2", "^", "-"),
+    "linear_finetune": ("C2", "v", "--"),
+    "scratch": ("C3", "D", "-"),
+    "ridge": ("0.4", "x", ":"),
+    "shuffled_stimuli": ("0.6", "+", "--"),
+}
 
 
-def plot_learning_curve(curve: pd.DataFrame, path: str | Path, chance: float, n_all: int,
-                        metrics: Sequence[str] = ("top1", "image_top1_image", "text_top1_image",
-                                                  "image_two_way")) -> Path:
+def plot_learning_curve(
+    curve: pd.DataFrame,
+    path: str | Path,
+    chance: float,
+    n_all: int,
+    metrics: Sequence[str] = ("top1", "image_top1_image", "text_top1_image", "image_two_way"),
+) -> Path:
     """Held-out subject: metric vs number of training images, one line per method (error bars: sd over seeds)."""
     import matplotlib
 
@@ -215,15 +253,27 @@ def plot_learning_curve(curve: pd.DataFrame, path: str | Path, chance: float, n_
 
     metrics = [m for m in metrics if f"{m}_mean" in curve.columns]
     fig, axes = plt.subplots(1, len(metrics), figsize=(4.8 * len(metrics), 3.8), squeeze=False)
-    titles = {"top1": "top-1 retrieval (mean: both ways, image and text)",
-              "image_top1_image": "top-1 retrieval, image embeddings",
-              "text_top1_image": "top-1 retrieval, text embeddings", "image_top1_brain": "top-1 brain retrieval",
-              "image_two_way": "2-way identification", "image_corr": "embedding correlation"}
+    titles = {
+        "top1": "top-1 retrieval (mean: both ways, image and text)",
+        "image_top1_image": "top-1 retrieval, image embeddings",
+        "text_top1_image": "top-1 retrieval, text embeddings",
+        "image_top1_brain": "top-1 brain retrieval",
+        "image_two_way": "2-way identification",
+        "image_corr": "embedding correlation",
+    }
     for ax, m in zip(axes[0], metrics):
         for method, g in curve.groupby("method"):
             colour, marker, ls = METHOD_STYLE.get(method, ("k", ".", "-"))
-            ax.errorbar(g["n_train"], g[f"{m}_mean"], yerr=g[f"{m}_sd"], color=colour, marker=marker, ls=ls,
-                        capsize=2, label=METHOD_LABELS.get(method, method))
+            ax.errorbar(
+                g["n_train"],
+                g[f"{m}_mean"],
+                yerr=g[f"{m}_sd"],
+                color=colour,
+                marker=marker,
+                ls=ls,
+                capsize=2,
+                label=METHOD_LABELS.get(method, method),
+            )
         ax.axhline(chance if "top1" in m else (0.5 if "two_way" in m else 0.0), color="k", lw=0.8, ls=":")
         ax.set_xscale("log")
         ns = sorted(curve["n_train"].unique())
@@ -261,8 +311,13 @@ def plot_sources(table: pd.DataFrame, path: str | Path, chance: float) -> Path:
     return save_figure(path, fig)
 
 
-ADAPTATION_METHODS = ("mindbridge_reset", "mindbridge_reset_frozen", "mindbridge_finetune", "linear_adapter",
-                      "linear_finetune")
+ADAPTATION_METHODS = (
+    "mindbridge_reset",
+    "mindbridge_reset_frozen",
+    "mindbridge_finetune",
+    "linear_adapter",
+    "linear_finetune",
+)
 # The named controls of the adaptation claims: the same network trained on the new subject alone, ridge, and the
 # published reset-tuning on the new subject's betas paired with the wrong images. ``best_control`` is, per seed,
 # whichever of them retrieves best at the smallest n.
@@ -289,8 +344,7 @@ def _n_label(rows: pd.DataFrame) -> pd.Series:
     return rows["n_train"].astype(int).astype(str)
 
 
-def summarise(table: pd.DataFrame, preset: str | None = None, seed: int | None = None,
-              metric: str = "top1"):
+def summarise(table: pd.DataFrame, preset: str | None = None, seed: int | None = None, metric: str = "top1"):
     """The family's statistics per seed (:class:`neuromodels.core.findings.Summary`) from the collected runs
     (:func:`collect`); what they must show is the registry's (``neuromodels/decoding/claims.yaml``).
 
@@ -320,17 +374,27 @@ def summarise(table: pd.DataFrame, preset: str | None = None, seed: int | None =
 
     summary = Summary("decoding", preset=preset, seed=seed)
     chance_all = float(table["chance_top1"].max()) if "chance_top1" in table and len(table) else float("nan")
-    notes: dict = {"runs": int(len(table)), "metric": metric, "chance": chance_all,
-                   "k": int(table["k"].max()) if "k" in table and len(table) else 0, "missing": [],
-                   "degenerate": 0, "at_chance_rule": f"within {CHANCE_SE:g} binomial SE of chance over the test "
-                                                      "stimuli (model and control both: the difference is undefined)"}
+    notes: dict = {
+        "runs": int(len(table)),
+        "metric": metric,
+        "chance": chance_all,
+        "k": int(table["k"].max()) if "k" in table and len(table) else 0,
+        "missing": [],
+        "degenerate": 0,
+        "at_chance_rule": f"within {CHANCE_SE:g} binomial SE of chance over the test "
+        "stimuli (model and control both: the difference is undefined)",
+    }
     collapsed = table[table["collapsed"] > 0] if "collapsed" in table and len(table) else table.iloc[:0]
     notes["collapsed"] = int(len(collapsed))
-    notes["collapsed_runs"] = [f"{r['method']} {r['subject']} n={r['n_train']} seed={r['seed']}"
-                               for _, r in collapsed.iterrows()]
+    notes["collapsed_runs"] = [
+        f"{r['method']} {r['subject']} n={r['n_train']} seed={r['seed']}" for _, r in collapsed.iterrows()
+    ]
     if len(collapsed):
-        get_logger(__name__).warning("%d run(s) gave collapsed predictions (near-identical outputs for every "
-                                     "test stimulus): %s", len(collapsed), "; ".join(notes["collapsed_runs"]))
+        get_logger(__name__).warning(
+            "%d run(s) gave collapsed predictions (near-identical outputs for every test stimulus): %s",
+            len(collapsed),
+            "; ".join(notes["collapsed_runs"]),
+        )
     if not len(table):
         notes["missing"].append("no runs")
         summary.notes.update(notes)
@@ -341,29 +405,49 @@ def summarise(table: pd.DataFrame, preset: str | None = None, seed: int | None =
     for s in sorted(table["seed"].dropna().astype(int).unique()):
         rows = table[table["seed"] == s]
         chance = float(rows["chance_top1"].max())
-        n_items = int(rows["n_test"].max()) if "n_test" in rows and rows["n_test"].notna().any() else \
-            int(rows["k"].max())
+        n_items = (
+            int(rows["n_test"].max()) if "n_test" in rows and rows["n_test"].notna().any() else int(rows["k"].max())
+        )
         se = binomial_se(chance, n_items)
         summary.measure(s, "chance.top1", chance)
 
-        def compare(name: str, control: float, model: float, model_name: str) -> None:
+        def compare(
+            name: str,
+            control: float,
+            model: float,
+            model_name: str,
+            s: int = s,
+            chance: float = chance,
+            se: float = se,
+            n_items: int = n_items,
+        ) -> None:
             if at_chance(control, chance, se) and at_chance(model, chance, se):
                 notes["degenerate"] += 1
-                summary.measure(s, name, None, undefined=(
-                    f"{model_name} {model:.4f} and the control {control:.4f} both within {CHANCE_SE:g} SE "
-                    f"({se:.4f}, {n_items} test stimuli) of chance {chance:.4f}: their difference is not a finding"))
+                summary.measure(
+                    s,
+                    name,
+                    None,
+                    undefined=(
+                        f"{model_name} {model:.4f} and the control {control:.4f} both within {CHANCE_SE:g} SE "
+                        f"({se:.4f}, {n_items} test stimuli) of chance {chance:.4f}: their difference is not a finding"
+                    ),
+                )
             else:
                 summary.measure(s, name, control)
 
         # source subjects: the joint models against single-subject models
         src = rows[rows["role"] == "source"]
-        by = {m: src[src["method"] == m].groupby("subject")[metric].mean() for m in JOINT_METHODS +
-              SINGLE_SUBJECT_METHODS}
+        by = {
+            m: src[src["method"] == m].groupby("subject")[metric].mean() for m in JOINT_METHODS + SINGLE_SUBJECT_METHODS
+        }
         for m, values in by.items():
             for subject, v in values.items():
                 summary.measure(s, f"{m}.top1.{subject}", v)
-        single = pd.concat([by[m] for m in SINGLE_SUBJECT_METHODS], axis=1).max(axis=1) \
-            if any(len(by[m]) for m in SINGLE_SUBJECT_METHODS) else pd.Series(dtype=float)
+        single = (
+            pd.concat([by[m] for m in SINGLE_SUBJECT_METHODS], axis=1).max(axis=1)
+            if any(len(by[m]) for m in SINGLE_SUBJECT_METHODS)
+            else pd.Series(dtype=float)
+        )
         for subject, v in single.items():
             summary.measure(s, f"single_subject_best.top1.{subject}", v)
         joint = by["mindbridge_joint"]
@@ -373,8 +457,12 @@ def summarise(table: pd.DataFrame, preset: str | None = None, seed: int | None =
             if both:
                 worst = min(both, key=lambda subj: (joint[subj] - single[subj], subj))
                 summary.measure(s, "mindbridge_joint.top1.worst_source", joint[worst])
-                compare("single_subject_best.top1.worst_source", float(single[worst]), float(joint[worst]),
-                        f"mindbridge_joint ({worst})")
+                compare(
+                    "single_subject_best.top1.worst_source",
+                    float(single[worst]),
+                    float(joint[worst]),
+                    f"mindbridge_joint ({worst})",
+                )
                 notes.setdefault("worst_source", {})[str(s)] = worst
                 notes.setdefault("sources_compared", {})[str(s)] = both
             else:
@@ -416,8 +504,9 @@ def summarise(table: pd.DataFrame, preset: str | None = None, seed: int | None =
     return summary
 
 
-def write_report(metric_paths: Sequence[str | Path], out_dir: str | Path, preset: str | None = None,
-                 seed: int | None = None) -> dict[str, Path]:
+def write_report(
+    metric_paths: Sequence[str | Path], out_dir: str | Path, preset: str | None = None, seed: int | None = None
+) -> dict[str, Path]:
     """Tables (CSV), figures (PNG) and ``summary.json`` of the family from the training steps' metrics JSONs."""
     from neuromodels.core.findings import write_summary
 
@@ -426,9 +515,11 @@ def write_report(metric_paths: Sequence[str | Path], out_dir: str | Path, preset
     write_table(out_dir / "all_runs.csv", table)
     sources = source_table(table)
     curve = curve_table(table)
-    paths = {"all_runs": out_dir / "all_runs.csv",
-             "sources": write_table(out_dir / "source_subjects.csv", sources),
-             "curve": write_table(out_dir / "learning_curve.csv", curve)}
+    paths = {
+        "all_runs": out_dir / "all_runs.csv",
+        "sources": write_table(out_dir / "source_subjects.csv", sources),
+        "curve": write_table(out_dir / "learning_curve.csv", curve),
+    }
     chance = float(table["chance_top1"].max()) if "chance_top1" in table else 0.0
     held = table[table["role"] == "heldout"]
     n_all = int(held["n_train"].max()) if len(held) else 0

@@ -26,7 +26,7 @@ reset-tuning and adapter training.
 
 from __future__ import annotations
 
-from typing import Iterator, Mapping
+from collections.abc import Iterator, Mapping
 
 import numpy as np
 import torch
@@ -34,8 +34,18 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 # the settings (sizes with the values that follow the data, loss weights) live in the torch-free settings module
-from .settings import (DROPOUT_LARGE_N, DROPOUT_SMALL_N, LARGE_N, POOL_AUTO_WINDOW, POOL_MODES,  # noqa: F401
-                       LossWeights, ModelConfig, auto_embed_dropout, auto_pool_mode, auto_pooled)
+from .settings import (  # noqa: F401
+    DROPOUT_LARGE_N,
+    DROPOUT_SMALL_N,
+    LARGE_N,
+    POOL_AUTO_WINDOW,
+    POOL_MODES,
+    LossWeights,
+    ModelConfig,
+    auto_embed_dropout,
+    auto_pool_mode,
+    auto_pooled,
+)
 
 
 # ------------------------------------------------------------------------------------------------ components
@@ -260,7 +270,9 @@ def model_from_state(state: Mapping) -> DecoderBase:
 
 
 # ------------------------------------------------------------------------------------------------ losses
-def embedding_losses(pred: Tensor, target: Tensor, w_clip: float, w_mse: float, temperature: float) -> dict[str, Tensor]:
+def embedding_losses(
+    pred: Tensor, target: Tensor, w_clip: float, w_mse: float, temperature: float
+) -> dict[str, Tensor]:
     """SoftCLIP and normalised MSE between predicted and target embeddings (B, d)."""
     from neuromodels.core.losses import soft_clip_loss
 
@@ -281,8 +293,13 @@ def cycle_pairs(subjects: list[str], new_subject: str | None = None, both_ways: 
       round trip); with ``both_ways`` also the new subject through each other subject's parts.
     """
     if new_subject is None:
-        return sorted({(a, subjects[(i + 1) % len(subjects)]) for i, a in enumerate(subjects)
-                       if subjects[(i + 1) % len(subjects)] != a})
+        return sorted(
+            {
+                (a, subjects[(i + 1) % len(subjects)])
+                for i, a in enumerate(subjects)
+                if subjects[(i + 1) % len(subjects)] != a
+            }
+        )
     others = [s for s in subjects if s != new_subject]
     if new_subject not in subjects:
         return []
@@ -292,8 +309,13 @@ def cycle_pairs(subjects: list[str], new_subject: str | None = None, both_ways: 
     return sorted(pairs)
 
 
-def decoder_loss(model: DecoderBase, batch: Mapping[str, Mapping[str, Tensor]], weights: LossWeights,
-                 new_subject: str | None = None, cycle_both_ways: bool = False) -> tuple[Tensor, dict[str, float]]:
+def decoder_loss(
+    model: DecoderBase,
+    batch: Mapping[str, Mapping[str, Tensor]],
+    weights: LossWeights,
+    new_subject: str | None = None,
+    cycle_both_ways: bool = False,
+) -> tuple[Tensor, dict[str, float]]:
     """The training objective over a multi-subject batch ``{subject: {"voxels", "image"[, "text"]}}``.
 
     Every subject whose batch has targets (``image``) adds the embedding losses and, for MindBridge, the
@@ -318,12 +340,14 @@ def decoder_loss(model: DecoderBase, batch: Mapping[str, Mapping[str, Tensor]], 
         hidden[subject] = h
         if "image" in item:
             img, txt = model.decode(h)
-            for k, v in embedding_losses(img, item["image"], weights.clip_image, weights.mse_image,
-                                         weights.temperature).items():
+            for k, v in embedding_losses(
+                img, item["image"], weights.clip_image, weights.mse_image, weights.temperature
+            ).items():
                 add(f"image_{k}", v)
             if txt is not None and "text" in item:
-                for k, v in embedding_losses(txt, item["text"], weights.clip_text, weights.mse_text,
-                                             weights.temperature).items():
+                for k, v in embedding_losses(
+                    txt, item["text"], weights.clip_text, weights.mse_text, weights.temperature
+                ).items():
                     add(f"text_{k}", v)
         if is_bridge and weights.reconstruction and "image" in item:
             rec = model.build(subject, h)
@@ -353,7 +377,7 @@ class RidgeDecoder:
         self.alphas = np.logspace(-1, 5, 13) if alphas is None else np.asarray(alphas)
         self.models: dict[str, object] = {}
 
-    def fit(self, voxels: np.ndarray, targets: Mapping[str, np.ndarray]) -> "RidgeDecoder":
+    def fit(self, voxels: np.ndarray, targets: Mapping[str, np.ndarray]) -> RidgeDecoder:
         from sklearn.linear_model import RidgeCV
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler

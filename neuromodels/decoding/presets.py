@@ -16,8 +16,9 @@ workflow's ``decoding.model`` / ``decoding.train`` settings is used as given.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Mapping
+from typing import Any
 
 from neuromodels.core.errors import ConfigError
 
@@ -42,8 +43,15 @@ PRESETS: dict[str, DecodingPreset] = {
     "tiny": DecodingPreset(
         simulate=SimulationSettings(n_subjects=5, n_test=100, n_train=240, n_pool=400, image_size=32),
         model=ModelConfig(hidden=64, rank=8, n_blocks=2),
-        train=TrainConfig(batch_size=32, epochs=40, adapt_epochs=10, adapt_min_steps=60, adapt_lr=3e-3,
-                          checkpoint_every=50, eval_draws=5),
+        train=TrainConfig(
+            batch_size=32,
+            epochs=40,
+            adapt_epochs=10,
+            adapt_min_steps=60,
+            adapt_lr=3e-3,
+            checkpoint_every=50,
+            eval_draws=5,
+        ),
     ),
     "default": DecodingPreset(
         simulate=SimulationSettings(n_subjects=5, n_test=100, n_train=600, n_pool=1200, image_size=64),
@@ -54,8 +62,9 @@ PRESETS: dict[str, DecodingPreset] = {
         train=TrainConfig(batch_size=32, epochs=25, adapt_epochs=12, adapt_min_steps=150, adapt_lr=3e-3),
     ),
     "full": DecodingPreset(
-        simulate=SimulationSettings(n_subjects=5, n_test=1000, n_train=9000, n_pool=20000, grid=(40, 48, 40),
-                                    voxel_mm=2.0, image_size=224),
+        simulate=SimulationSettings(
+            n_subjects=5, n_test=1000, n_train=9000, n_pool=20000, grid=(40, 48, 40), voxel_mm=2.0, image_size=224
+        ),
         model=ModelConfig(pooled=8192, hidden=2048, rank=128, n_blocks=4, pool="max", embed_dropout=0.5),
         train=TrainConfig(batch_size=50, epochs=100, adapt_epochs=100, adapt_min_steps=2000, lr=3e-4),
     ),

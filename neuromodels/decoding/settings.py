@@ -72,14 +72,15 @@ class ModelConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    def resolved(self, n_train: int | None = None) -> "ModelConfig":
+    def resolved(self, n_train: int | None = None) -> ModelConfig:
         """This configuration with every automatic value fixed from ``subjects`` (voxel counts) and
         ``n_train`` (training images per subject; unknown: the small-n dropout)."""
         from neuromodels.core.errors import ConfigError
 
         if self.pool not in POOL_MODES + ("auto",):
-            raise ConfigError("decoding.model.pool", f"unknown pooling {self.pool!r} (one of auto, "
-                                                     f"{', '.join(POOL_MODES)})")
+            raise ConfigError(
+                "decoding.model.pool", f"unknown pooling {self.pool!r} (one of auto, {', '.join(POOL_MODES)})"
+            )
         if self.pooled is not None and int(self.pooled) < 1:
             raise ConfigError("decoding.model.pooled", f"must be a positive size, got {self.pooled}")
         n_vox = max(self.subjects.values()) if self.subjects else 2 * 1024
@@ -90,8 +91,11 @@ class ModelConfig:
 
     def automatic(self) -> list[str]:
         """Names of the settings left to follow the data."""
-        return [n for n, v in (("pooled", self.pooled), ("pool", self.pool), ("embed_dropout", self.embed_dropout))
-                if v is None or v == "auto"]
+        return [
+            n
+            for n, v in (("pooled", self.pooled), ("pool", self.pool), ("embed_dropout", self.embed_dropout))
+            if v is None or v == "auto"
+        ]
 
 
 @dataclass

@@ -112,8 +112,14 @@ def grey_matter(grid: tuple[int, int, int], affine: np.ndarray) -> np.ndarray:
         from nilearn import datasets, image
 
         gm = datasets.load_mni152_gm_template(resolution=2)
-        res = image.resample_img(gm, target_affine=affine, target_shape=grid, interpolation="continuous",
-                                 force_resample=True, copy_header=True)
+        res = image.resample_img(
+            gm,
+            target_affine=affine,
+            target_shape=grid,
+            interpolation="continuous",
+            force_resample=True,
+            copy_header=True,
+        )
         return np.nan_to_num(np.asarray(res.get_fdata(), dtype=np.float64))
     except Exception as exc:  # pragma: no cover - only without nilearn's data
         log.warning("MNI152 grey matter unavailable (%s); using a smooth shell", exc)
@@ -133,8 +139,7 @@ def subject_mask(gm: np.ndarray, affine: np.ndarray, rng: np.random.Generator) -
     return (gm > 0.3) & inside
 
 
-def smooth_maps(mask: np.ndarray, n_maps: int, fwhm_mm: float, voxel_mm: float,
-                rng: np.random.Generator) -> np.ndarray:
+def smooth_maps(mask: np.ndarray, n_maps: int, fwhm_mm: float, voxel_mm: float, rng: np.random.Generator) -> np.ndarray:
     """float (n_maps, voxels): Gaussian-smoothed white-noise fields sampled at the mask, unit variance each."""
     from scipy.ndimage import gaussian_filter
 
@@ -168,8 +173,14 @@ def sample_world(n: int, seed: int, image_size: int) -> tuple[np.ndarray, np.nda
     return np.asarray(latents, dtype=np.float64), images.astype(np.uint8), list(stimuli.captions(table)), list(names)
 
 
-def simulate_responses(latents: np.ndarray, maps: np.ndarray, reliability: np.ndarray,
-                       stim_index: np.ndarray, sessions: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def simulate_responses(
+    latents: np.ndarray,
+    maps: np.ndarray,
+    reliability: np.ndarray,
+    stim_index: np.ndarray,
+    sessions: np.ndarray,
+    rng: np.random.Generator,
+) -> np.ndarray:
     """float32 (trials, voxels) betas for the trials' stimuli (rows of ``latents``).
 
     ``maps`` (k, voxels) is the subject's spatial mixing, ``reliability`` (voxels,) the single-trial signal
@@ -186,8 +197,12 @@ def simulate_responses(latents: np.ndarray, maps: np.ndarray, reliability: np.nd
     return betas.astype(np.float32)
 
 
-def simulate_dataset(out: str | Path, settings: SimulationSettings, seed: int = 0,
-                     world: tuple[np.ndarray, np.ndarray, list[str], list[str]] | None = None) -> dict[str, Any]:
+def simulate_dataset(
+    out: str | Path,
+    settings: SimulationSettings,
+    seed: int = 0,
+    world: tuple[np.ndarray, np.ndarray, list[str], list[str]] | None = None,
+) -> dict[str, Any]:
     """Write a whole NSD-style data set under ``out`` and its ground truth; return the truth summary.
 
     ``world`` (latents, images, captions, names) replaces the stimulus world (tests pass small arrays).
@@ -204,13 +219,17 @@ def simulate_dataset(out: str | Path, settings: SimulationSettings, seed: int = 
     latents = standardise(raw_latents[:n_total])
     ids = np.sort(rng.choice(73000, size=n_total, replace=False)).astype(np.int64)  # 73k-style ids
     perm = rng.permutation(n_total)
-    test_rows, pool_rows = np.sort(perm[:settings.n_test]), np.sort(perm[settings.n_test:])
+    test_rows, pool_rows = np.sort(perm[: settings.n_test]), np.sort(perm[settings.n_test :])
     write_stimuli(out, ids, images[:n_total], captions[:n_total])
 
     affine = grid_affine(tuple(settings.grid), settings.voxel_mm)
     gm = grey_matter(tuple(settings.grid), affine)
-    truth: dict[str, Any] = {"settings": asdict(settings), "seed": seed, "subjects": {},
-                             "test_ids": ids[test_rows].tolist()}
+    truth: dict[str, Any] = {
+        "settings": asdict(settings),
+        "seed": seed,
+        "subjects": {},
+        "test_ids": ids[test_rows].tolist(),
+    }
     arrays: dict[str, np.ndarray] = {"stimulus_id": ids, "latents": latents, "test_ids": ids[test_rows]}
     seen_by = np.zeros(n_total, dtype=int)
     a, b = 6.0 * settings.reliability, 6.0 * (1 - settings.reliability)  # Beta with the asked mean
@@ -225,8 +244,10 @@ def simulate_dataset(out: str | Path, settings: SimulationSettings, seed: int = 
         if s_i == settings.n_subjects - 1:
             candidates = pool_rows[seen_by[pool_rows] < s_i]
         if len(candidates) < settings.n_train:
-            raise ConfigError("decoding.simulate.n_pool", "too small for every subject's training set "
-                                                          "without images shared by all subjects")
+            raise ConfigError(
+                "decoding.simulate.n_pool",
+                "too small for every subject's training set without images shared by all subjects",
+            )
         train_rows = np.sort(srng.choice(candidates, size=settings.n_train, replace=False))
         seen_by[train_rows] += 1
         rows = np.concatenate([train_rows, test_rows])
@@ -236,8 +257,9 @@ def simulate_dataset(out: str | Path, settings: SimulationSettings, seed: int = 
         stim, rep = stim[order], rep[order]
         session = (np.arange(len(stim)) * settings.sessions // len(stim)) + 1
         betas = simulate_responses(latents, maps, rel, stim, session, srng)
-        trials = pd.DataFrame({"trial": np.arange(len(stim)), "session": session,
-                               "stimulus_id": ids[stim], "repeat": rep})
+        trials = pd.DataFrame(
+            {"trial": np.arange(len(stim)), "session": session, "stimulus_id": ids[stim], "repeat": rep}
+        )
         fmt = settings.betas_format
         if fmt == "mixed":
             fmt = "hdf5" if s_i % 2 == 0 else "nifti"
@@ -245,14 +267,19 @@ def simulate_dataset(out: str | Path, settings: SimulationSettings, seed: int = 
         ncsnr = np.sqrt(rel / (1 - rel))
         nc_avg = ncsnr**2 / (ncsnr**2 + 1.0 / settings.repeats)
         truth["subjects"][subject] = {
-            "n_voxels": int(mask.sum()), "betas_format": fmt, "n_train": int(settings.n_train),
-            "mean_reliability": float(rel.mean()), "mean_noise_ceiling_single": float(rel.mean()),
-            "mean_noise_ceiling_avg": float(nc_avg.mean())}
+            "n_voxels": int(mask.sum()),
+            "betas_format": fmt,
+            "n_train": int(settings.n_train),
+            "mean_reliability": float(rel.mean()),
+            "mean_noise_ceiling_single": float(rel.mean()),
+            "mean_noise_ceiling_avg": float(nc_avg.mean()),
+        }
         arrays[f"{subject}_maps"] = maps.astype(np.float32)
         arrays[f"{subject}_reliability"] = rel.astype(np.float32)
         arrays[f"{subject}_ncsnr"] = ncsnr.astype(np.float32)
-        log.info("%s: %d voxels, %d trials (%s), mean reliability %.2f", subject, mask.sum(), len(trials),
-                 fmt, rel.mean())
+        log.info(
+            "%s: %d voxels, %d trials (%s), mean reliability %.2f", subject, mask.sum(), len(trials), fmt, rel.mean()
+        )
     truth["latent_names"] = list(names)[: raw_latents.shape[1]]
     write_npz(out / GROUND_TRUTH, **arrays)
     write_json(out / TRUTH_JSON, truth)

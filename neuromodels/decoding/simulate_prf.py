@@ -106,8 +106,10 @@ def image_channels(images: np.ndarray, size: int) -> np.ndarray:
     lum = (r + g + b) / 3
     rg, by = r - g, b - (r + g) / 2
     gy, gx = np.gradient(lum, axis=(1, 2))
-    maps = np.stack([lum, np.maximum(rg, 0), np.maximum(-rg, 0), np.maximum(by, 0), np.maximum(-by, 0),
-                     np.hypot(gx, gy) * 4], axis=1)
+    maps = np.stack(
+        [lum, np.maximum(rg, 0), np.maximum(-rg, 0), np.maximum(by, 0), np.maximum(-by, 0), np.hypot(gx, gy) * 4],
+        axis=1,
+    )
     f = h // size
     maps = maps.reshape(n, len(CHANNELS), size, f, size, f).mean(axis=(3, 5))
     return maps.reshape(n, len(CHANNELS), size * size)
@@ -149,9 +151,16 @@ def receptive_fields(direction: np.ndarray, size: int, rng: np.random.Generator)
     return {"x": cx, "y": cy, "sigma": sigma, "weights": weights}
 
 
-def voxel_signal(channels: np.ndarray, latents: np.ndarray, names: list[str], n_voxels: int,
-                 early_fraction: float, direction: np.ndarray, feature_size: int,
-                 rng: np.random.Generator) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def voxel_signal(
+    channels: np.ndarray,
+    latents: np.ndarray,
+    names: list[str],
+    n_voxels: int,
+    early_fraction: float,
+    direction: np.ndarray,
+    feature_size: int,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """float (stimuli, voxels) noise-free responses (unit variance per voxel) and the voxels' parameters."""
     n_early = int(round(early_fraction * n_voxels))
     early = np.zeros(n_voxels, dtype=bool)
@@ -173,8 +182,14 @@ def voxel_signal(channels: np.ndarray, latents: np.ndarray, names: list[str], n_
     signal[:, ~early] = np.log1p(obj)
     sd = signal.std(axis=0)
     signal = (signal - signal.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
-    params = {"early": early, "prf_x": prf["x"], "prf_y": prf["y"], "prf_sigma": prf["sigma"], "channel_mix": mix,
-              "object_tuning": tuning.T}
+    params = {
+        "early": early,
+        "prf_x": prf["x"],
+        "prf_y": prf["y"],
+        "prf_sigma": prf["sigma"],
+        "channel_mix": mix,
+        "object_tuning": tuning.T,
+    }
     return signal, params
 
 
@@ -190,8 +205,12 @@ def session_drift(n_trials: int, n_voxels: int, scale: np.ndarray, rng: np.rando
     return out * scale
 
 
-def simulate_prf_dataset(out: str | Path, settings: PRFSettings | None = None, seed: int = 0,
-                         world: tuple[np.ndarray, np.ndarray, list[str], list[str]] | None = None) -> dict[str, Any]:
+def simulate_prf_dataset(
+    out: str | Path,
+    settings: PRFSettings | None = None,
+    seed: int = 0,
+    world: tuple[np.ndarray, np.ndarray, list[str], list[str]] | None = None,
+) -> dict[str, Any]:
     """Write a data set in the project's layout under ``out`` (subjects ``sub-01`` ...) and its ground
     truth; return the truth summary (settings, test ids, per-subject voxel counts and reliabilities)."""
     settings = settings or PRFSettings()
@@ -207,34 +226,46 @@ def simulate_prf_dataset(out: str | Path, settings: PRFSettings | None = None, s
     raw_latents, images, captions = raw_latents[:n_total], images[:n_total], list(captions)[:n_total]
     ids = np.sort(rng.choice(73000, size=n_total, replace=False)).astype(np.int64)
     order = rng.permutation(n_total)
-    test_rows = np.sort(order[:settings.n_test])
+    test_rows = np.sort(order[: settings.n_test])
     starts = settings.n_test + np.concatenate([[0], np.cumsum(settings.n_train)])
     write_stimuli(out, ids, images, captions)
     channels = image_channels(images, settings.feature_size)
     names = list(names)[: raw_latents.shape[1]]
 
-    truth: dict[str, Any] = {"generator": "population receptive fields", "settings": asdict(settings),
-                             "seed": seed, "subjects": {}, "test_ids": ids[test_rows].tolist()}
-    arrays: dict[str, np.ndarray] = {"stimulus_id": ids, "latents": standardise(raw_latents),
-                                     "test_ids": ids[test_rows]}
+    truth: dict[str, Any] = {
+        "generator": "population receptive fields",
+        "settings": asdict(settings),
+        "seed": seed,
+        "subjects": {},
+        "test_ids": ids[test_rows].tolist(),
+    }
+    arrays: dict[str, np.ndarray] = {
+        "stimulus_id": ids,
+        "latents": standardise(raw_latents),
+        "test_ids": ids[test_rows],
+    }
     a, b = 6.0 * settings.reliability, 6.0 * (1 - settings.reliability)
     for s_i, n_train in enumerate(settings.n_train):
         subject = f"sub-{s_i + 1:02d}"
         srng = np.random.default_rng([seed, 2, s_i + 1])
         n_vox = int(srng.integers(settings.n_voxels[0], settings.n_voxels[1] + 1))
         mask, direction = shell_mask(tuple(settings.grid), n_vox, srng)
-        signal, params = voxel_signal(channels, raw_latents, names, n_vox, settings.early_fraction, direction,
-                                      settings.feature_size, srng)
+        signal, params = voxel_signal(
+            channels, raw_latents, names, n_vox, settings.early_fraction, direction, settings.feature_size, srng
+        )
         rel = np.clip(srng.beta(a, b, size=n_vox), 0.02, 0.9)
         noise_sd = np.sqrt((1 - rel) / rel)
-        train_rows = np.sort(order[starts[s_i]:starts[s_i + 1]])
+        train_rows = np.sort(order[starts[s_i] : starts[s_i + 1]])
         stim = np.concatenate([np.repeat(test_rows, settings.repeats), np.repeat(train_rows, settings.repeats)])
-        rep = np.concatenate([np.tile(np.arange(settings.repeats), len(test_rows)),
-                              np.tile(np.arange(settings.repeats), len(train_rows))])
+        rep = np.concatenate(
+            [
+                np.tile(np.arange(settings.repeats), len(test_rows)),
+                np.tile(np.arange(settings.repeats), len(train_rows)),
+            ]
+        )
         # drop some training trials, never a stimulus's first repeat
         droppable = np.flatnonzero((np.arange(len(stim)) >= settings.repeats * len(test_rows)) & (rep > 0))
-        drop = srng.choice(droppable, int(settings.missing_trials * settings.repeats * len(train_rows)),
-                           replace=False)
+        drop = srng.choice(droppable, int(settings.missing_trials * settings.repeats * len(train_rows)), replace=False)
         keep = np.setdiff1d(np.arange(len(stim)), drop)
         stim, rep = stim[keep], rep[keep]
         shuffle = srng.permutation(len(stim))
@@ -249,16 +280,27 @@ def simulate_prf_dataset(out: str | Path, settings: PRFSettings | None = None, s
             betas[rows] = betas[rows] * srng.uniform(0.6, 1.4, n_vox) + srng.normal(0, 3.0, n_vox)
         psc = 1.2 * betas  # percent signal change
         stored = np.clip(np.round(psc * 300), -32768, 32767).astype(np.int16)
-        trials = pd.DataFrame({"trial": np.arange(len(stim)), "session": session, "stimulus_id": ids[stim],
-                               "repeat": rep})
+        trials = pd.DataFrame(
+            {"trial": np.arange(len(stim)), "session": session, "stimulus_id": ids[stim], "repeat": rep}
+        )
         write_subject(out, subject, mask, np.diag([1.8, 1.8, 1.8, 1.0]), stored, trials, betas_format="hdf5")
-        truth["subjects"][subject] = {"n_voxels": n_vox, "n_train": int(n_train), "n_trials": int(len(stim)),
-                                      "mean_reliability": float(rel.mean()),
-                                      "early_voxels": int(params["early"].sum())}
+        truth["subjects"][subject] = {
+            "n_voxels": n_vox,
+            "n_train": int(n_train),
+            "n_trials": int(len(stim)),
+            "mean_reliability": float(rel.mean()),
+            "early_voxels": int(params["early"].sum()),
+        }
         arrays.update({f"{subject}_{k}": np.asarray(v, dtype=np.float32) for k, v in params.items()})
         arrays[f"{subject}_reliability"] = rel.astype(np.float32)
-        log.info("%s: %d voxels, %d training images, %d trials, mean reliability %.2f", subject, n_vox, n_train,
-                 len(stim), rel.mean())
+        log.info(
+            "%s: %d voxels, %d training images, %d trials, mean reliability %.2f",
+            subject,
+            n_vox,
+            n_train,
+            len(stim),
+            rel.mean(),
+        )
     truth["latent_names"] = names
     write_npz(out / GROUND_TRUTH, **arrays)
     write_json(out / TRUTH_JSON, truth)

@@ -110,9 +110,12 @@ def feature_bank(k: int, n_features: int, rng: np.random.Generator) -> dict[str,
     """The shared sparse features: each reads two attributes (``pairs``) with weights ``a``, ``b`` and a
     threshold ``theta``."""
     pairs = np.stack([rng.choice(k, 2, replace=False) for _ in range(n_features)])
-    return {"pairs": pairs, "a": rng.choice([-1.0, 1.0], n_features) * rng.uniform(0.7, 1.3, n_features),
-            "b": rng.choice([-1.0, 1.0], n_features) * rng.uniform(0.7, 1.3, n_features),
-            "theta": rng.uniform(-0.3, 0.8, n_features)}
+    return {
+        "pairs": pairs,
+        "a": rng.choice([-1.0, 1.0], n_features) * rng.uniform(0.7, 1.3, n_features),
+        "b": rng.choice([-1.0, 1.0], n_features) * rng.uniform(0.7, 1.3, n_features),
+        "theta": rng.uniform(-0.3, 0.8, n_features),
+    }
 
 
 def features(latents: np.ndarray, bank: dict[str, np.ndarray]) -> np.ndarray:
@@ -141,16 +144,18 @@ def design(settings: SparseSettings, n_images: int, rng: np.random.Generator) ->
     if need > n_images:
         raise ConfigError("n_voxels", f"the design needs {need} images, the brick has {n_images}")
     perm = rng.permutation(n_images)
-    shared = np.sort(perm[:settings.n_shared])
-    own = perm[settings.n_shared:need].reshape(n_sub, n_list - settings.n_shared)
+    shared = np.sort(perm[: settings.n_shared])
+    own = perm[settings.n_shared : need].reshape(n_sub, n_list - settings.n_shared)
     subjectim = np.concatenate([np.tile(shared, (n_sub, 1)), own], axis=1)
     total = max(settings.sessions) * settings.trials_per_session
     short = min(settings.sessions) * settings.trials_per_session
     index = np.repeat(np.arange(n_list), reps)
-    first = np.where(np.arange(n_list) < settings.n_shared, rng.uniform(0, 0.6 * short, n_list),
-                     rng.uniform(0, total, n_list))
+    first = np.where(
+        np.arange(n_list) < settings.n_shared, rng.uniform(0, 0.6 * short, n_list), rng.uniform(0, total, n_list)
+    )
     time = first[index] + np.tile(np.arange(reps), n_list) * np.where(
-        index < settings.n_shared, rng.uniform(0, 0.2 * short, len(index)), rng.uniform(0, 0.3 * total, len(index)))
+        index < settings.n_shared, rng.uniform(0, 0.2 * short, len(index)), rng.uniform(0, 0.3 * total, len(index))
+    )
     time = np.where(index < settings.n_shared, np.minimum(time, 0.99 * short), time)
     order = index[np.argsort(time, kind="stable")]
     return {"subjectim": subjectim, "masterordering": order, "shared": shared}
@@ -174,8 +179,9 @@ def roi_volume(n_voxels: int, rng: np.random.Generator) -> tuple[np.ndarray, np.
     return vol, brain
 
 
-def respond(signal: np.ndarray, rel: np.ndarray, sessions: np.ndarray, settings: SparseSettings,
-            rng: np.random.Generator) -> np.ndarray:
+def respond(
+    signal: np.ndarray, rel: np.ndarray, sessions: np.ndarray, settings: SparseSettings, rng: np.random.Generator
+) -> np.ndarray:
     """float (trials, voxels) percent signal change: the trials' signal (unit variance per voxel) with carry-over
     of the previous trial, AR(1) noise, and per session an offset, gain and slow drift per voxel."""
     n, v = signal.shape
@@ -198,8 +204,12 @@ def respond(signal: np.ndarray, rel: np.ndarray, sessions: np.ndarray, settings:
     return 0.8 * out + 2.0
 
 
-def simulate_sparse_dataset(out: str | Path, settings: SparseSettings | None = None, seed: int = 0,
-                            world: tuple[np.ndarray, np.ndarray, list[str], list[str]] | None = None) -> dict[str, Any]:
+def simulate_sparse_dataset(
+    out: str | Path,
+    settings: SparseSettings | None = None,
+    seed: int = 0,
+    world: tuple[np.ndarray, np.ndarray, list[str], list[str]] | None = None,
+) -> dict[str, Any]:
     """Write a data set in NSD's release layout under ``out`` (subjects ``subj01`` ...) and its ground truth;
     return the truth summary."""
     import h5py
@@ -224,16 +234,29 @@ def simulate_sparse_dataset(out: str | Path, settings: SparseSettings | None = N
         f.create_dataset("imgBrick", data=np.asarray(images, np.uint8))
     d = design(settings, n_images, rng)
     with atomic_path(out / RELEASE_EXPDESIGN) as tmp:
-        scipy.io.savemat(str(tmp), {"masterordering": (d["masterordering"] + 1)[None, :].astype(np.float64),
-                                    "subjectim": (d["subjectim"] + 1).astype(np.float64),
-                                    "sharedix": (d["shared"] + 1)[None, :].astype(np.float64)})
+        scipy.io.savemat(
+            str(tmp),
+            {
+                "masterordering": (d["masterordering"] + 1)[None, :].astype(np.float64),
+                "subjectim": (d["subjectim"] + 1).astype(np.float64),
+                "sharedix": (d["shared"] + 1)[None, :].astype(np.float64),
+            },
+        )
     bank = feature_bank(latents.shape[1], settings.n_features, rng)
     feats = features(latents, bank)
-    truth: dict[str, Any] = {"generator": "sparse nonlinear features, NSD release layout", "seed": seed,
-                             "settings": asdict(settings), "subjects": {}, "test_ids": d["shared"].tolist()}
-    arrays: dict[str, np.ndarray] = {"stimulus_id": np.arange(n_images), "latents": latents,
-                                     "test_ids": d["shared"],
-                                     **{f"feature_{k}": v for k, v in bank.items()}}
+    truth: dict[str, Any] = {
+        "generator": "sparse nonlinear features, NSD release layout",
+        "seed": seed,
+        "settings": asdict(settings),
+        "subjects": {},
+        "test_ids": d["shared"].tolist(),
+    }
+    arrays: dict[str, np.ndarray] = {
+        "stimulus_id": np.arange(n_images),
+        "latents": latents,
+        "test_ids": d["shared"],
+        **{f"feature_{k}": v for k, v in bank.items()},
+    }
     a, b = 6.0 * settings.reliability, 6.0 * (1 - settings.reliability)
     affine = np.diag([1.8, 1.8, 1.8, 1.0])
     shown = []
@@ -264,12 +287,23 @@ def simulate_sparse_dataset(out: str | Path, settings: SparseSettings | None = N
             with atomic_path(folder / f"betas_session{k + 1:02d}.hdf5") as tmp, h5py.File(tmp, "w") as f:
                 f.create_dataset("betas", data=block.transpose(0, 3, 2, 1))  # h5py's view of X x Y x Z x trials
         n_train = int(len(np.setdiff1d(np.unique(ids), d["shared"])))
-        truth["subjects"][subject] = {"n_voxels": int(n_vox), "sessions": int(n_sess), "n_trials": int(n_trials),
-                                      "n_train": n_train, "mean_reliability": float(rel.mean())}
+        truth["subjects"][subject] = {
+            "n_voxels": int(n_vox),
+            "sessions": int(n_sess),
+            "n_trials": int(n_trials),
+            "n_train": n_train,
+            "mean_reliability": float(rel.mean()),
+        }
         arrays[f"{subject}_loadings"] = load.astype(np.float32)
         arrays[f"{subject}_reliability"] = rel.astype(np.float32)
-        log.info("%s: %d voxels, %d sessions, %d training images, mean reliability %.2f", subject, n_vox, n_sess,
-                 n_train, rel.mean())
+        log.info(
+            "%s: %d voxels, %d sessions, %d training images, mean reliability %.2f",
+            subject,
+            n_vox,
+            n_sess,
+            n_train,
+            rel.mean(),
+        )
     shown_ids = np.unique(np.concatenate(shown))
     with atomic_path(out / "embeddings.npy") as tmp, open(tmp, "wb") as fh:
         np.save(fh, latent_targets(latents[shown_ids], settings.embed_dim, seed=seed))

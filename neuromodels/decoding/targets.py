@@ -15,9 +15,9 @@ A targets file is HDF5 with ``stimulus_id`` (n,) (integers, or strings such as '
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -130,8 +130,9 @@ def read_embedding_file(path: str | Path, ids_path: str | Path | None = None) ->
     elif suffix == ".npz":
         try:
             with np.load(path, allow_pickle=False) as z:
-                require({"stimulus_id", "embeddings"} <= set(z.files), path,
-                        "needs arrays 'stimulus_id' and 'embeddings'")
+                require(
+                    {"stimulus_id", "embeddings"} <= set(z.files), path, "needs arrays 'stimulus_id' and 'embeddings'"
+                )
                 ids, emb = canonical_ids(z["stimulus_id"], path, "'stimulus_id'"), z["embeddings"]
         except (OSError, ValueError) as exc:
             raise DataError(path, f"not a readable .npz file ({type(exc).__name__})") from None
@@ -188,9 +189,19 @@ def standardise_features(emb: np.ndarray) -> np.ndarray:
 IMAGE_BLOCK = 1024  # images read and embedded at a time (1024 NSD images: 0.55 GB of uint8)
 
 
-def make_targets(data_root: str | Path, image: str, text: str = "none", ids_path: str | None = None,
-                 text_ids_path: str | None = None, device: str = "cpu", dim: int = 64, seed: int = 0,
-                 standardise: bool = True, layout: str = "auto", release: dict | None = None) -> Targets:
+def make_targets(
+    data_root: str | Path,
+    image: str,
+    text: str = "none",
+    ids_path: str | None = None,
+    text_ids_path: str | None = None,
+    device: str = "cpu",
+    dim: int = 64,
+    seed: int = 0,
+    standardise: bool = True,
+    layout: str = "auto",
+    release: dict | None = None,
+) -> Targets:
     """Embeddings for the stimuli of a data set (:func:`~neuromodels.decoding.data.open_dataset`): every
     stimulus of the simple layout's stimuli file; in NSD's release, the images shown in the sessions present
     (:meth:`~neuromodels.decoding.data.NSDRelease.target_ids`; not every image of ``subjectim``).
@@ -242,9 +253,10 @@ def make_targets(data_root: str | Path, image: str, text: str = "none", ids_path
             if kind == "image":  # in blocks: NSD's 10k images per subject at 425 x 425 are gigabytes
                 blocks = []
                 for start in range(0, len(ids), IMAGE_BLOCK):
-                    images, _ = dataset.images(ids[start:start + IMAGE_BLOCK])
-                    blocks.append(np.asarray(networks.embed_images(str(p), images, device=device, batch_size=256),
-                                             np.float32))
+                    images, _ = dataset.images(ids[start : start + IMAGE_BLOCK])
+                    blocks.append(
+                        np.asarray(networks.embed_images(str(p), images, device=device, batch_size=256), np.float32)
+                    )
                 return np.concatenate(blocks, axis=0)
             return np.asarray(networks.embed_texts(captions(), encoder=str(p)), np.float32)
         if kind == "text" and source in ("minilm", "minilm-random"):
@@ -259,6 +271,12 @@ def make_targets(data_root: str | Path, image: str, text: str = "none", ids_path
     if standardise:
         image_emb = standardise_features(image_emb)
         text_emb = None if text_emb is None else standardise_features(text_emb)
-    log.info("targets: %d stimuli, image %s from %s, text %s from %s", len(ids), image_emb.shape, image,
-             None if text_emb is None else text_emb.shape, text)
+    log.info(
+        "targets: %d stimuli, image %s from %s, text %s from %s",
+        len(ids),
+        image_emb.shape,
+        image,
+        None if text_emb is None else text_emb.shape,
+        text,
+    )
     return Targets(ids, image_emb, text_emb, meta)

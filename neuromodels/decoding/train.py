@@ -30,9 +30,10 @@ so no test stimulus moves the statistics. Settings left automatic follow the dat
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -43,8 +44,15 @@ from neuromodels.core.training import Trainer, TrainResult, TrainSettings
 
 from .data import SubjectData, TestSplit, choose_test_split, open_dataset
 from .evaluate import score
-from .models import (DecoderBase, LossWeights, MindBridge, ModelConfig, RidgeDecoder, build_model, decoder_loss,
-                     model_from_state)
+from .models import (
+    DecoderBase,
+    LossWeights,
+    ModelConfig,
+    RidgeDecoder,
+    build_model,
+    decoder_loss,
+    model_from_state,
+)
 from .settings import AUTO_LR_FEW_STEPS, AUTO_LR_MANY_STEPS, FEW_STEPS, TrainConfig, auto_lr  # noqa: F401
 from .targets import Targets
 from .workflow import ADAPT_METHODS, BASE_KIND
@@ -62,8 +70,11 @@ def standardise_on_training(targets: Targets, test_ids: np.ndarray) -> tuple[Tar
     ``{"n_fit": stimuli used}``.
     """
     train_rows = np.setdiff1d(np.arange(len(targets.stimulus_id)), targets.rows(test_ids, targets.meta.get("path")))
-    require(len(train_rows) >= 2, targets.meta.get("path"), "fewer than 2 stimuli outside the test set to "
-                                                             "standardise the targets on")
+    require(
+        len(train_rows) >= 2,
+        targets.meta.get("path"),
+        "fewer than 2 stimuli outside the test set to standardise the targets on",
+    )
 
     def fit(emb: np.ndarray) -> np.ndarray:
         x = np.asarray(emb, dtype=np.float64)
@@ -84,8 +95,15 @@ class DecodingData:
     in NSD's release to read. A subject's training ids are the rest of what it saw.
     """
 
-    def __init__(self, root: str | Path, targets: Targets, subjects: Sequence[str], layout: str = "auto",
-                 split: Mapping[str, Any] | None = None, release: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        root: str | Path,
+        targets: Targets,
+        subjects: Sequence[str],
+        layout: str = "auto",
+        split: Mapping[str, Any] | None = None,
+        release: Mapping[str, Any] | None = None,
+    ) -> None:
         self.root = Path(root)
         self.targets = targets
         self.dataset = open_dataset(self.root, layout, release=dict(release or {}))
@@ -99,8 +117,9 @@ class DecodingData:
         targets.rows(self.test_ids, targets.meta.get("path"))  # every stimulus needs a target
         if str(targets.meta.get("standardised", "")).lower() == "true":  # fitted on training stimuli only
             self.targets, info = standardise_on_training(targets, self.test_ids)
-            log.info("targets standardised on the %d stimuli outside the %d test stimuli", info["n_fit"],
-                     len(self.test_ids))
+            log.info(
+                "targets standardised on the %d stimuli outside the %d test stimuli", info["n_fit"], len(self.test_ids)
+            )
 
     def n_voxels(self) -> dict[str, int]:
         return {s: d.n_voxels for s, d in self.subjects.items()}
@@ -127,8 +146,11 @@ def shuffle_pairs(subject: SubjectData, ids: np.ndarray, seed: int) -> SubjectDa
     from .data import id_key
 
     ids = np.asarray(ids)
-    require(len(ids) >= 2, None, f"shuffled_stimuli needs at least 2 training images of {subject.subject} to "
-                                 f"pair them wrongly, got {len(ids)}")
+    require(
+        len(ids) >= 2,
+        None,
+        f"shuffled_stimuli needs at least 2 training images of {subject.subject} to pair them wrongly, got {len(ids)}",
+    )
     order = np.random.default_rng([seed, 7]).permutation(len(ids))
     out = copy.copy(subject)
     out._rows = dict(subject._rows)
@@ -137,9 +159,16 @@ def shuffle_pairs(subject: SubjectData, ids: np.ndarray, seed: int) -> SubjectDa
     return out
 
 
-def epoch_batches(parts: Mapping[str, tuple[SubjectData, np.ndarray, bool]], targets: Targets, batch_size: int,
-                  steps: int, seed: int, epoch: int, rotate: Sequence[str] = (),
-                  balance: str = "equal") -> list[dict[str, dict[str, torch.Tensor]]]:
+def epoch_batches(
+    parts: Mapping[str, tuple[SubjectData, np.ndarray, bool]],
+    targets: Targets,
+    batch_size: int,
+    steps: int,
+    seed: int,
+    epoch: int,
+    rotate: Sequence[str] = (),
+    balance: str = "equal",
+) -> list[dict[str, dict[str, torch.Tensor]]]:
     """``steps`` batches ``{subject: {"voxels" (b, V)[, "image", "text"]}}`` for one epoch, deterministic
     given (seed, epoch).
 
@@ -170,8 +199,11 @@ def epoch_batches(parts: Mapping[str, tuple[SubjectData, np.ndarray, bool]], tar
         order = np.concatenate([rng.permutation(len(ids)) for _ in range(math.ceil(need / len(ids)))])[:need]
         chosen = ids[order]
         voxels = torch.from_numpy(data.sample_repeats(chosen, rng))
-        emb = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in targets.take(chosen).items()} \
-            if with_targets else {}
+        emb = (
+            {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in targets.take(chosen).items()}
+            if with_targets
+            else {}
+        )
         for j, k in enumerate(where):
             sl = slice(j * b, (j + 1) * b)
             item = {"voxels": voxels[sl]}
@@ -180,18 +212,45 @@ def epoch_batches(parts: Mapping[str, tuple[SubjectData, np.ndarray, bool]], tar
     return batches
 
 
-def _settings(cfg: TrainConfig, epochs: int, lr: float, checkpoint: str | None, desc: str,
-              max_steps: int | None = None, progress: bool = True) -> TrainSettings:
-    return TrainSettings(epochs=epochs, max_steps=max_steps, lr=lr, weight_decay=cfg.weight_decay,
-                         grad_clip=cfg.grad_clip, precision=cfg.precision, scheduler=cfg.scheduler,
-                         checkpoint_path=checkpoint, checkpoint_every=cfg.checkpoint_every, progress=progress,
-                         desc=desc)
+def _settings(
+    cfg: TrainConfig,
+    epochs: int,
+    lr: float,
+    checkpoint: str | None,
+    desc: str,
+    max_steps: int | None = None,
+    progress: bool = True,
+) -> TrainSettings:
+    return TrainSettings(
+        epochs=epochs,
+        max_steps=max_steps,
+        lr=lr,
+        weight_decay=cfg.weight_decay,
+        grad_clip=cfg.grad_clip,
+        precision=cfg.precision,
+        scheduler=cfg.scheduler,
+        checkpoint_path=checkpoint,
+        checkpoint_every=cfg.checkpoint_every,
+        progress=progress,
+        desc=desc,
+    )
 
 
-def _fit(model: DecoderBase, parts: Mapping[str, tuple[SubjectData, np.ndarray, bool]], targets: Targets,
-         settings: TrainSettings, batch_size: int, steps_per_epoch: int, weights: LossWeights, seed: int,
-         device: torch.device, new_subject: str | None = None, cycle_both_ways: bool = False,
-         rotate: Sequence[str] = (), balance: str = "equal") -> TrainResult:
+def _fit(
+    model: DecoderBase,
+    parts: Mapping[str, tuple[SubjectData, np.ndarray, bool]],
+    targets: Targets,
+    settings: TrainSettings,
+    batch_size: int,
+    steps_per_epoch: int,
+    weights: LossWeights,
+    seed: int,
+    device: torch.device,
+    new_subject: str | None = None,
+    cycle_both_ways: bool = False,
+    rotate: Sequence[str] = (),
+    balance: str = "equal",
+) -> TrainResult:
     def loss_fn(m: torch.nn.Module, batch: Mapping) -> Any:
         return decoder_loss(m, batch, weights, new_subject, cycle_both_ways)  # type: ignore[arg-type]
 
@@ -204,9 +263,16 @@ def _fit(model: DecoderBase, parts: Mapping[str, tuple[SubjectData, np.ndarray, 
     return result
 
 
-def train_joint(data: DecodingData, model_cfg: ModelConfig, cfg: TrainConfig, weights: LossWeights, seed: int,
-                device: torch.device, checkpoint: str | None = None,
-                progress: bool = True) -> tuple[DecoderBase, TrainResult]:
+def train_joint(
+    data: DecodingData,
+    model_cfg: ModelConfig,
+    cfg: TrainConfig,
+    weights: LossWeights,
+    seed: int,
+    device: torch.device,
+    checkpoint: str | None = None,
+    progress: bool = True,
+) -> tuple[DecoderBase, TrainResult]:
     """One model over every subject of ``data`` (the source subjects)."""
     from .settings import BALANCES
 
@@ -215,8 +281,9 @@ def train_joint(data: DecodingData, model_cfg: ModelConfig, cfg: TrainConfig, we
     seed_everything(seed)
     n_train = int(np.median([len(v) for v in data.train_ids.values()]))
     auto = model_cfg.automatic()
-    model_cfg = replace(model_cfg, subjects=data.n_voxels(), image_dim=data.targets.image_dim,
-                        text_dim=data.targets.text_dim).resolved(n_train)
+    model_cfg = replace(
+        model_cfg, subjects=data.n_voxels(), image_dim=data.targets.image_dim, text_dim=data.targets.text_dim
+    ).resolved(n_train)
     model = build_model(model_cfg)
     parts = {s: (d, data.train_ids[s], True) for s, d in data.subjects.items()}
     steps = math.ceil(max(len(v) for v in data.train_ids.values()) / cfg.batch_size)
@@ -224,17 +291,21 @@ def train_joint(data: DecodingData, model_cfg: ModelConfig, cfg: TrainConfig, we
     _log_automatic(model_cfg, auto + (["lr"] if cfg.lr is None else []), n_train, lr)
     settings = _settings(cfg, cfg.epochs, lr, checkpoint, f"{model_cfg.kind} joint", progress=progress)
     log.info("joint %s over %s: %d epochs x %d steps", model_cfg.kind, ", ".join(parts), cfg.epochs, steps)
-    result = _fit(model, parts, data.targets, settings, cfg.batch_size, steps, weights, seed, device,
-                  balance=cfg.balance)
+    result = _fit(
+        model, parts, data.targets, settings, cfg.batch_size, steps, weights, seed, device, balance=cfg.balance
+    )
     return model, result
 
 
 def _log_automatic(cfg: ModelConfig, names: Sequence[str], n_train: int, lr: float | None = None) -> None:
     if names:
         values = {"pooled": cfg.pooled, "pool": cfg.pool, "embed_dropout": cfg.embed_dropout, "lr": lr}
-        log.info("settings that follow the data (%s voxels, %d training images per subject): %s",
-                 "/".join(str(v) for v in cfg.subjects.values()), n_train,
-                 ", ".join(f"{n} {values[n]}" for n in names))
+        log.info(
+            "settings that follow the data (%s voxels, %d training images per subject): %s",
+            "/".join(str(v) for v in cfg.subjects.values()),
+            n_train,
+            ", ".join(f"{n} {values[n]}" for n in names),
+        )
 
 
 DRAW_STRIDE = 1000
@@ -254,10 +325,21 @@ def adaptation_steps(n: int, cfg: TrainConfig) -> tuple[int, int]:
     return spe, max(cfg.adapt_min_steps, cfg.adapt_epochs * spe)
 
 
-def adapt(data: DecodingData, method: str, subject: str, n_train: int | str, cfg: TrainConfig,
-          weights: LossWeights, seed: int, device: torch.device, base: Mapping | None = None,
-          model_cfg: ModelConfig | None = None, sources: Sequence[str] = (), checkpoint: str | None = None,
-          progress: bool = True) -> tuple[DecoderBase | RidgeDecoder, dict[str, Any]]:
+def adapt(
+    data: DecodingData,
+    method: str,
+    subject: str,
+    n_train: int | str,
+    cfg: TrainConfig,
+    weights: LossWeights,
+    seed: int,
+    device: torch.device,
+    base: Mapping | None = None,
+    model_cfg: ModelConfig | None = None,
+    sources: Sequence[str] = (),
+    checkpoint: str | None = None,
+    progress: bool = True,
+) -> tuple[DecoderBase | RidgeDecoder, dict[str, Any]]:
     """Fit ``subject`` with ``n_train`` training images by ``method``; return the fitted model and a record
     (method, subject, n_train, train seconds, samples/s).
 
@@ -288,8 +370,13 @@ def adapt(data: DecodingData, method: str, subject: str, n_train: int | str, cfg
     new_subject, both_ways, rotate = None, False, []
     if method == "scratch":
         require(model_cfg is not None, None, "scratch needs a model configuration")
-        mc = replace(model_cfg, kind="mindbridge", subjects={subject: target.n_voxels},  # type: ignore[arg-type]
-                     image_dim=data.targets.image_dim, text_dim=data.targets.text_dim).resolved(len(ids))
+        mc = replace(
+            model_cfg,
+            kind="mindbridge",
+            subjects={subject: target.n_voxels},  # type: ignore[arg-type]
+            image_dim=data.targets.image_dim,
+            text_dim=data.targets.text_dim,
+        ).resolved(len(ids))
         _log_automatic(mc, model_cfg.automatic(), len(ids))  # type: ignore[union-attr]
         model: DecoderBase = build_model(mc)
     else:
@@ -298,8 +385,11 @@ def adapt(data: DecodingData, method: str, subject: str, n_train: int | str, cfg
         want = BASE_KIND[method]
         if model.config.kind != want:
             raise ConfigError("decoding.methods", f"{method} needs a {want} joint model, got {model.config.kind}")
-        require(subject not in model.config.subjects, None,
-                f"{subject} was a source subject of the joint model; hold it out to adapt to it")
+        require(
+            subject not in model.config.subjects,
+            None,
+            f"{subject} was a source subject of the joint model; hold it out to adapt to it",
+        )
         torch.manual_seed(seed)
         model.add_subject(subject, target.n_voxels)  # type: ignore[attr-defined]
         frozen = recipe in ("mindbridge_reset_frozen", "linear_adapter")
@@ -319,20 +409,47 @@ def adapt(data: DecodingData, method: str, subject: str, n_train: int | str, cfg
             rotate = used if recipe == "mindbridge_reset" else []
             record["sources"] = used
     spe, total = adaptation_steps(len(ids), cfg)
-    settings = _settings(cfg, math.ceil(total / spe), cfg.adapt_lr, checkpoint, f"{method} {subject} n={len(ids)}",
-                         max_steps=total, progress=progress)
+    settings = _settings(
+        cfg,
+        math.ceil(total / spe),
+        cfg.adapt_lr,
+        checkpoint,
+        f"{method} {subject} n={len(ids)}",
+        max_steps=total,
+        progress=progress,
+    )
     log.info("%s on %s with %d images: %d steps", method, subject, len(ids), total)
-    result = _fit(model, parts, data.targets, settings, cfg.batch_size, spe, weights, seed, device,
-                  new_subject=new_subject, cycle_both_ways=both_ways, rotate=rotate)
-    record.update(train_seconds=result.seconds, steps=result.steps,
-                  samples_per_second=result.samples_per_second,
-                  trainable=int(sum(p.numel() for p in model.parameters() if p.requires_grad)))
+    result = _fit(
+        model,
+        parts,
+        data.targets,
+        settings,
+        cfg.batch_size,
+        spe,
+        weights,
+        seed,
+        device,
+        new_subject=new_subject,
+        cycle_both_ways=both_ways,
+        rotate=rotate,
+    )
+    record.update(
+        train_seconds=result.seconds,
+        steps=result.steps,
+        samples_per_second=result.samples_per_second,
+        trainable=int(sum(p.numel() for p in model.parameters() if p.requires_grad)),
+    )
     return model, record
 
 
 @torch.no_grad()
-def predict(model: DecoderBase | RidgeDecoder, subject: SubjectData, ids: np.ndarray,
-            device: torch.device | str = "cpu", chunk: int = 256) -> dict[str, np.ndarray]:
+def predict(
+    model: DecoderBase | RidgeDecoder,
+    subject: SubjectData,
+    ids: np.ndarray,
+    device: torch.device | str = "cpu",
+    chunk: int = 256,
+) -> dict[str, np.ndarray]:
     """Predicted embeddings ``{"image", "text"?}`` for ``ids`` from the subject's repeat-averaged betas."""
     voxels = subject.average_repeats(ids)
     if isinstance(model, RidgeDecoder):
@@ -340,7 +457,7 @@ def predict(model: DecoderBase | RidgeDecoder, subject: SubjectData, ids: np.nda
     model.eval().to(device)
     out: dict[str, list[np.ndarray]] = {"image": [], "text": []}
     for start in range(0, len(voxels), chunk):
-        x = torch.from_numpy(voxels[start:start + chunk]).to(device)
+        x = torch.from_numpy(voxels[start : start + chunk]).to(device)
         img, txt = model(subject.subject, x)
         out["image"].append(img.float().cpu().numpy())
         if txt is not None:
@@ -348,18 +465,28 @@ def predict(model: DecoderBase | RidgeDecoder, subject: SubjectData, ids: np.nda
     return {k: np.concatenate(v) for k, v in out.items() if v}
 
 
-def evaluate_subject(model: DecoderBase | RidgeDecoder, data: DecodingData, subject: str, cfg: TrainConfig,
-                     seed: int, device: torch.device | str = "cpu") -> dict[str, float]:
+def evaluate_subject(
+    model: DecoderBase | RidgeDecoder,
+    data: DecodingData,
+    subject: str,
+    cfg: TrainConfig,
+    seed: int,
+    device: torch.device | str = "cpu",
+) -> dict[str, float]:
     """Metrics of one subject on the shared test set (repeats averaged); a warning when the predictions
     collapsed (:func:`neuromodels.decoding.evaluate.collapse_check`)."""
     pred = predict(model, data.subjects[subject], data.test_ids, device)
     out = score(pred, data.targets.take(data.test_ids), batch=cfg.eval_batch, draws=cfg.eval_draws, seed=seed)
     if out.get("collapsed"):
-        log.warning("%s: predictions collapsed on the %d test stimuli (mean pairwise cosine %.4f, variance "
-                    "across stimuli %.2g of the targets'): a prediction picking its stimulus is at chance, whatever "
-                    "the loss says",
-                    subject, len(data.test_ids), out.get("image_pred_cosine", float("nan")),
-                    out.get("image_spread", float("nan")))
+        log.warning(
+            "%s: predictions collapsed on the %d test stimuli (mean pairwise cosine %.4f, variance "
+            "across stimuli %.2g of the targets'): a prediction picking its stimulus is at chance, whatever "
+            "the loss says",
+            subject,
+            len(data.test_ids),
+            out.get("image_pred_cosine", float("nan")),
+            out.get("image_spread", float("nan")),
+        )
     return out
 
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 import json
 import re
 import shlex
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from neuromodels.core.errors import ConfigError
 
@@ -25,17 +26,31 @@ N_TRAIN_PRESET: dict[str, list[int | str]] = {
 # between methods are draws, not findings (on the second generator one fit put reset-tuning 0.02 below scratch
 # where ten paired draws put it 0.02 above, in 9 of 10). Other sizes are fitted once per seed.
 DRAWS_PRESET: dict[str, int] = {"tiny": 3, "default": 3, "full": 3}
-ADAPT_METHODS = ("mindbridge_reset", "mindbridge_reset_frozen", "mindbridge_finetune", "linear_adapter",
-                 "linear_finetune", "scratch", "ridge", "shuffled_stimuli")
+ADAPT_METHODS = (
+    "mindbridge_reset",
+    "mindbridge_reset_frozen",
+    "mindbridge_finetune",
+    "linear_adapter",
+    "linear_finetune",
+    "scratch",
+    "ridge",
+    "shuffled_stimuli",
+)
 # The joint model each held-out method starts from (None: none). ``shuffled_stimuli`` is the control of the
 # adaptation claims: MindBridge's published reset-tuning run as is, with the new subject's training betas paired
 # with the wrong images (a seeded derangement of the training pairs; the test pairs intact). The same method
 # with the pairing broken, so whatever it retrieves comes from anything but the new subject's stimulus-response
 # pairs (the shared model, the source subjects, the evaluation).
 BASE_KIND: dict[str, str | None] = {
-    "mindbridge_reset": "mindbridge", "mindbridge_reset_frozen": "mindbridge", "mindbridge_finetune": "mindbridge",
-    "linear_adapter": "linear", "linear_finetune": "linear", "scratch": None, "ridge": None,
-    "shuffled_stimuli": "mindbridge"}
+    "mindbridge_reset": "mindbridge",
+    "mindbridge_reset_frozen": "mindbridge",
+    "mindbridge_finetune": "mindbridge",
+    "linear_adapter": "linear",
+    "linear_finetune": "linear",
+    "scratch": None,
+    "ridge": None,
+    "shuffled_stimuli": "mindbridge",
+}
 # Methods that train the source subjects beside the new one (their data are loaded by the held-out job).
 WITH_SOURCES = ("mindbridge_reset", "mindbridge_reset_frozen", "shuffled_stimuli")
 # settings that only say which jobs exist: left out of each job's --params, so that adding a size (or a method)
@@ -70,8 +85,12 @@ class DataFiles:
     def __init__(self, root: str | Path, layout: str = "auto", release: Mapping[str, str] | None = None) -> None:
         self.root = Path(root)
         self.layout = detect_layout(self.root) if layout == "auto" else layout
-        self.release = {"space": "func1pt8mm", "betas": "betas_fithrf_GLMdenoise_RR", "roi": "nsdgeneral",
-                        **dict(release or {})}
+        self.release = {
+            "space": "func1pt8mm",
+            "betas": "betas_fithrf_GLMdenoise_RR",
+            "roi": "nsdgeneral",
+            **dict(release or {}),
+        }
 
     def subjects(self) -> list[str]:
         if not self.root.is_dir():
@@ -100,8 +119,9 @@ class DataFiles:
         if self.layout == "simple":
             folder = self.root / subject
             h5 = [folder / n for n in BETAS_NAMES if (folder / n).exists()][:1]
-            betas = h5 or (sorted(p for p in folder.iterdir() if SIMPLE_SESSION.search(p.name))
-                           if folder.is_dir() else [])
+            betas = h5 or (
+                sorted(p for p in folder.iterdir() if SIMPLE_SESSION.search(p.name)) if folder.is_dir() else []
+            )
             return [str(p) for p in [folder / MASK_NAME, folder / TRIALS_NAME, *betas]]
         folder = self.root / RELEASE_BETAS.format(subject=subject, **self.release)
         betas = sorted(p for p in folder.iterdir() if RELEASE_SESSION.match(p.name)) if folder.is_dir() else []
@@ -111,15 +131,22 @@ class DataFiles:
 class DecodingWorkflow:
     """Everything the rules derive from the ``decoding`` config section."""
 
-    def __init__(self, section: Mapping[str, Any], preset: str, seeds: Sequence[int], data: str = "data",
-                 results: str = "results") -> None:
+    def __init__(
+        self,
+        section: Mapping[str, Any],
+        preset: str,
+        seeds: Sequence[int],
+        data: str = "data",
+        results: str = "results",
+    ) -> None:
         self.section = section
         self.preset = preset
         self.seeds = list(seeds)
         self.simulated = not section["data"]
         self.data = section["data"] or f"{data}/decoding/nsd"
-        self.files = None if self.simulated else DataFiles(self.data, section.get("layout", "auto"),
-                                                           section.get("release"))
+        self.files = (
+            None if self.simulated else DataFiles(self.data, section.get("layout", "auto"), section.get("release"))
+        )
         n_subjects = section["simulate"].get("n_subjects", 5)
         found = [f"subj{i + 1:02d}" for i in range(n_subjects)] if self.files is None else self.files.subjects()
         self.subjects = list(section["subjects"]) or found
@@ -127,8 +154,10 @@ class DecodingWorkflow:
         if self.files is not None and not self.subjects:
             raise ConfigError("decoding.data", f"no subject found in {self.data} (layout {self.files.layout})")
         if self.files is not None and self.heldout not in self.subjects:
-            raise ConfigError("decoding.heldout", f"{self.heldout} is not among the subjects of {self.data} "
-                                                  f"({', '.join(self.subjects)})")
+            raise ConfigError(
+                "decoding.heldout",
+                f"{self.heldout} is not among the subjects of {self.data} ({', '.join(self.subjects)})",
+            )
         self.sources = [s for s in self.subjects if s != self.heldout]
         self.n_train = [str(n) for n in (section["n_train"] or N_TRAIN_PRESET[preset])]
         self.draws = int(section.get("draws") or DRAWS_PRESET[preset])
@@ -151,8 +180,9 @@ class DecodingWorkflow:
 
     def data_settings(self) -> str:
         """What the targets step reads (the layout and where in NSD's release), quoted for the shell."""
-        return shlex.quote(json.dumps({k: self.section[k] for k in ("layout", "release") if k in self.section},
-                                      sort_keys=True))
+        return shlex.quote(
+            json.dumps({k: self.section[k] for k in ("layout", "release") if k in self.section}, sort_keys=True)
+        )
 
     # ---------------------------------------------------------------------------------------- inputs
     def data_marker(self, wildcards: Any = None) -> str:
@@ -187,10 +217,13 @@ class DecodingWorkflow:
         by every method of ``methods``, ``source`` jobs a source subject by every ``source_baselines``
         method."""
         if role == "heldout":
-            return [f"{self.out}/heldout/{m}/{{subject}}/n{{n_train}}/seed{{seed}}/metrics.json"
-                    for m in self.section["methods"]]
-        return [f"{self.out}/source/{m}/{{subject}}/seed{{seed}}/metrics.json"
-                for m in self.section["source_baselines"]]
+            return [
+                f"{self.out}/heldout/{m}/{{subject}}/n{{n_train}}/seed{{seed}}/metrics.json"
+                for m in self.section["methods"]
+            ]
+        return [
+            f"{self.out}/source/{m}/{{subject}}/seed{{seed}}/metrics.json" for m in self.section["source_baselines"]
+        ]
 
     def method_args(self, role: str) -> str:
         """The methods of a job, in the order of :meth:`adapt_outputs`."""
@@ -252,8 +285,16 @@ class DecodingWorkflow:
     def metrics(self, wildcards: Any = None) -> list[str]:
         """Every metrics file the report collects."""
         out = [f"{self.out}/joint/{m}/seed{s}/metrics.json" for m in self.joint_models() for s in self.seeds]
-        out += [f"{self.out}/source/{m}/{subj}/seed{s}/metrics.json"
-                for m in self.section["source_baselines"] for subj in self.baseline_subjects() for s in self.seeds]
-        out += [f"{self.out}/heldout/{m}/{self.heldout}/n{n}/seed{s}/metrics.json"
-                for m in self.section["methods"] for n in self.n_train for s in self.seeds]
+        out += [
+            f"{self.out}/source/{m}/{subj}/seed{s}/metrics.json"
+            for m in self.section["source_baselines"]
+            for subj in self.baseline_subjects()
+            for s in self.seeds
+        ]
+        out += [
+            f"{self.out}/heldout/{m}/{self.heldout}/n{n}/seed{s}/metrics.json"
+            for m in self.section["methods"]
+            for n in self.n_train
+            for s in self.seeds
+        ]
         return out

@@ -19,8 +19,19 @@ def fake_world(n: int, k: int = 6, size: int = 8, seed: int = 0):
     return latents, images, captions, [f"z{j}" for j in range(k)]
 
 
-SMALL = SimulationSettings(n_subjects=4, n_test=30, n_train=80, n_pool=140, repeats=3, sessions=2,
-                           reliability=0.3, grid=(12, 14, 12), voxel_mm=6.0, image_size=8, betas_format="mixed")
+SMALL = SimulationSettings(
+    n_subjects=4,
+    n_test=30,
+    n_train=80,
+    n_pool=140,
+    repeats=3,
+    sessions=2,
+    reliability=0.3,
+    grid=(12, 14, 12),
+    voxel_mm=6.0,
+    image_size=8,
+    betas_format="mixed",
+)
 
 
 @pytest.fixture(scope="session")

@@ -14,16 +14,32 @@ import pandas as pd
 import pytest
 import scipy.io
 
-from neuromodels.decoding.data import (RELEASE_BETAS, RELEASE_EXPDESIGN, RELEASE_ROI, RELEASE_STIMULI,
-                                       choose_test_split, open_dataset, read_subject, write_stimuli, write_subject)
+from neuromodels.decoding.data import (
+    RELEASE_BETAS,
+    RELEASE_EXPDESIGN,
+    RELEASE_ROI,
+    RELEASE_STIMULI,
+    choose_test_split,
+    open_dataset,
+    read_subject,
+    write_stimuli,
+    write_subject,
+)
 from neuromodels.decoding.targets import read_embedding_file
-
 from tests.conftest import assert_one_error_line
 
 from .test_release import ReleaseSpec, write_release
 
-SMALL_RELEASE = ReleaseSpec(n_subjects=2, n_shared=8, n_unique=12, n_unseen=2, trials_per_session=20,
-                            sessions=(2, 2), grid=(6, 7, 5), image_size=8)
+SMALL_RELEASE = ReleaseSpec(
+    n_subjects=2,
+    n_shared=8,
+    n_unique=12,
+    n_unseen=2,
+    trials_per_session=20,
+    sessions=(2, 2),
+    grid=(6, 7, 5),
+    image_size=8,
+)
 
 
 # --------------------------------------------------------------------------------------------- writers
@@ -31,17 +47,23 @@ def _simple(tmp: Path, ids=(3, 5, 8, 13), betas_format: str = "hdf5", trial_ids=
     """A one-subject simple-layout set: 4 stimuli, 12 trials over 2 sessions, 30 voxels."""
     root = tmp / "simple"
     rng = np.random.default_rng(0)
-    write_stimuli(root, np.asarray(ids), rng.integers(0, 255, (len(ids), 3, 6, 6), dtype=np.uint8),
-                  [f"c{i}" for i in range(len(ids))])
+    write_stimuli(
+        root,
+        np.asarray(ids),
+        rng.integers(0, 255, (len(ids), 3, 6, 6), dtype=np.uint8),
+        [f"c{i}" for i in range(len(ids))],
+    )
     mask = np.zeros((5, 4, 3), bool)
     mask[1:4, 1:3, :] = True
     mask[0, 0, 0] = True
     tid = list(trial_ids if trial_ids is not None else ids)
-    trials = pd.DataFrame({"trial": np.arange(12), "session": np.repeat([1, 2], 6),
-                           "stimulus_id": [tid[i % len(tid)] for i in range(12)]})
+    trials = pd.DataFrame(
+        {"trial": np.arange(12), "session": np.repeat([1, 2], 6), "stimulus_id": [tid[i % len(tid)] for i in range(12)]}
+    )
     trials["repeat"] = trials.groupby("stimulus_id").cumcount()
-    write_subject(root, "subj01", mask, np.eye(4), rng.standard_normal((12, int(mask.sum()))), trials,
-                  betas_format=betas_format)
+    write_subject(
+        root, "subj01", mask, np.eye(4), rng.standard_normal((12, int(mask.sum()))), trials, betas_format=betas_format
+    )
     return root
 
 
@@ -53,8 +75,11 @@ def _release(tmp: Path, **kw) -> Path:
 
 
 def _session(root: Path, subject: str = "subj01", n: int = 1, ext: str = "hdf5") -> Path:
-    return root / RELEASE_BETAS.format(subject=subject, space="func1pt8mm",
-                                       betas="betas_fithrf_GLMdenoise_RR") / f"betas_session{n:02d}.{ext}"
+    return (
+        root
+        / RELEASE_BETAS.format(subject=subject, space="func1pt8mm", betas="betas_fithrf_GLMdenoise_RR")
+        / f"betas_session{n:02d}.{ext}"
+    )
 
 
 def _truncate(path: Path, keep: float = 0.5) -> None:
@@ -63,8 +88,22 @@ def _truncate(path: Path, keep: float = 0.5) -> None:
 
 
 def _targets_cli(root: Path, tmp: Path, **extra) -> list[str]:
-    args = ["--log-level", "ERROR", "decoding", "targets", "--data", str(root), "--out", str(tmp / "t.h5"),
-            "--image", extra.pop("image", str(root / "embeddings.npy")), "--text", "none", "--threads", "1"]
+    args = [
+        "--log-level",
+        "ERROR",
+        "decoding",
+        "targets",
+        "--data",
+        str(root),
+        "--out",
+        str(tmp / "t.h5"),
+        "--image",
+        extra.pop("image", str(root / "embeddings.npy")),
+        "--text",
+        "none",
+        "--threads",
+        "1",
+    ]
     for k, v in extra.items():
         args += [f"--{k.replace('_', '-')}", v]
     return args
@@ -209,8 +248,10 @@ def release_design_zero_based(tmp):
     root = _release(tmp)
     path = root / RELEASE_EXPDESIGN
     mat = scipy.io.loadmat(str(path))
-    scipy.io.savemat(str(path), {"masterordering": mat["masterordering"], "subjectim": mat["subjectim"] - 1,
-                                 "sharedix": mat["sharedix"]})
+    scipy.io.savemat(
+        str(path),
+        {"masterordering": mat["masterordering"], "subjectim": mat["subjectim"] - 1, "sharedix": mat["sharedix"]},
+    )
     return lambda: open_dataset(root).trials("subj01"), path
 
 
@@ -274,15 +315,27 @@ def cli_layout_unknown(tmp):
     root = _simple(tmp)
     np.save(tmp / "emb.npy", np.zeros((4, 3), np.float32))
     (tmp / "ids.txt").write_text("3\n5\n8\n13\n")
-    return (_targets_cli(root, tmp, image=str(tmp / "emb.npy"), image_ids=str(tmp / "ids.txt"),
-                         params=json.dumps({"layout": "nsd"})), "layout")
+    return (
+        _targets_cli(
+            root, tmp, image=str(tmp / "emb.npy"), image_ids=str(tmp / "ids.txt"), params=json.dumps({"layout": "nsd"})
+        ),
+        "layout",
+    )
 
 
 def _workflow(data: Path, **section):
     from neuromodels.decoding.workflow import DecodingWorkflow
 
-    base = {"data": str(data), "subjects": [], "heldout": "subj05", "simulate": {}, "n_train": [],
-            "targets": {"encoder_seed": 0}, "layout": "auto", "release": {}}
+    base = {
+        "data": str(data),
+        "subjects": [],
+        "heldout": "subj05",
+        "simulate": {},
+        "n_train": [],
+        "targets": {"encoder_seed": 0},
+        "layout": "auto",
+        "release": {},
+    }
     return lambda: DecodingWorkflow({**base, **section}, "tiny", [0])
 
 

@@ -14,8 +14,16 @@ import pandas as pd
 import pytest
 
 from neuromodels.core.errors import DataError
-from neuromodels.decoding.data import (list_subjects, read_images, read_stimulus_ids, read_subject, shared_ids,
-                                       write_stimuli, write_subject, zscore_sessions)
+from neuromodels.decoding.data import (
+    list_subjects,
+    read_images,
+    read_stimulus_ids,
+    read_subject,
+    shared_ids,
+    write_stimuli,
+    write_subject,
+    zscore_sessions,
+)
 from neuromodels.decoding.simulate import read_ground_truth
 
 from .conftest import SMALL
@@ -28,8 +36,9 @@ def _subject_arrays(seed: int = 0):
     mask[0, 0, 0] = True
     affine = np.diag([2.0, 2.5, 3.0, 1.0])
     affine[:3, 3] = [-10, -20, 4]
-    trials = pd.DataFrame({"trial": np.arange(12), "session": np.repeat([1, 2, 3], 4),
-                           "stimulus_id": np.tile([7, 19, 501, 7], 3)})
+    trials = pd.DataFrame(
+        {"trial": np.arange(12), "session": np.repeat([1, 2, 3], 4), "stimulus_id": np.tile([7, 19, 501, 7], 3)}
+    )
     trials["repeat"] = trials.groupby("stimulus_id").cumcount()
     betas = rng.standard_normal((12, int(mask.sum()))).astype(np.float32)
     return mask, affine, betas, trials
@@ -237,8 +246,13 @@ from neuromodels.decoding.simulate import SimulationSettings, simulate_dataset
 simulate_dataset({str(tmp_path / "nsd")!r}, SimulationSettings(n_subjects=2, n_test=6, n_train=10, n_pool=20,
                  grid=(8, 10, 8), voxel_mm=8.0, image_size=16), seed=0)
 """
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                         env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**__import__("os").environ, "OMP_NUM_THREADS": "1"},
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert (tmp_path / "nsd" / "ground_truth.npz").is_file()
 
@@ -253,8 +267,14 @@ def _string_id_set(root: Path) -> list[str]:
     write_stimuli(root, np.array(names), rng.integers(0, 256, (6, 3, 4, 4), dtype=np.uint8), list("abcdef"))
     for s, own in (("subj01", names[4]), ("subj02", names[5])):
         seen = names[:4] + [own]
-        trials = pd.DataFrame({"trial": np.arange(10), "session": np.repeat([1, 2], 5),
-                               "stimulus_id": seen * 2, "repeat": np.repeat([0, 1], 5)})
+        trials = pd.DataFrame(
+            {
+                "trial": np.arange(10),
+                "session": np.repeat([1, 2], 5),
+                "stimulus_id": seen * 2,
+                "repeat": np.repeat([0, 1], 5),
+            }
+        )
         write_subject(root, s, mask, affine, rng.standard_normal((10, int(mask.sum()))), trials)
     np.save(root / "emb.npy", rng.standard_normal((6, 5)).astype(np.float32))
     (root / "emb_ids.txt").write_text("\n".join(names) + "\n")
@@ -272,8 +292,9 @@ def test_string_ids_are_ids_everywhere(tmp_path):
     assert data.stimulus_ids.tolist() == sorted(names[:5])
     assert np.array_equal(data.repeats("nsd00019"), [1, 6])
     # targets keyed by string ids from an .npy + ids .txt, written and read back exactly
-    targets = make_targets(tmp_path, str(tmp_path / "emb.npy"), ids_path=str(tmp_path / "emb_ids.txt"),
-                           standardise=False)
+    targets = make_targets(
+        tmp_path, str(tmp_path / "emb.npy"), ids_path=str(tmp_path / "emb_ids.txt"), standardise=False
+    )
     write_targets(tmp_path / "t.h5", targets)
     back = read_targets(tmp_path / "t.h5")
     assert back.stimulus_id.tolist() == names

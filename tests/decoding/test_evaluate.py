@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import pearsonr
 
-from neuromodels.decoding.evaluate import (embedding_correlation, retrieval_top1, top1_hits,
-                                           two_way_identification)
+from neuromodels.decoding.evaluate import embedding_correlation, retrieval_top1, top1_hits, two_way_identification
 
 
 def _cos(a, b):
@@ -62,8 +61,18 @@ def test_two_way_and_correlation_match_references():
     target = rng.standard_normal((25, 6))
     pred = 0.5 * target + rng.standard_normal((25, 6))
     n = len(pred)
-    ref = np.mean([np.mean([np.corrcoef(pred[i], target[i])[0, 1] > np.corrcoef(pred[i], target[j])[0, 1]
-                            for j in range(n) if j != i]) for i in range(n)])
+    ref = np.mean(
+        [
+            np.mean(
+                [
+                    np.corrcoef(pred[i], target[i])[0, 1] > np.corrcoef(pred[i], target[j])[0, 1]
+                    for j in range(n)
+                    if j != i
+                ]
+            )
+            for i in range(n)
+        ]
+    )
     assert two_way_identification(pred, target) == pytest.approx(ref)
     ref_r = np.mean([pearsonr(pred[i], target[i])[0] for i in range(n)])
     assert embedding_correlation(pred, target) == pytest.approx(ref_r)

@@ -24,8 +24,9 @@ from neuromodels.decoding.targets import make_targets
 from neuromodels.decoding.train import DecodingData, TrainConfig, adapt, evaluate_subject, train_joint
 
 # reduced size for the fast suite: still far more voxels than training images
-SMALL = PRFSettings(n_train=(120, 100, 110, 90), n_test=50, n_voxels=(1800, 2200), grid=(28, 28, 28),
-                    image_size=16, feature_size=8)
+SMALL = PRFSettings(
+    n_train=(120, 100, 110, 90), n_test=50, n_voxels=(1800, 2200), grid=(28, 28, 28), image_size=16, feature_size=8
+)
 MODEL = ModelConfig(hidden=64, rank=8, n_blocks=2)  # pooled size, pooling and dropout automatic
 CFG = TrainConfig(batch_size=32, epochs=30, adapt_epochs=10, adapt_min_steps=60, adapt_lr=3e-3, eval_draws=5)
 CPU = torch.device("cpu")
@@ -57,7 +58,7 @@ def test_generator_writes_many_voxels_few_trials_in_the_project_layout(prf):
     assert len(data.test_ids) == SMALL.n_test
     assert sorted(data.test_ids.tolist()) == sorted(truth["test_ids"])
     seen = []
-    for (name, info), n_train in zip(sorted(truth["subjects"].items()), SMALL.n_train):
+    for name, n_train in zip(sorted(truth["subjects"]), SMALL.n_train):
         subject = data.subjects[name]
         assert SMALL.n_voxels[0] <= subject.n_voxels <= SMALL.n_voxels[1]
         assert len(data.train_ids[name]) == n_train < subject.n_voxels / 10
@@ -69,7 +70,7 @@ def test_generator_writes_many_voxels_few_trials_in_the_project_layout(prf):
             raw = f["betas"][()]
         assert np.array_equal(raw, np.round(raw)) and np.abs(raw).max() <= 32767  # int16 x 300 values
         assert abs(np.median(np.abs(raw))) > 50  # percent signal change x 300, not z-scores
-    assert all(not (a & b) for i, a in enumerate(seen) for b in seen[i + 1:])  # training images not shared
+    assert all(not (a & b) for i, a in enumerate(seen) for b in seen[i + 1 :])  # training images not shared
 
 
 def test_ridge_joint_and_adaptation_decode_far_above_chance(prf):
@@ -88,8 +89,19 @@ def test_ridge_joint_and_adaptation_decode_far_above_chance(prf):
     assert m["top1"] > 10 * m["chance_top1"] and not m["collapsed"], m
     from neuromodels.decoding.train import model_state
 
-    fitted, _ = adapt(data, "mindbridge_reset_frozen", held, 40, CFG, LossWeights(), 0, CPU,
-                      base=model_state(model), sources=sources, progress=False)
+    fitted, _ = adapt(
+        data,
+        "mindbridge_reset_frozen",
+        held,
+        40,
+        CFG,
+        LossWeights(),
+        0,
+        CPU,
+        base=model_state(model),
+        sources=sources,
+        progress=False,
+    )
     m = evaluate_subject(fitted, data, held, CFG, seed=0)
     assert m["top1"] > 5 * m["chance_top1"] and not m["collapsed"], m
 
@@ -115,8 +127,20 @@ def test_reset_tuning_is_level_with_scratch_on_the_second_generator_over_paired_
     for seed in draw_seeds(0, 3):
         top1 = {}
         for method in ("mindbridge_reset", "scratch"):
-            fitted, record = adapt(data, method, held, 25, CFG, LossWeights(), seed, CPU, base=model_state(model),
-                                   model_cfg=MODEL, sources=sources, progress=False)
+            fitted, record = adapt(
+                data,
+                method,
+                held,
+                25,
+                CFG,
+                LossWeights(),
+                seed,
+                CPU,
+                base=model_state(model),
+                model_cfg=MODEL,
+                sources=sources,
+                progress=False,
+            )
             assert record["n_train"] == 25
             top1[method] = evaluate_subject(fitted, data, held, CFG, seed=0)["top1"]
         diffs.append(top1["mindbridge_reset"] - top1["scratch"])
@@ -134,8 +158,16 @@ def test_collapse_guard_fires_on_a_collapsed_model_and_says_so(prf, caplog):
             metrics = evaluate_subject(m, data, subject, CFG, seed=0)
         assert metrics["collapsed"] == (1.0 if kind == "collapsed" else 0.0), (kind, metrics)
         assert ("collapsed" in caplog.text) == (kind == "collapsed")
-        rows.append({"method": "mindbridge_joint", "role": "source", "subject": subject, "n_train": 100,
-                     "seed": 0 if kind == "trained" else 1, **metrics})
+        rows.append(
+            {
+                "method": "mindbridge_joint",
+                "role": "source",
+                "subject": subject,
+                "n_train": 100,
+                "seed": 0 if kind == "trained" else 1,
+                **metrics,
+            }
+        )
     # a prediction picking its stimulus falls to chance (every prediction points the same way); the reverse
     # direction can still rank the tiny differences, so the guard, not top-1, is what says so
     assert rows[1]["image_pred_cosine"] > 0.99 and rows[1]["image_top1_image"] < 3 * rows[1]["chance_top1"]
@@ -192,8 +224,9 @@ def test_automatic_settings_beat_the_former_defaults_at_full_size(tmp_path):
     torch.set_num_threads(1)
     scores = {}
     for name, model_cfg, train_cfg in (
-            ("auto", preset.model, preset.train),
-            ("former", replace(preset.model, pooled=512, pool="max"), replace(preset.train, lr=3e-4))):
+        ("auto", preset.model, preset.train),
+        ("former", replace(preset.model, pooled=512, pool="max"), replace(preset.train, lr=3e-4)),
+    ):
         model, _ = train_joint(data, model_cfg, train_cfg, preset.loss, 0, CPU, progress=False)
         scores[name] = [evaluate_subject(model, data, s, preset.train, seed=0) for s in subjects[:-1]]
         if name == "auto":

@@ -11,8 +11,16 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from neuromodels.decoding.models import (LossWeights, LowRankAdapter, MindBridge, ModelConfig, VoxelPool,
-                                         build_model, decoder_loss, model_from_state)
+from neuromodels.decoding.models import (
+    LossWeights,
+    LowRankAdapter,
+    MindBridge,
+    ModelConfig,
+    VoxelPool,
+    build_model,
+    decoder_loss,
+    model_from_state,
+)
 
 
 @pytest.mark.parametrize("mode", ["max", "avg", "interp"])
@@ -40,8 +48,17 @@ def test_low_rank_adapter_starts_as_identity():
 
 
 def _small(kind="mindbridge", **kw):
-    cfg = ModelConfig(kind=kind, pooled=32, hidden=16, rank=4, n_blocks=2, image_dim=8, text_dim=6,
-                      subjects={"a": 50, "b": 41, "c": 60}, **kw)
+    cfg = ModelConfig(
+        kind=kind,
+        pooled=32,
+        hidden=16,
+        rank=4,
+        n_blocks=2,
+        image_dim=8,
+        text_dim=6,
+        subjects={"a": 50, "b": 41, "c": 60},
+        **kw,
+    )
     torch.manual_seed(0)
     return build_model(cfg)
 
@@ -128,8 +145,15 @@ def test_automatic_settings_follow_the_voxel_count_and_training_size():
 
     # the smallest power of two holding the voxels, at most the paper's 8192: the simulator's ~1000 voxels,
     # NSD-sized ROIs, NSD's full ROIs (~2 voxels per value, the paper's ratio)
-    assert [auto_pooled(v) for v in (948, 1160, 6163, 6968, 12682, 15724, 40)] == \
-        [1024, 2048, 8192, 8192, 8192, 8192, 64]
+    assert [auto_pooled(v) for v in (948, 1160, 6163, 6968, 12682, 15724, 40)] == [
+        1024,
+        2048,
+        8192,
+        8192,
+        8192,
+        8192,
+        64,
+    ]
     assert auto_pool_mode(6500, 4096) == "max" and auto_pool_mode(6500, 512) == "avg"
     assert auto_embed_dropout(200) == 0.2 and auto_embed_dropout(9000) == 0.5 and auto_embed_dropout(None) == 0.2
     cfg = ModelConfig(hidden=16, rank=4, n_blocks=1, image_dim=8, subjects={"a": 6500, "b": 7000})

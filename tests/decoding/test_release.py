@@ -26,8 +26,17 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from neuromodels.decoding.data import (BETA_SCALE, RELEASE_BETAS, RELEASE_EXPDESIGN, RELEASE_ROI, RELEASE_STIMULI,
-                                       NSDRelease, choose_test_split, detect_layout, open_dataset)
+from neuromodels.decoding.data import (
+    BETA_SCALE,
+    RELEASE_BETAS,
+    RELEASE_EXPDESIGN,
+    RELEASE_ROI,
+    RELEASE_STIMULI,
+    NSDRelease,
+    choose_test_split,
+    detect_layout,
+    open_dataset,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -37,18 +46,18 @@ class ReleaseSpec:
     """Sizes of a small release: NSD's structure, far fewer images, trials and voxels."""
 
     n_subjects: int = 3
-    n_shared: int = 24            # NSD: 1000
-    n_unique: int = 60            # images only one subject sees (NSD: 9000)
-    n_unseen: int = 10            # brick images no subject sees (NSD: 73000 - 70566)
-    repeats: int = 2              # NSD: 3
+    n_shared: int = 24  # NSD: 1000
+    n_unique: int = 60  # images only one subject sees (NSD: 9000)
+    n_unseen: int = 10  # brick images no subject sees (NSD: 73000 - 70566)
+    repeats: int = 2  # NSD: 3
     trials_per_session: int = 42  # NSD: 750
-    sessions: tuple = (4, 4, 3)   # per subject (NSD: 40 40 32 30 40 32 40 30); the last subject stops early
-    grid: tuple = (10, 12, 9)     # X, Y, Z (NSD func1pt8mm subj01: 81 104 83)
-    image_size: int = 32          # NSD: 425
+    sessions: tuple = (4, 4, 3)  # per subject (NSD: 40 40 32 30 40 32 40 30); the last subject stops early
+    grid: tuple = (10, 12, 9)  # X, Y, Z (NSD func1pt8mm subj01: 81 104 83)
+    image_size: int = 32  # NSD: 425
     n_attributes: int = 6
     embed_dim: int = 32
     snr: float = 1.0
-    betas_format: str = "hdf5"    # or "nifti" (betas_sessionNN.nii.gz), or "mixed"
+    betas_format: str = "hdf5"  # or "nifti" (betas_sessionNN.nii.gz), or "mixed"
 
 
 def _render(attrs: np.ndarray, size: int) -> np.ndarray:
@@ -65,8 +74,9 @@ def _render(attrs: np.ndarray, size: int) -> np.ndarray:
     return np.clip(out * 200 + 20, 0, 255).astype(np.uint8)
 
 
-def write_release(root: str | Path, spec: ReleaseSpec = ReleaseSpec(), seed: int = 0) -> dict:
+def write_release(root: str | Path, spec: ReleaseSpec | None = None, seed: int = 0) -> dict:
     """Write a small data set in NSD's release layout under ``root``; return what was planted."""
+    spec = spec or ReleaseSpec()
     import scipy.io
 
     root = Path(root)
@@ -77,50 +87,70 @@ def write_release(root: str | Path, spec: ReleaseSpec = ReleaseSpec(), seed: int
     brick_path = root / RELEASE_STIMULI
     brick_path.parent.mkdir(parents=True, exist_ok=True)
     with h5py.File(brick_path, "w") as f:
-        f.create_dataset("imgBrick", data=_render(attrs, spec.image_size), chunks=(1, spec.image_size,
-                                                                                 spec.image_size, 3))
+        f.create_dataset(
+            "imgBrick", data=_render(attrs, spec.image_size), chunks=(1, spec.image_size, spec.image_size, 3)
+        )
     # the design: the shared images come first in every subject's list, then its own
     perm = rng.permutation(n_images)
-    shared = np.sort(perm[:spec.n_shared])
-    own = [np.sort(perm[spec.n_shared + s * spec.n_unique: spec.n_shared + (s + 1) * spec.n_unique])
-           for s in range(spec.n_subjects)]
+    shared = np.sort(perm[: spec.n_shared])
+    own = [
+        np.sort(perm[spec.n_shared + s * spec.n_unique : spec.n_shared + (s + 1) * spec.n_unique])
+        for s in range(spec.n_subjects)
+    ]
     subjectim = np.stack([np.concatenate([shared, o]) for o in own]) + 1  # 1-based 73k ids
     per_subject = subjectim.shape[1]
     # trial order through the 10k list (1-based): each image `repeats` times; the first few shared images
     # only at the very end, so a subject that stops early never sees them (as in NSD)
     late = np.arange(min(3, spec.n_shared))
     rest = np.setdiff1d(np.arange(per_subject), late)
-    master = np.concatenate([rng.permutation(rest) for _ in range(spec.repeats)]
-                            + [rng.permutation(np.repeat(late, spec.repeats))]) + 1
+    master = (
+        np.concatenate(
+            [rng.permutation(rest) for _ in range(spec.repeats)] + [rng.permutation(np.repeat(late, spec.repeats))]
+        )
+        + 1
+    )
     total = max(spec.sessions) * spec.trials_per_session
     assert total == len(master), f"the sessions hold {total} trials, the design {len(master)}"
     design_path = root / RELEASE_EXPDESIGN
     design_path.parent.mkdir(parents=True, exist_ok=True)
-    scipy.io.savemat(design_path, {"masterordering": master[None, :].astype(np.float64),
-                                   "subjectim": subjectim.astype(np.float64),
-                                   "sharedix": (shared + 1)[None, :].astype(np.float64),
-                                   "basiccnt": np.zeros((3, 40))})
+    scipy.io.savemat(
+        design_path,
+        {
+            "masterordering": master[None, :].astype(np.float64),
+            "subjectim": subjectim.astype(np.float64),
+            "sharedix": (shared + 1)[None, :].astype(np.float64),
+            "basiccnt": np.zeros((3, 40)),
+        },
+    )
     # targets: a fixed nonlinear map of the attributes, as .npy with ids in a .txt (the subjects' images only)
     w1 = rng.standard_normal((spec.n_attributes, 4 * spec.embed_dim)) / np.sqrt(spec.n_attributes)
     w2 = rng.standard_normal((4 * spec.embed_dim, spec.embed_dim)) / np.sqrt(4 * spec.embed_dim)
     emb = (np.tanh(attrs @ w1) @ w2).astype(np.float32)
     # the images shown in the sessions written (a subject with fewer sessions never sees part of its list)
-    shown = np.unique(np.concatenate([(subjectim[s] - 1)[master[:n * spec.trials_per_session] - 1]
-                                      for s, n in enumerate(spec.sessions)]))
+    shown = np.unique(
+        np.concatenate(
+            [(subjectim[s] - 1)[master[: n * spec.trials_per_session] - 1] for s, n in enumerate(spec.sessions)]
+        )
+    )
     np.save(root / "embeddings.npy", emb[shown])
     (root / "embedding_ids.txt").write_text("".join(f"{i}\n" for i in shown))
     # subjects
     affine = np.diag([1.8, 1.8, 1.8, 1.0])
     affine[:3, 3] = [-80.0, -100.0, -60.0]
-    planted: dict = {"shared": shared, "subjectim0": subjectim - 1, "masterordering0": master - 1, "shown": shown,
-                     "subjects": {}}
+    planted: dict = {
+        "shared": shared,
+        "subjectim0": subjectim - 1,
+        "masterordering0": master - 1,
+        "shown": shown,
+        "subjects": {},
+    }
     for s in range(spec.n_subjects):
         subject = f"subj{s + 1:02d}"
         brain = np.zeros(spec.grid, bool)
         X, Y, Z = spec.grid
-        brain[1:X - 1, 1:Y - 1, 1:Z - 1] = True
+        brain[1 : X - 1, 1 : Y - 1, 1 : Z - 1] = True
         roi = np.zeros(spec.grid, bool)
-        roi[2 + s % 2:X - 2, 3:Y - 2, 2:Z - 2 - s % 2] = True  # masks differ between subjects
+        roi[2 + s % 2 : X - 2, 3 : Y - 2, 2 : Z - 2 - s % 2] = True  # masks differ between subjects
         nsdgeneral = np.where(brain, 0, -1).astype(np.int16)
         nsdgeneral[roi] = 1
         roi_path = root / RELEASE_ROI.format(subject=subject, space="func1pt8mm", roi="nsdgeneral")
@@ -205,8 +235,9 @@ def test_targets_cover_the_images_shown_when_the_release_lacks_sessions(tmp_path
     ds = open_dataset(tmp_path)
     assert np.array_equal(ds.target_ids(), planted["shown"])
     assert ds.notes["design_images_not_shown"] == len(np.setdiff1d(design, planted["shown"]))
-    targets = make_targets(tmp_path, image=str(tmp_path / "embeddings.npy"),
-                           ids_path=str(tmp_path / "embedding_ids.txt"))
+    targets = make_targets(
+        tmp_path, image=str(tmp_path / "embeddings.npy"), ids_path=str(tmp_path / "embedding_ids.txt")
+    )
     assert np.array_equal(targets.stimulus_id, planted["shown"])
     data = DecodingData(tmp_path, targets, ["subj01", "subj02", "subj03"])
     assert set(data.train_ids["subj03"]) <= set(planted["shown"]) and len(data.test_ids) > 0
@@ -251,20 +282,47 @@ def test_release_fraction_and_file_splits(release, tmp_path):
 
 # ------------------------------------------------------------------------------------------------ DAG
 def _snakemake(work: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "HF_HUB_OFFLINE": "1",
-           "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--profile",
-                           str(REPO / "workflow/profiles/default"), "--cores", "1", *args],
-                          cwd=work, env=env, capture_output=True, text=True, timeout=timeout)
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        "HF_HUB_OFFLINE": "1",
+        "OMP_NUM_THREADS": "1",
+    }
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--snakefile",
+            str(REPO / "Snakefile"),
+            "--profile",
+            str(REPO / "workflow/profiles/default"),
+            "--cores",
+            "1",
+            *args,
+        ],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def release_config(root: Path, path: Path, **extra) -> Path:
     """A config file pointing the decoding family at a release (nested keys go through --configfile)."""
     import yaml
 
-    section = {"data": str(root), "heldout": "subj03", "targets": {"image": str(root / "embeddings.npy"),
-                                                                   "image_ids": str(root / "embedding_ids.txt"),
-                                                                   "text": "none"}, **extra}
+    section = {
+        "data": str(root),
+        "heldout": "subj03",
+        "targets": {
+            "image": str(root / "embeddings.npy"),
+            "image_ids": str(root / "embedding_ids.txt"),
+            "text": "none",
+        },
+        **extra,
+    }
     path.write_text(yaml.safe_dump({"decoding": section}))
     return path
 
@@ -300,8 +358,10 @@ def test_dry_run_jobs_read_their_data_files_and_not_the_list_of_sizes(release, t
     # (the joint model is compared with single-subject models on each); only the smallest size is drawn several times
     assert len(jobs["decoding_adapt"]) == 2 and len(jobs["decoding_train"]) == 2 and len(jobs["decoding_source"]) == 2
     params = [cmd for cmd in jobs["shell"] if "--params" in cmd]
-    assert params and all('"n_train"' not in c and '"methods"' not in c and '"source_baselines"' not in c
-                          and '"draws"' not in c for c in params)
+    assert params and all(
+        '"n_train"' not in c and '"methods"' not in c and '"source_baselines"' not in c and '"draws"' not in c
+        for c in params
+    )
     drawn = [c for c in jobs["shell"] if "decoding adapt" in c and "--role heldout" in c and "--draws 3" in c]
     assert len(drawn) == 1 and "--n-train 25 " in drawn[0]
     design = str(root / RELEASE_EXPDESIGN)
@@ -367,9 +427,16 @@ def test_tiny_dag_runs_on_the_release_without_hand_edits(release, tmp_path):
     scipy.io.savemat(str(root / RELEASE_EXPDESIGN), {k: mat[k] for k in ("masterordering", "subjectim", "sharedix")})
     design = dry_run(work, cfg)
     assert {r: len(v) for r, v in design.items() if r.startswith("decoding_")} == {
-        "decoding_targets": 1, "decoding_train": 2, "decoding_source": 2, "decoding_adapt": 2, "decoding_report": 1}
-    print(f"tiny decoding DAG on the release fixture: {seconds:.0f} s; ridge top-1 "
-          f"{ridge[0]['image_top1_image']:.2f} (chance {ridge[0]['chance_top1']:.2f}); {split}")
+        "decoding_targets": 1,
+        "decoding_train": 2,
+        "decoding_source": 2,
+        "decoding_adapt": 2,
+        "decoding_report": 1,
+    }
+    print(
+        f"tiny decoding DAG on the release fixture: {seconds:.0f} s; ridge top-1 "
+        f"{ridge[0]['image_top1_image']:.2f} (chance {ridge[0]['chance_top1']:.2f}); {split}"
+    )
 
 
 def test_job_inputs_list_the_simple_layout_files_and_the_test_id_list(tmp_path):
@@ -385,9 +452,17 @@ def test_job_inputs_list_the_simple_layout_files_and_the_test_id_list(tmp_path):
     for s, fmt in (("subj01", "hdf5"), ("subj02", "nifti")):
         write_subject(tmp_path, s, np.ones((2, 2, 2), bool), np.eye(4), np.zeros((4, 8)), trials, betas_format=fmt)
     (tmp_path / "test.txt").write_text("0\n1\n")
-    section = {"data": str(tmp_path), "subjects": [], "heldout": "subj02", "simulate": {}, "n_train": [],
-               "targets": {"encoder_seed": 0, "image": "clip", "text": "minilm"}, "layout": "auto", "release": {},
-               "test_ids": str(tmp_path / "test.txt")}
+    section = {
+        "data": str(tmp_path),
+        "subjects": [],
+        "heldout": "subj02",
+        "simulate": {},
+        "n_train": [],
+        "targets": {"encoder_seed": 0, "image": "clip", "text": "minilm"},
+        "layout": "auto",
+        "release": {},
+        "test_ids": str(tmp_path / "test.txt"),
+    }
     wf = DecodingWorkflow(section, "tiny", [0])
     assert wf.subjects == ["subj01", "subj02"] and wf.sources == ["subj01"]
     train = wf.train_inputs()

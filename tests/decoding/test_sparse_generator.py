@@ -14,8 +14,16 @@ from neuromodels.decoding.targets import make_targets
 from .conftest import fake_world
 
 # reduced size: a few hundred to a few thousand voxels, 2-4 sessions
-SMALL = SparseSettings(n_voxels=(150, 700, 2500), sessions=(3, 2, 4), trials_per_session=60, n_shared=30,
-                       n_unseen=5, n_features=24, image_size=8, embed_dim=16)
+SMALL = SparseSettings(
+    n_voxels=(150, 700, 2500),
+    sessions=(3, 2, 4),
+    trials_per_session=60,
+    n_shared=30,
+    n_unseen=5,
+    n_features=24,
+    image_size=8,
+    embed_dim=16,
+)
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +47,11 @@ def test_sparse_generator_writes_nsd_release_with_unequal_subjects(sparse):
         assert len(subject.trials) == n_sess * SMALL.trials_per_session
         assert sorted(subject.trials["session"].unique().tolist()) == list(range(1, n_sess + 1))
         n_train.append(len(np.setdiff1d(subject.stimulus_ids, split.ids)))
-        with h5py.File(root / RELEASE_BETAS.format(subject=name, space="func1pt8mm",
-                                                   betas="betas_fithrf_GLMdenoise_RR") / "betas_session01.hdf5") as f:
+        with h5py.File(
+            root
+            / RELEASE_BETAS.format(subject=name, space="func1pt8mm", betas="betas_fithrf_GLMdenoise_RR")
+            / "betas_session01.hdf5"
+        ) as f:
             raw = f["betas"]
             assert raw.dtype == np.int16 and raw.shape[0] == SMALL.trials_per_session
             assert raw.shape[1:] == tuple(reversed(subject.mask.shape))  # (trials, Z, Y, X)
@@ -72,15 +83,24 @@ def test_sparse_generator_is_seeded_and_its_responses_follow_the_planted_code(sp
     measured = a.average_repeats(ids)
     r = [np.corrcoef(planted[:, v], measured[:, v])[0, 1] for v in range(a.n_voxels) if planted[:, v].std() > 0]
     assert np.median(r) > 0.3, np.median(r)
-    shuffled = [np.corrcoef(planted[::-1, v], measured[:, v])[0, 1] for v in range(a.n_voxels)
-                if planted[:, v].std() > 0]
+    shuffled = [
+        np.corrcoef(planted[::-1, v], measured[:, v])[0, 1] for v in range(a.n_voxels) if planted[:, v].std() > 0
+    ]
     assert abs(np.median(shuffled)) < 0.15
 
 
 # at least ~100 training images per subject: with 50 (trials_per_session 200) the subjects with two sessions
 # stayed 0.02-0.09 below ridge whatever the balance or seed (docs/notes/decoding.md)
-JOINT = SparseSettings(n_voxels=(300, 1200, 3000, 600), sessions=(3, 2, 3, 2), trials_per_session=300, n_shared=100,
-                       n_unseen=0, n_features=32, image_size=8, embed_dim=32)
+JOINT = SparseSettings(
+    n_voxels=(300, 1200, 3000, 600),
+    sessions=(3, 2, 3, 2),
+    trials_per_session=300,
+    n_shared=100,
+    n_unseen=0,
+    n_features=32,
+    image_size=8,
+    embed_dim=32,
+)
 
 
 @pytest.mark.slow
@@ -105,8 +125,10 @@ def test_joint_mindbridge_within_the_claims_margin_of_ridge_on_every_source_subj
     preset = get_preset("tiny")
     cpu = torch.device("cpu")
     top1 = {}
-    for name, model_cfg in (("chosen", preset.model),
-                            ("smallest", replace(preset.model, pooled=128))):  # the former rule: ~300 / 2
+    for name, model_cfg in (
+        ("chosen", preset.model),
+        ("smallest", replace(preset.model, pooled=128)),
+    ):  # the former rule: ~300 / 2
         model, _ = train_joint(data, model_cfg, preset.train, LossWeights(), 0, cpu, progress=False)
         top1[name] = {s: evaluate_subject(model, data, s, preset.train, 0)["top1"] for s in data.subjects}
     for s in data.subjects:

@@ -10,8 +10,14 @@ import pytest
 from neuromodels.core.errors import DataError
 from neuromodels.decoding.data import read_stimulus_ids
 from neuromodels.decoding.simulate import read_ground_truth
-from neuromodels.decoding.targets import (latent_targets, make_targets, read_embedding_file, read_targets,
-                                          standardise_features, write_targets)
+from neuromodels.decoding.targets import (
+    latent_targets,
+    make_targets,
+    read_embedding_file,
+    read_targets,
+    standardise_features,
+    write_targets,
+)
 
 
 def _user_embeddings(ids, dim=5, seed=0):
@@ -46,8 +52,9 @@ def test_user_files_align_by_stimulus_id(small_dataset, tmp_path, layout):
                 f[str(i)] = e
     got_ids, got = read_embedding_file(path, ids_path)
     assert sorted(got_ids.tolist()) == sorted(ids.tolist())
-    t = make_targets(small_dataset, image=str(path), text="latents", ids_path=str(ids_path) if ids_path else None,
-                     standardise=False)
+    t = make_targets(
+        small_dataset, image=str(path), text="latents", ids_path=str(ids_path) if ids_path else None, standardise=False
+    )
     assert np.array_equal(t.image[:, 0], ids.astype(np.float32))  # row i holds stimulus ids[i]
     out = write_targets(tmp_path / "targets.h5", t)
     back = read_targets(out)

@@ -16,13 +16,19 @@ import torch
 
 from neuromodels.decoding.models import LossWeights, ModelConfig
 from neuromodels.decoding.targets import make_targets
-from neuromodels.decoding.train import (DecodingData, TrainConfig, adapt, evaluate_subject, model_state,
-                                        train_joint, train_subset)
+from neuromodels.decoding.train import (
+    DecodingData,
+    TrainConfig,
+    adapt,
+    evaluate_subject,
+    model_state,
+    train_joint,
+    train_subset,
+)
 
 SOURCES = ["subj01", "subj02", "subj03"]
 MODEL = ModelConfig(pooled=128, hidden=64, rank=8, n_blocks=2)
-CFG = TrainConfig(batch_size=16, epochs=25, lr=1e-3, adapt_epochs=10, adapt_min_steps=150, adapt_lr=3e-3,
-                  eval_draws=5)
+CFG = TrainConfig(batch_size=16, epochs=25, lr=1e-3, adapt_epochs=10, adapt_min_steps=150, adapt_lr=3e-3, eval_draws=5)
 
 
 @pytest.fixture(scope="module")
@@ -55,21 +61,40 @@ def test_adapting_beats_scratch_on_a_new_subject_with_few_images(planted):
     sources = DecodingData.__new__(DecodingData)
     sources.__dict__.update(data.__dict__)
     sources.subjects = {s: data.subjects[s] for s in SOURCES}
-    linear, _ = train_joint(sources, replace(MODEL, kind="linear"), CFG, LossWeights(), 0, torch.device("cpu"),
-                            progress=False)
-    bases = {"mindbridge_reset": model_state(model), "mindbridge_reset_frozen": model_state(model),
-             "linear_adapter": model_state(linear), "scratch": None}
+    linear, _ = train_joint(
+        sources, replace(MODEL, kind="linear"), CFG, LossWeights(), 0, torch.device("cpu"), progress=False
+    )
+    bases = {
+        "mindbridge_reset": model_state(model),
+        "mindbridge_reset_frozen": model_state(model),
+        "linear_adapter": model_state(linear),
+        "scratch": None,
+    }
     scores, fitted_models = {}, {}
     for method, base in bases.items():
-        fitted, record = adapt(data, method, "subj04", 12, CFG, LossWeights(), 0, torch.device("cpu"),
-                               base=base, model_cfg=MODEL, sources=SOURCES, progress=False)
+        fitted, record = adapt(
+            data,
+            method,
+            "subj04",
+            12,
+            CFG,
+            LossWeights(),
+            0,
+            torch.device("cpu"),
+            base=base,
+            model_cfg=MODEL,
+            sources=SOURCES,
+            progress=False,
+        )
         assert record["n_train"] == 12
         scores[method] = evaluate_subject(fitted, data, "subj04", CFG, seed=0)
         fitted_models[method] = fitted
     for method, joint in (("mindbridge_reset_frozen", model), ("linear_adapter", linear)):
         fitted = fitted_models[method]  # only the new subject's parts were trained
-        assert sum(p.numel() for p in fitted.parameters() if p.requires_grad) < \
-            sum(p.numel() for p in fitted.parameters()) / 2
+        assert (
+            sum(p.numel() for p in fitted.parameters() if p.requires_grad)
+            < sum(p.numel() for p in fitted.parameters()) / 2
+        )
         assert torch.equal(fitted.translator.blocks[0].net[0].weight, joint.translator.blocks[0].net[0].weight)
     published = fitted_models["mindbridge_reset"]  # every part trained, a source subject's embedder too
     assert not torch.equal(published.translator.blocks[0].net[0].weight, model.translator.blocks[0].net[0].weight)
@@ -128,12 +153,26 @@ def test_shuffled_stimuli_control_retrieves_at_chance_where_reset_tuning_decodes
     data, model, _ = planted
     scores = {}
     for method in ("mindbridge_reset", "shuffled_stimuli"):
-        fitted, record = adapt(data, method, "subj04", 40, CFG, LossWeights(), 0, torch.device("cpu"),
-                               base=model_state(model), model_cfg=MODEL, sources=SOURCES, progress=False)
+        fitted, record = adapt(
+            data,
+            method,
+            "subj04",
+            40,
+            CFG,
+            LossWeights(),
+            0,
+            torch.device("cpu"),
+            base=model_state(model),
+            model_cfg=MODEL,
+            sources=SOURCES,
+            progress=False,
+        )
         scores[method] = evaluate_subject(fitted, data, "subj04", CFG, seed=0)
     assert record["shuffled_pairs"] == 40 and record["sources"] == SOURCES
-    chance, se = scores["shuffled_stimuli"]["chance_top1"], binomial_se(scores["shuffled_stimuli"]["chance_top1"],
-                                                                         len(data.test_ids))
+    chance, se = (
+        scores["shuffled_stimuli"]["chance_top1"],
+        binomial_se(scores["shuffled_stimuli"]["chance_top1"], len(data.test_ids)),
+    )
     assert at_chance(scores["shuffled_stimuli"]["top1"], chance, se), scores
     assert scores["mindbridge_reset"]["top1"] > chance + 4 * se, scores
 
@@ -172,8 +211,9 @@ def test_training_resumes_from_a_checkpoint(planted, tmp_path):
             train_joint(sub, MODEL, cfg, LossWeights(), 1, torch.device("cpu"), checkpoint=str(ck), progress=False)
     finally:
         training.Trainer._checkpoint = original
-    resumed, result = train_joint(sub, MODEL, cfg, LossWeights(), 1, torch.device("cpu"), checkpoint=str(ck),
-                                  progress=False)
+    resumed, result = train_joint(
+        sub, MODEL, cfg, LossWeights(), 1, torch.device("cpu"), checkpoint=str(ck), progress=False
+    )
     assert result.resumed_from_step > 0
     for (n, a), b in zip(full.state_dict().items(), resumed.state_dict().values()):
         assert torch.allclose(a, b, atol=1e-6), n
@@ -186,63 +226,189 @@ def _cli_chain(tmp_path: Path, train: dict, *train_args: str) -> tuple[Path, lis
     from neuromodels.cli import main
 
     d, r = tmp_path / "nsd", tmp_path / "results"
-    params = json.dumps({"simulate": {"n_subjects": 3, "n_test": 20, "n_train": 40, "n_pool": 70, "image_size": 16},
-                         "train": train})
+    params = json.dumps(
+        {"simulate": {"n_subjects": 3, "n_test": 20, "n_train": 40, "n_pool": 70, "image_size": 16}, "train": train}
+    )
     common = ["--preset", "tiny", "--params", params, "--threads", "1"]
     assert main(["decoding", "simulate", "--out", str(d), *common]) == 0
-    assert main(["decoding", "targets", "--data", str(d), "--out", str(tmp_path / "t.h5"), "--image", "latents",
-                 "--text", "none", "--dim", "8"]) == 0
+    assert (
+        main(
+            [
+                "decoding",
+                "targets",
+                "--data",
+                str(d),
+                "--out",
+                str(tmp_path / "t.h5"),
+                "--image",
+                "latents",
+                "--text",
+                "none",
+                "--dim",
+                "8",
+            ]
+        )
+        == 0
+    )
     t = ["--data", str(d), "--targets", str(tmp_path / "t.h5"), *common]
-    assert main(["decoding", "train", "--model", "mindbridge", "--subjects", "subj01", "subj02", "--out",
-                 str(r / "mb.pt"), "--metrics", str(r / "mb.json"), *train_args, *t]) == 0
+    assert (
+        main(
+            [
+                "decoding",
+                "train",
+                "--model",
+                "mindbridge",
+                "--subjects",
+                "subj01",
+                "subj02",
+                "--out",
+                str(r / "mb.pt"),
+                "--metrics",
+                str(r / "mb.json"),
+                *train_args,
+                *t,
+            ]
+        )
+        == 0
+    )
     return r, t
 
 
 def test_cli_chain_writes_tables_and_figures(tmp_path):
     from neuromodels.cli import main
 
-    r, t = _cli_chain(tmp_path, {"epochs": 3, "adapt_min_steps": 5, "adapt_epochs": 1},
-                      "--checkpoint", str(tmp_path / "results" / "ck.pt"))
+    r, t = _cli_chain(
+        tmp_path,
+        {"epochs": 3, "adapt_min_steps": 5, "adapt_epochs": 1},
+        "--checkpoint",
+        str(tmp_path / "results" / "ck.pt"),
+    )
     assert not (r / "ck.pt").exists()  # a finished job drops its checkpoint
     metrics = []
     for method, n in (("mindbridge_reset", "10"), ("ridge", "10"), ("scratch", "all")):
         out = r / f"{method}_{n}.json"
         base = ["--base", str(r / "mb.pt")] if method == "mindbridge_reset" else []
-        assert main(["decoding", "adapt", "--method", method, "--subject", "subj03", "--n-train", n, *base,
-                     "--sources", "subj01", "subj02", "--metrics", str(out), *t]) == 0
+        assert (
+            main(
+                [
+                    "decoding",
+                    "adapt",
+                    "--method",
+                    method,
+                    "--subject",
+                    "subj03",
+                    "--n-train",
+                    n,
+                    *base,
+                    "--sources",
+                    "subj01",
+                    "subj02",
+                    "--metrics",
+                    str(out),
+                    *t,
+                ]
+            )
+            == 0
+        )
         metrics.append(str(out))
     # several methods in one call (one read of the data): each record as the method's own call gave it
     together = [str(r / f"together_{m}.json") for m in ("mindbridge_reset", "ridge", "scratch")]
-    assert main(["decoding", "adapt", "--method", "mindbridge_reset", "ridge", "scratch", "--subject", "subj03",
-                 "--n-train", "10", "--base", str(r / "mb.pt"), "--sources", "subj01", "subj02",
-                 "--checkpoint", str(r / "ck_adapt.pt"), "--metrics", *together, *t]) == 0
+    assert (
+        main(
+            [
+                "decoding",
+                "adapt",
+                "--method",
+                "mindbridge_reset",
+                "ridge",
+                "scratch",
+                "--subject",
+                "subj03",
+                "--n-train",
+                "10",
+                "--base",
+                str(r / "mb.pt"),
+                "--sources",
+                "subj01",
+                "subj02",
+                "--checkpoint",
+                str(r / "ck_adapt.pt"),
+                "--metrics",
+                *together,
+                *t,
+            ]
+        )
+        == 0
+    )
     timing = {"train_seconds", "samples_per_second"}
     for alone, joined in zip(metrics[:2], together[:2]):
         a, b = json.loads(Path(alone).read_text()), json.loads(Path(joined).read_text())
         assert {k: v for k, v in a.items() if k not in timing} == {k: v for k, v in b.items() if k not in timing}
     assert json.loads(Path(together[2]).read_text())["n_train"] == 10 and not list(r.glob("ck_adapt*"))
     # one metrics file per method, and a method that needs a joint model names it
-    assert main(["decoding", "adapt", "--method", "ridge", "scratch", "--subject", "subj03", "--metrics",
-                 str(r / "x.json"), *t]) == 2
-    assert main(["decoding", "adapt", "--method", "linear_adapter", "--subject", "subj03", "--base", str(r / "mb.pt"),
-                 "--metrics", str(r / "x.json"), *t]) == 2
+    assert (
+        main(
+            [
+                "decoding",
+                "adapt",
+                "--method",
+                "ridge",
+                "scratch",
+                "--subject",
+                "subj03",
+                "--metrics",
+                str(r / "x.json"),
+                *t,
+            ]
+        )
+        == 2
+    )
+    assert (
+        main(
+            [
+                "decoding",
+                "adapt",
+                "--method",
+                "linear_adapter",
+                "--subject",
+                "subj03",
+                "--base",
+                str(r / "mb.pt"),
+                "--metrics",
+                str(r / "x.json"),
+                *t,
+            ]
+        )
+        == 2
+    )
     assert main(["decoding", "report", "--metrics", str(r / "mb.json"), *metrics, "--out-dir", str(r)]) == 0
-    for name in ("learning_curve.csv", "learning_curve.png", "source_subjects.csv", "source_subjects.png",
-                 "summary.json"):
+    for name in (
+        "learning_curve.csv",
+        "learning_curve.png",
+        "source_subjects.csv",
+        "source_subjects.png",
+        "summary.json",
+    ):
         assert (r / name).stat().st_size > 0
     summary = json.loads((r / "summary.json").read_text())
     assert summary["findings"] == [] and list(summary["statistics"]) == ["0"]  # statistics, not findings
     stats = summary["statistics"]["0"]
-    assert {"mindbridge_joint.top1.subj01", "mindbridge_reset.top1.n10", "scratch.top1.nall",
-            "mindbridge_reset.top1.smallest_n", "chance.top1"} <= set(stats), sorted(stats)
+    assert {
+        "mindbridge_joint.top1.subj01",
+        "mindbridge_reset.top1.n10",
+        "scratch.top1.nall",
+        "mindbridge_reset.top1.smallest_n",
+        "chance.top1",
+    } <= set(stats), sorted(stats)
     import pandas as pd
 
     curve = pd.read_csv(r / "learning_curve.csv")
     assert set(curve["method"]) == {"mindbridge_reset", "ridge", "scratch"}
     assert sorted(curve["n_train"].unique().tolist()) == [10, 40]
     # a bad file fails with one line naming it
-    assert main(["decoding", "adapt", "--method", "ridge", "--subject", "subj09", "--metrics", str(r / "x.json"),
-                 *t]) == 2
+    assert (
+        main(["decoding", "adapt", "--method", "ridge", "--subject", "subj09", "--metrics", str(r / "x.json"), *t]) == 2
+    )
 
 
 def test_draws_refit_each_method_on_other_images_and_the_summary_averages_them(tmp_path):
@@ -253,8 +419,22 @@ def test_draws_refit_each_method_on_other_images_and_the_summary_averages_them(t
     from neuromodels.decoding.evaluate import collect, curve_table, summarise
 
     r, t = _cli_chain(tmp_path, {"epochs": 2, "adapt_min_steps": 4, "adapt_epochs": 1})
-    job = ["decoding", "adapt", "--method", "mindbridge_finetune", "scratch", "--subject", "subj03", "--n-train", "8",
-           "--base", str(r / "mb.pt"), "--seed", "2", *t]
+    job = [
+        "decoding",
+        "adapt",
+        "--method",
+        "mindbridge_finetune",
+        "scratch",
+        "--subject",
+        "subj03",
+        "--n-train",
+        "8",
+        "--base",
+        str(r / "mb.pt"),
+        "--seed",
+        "2",
+        *t,
+    ]
     drawn = [str(r / "ft3.json"), str(r / "sc3.json")]
     assert main([*job, "--draws", "3", "--checkpoint", str(r / "ck.pt"), "--metrics", *drawn]) == 0
     assert main([*job, "--metrics", str(r / "ft1.json"), str(r / "sc1.json")]) == 0
@@ -263,8 +443,9 @@ def test_draws_refit_each_method_on_other_images_and_the_summary_averages_them(t
     assert [(x["draw"], x["fit_seed"], x["seed"]) for x in records] == [(0, 2, 2), (1, 1002, 2), (2, 2002, 2)]
     single = json.loads((r / "ft1.json").read_text())
     timing = {"train_seconds", "samples_per_second", "draw", "fit_seed"}
-    assert {k: v for k, v in records[0].items() if k not in timing} == \
-        {k: v for k, v in single.items() if k not in timing}
+    assert {k: v for k, v in records[0].items() if k not in timing} == {
+        k: v for k, v in single.items() if k not in timing
+    }
     assert len({x["top1"] for x in records}) > 1 or len({x["image_corr"] for x in records}) == 3  # other fits
     table = collect(drawn)
     assert len(table) == 6 and curve_table(table)["n_fits"].tolist() == [3, 3]
@@ -280,8 +461,15 @@ def test_draws_refit_each_method_on_other_images_and_the_summary_averages_them(t
 def test_the_workflow_draws_the_smallest_size_only():
     from neuromodels.decoding.workflow import DRAWS_PRESET, DecodingWorkflow
 
-    section = {"data": "", "subjects": [], "heldout": "subj05", "simulate": {}, "n_train": [200, 25, "all", 75],
-               "targets": {"encoder_seed": 0, "image": "clip", "text": "minilm"}, "draws": 0}
+    section = {
+        "data": "",
+        "subjects": [],
+        "heldout": "subj05",
+        "simulate": {},
+        "n_train": [200, 25, "all", 75],
+        "targets": {"encoder_seed": 0, "image": "clip", "text": "minilm"},
+        "draws": 0,
+    }
     wf = DecodingWorkflow(section, "default", [0])
     at = {n: wf.draws_arg(type("W", (), {"n_train": n})()) for n in ("25", "75", "200", "all")}
     assert at == {"25": f"--draws {DRAWS_PRESET['default']}", "75": "", "200": "", "all": ""}
@@ -290,8 +478,17 @@ def test_the_workflow_draws_the_smallest_size_only():
 
 
 def _records(model, data, subjects, seed=0):
-    return [{"method": "mindbridge_joint", "role": "source", "subject": s, "n_train": 80, "seed": seed,
-             **evaluate_subject(model, data, s, CFG, seed=seed)} for s in subjects]
+    return [
+        {
+            "method": "mindbridge_joint",
+            "role": "source",
+            "subject": s,
+            "n_train": 80,
+            "seed": seed,
+            **evaluate_subject(model, data, s, CFG, seed=seed),
+        }
+        for s in subjects
+    ]
 
 
 def test_joint_statistics_clear_chance_on_planted_data_and_not_when_the_targets_are_shuffled(planted):
@@ -327,8 +524,21 @@ def _heldout_rows(values, seed=0, n=25, k=100, draws=1):
     rows = []
     for m, v in values.items():
         for d, x in enumerate(v if isinstance(v, list) else [v] * draws):
-            rows.append({"method": m, "role": "heldout", "subject": "s5", "n_train": n, "n_train_arg": str(n),
-                         "seed": seed, "draw": d, "top1": x, "chance_top1": 1 / k, "k": k, "n_test": k})
+            rows.append(
+                {
+                    "method": m,
+                    "role": "heldout",
+                    "subject": "s5",
+                    "n_train": n,
+                    "n_train_arg": str(n),
+                    "seed": seed,
+                    "draw": d,
+                    "top1": x,
+                    "chance_top1": 1 / k,
+                    "k": k,
+                    "n_test": k,
+                }
+            )
     return rows
 
 
@@ -342,15 +552,41 @@ def test_adaptation_statistics_per_method_size_and_seed():
 
     rows = []
     for seed, shift in ((0, 0.0), (1, 0.05)):
-        rows += _heldout_rows({"scratch": [0.30, 0.20], "mindbridge_reset": [0.42, 0.40], "ridge": 0.35,
-                               "shuffled_stimuli": 0.01, "linear_adapter": 0.25}, seed=seed, draws=2)
+        rows += _heldout_rows(
+            {
+                "scratch": [0.30, 0.20],
+                "mindbridge_reset": [0.42, 0.40],
+                "ridge": 0.35,
+                "shuffled_stimuli": 0.01,
+                "linear_adapter": 0.25,
+            },
+            seed=seed,
+            draws=2,
+        )
         every = _heldout_rows({"scratch": 0.6 + shift, "mindbridge_reset": 0.5}, seed=seed, n=240)
         rows += [{**r, "n_train_arg": "all"} for r in every]
-        rows += [{"method": m, "role": "source", "subject": subj, "n_train": 600, "seed": seed, "top1": v + shift,
-                  "chance_top1": 0.01, "k": 100, "n_test": 100}
-                 for m, subj, v in [("mindbridge_joint", "s1", 0.50), ("mindbridge_joint", "s2", 0.40),
-                                    ("scratch", "s1", 0.45), ("ridge", "s1", 0.52), ("scratch", "s2", 0.48),
-                                    ("ridge", "s2", 0.30), ("linear_joint", "s1", 0.3)]]
+        rows += [
+            {
+                "method": m,
+                "role": "source",
+                "subject": subj,
+                "n_train": 600,
+                "seed": seed,
+                "top1": v + shift,
+                "chance_top1": 0.01,
+                "k": 100,
+                "n_test": 100,
+            }
+            for m, subj, v in [
+                ("mindbridge_joint", "s1", 0.50),
+                ("mindbridge_joint", "s2", 0.40),
+                ("scratch", "s1", 0.45),
+                ("ridge", "s1", 0.52),
+                ("scratch", "s2", 0.48),
+                ("ridge", "s2", 0.30),
+                ("linear_joint", "s1", 0.3),
+            ]
+        ]
     summary = summarise(pd.DataFrame(rows), preset="tiny")
     assert summary.seeds == [0, 1] and summary.findings == []
     st = summary.statistics["0"]
@@ -380,8 +616,9 @@ def test_a_difference_of_chance_level_methods_is_undefined():
     from neuromodels.core.claims import load_registry, per_seed
     from neuromodels.decoding.evaluate import summarise
 
-    rows = _heldout_rows({"mindbridge_reset": 0.025, "scratch": 0.015, "ridge": 0.08, "shuffled_stimuli": 0.0,
-                          "linear_adapter": 0.20})
+    rows = _heldout_rows(
+        {"mindbridge_reset": 0.025, "scratch": 0.015, "ridge": 0.08, "shuffled_stimuli": 0.0, "linear_adapter": 0.20}
+    )
     summary = summarise(pd.DataFrame(rows))
     st, why = summary.statistics["0"], summary.undefined["0"]
     assert st["scratch.top1.smallest_n.vs_mindbridge_reset"] is None
@@ -392,9 +629,9 @@ def test_a_difference_of_chance_level_methods_is_undefined():
     assert st["mindbridge_reset.top1.smallest_n"] == pytest.approx(0.025)  # the values themselves stay numbers
     assert summary.notes["degenerate"] == 2
     claims = {c.id: c for c in load_registry("decoding")}
-    row, = per_seed(claims["reset_tuning_beats_scratch_at_few_images"], summary.to_dict())
+    (row,) = per_seed(claims["reset_tuning_beats_scratch_at_few_images"], summary.to_dict())
     assert row["difference"] is None and "within 2 SE" in row["undefined"]
-    row, = per_seed(claims["reset_tuning_beats_ridge_at_few_images"], summary.to_dict())
+    (row,) = per_seed(claims["reset_tuning_beats_ridge_at_few_images"], summary.to_dict())
     assert row["difference"] == pytest.approx(0.025 - 0.08)
 
 
@@ -413,9 +650,21 @@ def test_every_registry_claim_is_measured_on_every_seed_by_the_summary():
     rng = np.random.default_rng(0)
     for seed in (0, 1, 2):
         rows += _heldout_rows({m: float(rng.uniform(0.1, 0.5)) for m in ADAPT_METHODS}, seed=seed, draws=3)
-        rows += [{"method": m, "role": "source", "subject": subj, "n_train": 600, "seed": seed,
-                  "top1": float(rng.uniform(0.1, 0.9)), "chance_top1": 0.01, "k": 100, "n_test": 100}
-                 for m in ("mindbridge_joint", "linear_joint", "scratch", "ridge") for subj in ("subj01", "subj02")]
+        rows += [
+            {
+                "method": m,
+                "role": "source",
+                "subject": subj,
+                "n_train": 600,
+                "seed": seed,
+                "top1": float(rng.uniform(0.1, 0.9)),
+                "chance_top1": 0.01,
+                "k": 100,
+                "n_test": 100,
+            }
+            for m in ("mindbridge_joint", "linear_joint", "scratch", "ridge")
+            for subj in ("subj01", "subj02")
+        ]
     summary = summarise(pd.DataFrame(rows), preset="tiny").to_dict()
     assert summary["seeds"] == [0, 1, 2]
     for claim in claims:
@@ -449,8 +698,14 @@ def _second_generator(root, n_subjects=4, n_test=30, n_train=80, k=5, seed=7):
         signal = np.exp(-d2 / (2 * width**2))
         signal = (signal - signal.mean(0)) / (signal.std(0) + 1e-9)
         betas = signal * rng.lognormal(0, 0.3, size=signal.shape) + rng.standard_normal(signal.shape)
-        trials = pd.DataFrame({"trial": np.arange(len(stim)), "session": 1, "stimulus_id": ids[stim],
-                               "repeat": np.tile(np.arange(3), len(rows))})
+        trials = pd.DataFrame(
+            {
+                "trial": np.arange(len(stim)),
+                "session": 1,
+                "stimulus_id": ids[stim],
+                "repeat": np.tile(np.arange(3), len(rows)),
+            }
+        )
         write_subject(root, f"sub-{s + 1}", mask, np.eye(4), betas, trials)
     return ids, latents
 
@@ -483,8 +738,9 @@ def test_targets_are_standardised_on_the_stimuli_outside_the_test_set(small_data
     from neuromodels.decoding.targets import Targets, standardise_features
 
     raw = make_targets(small_dataset, image="latents", text="latents", dim=24, standardise=False)
-    data = DecodingData(small_dataset, Targets(raw.stimulus_id, raw.image, raw.text, {"standardised": "False"}),
-                        ["subj01"])
+    data = DecodingData(
+        small_dataset, Targets(raw.stimulus_id, raw.image, raw.text, {"standardised": "False"}), ["subj01"]
+    )
     assert np.array_equal(data.targets.image, raw.image)  # raw targets are not touched
     test_rows = data.targets.rows(data.test_ids)
     train_rows = np.setdiff1d(np.arange(len(raw.stimulus_id)), test_rows)
@@ -493,8 +749,7 @@ def test_targets_are_standardised_on_the_stimuli_outside_the_test_set(small_data
         image, text = raw.image.copy(), raw.text.copy()
         image[test_rows] = image[test_rows] * (1 + shift) + shift  # only the test stimuli change
         text[test_rows] += 3 * shift
-        t = Targets(raw.stimulus_id, standardise_features(image), standardise_features(text),
-                    {"standardised": "True"})
+        t = Targets(raw.stimulus_id, standardise_features(image), standardise_features(text), {"standardised": "True"})
         outs.append(DecodingData(small_dataset, t, ["subj01"]).targets)
     for kind in ("image", "text"):
         a, b = getattr(outs[0], kind), getattr(outs[1], kind)
