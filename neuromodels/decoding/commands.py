@@ -94,7 +94,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="fits per method, each with its own training subset and initialisation (seeds seed + "
         "1000 d); the metrics file holds one record per draw (default 1)",
     )
-    p.add_argument("--out", default=None, help="fitted model to write (optional; one method, one draw)")
+    p.add_argument(
+        "--out",
+        default=None,
+        help="fitted model to write (optional; one method, one draw): a state_dict with its config (.pt), or for "
+        "ridge plain arrays (.npz)",
+    )
     p.set_defaults(func=_adapt)
 
     p = sub.add_parser("report", help="tables (CSV), figures (PNG) and summary.json from the metrics JSONs")
@@ -250,10 +255,8 @@ def _adapt(args: argparse.Namespace) -> None:
     K > 1 each method is fitted K times (draw d: seed + 1000 d, its own training subset and initialisation;
     checkpoints ``...<method>.draw<d>...``) and its metrics file holds ``{"records": [one per draw]}``, each
     record with the job's ``seed``, its ``draw`` and ``fit_seed``."""
-    import pickle
-
     from neuromodels.core.errors import ConfigError
-    from neuromodels.core.io import atomic_path, torch_load, torch_save, write_json
+    from neuromodels.core.io import torch_load, torch_save, write_json, write_npz
 
     from .models import RidgeDecoder
     from .train import adapt, draw_seeds, evaluate_subject, model_state
@@ -303,9 +306,8 @@ def _adapt(args: argparse.Namespace) -> None:
                 _record({**record, **draw_info, "role": args.role, "n_train_arg": str(args.n_train)}, metrics, args)
             )
             if args.out:
-                if isinstance(model, RidgeDecoder):
-                    with atomic_path(args.out) as tmp:
-                        tmp.write_bytes(pickle.dumps(model))
+                if isinstance(model, RidgeDecoder):  # plain arrays (np.savez), read back without pickles
+                    write_npz(args.out, **model.to_arrays())
                 else:
                     torch_save(args.out, model_state(model.cpu(), {"record": records[-1]}))
             _drop_checkpoint(checkpoint)

@@ -391,3 +391,40 @@ class RidgeDecoder:
 
     def chosen_alphas(self) -> dict[str, float]:
         return {name: float(m[-1].alpha_) for name, m in self.models.items()}  # type: ignore
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The fitted decoder as plain arrays (``<kind>.mean``, ``.scale``, ``.coef``, ``.intercept``,
+        ``.alpha``), to save with ``np.savez`` and read back without pickles (:meth:`from_arrays`)."""
+        out: dict[str, np.ndarray] = {"alphas": np.asarray(self.alphas, dtype=np.float64)}
+        for name, m in self.models.items():
+            scaler, ridge = m[0], m[-1]  # type: ignore[index]
+            out.update(
+                {
+                    f"{name}.mean": scaler.mean_,
+                    f"{name}.scale": scaler.scale_,
+                    f"{name}.coef": ridge.coef_,
+                    f"{name}.intercept": np.asarray(ridge.intercept_),
+                    f"{name}.alpha": np.asarray(ridge.alpha_),
+                }
+            )
+        return out
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> RidgeDecoder:
+        """A decoder that predicts as the one :meth:`to_arrays` saved."""
+        from sklearn.linear_model import Ridge
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        decoder = cls(np.asarray(arrays["alphas"]))
+        for name in sorted({k.rsplit(".", 1)[0] for k in arrays if k != "alphas"}):
+            scaler = StandardScaler()
+            scaler.mean_, scaler.scale_ = np.asarray(arrays[f"{name}.mean"]), np.asarray(arrays[f"{name}.scale"])
+            scaler.var_ = scaler.scale_**2
+            scaler.n_features_in_ = len(scaler.mean_)
+            ridge = Ridge(alpha=float(arrays[f"{name}.alpha"]))
+            ridge.coef_, ridge.intercept_ = np.asarray(arrays[f"{name}.coef"]), np.asarray(arrays[f"{name}.intercept"])
+            ridge.n_features_in_ = scaler.n_features_in_
+            ridge.alpha_ = float(arrays[f"{name}.alpha"])  # as RidgeCV reports the alpha it chose
+            decoder.models[name] = make_pipeline(scaler, ridge)
+        return decoder

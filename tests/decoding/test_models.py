@@ -192,3 +192,21 @@ def test_a_bad_pooling_setting_is_one_config_error_naming_the_key(setting, value
 
     with pytest.raises(ConfigError, match=f"decoding.model.{setting}"):
         build_model(ModelConfig(subjects={"a": 100}, **{setting: value}))
+
+
+def test_ridge_decoder_round_trips_through_plain_arrays(tmp_path):
+    """A fitted ridge decoder is saved as arrays (np.savez) and read back without pickles, predicting the same."""
+    from neuromodels.core.io import write_npz
+    from neuromodels.decoding.models import RidgeDecoder
+
+    rng = np.random.default_rng(0)
+    voxels = rng.normal(size=(40, 12))
+    targets = {"image": voxels @ rng.normal(size=(12, 5)), "text": voxels @ rng.normal(size=(12, 3))}
+    fitted = RidgeDecoder(np.logspace(-2, 2, 5)).fit(voxels, targets)
+    write_npz(tmp_path / "ridge.npz", **fitted.to_arrays())
+    with np.load(tmp_path / "ridge.npz", allow_pickle=False) as arrays:
+        back = RidgeDecoder.from_arrays(dict(arrays))
+    new = rng.normal(size=(7, 12))
+    for name, pred in fitted.predict(new).items():
+        np.testing.assert_allclose(back.predict(new)[name], pred, rtol=1e-6, atol=1e-6)
+    assert back.chosen_alphas() == fitted.chosen_alphas()
