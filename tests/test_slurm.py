@@ -1,4 +1,4 @@
-"""Two families of the tiny DAG on a real SLURM cluster through the workflow's SLURM profile
+"""One family of the tiny DAG on a real SLURM cluster through the workflow's SLURM profile
 (snakemake-executor-plugin-slurm).
 
 `.ci/slurm-one-node.sh` starts a one-node cluster (slurmctld + slurmd on localhost, accounting off); CI runs it
@@ -19,7 +19,7 @@ import pytest
 from tests.conftest import ROOT, assert_same_table, run_snakemake, scratch_workdir, tiny_config
 
 pytestmark = pytest.mark.slurm
-SLURM_TARGETS = ("search", "gaze")
+SLURM_TARGETS = ("search",)
 
 
 def _cluster_answers() -> bool:
@@ -41,8 +41,8 @@ def slurm_run(tmp_path_factory):
     partition, cpus = subprocess.run(["sinfo", "-h", "-o", "%P %c"], capture_output=True, text=True).stdout.split()[:2]
     work = scratch_workdir(tmp_path_factory.mktemp("slurm"))
     out = run_snakemake(
-        # two families of the tiny DAG over the tiny seeds (both of them train models per seed and split): the
-        # profile is the same for every rule, and the whole DAG runs locally once already
+        # one family of the tiny DAG over the tiny seeds (it trains a backbone per diet and seed): the profile is
+        # the same for every rule, and the whole DAG runs locally once already
         *SLURM_TARGETS,
         "--profile",
         str(ROOT / "workflow" / "profiles" / "slurm"),
@@ -118,7 +118,7 @@ def _minutes(limit: str) -> int:
 def test_every_job_went_through_sbatch_with_its_rules_resources(slurm_run):
     _, log = slurm_run
     jobs = {k: v for k, v in _jobs_from_log(log).items() if v.get("rule") and not v["local"]}
-    assert len(jobs) > 20, f"only {len(jobs)} cluster jobs in the log"
+    assert len(jobs) >= 10, f"only {len(jobs)} cluster jobs in the log"
     unsubmitted = sorted(v["rule"] for v in jobs.values() if "slurm_id" not in v)
     assert not unsubmitted, f"jobs that did not go through sbatch: {unsubmitted}"
     queue = _squeue([v["slurm_id"] for v in jobs.values()])

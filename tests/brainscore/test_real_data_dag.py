@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import yaml
 
 from tests.conftest import ROOT, run_snakemake, scratch_workdir
@@ -18,6 +19,8 @@ REGIONS = (("V4", 12), ("V1", 6), ("pIT", 6), ("cIT", 4), ("aIT", 4))
 BINS = ((0, 70), (70, 120), (120, 170))
 
 
+# a whole family DAG of its own (one to two minutes): CI keeps one tiny end-to-end run, `make test-all` runs this
+@pytest.mark.slow
 def test_tiny_dag_on_brain_score_layout(tmp_path: Path) -> None:
     fx = write_brainio_fixture(
         tmp_path / "brainio", n_stimuli=80, repetitions=4, regions=REGIONS, time_bins=BINS, nan_neuroids=2

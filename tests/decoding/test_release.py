@@ -387,6 +387,8 @@ def test_dry_run_jobs_read_their_data_files_and_not_the_list_of_sizes(release, t
     assert any(x.endswith(".hdf5") for x in session_files) and any(x.endswith(".nii.gz") for x in session_files)
 
 
+# a whole family DAG of its own (one to two minutes): CI keeps one tiny end-to-end run, `make test-all` runs this
+@pytest.mark.slow
 def test_tiny_dag_runs_on_the_release_without_hand_edits(release, tmp_path):
     root, planted = release
     work = tmp_path / "work"

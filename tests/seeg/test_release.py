@@ -138,6 +138,8 @@ def test_channels_clean_laplacian_leaves_out_still_reference_their_neighbours(re
             np.testing.assert_allclose(lang.Y[:, here[0]], full.Y[:, there[0]], atol=1e-5)
 
 
+# a whole family DAG of its own (one to two minutes): CI keeps one tiny end-to-end run, `make test-all` runs this
+@pytest.mark.slow
 def test_tiny_seeg_dag_runs_on_the_release_layout(release, tmp_path):
     """`seeg.data` and `seeg.frames` naming the release folder: the whole seeg DAG at the tiny preset, no hand
     edits; the summary notes count what was left out and the figures exist although no finding is planted."""
