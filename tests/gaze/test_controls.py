@@ -20,20 +20,9 @@ from neuromodels.gaze.models import OAT, OATConfig
 from neuromodels.gaze.presets import get_preset
 from neuromodels.gaze.simulate import SimulationSettings, simulate_dataset
 from neuromodels.gaze.train import train_oat
+from tests.gaze.conftest import SMALL_OAT
 
-SMALL = OATConfig(
-    crop_hw=(10, 10),
-    cnn_channels=(4, 8),
-    d_feature=16,
-    d_position=16,
-    heads=2,
-    ffn=32,
-    encoder_layers=1,
-    decoder_layers=1,
-    pe_fit_steps=150,
-    max_length=8,
-    dropout=0.0,
-)
+SMALL = SMALL_OAT
 
 
 @pytest.fixture(scope="module")

@@ -9,19 +9,9 @@ import torch.nn.functional as F
 from neuromodels.core.attention import get_default_backend, set_default_backend
 from neuromodels.gaze.bench import synthetic_batch
 from neuromodels.gaze.models import OAT, OATConfig, fit_gaussian_table, gaussian_target, sinusoidal_table
+from tests.gaze.conftest import SMALL_OAT_DROPOUT
 
-SMALL = OATConfig(
-    crop_hw=(10, 10),
-    cnn_channels=(4, 8),
-    d_feature=16,
-    d_position=16,
-    heads=2,
-    ffn=32,
-    encoder_layers=1,
-    decoder_layers=1,
-    pe_fit_steps=150,
-    max_length=8,
-)
+SMALL = SMALL_OAT_DROPOUT
 
 
 def test_gaussian_table_fits_its_target() -> None:

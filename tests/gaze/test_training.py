@@ -18,20 +18,9 @@ from neuromodels.gaze.models import OAT, OATConfig, fit_gaussian_table, gaussian
 from neuromodels.gaze.presets import get_preset
 from neuromodels.gaze.simulate import SimulationSettings, simulate_dataset
 from neuromodels.gaze.train import load_model, save_model, train_oat
+from tests.gaze.conftest import SMALL_OAT
 
-SMALL = OATConfig(
-    crop_hw=(10, 10),
-    cnn_channels=(4, 8),
-    d_feature=16,
-    d_position=16,
-    heads=2,
-    ffn=32,
-    encoder_layers=1,
-    decoder_layers=1,
-    pe_fit_steps=150,
-    max_length=8,
-    dropout=0.0,
-)
+SMALL = SMALL_OAT
 # few fitting steps keep the tests fast; the tolerance still decides when the fit stops
 FAST = {"displays_per_layout": 3, "viewers": 2, "pe_fit_steps": 300, "n_samples": 3, "max_length": 10}
 
