@@ -19,6 +19,7 @@ from . import __version__
 COMMAND_MODULES = (
     "neuromodels.stimuli.commands",
     "neuromodels.networks.commands",
+    "neuromodels.networks.model_commands",
     "neuromodels.decoding.commands",
     "neuromodels.seeg.commands",
     "neuromodels.brainscore.commands",

@@ -73,3 +73,39 @@ def load_params(value: str | None, family: str | None = None) -> dict[str, Any]:
     from .config import check_section
 
     return check_section(data, family)
+
+
+def add_models_argument(parser: argparse.ArgumentParser) -> None:
+    """``--models``: the config's ``models:`` section (declared models), as JSON text or a JSON/YAML file (a
+    config file's ``models:`` key is taken when the file has one)."""
+    parser.add_argument(
+        "--models",
+        default=None,
+        help="declared models: JSON text or a .json/.yaml file (a whole config file is fine: its `models:` "
+        "section is read); Snakemake passes the config's section",
+    )
+
+
+def load_models(value: str | None) -> dict[str, Any]:
+    """The declared models of ``--models`` ({} when absent); see :func:`add_models_argument`."""
+    if not value:
+        return {}
+    path = Path(value)
+    if not value.lstrip().startswith("{") and path.exists():
+        import yaml
+
+        try:
+            loaded = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as exc:
+            raise ConfigError("--models", f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+        if isinstance(loaded, dict) and "models" in loaded:
+            loaded = loaded["models"]
+    else:
+        try:
+            loaded = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ConfigError("--models", f"not valid JSON ({exc.msg}), nor a file that exists") from None
+    loaded = loaded or {}
+    if not isinstance(loaded, dict):
+        raise ConfigError("--models", "must map model names to declarations")
+    return loaded

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..core.args import add_params_argument, add_runtime_arguments, load_params
+from ..core.args import add_models_argument, add_params_argument, add_runtime_arguments, load_models, load_params
 
 
 def _params(args: argparse.Namespace) -> dict:
@@ -51,8 +51,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--model",
         required=True,
         nargs="+",
-        help="simclr, clip, slip, minilm or one of them with -random (the random-init control); several "
-        "models run in one process",
+        help="declared models: simclr, clip, slip, minilm or one of the config's models: section, or one of them "
+        "with -random (the random-init control); several models run in one process",
     )
     p.add_argument("--targets", nargs="+", required=True, help="targets .npz of the alignments")
     p.add_argument(
@@ -61,12 +61,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="frames folder: stimuli.csv (stimulus_id, filename; movie and "
         "time when the scene cuts name no stimulus_id) and the images",
     )
-    p.add_argument(
-        "--encoder",
-        nargs="*",
-        default=[],
-        help="trained encoder bundles as NAME=PATH (simclr, clip, slip), or one PATH for one model",
-    )
+    add_models_argument(p)
     p.add_argument("--out", required=True, nargs="+", help="output .npz per model, same order (keys alignment/layer)")
     add_runtime_arguments(p)
     p.set_defaults(func=_features)
@@ -203,29 +198,13 @@ def _features(args: argparse.Namespace) -> None:
     from ..core.errors import ConfigError
     from ..core.io import write_npz
     from ..core.runtime import select_device
-    from .features import builtin_models, event_features, frame_key, frames_on_screen, load_frames, read_frames
+    from .features import declared_models, event_features, frame_key, frames_on_screen, load_frames, read_frames
     from .targets import load_targets
 
     if len(args.out) != len(args.model):
         raise ConfigError("--out", f"needs one file per model ({len(args.model)}), got {len(args.out)}")
     device = str(select_device(args.device))
-    bases = {m.removesuffix("-random") for m in args.model}
-    encoders = {}
-    for item in args.encoder:
-        name, sep, path = item.partition("=")
-        if not sep:
-            image = [b for b in bases if b in ("simclr", "clip", "slip")]
-            if len(image) != 1:
-                raise ConfigError("--encoder", f"a bare path needs exactly one image model, not {sorted(image)}")
-            name, path = image[0], item
-        encoders[name] = path
-    for base in bases:
-        if base in ("simclr", "clip", "slip") and base not in encoders:
-            raise ConfigError("--encoder", f"model {base} needs its trained bundle")
-    models = {m.name: m for m in builtin_models(encoders, seed=args.seed, device=device)}
-    unknown = [m for m in args.model if m not in models]
-    if unknown:
-        raise ConfigError("--model", f"unknown model(s) {unknown} (known: {sorted(models)})")
+    models = {m.name: m for m in declared_models(args.model, load_models(args.models), seed=args.seed, device=device)}
     frames = read_frames(args.stimuli)
     targets = [(Path(path).stem, load_targets(path)) for path in args.targets]
     for _, t in targets:

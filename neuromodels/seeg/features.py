@@ -16,9 +16,11 @@ the same way for every pair of an image tower and a text tower (:func:`interacti
 :mod:`neuromodels.seeg.encoding`): each dual encoder's own two towers, and the unimodal pairs (a vision model's
 tower with a language model's tower) as the baseline.
 
-Built-in models (:func:`builtin_models`): ``simclr`` (vision), ``minilm`` (language), ``clip`` and ``slip``
-(multimodal: image and caption towers), each with a ``-random`` control whose weights are drawn from a seed of its
-own (:func:`random_init_seed`: CLIP's and SLIP's random copies differ).
+The compared models are declared models (:func:`declared_models`; :mod:`neuromodels.networks.declared`): the
+project's own ``simclr`` (vision), ``minilm`` (language), ``clip`` and ``slip`` (multimodal: image and caption
+towers) and any model of the config's ``models:`` section, each with a ``-random`` control whose weights are drawn
+from a seed of its own (:func:`random_init_seed`: CLIP's and SLIP's random copies differ) when its declaration can
+build it untrained.
 """
 
 from __future__ import annotations
@@ -77,123 +79,56 @@ def _prefix(prefix: str, layers: dict[str, np.ndarray]) -> dict[str, np.ndarray]
     return {f"{prefix}.{k}": np.asarray(v, dtype=np.float32) for k, v in layers.items()}
 
 
-def vision_extractor(
-    encoder_path: str | Path, random_init: bool = False, seed: int = 0, device: str = "cpu"
-) -> Extractor:
-    """Image layers (mean over tokens) of a trained image encoder bundle, or of its random-init copy."""
+# a declared model's kind -> its modality here
+MODALITY = {"vision": "vision", "text": "language", "vision_text": "multimodal"}
+
+
+def declared_extractor(model) -> Extractor:
+    """The extractor of a built declared model (:class:`neuromodels.networks.declared.DeclaredModel`): its
+    image layers as ``image.<layer>`` and its text side's layers as ``text.<layer>``."""
 
     def extract(images: np.ndarray, texts: list[str]) -> dict[str, np.ndarray]:
-        from ..networks import image_layer_features
-
-        return _prefix(
-            "image", image_layer_features(encoder_path, images, device=device, random_init=random_init, seed=seed)
-        )
-
-    return extract
-
-
-def language_extractor(name: str = "minilm", seed: int = 0, device: str = "cpu") -> Extractor:
-    """MiniLM (``minilm``) or its random-init copy (``minilm-random``): transformer layers, mean over tokens."""
-
-    def extract(images: np.ndarray, texts: list[str]) -> dict[str, np.ndarray]:
-        from ..networks import text_layer_features
-
-        return _prefix("text", text_layer_features(texts, name, device=device, seed=seed))
-
-    return extract
-
-
-def dual_encoder_extractor(
-    encoder_path: str | Path, random_init: bool = False, seed: int = 0, device: str = "cpu"
-) -> Extractor:
-    """Image layers of a CLIP/SLIP bundle (``image.*``) and its caption encoder's layers (``text.*``; ``text.head``
-    is the caption embedding)."""
-
-    def extract(images: np.ndarray, texts: list[str]) -> dict[str, np.ndarray]:
-        from ..networks import image_layer_features, text_layer_features
-
-        out = _prefix(
-            "image", image_layer_features(encoder_path, images, device=device, random_init=random_init, seed=seed)
-        )
-        out.update(
-            _prefix("text", text_layer_features(texts, encoder_path, device=device, random_init=random_init, seed=seed))
-        )
+        out = {}
+        if model.vision is not None:
+            out.update(_prefix("image", model.image_layer_features(images)))
+        if model.text is not None:
+            out.update(_prefix("text", model.text_layer_features(texts)))
         return out
 
     return extract
 
 
-MINILM_OUTPUT = "text.encoder.layer.5"
+def declared_models(names: Sequence[str], user: dict | None = None, seed: int = 0, device: str = "cpu") -> list[Model]:
+    """The compared models by name (``seeg.models``; a name with ``-random`` is the random-init copy), each a
+    declared model (:mod:`neuromodels.networks.declared`: the project's own simclr, clip, slip and minilm, and
+    the config's ``models:``). A model whose declaration can build its architecture untrained gets a
+    ``-random`` control with weights drawn from :func:`random_init_seed` of its own name."""
+    from ..core.errors import ConfigError
+    from ..networks.declared import build_model, lookup
 
-
-def builtin_models(encoders: dict[str, str | Path], seed: int = 0, device: str = "cpu") -> list[Model]:
-    """The built-in model set from trained bundles ``{"simclr": path, "clip": path, "slip": path}``.
-
-    Missing objectives are left out; MiniLM is always included. Each random-init control draws its weights
-    from :func:`random_init_seed` of its own name.
-    """
-    models = []
-    if "simclr" in encoders:
-        rs = random_init_seed("simclr", seed)
-        models += [
+    out = []
+    for name in names:
+        base = name.removesuffix("-random")
+        decl = lookup(base, user, where="seeg.models")
+        random = name != base
+        if random and not decl.can_randomise:
+            raise ConfigError("seeg.models", f"{base} has no random-init copy (declare weights or untrained_options)")
+        rs = random_init_seed(base, seed) if random else None
+        model = build_model(decl, untrained=random, seed=seed, init_seed=rs, device=device, user=user)
+        image_out, text_out = model.output_layers()
+        out.append(
             Model(
-                "simclr",
-                "vision",
-                vision_extractor(encoders["simclr"], device=device),
-                "simclr-random",
-                image_output="image.head",
-            ),
-            Model(
-                "simclr-random",
-                "vision",
-                vision_extractor(encoders["simclr"], True, rs, device),
-                trained=False,
-                image_output="image.head",
+                name,
+                MODALITY[decl.kind],
+                declared_extractor(model),
+                control=None if random or not decl.can_randomise else f"{base}-random",
+                trained=not random,
+                image_output=f"image.{image_out}" if image_out else None,
+                text_output=f"text.{text_out}" if text_out else None,
                 seed=rs,
-            ),
-        ]
-    rs = random_init_seed("minilm", seed)
-    models += [
-        Model(
-            "minilm",
-            "language",
-            language_extractor("minilm", device=device),
-            "minilm-random",
-            text_output=MINILM_OUTPUT,
-        ),
-        Model(
-            "minilm-random",
-            "language",
-            language_extractor("minilm-random", rs, device),
-            trained=False,
-            text_output=MINILM_OUTPUT,
-            seed=rs,
-        ),
-    ]
-    for objective in ("clip", "slip"):
-        if objective in encoders:
-            path = encoders[objective]
-            rs = random_init_seed(objective, seed)
-            models += [
-                Model(
-                    objective,
-                    "multimodal",
-                    dual_encoder_extractor(path, device=device),
-                    f"{objective}-random",
-                    image_output="image.head",
-                    text_output="text.head",
-                ),
-                Model(
-                    f"{objective}-random",
-                    "multimodal",
-                    dual_encoder_extractor(path, True, rs, device),
-                    trained=False,
-                    image_output="image.head",
-                    text_output="text.head",
-                    seed=rs,
-                ),
-            ]
-    return models
+            )
+        )
+    return out
 
 
 def interaction(image: np.ndarray, text: np.ndarray, components: int = 8) -> np.ndarray:

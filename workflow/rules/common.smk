@@ -21,6 +21,34 @@ config.clear()
 config.update(_checked)
 validate(config, SCHEMA)
 
+# Declared models (the config's models: section): checked in full now, one line naming the key
+from neuromodels.networks.declared import declarations as _declarations
+
+try:
+    DECLARED = _declarations(config["models"])
+except ConfigError as exc:
+    sys.exit(f"neuromodels: {exc}")
+MODELS_JSON = shlex.quote(json.dumps(config["models"], sort_keys=True))
+
+
+def check_models(key, names, kinds=None):
+    """Stop the workflow with one line when a family's model list names no declared model (or one of the wrong
+    kind)."""
+    for name in names:
+        base = name.removesuffix("-random")
+        if base not in DECLARED:
+            sys.exit(f"neuromodels: config key '{key}': {base!r} is not a declared model; "
+                     f"declared: {', '.join(sorted(DECLARED))}")
+        if kinds and DECLARED[base].kind not in kinds:
+            sys.exit(f"neuromodels: config key '{key}': {base} is a {DECLARED[base].kind} model; "
+                     f"this needs {' or '.join(kinds)}")
+
+
+def model_files(names, seed):
+    """Files the named declared models are built from (builder file, weights, bundles): a rule's inputs."""
+    return [f for name in names if name in DECLARED for f in DECLARED[name].files(seed)]
+
+
 PRESET = config["preset"]
 DEVICE = config["device"]
 SEEDS = config["seeds"]

@@ -18,8 +18,11 @@ SEEG_FRAMES_TABLE = (rules.stimuli_world.output.table if SEEG_SIMULATED
                      else f"{SEEG['frames'].rstrip('/')}/stimuli.csv")
 SEEG_OUT = f"{RESULTS}/seeg/seed{{seed}}"
 SEEG_ALIGNMENTS = ["language", "vision"]
-# Every compared network and its random-init control.
-SEEG_MODELS = [name for m in SEEG["models"] for name in (m, f"{m}-random")]
+# Every compared network and its random-init control (when its declaration can build one).
+check_models("seeg.models", SEEG["models"])
+check_models("seeg.multimodal_model", [SEEG["multimodal_model"]], kinds=["vision_text"])
+SEEG_MODELS = [name for m in SEEG["models"]
+               for name in ([m, f"{m}-random"] if DECLARED[m].can_randomise else [m])]
 SEEG_TARGETS = expand(f"{SEEG_DIR}/targets/{{alignment}}.npz", alignment=SEEG_ALIGNMENTS, allow_missing=True)
 SEEG_FEATURES = expand(f"{SEEG_DIR}/features/{{model}}.npz", model=SEEG_MODELS, allow_missing=True)
 SEEG_ENCODED = expand(f"{SEEG_OUT}/encoded/{{alignment}}.npz", alignment=SEEG_ALIGNMENTS, allow_missing=True)
@@ -91,22 +94,21 @@ rule seeg_targets:
 
 
 # Every compared network and its random-init control in one process (one start-up, one read of the frames).
-SEEG_IMAGE_MODELS = [m for m in SEEG["models"] if m in ("simclr", "clip", "slip")]
+# Each is a declared model (the project's own or the config's models:); the files it is built from (the networks
+# family's bundles, a user's builder file and weights) are the rule's inputs.
 
 
 rule seeg_features:
     input:
         targets=SEEG_TARGETS,
         frames=SEEG_FRAMES_TABLE,
-        encoders=expand(f"{RESULTS}/networks/{{image_model}}/seed{{{{seed}}}}/encoder.pt",
-                        image_model=SEEG_IMAGE_MODELS),
+        models=lambda wildcards: model_files(SEEG["models"], wildcards.seed),
     output:
         SEEG_FEATURES,
     params:
         stimuli=lambda wildcards, input: os.path.dirname(input.frames),
         models=" ".join(SEEG_MODELS),
-        encoders=lambda wildcards, input: " ".join(f"{m}={p}" for m, p in zip(SEEG_IMAGE_MODELS,
-                                                                              input.encoders)),
+        declared=MODELS_JSON,
         device=DEVICE,
     conda:
         ENV
@@ -122,7 +124,7 @@ rule seeg_features:
         timing("seeg_features", "seed")
     shell:
         "neuromodels seeg features --model {params.models} --targets {input.targets} "
-        "--stimuli {params.stimuli} --encoder {params.encoders} --out {output} --seed {wildcards.seed} "
+        "--stimuli {params.stimuli} --models {params.declared} --out {output} --seed {wildcards.seed} "
         "--device {params.device} --threads {threads} 2> {log}"
 
 
