@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..core.args import add_params_argument, add_runtime_arguments, load_params
+from ..core.args import add_models_argument, add_params_argument, add_runtime_arguments, load_models, load_params
 
 PRESET_CHOICES = ("tiny", "default", "full")
 # config keys that replace a preset setting of the same name when set
@@ -71,15 +71,20 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 def cmd_run(args: argparse.Namespace) -> None:
     """Each run (model, diet, backbone -> table) in turn over one read of the trials; a backbone named by several
-    runs is loaded once. ``--diet`` and ``--backbone`` give one value for every run or one per run."""
+    runs is loaded once. ``--diet`` and ``--backbone`` give one value for every run or one per run.
+
+    Backbone files are built through the ``search_vgg`` declaration (:func:`~.declared.declared_backbone`); a
+    model that is not one of the family's kinds is a declared model (``--models``: the config's ``models:``),
+    searched as eccNET on its pyramid (:mod:`.declared`), its backbone and diet ignored."""
     from ..core.errors import ConfigError
     from ..core.io import write_table
     from ..core.runtime import get_logger
     from ..stimuli import CATEGORY_NAMES
     from .data import read_trials
+    from .declared import build_declared, declared_backbone, is_declared, search_layers
     from .evaluate import run_model
     from .models import VGGBackbone
-    from .train import load_backbone, untrained_copy
+    from .train import untrained_copy
 
     n = len(args.model)
 
@@ -95,20 +100,30 @@ def cmd_run(args: argparse.Namespace) -> None:
     if len(args.out) != n:
         raise ConfigError("--out", f"one table per --model ({n}); got {len(args.out)}")
     p, params = _settings(args)
+    user = load_models(args.models)
+    # every declared model is checked before the first search (an unknown name is one line)
+    declared = {m: build_declared(m, user, seed=args.seed) for m in dict.fromkeys(args.model) if is_declared(m)}
     trials = read_trials(args.trials)
     loaded: dict[str, object] = {}
     allow_pickle = bool(params.get("allow_pickle", False))
+    log = get_logger(__name__)
     for model, diet, path, out in zip(args.model, diets, backbones, args.out):
-        if path != "none" and path not in loaded:
-            # a pickled module only on the config's explicit opt-in (search.allow_pickle; its risk is stated there)
-            loaded[path] = load_backbone(Path(path), allow_pickle=allow_pickle and diet == "own")
-        backbone = loaded.get(path)
-        if model == "untrained_backbone":
-            # the named backbone's architecture (the preset's VGG when none), re-initialised with the seed
-            backbone = untrained_copy(
-                backbone if backbone is not None else VGGBackbone(p.widths, p.convs, n_classes=len(CATEGORY_NAMES)),
-                args.seed,
+        backbone = None
+        if model in declared:
+            log.info("%s (declared): eccNET on its layers: %s", model, search_layers(declared[model]).describe())
+        elif path != "none" and model == "untrained_backbone":
+            # the named backbone's random-init copy (its declaration's), re-initialised with the seed
+            backbone = declared_backbone(
+                path, seed=args.seed, untrained=True, allow_pickle=allow_pickle and diet == "own"
             )
+        elif path != "none":
+            if path not in loaded:
+                # a pickled module only on the config's explicit opt-in (search.allow_pickle; its risk stated there)
+                loaded[path] = declared_backbone(path, seed=args.seed, allow_pickle=allow_pickle and diet == "own")
+            backbone = loaded[path]
+        elif model == "untrained_backbone":
+            # no backbone named: the preset's VGG, initialised with the seed
+            backbone = untrained_copy(VGGBackbone(p.widths, p.convs, n_classes=len(CATEGORY_NAMES)), args.seed)
         table = run_model(
             model,
             trials,
@@ -120,11 +135,12 @@ def cmd_run(args: argparse.Namespace) -> None:
             recrop=p.recrop,
             dog=p.dog,
             empty_cells=p.empty_cells,
+            declared=declared.get(model),
         )
         table.insert(1, "diet", diet)
         table.insert(2, "seed", int(args.seed))
         write_table(out, table)
-        get_logger(__name__).info(
+        log.info(
             "%s (%s): %d trials, %.2f fixations per trial, %d not found",
             model,
             diet,
@@ -204,7 +220,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "pixel matching or chance over a trial set; several runs in one call read "
         "the trials once.",
     )
-    rn.add_argument("--model", required=True, nargs="+", choices=MODELS, help="search model(s), one per run")
+    rn.add_argument(
+        "--model",
+        required=True,
+        nargs="+",
+        help=f"search model(s), one per run: {', '.join(MODELS)}, or a declared vision model's name (--models)",
+    )
     rn.add_argument("--trials", type=Path, required=True, help="trial set folder (trials.csv + images)")
     rn.add_argument(
         "--backbone",
@@ -220,6 +241,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="label of the backbone's diet, recorded in the table: one for every run or one per run",
     )
     rn.add_argument("--out", type=Path, nargs="+", required=True, help="output CSV, one per run")
+    add_models_argument(rn)
     common(rn)
     rn.set_defaults(func=cmd_run)
 

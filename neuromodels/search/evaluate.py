@@ -276,10 +276,15 @@ def run_model(
     recrop: bool = False,
     dog: bool = False,
     empty_cells: bool = False,
+    declared=None,
 ) -> pd.DataFrame:
     """Search every trial with one model (``eccnet``, ``eccnet_no_ecc``, ``eccnet_top_layer``, ``ivsn``,
-    ``pixel``, ``chance``); one row per trial with the fixation count, whether the target was found and
-    the fixation sequence (JSON ``[[x, y], ...]``).
+    ``pixel``, ``chance``, or with ``declared`` a declared model's name); one row per trial with the fixation
+    count, whether the target was found and the fixation sequence (JSON ``[[x, y], ...]``).
+
+    ``declared``: a built declared vision model (:func:`~.declared.build_declared`) searched as eccNET on its
+    pyramid (:class:`~.declared.DeclaredEccNet`); ``kind`` is then its name, and the table says which layers
+    were used (columns ``search_layers``, ``top_down_layers``).
 
     ``dog``: eccNET's difference-of-Gaussians stage with the experiment's published kernels
     (:data:`~.experiments.DOG_KERNELS`; an experiment of the user's takes the curvature and orientation ones).
@@ -290,8 +295,13 @@ def run_model(
     random order over the items either way (the published chance baseline)."""
     from .experiments import DEFAULT_DOG, DOG_KERNELS
 
-    if kind not in MODEL_KINDS:
+    if declared is None and kind not in MODEL_KINDS:
         raise ConfigError("models", f"unknown model {kind!r}; choose from {', '.join(MODEL_KINDS)}")
+    layers = None
+    if declared is not None:
+        from .declared import search_layers
+
+        layers = search_layers(declared)
     table = trials.table
     n = len(table)
     fix = np.zeros(n, dtype=np.float64)
@@ -301,7 +311,7 @@ def run_model(
     if kind == "chance":
         fix = chance_fixations(table["set_size"].to_numpy(), table["target_index"].to_numpy(), chance_draws, seed)
     else:
-        if kind != "pixel" and backbone is None:
+        if kind != "pixel" and backbone is None and declared is None:
             raise ConfigError("backbone", f"model {kind} needs a backbone")
         for exp, group in table.groupby("experiment", sort=False):
             rows_all = group.index.to_numpy()
@@ -311,7 +321,20 @@ def run_model(
             if not np.isfinite(ppd) or ppd <= 0:
                 raise DataError(trials.root / "trials.csv", f"experiment {exp}: px_per_deg must be positive")
             model = None
-            if kind != "pixel":
+            if declared is not None:
+                from .declared import DeclaredEccNet
+
+                model = DeclaredEccNet(
+                    declared,
+                    (h, w),
+                    ppd,
+                    layers=layers,
+                    settings=settings,
+                    relative_to_background=relative_to_background,
+                    recrop=recrop,
+                    dog=DOG_KERNELS.get(str(exp), DEFAULT_DOG) if dog else None,
+                )
+            elif kind != "pixel":
                 spec = MODEL_KINDS[kind]
                 model = EccNet(
                     backbone,
@@ -364,6 +387,9 @@ def run_model(
     out["found"] = found
     out["grid_search"] = on_grid
     out["sequence"] = seqs
+    if layers is not None:
+        out["search_layers"] = " ".join(layers.pyramid)
+        out["top_down_layers"] = " ".join(layers.top_down)
     return out
 
 
@@ -542,6 +568,22 @@ def plot_diets(indices: pd.DataFrame, diets: Sequence[str], agreement: pd.DataFr
 
 # ------------------------------------------------------------------------------------------- the analysis
 FIRST_DIET = "upright"
+# the diet label of a declared model's runs (not one of the family's backbones: compared beside them)
+DECLARED_DIET = "declared"
+
+
+def _declared_layers(runs: pd.DataFrame) -> dict[str, dict[str, list[str]]]:
+    """Per declared model of the runs: the layers it searched with (its pyramid and the top-down layers)."""
+    if "search_layers" not in runs:
+        return {}
+    out = {}
+    for name, g in runs[runs["diet"] == DECLARED_DIET].groupby("model", sort=False):
+        used = {}
+        for col in ("search_layers", "top_down_layers"):
+            values = sorted({str(v) for v in g[col] if isinstance(v, str) and v})
+            used[col] = values[0].split() if len(values) == 1 else values
+        out[str(name)] = used
+    return out
 
 
 def _measure_model(
@@ -689,7 +731,9 @@ def analyze(
     and fixation figures of the first seed) and ``summary.json`` (the statistics per seed).
 
     The models are compared on the user's backbone (runs labelled ``own``) when present, else on the
-    ``upright`` diet's (or the first diet present); eccNET on each diet makes the diet experiment.
+    ``upright`` diet's (or the first diet present); eccNET on each diet makes the diet experiment. A declared
+    model's runs (labelled ``declared``) are compared beside them under the model's name (its statistics are
+    ``<name>.<metric>``; the layers it searched with are in the notes, ``declared_models``).
     ``seed`` labels run tables that carry no seed column. ``histories`` (the training step's JSON files) add
     each backbone's held-out accuracy to the notes and as ``eccnet_<diet>.backbone_heldout_accuracy``.
     """
@@ -703,13 +747,13 @@ def analyze(
     runs_table = _read_runs(runs, seed)
     seeds = sorted(set(runs_table["seed"]))
     human = read_human_slopes(human_path)
-    diets = [d for d in dict.fromkeys(runs_table["diet"]) if d not in ("none", "own")]
+    diets = [d for d in dict.fromkeys(runs_table["diet"]) if d not in ("none", "own", DECLARED_DIET)]
     first = (
         "own"
         if (runs_table["diet"] == "own").any()
         else (FIRST_DIET if FIRST_DIET in diets else (diets[0] if diets else "none"))
     )
-    main = runs_table[runs_table["diet"].isin([first, "none"])]
+    main = runs_table[runs_table["diet"].isin([first, "none", DECLARED_DIET])]
     models = list(dict.fromkeys(main["model"]))
     slopes = condition_slopes(main)
     indices = index_table(slopes, human)
@@ -776,6 +820,16 @@ def analyze(
         }
         for s in seeds
     }
+    declared = _declared_layers(main)
+    if declared:
+        summary.notes["declared_models"] = declared
+        for name, used in declared.items():
+            log.info(
+                "%s (declared): eccNET on %s; top-down from %s",
+                name,
+                " ".join(used["search_layers"]),
+                " ".join(used["top_down_layers"]),
+            )
     summary.notes.update(
         {
             "seeds": seeds,

@@ -313,6 +313,8 @@ class EccNet(nn.Module):
             raise ConfigError("layers", f"block indices must be in 0..{N_BLOCKS - 1}, got {list(layers)}")
         self.backbone = backbone.eval()
         self.layers = tuple(sorted(int(i) for i in layers))
+        # each chosen layer's stride in input pixels (a pool halves the map after every block before it)
+        self.strides = tuple(2**i for i in self.layers)
         self.eccentricity, self.naive, self.settings = eccentricity, naive, settings
         self.px_per_deg = float(px_per_deg)
         self.relative_to_background = relative_to_background
@@ -368,9 +370,8 @@ class EccNet(nn.Module):
         colours = border_colour(targets)
         background = self.background_features(colours) if self.relative_to_background else None
         kernels = []
-        for n, layer in enumerate(self.layers):
+        for n, stride in enumerate(self.strides):
             # place the target so that its centre falls on the centre of one of this layer's pixels
-            stride = 2**layer
             j_y, j_x = (self.in_h // 2) // stride, (self.in_w // 2) // stride
             top = int(round(stride * (j_y + 0.5) - h / 2))
             left = int(round(stride * (j_x + 0.5) - w / 2))
@@ -419,8 +420,7 @@ class EccNet(nn.Module):
         canvas, moved, offsets = self.centred(images, fixations)
         feats = self.features(canvas, moved)
         out = []
-        for n, (layer, feat) in enumerate(zip(self.layers, feats)):
-            s = 2**layer
+        for n, (s, feat) in enumerate(zip(self.strides, feats)):
             h, w = self.height // s, self.width // s
             rows = [feat[i, :, t // s : t // s + h, l // s : l // s + w] for i, (t, l) in enumerate(offsets.tolist())]
             f = torch.stack(rows)
@@ -441,11 +441,11 @@ class EccNet(nn.Module):
         b = images.shape[0]
         feats = self.display_features(images, fixations, background)
         maps, peaks = [], []
-        for layer, feat, kernel in zip(self.layers, feats, kernels):
+        for s, feat, kernel in zip(self.strides, feats, kernels):
             _, c, h, w = feat.shape
             # one kernel per sample: grouped convolution over the batch folded into channels
             raw = F.conv2d(feat.reshape(1, b * c, h, w), kernel, padding="same", groups=b).reshape(b, 1, h, w)
-            inside = raw[:, :, : -(-self.image_size[0] // 2**layer), : -(-self.image_size[1] // 2**layer)]
+            inside = raw[:, :, : -(-self.image_size[0] // s), : -(-self.image_size[1] // s)]
             lo = inside.amin(dim=(2, 3), keepdim=True)
             hi = inside.amax(dim=(2, 3), keepdim=True)
             maps.append(

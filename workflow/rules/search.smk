@@ -2,7 +2,7 @@
 # trial set of your own, `search.trials`) -> the VGG backbone trained on each world diet -> eccNET and its
 # baselines search every display -> RT slopes, asymmetry indices beside the human ones, the diet experiment,
 # figures and summary.json; a benchmark of the search loop.
-from neuromodels.search.presets import get_preset as search_preset
+from neuromodels.search.presets import MODELS as SR_KINDS, get_preset as search_preset
 
 SR = config["search"]
 SR_OUT = f"{RESULTS}/search"
@@ -19,15 +19,22 @@ SR_MAIN = "own" if SR["backbone"] else SR_FIRST
 # SR_MAIN's backbone with the seed: the same architecture, never trained)
 SR_MODELS = list(SR["models"] or search_preset(PRESET).models)
 SR_NO_BACKBONE = ("pixel", "chance")
+# a name that is not one of the family's kinds is a declared vision model (the config's models:, or search_vgg):
+# eccNET on its spatial layers, its runs labelled with the diet "declared"
+SR_DECLARED = [m for m in SR_MODELS if m not in SR_KINDS]
+check_models("search.models", SR_DECLARED, kinds=("vision", "vision_text"))
 # eccNET on every diet (the diet experiment), every model on SR_MAIN: (model, diet) pairs
 SR_PAIRS = sorted(
-    {(m, "none" if m in SR_NO_BACKBONE else SR_MAIN) for m in SR_MODELS} | {("eccnet", d) for d in SR_DIETS}
+    {(m, "none" if m in SR_NO_BACKBONE else "declared" if m in SR_DECLARED else SR_MAIN) for m in SR_MODELS}
+    | {("eccnet", d) for d in SR_DIETS}
 )
 SR_RUN = f"{SR_OUT}/seed{{sr_seed}}/runs/{{model}}_{{diet}}.csv"
 SR_RUNS = [SR_RUN.replace("{model}", m).replace("{diet}", d) for m, d in SR_PAIRS]
 # the backbone each run searches with: none for pixel and chance, the user's for "own", else the seed's diet's
 SR_BACKBONES = [
-    "none" if d == "none" else SR["backbone"] if d == "own" else f"{SR_OUT}/seed{{sr_seed}}/backbones/{d}.pt"
+    "none"
+    if d in ("none", "declared")
+    else SR["backbone"] if d == "own" else f"{SR_OUT}/seed{{sr_seed}}/backbones/{d}.pt"
     for _, d in SR_PAIRS
 ]
 
@@ -90,10 +97,12 @@ rule search_train:
 
 
 # Every run (model x backbone) of one seed in one job: one start-up and one read of the trials for all of them.
+# A declared model's files (builder file, weights; search_vgg's backbone) are inputs too.
 rule search_run:
     input:
         trials=f"{SR_TRIALS}/trials.csv",
         backbones=sorted(set(SR_BACKBONES) - {"none"}),
+        models=lambda wildcards: model_files(SR_DECLARED, wildcards.sr_seed),
     output:
         SR_RUNS,
     params:
@@ -102,6 +111,7 @@ rule search_run:
         diets=" ".join(d for _, d in SR_PAIRS),
         backbones=lambda wildcards: " ".join(b.replace("{sr_seed}", wildcards.sr_seed) for b in SR_BACKBONES),
         family=params("search"),
+        declared=MODELS_JSON,
         preset=PRESET,
         preset_code=preset_code("search"),
         device=DEVICE,
@@ -118,7 +128,7 @@ rule search_run:
     shell:
         "neuromodels search run --model {params.models} --trials {params.trials} --backbone {params.backbones} "
         "--diet {params.diets} --out {output} --preset {params.preset} --params {params.family} "
-        "--seed {wildcards.sr_seed} --device cpu --threads {threads} 2> {log}"
+        "--models {params.declared} --seed {wildcards.sr_seed} --device cpu --threads {threads} 2> {log}"
 
 
 # The analysis gathers every seed's runs: indices per seed, summary.json with each claim's statistics per seed.
