@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..core.args import add_params_argument, add_runtime_arguments, load_params
+from ..core.args import add_models_argument, add_params_argument, add_runtime_arguments, load_models, load_params
 
 PRESET_CHOICES = ("tiny", "default", "full")
 
@@ -71,6 +71,36 @@ def cmd_simulate(args: argparse.Namespace) -> None:
     simulate_dataset(args.out_dir, settings, seed=args.seed, fixations_format=params["fixations_format"])
 
 
+def cmd_features(args: argparse.Namespace) -> None:
+    from ..core.runtime import get_logger, select_device
+    from .data import load_data
+    from .declared import declared_object_features
+
+    p, params = _settings(args)
+    dataset = load_data(args.data, params)
+    features = declared_object_features(
+        args.model, load_models(args.models), dataset, p.crop_hw, seed=args.seed, device=str(select_device(args.device))
+    )
+    features.save(args.out)
+    get_logger(__name__).info(
+        "%s: layer %s, %d features per crop, %d crops of %d trials",
+        features.name,
+        features.layer,
+        features.dim,
+        sum(len(f) for f in features.features.values()),
+        len(features.features),
+    )
+
+
+def _features(args: argparse.Namespace):
+    """The declared model's crop features of ``--features`` (None without)."""
+    if not getattr(args, "features", None):
+        return None
+    from .declared import ObjectFeatures
+
+    return ObjectFeatures.load(args.features)
+
+
 def cmd_train(args: argparse.Namespace) -> None:
     from ..core.io import write_json
     from ..core.runtime import select_device
@@ -79,6 +109,11 @@ def cmd_train(args: argparse.Namespace) -> None:
 
     p, params = _settings(args)
     device = select_device(args.device)
+    features = _features(args)
+    if features is not None and args.image_blind:
+        from ..core.errors import ConfigError
+
+        raise ConfigError("--features", "the image-blind control is OAT's own; train it without --features")
     dataset = load_data(args.data, params)
     try:
         split = _split(dataset, args.split, params, args.seed)
@@ -95,6 +130,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         checkpoint_path=args.checkpoint,
         precision=args.precision,
         image_blind=args.image_blind,
+        features=features,
     )
     trained.meta["data_notes"] = dataset.notes
     save_model(args.out, trained)
@@ -108,7 +144,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 
         if distributed.is_main():
             _evaluate(
-                load_model(args.out, device),
+                load_model(args.out, device, features),
                 args.out,
                 dataset,
                 args.split,
@@ -133,7 +169,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     except SplitUnavailable as exc:
         _skip(exc, args, dataset, p, args.out_dir)
         return
-    trained = load_model(args.model, device)
+    trained = load_model(args.model, device, _features(args))
     _evaluate(trained, args.model, dataset, args.split, split, p, args.seed, device, args.out_dir)
 
 
@@ -162,7 +198,7 @@ def _evaluate(trained, model_path, dataset, split_name: str, split: dict, p, see
     }
     write_json(out / "scanpaths.json", generated)
     rows = table.set_index("model")
-    name = "image_blind" if trained.meta.get("image_blind") else "oat_sampled"
+    name = "image_blind" if trained.meta.get("image_blind") else (trained.config.features_of or "oat_sampled")
     get_logger(__name__).info(
         "%s split, seed %d: %s Sequence Score %.3f, delta %.3f",
         split_name,
@@ -234,11 +270,23 @@ def cmd_summarize(args: argparse.Namespace) -> None:
     walks = [g["guided_walk"] for g in generated if g.get("guided_walk")]
     if walks:
         notes["guided_walk_weights_first_seed"] = walks[0]["weights"]
-    summary = seed_summary(main, args.preset, notes)
+    declared = list(params.get("models") or [])
+    summary = seed_summary(main, args.preset, notes, declared)
     write_summary(args.summary, summary)
     dataset = load_data(args.data, params)
     drawn = [g for g in generated if not g.get("skipped")]
-    save_figure(args.figure, plot_scanpaths(dataset, drawn[0] if drawn else {"test": [], "paths": {}}))
+    first = drawn[0] if drawn else {"test": [], "paths": {}}
+    models = ["oat_greedy", "oat_sampled"]
+    # the declared models' OAT variants on the same test trials (same split and seed) beside OAT's
+    for path in args.declared_scanpaths or []:
+        other = read_json(path)
+        if other.get("skipped") or other.get("test") != first.get("test"):
+            continue
+        for name in declared:
+            if name in (other.get("paths") or {}) and name not in models:
+                first = {**first, "paths": {**first["paths"], name: other["paths"][name]}}
+                models.append(name)
+    save_figure(args.figure, plot_scanpaths(dataset, first, models=tuple(models)))
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
@@ -281,6 +329,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     common(sim, device=False)
     sim.set_defaults(func=cmd_simulate)
 
+    fe = steps.add_parser(
+        "features",
+        help="a declared model's features of every object crop (OAT's object tokens for gaze.models)",
+        description="Build the declared model (the project's or the config's models:), run every object crop "
+        "and target crop of the data set through it (resized to its input) and write its last layer read, "
+        "mean-pooled, per crop: the object tokens of that model's OAT variant.",
+    )
+    fe.add_argument("--data", type=Path, default=None, help="scanpath data set folder (or coco_* in --params)")
+    fe.add_argument("--model", required=True, help="a declared vision model's name (as in gaze.models)")
+    fe.add_argument("--out", type=Path, required=True, help="output features file (.npz)")
+    add_models_argument(fe)
+    common(fe)
+    fe.set_defaults(func=cmd_features)
+
     tr = steps.add_parser(
         "train",
         help="train OAT on one split's training trials (resumable)",
@@ -298,6 +360,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--image-blind",
         action="store_true",
         help="train the image-blind control: OAT with every crop replaced by zeros, trained the same way",
+    )
+    tr.add_argument(
+        "--features",
+        type=Path,
+        default=None,
+        help="a declared model's crop features (from `gaze features`) as the object tokens, through a learned "
+        "projection, instead of OAT's crop CNN",
     )
     tr.add_argument(
         "--evaluate-dir",
@@ -319,6 +388,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument("--data", type=Path, default=None, help="scanpath data set folder")
     ev.add_argument("--split", required=True, choices=SPLITS, help="the split the model was trained on")
     ev.add_argument("--out-dir", type=Path, required=True, help="writes metrics.csv and scanpaths.json")
+    ev.add_argument("--features", type=Path, default=None, help="the features file the model was trained with")
     common(ev)
     ev.set_defaults(func=cmd_evaluate)
 
@@ -336,6 +406,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         nargs="+",
         required=True,
         help="scanpaths.json of each seed (the first is drawn; their notes are summed)",
+    )
+    sm.add_argument(
+        "--declared-scanpaths",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="scanpaths.json of the declared models' OAT variants (gaze.models) on the drawn split and seed: "
+        "drawn beside OAT's",
     )
     sm.add_argument("--data", type=Path, default=None, help="the first seed's scanpath data set folder")
     sm.add_argument("--table", type=Path, required=True, help="output CSV")

@@ -61,7 +61,7 @@ def model_paths(
     batch_size: int = 64,
 ) -> tuple[dict[str, list[list[int]]], dict[str, list[list[int]]]]:
     """Greedy and sampled OAT scanpaths per trial (object indices)."""
-    tensors = trial_tensors(dataset, trial_ids, trained.config.crop_hw, trained.config.mark_target)
+    tensors = trial_tensors(dataset, trial_ids, trained.config.crop_hw, trained.config.mark_target, trained.features)
     gen = torch.Generator().manual_seed(seed)
     greedy: dict[str, list[list[int]]] = {}
     sampled: dict[str, list[list[int]]] = {}
@@ -162,8 +162,10 @@ def evaluate_split(
 
     For OAT: OAT greedy and sampled, each baseline, the guided walk (its weights fitted on the split's training
     trials only) and the human ceiling. For the image-blind control (a model trained with ``image_blind``): its
-    own two rows (``image_blind_greedy``, ``image_blind``), its delta against the same viewers."""
+    own two rows (``image_blind_greedy``, ``image_blind``), its delta against the same viewers. For OAT on a
+    declared model's crop features (``gaze.models``): its own two rows, ``<name>_greedy`` and ``<name>``."""
     blind = bool(getattr(trained.config, "image_blind", False))
+    declared = str(getattr(trained.config, "features_of", "") or "")
     test = list(split["test"])
     humans = _human_paths(dataset, test)
     trials = dataset.trials
@@ -175,9 +177,12 @@ def evaluate_split(
 
     greedy, sampled = model_paths(trained, dataset, test, n_samples, seed, max_length, device)
     names = ("image_blind_greedy", "image_blind") if blind else ("oat_greedy", "oat_sampled")
+    if declared and not blind:
+        names = (f"{declared}_greedy", declared)
+    own = not blind and not declared  # OAT itself: the baselines, the guided walk and the ceiling beside it
     generated: dict[str, dict[str, list[list[int]]]] = {names[0]: greedy, names[1]: sampled}
     walk = None
-    if not blind:
+    if own:
         density = centre_bias_map(trials, train_paths)
         tensors = trial_tensors(dataset, test, trained.config.crop_hw, trained.config.mark_target)
         for name in BASELINES:
@@ -203,7 +208,7 @@ def evaluate_split(
     human_means = {k: float(human_beh[k].mean()) for k in BEHAVIOUR}
     for row in rows:
         row["delta"] = behaviour_delta(row, human_means)
-    if not blind:
+    if own:
         # the human ceiling: viewers against each other, every pair once, never a scanpath with itself; MultiMatch
         # over every test trial, short paths padded as for the models
         mm_pairs, short = [], []
@@ -260,12 +265,13 @@ METRICS: dict[str, str] = {
 CEILING_SHARE = ("oat_sampled", "oat_greedy", IMAGE_BLIND, GUIDED_WALK)
 
 
-def measure_seed(summary: Summary, seed: int, table: pd.DataFrame) -> None:
+def measure_seed(summary: Summary, seed: int, table: pd.DataFrame, declared: Sequence[str] = ()) -> None:
     """Record one seed's statistics from its metrics table (every split, model and control):
     ``<model>.<metric>.<split>`` for Sequence Score, edit distance, delta and the five MultiMatch means;
-    ``<model>.ceiling_share.<split>`` (Sequence Score / the human ceiling's); ``best_baseline.sequence_score``
-    and ``best_baseline.delta`` (the best of the paper's baselines, per split). A value that cannot be computed
-    is recorded as undefined with its reason."""
+    ``<model>.ceiling_share.<split>`` (Sequence Score / the human ceiling's) for OAT, its controls and the
+    ``declared`` models' OAT variants (``gaze.models``); ``best_baseline.sequence_score`` and
+    ``best_baseline.delta`` (the best of the paper's baselines, per split). A value that cannot be computed is
+    recorded as undefined with its reason."""
     for split in [s for s in ("trials", "layouts", "targets") if s in set(table["split"])]:
         part = table[table["split"] == split].drop_duplicates("model", keep="last").set_index("model")
         for model, row in part.iterrows():
@@ -277,7 +283,7 @@ def measure_seed(summary: Summary, seed: int, table: pd.DataFrame) -> None:
                 else:
                     summary.measure(seed, name, None, undefined=why)
         ceiling = float(part.loc[HUMAN, "sequence_score"]) if HUMAN in part.index else float("nan")
-        for model in [m for m in CEILING_SHARE if m in part.index]:
+        for model in [m for m in (*CEILING_SHARE, *declared) if m in part.index]:
             value = float(part.loc[model, "sequence_score"])
             name = f"{model}.ceiling_share.{split}"
             if np.isfinite(value) and np.isfinite(ceiling) and ceiling > 0:
@@ -294,11 +300,13 @@ def measure_seed(summary: Summary, seed: int, table: pd.DataFrame) -> None:
                     summary.measure(seed, name, None, undefined=METRICS[metric])
 
 
-def seed_summary(table: pd.DataFrame, preset: str | None, notes: dict[str, Any]) -> Summary:
+def seed_summary(
+    table: pd.DataFrame, preset: str | None, notes: dict[str, Any], declared: Sequence[str] = ()
+) -> Summary:
     """The family's summary: :func:`measure_seed` for every seed of ``table`` (a ``seed`` column)."""
     summary = Summary("gaze", notes=dict(notes), preset=preset)
     for seed in sorted(int(s) for s in table["seed"].unique()):
-        measure_seed(summary, seed, table[table["seed"] == seed])
+        measure_seed(summary, seed, table[table["seed"] == seed], declared)
     return summary
 
 
@@ -310,8 +318,9 @@ def plot_scanpaths(
     viewer: str | None = None,
     models: Sequence[str] = ("oat_greedy", "oat_sampled"),
 ):
-    """Example scanpaths drawn over displays: per trial, one human viewer beside OAT's paths. Numbers give the
-    fixation order (colours run from red, first, to yellow, last); the target's box is outlined."""
+    """Example scanpaths drawn over displays: per trial, one human viewer beside the paths of ``models`` (OAT's,
+    and the declared models' OAT variants when named; each panel is titled with its row's name). Numbers give
+    the fixation order (colours run from red, first, to yellow, last); the target's box is outlined."""
     import matplotlib
 
     matplotlib.use("Agg")

@@ -58,6 +58,10 @@ class OATConfig:
     mark_target: bool = True
     decoder_input: str = "crop"
     image_blind: bool = False
+    # object tokens from a declared model (neuromodels.networks.declared): the width of its precomputed crop
+    # features (0: OAT's own crop CNN, trained end to end) and the model's name
+    object_features: int = 0
+    features_of: str = ""
 
     @property
     def d_model(self) -> int:
@@ -67,9 +71,12 @@ class OATConfig:
         return asdict(self)
 
 
-def oat_config(preset, positional: str = "gaussian", image_blind: bool = False) -> OATConfig:
+def oat_config(
+    preset, positional: str = "gaussian", image_blind: bool = False, object_features: int = 0, features_of: str = ""
+) -> OATConfig:
     """The model part of a :class:`~neuromodels.gaze.presets.GazePreset` (``image_blind``: the control whose
-    crops are all zeros)."""
+    crops are all zeros; ``object_features``: the width of a declared model's crop features that replace the
+    crop CNN, ``features_of`` that model's name)."""
     fields = OATConfig.__dataclass_fields__
     if getattr(preset, "decoder_input", "crop") not in DECODER_INPUTS:
         from ..core.errors import ConfigError
@@ -81,6 +88,8 @@ def oat_config(preset, positional: str = "gaussian", image_blind: bool = False) 
         **{k: getattr(preset, k) for k in fields if hasattr(preset, k) and k != "image_blind"},
         positional=positional,
         image_blind=image_blind,
+        object_features=int(object_features),
+        features_of=str(features_of),
     )
 
 
@@ -253,7 +262,13 @@ class PointerHead(nn.Module):
 
 
 class OAT(nn.Module):
-    """Object-level attention transformer for visual-search scanpaths."""
+    """Object-level attention transformer for visual-search scanpaths.
+
+    With ``config.object_features`` > 0 the object tokens are a declared model's features of the crops,
+    computed beforehand (frozen: the declared network is not part of OAT) and passed in ``batch["crops"]`` as
+    float ``(B, N + 1, object_features)``; a learned linear projection (``project``) takes them to
+    ``d_feature`` in place of the crop CNN. BOS is then the declared model's feature of a blank crop
+    (``blank_feature``, set with the features)."""
 
     def __init__(self, config: OATConfig, fit_positions: bool = True) -> None:
         """``fit_positions=False`` skips fitting the Gaussian table, for a model whose weights (the table
@@ -261,7 +276,11 @@ class OAT(nn.Module):
         super().__init__()
         self.config = config
         d = config.d_model
-        self.cnn = CropCNN(config.d_feature, config.crop_hw, config.cnn_channels, config.cnn_pools)
+        if config.object_features:
+            self.project = nn.Linear(config.object_features, config.d_feature)
+            self.register_buffer("blank_feature", torch.zeros(config.object_features))
+        else:
+            self.cnn = CropCNN(config.d_feature, config.crop_hw, config.cnn_channels, config.cnn_pools)
         self.position = GridPositionalEncoding(
             config.d_position,
             config.positional,
@@ -293,13 +312,15 @@ class OAT(nn.Module):
 
     # tokens ---------------------------------------------------------------------------------------
     def tokens(self, crops: Tensor, rows: Tensor, cols: Tensor, is_target: Tensor) -> Tensor:
-        """(B, L, d): CNN feature of each crop (uint8 or float in [0, 1]) joined to its position. An
-        ``image_blind`` model (the control) replaces every crop by zeros here, so nothing of the image reaches
-        it: only the positions and which object is the target."""
+        """(B, L, d): CNN feature of each crop (uint8 or float in [0, 1]) joined to its position (a declared
+        model's precomputed crop features, projected, when ``object_features`` is set). An ``image_blind``
+        model (the control) replaces every crop by zeros here, so nothing of the image reaches it: only the
+        positions and which object is the target."""
         x = crops.float() / 255.0 if crops.dtype == torch.uint8 else crops
         if self.config.image_blind:
             x = torch.zeros_like(x)
-        return torch.cat([self.cnn_norm(self.cnn(x)), self.position(rows, cols, is_target)], dim=-1)
+        appearance = self.project(x) if self.config.object_features else self.cnn(x)
+        return torch.cat([self.cnn_norm(appearance), self.position(rows, cols, is_target)], dim=-1)
 
     def encode(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor, Tensor]:
         """Encoder input tokens, encoder output (B, N + 1, d) and the key mask (True = real token)."""
@@ -317,7 +338,10 @@ class OAT(nn.Module):
     def bos(self, batch: dict[str, Tensor]) -> Tensor:
         """(B, 1, d): a blank object at the display centre."""
         b = batch["crops"].shape[0]
-        blank = torch.zeros(b, 1, *batch["crops"].shape[-3:], device=batch["crops"].device)
+        if self.config.object_features:  # the declared model's feature of a blank crop
+            blank = self.blank_feature.expand(b, 1, -1)
+        else:
+            blank = torch.zeros(b, 1, *batch["crops"].shape[-3:], device=batch["crops"].device)
         rows = batch["centre"][:, :1].clamp(max=self.config.max_positions - 1)
         cols = batch["centre"][:, 1:].clamp(max=self.config.max_positions - 1)
         return self.tokens(blank, rows, cols, torch.zeros_like(rows))

@@ -28,6 +28,7 @@ from ..core.io import PathLike, torch_load, torch_save
 from ..core.runtime import get_logger, seed_everything
 from ..core.training import Trainer, TrainSettings, batch_digest
 from .data import Scanpath, ScanpathDataset, object_crops
+from .declared import ObjectFeatures
 from .metrics import BEHAVIOUR, behaviour_delta, behaviour_table
 from .models import OAT, TARGET_ALONE, TARGET_OBJECT, OATConfig, oat_config
 from .presets import GazePreset
@@ -81,13 +82,21 @@ class TrialTensors:
 
 
 def trial_tensors(
-    dataset: ScanpathDataset, trial_ids: Sequence[str], crop_hw: tuple[int, int], mark_target: bool = True
+    dataset: ScanpathDataset,
+    trial_ids: Sequence[str],
+    crop_hw: tuple[int, int],
+    mark_target: bool = True,
+    features: ObjectFeatures | None = None,
 ) -> TrialTensors:
     """Crops and grid positions of ``trial_ids``, padded to their largest object count. ``mark_target``: the
-    target object's token carries ``is_target`` 1 (else only the target alone, the last token, is marked)."""
+    target object's token carries ``is_target`` 1 (else only the target alone, the last token, is marked).
+    With ``features`` (a declared model's, :mod:`neuromodels.gaze.declared`), ``crops`` holds their float
+    features ``(T, N + 1, dim)`` instead of the pixels (and ``crops_np`` stays empty)."""
     trials = [dataset.trials[t] for t in trial_ids]
     n_max = max(t.n_objects for t in trials)
     count, h, w = len(trials), *crop_hw
+    if features is not None:
+        return _feature_tensors(dataset, list(trial_ids), n_max, mark_target, features)
     crops = torch.zeros(count, n_max + 1, 3, h, w, dtype=torch.uint8)
     rows = torch.zeros(count, n_max + 1, dtype=torch.long)
     cols = torch.zeros_like(rows)
@@ -110,6 +119,34 @@ def trial_tensors(
         mask[i, -1] = True
         centre[i] = torch.tensor([int(round(t.rows.max() / 2)), int(round(t.cols.max() / 2))])
     return TrialTensors(list(trial_ids), crops, rows, cols, is_target, mask, centre, kept)
+
+
+def _feature_tensors(
+    dataset: ScanpathDataset, trial_ids: list[str], n_max: int, mark_target: bool, features: ObjectFeatures
+) -> TrialTensors:
+    """:func:`trial_tensors` with a declared model's crop features in place of the crops."""
+    count = len(trial_ids)
+    crops = torch.zeros(count, n_max + 1, features.dim, dtype=torch.float32)
+    rows = torch.zeros(count, n_max + 1, dtype=torch.long)
+    cols = torch.zeros_like(rows)
+    is_target = torch.zeros_like(rows)
+    mask = torch.zeros(count, n_max + 1, dtype=torch.bool)
+    centre = torch.zeros(count, 2, dtype=torch.long)
+    for i, tid in enumerate(trial_ids):
+        t = dataset.trials[tid]
+        n = t.n_objects
+        f = torch.from_numpy(np.asarray(features.of(tid, n), dtype=np.float32))
+        crops[i, :n] = f[:n]
+        crops[i, -1] = f[-1]
+        rows[i, :n] = torch.from_numpy(t.rows)
+        cols[i, :n] = torch.from_numpy(t.cols)
+        if mark_target and t.target_present:
+            is_target[i, t.target_index] = TARGET_OBJECT
+        is_target[i, -1] = TARGET_ALONE
+        mask[i, :n] = True
+        mask[i, -1] = True
+        centre[i] = torch.tensor([int(round(t.rows.max() / 2)), int(round(t.cols.max() / 2))])
+    return TrialTensors(trial_ids, crops, rows, cols, is_target, mask, centre, [])
 
 
 def sequences(scanpaths: Sequence[Scanpath], tensors: TrialTensors, max_length: int) -> list[tuple[int, list[int]]]:
@@ -177,6 +214,8 @@ class TrainedOAT:
     model: OAT
     config: OATConfig
     meta: dict[str, Any]
+    #: the declared model's crop features its object tokens are made of (None: OAT's own crop CNN)
+    features: ObjectFeatures | None = None
 
 
 def train_oat(
@@ -190,26 +229,40 @@ def train_oat(
     precision: str = "auto",
     progress: bool = True,
     image_blind: bool = False,
+    features: ObjectFeatures | None = None,
 ) -> TrainedOAT:
     """Train OAT on the ``train`` trials of ``split``; the ``val`` trials decide early stopping. ``image_blind``:
     the control, OAT with every crop replaced by zeros, trained exactly the same way (same seed, batches,
-    settings)."""
+    settings). ``features``: a declared model's crop features (:mod:`neuromodels.gaze.declared`) are the
+    object tokens, through a learned linear projection, instead of OAT's crop CNN; trained the same way."""
     seed_everything(seed)
-    config = oat_config(preset, positional, image_blind=image_blind)
+    if features is not None and tuple(features.crop_hw) != tuple(preset.crop_hw):
+        from ..core.errors import DataError
+
+        raise DataError(features.name, f"features of {features.crop_hw} crops; the preset's crops are {preset.crop_hw}")
+    config = oat_config(
+        preset,
+        positional,
+        image_blind=image_blind,
+        object_features=features.dim if features is not None else 0,
+        features_of=features.name if features is not None else "",
+    )
     model = OAT(config)
-    train_t = trial_tensors(dataset, split["train"], config.crop_hw, config.mark_target)
+    if features is not None:
+        model.blank_feature.copy_(torch.from_numpy(np.asarray(features.blank, dtype=np.float32)))
+    train_t = trial_tensors(dataset, split["train"], config.crop_hw, config.mark_target, features)
     items = sequences(dataset.scanpaths_of(split["train"]), train_t, config.max_length)
     val_items: list = []
     val_t = None
     if split.get("val"):
-        val_t = trial_tensors(dataset, split["val"], config.crop_hw, config.mark_target)
+        val_t = trial_tensors(dataset, split["val"], config.crop_hw, config.mark_target, features)
         val_items = sequences(dataset.scanpaths_of(split["val"]), val_t, config.max_length)
     if not items:
         from ..core.errors import DataError
 
         raise DataError(dataset.root, "no training scanpath has a fixation on an object")
     steps_per_epoch = -(-len({r for r, _ in items}) // preset.batch_size)
-    desc = f"oat[{positional}{', image-blind' if image_blind else ''}]"
+    desc = f"oat[{positional}{', image-blind' if image_blind else ''}{f', {features.name}' if features else ''}]"
     settings = TrainSettings(
         epochs=preset.epochs,
         lr=preset.lr,
@@ -238,6 +291,7 @@ def train_oat(
             "n_samples": preset.n_samples,
             "decoder_input": config.decoder_input,
             **({"image_blind": True} if image_blind else {}),
+            **({"object_features": features.name, "feature_layer": features.layer} if features else {}),
         },
     )
     data = lambda epoch: _batches(items, preset.batch_size, seed, epoch, train_t)  # noqa: E731
@@ -268,7 +322,9 @@ def train_oat(
         "config": config.to_dict(),
         "split": split,
     }
-    return TrainedOAT(trainer.model.cpu().eval(), config, meta)
+    if features is not None:
+        meta["object_features"] = {"model": features.name, "layer": features.layer, "dim": features.dim}
+    return TrainedOAT(trainer.model.cpu().eval(), config, meta, features)
 
 
 def validation_delta(
@@ -402,7 +458,11 @@ def save_model(path: PathLike, trained: TrainedOAT) -> None:
     torch_save(path, {"config": trained.config.to_dict(), "state": trained.model.state_dict(), "meta": trained.meta})
 
 
-def load_model(path: PathLike, device: torch.device | str = "cpu") -> TrainedOAT:
+def load_model(
+    path: PathLike, device: torch.device | str = "cpu", features: ObjectFeatures | None = None
+) -> TrainedOAT:
+    """A model file of :func:`save_model`; one trained on a declared model's crop features needs those
+    (``features``, the file it was trained with)."""
     from ..core.errors import DataError
 
     state = torch_load(path, map_location="cpu")
@@ -416,4 +476,9 @@ def load_model(path: PathLike, device: torch.device | str = "cpu") -> TrainedOAT
     config = OATConfig(**cfg)
     model = OAT(config, fit_positions=False)
     model.load_state_dict(state["state"])
-    return TrainedOAT(model.to(device).eval(), config, state["meta"])
+    if config.object_features:
+        if features is None:
+            raise DataError(path, f"trained on {config.features_of}'s crop features: give its features file")
+        if features.name != config.features_of or features.dim != config.object_features:
+            raise DataError(path, f"trained on {config.features_of}'s crop features, not {features.name}'s")
+    return TrainedOAT(model.to(device).eval(), config, state["meta"], features if config.object_features else None)
