@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..core.args import add_params_argument, add_runtime_arguments, load_params
+from ..core.args import add_models_argument, add_params_argument, add_runtime_arguments, load_models, load_params
 
 PRESET_CHOICES = ("tiny", "default", "full")
 
@@ -154,6 +154,48 @@ def _score_parts(model, layers, parts, images, p, settings, device, regions):
     return pd.concat(neural_tables, ignore_index=True), pd.concat(layer_tables, ignore_index=True)
 
 
+def random_init_seed(name: str, seed: int) -> int:
+    """The seed of ``<name>-random``'s weights: drawn from the run's seed and the model's name, so a model whose
+    builder draws its weights from the run's seed (no weights file) is not its own control."""
+    import zlib
+
+    import numpy as np
+
+    return int(np.random.SeedSequence([int(seed), zlib.crc32(name.encode()), 24]).generate_state(1)[0] % 2**31)
+
+
+def declared_subject(name: str, user: dict | None, seed: int, pooling: str, device) -> tuple:
+    """A declared vision model by name (``brainscore.models``; ``<name>-random`` is its random-init copy, its
+    weights drawn from :func:`random_init_seed`) as a :class:`~.evaluate.DeclaredLayerModel`, with its candidate
+    layers and what the summary notes of it."""
+    from ..core.errors import ConfigError
+    from ..networks.declared import build_model, lookup
+    from .evaluate import DeclaredLayerModel
+    from .models import candidate_layers
+
+    base = name.removesuffix("-random")
+    decl = lookup(base, user, where="brainscore.models")
+    if not decl.has_vision:
+        raise ConfigError("brainscore.models", f"{base} is a {decl.kind} model; Brain-Score scores vision models")
+    random = name != base
+    if random and not decl.can_randomise:
+        raise ConfigError("brainscore.models", f"{base} has no random-init copy (declare weights or untrained_options)")
+    init_seed = random_init_seed(base, seed) if random else None
+    model = build_model(decl, untrained=random, seed=seed, init_seed=init_seed, device=str(device), user=user)
+    layers = candidate_layers(model)
+    info = {
+        "name": name,
+        "declared": base,
+        "kind": decl.kind,
+        "trained": not random,
+        "init_seed": init_seed,
+        "image_size": model.image_size,
+        "candidate_layers": layers,
+        "pooling": pooling,
+    }
+    return DeclaredLayerModel(model, pooling=pooling), layers, info
+
+
 def cmd_score(args: argparse.Namespace) -> None:
     import numpy as np
 
@@ -168,9 +210,21 @@ def cmd_score(args: argparse.Namespace) -> None:
     p = _preset(args)
     params = load_params(getattr(args, "params", None), "brainscore")
     precomputed = args.activations is not None
-    if not precomputed and (args.model is None or args.data is None):
-        raise ConfigError("--model" if args.model is None else "--data", "needed unless --activations is given")
+    declared = args.declared is not None
+    if precomputed and declared:
+        raise ConfigError("--declared", "give either --declared or --activations")
+    if not (precomputed or declared) and (args.model is None or args.data is None):
+        raise ConfigError(
+            "--model" if args.model is None else "--data", "needed unless --activations or --declared is given"
+        )
     device = select_device(args.device)
+    user = load_models(args.models)
+    declared_info = None
+    if declared:  # a declared model fails on its declaration before any data is read
+        subject, layers, declared_info = declared_subject(args.declared, user, args.seed, p.pooling, device)
+        layers = args.layers or layers
+        variant = args.name or args.declared
+        meta: dict = {}
     parts, images, notes = load_scoring_data(args, params, need_images=not precomputed)
     regions = notes["regions_scored"]
     settings = MetricSettings(
@@ -183,8 +237,8 @@ def cmd_score(args: argparse.Namespace) -> None:
         subject.activations_by_id(np.unique(np.asarray(parts[0]["stimulus_id"].values).astype(str)), [])
         variant = args.name or args.activations.stem
         layers = args.layers or list(layer_arrays)
-        meta: dict = {}
-    else:
+        meta = {}
+    elif not declared:
         trained = load_model(args.model, device)
         data = read_image_dataset(args.data, size=p.image_size)
         test_images, labels = data.part("test")
@@ -201,6 +255,9 @@ def cmd_score(args: argparse.Namespace) -> None:
         )
         variant = args.name or trained.variant
         robustness.insert(0, "variant", variant)
+        # the loaded module itself, not its declaration (checkpoint_declaration): a declared model's weights are
+        # frozen, and torch multiplies a frozen weight by a non-contiguous input (CrossViT's CLS fusion) by
+        # another kernel, which moves activations by float32 rounding; this keeps the variants' numbers as they were
         subject, layers, meta = trained.model, args.layers or block_output_layers(trained.model), trained.meta
     neural, layer_table = _score_parts(subject, layers, parts, images, p, settings, device, regions)
     neural.insert(0, "variant", variant)
@@ -217,6 +274,8 @@ def cmd_score(args: argparse.Namespace) -> None:
         row.update(train_settings_summary(meta))
     row["time_bins"] = notes["time_bins"]
     row["notes"] = notes
+    if declared_info is not None:
+        row["model"] = {**declared_info, "candidate_layers": list(layers)}
     write_json(out / "summary.json", row)
     accuracy = f"clean {row['clean_accuracy']:.3f}, PGD {row['pgd_accuracy']:.3f}, " if robustness is not None else ""
     get_logger(__name__).info(
@@ -237,7 +296,9 @@ def cmd_summarize(args: argparse.Namespace) -> None:
     rows = [read_json(path) for path in args.inputs]
     # what scoring dropped or averaged: the same assembly for every variant, so the first row's notes stand
     data_notes = next((row["notes"] for row in rows if row.get("notes")), None)
-    table = pd.DataFrame([{k: v for k, v in row.items() if k != "notes"} for row in rows])
+    # the declared models scored (brainscore.models): what each was, for the notes (not a column of the table)
+    declared = {str(row["variant"]): row["model"] for row in rows if isinstance(row.get("model"), dict)}
+    table = pd.DataFrame([{k: v for k, v in row.items() if k not in ("notes", "model")} for row in rows])
     rank = {v: i for i, v in enumerate((*VARIANTS, UNTRAINED))}
     table = table.sort_values(
         ["variant", "seed"], key=lambda c: c.map(rank).fillna(len(rank)) if c.name == "variant" else c, kind="stable"
@@ -253,7 +314,7 @@ def cmd_summarize(args: argparse.Namespace) -> None:
 
                 raise DataError(path, "not a simulation's truth.json (no 'seed')")
             truths[int(truth["seed"])] = truth
-        summary = variant_statistics(table, truths, preset=args.preset, data_notes=data_notes)
+        summary = variant_statistics(table, truths, preset=args.preset, data_notes=data_notes, declared=declared)
         write_summary(args.findings, summary)
         log = get_logger(__name__)
         for seed, stats in sorted(summary.statistics.items(), key=lambda kv: int(kv[0])):
@@ -339,9 +400,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     sc = steps.add_parser(
         "score",
-        help="robustness table and V4/IT scores of a trained model (or of activations)",
+        help="robustness table and V4/IT scores of a trained model (or of a declared model, or of activations)",
         description="Clean, rotated, PGD and corrupted accuracy; layer commitment on the public "
-        "stimuli and ceiled V4/IT scores on the held-out ones. With --activations, "
+        "stimuli and ceiled V4/IT scores on the held-out ones. With --declared, only the neural scores of a "
+        "declared vision "
+        "model (the config's models: section), its declared layers the candidates. With --activations, "
         "only the neural scores, from precomputed activations keyed by stimulus_id "
         "(no model, no images: the stimulus set needs no filename column). Regions "
         "and time bins follow --params' `regions` and `time_bins`.",
@@ -356,9 +419,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "n x features) or .npz (stimulus_id and one array per layer)",
     )
     sc.add_argument(
+        "--declared",
+        default=None,
+        metavar="NAME",
+        help="a declared vision model instead of --model/--data (the config's models: section through --models, "
+        "or the package's own, e.g. crossvit_base); NAME-random is its random-init copy (weights drawn from "
+        "--seed and the name). Only "
+        "the neural scores: its declared layers are the candidates of layer commitment",
+    )
+    add_models_argument(sc)
+    sc.add_argument(
         "--name",
         default=None,
-        help="the row's name in the tables (default: the model's variant, or the activations file's stem)",
+        help="the row's name in the tables (default: the model's variant, the declared name, or the activations "
+        "file's stem)",
     )
     sc.add_argument(
         "--assembly", type=Path, required=True, help="netCDF assembly (ours or Brain-Score's; netCDF3 or netCDF4)"
@@ -374,7 +448,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--layers",
         nargs="+",
         default=None,
-        help="candidate layers (default: every block output, or every layer of --activations)",
+        help="candidate layers (default: every block output, a declared model's layers, or every layer of "
+        "--activations)",
     )
     sc.add_argument(
         "--out-dir", type=Path, required=True, help="writes robustness.csv, neural.csv, layers.csv and summary.json"

@@ -52,6 +52,7 @@ __all__ = [
     "MetricSettings",
     "BrainModel",
     "LayerModel",
+    "DeclaredLayerModel",
     "PrecomputedActivations",
     "NeuralBenchmark",
     "public_heldout_split",
@@ -436,6 +437,31 @@ class LayerModel:
         return _recording(self.activations(images, [layer])[layer], stimulus_ids, layer)
 
 
+class DeclaredLayerModel(LayerModel):
+    """A declared model (:class:`neuromodels.networks.declared.DeclaredModel`: a user's CNN, or one of the
+    package's, e.g. ``crossvit_base``) as a :class:`BrainModel`: the stimuli at its declared input (side, colour
+    order, mean/std, as every family feeds it), its layers read by
+    :meth:`~neuromodels.networks.declared.DeclaredModel.image_layer_features` with the benchmark's ``pooling``.
+    """
+
+    def __init__(
+        self,
+        declared: Any,
+        region_layers: Mapping[str, str] | None = None,
+        pooling: str = "flatten",
+        batch_size: int = 64,
+    ) -> None:
+        super().__init__(
+            declared.vision, region_layers or {}, declared.image_size, pooling, declared.device, batch_size
+        )
+        self.declared = declared
+
+    def activations(self, images: np.ndarray, layers: Sequence[str]) -> dict[str, np.ndarray]:
+        return self.declared.image_layer_features(
+            np.asarray(images), list(layers), pooling=self.pooling, batch_size=self.batch_size
+        )
+
+
 def _recorded_layer(model) -> str:
     """The layer committed to the region a model is recording from (``start_recording`` first)."""
     if model.region is None:
@@ -623,7 +649,7 @@ def commit_layers(
 
 
 def score_model(
-    model: nn.Module | PrecomputedActivations,
+    model: nn.Module | LayerModel | PrecomputedActivations,
     layers: Sequence[str],
     assembly,
     images,
@@ -637,14 +663,19 @@ def score_model(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Commit a layer per region on the public stimuli and score it on the held-out ones.
 
-    ``model`` is a torch image model (shown ``images``) or :class:`PrecomputedActivations` (``images`` None).
+    ``model`` is a torch image model (shown ``images``), a :class:`LayerModel` such as a
+    :class:`DeclaredLayerModel` (its own input side and pooling; ``image_size`` and ``pooling`` unused), or
+    :class:`PrecomputedActivations` (``images`` None).
 
     Returns ``(scores, layer_table)``: one row per region (layer, raw, raw_sem, ceiling, ceiled,
     ceiled_squared, ...) and the public scores of every candidate layer.
     """
     public, held = public_heldout_split(assembly, public_fraction, settings.seed)
     public_benchmarks = {r: NeuralBenchmark(assembly, images, r, public, settings) for r in regions}
-    subject = model if isinstance(model, PrecomputedActivations) else LayerModel(model, {}, image_size, pooling, device)
+    if isinstance(model, (PrecomputedActivations, LayerModel)):
+        subject = model
+    else:
+        subject = LayerModel(model, {}, image_size, pooling, device)
     choice, layer_table = commit_layers(subject, layers, public_benchmarks, cache)
     subject.region_layers = choice
     rows = []
@@ -703,6 +734,7 @@ def variant_statistics(
     truths: Mapping[int, Mapping[str, Any]] | None = None,
     preset: str | None = None,
     data_notes: Mapping[str, Any] | None = None,
+    declared: Mapping[str, Any] | None = None,
 ):
     """The family's statistics per seed (:class:`neuromodels.core.findings.Summary`) from the variants table
     (one row per model and seed: the trained variants and the ``untrained_crossvit`` control alike).
@@ -723,6 +755,11 @@ def variant_statistics(
 
     ``data_notes`` (what the scoring dropped or averaged: time bins used, NaN neuroids, unmapped regions) go
     into the notes under ``assembly``; the notes also count the undefined statistics.
+
+    A declared model (``brainscore.models``; ``declared``: its name -> what it was, kind, layers, input) is a
+    row like any other: its ``<name>.ceiled_score.<region>`` and ``<name>.raw_score.<region>`` (no accuracies:
+    it is not a classifier of the set's classes); no claim reads them and ``trained_min`` stays over the
+    CrossViT variants. The notes list them under ``declared_models`` when there are any.
     """
     from ..core.findings import Summary
     from .presets import VARIANTS
@@ -745,6 +782,8 @@ def variant_statistics(
     )
     if data_notes:
         summary.notes["assembly"] = dict(data_notes)
+    if declared:
+        summary.notes["declared_models"] = {str(k): v for k, v in declared.items()}
     truths = dict(truths or {})
     if not truths:
         summary.notes["ceiling_statistics_skipped"] = "no planted reliability (recordings not simulated here)"
@@ -872,6 +911,7 @@ def plot_variants(table: pd.DataFrame):
     from .presets import VARIANTS
 
     known = [v for v in VARIANTS if v in set(table["variant"])]  # the paper's order, then any others
+    crossvit = {*VARIANTS, "untrained_crossvit"}  # the family's own rows; a declared model keeps its name
     order = known + [v for v in dict.fromkeys(table["variant"]) if v not in known]
     mean = table.groupby("variant")[[c for c, _ in measures]].mean().loc[order]
     sem_cols = {c: c.replace("_ceiled", "_sem") for c, _ in measures if c.endswith("_ceiled")}
@@ -887,7 +927,7 @@ def plot_variants(table: pd.DataFrame):
             values.to_numpy(float),
             width,
             yerr=errors,
-            label=variant.replace("_", " + "),
+            label=variant.replace("_", " + ") if variant in crossvit else variant,
             capsize=2,
         )
     ax.set_xticks(xs, [label for _, label in measures], rotation=20)
@@ -895,6 +935,10 @@ def plot_variants(table: pd.DataFrame):
     ax.set_ylim(0, max(1.0, float(np.nanmax(mean.to_numpy(float))) * 1.05))
     ax.axvline(len([c for c, _ in measures if not c.endswith("_ceiled")]) - 0.5, color="grey", lw=0.8)
     ax.legend(frameon=False, fontsize=8, ncol=2)
-    ax.set_title("CrossViT variants: accuracy, robustness and neural predictivity")
+    others = [v for v in order if v not in crossvit]
+    ax.set_title(
+        "CrossViT variants" + (" and declared models" if others else "") + ": accuracy, robustness and neural "
+        "predictivity"
+    )
     fig.tight_layout()
     return fig

@@ -42,6 +42,9 @@ __all__ = [
     "MultiScaleBlock",
     "build_crossvit",
     "block_output_layers",
+    "declared_crossvit",
+    "checkpoint_declaration",
+    "candidate_layers",
 ]
 
 
@@ -305,3 +308,59 @@ def block_output_layers(model: CrossViT) -> list[str]:
     for i in range(len(model.blocks)):
         names += [f"blocks.{i}.out_small", f"blocks.{i}.out_large"]
     return names + ["norm_small", "norm_large"]
+
+
+# ------------------------------------------------------------------------------------------ declared
+BUILDER = "neuromodels.brainscore.models:declared_crossvit"
+
+
+def declared_crossvit(path: str, random_init: bool = False, seed: int = 0) -> CrossViT:
+    """Builder of the declared CrossViTs (``crossvit_base`` ... in the family's ``models.yaml``, or any model file
+    ``brainscore train`` / ``init`` wrote): the trained CrossViT of ``path``, or (``random_init``) the same
+    architecture with weights drawn from the global RNG as the declaration seeds it (``seed``: the
+    ``untrained_crossvit`` control's initialisation when it is the run's seed).
+
+    The model takes images in [0, 1] and normalises them itself (its declaration keeps mean 0, std 1); its
+    ``image_size`` is the side it was trained at (the preset's ``image_size`` in the file's metadata).
+    """
+    from ..core.errors import DataError
+    from ..core.io import torch_load
+
+    state = torch_load(path, map_location="cpu")
+    if not isinstance(state, dict) or "config" not in state or "state_dict" not in state:
+        raise DataError(path, "not a brainscore model file (needs config and state_dict)")
+    config = CrossViTConfig.from_dict(state["config"])
+    if random_init:
+        # the global RNG is seeded with ``seed`` by the declaration's build; seeded here too when called alone
+        torch.manual_seed(int(seed))
+    model = CrossViT(config)
+    if not random_init:
+        model.load_state_dict(state["state_dict"])
+    preset = (state.get("meta") or {}).get("preset") or {}
+    model.image_size = int(preset.get("image_size") or max(config.image_sizes))
+    return model
+
+
+def checkpoint_declaration(path: Any, name: str = "crossvit"):
+    """The declaration of one CrossViT model file (as ``models.yaml`` declares the variants' files): what
+    ``brainscore score --model`` scores through, so the project's CrossViT and a user's model take one path."""
+    from ..networks.declared import parse_declaration
+
+    options = {"path": str(path)}
+    entry = {
+        "kind": "vision",
+        "builder": BUILDER,
+        "options": options,
+        "untrained_options": {**options, "random_init": True},
+        "description": f"CrossViT of {path}",
+    }
+    return parse_declaration(name, entry, builtin=True)
+
+
+def candidate_layers(model: Any) -> list[str]:
+    """The candidate layers of layer commitment for a declared model: its declared layers (or the default rule's);
+    a CrossViT declared without layers commits from its block outputs and final norms
+    (:func:`block_output_layers`), as the family always scored it."""
+    if not model.declaration.layers and isinstance(model.vision, CrossViT):
+        return block_output_layers(model.vision)
+    return list(model.layers)

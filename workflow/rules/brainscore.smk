@@ -2,7 +2,9 @@
 # names one) and V4/IT recordings (simulated unless `brainscore.assembly` names one), each drawn per seed ->
 # one CrossViT per variant and seed, and per seed the untrained CrossViT control (the seed's initialisation) ->
 # robustness and neural scores per model -> per-seed statistics for the claims registry, a table and a figure;
-# a throughput benchmark.
+# a throughput benchmark. Declared models named in `brainscore.models` are scored per seed beside them.
+import re
+
 from neuromodels.brainscore.data import stimulus_table_path
 
 BS = config["brainscore"]
@@ -28,6 +30,21 @@ wildcard_constraints:
 # every variant's and every control's summary, for every seed
 BS_SUMMARIES = expand(f"{BS_OUT}/{{variant}}/seed{{seed}}/summary.json", variant=BS["variants"] + BS["controls"],
                       seed=SEEDS)
+
+# declared models (brainscore.models) scored beside them, each with its random-init copy when the declaration can
+# build one; their rows carry their names (results/brainscore/<name>/seed<seed>/)
+check_models("brainscore.models", BS["models"], kinds=["vision", "vision_text"])
+BS_MODELS = list(dict.fromkeys(
+    name for m in BS["models"]
+    for name in ([m, f"{m}-random"] if m == m.removesuffix("-random") and DECLARED[m].can_randomise else [m])))
+for _name in BS_MODELS:
+    if _name in BS["variants"] + BS["controls"] + ["base", "rotation", "adversarial", "rotation_adversarial",
+                                                   "untrained_crossvit"]:
+        sys.exit(f"neuromodels: config key 'brainscore.models': {_name!r} is the name of a CrossViT variant or "
+                 "control; give the declared model another name")
+BS_DECLARED_SUMMARIES = expand(f"{BS_OUT}/{{model}}/seed{{seed}}/summary.json", model=BS_MODELS, seed=SEEDS)
+# the scoring steps' settings without the model list: declaring a model reruns no CrossViT scoring
+BS_SCORE_PARAMS = shlex.quote(json.dumps({k: v for k, v in BS.items() if k != "models"}, sort_keys=True))
 
 
 rule brainscore_images:
@@ -149,7 +166,7 @@ rule brainscore_score:
         summary=f"{BS_OUT}/{{bs_variant}}/seed{{seed}}/summary.json",
     params:
         out=lambda wildcards, output: os.path.dirname(output.summary),
-        family=params("brainscore"),
+        family=BS_SCORE_PARAMS,
         preset=PRESET,
         preset_code=preset_code("brainscore"),
         device=DEVICE,
@@ -170,9 +187,46 @@ rule brainscore_score:
         "--seed {wildcards.seed} --device {params.device} --threads {threads} 2> {log}"
 
 
+# a declared model: the same commitment and ceiled predictivity on its declared layers (no robustness table: it
+# is not a classifier of the set's classes)
+rule brainscore_score_declared:
+    wildcard_constraints:
+        bs_model="|".join(re.escape(m) for m in BS_MODELS) or "(?!)",
+    input:
+        assembly=BS_ASSEMBLY,
+        stimuli=BS_STIMULUS_TABLE,
+        models=lambda wildcards: model_files([wildcards.bs_model.removesuffix("-random")], wildcards.seed),
+    output:
+        neural=f"{BS_OUT}/{{bs_model}}/seed{{seed}}/neural.csv",
+        layers=f"{BS_OUT}/{{bs_model}}/seed{{seed}}/layers.csv",
+        summary=f"{BS_OUT}/{{bs_model}}/seed{{seed}}/summary.json",
+    params:
+        out=lambda wildcards, output: os.path.dirname(output.summary),
+        family=BS_SCORE_PARAMS,
+        declared=MODELS_JSON,
+        preset=PRESET,
+        preset_code=preset_code("brainscore"),
+        device=DEVICE,
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=memory(4000),
+        runtime=60,
+        gpu=gpus,
+    log:
+        f"{RESULTS}/logs/brainscore/score_{{bs_model}}_seed{{seed}}.log",
+    benchmark:
+        timing("brainscore_score_declared", "bs_model", "seed")
+    shell:
+        "neuromodels brainscore score --declared {wildcards.bs_model} --models {params.declared} "
+        "--assembly {input.assembly} --stimuli {input.stimuli} --out-dir {params.out} --preset {params.preset} "
+        "--params {params.family} --seed {wildcards.seed} --device {params.device} --threads {threads} 2> {log}"
+
+
 rule brainscore_summary:
     input:
-        summaries=BS_SUMMARIES,
+        summaries=BS_SUMMARIES + BS_DECLARED_SUMMARIES,
         # each seed's planted reliabilities of simulated recordings (none for a real assembly: no ceiling
         # statistics then)
         truth=[] if BS["assembly"] else expand(f"{DATA}/brainscore/seed{{seed}}/neural/truth.json", seed=SEEDS),
