@@ -194,6 +194,12 @@ def test_cli_run_and_analyze_carry_the_declared_name(tmp_path, user, capsys) -> 
     assert set(indices["model"]) == {"tinycnn", "chance"}
     assert "tinycnn.mean_index" in summary["statistics"]["0"]
     assert summary["notes"]["declared_models"]["tinycnn"]["search_layers"] == ["conv1", "conv2", "conv3"]
+    # the declared model adds its rows and statistics; every other statistic is what it is without it
+    alone = analyze(outs[1:], trials, tmp_path / "alone")
+    assert "declared_models" not in alone["notes"]
+    assert {k: v for k, v in summary["statistics"]["0"].items() if not k.startswith("tinycnn.")} == alone["statistics"][
+        "0"
+    ]
     capsys.readouterr()
     code = main(["search", "run", "--model", "nosuch", "--trials", str(trials), "--out", str(outs[0]), *tiny])
     err = capsys.readouterr().err.strip()
