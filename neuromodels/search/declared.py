@@ -66,6 +66,7 @@ __all__ = [
     "search_vgg",
     "declared_backbone",
     "is_declared",
+    "check_name",
     "build_declared",
     "search_layers",
     "EccentricityBlur",
@@ -112,11 +113,21 @@ def is_declared(name: str) -> bool:
     return name not in MODEL_KINDS
 
 
+def check_name(name: str) -> None:
+    """A declared model's name must leave the summary's statistics readable: no dot (``<name>.<metric>``), and
+    not ``eccnet_<...>`` (eccNET's statistics per diet); one :class:`ConfigError` line otherwise."""
+    if "." in name or name.startswith("eccnet_"):
+        raise ConfigError(
+            "search.models", f"{name!r}: a declared model's name may hold no dot nor start with 'eccnet_'"
+        )
+
+
 def build_declared(name: str, user: Mapping[str, Any] | None = None, seed: int = 0, device: str = "cpu"):
     """The declared vision model ``name`` (:func:`~neuromodels.networks.declared.build_model`); a text model, or
     an unknown name, is one :class:`ConfigError` line naming ``search.models``."""
     from ..networks.declared import build_model, lookup
 
+    check_name(name)
     decl = lookup(name, dict(user or {}), where="search.models")
     if not decl.has_vision:
         raise ConfigError("search.models", f"{name} is a {decl.kind} model; search needs a vision model")

@@ -148,6 +148,8 @@ def test_normalisation_follows_the_declaration(user) -> None:
 def test_unknown_or_text_or_flat_models_are_one_line(tmp_path, user) -> None:
     with pytest.raises(ConfigError, match="search.models.*not a declared model"):
         build_declared("nosuch", user)
+    with pytest.raises(ConfigError, match="no dot"):
+        build_declared("eccnet_mine", user)
     with pytest.raises(ConfigError, match="search needs a vision model"):
         build_declared("minilm", user)
     (tmp_path / "flat.py").write_text(

@@ -23,6 +23,10 @@ SR_NO_BACKBONE = ("pixel", "chance")
 # eccNET on its spatial layers, its runs labelled with the diet "declared"
 SR_DECLARED = [m for m in SR_MODELS if m not in SR_KINDS]
 check_models("search.models", SR_DECLARED, kinds=("vision", "vision_text"))
+for _name in SR_DECLARED:  # its statistics are <name>.<metric>; eccnet_<diet> are eccNET's per diet
+    if "." in _name or _name.startswith("eccnet_"):
+        sys.exit(f"neuromodels: config key 'search.models': {_name!r}: a declared model's name may hold no dot "
+                 "nor start with 'eccnet_'")
 # eccNET on every diet (the diet experiment), every model on SR_MAIN: (model, diet) pairs
 SR_PAIRS = sorted(
     {(m, "none" if m in SR_NO_BACKBONE else "declared" if m in SR_DECLARED else SR_MAIN) for m in SR_MODELS}
