@@ -299,6 +299,10 @@ def cmd_summarize(args: argparse.Namespace) -> None:
     # the declared models scored (brainscore.models): what each was, for the notes (not a column of the table)
     declared = {str(row["variant"]): row["model"] for row in rows if isinstance(row.get("model"), dict)}
     table = pd.DataFrame([{k: v for k, v in row.items() if k not in ("notes", "model")} for row in rows])
+    for column in table.columns:  # counts stay integers beside a declared model's empty cells (n_test, ...)
+        given = [row[column] for row in rows if row.get(column) is not None]
+        if table[column].isna().any() and given and all(type(v) is int for v in given):
+            table[column] = table[column].astype("Int64")
     rank = {v: i for i, v in enumerate((*VARIANTS, UNTRAINED))}
     table = table.sort_values(
         ["variant", "seed"], key=lambda c: c.map(rank).fillna(len(rank)) if c.name == "variant" else c, kind="stable"

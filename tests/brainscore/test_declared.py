@@ -206,3 +206,33 @@ def test_a_declared_row_adds_statistics_and_changes_none():
         assert added == {f"tinycnn.{m}.{r}" for m in ("ceiled_score", "raw_score") for r in ("v4", "it")}
         assert all(after["statistics"][seed][k] == v for k, v in before["statistics"][seed].items())
         assert after["statistics"][seed]["tinycnn.ceiled_score.v4"] == pytest.approx(0.9)
+
+
+def test_the_table_keeps_counts_as_integers_beside_a_declared_row(tmp_path):
+    """variants.csv writes a variant's counts as before (600, not 600.0) when a declared model's row, which has
+    none, stands beside it."""
+    variant = {"variant": "base", "seed": 0, "clean_accuracy": 0.5, "n_test": 600, "n_classes": 4, "V4_ceiled": 0.2}
+    declared = {"variant": "tinycnn", "seed": 0, "clean_accuracy": None, "V4_ceiled": 0.3, "model": {"name": "x"}}
+    paths = []
+    for row in (variant, declared):
+        paths.append(tmp_path / f"{row['variant']}.json")
+        paths[-1].write_text(json.dumps({**row, "V4_sem": 0.01}))
+    out = tmp_path / "v.csv"
+    assert (
+        main(
+            [
+                "brainscore",
+                "summarize",
+                "--inputs",
+                *map(str, paths),
+                "--table",
+                str(out),
+                "--figure",
+                str(tmp_path / "v.png"),
+            ]
+        )
+        == 0
+    )
+    lines = out.read_text().splitlines()
+    assert lines[0].split(",")[:5] == ["variant", "seed", "clean_accuracy", "n_test", "n_classes"]
+    assert lines[1].startswith("base,0,0.5,600,4,") and lines[2].startswith("tinycnn,0,,,,")

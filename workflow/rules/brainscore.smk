@@ -38,6 +38,9 @@ BS_MODELS = list(dict.fromkeys(
     name for m in BS["models"]
     for name in ([m, f"{m}-random"] if m == m.removesuffix("-random") and DECLARED[m].can_randomise else [m])))
 for _name in BS_MODELS:
+    if "." in _name:
+        sys.exit(f"neuromodels: config key 'brainscore.models': {_name!r} holds a dot (statistics are named "
+                 "<model>.<metric>); give the declared model another name")
     if _name in BS["variants"] + BS["controls"] + ["base", "rotation", "adversarial", "rotation_adversarial",
                                                    "untrained_crossvit"]:
         sys.exit(f"neuromodels: config key 'brainscore.models': {_name!r} is the name of a CrossViT variant or "
