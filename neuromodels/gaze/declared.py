@@ -11,7 +11,9 @@ written by ``neuromodels gaze features``) and read by every split's training: th
 (it is not part of OAT), and a learned linear projection takes its features to OAT's ``d_feature``
 (:class:`~neuromodels.gaze.models.OAT`). Everything else, the trainer, splits, selection and metrics, is OAT's.
 
-Its rows in the metrics table are ``<name>_greedy`` and ``<name>`` (sampled scanpaths, the one compared), so its
+``<name>-random`` names the model's random-init copy (when the declaration can build its architecture
+untrained), the same architecture's features with drawn weights: a control for what training the network
+adds. Its rows in the metrics table are ``<name>_greedy`` and ``<name>`` (sampled scanpaths, the one compared), so its
 statistics are ``<name>.<metric>.<split>``.
 
 OAT's own crop CNN is trained end to end with the transformer, so it is not a frozen declaration: it stays OAT's
@@ -39,6 +41,7 @@ __all__ = [
     "crop_images",
     "compute_object_features",
     "declared_object_features",
+    "random_init_seed",
 ]
 
 # the rows gaze's own models, controls and baselines carry in the metrics table (and the statistics' prefixes)
@@ -175,12 +178,30 @@ def declared_object_features(
     device: str = "cpu",
 ) -> ObjectFeatures:
     """Build the declared model ``name`` (``gaze.models``; the project's or the config's ``models:``) for the
-    run's ``seed`` and compute :func:`compute_object_features` over every trial of ``dataset``."""
+    run's ``seed`` and compute :func:`compute_object_features` over every trial of ``dataset``. ``<name>-random``
+    is the model's random-init copy (a declaration that can build its architecture untrained), its weights drawn
+    from :func:`random_init_seed`."""
     from ..networks.declared import build_model, lookup
 
     check_names([name])
-    decl = lookup(name, user, where="gaze.models")
+    base = name.removesuffix("-random")
+    decl = lookup(base, user, where="gaze.models")
     if not decl.has_vision:
-        raise ConfigError("gaze.models", f"{name} is a {decl.kind} model; object tokens need a vision model")
-    model = build_model(decl, seed=seed, device=str(device), user=user)
-    return compute_object_features(dataset, model, crop_hw)
+        raise ConfigError("gaze.models", f"{base} is a {decl.kind} model; object tokens need a vision model")
+    random = name != base
+    if random and not decl.can_randomise:
+        raise ConfigError("gaze.models", f"{base} has no random-init copy (declare weights or untrained_options)")
+    init = random_init_seed(base, seed) if random else None
+    model = build_model(decl, untrained=random, seed=seed, init_seed=init, device=str(device), user=user)
+    features = compute_object_features(dataset, model, crop_hw)
+    features.name = name
+    return features
+
+
+def random_init_seed(model: str, seed: int = 0) -> int:
+    """The seed of a declared model's random-init copy, from the run's seed and the model's name (two copies of
+    one architecture under different names never share weights)."""
+    import zlib
+
+    state = np.random.SeedSequence([seed, zlib.crc32(model.removesuffix("-random").encode())]).generate_state(1)
+    return int(state[0] % (2**31))

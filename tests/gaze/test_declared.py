@@ -178,6 +178,17 @@ def test_names_that_cannot_carry_rows_are_one_line(small: Path) -> None:
         declared_object_features("nope", _user(small), dataset, PRESET.crop_hw)
     with pytest.raises(ConfigError, match="text model"):
         declared_object_features("minilm", None, dataset, PRESET.crop_hw)
+    # <name>-random: the random-init copy, only where the declaration can build the architecture untrained
+    with pytest.raises(ConfigError, match="gaze.models.*no random-init copy"):
+        declared_object_features("tinycnn-random", _user(small), dataset, PRESET.crop_hw)
+    user = {"tinycnn": {**_user(small)["tinycnn"], "untrained_options": {}}}
+    trained = declared_object_features("tinycnn", user, dataset, PRESET.crop_hw, seed=0)
+    random = declared_object_features("tinycnn-random", user, dataset, PRESET.crop_hw, seed=0)
+    again = declared_object_features("tinycnn-random", user, dataset, PRESET.crop_hw, seed=0)
+    assert random.name == "tinycnn-random" and random.dim == trained.dim
+    some = next(iter(trained.features))
+    assert not np.allclose(random.features[some], trained.features[some])
+    np.testing.assert_array_equal(random.features[some], again.features[some])
 
 
 def test_command_line_features_train_and_summary(small: Path, tmp_path: Path, capsys) -> None:

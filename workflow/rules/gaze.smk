@@ -19,8 +19,11 @@ try:
     _gz_check_names(GZ_MODELS)
 except _GzConfigError as exc:
     sys.exit(f"neuromodels: {exc}")
-# the section as the steps' --params; without declared models exactly as before the setting existed
-GZ_PARAMS = shlex.quote(json.dumps({k: v for k, v in GZ.items() if k != "models" or v}, sort_keys=True))
+# the section as the steps' --params, without gaze.models: exactly as before the setting existed, so that
+# naming a declared model adds its jobs and reruns none of OAT's; the summary, which names the models' rows,
+# gets them when there are some
+GZ_PARAMS = shlex.quote(json.dumps({k: v for k, v in GZ.items() if k != "models"}, sort_keys=True))
+GZ_SUMMARY_PARAMS = shlex.quote(json.dumps({k: v for k, v in GZ.items() if k != "models" or v}, sort_keys=True))
 
 
 if GZ["coco_fixations"] and not GZ["coco_images"]:
@@ -146,13 +149,14 @@ rule gaze_train_image_blind:
 
 
 # A declared model's features of every object crop of a seed's data (its last layer read, mean-pooled), once,
-# for every split's OAT variant; the files the model is built from are inputs.
+# for every split's OAT variant; the files the model is built from are inputs (<name>-random: its random-init
+# copy).
 rule gaze_features:
     wildcard_constraints:
         seed=r"\d+",
     input:
         data=lambda wildcards: gz_input(wildcards.seed),
-        models=lambda wildcards: model_files([wildcards.gz_model], wildcards.seed),
+        models=lambda wildcards: model_files([wildcards.gz_model.removesuffix("-random")], wildcards.seed),
     output:
         f"{GZ_OUT}/features/{{gz_model}}/seed{{seed}}/features.npz",
     params:
@@ -241,7 +245,7 @@ rule gaze_summary:
         data=lambda wildcards, input: gz_folder(input.data),
         declared_figure=lambda wildcards, input: " ".join(["--declared-scanpaths", *input.declared_scanpaths])
         if GZ_MODELS else "",
-        family=GZ_PARAMS,
+        family=GZ_SUMMARY_PARAMS,
         preset=PRESET,
         preset_code=preset_code("gaze"),
     conda:
