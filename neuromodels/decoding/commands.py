@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from neuromodels.core.args import add_params_argument, add_runtime_arguments, load_params
+from neuromodels.core.args import (
+    add_models_argument,
+    add_params_argument,
+    add_runtime_arguments,
+    load_models,
+    load_params,
+)
 
 from .workflow import ADAPT_METHODS, BASE_KIND, WITH_SOURCES
 
@@ -32,12 +38,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--image",
         required=True,
-        help="'latents', an encoder bundle (.pt) or an embedding file (.npy/.npz/.h5) keyed by id",
+        help="'latents', a declared model (clip, slip, simclr or one of --models), an encoder bundle (.pt) or "
+        "an embedding file (.npy/.npz/.h5) keyed by id",
     )
     p.add_argument(
         "--image-ids", default=None, help="stimulus ids (.txt, .csv, .npy or .h5) for an .npy of image embeddings"
     )
-    p.add_argument("--text", default="none", help="'none', 'minilm', 'latents', an encoder bundle or a file")
+    p.add_argument(
+        "--text",
+        default="none",
+        help="'none', 'latents', a declared model with a text side (minilm, clip, slip or one of --models), an "
+        "encoder bundle or a file",
+    )
     p.add_argument(
         "--text-ids", default=None, help="stimulus ids (.txt, .csv, .npy or .h5) for an .npy of text embeddings"
     )
@@ -49,6 +61,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_runtime_arguments(p)
     add_params_argument(p)
+    add_models_argument(p)
     p.set_defaults(func=_targets)
 
     p = sub.add_parser("train", help="train one model over the source subjects (MindBridge or linear adapters)")
@@ -156,6 +169,8 @@ def _targets(args: argparse.Namespace) -> None:
         standardise=not args.raw,
         layout=settings["layout"],
         release=settings["release"],
+        models=load_models(args.models),
+        encoder_seed=settings["targets"]["encoder_seed"],
     )
     write_targets(args.out, targets)
 

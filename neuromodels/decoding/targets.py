@@ -201,6 +201,8 @@ def make_targets(
     standardise: bool = True,
     layout: str = "auto",
     release: dict | None = None,
+    models: dict | None = None,
+    encoder_seed: int = 0,
 ) -> Targets:
     """Embeddings for the stimuli of a data set (:func:`~neuromodels.decoding.data.open_dataset`): every
     stimulus of the simple layout's stimuli file; in NSD's release, the images shown in the sessions present
@@ -209,11 +211,18 @@ def make_targets(
     Parameters
     ----------
     image:
-        ``latents`` (simulated data only), an encoder bundle (``.pt``, from ``neuromodels.networks``) or a
-        user-supplied embedding file (``.npy``/``.npz``/``.h5``).
+        ``latents`` (simulated data only), a declared model's name (:mod:`neuromodels.networks.declared`: the
+        project's ``clip``, ``slip``, ``simclr`` or one of ``models``; its output for each image), an encoder
+        bundle (``.pt``, from ``neuromodels.networks``) or a user-supplied embedding file (``.npy``/``.npz``/
+        ``.h5``).
     text:
-        ``none``, ``latents``, ``minilm`` (needs the ``text`` extra), an encoder bundle (its caption encoder)
-        or an embedding file.
+        ``none``, ``latents``, a declared model with a text side (``minilm``, needs the ``text`` extra;
+        ``minilm-random`` its random-init copy; ``clip``; one of ``models``), an encoder bundle (its caption
+        encoder) or an embedding file.
+    models:
+        The config's ``models:`` section (declared models).
+    encoder_seed:
+        The run seed whose trained networks a declared model reads (``{seed}`` in its declaration).
     dim:
         Width of ``latents`` targets (text ones get the same width).
     standardise:
@@ -239,6 +248,26 @@ def make_targets(
         require(not missing, root / "captions.csv", f"no caption for {len(missing)} stimulus id(s), e.g. {missing[:3]}")
         return [caps[id_key(i)] for i in ids]
 
+    from neuromodels.networks.declared import build_model, declarations
+
+    declared = declarations(models)
+
+    def from_model(model, kind: str) -> np.ndarray:
+        """A declared model's output per image (in blocks: NSD's 10k images per subject at 425 x 425 are
+        gigabytes), or its text side's embedding per caption."""
+        where = f"decoding.targets.{kind}"
+        if kind == "image":
+            if model.vision is None:
+                raise ConfigError(where, f"{model.name} is a text model; it embeds no image")
+            blocks = []
+            for start in range(0, len(ids), IMAGE_BLOCK):
+                images, _ = dataset.images(ids[start : start + IMAGE_BLOCK])
+                blocks.append(model.embed_images(images))
+            return np.concatenate(blocks, axis=0)
+        if model.text is None:
+            raise ConfigError(where, f"{model.name} has no text side; it embeds no caption")
+        return model.embed_texts(captions())
+
     def from_source(source: str, kind: str, extra_ids: str | None) -> np.ndarray:
         p = Path(source)
         if source == "latents":
@@ -248,21 +277,20 @@ def make_targets(
             return _align(ids, src_ids, emb, p)
         if p.suffix.lower() == ".pt":
             require(p.exists(), p, "encoder bundle not found")
-            from neuromodels import networks
+            from neuromodels.networks.declared import bundle_declaration
 
-            if kind == "image":  # in blocks: NSD's 10k images per subject at 425 x 425 are gigabytes
-                blocks = []
-                for start in range(0, len(ids), IMAGE_BLOCK):
-                    images, _ = dataset.images(ids[start : start + IMAGE_BLOCK])
-                    blocks.append(
-                        np.asarray(networks.embed_images(str(p), images, device=device, batch_size=256), np.float32)
-                    )
-                return np.concatenate(blocks, axis=0)
-            return np.asarray(networks.embed_texts(captions(), encoder=str(p)), np.float32)
-        if kind == "text" and source in ("minilm", "minilm-random"):
-            from neuromodels import networks
-
-            return np.asarray(networks.embed_texts(captions(), encoder=source), np.float32)
+            return from_model(build_model(bundle_declaration(p), seed=encoder_seed, device=device), kind)
+        name = source.removesuffix("-random")
+        if name in declared:
+            model = build_model(
+                declared[name],
+                untrained=name != source,
+                seed=encoder_seed,
+                init_seed=0 if name != source else None,
+                device=device,
+                user=models,
+            )
+            return from_model(model, kind)
         raise ConfigError(f"decoding.targets.{kind}", f"unknown source {source!r}")
 
     image_emb = from_source(image, "image", ids_path)

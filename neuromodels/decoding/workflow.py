@@ -138,8 +138,10 @@ class DecodingWorkflow:
         seeds: Sequence[int],
         data: str = "data",
         results: str = "results",
+        models: Mapping[str, Any] | None = None,
     ) -> None:
         self.section = section
+        self.models = dict(models or {})  # the config's declared models
         self.preset = preset
         self.seeds = list(seeds)
         self.simulated = not section["data"]
@@ -163,7 +165,6 @@ class DecodingWorkflow:
         self.draws = int(section.get("draws") or DRAWS_PRESET[preset])
         self.out = f"{results}/decoding"
         self.targets = f"{data}/decoding/targets.h5"
-        self.clip = f"{results}/networks/clip/seed{section['targets']['encoder_seed']}/encoder.pt"
         self.bench_sizes = "tiny" if preset == "tiny" else "default paper"
         self.bench_steps = 3 if preset == "tiny" else 10
 
@@ -179,9 +180,11 @@ class DecodingWorkflow:
         return shlex.quote(json.dumps({"simulate": self.section["simulate"]}, sort_keys=True))
 
     def data_settings(self) -> str:
-        """What the targets step reads (the layout and where in NSD's release), quoted for the shell."""
+        """What the targets step reads (the layout, where in NSD's release, the targets), quoted for the shell."""
         return shlex.quote(
-            json.dumps({k: self.section[k] for k in ("layout", "release") if k in self.section}, sort_keys=True)
+            json.dumps(
+                {k: self.section[k] for k in ("layout", "release", "targets") if k in self.section}, sort_keys=True
+            )
         )
 
     # ---------------------------------------------------------------------------------------- inputs
@@ -244,7 +247,7 @@ class DecodingWorkflow:
             return [f"{self.data}/truth.json"]
         t = self.section["targets"]
         out = self.files.stimuli()
-        if t["text"] in ("minilm", "minilm-random", "clip") or t["text"].endswith(".pt"):
+        if t["text"] not in ("none", "latents") and not self._embedding_file(t["text"]):
             out.append(str(Path(self.data) / CAPTIONS_NAME))
         for key in ("image", "image_ids", "text", "text_ids"):
             value = t.get(key, "")
@@ -252,14 +255,29 @@ class DecodingWorkflow:
                 out.append(value)
         return out
 
+    @staticmethod
+    def _embedding_file(value: str) -> bool:
+        return Path(value).suffix.lower() in (".npy", ".npz", ".h5", ".hdf5")
+
     def target_source(self, name: str) -> str:
-        """A targets source as the CLI takes it ('clip' is the networks package's CLIP-trained bundle)."""
-        value = self.section["targets"][name]
-        return self.clip if value == "clip" else value
+        """A targets source as the CLI takes it: 'latents', a declared model's name, a bundle or a file."""
+        return self.section["targets"][name]
 
     def encoder(self, wildcards: Any = None) -> list[str]:
+        """The files the targets' declared models are built from (the networks family's bundles of
+        ``encoder_seed``, a user's builder file and weights)."""
+        from neuromodels.networks.declared import declarations
+
+        declared = declarations(self.models)
         t = self.section["targets"]
-        return [self.clip] if "clip" in (t["image"], t["text"]) else []
+        out = []
+        for value in (t["image"], t["text"]):
+            name = value.removesuffix("-random")
+            if name in declared:
+                out += declared[name].files(int(t["encoder_seed"]))
+            elif value.endswith(".pt"):
+                out.append(value)
+        return list(dict.fromkeys(out))
 
     def ids_args(self) -> str:
         t = self.section["targets"]

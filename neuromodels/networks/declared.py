@@ -47,7 +47,7 @@ from typing import Any
 
 import numpy as np
 
-from neuromodels.core.errors import ConfigError
+from neuromodels.core.errors import ConfigError, NeuromodelsError
 
 __all__ = [
     "KINDS",
@@ -56,6 +56,7 @@ __all__ = [
     "builtin_declarations",
     "declarations",
     "build_model",
+    "bundle_declaration",
     "default_layers",
     "spatial_pyramid",
 ]
@@ -309,8 +310,8 @@ def _call(fn: Callable[..., Any], options: dict[str, Any], seed: int, key: str, 
         torch.manual_seed(seed)
         try:
             return fn(**kwargs)
-        except ConfigError:
-            raise
+        except NeuromodelsError:
+            raise  # already one line naming its file or key
         except Exception as exc:
             first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
             raise ConfigError(f"{key}.builder", f"the callable failed: {type(exc).__name__}: {first}") from None
@@ -384,13 +385,15 @@ class DeclaredModel:
             raise ConfigError(f"{self.declaration.key}.image_size", "not set, and the model has no image_size")
         return int(size)
 
-    def prepare(self, images: np.ndarray) -> Any:
-        """uint8 ``(n, H, W, 3)`` images as the model's declared input: resized, colour order, mean/std."""
+    def prepare(self, images: np.ndarray, resize: bool = True) -> Any:
+        """uint8 ``(n, H, W, 3)`` images as the model's declared input: resized to ``image_size`` (unless
+        ``resize`` is False: a fully convolutional model read at the images' own size), colour order,
+        mean/std."""
         import torch
 
         from .vit import prepare_images
 
-        x = prepare_images(np.asarray(images), self.image_size)
+        x = prepare_images(np.asarray(images), self.image_size if resize else None)
         if self.declaration.colour == "bgr":
             x = x.flip(1)
         mean = torch.tensor(self.declaration.mean).view(1, 3, 1, 1)
@@ -434,7 +437,7 @@ class DeclaredModel:
             return self.vision(x.to(self.device))
 
     def image_layer_features(
-        self, images: np.ndarray, layers: Sequence[str] | None = None, pooling: str = "mean", batch_size: int = 128
+        self, images: np.ndarray, layers: Sequence[str] | None = None, pooling: str = "mean", batch_size: int = 256
     ) -> dict[str, np.ndarray]:
         """``{layer: (n, features)}`` float32: spatial maps averaged over space, token sequences over tokens
         (``pooling='none'`` keeps each layer's output as it is)."""
@@ -446,7 +449,7 @@ class DeclaredModel:
         )
         return {n: np.asarray(feats[n], np.float32) for n in names}
 
-    def embed_images(self, images: np.ndarray, batch_size: int = 128) -> np.ndarray:
+    def embed_images(self, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
         """The model's output for each image, ``(n, d)`` float32 (spatial outputs averaged over space)."""
         import torch
 
@@ -543,7 +546,7 @@ def build_model(
     if decl.text:
         side = lookup(decl.text, user, where=f"{decl.key}.text")
         text = build_model(side, untrained=untrained, seed=seed, init_seed=init_seed + 1, device=device, user=user).text
-    if decl.kind == "vision_text" and text is None:
+    if decl.kind == "vision_text" and text is None and not decl.builtin:
         raise ConfigError(decl.key, "a vision_text model needs a text side: `text:` or a builder returning one")
     return DeclaredModel(decl, vision, text, trained=not untrained, seed=init_seed, device=str(device))
 
@@ -627,6 +630,18 @@ def bundle_module(path: str, random_init: bool = False, seed: int = 0) -> Any:
     return _Towers(bundle.vision, _CaptionText(bundle.text) if bundle.text is not None else None)
 
 
+def bundle_declaration(path: str | Path) -> Declaration:
+    """The declaration of an encoder bundle file written by the networks family (a user's own bundle path)."""
+    return Declaration(
+        name=Path(path).stem,
+        kind="vision_text",
+        builder="neuromodels.networks.declared:bundle_module",
+        options={"path": str(path)},
+        untrained_options={"path": str(path), "random_init": True},
+        builtin=True,  # a SimCLR bundle has no caption encoder: its text side is absent, not an error
+    )
+
+
 @dataclass
 class _Towers:
     vision: Any
@@ -652,9 +667,29 @@ class _CaptionText:
         return text_layer_features(list(texts), self.encoder, layers=layers)
 
 
+class _MiniLMText:
+    """The text-model interface over the packaged MiniLM, through the networks family's own functions (same
+    batches, same numbers as :func:`~neuromodels.networks.features.embed_texts` with ``"minilm"``)."""
+
+    def __init__(self, pretrained: bool, seed: int, device: str) -> None:
+        from .features import minilm_encoder
+
+        self.name = "minilm" if pretrained else "minilm-random"
+        self.seed, self.device = (0 if pretrained else seed), device
+        self.layer_names = list(minilm_encoder(pretrained, self.seed, device).layer_names)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        from .features import embed_texts
+
+        return embed_texts(list(texts), self.name, device=self.device, seed=self.seed)
+
+    def layer_features(self, texts: Sequence[str], layers: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+        from .features import text_layer_features
+
+        return text_layer_features(list(texts), self.name, layers=layers, device=self.device, seed=self.seed)
+
+
 def minilm(pretrained: bool = True, seed: int = 0, device: str = "cpu") -> Any:
     """Builder of the packaged MiniLM sentence encoder (``pretrained=False``: its re-initialised copy drawn from
     ``seed``)."""
-    from .features import minilm_encoder
-
-    return minilm_encoder(pretrained, 0 if pretrained else seed, str(device))
+    return _MiniLMText(pretrained, seed, str(device))

@@ -89,30 +89,51 @@ def test_bad_embedding_files_are_refused(small_dataset, tmp_path):
         read_embedding_file(tmp_path / "x.npy")
 
 
-def test_encoder_targets_are_embedded_in_blocks_in_id_order(tmp_path, monkeypatch):
-    """Images go through the encoder a block at a time (NSD's brick would not fit at once), same result."""
+def test_declared_clip_targets_are_the_bundles_own_embeddings_in_blocks_in_id_order(tmp_path, monkeypatch):
+    """'clip' is a declared model (the networks family's bundle of encoder_seed): its targets equal what the
+    networks family's own functions give for that bundle (unchanged by the move to declarations), embedded a
+    block at a time (NSD's brick would not fit at once) in the order of the ids."""
+    import torch
+
     import neuromodels.decoding.targets as targets_module
     from neuromodels import networks
     from neuromodels.decoding.data import write_stimuli, write_subject
+    from neuromodels.networks.declared import DeclaredModel
+    from neuromodels.networks.encoders import save_encoder
+    from neuromodels.networks.text import CaptionEncoder, build_vocab
+    from neuromodels.networks.vit import VisionTransformer
 
     rng = np.random.default_rng(0)
     ids = np.array([11, 3, 42, 7, 5])
-    images = rng.integers(0, 256, (5, 3, 4, 4), dtype=np.uint8)
-    write_stimuli(tmp_path, ids, images)
+    images = rng.integers(0, 256, (5, 3, 16, 16), dtype=np.uint8)
+    captions = ["a red ball", "a blue cube", "a green cone", "a red cube", "a blue ball"]
+    write_stimuli(tmp_path, ids, images, captions)
     trials = pd.DataFrame({"trial": range(5), "session": 1, "stimulus_id": ids, "repeat": 0})
     write_subject(tmp_path, "subj01", np.ones((2, 2, 2), bool), np.eye(4), rng.standard_normal((5, 8)), trials)
+    torch.manual_seed(0)
+    vision = VisionTransformer(image_size=16, patch_size=8, dim=16, depth=1, num_heads=2, embed_dim=8)
+    text = CaptionEncoder(vocab=build_vocab(captions), dim=16, depth=1, num_heads=2, embed_dim=8)
+    bundle = tmp_path / "results/networks/clip/seed4/encoder.pt"
+    bundle.parent.mkdir(parents=True)
+    save_encoder(bundle, vision, text, {"objective": "clip"})
+    monkeypatch.chdir(tmp_path)
     seen = []
+    embed = DeclaredModel.embed_images
 
-    def fake_embed(bundle, imgs, device="cpu", batch_size=256):
+    def counting(self, imgs, batch_size=256):
         seen.append(len(imgs))
-        return imgs.reshape(len(imgs), -1)[:, :6].astype(np.float32)  # channels-last pixels as features
+        return embed(self, imgs, batch_size)
 
-    monkeypatch.setattr(networks, "embed_images", fake_embed, raising=False)
-    bundle = tmp_path / "enc.pt"
-    bundle.write_bytes(b"")
+    monkeypatch.setattr(DeclaredModel, "embed_images", counting)
     monkeypatch.setattr(targets_module, "IMAGE_BLOCK", 2)
-    t = targets_module.make_targets(tmp_path, str(bundle), standardise=False)
+    t = targets_module.make_targets(tmp_path, "clip", "clip", standardise=False, encoder_seed=4)
     assert seen == [2, 2, 1]
     assert t.stimulus_id.tolist() == ids.tolist()
-    expected = images.transpose(0, 2, 3, 1).reshape(5, -1)[:, :6]
-    assert np.array_equal(t.image, expected.astype(np.float32))
+    hwc = images.transpose(0, 2, 3, 1)
+    expected = np.concatenate([networks.embed_images(str(bundle), hwc[i : i + 2]) for i in (0, 2, 4)])
+    assert np.array_equal(t.image, expected)  # the old path embedded the same blocks
+    by_id = dict(zip(ids.tolist(), captions))
+    assert np.array_equal(t.text, networks.embed_texts([by_id[i] for i in ids.tolist()], str(bundle)))
+    # a bundle path is the same model
+    again = targets_module.make_targets(tmp_path, str(bundle), standardise=False)
+    assert np.array_equal(again.image, expected)

@@ -6,7 +6,7 @@
 from neuromodels.decoding.workflow import DecodingWorkflow
 
 try:
-    DEC = DecodingWorkflow(config["decoding"], PRESET, SEEDS, data=DATA, results=RESULTS)
+    DEC = DecodingWorkflow(config["decoding"], PRESET, SEEDS, data=DATA, results=RESULTS, models=config["models"])
 except ConfigError as exc:
     sys.exit(f"neuromodels: {exc}")
 
@@ -51,6 +51,7 @@ rule decoding_targets:
         text=DEC.target_source("text"),
         ids=DEC.ids_args(),
         settings=DEC.data_settings(),
+        declared=MODELS_JSON,
         device=DEVICE,
     conda:
         ENV
@@ -67,7 +68,7 @@ rule decoding_targets:
     shell:
         "neuromodels decoding targets --data {params.data} --out {output} --image {params.image} "
         "--text {params.text} {params.ids} --seed 0 --device {params.device} --threads {threads} "
-        "--params {params.settings} 2> {log}"
+        "--params {params.settings} --models {params.declared} 2> {log}"
 
 
 rule decoding_train:
