@@ -54,9 +54,28 @@ TINY_SEEDS = (0, 1)
 
 def tiny_config(work: Path) -> list[str]:
     """Arguments for the tiny preset on CPU over TINY_SEEDS, through a config file in ``work`` (Snakemake reads
-    a ``--config`` list with YAML's base loader, so its numbers would arrive as strings)."""
+    a ``--config`` list with YAML's base loader, so its numbers would arrive as strings).
+
+    The config also declares a model nobody here trained (``tests/test_own_model.py``) and names it in the SEEG,
+    Brain-Score, search and gaze model lists: its rows are added beside every family's own, which stay as they
+    are without it."""
+    import yaml
+
+    from neuromodels.search.presets import get_preset
+    from tests.test_own_model import NAME, OWN_MODEL
+
+    config = {
+        "preset": "tiny",
+        "device": "cpu",
+        "seeds": list(TINY_SEEDS),
+        "models": OWN_MODEL,
+        "seeg": {"models": ["simclr", "minilm", "clip", "slip", NAME]},
+        "brainscore": {"models": [NAME]},
+        "search": {"models": [*get_preset("tiny").models, NAME]},
+        "gaze": {"models": [NAME]},
+    }
     path = work / "tiny.yaml"
-    path.write_text(f"preset: tiny\ndevice: cpu\nseeds: {list(TINY_SEEDS)}\n")
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
     return ["--configfile", str(path)]
 
 

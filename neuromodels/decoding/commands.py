@@ -117,6 +117,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("report", help="tables (CSV), figures (PNG) and summary.json from the metrics JSONs")
     p.add_argument("--metrics", nargs="+", required=True)
+    p.add_argument(
+        "--targets", default=None, help="the targets file the runs decoded: its sources go into the summary's notes"
+    )
     p.add_argument("--out-dir", required=True)
     p.add_argument("--preset", default=None, choices=PRESET_CHOICES, help="recorded in summary.json")
     p.add_argument("--seed", type=int, default=None, help="recorded in summary.json")
@@ -361,12 +364,21 @@ def _report(args: argparse.Namespace) -> None:
     # the test split the runs were scored on goes into the summary's notes (one entry per distinct split)
     table = collect(args.metrics)
     cols = [c for c in SPLIT_FIELDS.values() if c in table.columns]
+    path = Path(args.out_dir) / "summary.json"
+    summary = read_json(path)
     if cols:
         splits = [{k: v for k, v in r.items() if v == v} for r in table[cols].drop_duplicates().to_dict("records")]
-        path = Path(args.out_dir) / "summary.json"
-        summary = read_json(path)
         summary.setdefault("notes", {})["test_split"] = splits[0] if len(splits) == 1 else splits
-        write_json(path, summary)
+    if args.targets:
+        # what the decoders predicted: the declared models (or files) behind the image and text targets
+        from .targets import read_targets
+
+        meta = read_targets(args.targets).meta
+        summary.setdefault("notes", {})["targets"] = {
+            "image": str(meta.get("image_encoder", "")),
+            "text": str(meta.get("text_encoder", "")),
+        }
+    write_json(path, summary)
 
 
 def _bench(args: argparse.Namespace) -> None:

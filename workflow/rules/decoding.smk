@@ -197,7 +197,8 @@ if DEC.section["source_baselines"]:
 # in SEEDS): summary.json holds the statistics per seed that the claims registry is evaluated on.
 rule decoding_report:
     input:
-        DEC.metrics,
+        metrics=DEC.metrics,
+        targets=DEC.targets,
     output:
         runs=f"{DEC.out}/all_runs.csv",
         sources=report(
@@ -235,7 +236,8 @@ rule decoding_report:
     log:
         f"{RESULTS}/logs/decoding/report.log",
     shell:
-        "neuromodels decoding report --metrics {input} --out-dir {params.out} --preset {params.preset} 2> {log}"
+        "neuromodels decoding report --metrics {input.metrics} --targets {input.targets} --out-dir {params.out} "
+        "--preset {params.preset} 2> {log}"
 
 
 SUMMARIES.append(rules.decoding_report.output.summary)
