@@ -154,22 +154,12 @@ def _score_parts(model, layers, parts, images, p, settings, device, regions):
     return pd.concat(neural_tables, ignore_index=True), pd.concat(layer_tables, ignore_index=True)
 
 
-def random_init_seed(name: str, seed: int) -> int:
-    """The seed of ``<name>-random``'s weights: drawn from the run's seed and the model's name, so a model whose
-    builder draws its weights from the run's seed (no weights file) is not its own control."""
-    import zlib
-
-    import numpy as np
-
-    return int(np.random.SeedSequence([int(seed), zlib.crc32(name.encode()), 24]).generate_state(1)[0] % 2**31)
-
-
 def declared_subject(name: str, user: dict | None, seed: int, pooling: str, device) -> tuple:
     """A declared vision model by name (``brainscore.models``; ``<name>-random`` is its random-init copy, its
     weights drawn from :func:`random_init_seed`) as a :class:`~.evaluate.DeclaredLayerModel`, with its candidate
     layers and what the summary notes of it."""
     from ..core.errors import ConfigError
-    from ..networks.declared import build_model, lookup
+    from ..networks.declared import build_model, lookup, random_init_seed
     from .evaluate import DeclaredLayerModel
     from .models import candidate_layers
 

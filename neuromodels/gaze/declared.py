@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..core.errors import ConfigError, DataError
+from ..networks.declared import random_init_seed
 
 if TYPE_CHECKING:  # the workflow imports check_names: no pandas or torch at import
     from ..core.io import PathLike
@@ -196,12 +197,3 @@ def declared_object_features(
     features = compute_object_features(dataset, model, crop_hw)
     features.name = name
     return features
-
-
-def random_init_seed(model: str, seed: int = 0) -> int:
-    """The seed of a declared model's random-init copy, from the run's seed and the model's name (two copies of
-    one architecture under different names never share weights)."""
-    import zlib
-
-    state = np.random.SeedSequence([seed, zlib.crc32(model.removesuffix("-random").encode())]).generate_state(1)
-    return int(state[0] % (2**31))

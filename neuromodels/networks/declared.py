@@ -57,6 +57,7 @@ __all__ = [
     "declarations",
     "build_model",
     "bundle_declaration",
+    "random_init_seed",
     "default_layers",
     "spatial_pyramid",
 ]
@@ -256,6 +257,16 @@ def lookup(name: str, user: dict[str, Any] | None = None, *, where: str = "model
     if name not in known:
         raise ConfigError(where, f"{name!r} is not a declared model; declared: {', '.join(sorted(known))}")
     return known[name]
+
+
+def random_init_seed(name: str, seed: int = 0) -> int:
+    """The seed of a declared model's random-init copy (``<name>-random``): drawn from the run's seed and the
+    model's name, so that two controls of one architecture under different names (CLIP's and SLIP's) never share
+    weights, and a model whose builder draws its weights from the run's seed is not its own control."""
+    import zlib
+
+    state = np.random.SeedSequence([int(seed), zlib.crc32(name.removesuffix("-random").encode())]).generate_state(1)
+    return int(state[0] % (2**31))
 
 
 # ----------------------------------------------------------------------------------------------- building

@@ -25,7 +25,6 @@ build it untrained.
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,20 +33,12 @@ import numpy as np
 import pandas as pd
 
 from ..core.runtime import get_logger
+from ..networks.declared import random_init_seed
 
 log = get_logger(__name__)
 
 Extractor = Callable[[np.ndarray, list[str]], dict[str, np.ndarray]]
 MODALITIES = ("vision", "language", "multimodal")
-
-
-def random_init_seed(model: str, seed: int = 0) -> int:
-    """The seed of a model's random-init copy: derived from the run seed and the model's name, so that two
-    controls of the same architecture (CLIP's and SLIP's) never share weights."""
-    return int(
-        np.random.SeedSequence([seed, zlib.crc32(model.removesuffix("-random").encode())]).generate_state(1)[0]
-        % (2**31)
-    )
 
 
 @dataclass
