@@ -66,9 +66,11 @@ def cmd_check(args: argparse.Namespace) -> None:
 def cmd_list(args: argparse.Namespace) -> None:
     from .declared import declarations
 
-    for name, decl in declarations(_user_models(args.models)).items():
+    known = declarations(_user_models(args.models))
+    width = max(len(name) for name in known)
+    for name, decl in known.items():
         where = "built-in" if decl.builtin else decl.builder
-        print(f"{name:12s} {decl.kind:12s} {where}" + (f"  {decl.description}" if decl.description else ""))
+        print(f"{name:{width}s}  {decl.kind:11s}  {where}" + (f"  {decl.description}" if decl.description else ""))
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
