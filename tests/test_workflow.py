@@ -74,6 +74,7 @@ def test_benchmarks_take_every_local_core(tmp_path):
 # family's claims registry on them.
 FAMILIES_WITH_FINDINGS = ("decoding", "seeg", "brainscore", "gaze", "search")
 from tests.conftest import TINY_SEEDS, tiny_config  # noqa: E402  (the seeds of the tiny run)
+from tests.test_own_model import NAME as OWN_MODEL_NAME  # noqa: E402  (declared in the tiny run)
 
 # Claims asserted on the tiny run: those whose per-seed value clears the margin on every tiny seed (measured by the
 # families; a claim that does not hold at tiny is still evaluated and listed, just not asserted).
@@ -155,15 +156,18 @@ def test_tiny_dag_runs_end_to_end(tiny_run):
 
     n = len(TINY_SEEDS)
     variants = pd.read_csv(results / "brainscore" / "variants.csv")
-    # every variant trained and scored, and the untrained control scored, on every seed
+    # every variant trained and scored, the untrained control and the declared model (and its copy) scored, on
+    # every seed
+    own = (OWN_MODEL_NAME, f"{OWN_MODEL_NAME}-random")
     assert sorted(variants.groupby("variant")["seed"].apply(sorted).to_dict().items()) == sorted(
-        (v, list(TINY_SEEDS)) for v in ("base", "rotation", "adversarial", "rotation_adversarial", "untrained_crossvit")
+        (v, list(TINY_SEEDS))
+        for v in ("base", "rotation", "adversarial", "rotation_adversarial", "untrained_crossvit", *own)
     )
     curve = pd.read_csv(results / "decoding" / "learning_curve.csv")
     assert curve.notna().any().all() and len(curve) > 0
     models = pd.read_csv(results / "seeg" / "seed0" / "models.csv")
     seeds = models["random_init_seed"].dropna()
-    assert len(seeds) == 4 and seeds.is_unique, models  # each model's random-init control has its own seed
+    assert len(seeds) == 5 and seeds.is_unique, models  # each model's random-init control has its own seed (+ owncnn)
     metrics = pd.read_csv(results / "gaze" / "metrics.csv")
     assert {"human_ceiling", "oat_sampled", "random", "centre_bias", "nearest", "similarity"} <= set(metrics["model"])
     assert {"image_blind", "guided_walk"} <= set(metrics["model"]) and set(metrics["seed"]) == set(TINY_SEEDS)

@@ -50,14 +50,6 @@ BS_DECLARED_SUMMARIES = expand(f"{BS_OUT}/{{model}}/seed{{seed}}/summary.json", 
 BS_SCORE_PARAMS = shlex.quote(json.dumps({k: v for k, v in BS.items() if k != "models"}, sort_keys=True))
 
 
-def bs_declaration(wildcards):
-    """The config's declarations one declared model's scoring needs (its own and its text side's), so that
-    declaring another model does not rerun it."""
-    base = wildcards.bs_model.removesuffix("-random")
-    names = [base] + ([DECLARED[base].text] if DECLARED[base].text else [])
-    return shlex.quote(json.dumps({n: config["models"][n] for n in names if n in config["models"]}, sort_keys=True))
-
-
 rule brainscore_images:
     output:
         f"{DATA}/brainscore/seed{{seed}}/images.h5",
@@ -214,7 +206,7 @@ rule brainscore_score_declared:
     params:
         out=lambda wildcards, output: os.path.dirname(output.summary),
         family=BS_SCORE_PARAMS,
-        declared=bs_declaration,
+        declared=lambda wildcards: declarations_json([wildcards.bs_model]),
         preset=PRESET,
         preset_code=preset_code("brainscore"),
         device=DEVICE,

@@ -28,7 +28,6 @@ try:
     DECLARED = _declarations(config["models"])
 except ConfigError as exc:
     sys.exit(f"neuromodels: {exc}")
-MODELS_JSON = shlex.quote(json.dumps(config["models"], sort_keys=True))
 
 
 def check_models(key, names, kinds=None):
@@ -42,6 +41,15 @@ def check_models(key, names, kinds=None):
         if kinds and DECLARED[base].kind not in kinds:
             sys.exit(f"neuromodels: config key '{key}': {base} is a {DECLARED[base].kind} model; "
                      f"this needs {' or '.join(kinds)}")
+
+
+def declarations_json(names):
+    """The config's declarations the named models need (their own and their text sides'; names that are no
+    declared model, e.g. a family's own, are left out), quoted for the shell: a job given only these does not
+    rerun when another model is declared."""
+    bases = [n.removesuffix("-random") for n in names]
+    needed = bases + [DECLARED[b].text for b in bases if b in DECLARED and DECLARED[b].text]
+    return shlex.quote(json.dumps({n: config["models"][n] for n in needed if n in config["models"]}, sort_keys=True))
 
 
 def model_files(names, seed):

@@ -51,7 +51,7 @@ rule decoding_targets:
         text=DEC.target_source("text"),
         ids=DEC.ids_args(),
         settings=DEC.data_settings(),
-        declared=MODELS_JSON,
+        declared=declarations_json([DEC.target_source("image"), DEC.target_source("text")]),
         device=DEVICE,
     conda:
         ENV

@@ -161,7 +161,7 @@ rule gaze_features:
         f"{GZ_OUT}/features/{{gz_model}}/seed{{seed}}/features.npz",
     params:
         data=lambda wildcards, input: gz_folder(input.data),
-        declared=MODELS_JSON,
+        declared=lambda wildcards: declarations_json([wildcards.gz_model]),
         family=GZ_PARAMS,
         preset=PRESET,
         preset_code=preset_code("gaze"),

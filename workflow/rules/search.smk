@@ -115,7 +115,7 @@ rule search_run:
         diets=" ".join(d for _, d in SR_PAIRS),
         backbones=lambda wildcards: " ".join(b.replace("{sr_seed}", wildcards.sr_seed) for b in SR_BACKBONES),
         family=params("search"),
-        declared=MODELS_JSON,
+        declared=declarations_json(SR_DECLARED),
         preset=PRESET,
         preset_code=preset_code("search"),
         device=DEVICE,

@@ -108,7 +108,7 @@ rule seeg_features:
     params:
         stimuli=lambda wildcards, input: os.path.dirname(input.frames),
         models=" ".join(SEEG_MODELS),
-        declared=MODELS_JSON,
+        declared=declarations_json(SEEG["models"]),
         device=DEVICE,
     conda:
         ENV
