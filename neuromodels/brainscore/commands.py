@@ -158,20 +158,22 @@ def declared_subject(name: str, user: dict | None, seed: int, pooling: str, devi
     """A declared vision model by name (``brainscore.models``; ``<name>-random`` is its random-init copy, its
     weights drawn from :func:`random_init_seed`) as a :class:`~.evaluate.DeclaredLayerModel`, with its candidate
     layers and what the summary notes of it."""
-    from ..core.errors import ConfigError
-    from ..networks.declared import build_model, lookup, random_init_seed
+    from ..networks.declared import build_named
     from .evaluate import DeclaredLayerModel
     from .models import candidate_layers
 
     base = name.removesuffix("-random")
-    decl = lookup(base, user, where="brainscore.models")
-    if not decl.has_vision:
-        raise ConfigError("brainscore.models", f"{base} is a {decl.kind} model; Brain-Score scores vision models")
     random = name != base
-    if random and not decl.can_randomise:
-        raise ConfigError("brainscore.models", f"{base} has no random-init copy (declare weights or untrained_options)")
-    init_seed = random_init_seed(base, seed) if random else None
-    model = build_model(decl, untrained=random, seed=seed, init_seed=init_seed, device=str(device), user=user)
+    model = build_named(
+        name,
+        user,
+        where="brainscore.models",
+        seed=seed,
+        device=str(device),
+        vision_for="Brain-Score scores vision models",
+    )
+    decl = model.declaration
+    init_seed = model.seed if random else None
     layers = candidate_layers(model)
     info = {
         "name": name,

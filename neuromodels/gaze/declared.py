@@ -182,18 +182,12 @@ def declared_object_features(
     run's ``seed`` and compute :func:`compute_object_features` over every trial of ``dataset``. ``<name>-random``
     is the model's random-init copy (a declaration that can build its architecture untrained), its weights drawn
     from :func:`random_init_seed`."""
-    from ..networks.declared import build_model, lookup
+    from ..networks.declared import build_named
 
     check_names([name])
-    base = name.removesuffix("-random")
-    decl = lookup(base, user, where="gaze.models")
-    if not decl.has_vision:
-        raise ConfigError("gaze.models", f"{base} is a {decl.kind} model; object tokens need a vision model")
-    random = name != base
-    if random and not decl.can_randomise:
-        raise ConfigError("gaze.models", f"{base} has no random-init copy (declare weights or untrained_options)")
-    init = random_init_seed(base, seed) if random else None
-    model = build_model(decl, untrained=random, seed=seed, init_seed=init, device=str(device), user=user)
+    model = build_named(
+        name, user, where="gaze.models", seed=seed, device=str(device), vision_for="object tokens need a vision model"
+    )
     features = compute_object_features(dataset, model, crop_hw)
     features.name = name
     return features

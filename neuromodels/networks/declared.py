@@ -56,6 +56,7 @@ __all__ = [
     "builtin_declarations",
     "declarations",
     "build_model",
+    "build_named",
     "bundle_declaration",
     "random_init_seed",
     "default_layers",
@@ -560,6 +561,29 @@ def build_model(
     if decl.kind == "vision_text" and text is None and not decl.builtin:
         raise ConfigError(decl.key, "a vision_text model needs a text side: `text:` or a builder returning one")
     return DeclaredModel(decl, vision, text, trained=not untrained, seed=init_seed, device=str(device))
+
+
+def build_named(
+    name: str,
+    user: dict[str, Any] | None,
+    *,
+    where: str,
+    seed: int = 0,
+    device: str = "cpu",
+    vision_for: str | None = None,
+) -> DeclaredModel:
+    """Build a model a family's list names: ``<name>`` trained, ``<name>-random`` its random-init copy with
+    weights from :func:`random_init_seed`; one line naming ``where`` when it is undeclared, cannot be built
+    untrained, or (with ``vision_for``, what the family needs it for) has no vision side."""
+    base = name.removesuffix("-random")
+    decl = lookup(base, user, where=where)
+    if vision_for is not None and not decl.has_vision:
+        raise ConfigError(where, f"{base} is a {decl.kind} model; {vision_for}")
+    random = name != base
+    if random and not decl.can_randomise:
+        raise ConfigError(where, f"{base} has no random-init copy (declare weights or untrained_options)")
+    init_seed = random_init_seed(base, seed) if random else None
+    return build_model(decl, untrained=random, seed=seed, init_seed=init_seed, device=str(device), user=user)
 
 
 def spatial_pyramid(model: DeclaredModel, images: np.ndarray, most: int = 5) -> list[str]:

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.runtime import get_logger
-from ..networks.declared import random_init_seed
+from ..networks.declared import random_init_seed  # noqa: F401  (re-exported: the seed of a -random control)
 
 log = get_logger(__name__)
 
@@ -94,18 +94,15 @@ def declared_models(names: Sequence[str], user: dict | None = None, seed: int = 
     declared model (:mod:`neuromodels.networks.declared`: the project's own simclr, clip, slip and minilm, and
     the config's ``models:``). A model whose declaration can build its architecture untrained gets a
     ``-random`` control with weights drawn from :func:`random_init_seed` of its own name."""
-    from ..core.errors import ConfigError
-    from ..networks.declared import build_model, lookup
+    from ..networks.declared import build_named
 
     out = []
     for name in names:
         base = name.removesuffix("-random")
-        decl = lookup(base, user, where="seeg.models")
         random = name != base
-        if random and not decl.can_randomise:
-            raise ConfigError("seeg.models", f"{base} has no random-init copy (declare weights or untrained_options)")
-        rs = random_init_seed(base, seed) if random else None
-        model = build_model(decl, untrained=random, seed=seed, init_seed=rs, device=device, user=user)
+        model = build_named(name, user, where="seeg.models", seed=seed, device=device)
+        decl = model.declaration
+        rs = model.seed if random else None
         image_out, text_out = model.output_layers()
         out.append(
             Model(
