@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -39,7 +40,10 @@ def atomic_path(path: PathLike) -> Iterator[Path]:
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix="".join(path.suffixes) or ".tmp", dir=path.parent)
+    if distributed is None:
+        # one process writes this target: a temporary left by a killed earlier write of it is dead
+        remove_stale_temporaries(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=_suffix(path), dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -58,6 +62,29 @@ def atomic_path(path: PathLike) -> Iterator[Path]:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
         raise
+
+
+def _suffix(path: Path) -> str:
+    return "".join(path.suffixes) or ".tmp"
+
+
+def remove_stale_temporaries(path: PathLike) -> int:
+    """Remove the temporaries :func:`atomic_path` left beside ``path`` when a process was killed mid-write
+    (``.<stem>.<8 random characters><suffix>``); return how many, each removal logged."""
+    path = Path(path)
+    pattern = re.compile(rf"\.{re.escape(path.stem)}\.[a-z0-9_]{{8}}{re.escape(_suffix(path))}")
+    removed = 0
+    with contextlib.suppress(FileNotFoundError):
+        for entry in os.scandir(path.parent):
+            if entry.is_file() and pattern.fullmatch(entry.name):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+                    removed += 1
+    if removed:
+        get_logger(__name__).warning(
+            "%s: removed %d temporary file(s) left by an interrupted write of it", path, removed
+        )
+    return removed
 
 
 def _default(obj: Any) -> Any:

@@ -26,7 +26,7 @@ import torch
 from torch import Tensor, nn
 
 from . import distributed
-from .io import StaleCheckpoint, load_checkpoint, save_checkpoint
+from .io import StaleCheckpoint, load_checkpoint, remove_stale_temporaries, save_checkpoint
 from .runtime import autocast, get_logger, progress_bar, resolve_precision
 
 log = get_logger(__name__)
@@ -307,6 +307,8 @@ class Trainer:
         resumed_running: dict[str, float] = {}
         resumed_n = 0
         state = None
+        if s.checkpoint_path and distributed.is_main():
+            remove_stale_temporaries(s.checkpoint_path)  # a kill during a checkpoint write leaves one
         if s.checkpoint_path and Path(s.checkpoint_path).exists():
             try:
                 state = load_checkpoint(

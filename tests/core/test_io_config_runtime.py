@@ -43,6 +43,33 @@ def test_atomic_path_replaces_old_file_only_on_success(tmp_path):
     assert read_json(target) == {"v": 2.5, "arr": [0, 1]}
 
 
+def test_a_write_killed_midway_leaves_a_temporary_the_next_write_removes(tmp_path, caplog):
+    """SIGKILL inside atomic_path skips every cleanup: the next write of the same target removes what it left,
+    and only that (another target's temporary stays)."""
+    import subprocess
+    import sys
+
+    target = tmp_path / "checkpoint.pt"
+    child = (
+        "import os, signal, sys\n"
+        "from neuromodels.core.io import atomic_path\n"
+        "with atomic_path(sys.argv[1]) as tmp:\n"
+        "    tmp.write_bytes(b'half')\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    assert subprocess.run([sys.executable, "-c", child, str(target)]).returncode == -9
+    left = [p.name for p in tmp_path.iterdir()]
+    assert len(left) == 1 and left[0].startswith(".checkpoint.") and left[0].endswith(".pt")
+    other = tmp_path / ".model.abcd1234.pt"
+    other.write_bytes(b"another target's")
+    with caplog.at_level(logging.WARNING, logger="neuromodels"):
+        with atomic_path(target) as tmp:
+            tmp.write_bytes(b"whole")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".model.abcd1234.pt", "checkpoint.pt"]
+    assert target.read_bytes() == b"whole"
+    assert "removed 1 temporary file(s) left by an interrupted write" in caplog.text
+
+
 def test_outputs_get_the_usual_file_mode(tmp_path):
     import os
 
