@@ -40,7 +40,7 @@ def atomic_path(path: PathLike) -> Iterator[Path]:
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if distributed is None:
+    if distributed is None or distributed.world_size() == 1:
         # one process writes this target: a temporary left by a killed earlier write of it is dead
         remove_stale_temporaries(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=_suffix(path), dir=path.parent)

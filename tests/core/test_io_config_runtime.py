@@ -60,6 +60,8 @@ def test_a_write_killed_midway_leaves_a_temporary_the_next_write_removes(tmp_pat
     assert subprocess.run([sys.executable, "-c", child, str(target)]).returncode == -9
     left = [p.name for p in tmp_path.iterdir()]
     assert len(left) == 1 and left[0].startswith(".checkpoint.") and left[0].endswith(".pt")
+    import neuromodels.core.distributed  # noqa: F401  (loaded by every trainer: a plain run is still one process)
+
     other = tmp_path / ".model.abcd1234.pt"
     other.write_bytes(b"another target's")
     with caplog.at_level(logging.WARNING, logger="neuromodels"):
