@@ -110,8 +110,12 @@ def test_every_family_of_the_tiny_dag_has_the_declared_models_rows(tiny_run):
 
 
 def test_decoding_takes_the_declared_model_as_its_targets(tmp_path):
+    """`decoding.targets.image: owncnn`: the targets job embeds every stimulus with the declared CNN (its 16-d
+    output), names it in the file the summary's notes read, and needs no project encoder (none is trained).
+    The targets job is run alone: everything after it reads the file as it reads CLIP's (the tiny DAG)."""
     import yaml
 
+    from neuromodels.decoding.targets import read_targets
     from tests.conftest import ROOT, run_snakemake, scratch_workdir
 
     work = scratch_workdir(tmp_path)
@@ -132,14 +136,14 @@ def test_decoding_takes_the_declared_model_as_its_targets(tmp_path):
         str(ROOT / "workflow" / "profiles" / "default"),
         "--cores",
         "2",
-        "decoding",
+        "data/decoding/targets.h5",
         "--configfile",
         str(config),
         cwd=work,
     )
     assert out.returncode == 0, out.stderr[-4000:]
-    summary = json.loads((work / "results" / "decoding" / "summary.json").read_text())
-    assert summary["notes"]["targets"] == {"image": NAME, "text": "minilm"}
-    curve = (work / "results" / "decoding" / "learning_curve.csv").read_text()
-    assert "linear_adapter" in curve and "ridge" in curve
+    targets = read_targets(work / "data" / "decoding" / "targets.h5")
+    assert (targets.meta["image_encoder"], targets.meta["text_encoder"]) == (NAME, "minilm")
+    assert targets.image.shape[1] == 16 and targets.text is not None and targets.text.shape[1] == 384
+    assert len(targets.stimulus_id) == targets.image.shape[0] > 0
     assert not (work / "results" / "networks").exists()  # no project encoder was needed

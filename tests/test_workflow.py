@@ -117,6 +117,8 @@ TINY_NOT_MEASURED: set[str] = {"oat_beats_image_blind_targets", "oat_beats_guide
 
 def test_tiny_dag_runs_end_to_end(tiny_run):
     """Every target's outputs exist and are non-empty; nothing is left half-written; a rerun has nothing to do."""
+    import json
+
     work = tiny_run
     results = work / "results"
     expected = [
@@ -165,6 +167,9 @@ def test_tiny_dag_runs_end_to_end(tiny_run):
     )
     curve = pd.read_csv(results / "decoding" / "learning_curve.csv")
     assert curve.notna().any().all() and len(curve) > 0
+    # the summary names what the decoders predicted (a declared model there instead: tests/test_own_model.py)
+    decoding = json.loads((results / "decoding" / "summary.json").read_text())
+    assert decoding["notes"]["targets"] == {"image": "clip", "text": "minilm"}
     models = pd.read_csv(results / "seeg" / "seed0" / "models.csv")
     seeds = models["random_init_seed"].dropna()
     assert len(seeds) == 5 and seeds.is_unique, models  # each model's random-init control has its own seed (+ owncnn)
@@ -172,8 +177,6 @@ def test_tiny_dag_runs_end_to_end(tiny_run):
     assert {"human_ceiling", "oat_sampled", "random", "centre_bias", "nearest", "similarity"} <= set(metrics["model"])
     assert {"image_blind", "guided_walk"} <= set(metrics["model"]) and set(metrics["seed"]) == set(TINY_SEEDS)
     # every job timed: one benchmark file per job, summed per rule
-    import json
-
     dag = json.loads((results / "benchmarks" / "dag.json").read_text())
     assert dag["wall_seconds"] > 0
     jobs = {row["rule"]: row["jobs"] for row in dag["rules"]}
@@ -313,10 +316,14 @@ def test_seeg_runs_on_real_format_recordings_named_in_the_config(tmp_path):
     assert bad.returncode != 0 and "config key 'seeg.frames'" in bad.stderr + bad.stdout
 
 
+KILLED_TARGETS = ("results/brainscore/base/seed0/neural.csv", "results/brainscore/base/seed0/robustness.csv")
+
+
 def test_killed_run_resumes_to_the_same_tables(tmp_path, tiny_run):
     """SIGKILL to the whole snakemake process group while a CrossViT trains (its checkpoint exists, its model not
-    yet), then `snakemake --unlock` and the same command again: no half-written output is left, training resumes from the checkpoint, and the tables
-    equal those of the uninterrupted tiny run."""
+    yet), then `snakemake --unlock` and the same command again: no half-written output is left, training resumes
+    from the checkpoint, and the tables equal those of the uninterrupted tiny run. One variant of one seed is
+    the target (its data, training and scoring): the other variants' jobs are the same rules."""
     import os
     import signal
     import subprocess
@@ -333,7 +340,7 @@ def test_killed_run_resumes_to_the_same_tables(tmp_path, tiny_run):
         str(ROOT / "workflow" / "profiles" / "default"),
         "--cores",
         "2",
-        "brainscore",
+        *KILLED_TARGETS,
         "--config",
         "preset=tiny",
         "device=cpu",
@@ -354,7 +361,7 @@ def test_killed_run_resumes_to_the_same_tables(tmp_path, tiny_run):
         time.sleep(0.2)
     proc.wait()
     assert killed, "training finished before a checkpoint could be caught mid-run"
-    assert not (results / "variants.csv").exists()
+    assert not (results / "base" / "seed0" / "neural.csv").exists()
     # as after any killed run: Snakemake's lock on the folder is lifted first, then the same command again
     unlock = run_snakemake("--unlock", "--cores", "1", "--config", "preset=tiny", "device=cpu", cwd=work)
     assert unlock.returncode == 0, unlock.stderr[-2000:]
@@ -363,7 +370,7 @@ def test_killed_run_resumes_to_the_same_tables(tmp_path, tiny_run):
         str(ROOT / "workflow" / "profiles" / "default"),
         "--cores",
         "2",
-        "brainscore",
+        *KILLED_TARGETS,
         "--config",
         "preset=tiny",
         "device=cpu",
@@ -375,9 +382,9 @@ def test_killed_run_resumes_to_the_same_tables(tmp_path, tiny_run):
         p for p in (work / "results" / "logs" / "brainscore").glob("train_*.log") if "resum" in p.read_text().lower()
     ]
     assert resumed, "no training job resumed from its checkpoint"
-    # the resumed seed-0 trainings score as the uninterrupted run's (which also ran the other tiny seeds)
+    # the resumed training scores as the uninterrupted run's (which also ran the other variants and seeds)
     per_seed = sorted(results.glob("*/seed0/*.csv"))
-    assert per_seed
+    assert [p.name for p in per_seed] == ["layers.csv", "neural.csv", "robustness.csv"]
     for path in per_seed:
         assert_same_table(tiny_run / "results" / "brainscore" / path.relative_to(results), path)
 

@@ -90,13 +90,23 @@ def select_device(preference: str = "auto", logger: logging.Logger | None = None
     return device
 
 
+#: what the BLAS libraries (numpy's and scipy's OpenBLAS, MKL) and OpenMP read when they load
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 def set_threads(n: int | None) -> None:
-    """Make a job's ``threads`` reach torch, so parallel jobs do not oversubscribe the cores. Before torch is
-    imported, OMP_NUM_THREADS is what it reads at import; once imported, its thread count is set directly."""
+    """Make a job's ``threads`` reach torch and the BLAS under numpy and scipy, so parallel jobs do not
+    oversubscribe the cores (two jobs of one thread each had each OpenBLAS run two threads). Libraries not yet
+    loaded read the environment; those loaded already are limited directly (torch; BLAS through threadpoolctl)."""
     if n is not None and n > 0:
-        os.environ["OMP_NUM_THREADS"] = str(int(n))
+        for name in _THREAD_VARIABLES:
+            os.environ[name] = str(int(n))
         if "torch" in sys.modules:
             sys.modules["torch"].set_num_threads(int(n))
+        if "numpy" in sys.modules or "scipy" in sys.modules:
+            from threadpoolctl import threadpool_limits
+
+            threadpool_limits(limits=int(n), user_api="blas")
 
 
 def launched_by_torchrun() -> bool:

@@ -41,7 +41,9 @@ class TrainSettings:
     """How to train (what to train is the family's business).
 
     ``epochs`` passes over ``data(epoch)``; ``max_steps`` (if set) stops earlier. ``checkpoint_every`` is in
-    steps (0: only at the end of each epoch). ``precision``: auto (bf16 on GPU, fp32 on CPU), fp32, bf16, fp16.
+    steps; an epoch's end is saved too once that many steps have passed since the last save, and the last step
+    always (0: at the end of every epoch). Resuming is exact from any of them, so short epochs (an adaptation
+    to 25 images is one step each) do not write a checkpoint per step. ``precision``: auto (bf16 on GPU, fp32 on CPU), fp32, bf16, fp16.
     ``scheduler``: none, onecycle or cosine.
     """
 
@@ -336,6 +338,7 @@ class Trainer:
         self.model.train()
         bar = progress_bar(total, initial=step, desc=s.desc, enabled=s.progress)
         epoch = start_epoch
+        saved_at = step  # the step of the last checkpoint written (or resumed from)
         try:
             while step < total and epoch < s.epochs:
                 skip = step - epoch * steps_per_epoch  # batches of this epoch already trained before a resume
@@ -360,6 +363,7 @@ class Trainer:
                     bar.set_postfix(loss=f"{metrics['loss']:.4g}", refresh=False)
                     if s.checkpoint_every and step % s.checkpoint_every == 0:
                         self._checkpoint(step, epoch, history, running, n_running)
+                        saved_at = step
                     if self.on_step_end is not None:
                         self.on_step_end(step, metrics)
                 epoch_done = step >= (epoch + 1) * steps_per_epoch or step >= total
@@ -378,7 +382,10 @@ class Trainer:
                 history.append(record)
                 epoch += 1
                 log.debug("%s epoch %d: %s", s.desc, epoch, record)
-                self._checkpoint(step, epoch, history)
+                last = stop or step >= total or epoch >= s.epochs
+                if last or not s.checkpoint_every or step - saved_at >= s.checkpoint_every:
+                    self._checkpoint(step, epoch, history)
+                    saved_at = step
                 if stop:
                     break
         finally:

@@ -303,6 +303,21 @@ def cmd_bench(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_positions(args: argparse.Namespace) -> None:
+    from ..core.runtime import get_logger
+    from .models import SHIPPED_TABLES, oat_config, write_gaussian_tables
+    from .presets import PRESETS
+
+    log = get_logger(__name__)
+    out = args.out or SHIPPED_TABLES
+    reports = write_gaussian_tables(out, [oat_config(PRESETS[name]) for name in sorted(PRESETS)])
+    for key, info in reports.items():
+        log.info(
+            "%s: %d steps, mean error %.4f, largest %.4f", key, info["steps"], info["mean_error"], info["max_error"]
+        )
+    log.info("wrote %d table(s) to %s", len(reports), out)
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "gaze",
@@ -421,6 +436,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sm.add_argument("--summary", type=Path, required=True, help="output summary.json")
     common(sm, device=False)
     sm.set_defaults(func=cmd_summarize)
+
+    po = steps.add_parser(
+        "positions",
+        help="fit the presets' Gaussian position tables once (the file that ships with the package)",
+        description="OAT's Gaussian-similarity position table depends only on its sizes: fit it for every "
+        "preset (Adam to convergence, as a model would) and write the file models read it from instead of "
+        "refitting it in every training job. Other sizes are still fitted where they are used.",
+    )
+    po.add_argument("--out", type=Path, default=None, help="output .npz (default: the package's own file)")
+    add_runtime_arguments(po, device=False)
+    po.set_defaults(func=cmd_positions)
 
 
 def register_bench(bench_subparsers: argparse._SubParsersAction) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -118,8 +119,41 @@ def gaussian_fit_error(table: Tensor, sigma: float) -> dict[str, float]:
     return {"mean_error": float(err.mean()), "max_error": float(err.max())}
 
 
+#: the tables of the presets' arguments, fitted once by :func:`write_gaussian_tables` (``neuromodels gaze
+#: positions``): every OAT of a run used to refit the same table (3-6 s each, a third of a tiny training job)
+SHIPPED_TABLES = Path(__file__).with_name("gaussian_tables.npz")
+_INFO_KEYS = ("steps", "loss", "converged", "mean_error", "max_error")
+
+
+def _table_key(n: int, dim: int, sigma: float, steps: int, lr: float, seed: int, tol: float) -> str:
+    return f"n{n}_dim{dim}_sigma{sigma!r}_steps{steps}_lr{lr!r}_seed{seed}_tol{tol!r}"
+
+
+@lru_cache(maxsize=1)
+def _shipped_tables() -> dict[str, tuple[Tensor, tuple[tuple[str, float], ...]]]:
+    import numpy as np
+
+    if not SHIPPED_TABLES.exists():
+        return {}
+    with np.load(SHIPPED_TABLES, allow_pickle=False) as f:
+        keys = {name.rsplit("/", 1)[0] for name in f.files}
+        return {
+            k: (torch.from_numpy(f[f"{k}/table"].copy()), tuple(zip(_INFO_KEYS, map(float, f[f"{k}/info"]))))
+            for k in keys
+        }
+
+
 @lru_cache(maxsize=8)
 def _fit_gaussian(
+    n: int, dim: int, sigma: float, steps: int, lr: float, seed: int, tol: float
+) -> tuple[Tensor, tuple[tuple[str, float], ...]]:
+    shipped = _shipped_tables().get(_table_key(n, dim, sigma, steps, lr, seed, tol))
+    if shipped is not None:
+        return shipped
+    return _adam_fit(n, dim, sigma, steps, lr, seed, tol)
+
+
+def _adam_fit(
     n: int, dim: int, sigma: float, steps: int, lr: float, seed: int, tol: float
 ) -> tuple[Tensor, tuple[tuple[str, float], ...]]:
     gen = torch.Generator().manual_seed(seed)
@@ -149,13 +183,48 @@ def _fit_gaussian(
     return table, tuple(info.items())
 
 
+def preset_table_arguments(config: OATConfig) -> tuple:
+    """The arguments of the Gaussian table an OAT of ``config`` fits (see :class:`GridPositionalEncoding`)."""
+    part = -(-config.d_position // 3)
+    return (
+        config.max_positions,
+        part,
+        float(config.pe_sigma),
+        int(config.pe_fit_steps),
+        0.01,
+        0,
+        float(config.pe_fit_tol),
+    )
+
+
+def write_gaussian_tables(path: str | Path, configs: list[OATConfig]) -> dict[str, dict[str, float]]:
+    """Fit the Gaussian table of each config (Adam, as :func:`fit_gaussian_table` does without a shipped
+    table) and write them to ``path`` (npz: ``<key>/table`` and ``<key>/info``); return each fit's report."""
+    import numpy as np
+
+    from ..core.io import atomic_path
+
+    arrays, reports = {}, {}
+    for args in dict.fromkeys(preset_table_arguments(c) for c in configs):
+        table, info = _adam_fit(*args)
+        key = _table_key(*args)
+        arrays[f"{key}/table"] = table.numpy().astype(np.float32)
+        arrays[f"{key}/info"] = np.array([dict(info)[k] for k in _INFO_KEYS], dtype=np.float64)
+        reports[key] = dict(info)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+    return reports
+
+
 def fit_gaussian_table(
     n: int, dim: int, sigma: float = 2.0, steps: int = 10000, lr: float = 0.01, seed: int = 0, tol: float = 0.0
 ) -> Tensor:
     """A table W (n, dim) fitted alone, as in OAT, so that cos(W_i, W_j) = exp(-(i - j)^2 / (2 sigma^2)):
     Adam on the mean squared error plus the variance of the row norms (rows of equal length), for at most
     ``steps`` steps; with ``tol`` > 0 it stops once the loss falls by less than ``tol`` over 100 steps
-    (converged). Deterministic for its arguments; the result is frozen in the model. See
+    (converged). Deterministic for its arguments; the result is frozen in the model. The presets' tables ship
+    with the package (:data:`SHIPPED_TABLES`, the same fit done once); other arguments are fitted here. See
     :func:`gaussian_fit_report` for how well it fits."""
     return _fit_gaussian(n, dim, float(sigma), int(steps), float(lr), int(seed), float(tol))[0].clone()
 

@@ -219,3 +219,25 @@ def test_progress_is_a_bar_on_a_terminal_and_log_lines_in_a_log_file(caplog):
     lines = [r.getMessage() for r in caplog.records]
     assert len(lines) == 1
     assert lines[0].startswith("crossvit base: 5/10 steps (50%)") and "s left" in lines[0] and "loss=1.23" in lines[0]
+
+
+def test_a_jobs_threads_reach_the_blas_loaded_before_and_after():
+    """`--threads 1`: numpy's BLAS (loaded before) and scipy's (loaded after) run one thread each, so two jobs
+    on two cores do not run four."""
+    import json
+    import subprocess
+    import sys
+
+    child = (
+        "import numpy\n"
+        "from neuromodels.core.runtime import set_threads\n"
+        "set_threads(1)\n"
+        "import scipy.linalg\n"
+        "from threadpoolctl import threadpool_info\n"
+        "import json\n"
+        "print(json.dumps([(i['filepath'], i['num_threads']) for i in threadpool_info() if i['user_api'] == 'blas']))\n"
+    )
+    env = {k: v for k, v in __import__("os").environ.items() if not k.endswith("_NUM_THREADS")}
+    out = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, env=env, check=True).stdout
+    pools = json.loads(out)  # [library, threads] per BLAS loaded
+    assert pools and all(threads == 1 for _, threads in pools), pools

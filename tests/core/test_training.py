@@ -34,7 +34,7 @@ def _loss(model, batch):
     return nn.functional.mse_loss(pred, yb), {"mae": (pred - yb).abs().mean()}
 
 
-def _train(ckpt=None, kill_at=None, epochs=6, scheduler="onecycle", lr=1e-2, shift=0.0, identity=None):
+def _train(ckpt=None, kill_at=None, epochs=6, scheduler="onecycle", lr=1e-2, shift=0.0, identity=None, bs=16, every=1):
     torch.manual_seed(3)
     model = nn.Sequential(nn.Linear(D, 16), nn.GELU(), nn.Linear(16, 1))
     x, y, _ = _problem()
@@ -48,12 +48,12 @@ def _train(ckpt=None, kill_at=None, epochs=6, scheduler="onecycle", lr=1e-2, shi
         model,
         _loss,
         TrainSettings(
-            epochs=epochs, lr=lr, scheduler=scheduler, checkpoint_path=ckpt, checkpoint_every=1, progress=False
+            epochs=epochs, lr=lr, scheduler=scheduler, checkpoint_path=ckpt, checkpoint_every=every, progress=False
         ),
         on_step_end=on_step_end,
         run_identity=identity,
     )
-    result = trainer.fit(_data(x, y))
+    result = trainer.fit(_data(x, y, bs))
     return model, result
 
 
@@ -81,6 +81,36 @@ def test_resume_after_kill_gives_identical_weights(tmp_path, kill_at):
     for a, b in zip(reference.state_dict().values(), resumed.state_dict().values()):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
     # the history (per-epoch mean loss and metrics) is the same too, the interrupted epoch included
+    assert result.history == ref_result.history
+
+
+def test_one_step_epochs_are_saved_every_checkpoint_every_steps_and_resume_exactly(tmp_path, monkeypatch):
+    """An epoch of one step (the whole set in one batch) is not a checkpoint per step: saves come every
+    ``checkpoint_every`` steps and at the last one, and a kill between two saves resumes from the earlier one to
+    the uninterrupted run's weights and history."""
+    import neuromodels.core.training as training
+
+    saved = []
+    real = training.save_checkpoint
+
+    def counting(path, *args, step=0, **kwargs):
+        saved.append(step)
+        return real(path, *args, step=step, **kwargs)
+
+    monkeypatch.setattr(training, "save_checkpoint", counting)
+    reference, ref_result = _train(epochs=12, bs=N, every=5)
+    assert saved == [] and ref_result.steps == 12  # no checkpoint path: nothing saved
+    ckpt = str(tmp_path / "ckpt.pt")
+    _train(ckpt=ckpt, epochs=12, bs=N, every=5)
+    assert saved == [5, 10, 12]
+    (tmp_path / "ckpt.pt").unlink()
+    saved.clear()
+    with pytest.raises(KeyboardInterrupt):
+        _train(ckpt=ckpt, kill_at=8, epochs=12, bs=N, every=5)
+    resumed, result = _train(ckpt=ckpt, epochs=12, bs=N, every=5)
+    assert saved == [5, 10, 12] and result.resumed_from_step == 5
+    for a, b in zip(reference.state_dict().values(), resumed.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
     assert result.history == ref_result.history
 
 

@@ -67,3 +67,29 @@ def test_reference_attention_gives_the_same_numbers() -> None:
     finite = torch.isfinite(fused)
     assert torch.equal(finite, torch.isfinite(reference))
     torch.testing.assert_close(fused[finite], reference[finite], atol=1e-5, rtol=1e-4)
+
+
+def test_shipped_position_tables_are_the_presets_fits():
+    """The package's Gaussian tables (fitted once by `neuromodels gaze positions`) are what Adam fits for each
+    preset's sizes: every preset has one, tiny's equals a refit here, and a model of the preset holds it."""
+    from neuromodels.gaze.models import (
+        _adam_fit,
+        _shipped_tables,
+        _table_key,
+        gaussian_fit_report,
+        oat_config,
+        preset_table_arguments,
+    )
+    from neuromodels.gaze.presets import PRESETS
+
+    shipped = _shipped_tables()
+    for name, preset in PRESETS.items():
+        assert _table_key(*preset_table_arguments(oat_config(preset))) in shipped, name
+    args = preset_table_arguments(oat_config(PRESETS["tiny"]))
+    table, info = _adam_fit(*args)
+    kept, kept_info = shipped[_table_key(*args)]
+    torch.testing.assert_close(kept, table, rtol=0, atol=1e-4)  # the same fit (CPUs may round differently)
+    assert dict(kept_info)["steps"] == dict(info)["steps"] and dict(kept_info)["converged"] == 1.0
+    assert gaussian_fit_report(*args[:4], lr=args[4], seed=args[5], tol=args[6]) == dict(kept_info)
+    model = OAT(oat_config(PRESETS["tiny"]))
+    assert torch.equal(model.position.table, kept) and model.position.fit_info == dict(kept_info)
