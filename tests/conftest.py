@@ -52,7 +52,7 @@ def scratch_workdir(tmp_path: Path) -> Path:
 TINY_SEEDS = (0, 1)
 
 
-def tiny_config(work: Path) -> list[str]:
+def tiny_config(work: Path, seeds: tuple[int, ...] = TINY_SEEDS) -> list[str]:
     """Arguments for the tiny preset on CPU over TINY_SEEDS, through a config file in ``work`` (Snakemake reads
     a ``--config`` list with YAML's base loader, so its numbers would arrive as strings).
 
@@ -67,7 +67,7 @@ def tiny_config(work: Path) -> list[str]:
     config = {
         "preset": "tiny",
         "device": "cpu",
-        "seeds": list(TINY_SEEDS),
+        "seeds": list(seeds),
         "models": OWN_MODEL,
         "seeg": {"models": ["simclr", "minilm", "clip", "slip", NAME]},
         "brainscore": {"models": [NAME]},
