@@ -1,5 +1,6 @@
-"""One family of the tiny DAG on a real SLURM cluster through the workflow's SLURM profile
-(snakemake-executor-plugin-slurm).
+"""A branch of the tiny DAG on a real SLURM cluster through the workflow's SLURM profile
+(snakemake-executor-plugin-slurm): the untrained CrossViT control of the Brain-Score family on the first tiny seed
+(its images, its simulated recordings, the initialisation and the scoring: four jobs of four rules).
 
 `.ci/slurm-one-node.sh` starts a one-node cluster (slurmctld + slurmd on localhost, accounting off); CI runs it
 before the tests and sets NEUROMODELS_REQUIRE_SLURM=1, so there a missing cluster fails instead of skipping.
@@ -19,8 +20,11 @@ import pytest
 from tests.conftest import ROOT, assert_same_table, run_snakemake, scratch_workdir, tiny_config
 
 pytestmark = pytest.mark.slurm
-SLURM_TARGETS = ("search",)
+SLURM_FAMILY = "brainscore"
 SLURM_SEEDS = (0,)
+# a target reached by four short jobs (about 25 s of work here): the profile is the same for every rule, and the
+# whole DAG runs locally once already, over both seeds; the search family's branch took 146 s through the cluster
+SLURM_TARGETS = tuple(f"results/brainscore/untrained_crossvit/seed{seed}/neural.csv" for seed in SLURM_SEEDS)
 
 
 def _cluster_answers() -> bool:
@@ -42,8 +46,6 @@ def slurm_run(tmp_path_factory):
     partition, cpus = subprocess.run(["sinfo", "-h", "-o", "%P %c"], capture_output=True, text=True).stdout.split()[:2]
     work = scratch_workdir(tmp_path_factory.mktemp("slurm"))
     out = run_snakemake(
-        # one family of the tiny DAG on its first seed (it trains a backbone per diet): the profile is the same
-        # for every rule, and the whole DAG runs locally once already, over both seeds
         *SLURM_TARGETS,
         "--profile",
         str(ROOT / "workflow" / "profiles" / "slurm"),
@@ -119,7 +121,13 @@ def _minutes(limit: str) -> int:
 def test_every_job_went_through_sbatch_with_its_rules_resources(slurm_run):
     _, log = slurm_run
     jobs = {k: v for k, v in _jobs_from_log(log).items() if v.get("rule") and not v["local"]}
-    assert len(jobs) >= 5, f"only {len(jobs)} cluster jobs in the log"  # stimuli, three diets' backbones, runs
+    # images, recordings, initialisation, scoring
+    assert {v["rule"] for v in jobs.values()} == {
+        "brainscore_images",
+        "brainscore_simulate",
+        "brainscore_untrained",
+        "brainscore_score",
+    }, jobs
     unsubmitted = sorted(v["rule"] for v in jobs.values() if "slurm_id" not in v)
     assert not unsubmitted, f"jobs that did not go through sbatch: {unsubmitted}"
     queue = _squeue([v["slurm_id"] for v in jobs.values()])
@@ -133,15 +141,14 @@ def test_every_job_went_through_sbatch_with_its_rules_resources(slurm_run):
 
 
 def test_outputs_equal_a_local_run(slurm_run, tiny_run):
-    """The seed's tables equal those of the local tiny run (which ran both tiny seeds; the tables across seeds
-    differ by design)."""
+    """The scored control's tables (robustness, neural predictivity, layer commitment) equal those of the local
+    tiny run, which ran both tiny seeds (the tables across seeds differ by design)."""
     work, _ = slurm_run
     tables = sorted(
         p.relative_to(tiny_run / "results")
-        for family in SLURM_TARGETS
         for seed in SLURM_SEEDS
-        for p in (tiny_run / "results" / family / f"seed{seed}").rglob("*.csv")
+        for p in (tiny_run / "results" / SLURM_FAMILY / "untrained_crossvit" / f"seed{seed}").glob("*.csv")
     )
-    assert len(tables) > 5
+    assert [t.name for t in tables] == ["layers.csv", "neural.csv", "robustness.csv"], tables
     for name in tables:
         assert_same_table(tiny_run / "results" / name, work / "results" / name)
