@@ -504,7 +504,8 @@ def _probe_images(n: int, size: int) -> np.ndarray:
 
 
 def _check_text(obj: Any, key: str) -> Any:
-    missing = [a for a in ("encode", "layer_features", "layer_names") if not hasattr(obj, a)]
+    # a property of the class counts without being read (reading may load the model)
+    missing = [a for a in ("encode", "layer_features", "layer_names") if not (hasattr(type(obj), a) or hasattr(obj, a))]
     if missing:
         raise ConfigError(
             key, f"a text model needs encode(texts), layer_features(texts, layers) and layer_names; missing {missing}"
@@ -707,11 +708,16 @@ class _MiniLMText:
     batches, same numbers as :func:`~neuromodels.networks.features.embed_texts` with ``"minilm"``)."""
 
     def __init__(self, pretrained: bool, seed: int, device: str) -> None:
+        self.name = "minilm" if pretrained else "minilm-random"
+        self.pretrained, self.seed, self.device = pretrained, (0 if pretrained else seed), device
+
+    @property
+    def layer_names(self) -> list[str]:
+        """The encoder's layers; reading them loads it (a family that uses only the vision side of a model whose
+        text side is MiniLM never does: sentence-transformers alone takes ~10 s to import on a small CPU)."""
         from .features import minilm_encoder
 
-        self.name = "minilm" if pretrained else "minilm-random"
-        self.seed, self.device = (0 if pretrained else seed), device
-        self.layer_names = list(minilm_encoder(pretrained, self.seed, device).layer_names)
+        return list(minilm_encoder(self.pretrained, self.seed, self.device).layer_names)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         from .features import embed_texts

@@ -55,7 +55,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.signal import fftconvolve
 
 from ..core.runtime import get_logger, rng
 from .data import trial_name, write_movie, write_trial
@@ -476,6 +475,8 @@ def simulate_dataset(
     ``ground_truth.csv`` (one row per electrode: subject, Electrode, Region, coordinates, class, latency, noise,
     weights), ``planted.npz`` (mixtures and per-event drives) and ``simulation.json`` (the settings).
     """
+    from scipy.signal import fftconvolve  # here: the encoding steps import this module for its settings only
+
     settings = settings if settings is not None else SimulationSettings()
     from ..core.io import write_json, write_npz, write_table
 

@@ -154,8 +154,15 @@ def test_a_vision_text_model_takes_minilm_as_its_text_side(in_tmp):
             "untrained_options": {},
         },
     }
+    from neuromodels.networks.features import minilm_encoder
+
+    minilm_encoder.cache_clear()
     model = build_model(lookup("mycnn", user), seed=0, user=user)
+    model.image_layer_features(IMAGES[:2], ["conv1"])
+    # a family that reads only the vision side (search, gaze, Brain-Score) never loads the text side's MiniLM
+    assert minilm_encoder.cache_info().currsize == 0
     feats = model.text_layer_features(TEXTS)
+    assert minilm_encoder.cache_info().currsize == 1
     ref = text_layer_features(TEXTS, "minilm")
     assert all(np.array_equal(feats[k], ref[k]) for k in ref)
     assert model.output_layers() == ("head", "encoder.layer.5")
