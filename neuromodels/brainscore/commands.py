@@ -188,6 +188,18 @@ def declared_subject(name: str, user: dict | None, seed: int, pooling: str, devi
     return DeclaredLayerModel(model, pooling=pooling), layers, info
 
 
+def _declared_crossvit(path, variant: str, seed: int, pooling: str, device):
+    """A CrossViT model file as Brain-Score scores it: built from its declaration (:func:`.models.
+    checkpoint_declaration`, as ``crossvit_<variant>`` is declared for other families), weights loaded with
+    ``weights_only=True``, frozen, in eval mode, read through :class:`~.evaluate.DeclaredLayerModel`."""
+    from ..networks.declared import build_model
+    from .evaluate import DeclaredLayerModel
+    from .models import checkpoint_declaration
+
+    model = build_model(checkpoint_declaration(path, f"crossvit_{variant}"), seed=seed, device=str(device))
+    return DeclaredLayerModel(model, pooling=pooling)
+
+
 def cmd_score(args: argparse.Namespace) -> None:
     import numpy as np
 
@@ -196,7 +208,7 @@ def cmd_score(args: argparse.Namespace) -> None:
     from ..core.runtime import get_logger, select_device
     from .data import read_activations, read_image_dataset
     from .evaluate import MetricSettings, PrecomputedActivations, robustness_table, summary_row
-    from .models import block_output_layers
+    from .models import candidate_layers
     from .train import load_model, train_settings_summary
 
     p = _preset(args)
@@ -247,10 +259,10 @@ def cmd_score(args: argparse.Namespace) -> None:
         )
         variant = args.name or trained.variant
         robustness.insert(0, "variant", variant)
-        # the loaded module itself, not its declaration (checkpoint_declaration): a declared model's weights are
-        # frozen, and torch multiplies a frozen weight by a non-contiguous input (CrossViT's CLS fusion) by
-        # another kernel, which moves activations by float32 rounding; this keeps the variants' numbers as they were
-        subject, layers, meta = trained.model, args.layers or block_output_layers(trained.model), trained.meta
+        # the neural scores read the model file through its declaration, the one path of every declared model
+        # (crossvit_<variant> in models.yaml, a user's CNN): its layers, input and pooling as any family reads them
+        subject, meta = _declared_crossvit(args.model, variant, args.seed, p.pooling, device), trained.meta
+        layers = args.layers or candidate_layers(subject.declared)
     neural, layer_table = _score_parts(subject, layers, parts, images, p, settings, device, regions)
     neural.insert(0, "variant", variant)
     layer_table.insert(0, "variant", variant)

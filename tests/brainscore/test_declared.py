@@ -80,13 +80,13 @@ def _crossvit_file(path: Path, seed: int) -> TrainedModel:
 
 
 def test_crossvit_through_its_declaration_reads_what_the_family_reads(tmp_path, recording):
-    """A CrossViT model file read through its declaration (as another family names crossvit_base) gives the
-    activations the family's scoring reads from the loaded module to float32 rounding (under 1e-5), hence the
-    same committed layers and scores equal to 1e-4 (PLS carries the rounding to about 1e-6). Not bit for bit:
-    a declared model's weights are frozen and its input is a contiguous NCHW batch, and torch then takes other
-    kernels (for the CLS fusion's non-contiguous input; for the channels-last batches LayerModel resizes), so the
-    variants are still scored from the loaded module and their numbers are the former ones (the summary test in
-    test_cli and the tiny DAG compare them)."""
+    """The move of the variants' scoring onto their declarations (``brainscore score --model`` reads the file
+    through :func:`checkpoint_declaration`, the path of every declared model): the loaded module read directly,
+    as the family scored before, and the same file through its declaration give activations equal to float32
+    rounding (under 1e-5), hence the same committed layers and scores equal to 1e-4 (PLS carries the rounding to
+    about 1e-6). Not bit for bit: a declared model's weights are frozen and its input is a contiguous NCHW batch,
+    and torch then takes other kernels (for the CLS fusion's non-contiguous input; for the channels-last batches
+    LayerModel resizes)."""
     assembly, lookup = recording
     path = tmp_path / "m.pt"
     trained = _crossvit_file(path, seed=1)
