@@ -61,6 +61,8 @@ def slurm_run(tmp_path_factory):
         "squeue",
         "--slurm-init-seconds-before-status-checks",
         "2",
+        "--seconds-between-status-checks",
+        "2",
         # and no job asks for more CPUs than the node has (the profile's benchmarks ask for 4)
         "--max-threads",
         cpus,
