@@ -1,0 +1,103 @@
+"""How much the distractors' appearance is worth in the gaze world, with no model trained: the Sequence Score
+against the simulated viewers of the generator's own guided-search walk (the viewers' mean weights) that knows
+
+* ``oracle``: every object's latent similarity to the target (what a model reading the crops could learn),
+* ``target_only``: only which object is the target (what OAT's image-blind control knows: the target's flag),
+* ``distance_only``: nothing (the walk on distance and inhibition of return alone),
+
+beside the human ceiling (viewers against each other). ``oracle - target_only`` bounds what appearance can add
+to a model that knows where the target is: OAT's lead over its image-blind copy cannot exceed it by much.
+
+    python workflow/scripts/gaze_appearance.py [--preset default] [--seeds 0 1 2] [--walk '{"w_distance": 1.5}']
+
+``--walk`` overrides the walk's parameters (``neuromodels.gaze.simulate.WalkParameters``). The displays and
+viewers are drawn as ``neuromodels gaze simulate`` draws them (the same law; fixation positions are not drawn).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+
+import numpy as np
+
+from neuromodels.gaze.data import Trial
+from neuromodels.gaze.metrics import sequence_score
+from neuromodels.gaze.presets import get_preset
+from neuromodels.gaze.simulate import (
+    SimulationSettings,
+    attribute_similarity,
+    guided_search_walk,
+    product_catalogue,
+    shelf_cells,
+)
+
+
+def world_value(preset: str, seed: int, walk: dict, samples: int = 20) -> dict[str, float]:
+    p = get_preset(preset)
+    settings = SimulationSettings(
+        displays_per_layout=p.displays_per_layout, viewers=p.viewers, cell_px=p.cell_px, n_products=p.n_products
+    )
+    params = dataclasses.replace(settings.walk, **walk)
+    rng = np.random.default_rng([seed, 3])
+    catalogue = product_catalogue(settings.n_products, seed)
+    viewers = [
+        {
+            "w_similarity": params.w_similarity * float(np.exp(params.viewer_spread * a)),
+            "w_distance": params.w_distance * float(np.exp(params.viewer_spread * b)),
+        }
+        for a, b in rng.normal(size=(settings.viewers, 2))
+    ]
+    mean_viewer = {"w_similarity": params.w_similarity, "w_distance": params.w_distance}
+    model_rng = np.random.default_rng([seed, 7])
+    scores: dict[str, list[float]] = {"oracle": [], "target_only": [], "distance_only": [], "ceiling": []}
+    for layout in settings.layouts:
+        boxes, rows, cols, width, height = shelf_cells(layout, settings.cell_px)
+        for _ in range(settings.displays_per_layout):
+            pick = rng.choice(settings.n_products, size=len(boxes), replace=False)
+            products = catalogue.iloc[pick].reset_index(drop=True)
+            t_index = int(rng.integers(len(boxes)))
+            target = products.iloc[t_index]
+            rng.integers(2**31)  # the display's rendering seed, drawn as the generator draws it
+            trial = Trial(
+                trial=f"{layout}",
+                image=None,
+                width=width,
+                height=height,
+                object_ids=list(products["product"]),
+                boxes=boxes,
+                rows=rows,
+                cols=cols,
+                target=str(target["product"]),
+                layout=layout,
+            )
+            similarity = attribute_similarity(products, target, params.similarity_weights)
+            humans = [guided_search_walk(trial, similarity, rng, v, params) for v in viewers]
+            only = np.where(np.arange(len(similarity)) == t_index, similarity[t_index], 0.0)
+            for name, sim in (("oracle", similarity), ("target_only", only), ("distance_only", 0 * similarity)):
+                paths = [guided_search_walk(trial, sim, model_rng, mean_viewer, params) for _ in range(samples)]
+                scores[name].append(float(np.mean([sequence_score(a, h) for a in paths for h in humans])))
+            pairs = [sequence_score(a, b) for i, a in enumerate(humans) for j, b in enumerate(humans) if i != j]
+            scores["ceiling"].append(float(np.mean(pairs)))
+    return {name: float(np.mean(values)) for name, values in scores.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="default")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--walk", type=json.loads, default={})
+    args = parser.parse_args()
+    for seed in args.seeds:
+        row = world_value(args.preset, seed, args.walk)
+        row["appearance_gain"] = row["oracle"] - row["target_only"]
+        print(
+            json.dumps(
+                {"preset": args.preset, "seed": seed, "walk": args.walk, **{k: round(v, 3) for k, v in row.items()}}
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()
