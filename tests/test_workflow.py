@@ -20,6 +20,27 @@ def test_wrong_config_value_stops_with_one_line(tmp_path):
     assert "neuromodels: config key 'preset': 'huge' is not one of" in out.stderr + out.stdout
 
 
+@pytest.mark.parametrize(
+    ("section", "key"),
+    [
+        ({"seeg": {"simulation": {"n_subject": 2}}}, "seeg.simulation.n_subject"),
+        ({"gaze": {"overrides": {"epoch": 2}}}, "gaze.overrides.epoch"),
+    ],
+)
+def test_an_unknown_key_of_a_free_section_stops_the_run_before_any_job(tmp_path, section, key):
+    """seeg.simulation and the families' overrides take the names of the settings they override: a misspelt one
+    stops the dry run with one line naming it (not the first job that reads it)."""
+    import yaml
+
+    work = scratch_workdir(tmp_path)
+    (work / "bad.yaml").write_text(yaml.safe_dump(section))
+    out = run_snakemake("-n", "--cores", "1", "--configfile", str(work / "bad.yaml"), cwd=work)
+    assert out.returncode != 0
+    text = out.stderr + out.stdout
+    assert f"neuromodels: config key '{key}': not a " in text, text[-2000:]
+    assert "Traceback" not in text
+
+
 def test_lint_is_clean():
     out = run_snakemake("--lint", "--cores", "1")
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]

@@ -30,6 +30,29 @@ except ConfigError as exc:
     sys.exit(f"neuromodels: {exc}")
 
 
+# The free-form sections (seeg.simulation and the families' overrides) name fields of the settings they override:
+# built now from the preset, as each job builds them, so that a wrong key stops the run before any job starts.
+def _check_free_sections():
+    from neuromodels.brainscore.presets import get_preset as brainscore
+    from neuromodels.gaze.presets import get_preset as gaze
+    from neuromodels.search.presets import get_preset as search
+    from neuromodels.seeg.presets import get_preset as seeg
+
+    for family, section, build in (("brainscore", "overrides", brainscore), ("gaze", "overrides", gaze),
+                                   ("search", "overrides", search), ("seeg", "simulation", seeg)):
+        try:
+            build(config["preset"], config[family][section] or None)
+        except ConfigError as exc:
+            key = exc.key
+            if key.startswith(f"{family}.") and not key.startswith(f"{family}.{section}."):
+                key = f"{family}.{section}.{key.split('.', 1)[1]}"
+            sys.exit(f"neuromodels: config key '{key}': {exc.problem}")
+        except (TypeError, ValueError) as exc:  # a value the settings cannot take
+            sys.exit(f"neuromodels: config key '{family}.{section}': {exc}")
+
+
+_check_free_sections()
+
 def check_models(key, names, kinds=None):
     """Stop the workflow with one line when a family's model list names no declared model (or one of the wrong
     kind)."""
