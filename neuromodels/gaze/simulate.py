@@ -20,7 +20,7 @@ perfectly. ``truth.json`` holds the generator's parameters and the behaviour sta
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,8 @@ __all__ = [
     "render_shelf",
     "guided_search_walk",
     "attribute_similarity",
+    "draw_viewers",
+    "draw_displays",
     "simulate_dataset",
 ]
 
@@ -186,6 +188,58 @@ def fixations_on(
 
 
 # ---------------------------------------------------------------------------------------- data set
+def draw_viewers(params: WalkParameters, n: int, rng: np.random.Generator) -> dict[str, dict[str, float]]:
+    """``n`` viewers' guidance weights (``v00`` ...): the shared ones times a log-normal factor each."""
+    return {
+        f"v{v:02d}": {
+            "w_similarity": params.w_similarity * float(np.exp(params.viewer_spread * z1)),
+            "w_distance": params.w_distance * float(np.exp(params.viewer_spread * z2)),
+        }
+        for v, (z1, z2) in enumerate(rng.normal(size=(n, 2)))
+    }
+
+
+def draw_displays(
+    settings: SimulationSettings, catalogue: pd.DataFrame, rng: np.random.Generator, images: PathLike | None = None
+) -> Iterator[tuple[Trial, pd.DataFrame, int]]:
+    """The shelf displays of every layout, drawn from ``rng`` one at a time: ``(trial, products, display_seed)``.
+
+    Lazy, so that what the caller draws from the same ``rng`` between two displays (the viewers' walks) keeps
+    its place. ``images``: the folder the trial's display and target images are named in (``<name>.png``,
+    ``<name>_target.png``; nothing is written here); None leaves them unnamed.
+    """
+    folder = Path(images) if images is not None else None
+    for layout in settings.layouts:
+        boxes, rows, cols, width, height = shelf_cells(layout, settings.cell_px)
+        if len(boxes) > settings.n_products:
+            raise ConfigError(
+                "gaze.n_products",
+                f"layout {layout} has {len(boxes)} cells; the catalogue only {settings.n_products} products",
+            )
+        for d in range(settings.displays_per_layout):
+            name = f"{layout}_{d:03d}"
+            pick = rng.choice(settings.n_products, size=len(boxes), replace=False)
+            products = catalogue.iloc[pick].reset_index(drop=True)
+            t_index = int(rng.integers(len(boxes)))
+            target = str(products.iloc[t_index]["product"])
+            display_seed = int(rng.integers(2**31))
+            trial = Trial(
+                trial=name,
+                image=folder / f"{name}.png" if folder is not None else None,
+                width=width,
+                height=height,
+                object_ids=list(products["product"]),
+                boxes=boxes,
+                rows=rows,
+                cols=cols,
+                target=target,
+                layout=layout,
+                target_image=folder / f"{name}_target.png" if folder is not None else None,
+                target_label=target,
+            )
+            yield trial, products, display_seed
+
+
 def simulate_dataset(
     folder: PathLike,
     settings: SimulationSettings,
@@ -205,54 +259,19 @@ def simulate_dataset(
     params = settings.walk
     rng = np.random.default_rng([seed, 3])
     catalogue = product_catalogue(settings.n_products, seed)
-    viewers = {
-        f"v{v:02d}": {
-            "w_similarity": params.w_similarity * float(np.exp(params.viewer_spread * z1)),
-            "w_distance": params.w_distance * float(np.exp(params.viewer_spread * z2)),
-        }
-        for v, (z1, z2) in enumerate(rng.normal(size=(settings.viewers, 2)))
-    }
+    viewers = draw_viewers(params, settings.viewers, rng)
     trials: list[Trial] = []
     scanpaths: list[Scanpath] = []
-    for layout in settings.layouts:
-        boxes, rows, cols, width, height = shelf_cells(layout, settings.cell_px)
-        if len(boxes) > settings.n_products:
-            raise ConfigError(
-                "gaze.n_products",
-                f"layout {layout} has {len(boxes)} cells; the catalogue only {settings.n_products} products",
-            )
-        for d in range(settings.displays_per_layout):
-            name = f"{layout}_{d:03d}"
-            pick = rng.choice(settings.n_products, size=len(boxes), replace=False)
-            products = catalogue.iloc[pick].reset_index(drop=True)
-            t_index = int(rng.integers(len(boxes)))
-            target = products.iloc[t_index]
-            display_seed = int(rng.integers(2**31))
-            image = render_shelf(products, boxes, width, height, display_seed)
-            write_png(folder / "images" / f"{name}.png", image)
-            write_png(
-                folder / "images" / f"{name}_target.png", render_product(target, settings.cell_px, display_seed + 1)
-            )
-            trial = Trial(
-                trial=name,
-                image=folder / "images" / f"{name}.png",
-                width=width,
-                height=height,
-                object_ids=list(products["product"]),
-                boxes=boxes,
-                rows=rows,
-                cols=cols,
-                target=str(target["product"]),
-                layout=layout,
-                target_image=folder / "images" / f"{name}_target.png",
-                target_label=str(target["product"]),
-            )
-            trials.append(trial)
-            similarity = attribute_similarity(products, target, params.similarity_weights)
-            for viewer, weights in viewers.items():
-                objects = walk(trial, similarity, rng, weights, params)
-                x, y, duration = fixations_on(trial, objects, rng, params)
-                scanpaths.append(Scanpath(name, viewer, x, y, duration, objects))
+    for trial, products, display_seed in draw_displays(settings, catalogue, rng, folder / "images"):
+        target = products.iloc[trial.target_index]
+        write_png(trial.image, render_shelf(products, trial.boxes, trial.width, trial.height, display_seed))
+        write_png(trial.target_image, render_product(target, settings.cell_px, display_seed + 1))
+        trials.append(trial)
+        similarity = attribute_similarity(products, target, params.similarity_weights)
+        for viewer, weights in viewers.items():
+            objects = walk(trial, similarity, rng, weights, params)
+            x, y, duration = fixations_on(trial, objects, rng, params)
+            scanpaths.append(Scanpath(trial.trial, viewer, x, y, duration, objects))
     write_dataset(folder, trials, scanpaths, fixations_format=fixations_format)
     stats = behaviour_table(
         [s.objects for s in scanpaths],

@@ -53,6 +53,7 @@ def _check_free_sections():
 
 _check_free_sections()
 
+
 def check_models(key, names, kinds=None):
     """Stop the workflow with one line when a family's model list names no declared model (or one of the wrong
     kind)."""

@@ -22,15 +22,15 @@ import json
 
 import numpy as np
 
-from neuromodels.gaze.data import Trial
 from neuromodels.gaze.metrics import sequence_score
 from neuromodels.gaze.presets import get_preset
 from neuromodels.gaze.simulate import (
     SimulationSettings,
     attribute_similarity,
+    draw_displays,
+    draw_viewers,
     guided_search_walk,
     product_catalogue,
-    shelf_cells,
 )
 
 
@@ -42,44 +42,21 @@ def world_value(preset: str, seed: int, walk: dict, samples: int = 20) -> dict[s
     params = dataclasses.replace(settings.walk, **walk)
     rng = np.random.default_rng([seed, 3])
     catalogue = product_catalogue(settings.n_products, seed)
-    viewers = [
-        {
-            "w_similarity": params.w_similarity * float(np.exp(params.viewer_spread * a)),
-            "w_distance": params.w_distance * float(np.exp(params.viewer_spread * b)),
-        }
-        for a, b in rng.normal(size=(settings.viewers, 2))
-    ]
+    viewers = list(draw_viewers(params, settings.viewers, rng).values())
     mean_viewer = {"w_similarity": params.w_similarity, "w_distance": params.w_distance}
     model_rng = np.random.default_rng([seed, 7])
     scores: dict[str, list[float]] = {"oracle": [], "target_only": [], "distance_only": [], "ceiling": []}
-    for layout in settings.layouts:
-        boxes, rows, cols, width, height = shelf_cells(layout, settings.cell_px)
-        for _ in range(settings.displays_per_layout):
-            pick = rng.choice(settings.n_products, size=len(boxes), replace=False)
-            products = catalogue.iloc[pick].reset_index(drop=True)
-            t_index = int(rng.integers(len(boxes)))
-            target = products.iloc[t_index]
-            rng.integers(2**31)  # the display's rendering seed, drawn as the generator draws it
-            trial = Trial(
-                trial=f"{layout}",
-                image=None,
-                width=width,
-                height=height,
-                object_ids=list(products["product"]),
-                boxes=boxes,
-                rows=rows,
-                cols=cols,
-                target=str(target["product"]),
-                layout=layout,
-            )
-            similarity = attribute_similarity(products, target, params.similarity_weights)
-            humans = [guided_search_walk(trial, similarity, rng, v, params) for v in viewers]
-            only = np.where(np.arange(len(similarity)) == t_index, similarity[t_index], 0.0)
-            for name, sim in (("oracle", similarity), ("target_only", only), ("distance_only", 0 * similarity)):
-                paths = [guided_search_walk(trial, sim, model_rng, mean_viewer, params) for _ in range(samples)]
-                scores[name].append(float(np.mean([sequence_score(a, h) for a in paths for h in humans])))
-            pairs = [sequence_score(a, b) for i, a in enumerate(humans) for j, b in enumerate(humans) if i != j]
-            scores["ceiling"].append(float(np.mean(pairs)))
+    for trial, products, _ in draw_displays(settings, catalogue, rng):
+        t_index = trial.target_index
+        target = products.iloc[t_index]
+        similarity = attribute_similarity(products, target, params.similarity_weights)
+        humans = [guided_search_walk(trial, similarity, rng, v, params) for v in viewers]
+        only = np.where(np.arange(len(similarity)) == t_index, similarity[t_index], 0.0)
+        for name, sim in (("oracle", similarity), ("target_only", only), ("distance_only", 0 * similarity)):
+            paths = [guided_search_walk(trial, sim, model_rng, mean_viewer, params) for _ in range(samples)]
+            scores[name].append(float(np.mean([sequence_score(a, h) for a in paths for h in humans])))
+        pairs = [sequence_score(a, b) for i, a in enumerate(humans) for j, b in enumerate(humans) if i != j]
+        scores["ceiling"].append(float(np.mean(pairs)))
     return {name: float(np.mean(values)) for name, values in scores.items()}
 
 
