@@ -48,8 +48,10 @@ def scratch_workdir(tmp_path: Path) -> Path:
     return tmp_path
 
 
-# The seeds of the tiny run: two, so that CI asserts a claim only where it holds on each of them.
-TINY_SEEDS = (0, 1)
+# The seed of the tiny run. The claims CI asserts (HOLDS_AT_TINY in tests/test_workflow.py) were chosen where they
+# held on seeds 0 and 1 alike; the run itself draws one seed to keep `make test` short, and a dry run over two
+# seeds checks that every seed's jobs write their own files (tests/test_workflow.py).
+TINY_SEEDS = (0,)
 
 
 def tiny_config(work: Path, seeds: tuple[int, ...] = TINY_SEEDS) -> list[str]:

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slurm
 SLURM_FAMILY = "brainscore"
 SLURM_SEEDS = (0,)
 # a target reached by four short jobs (about 25 s of work here): the profile is the same for every rule, and the
-# whole DAG runs locally once already, over both seeds; the search family's branch took 146 s through the cluster
+# whole DAG runs locally once already (tests/test_workflow.py); the search family's branch took 146 s through the cluster
 SLURM_TARGETS = tuple(f"results/brainscore/untrained_crossvit/seed{seed}/neural.csv" for seed in SLURM_SEEDS)
 
 
@@ -144,7 +144,7 @@ def test_every_job_went_through_sbatch_with_its_rules_resources(slurm_run):
 
 def test_outputs_equal_a_local_run(slurm_run, tiny_run):
     """The scored control's tables (robustness, neural predictivity, layer commitment) equal those of the local
-    tiny run, which ran both tiny seeds (the tables across seeds differ by design)."""
+    tiny run on the same seed."""
     work, _ = slurm_run
     tables = sorted(
         p.relative_to(tiny_run / "results")
