@@ -30,16 +30,15 @@ BIN = Path(sys.executable).parent
 SNAKEMAKE = str(BIN / "snakemake")
 
 
-def run_snakemake(*args: str, cwd: Path = ROOT, timeout: int = 1500) -> subprocess.CompletedProcess:
+def snakemake_call(*args: str) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment of a Snakemake run of the project's Snakefile, as a user runs it."""
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "HF_HUB_OFFLINE": "1"}
-    return subprocess.run(
-        [SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    return [SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), *args], env
+
+
+def run_snakemake(*args: str, cwd: Path = ROOT, timeout: int = 1500) -> subprocess.CompletedProcess:
+    command, env = snakemake_call(*args)
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
 def scratch_workdir(tmp_path: Path) -> Path:
@@ -81,15 +80,42 @@ def tiny_config(work: Path, seeds: tuple[int, ...] = TINY_SEEDS) -> list[str]:
     return ["--configfile", str(path)]
 
 
-@pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory):
-    """The whole DAG at the tiny preset on CPU over TINY_SEEDS, run once per test session (as CI runs it); the
-    end-to-end, findings and SLURM tests read its outputs."""
+@pytest.fixture(scope="session", autouse=True)
+def _tiny_dag_in_background(request, tmp_path_factory):
+    """The whole DAG at the tiny preset on CPU over TINY_SEEDS, started when the session starts if any selected
+    test reads it (``tiny_run``), and run in the background while the other tests run: its jobs and the
+    single-process tests share the cores instead of taking turns. Stopped (its process group killed) if the
+    session ends first."""
+    if not any("tiny_run" in item.fixturenames for item in request.session.items):
+        yield None
+        return
+    import signal
+
     work = scratch_workdir(tmp_path_factory.mktemp("tiny"))
-    out = run_snakemake(
-        "--profile", str(ROOT / "workflow" / "profiles" / "default"), "--cores", "2", *tiny_config(work), cwd=work
+    log = tmp_path_factory.mktemp("tiny_log") / "snakemake.log"
+    command, env = snakemake_call(
+        "--profile", str(ROOT / "workflow" / "profiles" / "default"), "--cores", "2", *tiny_config(work)
     )
-    assert out.returncode == 0, out.stderr[-6000:]
+    with log.open("w") as sink:
+        proc = subprocess.Popen(
+            command, cwd=work, env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    yield work, proc, log
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+@pytest.fixture(scope="session")
+def tiny_run(_tiny_dag_in_background):
+    """The tiny DAG's working folder once the run has ended (as CI runs it); the end-to-end, findings and SLURM
+    tests read its outputs."""
+    work, proc, log = _tiny_dag_in_background
+    try:
+        proc.wait(timeout=2400)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"the tiny DAG ran past 2400 s; its log: {log}")
+    assert proc.returncode == 0, log.read_text()[-6000:]
     return work
 
 

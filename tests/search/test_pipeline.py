@@ -23,7 +23,7 @@ def run(*args: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory) -> Path:
+def search_run(tmp_path_factory) -> Path:
     """Every step of the tiny preset for each seed; returns the analysis folder."""
     import torch
 
@@ -68,8 +68,8 @@ def _run_all(tmp_path: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_tiny_pipeline_outputs(tiny_run: Path) -> None:
-    out = tiny_run
+def test_tiny_pipeline_outputs(search_run: Path) -> None:
+    out = search_run
     for name in (
         "slopes.csv",
         "indices.csv",
@@ -95,8 +95,8 @@ def test_tiny_pipeline_outputs(tiny_run: Path) -> None:
 
 
 @pytest.mark.slow
-def test_tiny_summary_measures_every_claim_for_every_seed(tiny_run: Path) -> None:
-    summary = read_summary(tiny_run / "summary.json")
+def test_tiny_summary_measures_every_claim_for_every_seed(search_run: Path) -> None:
+    summary = read_summary(search_run / "summary.json")
     assert summary["findings"] == [] and summary["seeds"] == list(SEEDS)
     for seed in map(str, SEEDS):
         stats = summary["statistics"][seed]
