@@ -17,6 +17,12 @@ def pytest_configure(config: pytest.Config) -> None:
     torch.set_num_threads(2)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The tests that read the tiny DAG's outputs (``tiny_run``) run last, in their order: the DAG runs in the
+    background from the session's start, and every other test runs meanwhile."""
+    items.sort(key=lambda item: "tiny_run" in item.fixturenames)
+
+
 @pytest.fixture
 def cuda_device() -> torch.device:
     if not torch.cuda.is_available():

@@ -37,7 +37,9 @@ def _cluster_answers() -> bool:
     return out.returncode == 0 and bool(re.search(r"idle|mix|alloc", out.stdout))
 
 
-@pytest.fixture(scope="module")
+# session-scoped: the test reading the tiny run is moved to the end of the session (tests/conftest.py), after this
+# module's other test, and a module-scoped run would be redone for it
+@pytest.fixture(scope="session")
 def slurm_run(tmp_path_factory):
     if not _cluster_answers():
         if os.environ.get("NEUROMODELS_REQUIRE_SLURM") == "1":

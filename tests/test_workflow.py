@@ -371,7 +371,7 @@ def test_seeg_runs_on_real_format_recordings_named_in_the_config(tmp_path):
 KILLED_TARGETS = ("results/brainscore/base/seed0/model.pt",)
 
 
-def test_killed_run_resumes_to_the_same_tables(tmp_path, tiny_run):
+def test_killed_run_resumes_to_the_same_weights(tmp_path, tiny_run):
     """SIGKILL to the whole snakemake process group while a CrossViT trains (its checkpoint exists, its model not
     yet), then `snakemake --unlock` and the same command again: no half-written output is left, training resumes
     from the checkpoint, and the trained weights equal those of the uninterrupted tiny run bit for bit (its scores
