@@ -8,6 +8,7 @@ import re
 from neuromodels.brainscore.data import stimulus_table_path
 
 BS = config["brainscore"]
+BS_SEEDS = family_seeds("brainscore")
 BS_OUT = f"{RESULTS}/brainscore"
 # simulated data follow the seed (a user's files are the same for every seed; the seed then draws the splits)
 BS_IMAGES = BS["image_data"] or f"{DATA}/brainscore/seed{{seed}}/images.h5"
@@ -29,7 +30,7 @@ wildcard_constraints:
     bs_variant="|".join(BS["variants"] + BS["controls"]),
 # every variant's and every control's summary, for every seed
 BS_SUMMARIES = expand(f"{BS_OUT}/{{variant}}/seed{{seed}}/summary.json", variant=BS["variants"] + BS["controls"],
-                      seed=SEEDS)
+                      seed=BS_SEEDS)
 
 # declared models (brainscore.models) scored beside them, each with its random-init copy when the declaration can
 # build one; their rows carry their names (results/brainscore/<name>/seed<seed>/)
@@ -45,7 +46,7 @@ for _name in BS_MODELS:
                                                    "untrained_crossvit"]:
         sys.exit(f"neuromodels: config key 'brainscore.models': {_name!r} is the name of a CrossViT variant or "
                  "control; give the declared model another name")
-BS_DECLARED_SUMMARIES = expand(f"{BS_OUT}/{{model}}/seed{{seed}}/summary.json", model=BS_MODELS, seed=SEEDS)
+BS_DECLARED_SUMMARIES = expand(f"{BS_OUT}/{{model}}/seed{{seed}}/summary.json", model=BS_MODELS, seed=BS_SEEDS)
 # the scoring steps' settings without the model list: declaring a model reruns no CrossViT scoring
 BS_SCORE_PARAMS = shlex.quote(json.dumps({k: v for k, v in BS.items() if k != "models"}, sort_keys=True))
 
@@ -232,7 +233,7 @@ rule brainscore_summary:
         summaries=BS_SUMMARIES + BS_DECLARED_SUMMARIES,
         # each seed's planted reliabilities of simulated recordings (none for a real assembly: no ceiling
         # statistics then)
-        truth=[] if BS["assembly"] else expand(f"{DATA}/brainscore/seed{{seed}}/neural/truth.json", seed=SEEDS),
+        truth=[] if BS["assembly"] else expand(f"{DATA}/brainscore/seed{{seed}}/neural/truth.json", seed=BS_SEEDS),
     output:
         table=report(f"{BS_OUT}/variants.csv", caption="../report/brainscore_variants_table.rst",
                      category="brainscore"),

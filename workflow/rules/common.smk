@@ -84,6 +84,13 @@ def model_files(names, seed):
 PRESET = config["preset"]
 DEVICE = config["device"]
 SEEDS = config["seeds"]
+
+
+def family_seeds(family):
+    """The seeds of one family: `family_seeds.<family>` where the config gives them, else `seeds`."""
+    return config["family_seeds"].get(family) or SEEDS
+
+
 DATA = "data"
 RESULTS = "results"
 BENCH = f"{RESULTS}/benchmarks"

@@ -6,7 +6,7 @@
 from neuromodels.decoding.workflow import DecodingWorkflow
 
 try:
-    DEC = DecodingWorkflow(config["decoding"], PRESET, SEEDS, data=DATA, results=RESULTS, models=config["models"])
+    DEC = DecodingWorkflow(config["decoding"], PRESET, family_seeds("decoding"), data=DATA, results=RESULTS, models=config["models"])
 except ConfigError as exc:
     sys.exit(f"neuromodels: {exc}")
 
@@ -194,7 +194,7 @@ if DEC.section["source_baselines"]:
 
 
 # The report gathers every seed's runs (the joint models, the source baselines and the held-out fits of each seed
-# in SEEDS): summary.json holds the statistics per seed that the claims registry is evaluated on.
+# in its seeds): summary.json holds the statistics per seed that the claims registry is evaluated on.
 rule decoding_report:
     input:
         metrics=DEC.metrics,

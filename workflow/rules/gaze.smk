@@ -11,6 +11,7 @@ from neuromodels.core.errors import ConfigError as _GzConfigError
 from neuromodels.gaze.declared import check_names as _gz_check_names
 
 GZ = config["gaze"]
+GZ_SEEDS = family_seeds("gaze")
 GZ_OUT = f"{RESULTS}/gaze"
 GZ_SIMULATED = not (GZ["data"] or GZ["coco_fixations"])
 GZ_MODELS = list(GZ["models"])
@@ -228,15 +229,15 @@ rule gaze_train_declared:
 # every seed.
 rule gaze_summary:
     input:
-        metrics=[f"{GZ_OUT}/{split}/{pe}/seed{seed}/metrics.csv" for seed in SEEDS for split, pe in GZ_RUNS]
+        metrics=[f"{GZ_OUT}/{split}/{pe}/seed{seed}/metrics.csv" for seed in GZ_SEEDS for split, pe in GZ_RUNS]
         + [f"{GZ_OUT}/{split}/{GZ['positional']}/seed{seed}/image_blind/metrics.csv"
-           for seed in SEEDS for split in GZ_SPLITS]
+           for seed in GZ_SEEDS for split in GZ_SPLITS]
         + [f"{GZ_OUT}/{split}/{GZ['positional']}/seed{seed}/declared/{name}/metrics.csv"
-           for seed in SEEDS for split in GZ_SPLITS for name in GZ_MODELS],
-        scanpaths=[f"{GZ_OUT}/{GZ_FIGURE_SPLIT}/{GZ['positional']}/seed{seed}/scanpaths.json" for seed in SEEDS],
-        declared_scanpaths=[f"{GZ_OUT}/{GZ_FIGURE_SPLIT}/{GZ['positional']}/seed{SEEDS[0]}/declared/{name}/scanpaths.json"
+           for seed in GZ_SEEDS for split in GZ_SPLITS for name in GZ_MODELS],
+        scanpaths=[f"{GZ_OUT}/{GZ_FIGURE_SPLIT}/{GZ['positional']}/seed{seed}/scanpaths.json" for seed in GZ_SEEDS],
+        declared_scanpaths=[f"{GZ_OUT}/{GZ_FIGURE_SPLIT}/{GZ['positional']}/seed{GZ_SEEDS[0]}/declared/{name}/scanpaths.json"
                             for name in GZ_MODELS],
-        data=gz_input(SEEDS[0]),
+        data=gz_input(GZ_SEEDS[0]),
     output:
         table=report(f"{GZ_OUT}/metrics.csv", caption="../report/gaze_metrics.rst", category="gaze"),
         figure=report(f"{GZ_OUT}/scanpaths.png", caption="../report/gaze_scanpaths.rst", category="gaze"),

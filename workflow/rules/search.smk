@@ -6,7 +6,7 @@ from neuromodels.search.presets import MODELS as SR_KINDS, get_preset as search_
 
 SR = config["search"]
 SR_OUT = f"{RESULTS}/search"
-SR_SEEDS = [int(s) for s in SEEDS]
+SR_SEEDS = [int(s) for s in family_seeds("search")]
 # Every seed draws its own displays (item jitter), trains its own backbones (initialisation, image draw, order)
 # and runs every model on them: seed{s}/ folders. A trial set of the user's (`search.trials`) is the same for
 # every seed; only the models follow the seed then.

@@ -3,6 +3,7 @@
 # alignment (each trained model also against its own features shifted in time: the shuffled_time control) -> test
 # ladder, tables, figures and per-seed statistics -> the family summary over every seed (claims.yaml is judged on it).
 SEEG = config["seeg"]
+SEEG_SEEDS = family_seeds("seeg")
 SEEG_SIMULATED = not SEEG["data"]
 SEEG_DIR = f"{DATA}/seeg/seed{{seed}}"
 # The recordings: simulated per seed, or every file of the real folder (the same for every seed), so that a
@@ -223,7 +224,7 @@ BENCHMARKS.append(rules.seeg_bench_ridge.output[0])
 
 rule seeg_summary:
     input:
-        expand(f"{SEEG_OUT}/summary.json", seed=SEEDS),
+        expand(f"{SEEG_OUT}/summary.json", seed=SEEG_SEEDS),
     output:
         f"{RESULTS}/seeg/summary.json",
     conda:
@@ -246,4 +247,4 @@ SUMMARIES.append(rules.seeg_summary.output[0])
 rule seeg:
     input:
         rules.seeg_summary.output,
-        expand(f"{SEEG_OUT}/glass_brain.png", seed=SEEDS),
+        expand(f"{SEEG_OUT}/glass_brain.png", seed=SEEG_SEEDS),

@@ -9,6 +9,7 @@ beside the human ceiling (viewers against each other). ``oracle - target_only`` 
 to a model that knows where the target is: OAT's lead over its image-blind copy cannot exceed it by much.
 
     python workflow/scripts/gaze_appearance.py [--preset default] [--seeds 0 1 2] [--walk '{"w_distance": 1.5}']
+        [--overrides '{"lookalikes": 0.5}']
 
 ``--walk`` overrides the walk's parameters (``neuromodels.gaze.simulate.WalkParameters``). The displays and
 viewers are drawn as ``neuromodels gaze simulate`` draws them (the same law; fixation positions are not drawn).
@@ -34,10 +35,16 @@ from neuromodels.gaze.simulate import (
 )
 
 
-def world_value(preset: str, seed: int, walk: dict, samples: int = 20) -> dict[str, float]:
-    p = get_preset(preset)
+def world_value(
+    preset: str, seed: int, walk: dict, samples: int = 20, overrides: dict | None = None
+) -> dict[str, float]:
+    p = get_preset(preset, overrides)
     settings = SimulationSettings(
-        displays_per_layout=p.displays_per_layout, viewers=p.viewers, cell_px=p.cell_px, n_products=p.n_products
+        displays_per_layout=p.displays_per_layout,
+        viewers=p.viewers,
+        cell_px=p.cell_px,
+        n_products=p.n_products,
+        lookalikes=p.lookalikes,
     )
     params = dataclasses.replace(settings.walk, **walk)
     rng = np.random.default_rng([seed, 3])
@@ -65,15 +72,13 @@ def main() -> None:
     parser.add_argument("--preset", default="default")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--walk", type=json.loads, default={})
+    parser.add_argument("--overrides", type=json.loads, default={}, help="preset settings, e.g. lookalikes")
     args = parser.parse_args()
     for seed in args.seeds:
-        row = world_value(args.preset, seed, args.walk)
+        row = world_value(args.preset, seed, args.walk, overrides=args.overrides)
         row["appearance_gain"] = row["oracle"] - row["target_only"]
-        print(
-            json.dumps(
-                {"preset": args.preset, "seed": seed, "walk": args.walk, **{k: round(v, 3) for k, v in row.items()}}
-            )
-        )
+        head = {"preset": args.preset, "seed": seed, "walk": args.walk, "overrides": args.overrides}
+        print(json.dumps({**head, **{k: round(v, 3) for k, v in row.items()}}))
 
 
 if __name__ == "__main__":
