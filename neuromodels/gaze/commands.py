@@ -66,7 +66,11 @@ def cmd_simulate(args: argparse.Namespace) -> None:
 
     p, params = _settings(args)
     settings = SimulationSettings(
-        displays_per_layout=p.displays_per_layout, viewers=p.viewers, cell_px=p.cell_px, n_products=p.n_products
+        displays_per_layout=p.displays_per_layout,
+        viewers=p.viewers,
+        cell_px=p.cell_px,
+        n_products=p.n_products,
+        lookalikes=p.lookalikes,
     )
     simulate_dataset(args.out_dir, settings, seed=args.seed, fixations_format=params["fixations_format"])
 

@@ -28,7 +28,8 @@ class GazePreset:
 
     Simulation: ``displays_per_layout`` shelf displays on each layout, ``viewers`` simulated viewers per
     display, ``cell_px`` the side of one shelf cell in pixels, ``n_products`` the catalogue the shelves are
-    stocked from. Model: object crops resized to ``crop_hw``; the crop CNN's two conv layers have
+    stocked from, ``lookalikes`` the share of each display's distractors stocked from the target's look-alikes
+    (products sharing its colour or category; 0: every distractor drawn at random). Model: object crops resized to ``crop_hw``; the crop CNN's two conv layers have
     ``cnn_channels`` and max-pool by ``cnn_pools``; its feature has ``d_feature`` dims and the positional
     encoding ``d_position`` (the token is both joined: d = d_feature + d_position); ``heads``, ``ffn``,
     ``encoder_layers``, ``decoder_layers``, ``dropout`` as in a transformer. The Gaussian table is fitted with
@@ -52,6 +53,7 @@ class GazePreset:
     viewers: int = 6
     cell_px: int = 24
     n_products: int = 40
+    lookalikes: float = 0.0
     crop_hw: tuple[int, int] = (12, 12)
     cnn_channels: tuple[int, int] = (16, 32)
     cnn_pools: tuple[int, int] = (2, 2)

@@ -85,6 +85,7 @@ class SimulationSettings:
     viewers: int = 8
     cell_px: int = 24
     n_products: int = 48
+    lookalikes: float = 0.0
     walk: WalkParameters = field(default_factory=WalkParameters)
 
 
@@ -199,6 +200,26 @@ def draw_viewers(params: WalkParameters, n: int, rng: np.random.Generator) -> di
     }
 
 
+def _stock_with_lookalikes(
+    catalogue: pd.DataFrame, n: int, share: float, rng: np.random.Generator
+) -> tuple[np.ndarray, int]:
+    """A shelf of ``n`` catalogue rows whose distractors are, for ``share`` of them, look-alikes of the target
+    (products sharing its colour or its category; as many as the catalogue holds), the rest drawn from the other
+    products; shuffled onto the cells. Returns the rows and the target's cell."""
+    target = int(rng.integers(len(catalogue)))
+    colour, category = catalogue["colour"].to_numpy(), catalogue["category"].to_numpy()
+    alike = (colour == colour[target]) | (category == category[target])
+    alike[target] = False
+    similar, other = np.flatnonzero(alike), np.flatnonzero(~alike)
+    other = other[other != target]
+    k = min(max(int(round(share * (n - 1))), n - 1 - len(other)), len(similar))
+    pick = np.concatenate(
+        [[target], rng.choice(similar, size=k, replace=False), rng.choice(other, size=n - 1 - k, replace=False)]
+    )
+    order = rng.permutation(n)
+    return pick[order], int(np.flatnonzero(order == 0)[0])
+
+
 def draw_displays(
     settings: SimulationSettings, catalogue: pd.DataFrame, rng: np.random.Generator, images: PathLike | None = None
 ) -> Iterator[tuple[Trial, pd.DataFrame, int]]:
@@ -218,9 +239,13 @@ def draw_displays(
             )
         for d in range(settings.displays_per_layout):
             name = f"{layout}_{d:03d}"
-            pick = rng.choice(settings.n_products, size=len(boxes), replace=False)
+            if settings.lookalikes > 0:
+                pick, t_index = _stock_with_lookalikes(catalogue, len(boxes), settings.lookalikes, rng)
+            else:
+                pick = rng.choice(settings.n_products, size=len(boxes), replace=False)
+                t_index = None
             products = catalogue.iloc[pick].reset_index(drop=True)
-            t_index = int(rng.integers(len(boxes)))
+            t_index = int(rng.integers(len(boxes))) if t_index is None else t_index
             target = str(products.iloc[t_index]["product"])
             display_seed = int(rng.integers(2**31))
             trial = Trial(

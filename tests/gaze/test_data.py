@@ -313,3 +313,44 @@ def test_splits_are_seeded_and_hold_out_what_they_say(simulated: Path) -> None:
         assert not set(split["test"]) & set(split["train"]) and not set(split["val"]) & set(split["train"])
     with pytest.raises(ConfigError, match="heldout_layout"):
         split_trials(ds, "layouts", 0, heldout_layout="4x4")
+
+
+def test_lookalike_displays_hold_the_targets_lookalikes_and_zero_leaves_the_draw_as_it_was() -> None:
+    """``lookalikes``: that share of each display's distractors shares the target's colour or category, as many as
+    the catalogue holds (at 1 every one of them is on the shelf; drawn at random, about half); at 0 the displays
+    are the draw they always were (the same products and targets from the same generator state)."""
+    from neuromodels.gaze.simulate import draw_displays, product_catalogue
+
+    settings = SimulationSettings(displays_per_layout=6, n_products=40)
+    catalogue = product_catalogue(40, 0)
+
+    def shares(lookalikes: float) -> tuple[list[float], list[tuple]]:
+        out, draws = [], []
+        rng = np.random.default_rng(5)
+        for trial, products, _ in draw_displays(
+            SimulationSettings(**{**settings.__dict__, "lookalikes": lookalikes}), catalogue, rng
+        ):
+            target = products.iloc[trial.target_index]
+            assert target["product"] == trial.target and products["product"].is_unique
+            others = products.drop(index=trial.target_index)
+            alike = (others["colour"] == target["colour"]) | (others["category"] == target["category"])
+            in_catalogue = (catalogue["colour"] == target["colour"]) | (catalogue["category"] == target["category"])
+            out.append(float(alike.sum() / (in_catalogue.sum() - 1)))
+            draws.append((trial.target, tuple(products["product"])))
+        return out, draws
+
+    random_share, _ = shares(0.0)
+    full, _ = shares(1.0)
+    # every look-alike the catalogue holds is on the shelf at 1, about half of them when drawn at random
+    assert full == [1.0] * len(full) and np.mean(random_share) < 0.7
+    # the same generator state, drawn the way the displays were drawn before the setting existed
+    rng = np.random.default_rng(5)
+    before = []
+    for layout in settings.layouts:
+        n = sum(LAYOUTS[layout])
+        for _ in range(settings.displays_per_layout):
+            pick = rng.choice(40, size=n, replace=False)
+            t = int(rng.integers(n))
+            rng.integers(2**31)
+            before.append((f"p{pick[t]:03d}", tuple(f"p{i:03d}" for i in pick)))
+    assert shares(0.0)[1] == before
