@@ -62,7 +62,7 @@ def _split(dataset, name: str, params: dict, seed: int) -> dict:
 
 
 def cmd_simulate(args: argparse.Namespace) -> None:
-    from .simulate import SimulationSettings, simulate_dataset
+    from .simulate import SimulationSettings, simulate_dataset, walk_parameters
 
     p, params = _settings(args)
     settings = SimulationSettings(
@@ -71,6 +71,7 @@ def cmd_simulate(args: argparse.Namespace) -> None:
         cell_px=p.cell_px,
         n_products=p.n_products,
         lookalikes=p.lookalikes,
+        walk=walk_parameters(p.walk),
     )
     simulate_dataset(args.out_dir, settings, seed=args.seed, fixations_format=params["fixations_format"])
 

@@ -8,7 +8,7 @@ one ``--preset`` sizes a whole run; single settings are replaced through ``overr
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..core.config import override_settings
@@ -29,7 +29,9 @@ class GazePreset:
     Simulation: ``displays_per_layout`` shelf displays on each layout, ``viewers`` simulated viewers per
     display, ``cell_px`` the side of one shelf cell in pixels, ``n_products`` the catalogue the shelves are
     stocked from, ``lookalikes`` the share of each display's distractors stocked from the target's look-alikes
-    (products sharing its colour or category; 0: every distractor drawn at random). Model: object crops resized to ``crop_hw``; the crop CNN's two conv layers have
+    (products sharing its colour or category; 0: every distractor drawn at random), ``walk`` the simulated
+    viewers' law where it departs from :class:`~neuromodels.gaze.simulate.WalkParameters` (e.g.
+    ``{"w_similarity": 6.0, "similarity_weights": [1, 0, 0]}``: guided by colour alone). Model: object crops resized to ``crop_hw``; the crop CNN's two conv layers have
     ``cnn_channels`` and max-pool by ``cnn_pools``; its feature has ``d_feature`` dims and the positional
     encoding ``d_position`` (the token is both joined: d = d_feature + d_position); ``heads``, ``ffn``,
     ``encoder_layers``, ``decoder_layers``, ``dropout`` as in a transformer. The Gaussian table is fitted with
@@ -54,6 +56,7 @@ class GazePreset:
     cell_px: int = 24
     n_products: int = 40
     lookalikes: float = 0.0
+    walk: Mapping[str, Any] = field(default_factory=dict)
     crop_hw: tuple[int, int] = (12, 12)
     cnn_channels: tuple[int, int] = (16, 32)
     cnn_pools: tuple[int, int] = (2, 2)
@@ -86,8 +89,14 @@ class GazePreset:
         return asdict(self)
 
     def with_overrides(self, overrides: Mapping[str, Any] | None) -> GazePreset:
-        """A copy with some settings replaced (``None`` ignored); unknown names raise :class:`ConfigError`."""
-        return override_settings(self, dict(overrides or {}), "gaze")
+        """A copy with some settings replaced (``None`` ignored); unknown names raise :class:`ConfigError`, also
+        inside ``walk`` (``gaze.overrides.walk.<name>``)."""
+        out = override_settings(self, dict(overrides or {}), "gaze")
+        if out.walk:
+            from .simulate import walk_parameters
+
+            walk_parameters(out.walk)
+        return out
 
 
 PRESETS: dict[str, GazePreset] = {

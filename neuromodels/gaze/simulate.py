@@ -20,7 +20,7 @@ perfectly. ``truth.json`` holds the generator's parameters and the behaviour sta
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,7 @@ from .metrics import behaviour_table
 __all__ = [
     "LAYOUTS",
     "WalkParameters",
+    "walk_parameters",
     "SimulationSettings",
     "shelf_cells",
     "product_catalogue",
@@ -76,6 +77,14 @@ class WalkParameters:
     duration_shape: float = 4.0
     duration_scale_s: float = 0.055
     target_extra_s: float = 0.15
+
+
+def walk_parameters(overrides: Mapping[str, Any] | None = None) -> WalkParameters:
+    """The walk's parameters with some replaced (the gaze preset's ``walk``); an unknown name is a
+    :class:`~neuromodels.core.errors.ConfigError` naming ``gaze.overrides.walk.<name>``."""
+    from ..core.config import override_settings
+
+    return override_settings(WalkParameters(), dict(overrides or {}), "gaze.overrides.walk")
 
 
 @dataclass(frozen=True)

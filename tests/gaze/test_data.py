@@ -354,3 +354,39 @@ def test_lookalike_displays_hold_the_targets_lookalikes_and_zero_leaves_the_draw
             rng.integers(2**31)
             before.append((f"p{pick[t]:03d}", tuple(f"p{i:03d}" for i in pick)))
     assert shares(0.0)[1] == before
+
+
+def test_the_walk_is_a_preset_setting_and_an_unknown_name_in_it_is_one_line(tmp_path: Path, capsys) -> None:
+    """``gaze.overrides.walk`` sets the simulated viewers' law (truth.json records it, and the viewers follow it:
+    guided by colour alone, far more of their fixations on distractors land on the target's colour); a misspelt
+    name stops the command with one line naming it."""
+    from neuromodels.cli import main
+    from neuromodels.gaze.data import load_data
+
+    def colour_share(folder: Path, walk: dict) -> float:
+        params = {"overrides": {"displays_per_layout": 4, "viewers": 3, "walk": walk}}
+        args = ["gaze", "simulate", "--out-dir", str(folder), "--preset", "tiny", "--params", json.dumps(params)]
+        assert main(args) == 0
+        truth = json.loads((folder / "truth.json").read_text())
+        for key, value in walk.items():
+            assert truth["walk"][key] == value
+        from neuromodels.gaze.simulate import product_catalogue
+
+        catalogue = product_catalogue(truth["settings"]["n_products"], 0).set_index("product")
+        data = load_data(folder, {"data": str(folder)})
+        hits = []
+        for s in data.scanpaths:
+            trial = data.trials[s.trial]
+            colour = catalogue.loc[trial.object_ids, "colour"].to_numpy()
+            distractors = s.objects[s.objects != trial.target_index]
+            hits += list(colour[distractors] == colour[trial.target_index])
+        return float(np.mean(hits))
+
+    plain = colour_share(tmp_path / "plain", {})
+    by_colour = colour_share(tmp_path / "colour", {"w_similarity": 6.0, "similarity_weights": [1.0, 0.0, 0.0]})
+    assert by_colour > plain + 0.05, (by_colour, plain)  # 0.72 against 0.60 when written
+    bad = {"overrides": {"walk": {"w_similarty": 6.0}}}
+    args = ["gaze", "simulate", "--out-dir", str(tmp_path / "bad"), "--preset", "tiny", "--params", json.dumps(bad)]
+    assert main(args) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "gaze.overrides.walk.w_similarty" in err[-1] and "Traceback" not in "\n".join(err)

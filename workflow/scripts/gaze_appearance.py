@@ -11,14 +11,14 @@ to a model that knows where the target is: OAT's lead over its image-blind copy 
     python workflow/scripts/gaze_appearance.py [--preset default] [--seeds 0 1 2] [--walk '{"w_distance": 1.5}']
         [--overrides '{"lookalikes": 0.5}']
 
-``--walk`` overrides the walk's parameters (``neuromodels.gaze.simulate.WalkParameters``). The displays and
+``--walk`` overrides the walk's parameters (``neuromodels.gaze.simulate.WalkParameters``), over the preset's
+``walk`` setting (which ``--overrides '{"walk": {...}}'`` sets as the DAG's ``gaze.overrides`` does). The displays and
 viewers are drawn as ``neuromodels gaze simulate`` draws them (the same law; fixation positions are not drawn).
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 
 import numpy as np
@@ -32,6 +32,7 @@ from neuromodels.gaze.simulate import (
     draw_viewers,
     guided_search_walk,
     product_catalogue,
+    walk_parameters,
 )
 
 
@@ -46,7 +47,7 @@ def world_value(
         n_products=p.n_products,
         lookalikes=p.lookalikes,
     )
-    params = dataclasses.replace(settings.walk, **walk)
+    params = walk_parameters({**p.walk, **walk})
     rng = np.random.default_rng([seed, 3])
     catalogue = product_catalogue(settings.n_products, seed)
     viewers = list(draw_viewers(params, settings.viewers, rng).values())
