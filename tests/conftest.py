@@ -56,9 +56,9 @@ def scratch_workdir(tmp_path: Path) -> Path:
 # The seeds of the tiny run: seed 0 for every family, and seeds 0 and 1 for SEEG, the family with the most claims
 # CI asserts (15 of 31) and the least job time per seed (163 s with the networks its features need, against
 # 177-181 s for decoding, Brain-Score and gaze, the DAG run alone on one seed), so that CI asserts its claims
-# where they hold on each of two seeds. The claims
-# CI asserts (HOLDS_AT_TINY in tests/test_workflow.py) were chosen where they held on seeds 0 and 1 of every
-# family; a dry run over two seeds checks that every seed's jobs write their own files (tests/test_workflow.py).
+# where they hold on each of two seeds. The claims CI asserts (HOLDS_AT_TINY in tests/test_workflow.py) were
+# chosen where they held on seeds 0 and 1 of every family; a dry run over two seeds checks that every seed's jobs
+# write their own files (tests/test_workflow.py).
 TINY_SEEDS = (0,)
 TINY_FAMILY_SEEDS = {"seeg": (0, 1)}
 
@@ -68,12 +68,10 @@ def tiny_seeds(family: str) -> tuple[int, ...]:
     return TINY_FAMILY_SEEDS.get(family, TINY_SEEDS)
 
 
-def tiny_config(
-    work: Path, seeds: tuple[int, ...] = TINY_SEEDS, family_seeds: dict[str, tuple[int, ...]] | None = None
-) -> list[str]:
-    """Arguments for the tiny preset on CPU over ``seeds`` (with ``family_seeds``: TINY_FAMILY_SEEDS when
-    ``seeds`` is TINY_SEEDS), through a config file in ``work`` (Snakemake reads a ``--config`` list with YAML's
-    base loader, so its numbers would arrive as strings).
+def tiny_config(work: Path, seeds: tuple[int, ...] = TINY_SEEDS) -> list[str]:
+    """Arguments for the tiny preset on CPU over ``seeds`` (and TINY_FAMILY_SEEDS when ``seeds`` is TINY_SEEDS),
+    through a config file in ``work`` (Snakemake reads a ``--config`` list with YAML's base loader, so its
+    numbers would arrive as strings).
 
     The config also declares a model nobody here trained (``tests/test_own_model.py``) and names it in the SEEG,
     Brain-Score, search and gaze model lists: its rows are added beside every family's own, which stay as they
@@ -87,10 +85,7 @@ def tiny_config(
         "preset": "tiny",
         "device": "cpu",
         "seeds": list(seeds),
-        "family_seeds": {
-            k: list(v) for k, v in (TINY_FAMILY_SEEDS if family_seeds is None and seeds == TINY_SEEDS else {}).items()
-        }
-        | {k: list(v) for k, v in (family_seeds or {}).items()},
+        "family_seeds": {k: list(v) for k, v in TINY_FAMILY_SEEDS.items()} if seeds == TINY_SEEDS else {},
         "models": OWN_MODEL,
         "seeg": {"models": ["simclr", "minilm", "clip", "slip", NAME]},
         "brainscore": {"models": [NAME]},
@@ -104,9 +99,9 @@ def tiny_config(
 
 @pytest.fixture(scope="session", autouse=True)
 def _tiny_dag_in_background(request, tmp_path_factory):
-    """The whole DAG at the tiny preset on CPU over the tiny seeds (``tiny_seeds``), started when the session starts if any selected
-    test reads it (``tiny_run``), and run in the background while the other tests run: its jobs and the
-    single-process tests share the cores instead of taking turns. Stopped (its process group killed) if the
+    """The whole DAG at the tiny preset on CPU over the tiny seeds (``tiny_seeds``), started when the session
+    starts if any selected test reads it (``tiny_run``), and run in the background while the other tests run:
+    its jobs and the single-process tests share the cores instead of taking turns. Stopped (its process group killed) if the
     session ends first."""
     if not any("tiny_run" in item.fixturenames for item in request.session.items):
         yield None

@@ -23,7 +23,8 @@ pytestmark = pytest.mark.slurm
 SLURM_FAMILY = "brainscore"
 SLURM_SEEDS = (0,)
 # a target reached by four short jobs (about 25 s of work here): the profile is the same for every rule, and the
-# whole DAG runs locally once already (tests/test_workflow.py); the search family's branch took 146 s through the cluster
+# whole DAG runs locally once already (tests/test_workflow.py); the search family's branch took 146 s through the
+# cluster
 SLURM_TARGETS = tuple(f"results/brainscore/untrained_crossvit/seed{seed}/neural.csv" for seed in SLURM_SEEDS)
 
 

@@ -62,18 +62,12 @@ def _split(dataset, name: str, params: dict, seed: int) -> dict:
 
 
 def cmd_simulate(args: argparse.Namespace) -> None:
-    from .simulate import SimulationSettings, simulate_dataset, walk_parameters
+    from .simulate import SimulationSettings, simulate_dataset
 
     p, params = _settings(args)
-    settings = SimulationSettings(
-        displays_per_layout=p.displays_per_layout,
-        viewers=p.viewers,
-        cell_px=p.cell_px,
-        n_products=p.n_products,
-        lookalikes=p.lookalikes,
-        walk=walk_parameters(p.walk),
+    simulate_dataset(
+        args.out_dir, SimulationSettings.from_preset(p), seed=args.seed, fixations_format=params["fixations_format"]
     )
-    simulate_dataset(args.out_dir, settings, seed=args.seed, fixations_format=params["fixations_format"])
 
 
 def cmd_features(args: argparse.Namespace) -> None:

@@ -31,8 +31,8 @@ class GazePreset:
     stocked from, ``lookalikes`` the share of each display's distractors stocked from the target's look-alikes
     (products sharing its colour or category; 0: every distractor drawn at random), ``walk`` the simulated
     viewers' law where it departs from :class:`~neuromodels.gaze.simulate.WalkParameters` (e.g.
-    ``{"w_similarity": 6.0, "similarity_weights": [1, 0, 0]}``: guided by colour alone). Model: object crops resized to ``crop_hw``; the crop CNN's two conv layers have
-    ``cnn_channels`` and max-pool by ``cnn_pools``; its feature has ``d_feature`` dims and the positional
+    ``{"w_similarity": 6.0, "similarity_weights": [1, 0, 0]}``: guided by colour alone). Model: object crops
+    resized to ``crop_hw``; the crop CNN's two conv layers have ``cnn_channels`` and max-pool by ``cnn_pools``; its feature has ``d_feature`` dims and the positional
     encoding ``d_position`` (the token is both joined: d = d_feature + d_position); ``heads``, ``ffn``,
     ``encoder_layers``, ``decoder_layers``, ``dropout`` as in a transformer. The Gaussian table is fitted with
     ``pe_sigma`` to convergence: Adam until its loss falls by less than ``pe_fit_tol`` over 100 steps, at most

@@ -97,6 +97,19 @@ class SimulationSettings:
     lookalikes: float = 0.0
     walk: WalkParameters = field(default_factory=WalkParameters)
 
+    @classmethod
+    def from_preset(cls, preset: Any, walk: Mapping[str, Any] | None = None) -> SimulationSettings:
+        """The simulated world of a gaze preset (its sizes, ``lookalikes`` and ``walk``), with ``walk`` replacing
+        single parameters of the preset's walk."""
+        return cls(
+            displays_per_layout=preset.displays_per_layout,
+            viewers=preset.viewers,
+            cell_px=preset.cell_px,
+            n_products=preset.n_products,
+            lookalikes=preset.lookalikes,
+            walk=walk_parameters({**preset.walk, **(walk or {})}),
+        )
+
 
 # ---------------------------------------------------------------------------------------- displays
 def shelf_cells(layout: str, cell_px: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:

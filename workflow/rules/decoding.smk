@@ -6,7 +6,8 @@
 from neuromodels.decoding.workflow import DecodingWorkflow
 
 try:
-    DEC = DecodingWorkflow(config["decoding"], PRESET, family_seeds("decoding"), data=DATA, results=RESULTS, models=config["models"])
+    DEC = DecodingWorkflow(config["decoding"], PRESET, family_seeds("decoding"), data=DATA, results=RESULTS,
+                           models=config["models"])
 except ConfigError as exc:
     sys.exit(f"neuromodels: {exc}")
 

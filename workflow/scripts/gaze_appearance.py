@@ -12,8 +12,8 @@ to a model that knows where the target is: OAT's lead over its image-blind copy 
         [--overrides '{"lookalikes": 0.5}']
 
 ``--walk`` overrides the walk's parameters (``neuromodels.gaze.simulate.WalkParameters``), over the preset's
-``walk`` setting (which ``--overrides '{"walk": {...}}'`` sets as the DAG's ``gaze.overrides`` does). The displays and
-viewers are drawn as ``neuromodels gaze simulate`` draws them (the same law; fixation positions are not drawn).
+``walk`` setting (which ``--overrides '{"walk": {...}}'`` sets as the DAG's ``gaze.overrides`` does). The
+displays and viewers are drawn as ``neuromodels gaze simulate`` draws them (the same law; fixation positions are not drawn).
 """
 
 from __future__ import annotations
@@ -32,22 +32,14 @@ from neuromodels.gaze.simulate import (
     draw_viewers,
     guided_search_walk,
     product_catalogue,
-    walk_parameters,
 )
 
 
 def world_value(
     preset: str, seed: int, walk: dict, samples: int = 20, overrides: dict | None = None
 ) -> dict[str, float]:
-    p = get_preset(preset, overrides)
-    settings = SimulationSettings(
-        displays_per_layout=p.displays_per_layout,
-        viewers=p.viewers,
-        cell_px=p.cell_px,
-        n_products=p.n_products,
-        lookalikes=p.lookalikes,
-    )
-    params = walk_parameters({**p.walk, **walk})
+    settings = SimulationSettings.from_preset(get_preset(preset, overrides), walk)
+    params = settings.walk
     rng = np.random.default_rng([seed, 3])
     catalogue = product_catalogue(settings.n_products, seed)
     viewers = list(draw_viewers(params, settings.viewers, rng).values())
