@@ -58,6 +58,7 @@ class OATConfig:
     max_length: int = 30
     mark_target: bool = True
     decoder_input: str = "crop"
+    target_match: bool = False
     image_blind: bool = False
     # object tokens from a declared model (neuromodels.networks.declared): the width of its precomputed crop
     # features (0: OAT's own crop CNN, trained end to end) and the model's name
@@ -376,20 +377,29 @@ class OAT(nn.Module):
         self.pointer = PointerHead(d)
         # the CNN feature enters on the scale of the position code
         self.cnn_norm = nn.LayerNorm(config.d_feature)
+        if config.target_match:  # each object's feature times the target crop's, mapped back into the feature
+            self.match = nn.Linear(config.d_feature, config.d_feature)
         init_transformer_weights(self.encoder)
         init_transformer_weights(self.decoder)
 
     # tokens ---------------------------------------------------------------------------------------
-    def tokens(self, crops: Tensor, rows: Tensor, cols: Tensor, is_target: Tensor) -> Tensor:
+    def tokens(
+        self, crops: Tensor, rows: Tensor, cols: Tensor, is_target: Tensor, target: Tensor | None = None
+    ) -> Tensor:
         """(B, L, d): CNN feature of each crop (uint8 or float in [0, 1]) joined to its position (a declared
         model's precomputed crop features, projected, when ``object_features`` is set). An ``image_blind``
         model (the control) replaces every crop by zeros here, so nothing of the image reaches it: only the
-        positions and which object is the target."""
+        positions and which object is the target. With ``target_match`` each feature gains a linear map of
+        its elementwise product with ``target`` (B, 1, d_feature), the target crop's feature (default: that
+        of the last crop, the appended target)."""
         x = crops.float() / 255.0 if crops.dtype == torch.uint8 else crops
         if self.config.image_blind:
             x = torch.zeros_like(x)
-        appearance = self.project(x) if self.config.object_features else self.cnn(x)
-        return torch.cat([self.cnn_norm(appearance), self.position(rows, cols, is_target)], dim=-1)
+        appearance = self.cnn_norm(self.project(x) if self.config.object_features else self.cnn(x))
+        if self.config.target_match:
+            reference = appearance[:, -1:] if target is None else target
+            appearance = appearance + self.match(appearance * reference)
+        return torch.cat([appearance, self.position(rows, cols, is_target)], dim=-1)
 
     def encode(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor, Tensor]:
         """Encoder input tokens, encoder output (B, N + 1, d) and the key mask (True = real token)."""
@@ -413,7 +423,9 @@ class OAT(nn.Module):
             blank = torch.zeros(b, 1, *batch["crops"].shape[-3:], device=batch["crops"].device)
         rows = batch["centre"][:, :1].clamp(max=self.config.max_positions - 1)
         cols = batch["centre"][:, 1:].clamp(max=self.config.max_positions - 1)
-        return self.tokens(blank, rows, cols, torch.zeros_like(rows))
+        # the blank is matched with nothing (a zero target feature), so BOS is the same token on every trial
+        nothing = torch.zeros(b, 1, self.config.d_feature, device=rows.device) if self.config.target_match else None
+        return self.tokens(blank, rows, cols, torch.zeros_like(rows), target=nothing)
 
     def decode(
         self,

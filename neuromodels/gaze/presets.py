@@ -39,7 +39,10 @@ class GazePreset:
     ``pe_fit_steps`` steps (OAT's 10,000). ``mark_target``: the target object's token is flagged in the
     positional code's is-target part (False: only the target's own crop, appended last, is).
     ``decoder_input``: a fixated object enters the decoder as its crop's feature joined to its position code
-    (``crop``, as published) or as the encoder's output for it (``memory``, the ablation). Training: at most
+    (``crop``, as published) or as the encoder's output for it (``memory``, the ablation). ``target_match``
+    (not in OAT): each object's appearance feature also carries its elementwise product with the target
+    crop's, through a learned linear map, so that matching an object to the target is one layer away (an
+    image-blind model gains nothing from it: its crops are all zeros). Training: at most
     ``epochs`` epochs; after each, the validation behavioural delta of ``n_samples`` sampled scanpaths per
     validation trial selects the checkpoint (the best is restored at the end) and training stops after
     ``patience`` epochs without a better one (OAT: 30). ``scheduler`` of the learning rate (none, onecycle,
@@ -73,6 +76,7 @@ class GazePreset:
     max_positions: int = 32
     mark_target: bool = True
     decoder_input: str = "crop"
+    target_match: bool = False
     epochs: int = 30
     patience: int = 10
     batch_size: int = 6

@@ -93,3 +93,33 @@ def test_shipped_position_tables_are_the_presets_fits():
     assert gaussian_fit_report(*args[:4], lr=args[4], seed=args[5], tol=args[6]) == dict(kept_info)
     model = OAT(oat_config(PRESETS["tiny"]))
     assert torch.equal(model.position.table, kept) and model.position.fit_info == dict(kept_info)
+
+
+def test_target_match_ties_each_object_to_the_target_crop() -> None:
+    """With ``target_match`` an object's token depends on the target crop (appended last); without it, it does
+    not; and an image-blind model gains nothing from it (its tokens ignore every crop)."""
+    batch = _batch()
+    other = dict(batch)
+    crops = batch["crops"].clone()
+    crops[:, -1] = 255 - crops[:, -1]  # another target crop, the displays' objects unchanged
+    other["crops"] = crops
+    args = (batch["rows"], batch["cols"], batch["is_target"])
+
+    def objects(model: OAT, b: dict) -> torch.Tensor:
+        return model.tokens(b["crops"], *args)[:, :-1]
+
+    torch.manual_seed(0)
+    plain = OAT(SMALL).eval()
+    torch.manual_seed(0)
+    matched = OAT(OATConfig(**{**SMALL.to_dict(), "target_match": True})).eval()
+    torch.manual_seed(0)
+    blind = OAT(OATConfig(**{**SMALL.to_dict(), "target_match": True, "image_blind": True})).eval()
+    with torch.no_grad():
+        assert torch.equal(objects(plain, batch), objects(plain, other))
+        assert (objects(matched, batch) - objects(matched, other)).abs().amax() > 1e-3
+        assert torch.equal(objects(blind, batch), objects(blind, other))
+        blank = dict(batch, crops=torch.zeros_like(batch["crops"]))
+        assert torch.equal(blind.tokens(batch["crops"], *args), blind.tokens(blank["crops"], *args))
+        # BOS is the same token on every trial whatever the target
+        assert torch.equal(matched.bos(batch), matched.bos(other))
+        assert torch.isfinite(matched(batch)[:, 1:, :-1]).all()
