@@ -14,12 +14,14 @@ from typing import Any
 from ..core.config import override_settings
 from ..core.errors import ConfigError
 
-__all__ = ["GazePreset", "PRESETS", "get_preset", "SPLITS", "POSITIONAL_ENCODINGS"]
+__all__ = ["GazePreset", "PRESETS", "get_preset", "SPLITS", "POSITIONAL_ENCODINGS", "SELECT_ON"]
 
 # The ways test trials are held out (see :func:`neuromodels.gaze.data.split_trials`).
 SPLITS: tuple[str, ...] = ("trials", "layouts", "targets")
 # OAT's two positional encodings of grid indices: the fitted Gaussian-similarity table or sinusoids.
 POSITIONAL_ENCODINGS: tuple[str, ...] = ("gaussian", "sinusoidal")
+# What selects OAT's checkpoint on the validation trials: its behavioural delta (OAT's) or its loss.
+SELECT_ON: tuple[str, ...] = ("delta", "loss")
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,8 @@ class GazePreset:
     image-blind model gains nothing from it: its crops are all zeros). Training: at most
     ``epochs`` epochs; after each, the validation behavioural delta of ``n_samples`` sampled scanpaths per
     validation trial selects the checkpoint (the best is restored at the end) and training stops after
-    ``patience`` epochs without a better one (OAT: 30). ``scheduler`` of the learning rate (none, onecycle,
+    ``patience`` epochs without a better one (OAT: 30); ``select_on: loss`` selects on the validation loss
+    (the viewers' next fixations' negative log-likelihood) instead, ``delta`` (OAT's) is the default. ``scheduler`` of the learning rate (none, onecycle,
     cosine), ``batch_size`` trials per batch (with every training scanpath on them, so each display is encoded
     once per step), ``lr``. Decoding: ``n_samples`` sampled scanpaths per trial and at most ``max_length``
     fixations. Evaluation: MultiMatch over every test trial and viewer against each model's first
@@ -78,6 +81,7 @@ class GazePreset:
     decoder_input: str = "crop"
     target_match: bool = False
     epochs: int = 30
+    select_on: str = "delta"
     patience: int = 10
     batch_size: int = 6
     lr: float = 2e-3
@@ -96,6 +100,10 @@ class GazePreset:
         """A copy with some settings replaced (``None`` ignored); unknown names raise :class:`ConfigError`, also
         inside ``walk`` (``gaze.overrides.walk.<name>``)."""
         out = override_settings(self, dict(overrides or {}), "gaze")
+        if out.select_on not in SELECT_ON:
+            raise ConfigError(
+                "gaze.overrides.select_on", f"must be one of {', '.join(SELECT_ON)}, got {out.select_on!r}"
+            )
         if out.walk:
             from .simulate import walk_parameters
 

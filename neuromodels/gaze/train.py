@@ -286,7 +286,7 @@ def train_oat(
             "positional": positional,
             "n_sequences": len(items),
             "seed": seed,
-            "selection": "validation delta",
+            "selection": f"validation {preset.select_on}",
             "patience": preset.patience,
             "n_samples": preset.n_samples,
             "decoder_input": config.decoder_input,
@@ -309,9 +309,10 @@ def train_oat(
         "n_val_sequences": len(val_items),
         "train": result.to_dict(),
         "selection": {
-            "on": "validation behavioural delta",
+            "on": "validation behavioural delta" if preset.select_on == "delta" else "validation loss",
             "patience": preset.patience,
             "best_epoch": selector.best_epoch,
+            "best_score": selector.best_score,
             "best_val_delta": selector.best_delta,
             "restored": restored,
             "epochs_trained": result.epochs,
@@ -352,8 +353,9 @@ def validation_delta(
 
 
 class _Selector:
-    """The trainer's epoch-end hook: validation loss and delta, the best epoch by delta (its weights kept in
-    memory and, with a checkpoint, in ``<checkpoint>.best.pt``), and the stop after ``patience`` epochs."""
+    """The trainer's epoch-end hook: validation loss and delta, the best epoch by the preset's ``select_on``
+    (delta, as OAT, or loss; its weights kept in memory and, with a checkpoint, in ``<checkpoint>.best.pt``),
+    and the stop after ``patience`` epochs."""
 
     def __init__(
         self,
@@ -371,7 +373,7 @@ class _Selector:
         self.dataset, self.val_t, self.val_items, self.preset, self.seed = dataset, val_t, val_items, preset, seed
         self.trainer, self.steps_per_epoch, self.data = trainer, steps_per_epoch, data
         self.best_file = f"{checkpoint_path}.best.pt" if checkpoint_path else None
-        self.best_epoch, self.best_delta = -1, float("inf")
+        self.best_epoch, self.best_score, self.best_delta = -1, float("inf"), float("inf")
         self.best_state: dict[str, Tensor] | None = None
         self.fingerprint: str | None = None
         self.loaded = False
@@ -403,6 +405,7 @@ class _Selector:
             return
         if saved.get("fingerprint") == self._run_fingerprint() and int(saved.get("epoch", 1 << 30)) <= epoch:
             self.best_epoch, self.best_delta = int(saved["epoch"]), float(saved["delta"])
+            self.best_score = float(saved.get("score", saved["delta"]))
             self.best_state = saved["state"]
 
     def __call__(self, model: OAT, epoch: int) -> dict[str, Any]:
@@ -421,8 +424,9 @@ class _Selector:
             model, self.dataset, self.val_t, self.human_means, self.preset.n_samples, self.preset.max_length, gen
         )
         record["val_delta"] = delta
-        if np.isfinite(delta) and delta < self.best_delta:
-            self.best_epoch, self.best_delta = epoch, float(delta)
+        score = delta if self.preset.select_on == "delta" else record["val_loss"]
+        if np.isfinite(score) and score < self.best_score:
+            self.best_epoch, self.best_score, self.best_delta = epoch, float(score), float(delta)
             self.best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
             if self.best_file:
                 torch_save(
@@ -431,6 +435,7 @@ class _Selector:
                         "fingerprint": self._run_fingerprint(),
                         "epoch": epoch,
                         "delta": float(delta),
+                        "score": float(score),
                         "state": self.best_state,
                     },
                 )

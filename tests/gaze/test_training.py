@@ -91,6 +91,23 @@ def test_checkpoint_selected_on_validation_delta_with_early_stop(small_data: Pat
     assert trained.meta["positional_fit"]["steps"] <= p.pe_fit_steps
 
 
+def test_checkpoint_selected_on_validation_loss_when_asked(small_data: Path) -> None:
+    dataset = read_dataset(small_data)
+    split = split_trials(dataset, "trials", 0)
+    p = get_preset("tiny", {**FAST, "epochs": 5, "patience": 2, "select_on": "loss"})
+    trained = train_oat(dataset, split, p, seed=0, progress=False)
+    history = trained.meta["train"]["history"]
+    losses = [h["val_loss"] for h in history]
+    sel = trained.meta["selection"]
+    best = int(np.argmin(losses))
+    assert sel["on"] == "validation loss" and sel["best_epoch"] == best
+    assert sel["best_score"] == pytest.approx(losses[best])
+    assert sel["best_val_delta"] == pytest.approx(history[best]["val_delta"])
+    assert len(history) == min(p.epochs, best + p.patience + 1)
+    with pytest.raises(ConfigError, match="gaze.overrides.select_on"):
+        get_preset("tiny", {"select_on": "accuracy"})
+
+
 def test_resume_after_a_kill_selects_and_restores_as_uninterrupted(
     small_data: Path, tmp_path: Path, monkeypatch
 ) -> None:
