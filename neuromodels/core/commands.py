@@ -203,15 +203,27 @@ def _findings_readme(args: argparse.Namespace) -> None:
 
     import pandas as pd
 
-    from .claims import markdown_table, replace_block
-    from .errors import DataError
+    from .claims import markdown_table, replace_block, replace_family_rows
+    from .errors import ConfigError, DataError
     from .io import write_text
 
-    try:
-        table = pd.read_csv(args.table, keep_default_na=True)
-    except (FileNotFoundError, pd.errors.EmptyDataError, pd.errors.ParserError) as exc:
-        raise DataError(args.table, f"not a readable findings table ({type(exc).__name__})") from None
-    table["control"] = table["control"].fillna("")
+    def read(path: str):
+        try:
+            out = pd.read_csv(path, keep_default_na=True)
+        except (FileNotFoundError, pd.errors.EmptyDataError, pd.errors.ParserError) as exc:
+            raise DataError(path, f"not a readable findings table ({type(exc).__name__})") from None
+        out["control"] = out["control"].fillna("")
+        return out
+
+    table = read(args.table)
+    family_commits = {}
+    for spec in args.family_from or []:
+        family, _, rest = spec.partition("=")
+        path, _, family_commit = rest.partition("@")
+        if not family or not path or not family_commit:
+            raise ConfigError("--family-from", f"must read FAMILY=TABLE@COMMIT, got {spec!r}")
+        table = replace_family_rows(table, family, read(path), path)
+        family_commits[family] = family_commit
     commit = args.commit
     if commit is None:
         try:
@@ -222,7 +234,7 @@ def _findings_readme(args: argparse.Namespace) -> None:
             commit = ""
     date = args.date or datetime.date.today().isoformat()
     readme = Path(args.readme)
-    text = replace_block(readme.read_text(), markdown_table(table, commit, date), readme)
+    text = replace_block(readme.read_text(), markdown_table(table, commit, date, family_commits), readme)
     write_text(readme, text)
 
 
@@ -255,6 +267,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--readme", default="README.md", help="Markdown file to update (default README.md)")
     p.add_argument("--commit", default=None, help="commit to name (default: git rev-parse --short HEAD)")
     p.add_argument("--date", default=None, help="date to name (default: today)")
+    p.add_argument(
+        "--family-from",
+        action="append",
+        metavar="FAMILY=TABLE@COMMIT",
+        help="take one family's rows from another run's findings table, measured at COMMIT (named in the "
+        "table's heading); repeatable",
+    )
     p.set_defaults(func=_findings_readme)
     parser = subparsers.add_parser(
         "config",

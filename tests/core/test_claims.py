@@ -208,3 +208,51 @@ def test_readme_block_is_replaced_between_the_markers():
     assert new.startswith("intro\n") and new.endswith("rest\n") and "old" not in new
     with pytest.raises(DataError, match="no '<!-- findings:start -->'"):
         replace_block("no markers", block)
+
+
+def test_one_family_rows_from_another_run_keep_their_place_and_commit(tmp_path, capsys):
+    from neuromodels.cli import main
+
+    def run(k_gain):
+        table, _ = claims_table(
+            [
+                summary_with({k: {"oat.ss": 0.5, "walk.ss": 0.4 - k_gain * k} for k in range(3)}),
+                {**summary_with({k: {"oat.ss": 0.5, "walk.ss": 0.6} for k in range(3)}), "family": "search"},
+            ],
+            families=["gaze", "search"],
+            registries={"gaze": [claim()], "search": [claim(family="search")]},
+        )
+        return table
+
+    base, newer = run(0.01), run(0.001)
+    base.loc[base["family"] == "gaze", "status"] = "inconclusive"  # what the older run said
+    base.to_csv(tmp_path / "base.csv", index=False)
+    newer.to_csv(tmp_path / "gaze.csv", index=False)
+    readme = tmp_path / "README.md"
+    readme.write_text("x\n<!-- findings:start -->\nold\n<!-- findings:end -->\n")
+    main(
+        [
+            "findings",
+            "readme",
+            "--table",
+            str(tmp_path / "base.csv"),
+            "--readme",
+            str(readme),
+            "--commit",
+            "aaa1111",
+            "--date",
+            "2026-12-07",
+            "--family-from",
+            f"gaze={tmp_path / 'gaze.csv'}@bbb2222",
+        ]
+    )
+    text = readme.read_text()
+    assert "commit aaa1111, 2026-12-07; gaze's rows at commit bbb2222." in text
+    rows = [line for line in text.splitlines() if line.startswith("| gaze") or line.startswith("| search")]
+    assert [r.split(" | ")[0] for r in rows] == ["| gaze", "| search"]  # the family keeps its place
+    assert "reproduced" in rows[0] and "inconclusive" not in rows[0]  # the newer run's gaze row
+    assert "not reproduced" in rows[1]  # search from the base table
+    args = ["findings", "readme", "--table", str(tmp_path / "base.csv"), "--readme", str(readme)]
+    for spec, line in (("gaze=nothing.csv", "'--family-from': must read"), (f"seeg={tmp_path / 'gaze.csv'}@c", "seeg")):
+        assert main([*args, "--family-from", spec]) == 2
+        assert line in capsys.readouterr().err
