@@ -248,6 +248,7 @@ def test_one_family_rows_from_another_run_keep_their_place_and_commit(tmp_path, 
     )
     text = readme.read_text()
     assert "commit aaa1111, 2026-12-07; gaze's rows at commit bbb2222." in text
+    assert "from the findings tables of 2 runs" in text
     rows = [line for line in text.splitlines() if line.startswith("| gaze") or line.startswith("| search")]
     assert [r.split(" | ")[0] for r in rows] == ["| gaze", "| search"]  # the family keeps its place
     assert "reproduced" in rows[0] and "inconclusive" not in rows[0]  # the newer run's gaze row
