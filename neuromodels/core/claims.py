@@ -292,7 +292,7 @@ def markdown_table(table, commit: str = "", date: str = "", family_commits: Mapp
 
     presets = sorted({str(p) for p in table.get("preset", pd.Series(dtype=str)).dropna() if str(p)})
     seeds = int(table["n_seeds"].max()) if len(table) else 0
-    runs = 1 + len(set((family_commits or {}).values()))
+    runs = len({commit, *(family_commits or {}).values()})
     source = f"the findings tables of {runs} runs" if runs > 1 else "`results/findings.csv`"
     others = "".join(f"; {family}'s rows at commit {c}" for family, c in (family_commits or {}).items())
     lines = [

@@ -34,9 +34,10 @@ class GazePreset:
     (products sharing its colour or category; 0: every distractor drawn at random), ``walk`` the simulated
     viewers' law where it departs from :class:`~neuromodels.gaze.simulate.WalkParameters` (e.g.
     ``{"w_similarity": 6.0, "similarity_weights": [1, 0, 0]}``: guided by colour alone). Model: object crops
-    resized to ``crop_hw``; the crop CNN's two conv layers have ``cnn_channels`` and max-pool by ``cnn_pools``; its feature has ``d_feature`` dims and the positional
-    encoding ``d_position`` (the token is both joined: d = d_feature + d_position); ``heads``, ``ffn``,
-    ``encoder_layers``, ``decoder_layers``, ``dropout`` as in a transformer. The Gaussian table is fitted with
+    resized to ``crop_hw``; the crop CNN's two conv layers have ``cnn_channels`` and max-pool by ``cnn_pools``;
+    its feature has ``d_feature`` dims and the positional encoding ``d_position`` (the token is both joined:
+    d = d_feature + d_position); ``heads``, ``ffn``, ``encoder_layers``, ``decoder_layers``, ``dropout`` as in a
+    transformer. The Gaussian table is fitted with
     ``pe_sigma`` to convergence: Adam until its loss falls by less than ``pe_fit_tol`` over 100 steps, at most
     ``pe_fit_steps`` steps (OAT's 10,000). ``mark_target``: the target object's token is flagged in the
     positional code's is-target part (False: only the target's own crop, appended last, is).
@@ -48,13 +49,12 @@ class GazePreset:
     ``epochs`` epochs; after each, the validation behavioural delta of ``n_samples`` sampled scanpaths per
     validation trial selects the checkpoint (the best is restored at the end) and training stops after
     ``patience`` epochs without a better one (OAT: 30); ``select_on: loss`` selects on the validation loss
-    (the viewers' next fixations' negative log-likelihood) instead, ``delta`` (OAT's) is the default. ``scheduler`` of the learning rate (none, onecycle,
-    cosine), ``batch_size`` trials per batch (with every training scanpath on them, so each display is encoded
-    once per step), ``lr``. Decoding: ``n_samples`` sampled scanpaths per trial and at most ``max_length``
-    fixations. Evaluation: MultiMatch over every test trial and viewer against each model's first
-    ``multimatch_samples`` paths per trial (short paths padded as OAT pads them; OAT scores all 100 samples);
-    ``margin`` is the lead a
-    headline finding asks of OAT.
+    (the viewers' next fixations' negative log-likelihood) instead, ``delta`` (OAT's) is the default.
+    ``scheduler`` of the learning rate (none, onecycle, cosine), ``batch_size`` trials per batch (with every
+    training scanpath on them, so each display is encoded once per step), ``lr``. Decoding: ``n_samples``
+    sampled scanpaths per trial and at most ``max_length`` fixations. Evaluation: MultiMatch over every test
+    trial and viewer against each model's first ``multimatch_samples`` paths per trial (short paths padded as
+    OAT pads them; OAT scores all 100 samples); ``margin`` is the lead a headline finding asks of OAT.
     """
 
     displays_per_layout: int = 40
