@@ -59,6 +59,7 @@ __all__ = [
     "plot_diets",
     "summary_statistics",
     "agreement_table",
+    "chance_comparison",
     "correlation_interval",
 ]
 
@@ -246,6 +247,36 @@ def agreement_table(indices: pd.DataFrame, slopes: pd.DataFrame, human: pd.DataF
             }
         )
     return pd.DataFrame(rows)
+
+
+def chance_comparison(slopes: pd.DataFrame, chance_slopes: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per (seed,) model: in how many conditions its slope is below chance's on the same displays
+    (``conditions_faster_than_chance`` of ``conditions_with_chance``) and the median ratio of its slope to
+    chance's (``slope_ratio_to_chance``; 1: as slow as a random order over the items). An asymmetry index read
+    off two searches at chance's pace is noise, whatever its sign. ``chance_slopes`` defaults to the rows of
+    model ``chance`` in ``slopes``; a model without chance's conditions gets 0 of 0 and NaN."""
+    keys = (["seed"] if "seed" in slopes else []) + ["model"]
+    if chance_slopes is None:
+        chance_slopes = slopes[slopes["model"] == "chance"]
+    on = (["seed"] if "seed" in slopes and "seed" in chance_slopes else []) + ["experiment", "condition"]
+    reference = chance_slopes[on + ["slope_ms_per_item"]].rename(columns={"slope_ms_per_item": "chance_slope"})
+    rows = []
+    for key, g in slopes.groupby(keys, sort=False):
+        head = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
+        both = g.merge(reference, on=on)
+        both = both[np.isfinite(both["slope_ms_per_item"]) & (both["chance_slope"] > 0)]
+        ratio = both["slope_ms_per_item"] / both["chance_slope"]
+        rows.append(
+            {
+                **head,
+                "conditions_faster_than_chance": int((ratio < 1).sum()),
+                "conditions_with_chance": int(len(both)),
+                "slope_ratio_to_chance": float(ratio.median()) if len(both) else float("nan"),
+            }
+        )
+    return pd.DataFrame(
+        rows, columns=[*keys, "conditions_faster_than_chance", "conditions_with_chance", "slope_ratio_to_chance"]
+    )
 
 
 # ------------------------------------------------------------------------------------------- running
@@ -595,10 +626,12 @@ def _measure_model(
     human: pd.DataFrame,
     model: str,
     experiments: Sequence[str],
+    chance_slopes: pd.DataFrame | None = None,
 ) -> None:
     """One model's statistics of one seed, under the label ``name``: its index per experiment (undefined with
     the two slopes and the floor when degenerate), mean index over the defined ones and their count, |mean
-    index|, and the slope correlation with humans."""
+    index|, the slope correlation with humans and, with ``chance_slopes`` (chance's slopes of that seed), its
+    pace against chance (:func:`chance_comparison`)."""
     rows = indices[indices["model"] == model].set_index("experiment")
     values = []
     for exp in experiments:
@@ -625,6 +658,16 @@ def _measure_model(
     )
     summary.measure(seed, f"{name}.mean_index", None if why else mean, undefined=why)
     summary.measure(seed, f"{name}.abs_mean_index", None if why else abs(mean), undefined=why)
+    if chance_slopes is not None and len(chance_slopes):
+        pace = chance_comparison(slopes[slopes["model"] == model], chance_slopes).iloc[0]
+        summary.measure(seed, f"{name}.conditions_faster_than_chance", int(pace["conditions_faster_than_chance"]))
+        ratio = float(pace["slope_ratio_to_chance"])
+        summary.measure(
+            seed,
+            f"{name}.slope_ratio_to_chance",
+            ratio if np.isfinite(ratio) else None,
+            undefined=None if np.isfinite(ratio) else "no condition shared with chance, or chance's slopes flat",
+        )
     r = slope_correlation(slopes[slopes["model"] == model], human, model)
     summary.measure(
         seed,
@@ -656,17 +699,20 @@ def summary_statistics(
     """Every statistic the registry's claims read, per seed (``neuromodels/search/claims.yaml``):
     ``<model>.index.<experiment>``, ``<model>.mean_index``, ``<model>.abs_mean_index``,
     ``<model>.defined_indices`` and ``<model>.slope_correlation`` for each model compared (eccnet and its
-    controls), and the same under ``eccnet_<diet>`` for eccNET on each training diet."""
+    controls), ``<model>.conditions_faster_than_chance`` and ``<model>.slope_ratio_to_chance`` where chance
+    ran (:func:`chance_comparison`), and the same under ``eccnet_<diet>`` for eccNET on each training diet."""
     experiments = list(dict.fromkeys(human["experiment"]))
     for seed in sorted(set(indices["seed"]) | set(diet_indices.get("seed", pd.Series(dtype=int)))):
         ind, sl = indices[indices["seed"] == seed], slopes[slopes["seed"] == seed]
+        chance = sl[sl["model"] == "chance"]
         for model in dict.fromkeys(ind["model"]):
-            _measure_model(summary, int(seed), model, ind, sl, human, model, experiments)
+            vs = chance if model != "chance" else None
+            _measure_model(summary, int(seed), model, ind, sl, human, model, experiments, vs)
         if len(diet_indices):
             dind = diet_indices[diet_indices["seed"] == seed].rename(columns={"diet": "model"})
             dsl = diet_slopes[diet_slopes["seed"] == seed]
             for diet in dict.fromkeys(dind["model"]):
-                _measure_model(summary, int(seed), f"eccnet_{diet}", dind, dsl, human, diet, experiments)
+                _measure_model(summary, int(seed), f"eccnet_{diet}", dind, dsl, human, diet, experiments, chance)
 
 
 def _read_runs(runs: Sequence, seed: int) -> pd.DataFrame:
@@ -760,7 +806,9 @@ def analyze(
     indices["human_sign"] = pd.array(
         [bool(v > 0) if d else None for v, d in zip(indices["index"], indices["index_defined"])], dtype="boolean"
     )
-    agreement = agreement_table(indices, slopes, human)
+    agreement = agreement_table(indices, slopes, human).merge(
+        chance_comparison(slopes), on=["seed", "model"], how="left"
+    )
     write_table(out / "slopes.csv", slopes)
     # per row: the model's per-experiment index, and per seed and model the agreement over experiments
     write_table(out / "indices.csv", indices.merge(agreement, on=["seed", "model"], how="left"))
@@ -773,9 +821,9 @@ def analyze(
         else pd.DataFrame(columns=["seed", "diet", "experiment", "index", "human_index"])
     )
     diet_agreement = (
-        agreement_table(diet_indices.rename(columns={"diet": "model"}), diet_slopes, human).rename(
-            columns={"model": "diet"}
-        )
+        agreement_table(diet_indices.rename(columns={"diet": "model"}), diet_slopes, human)
+        .merge(chance_comparison(diet_slopes, slopes[slopes["model"] == "chance"]), on=["seed", "model"], how="left")
+        .rename(columns={"model": "diet"})
         if len(diet_runs)
         else None
     )
@@ -855,4 +903,15 @@ def analyze(
             f"seed {s}: " + ", ".join(f"{m} {stats[str(s)].get(m + '.mean_index')}" for m in models) for s in seeds
         ),
     )
+    paced = agreement[agreement["model"] != "chance"].dropna(subset=["slope_ratio_to_chance"])
+    if len(paced):
+        # an index read off searches as slow as chance's is noise: say how often each model beats chance's pace
+        log.info(
+            "conditions searched faster than chance (median slope / chance's): %s",
+            "; ".join(
+                f"seed {r.seed} {r.model} {r.conditions_faster_than_chance}/{r.conditions_with_chance} "
+                f"({r.slope_ratio_to_chance:.2f})"
+                for r in paced.itertuples()
+            ),
+        )
     return summary.to_dict()

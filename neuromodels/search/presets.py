@@ -121,6 +121,13 @@ class SearchPreset:
     bench_trials: int = 2
     bench_repeats: int = 3
 
+    def __post_init__(self) -> None:
+        # the backbone halves its maps after each of its five blocks: smaller or odd sizes fail inside torch
+        if int(self.train_size) < 32 or int(self.train_size) % 32:
+            raise ConfigError(
+                "search.train_size", f"must be a positive multiple of 32 (five 2x poolings); got {self.train_size}"
+            )
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 

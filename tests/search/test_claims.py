@@ -156,6 +156,14 @@ def test_summary_has_every_claims_statistics_for_every_seed(tmp_path: Path, tria
     indices = pd.read_csv(tmp_path / "out" / "indices.csv")
     assert set(indices["seed"]) == {0, 1} and indices.loc[indices["model"] == "pixel", "index"].isna().all()
     assert set(pd.read_csv(tmp_path / "out" / "diets.csv")["diet"]) == set(DIETS)
+    # pace against chance: pixel found every target at once, faster than chance wherever chance's slope rises
+    stats = summary["statistics"]["0"]
+    pixel = indices[(indices["model"] == "pixel") & (indices["seed"] == 0)].iloc[0]
+    assert pixel["conditions_faster_than_chance"] == pixel["conditions_with_chance"] > 0
+    assert abs(stats["pixel.slope_ratio_to_chance"]) < 1e-12
+    assert stats["pixel.conditions_faster_than_chance"] == pixel["conditions_faster_than_chance"]
+    assert "chance.slope_ratio_to_chance" not in stats and "eccnet_rotated_90.slope_ratio_to_chance" in stats
+    assert "slope_ratio_to_chance" in pd.read_csv(tmp_path / "out" / "diets.csv")
 
 
 def test_cli_runs_the_untrained_control_with_its_seed(tmp_path: Path) -> None:

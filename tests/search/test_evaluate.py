@@ -195,3 +195,9 @@ def test_cli_runs_several_models_in_one_call_as_one_call_each(tmp_path: Path, ca
     )
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and "--out" in err
+    # a training image size the backbone's five poolings cannot take is one line naming the key
+    out = str(tmp_path / "b.pt")
+    params = json.dumps({"overrides": {"train_size": 16}})
+    code = main(["search", "train", "--diet", "upright", "--out", out, "--preset", "tiny", "--params", params])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "search.train_size" in err and "multiple of 32" in err

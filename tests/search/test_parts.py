@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from neuromodels.search.evaluate import agreement_table, correlation_interval
+from neuromodels.search.evaluate import agreement_table, chance_comparison, correlation_interval
 from neuromodels.search.experiments import DARK_BACKGROUND, DOG_KERNELS, make_trial, make_trials
 from neuromodels.search.models import (
     SearchResult,
@@ -104,3 +104,20 @@ def test_agreement_counts_the_human_sign_and_gives_the_correlation_interval() ->
     assert np.isclose(row["slope_correlation"], r)
     assert row["slope_correlation_low"] < r < row["slope_correlation_high"]
     assert np.isnan(correlation_interval(0.5, 3)[0])
+
+
+def test_chance_comparison_counts_conditions_below_chance_pace_per_seed() -> None:
+    conditions = pd.DataFrame({"experiment": ["a", "a", "b", "b"], "condition": ["x", "y", "x", "y"]})
+    chance = conditions.assign(model="chance", slope_ms_per_item=[120.0, 130.0, 125.0, 0.0])
+    fast = conditions.assign(model="m", slope_ms_per_item=[60.0, 140.0, 25.0, 10.0])
+    slopes = pd.concat([chance.assign(seed=0), fast.assign(seed=0), fast.assign(seed=1)], ignore_index=True)
+    slopes.loc[slopes["seed"] == 1, "slope_ms_per_item"] *= 3  # seed 1 is three times slower
+    table = chance_comparison(slopes, chance.assign(seed=0)).set_index(["seed", "model"])
+    # chance's flat slope in b/y cannot be compared against: three conditions count
+    row = table.loc[(0, "m")]
+    assert (row["conditions_faster_than_chance"], row["conditions_with_chance"]) == (2, 3)
+    assert np.isclose(row["slope_ratio_to_chance"], np.median([60 / 120, 140 / 130, 25 / 125]))
+    assert np.isclose(table.loc[(0, "chance"), "slope_ratio_to_chance"], 1.0)
+    # seed 1 has no chance run of its own (chance ran with seed 0 only): nothing to compare
+    assert table.loc[(1, "m"), "conditions_with_chance"] == 0
+    assert np.isnan(table.loc[(1, "m"), "slope_ratio_to_chance"])
