@@ -1,5 +1,6 @@
-"""From fixations to the paper's numbers: reaction times, RT slopes, asymmetry indices, model-vs-human
-correlation, and the figures.
+"""Running the models over the trials and the analysis of their fixations (tables, figures, the summary the
+registry reads). The formulas live in :mod:`.asymmetry`, the figures in :mod:`.figures`; both are re-exported
+here.
 
 - RT (ms) = 252.359 x fixations + 376.271 (the paper's linear map from fixations to key-press times).
 - Slope (ms/item) = least-squares line of the mean RT per set size against set size, per condition.
@@ -28,7 +29,25 @@ from torch import nn
 
 from ..core.errors import ConfigError, DataError
 from ..core.runtime import get_logger
+from .asymmetry import (
+    MIN_SLOPE_MS_PER_ITEM,
+    RT_MS_PER_FIXATION,
+    RT_OFFSET_MS,
+    agreement_table,
+    asymmetry_index,
+    chance_comparison,
+    condition_slopes,
+    correlation_interval,
+    fit_slope,
+    index_floor,
+    index_table,
+    mean_index,
+    reaction_time_ms,
+    slope_correlation,
+    slope_resolution,
+)
 from .data import TrialSet
+from .figures import plot_diets, plot_fixations, plot_indices, plot_rt
 from .models import (
     MODEL_KINDS,
     EccentricitySettings,
@@ -51,6 +70,7 @@ __all__ = [
     "asymmetry_index",
     "index_table",
     "mean_index",
+    "index_floor",
     "slope_correlation",
     "run_model",
     "plot_rt",
@@ -63,220 +83,7 @@ __all__ = [
     "correlation_interval",
 ]
 
-RT_MS_PER_FIXATION = 252.359
-RT_OFFSET_MS = 376.271
-# The smallest slope an asymmetry index is read from, whatever the design: 1 ms/item over the widest set-size
-# range of the six experiments (8 to 32 items) is 24 ms of RT, a tenth of one fixation (252 ms); a pair of
-# slopes both under it are two flat lines. The human curvature line (0.8 ms/item) is under it, its pair (7.6)
-# is not.
-MIN_SLOPE_MS_PER_ITEM = 1.0
 log = get_logger(__name__)
-
-
-def reaction_time_ms(fixations: np.ndarray | float) -> np.ndarray:
-    return RT_MS_PER_FIXATION * np.asarray(fixations, dtype=np.float64) + RT_OFFSET_MS
-
-
-def fit_slope(set_sizes: Sequence[float], rts: Sequence[float]) -> float:
-    """Least-squares slope of ``rts`` against ``set_sizes`` (ms per item)."""
-    x, y = np.asarray(set_sizes, dtype=float), np.asarray(rts, dtype=float)
-    if len(np.unique(x)) < 2:
-        raise DataError(None, "an RT slope needs at least two set sizes")
-    return float(np.polyfit(x, y, 1)[0])
-
-
-def slope_resolution(set_sizes: Sequence[float], n_displays: int) -> float:
-    """The slope (ms/item) that one extra fixation in one of ``n_displays`` displays at the largest set size
-    makes: the least-squares slope's step at this design."""
-    x = np.asarray(set_sizes, dtype=float)
-    spread = float(((x - x.mean()) ** 2).sum())
-    if len(x) < 2 or spread == 0 or n_displays < 1:
-        return float("nan")
-    return RT_MS_PER_FIXATION / n_displays * float(x.max() - x.mean()) / spread
-
-
-def condition_slopes(fixations: pd.DataFrame) -> pd.DataFrame:
-    """Per (seed,) model, experiment and condition: the slope of mean RT vs set size, mean RT per set size,
-    the fewest displays of a set size and the slope's resolution (:func:`slope_resolution`).
-
-    ``fixations`` has one row per trial: model, experiment, condition, set_size, fixations (and seed, when
-    several seeds' runs are analysed together).
-    """
-    keys = (["seed"] if "seed" in fixations else []) + ["model", "experiment", "condition"]
-    rows = []
-    for key, g in fixations.groupby(keys, sort=False):
-        by_size = g.groupby("set_size")["fixations"]
-        mean, count = by_size.mean(), by_size.size()
-        rt = reaction_time_ms(mean.to_numpy())
-        n_displays = int(count.min())
-        rows.append(
-            {
-                **dict(zip(keys, key)),
-                "slope_ms_per_item": fit_slope(mean.index.to_numpy(), rt),
-                "set_sizes": json.dumps([int(s) for s in mean.index]),
-                "mean_rt_ms": json.dumps(rt.round(1).tolist()),
-                "displays_per_set_size": n_displays,
-                "resolution_ms_per_item": slope_resolution(mean.index.to_numpy(), n_displays),
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def asymmetry_index(slope_hard: float, slope_easy: float, floor: float = 0.0) -> float:
-    """(s_H - s_L) / (s_H + s_L) with both slopes clipped at 0; NaN (undefined) when both clipped slopes are at
-    most ``floor`` (with the default 0: when both are 0; "at most" allows for the least-squares fit's rounding)."""
-    h, e = max(float(slope_hard), 0.0), max(float(slope_easy), 0.0)
-    return float("nan") if max(h, e) <= floor * (1 + 1e-9) + 1e-12 else (h - e) / (h + e)
-
-
-def index_floor(*resolutions: float) -> float:
-    """The floor of an index: :data:`MIN_SLOPE_MS_PER_ITEM` or the coarser of its slopes' resolutions."""
-    known = [float(r) for r in resolutions if r is not None and np.isfinite(float(r))]
-    return max([MIN_SLOPE_MS_PER_ITEM, *known])
-
-
-def mean_index(indices: Sequence[float]) -> tuple[float, int, str | None]:
-    """(mean over the defined indices, how many are defined, None) or (NaN, defined, reason) when fewer than
-    half of the experiments have a defined index."""
-    values = np.asarray(indices, dtype=float)
-    defined = int(np.isfinite(values).sum())
-    if len(values) == 0 or defined < len(values) / 2:
-        return (
-            float("nan"),
-            defined,
-            (
-                f"only {defined} of {len(values)} experiments have a defined index "
-                f"(both slopes at most the floor in the others; at least half needed)"
-            ),
-        )
-    return float(np.nanmean(values)), defined, None
-
-
-def _hard_easy(human: pd.DataFrame, experiment: str) -> tuple[str, str]:
-    h = human[human["experiment"] == experiment].sort_values("slope_ms_per_item")
-    if len(h) != 2:
-        raise DataError(None, f"human slopes lack experiment {experiment!r}")
-    return str(h["condition"].iloc[1]), str(h["condition"].iloc[0])
-
-
-def index_table(slopes: pd.DataFrame, human: pd.DataFrame) -> pd.DataFrame:
-    """One row per (seed,) model and experiment: the model's and the humans' slopes of the hard and easy
-    conditions, both asymmetry indices, the index's floor and whether it is defined (``index`` NaN when not)."""
-    keys = (["seed"] if "seed" in slopes else []) + ["model", "experiment"]
-    rows = []
-    for key, g in slopes.groupby(keys, sort=False):
-        head = dict(zip(keys, key))
-        model, exp = head["model"], head["experiment"]
-        hard, easy = _hard_easy(human, exp)
-        by = g.set_index("condition")
-        hb = human[human["experiment"] == exp].set_index("condition")["slope_ms_per_item"]
-        if hard not in by.index or easy not in by.index:
-            raise DataError(None, f"model {model}, experiment {exp}: needs conditions {hard} and {easy}")
-        resolution = by["resolution_ms_per_item"] if "resolution_ms_per_item" in by else {}
-        floor = index_floor(*(resolution.get(c) for c in (hard, easy))) if len(resolution) else MIN_SLOPE_MS_PER_ITEM
-        sh, se = float(by.loc[hard, "slope_ms_per_item"]), float(by.loc[easy, "slope_ms_per_item"])
-        index = asymmetry_index(sh, se, floor)
-        rows.append(
-            {
-                **head,
-                "hard_condition": hard,
-                "easy_condition": easy,
-                "slope_hard": sh,
-                "slope_easy": se,
-                "index": index,
-                "index_defined": bool(np.isfinite(index)),
-                "floor_ms_per_item": floor,
-                "human_slope_hard": hb[hard],
-                "human_slope_easy": hb[easy],
-                "human_index": asymmetry_index(hb[hard], hb[easy]),
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def slope_correlation(slopes: pd.DataFrame, human: pd.DataFrame, model: str) -> float:
-    """Pearson correlation between a model's and the humans' slopes over every condition (one seed's slopes);
-    NaN with fewer than three conditions, or when every slope is flat (at most its resolution floor, see
-    :func:`index_floor`: a correlation of rounding noise is not one)."""
-    m = slopes[slopes["model"] == model].merge(human, on=["experiment", "condition"], suffixes=("", "_human"))
-    if len(m) < 3 or m["slope_ms_per_item"].std() == 0:
-        return float("nan")
-    resolution = m["resolution_ms_per_item"] if "resolution_ms_per_item" in m else [None] * len(m)
-    floors = np.array([index_floor(r) for r in resolution])
-    if (np.abs(m["slope_ms_per_item"].to_numpy(dtype=float)) <= floors).all():
-        return float("nan")
-    return float(np.corrcoef(m["slope_ms_per_item"], m["slope_ms_per_item_human"])[0, 1])
-
-
-def correlation_interval(r: float, n: int, level: float = 0.95) -> tuple[float, float]:
-    """The ``level`` interval of a Pearson ``r`` over ``n`` pairs (Fisher's z: atanh(r) +- z_q / sqrt(n - 3));
-    NaNs when r is undefined or n < 4."""
-    from scipy.stats import norm
-
-    if not np.isfinite(r) or n < 4:
-        return float("nan"), float("nan")
-    z, half = np.arctanh(np.clip(r, -0.999999, 0.999999)), norm.ppf(0.5 + level / 2) / np.sqrt(n - 3)
-    return float(np.tanh(z - half)), float(np.tanh(z + half))
-
-
-def agreement_table(indices: pd.DataFrame, slopes: pd.DataFrame, human: pd.DataFrame) -> pd.DataFrame:
-    """Per (seed,) model: how many experiments have a defined index with the human sign (positive: H is the
-    condition humans find harder, so every human index is positive), of how many defined, and the Pearson
-    correlation of the model's condition slopes with the humans' with its 95% interval (Fisher's z over the
-    conditions)."""
-    keys = (["seed"] if "seed" in indices else []) + ["model"]
-    rows = []
-    for key, g in indices.groupby(keys, sort=False):
-        head = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
-        sl = slopes
-        for k, v in head.items():
-            sl = sl[sl[k] == v]
-        r = slope_correlation(sl, human, head["model"])
-        n = len(sl.merge(human, on=["experiment", "condition"]))
-        low, high = correlation_interval(r, n)
-        defined = g["index"].notna()
-        rows.append(
-            {
-                **head,
-                "experiments_with_human_sign": int((g["index"][defined] > 0).sum()),
-                "experiments_defined": int(defined.sum()),
-                "slope_correlation": r,
-                "slope_correlation_low": low,
-                "slope_correlation_high": high,
-                "conditions": n,
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def chance_comparison(slopes: pd.DataFrame, chance_slopes: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Per (seed,) model: in how many conditions its slope is below chance's on the same displays
-    (``conditions_faster_than_chance`` of ``conditions_with_chance``) and the median ratio of its slope to
-    chance's (``slope_ratio_to_chance``; 1: as slow as a random order over the items). An asymmetry index read
-    off two searches at chance's pace is noise, whatever its sign. ``chance_slopes`` defaults to the rows of
-    model ``chance`` in ``slopes``; a model without chance's conditions gets 0 of 0 and NaN."""
-    keys = (["seed"] if "seed" in slopes else []) + ["model"]
-    if chance_slopes is None:
-        chance_slopes = slopes[slopes["model"] == "chance"]
-    on = (["seed"] if "seed" in slopes and "seed" in chance_slopes else []) + ["experiment", "condition"]
-    reference = chance_slopes[on + ["slope_ms_per_item"]].rename(columns={"slope_ms_per_item": "chance_slope"})
-    rows = []
-    for key, g in slopes.groupby(keys, sort=False):
-        head = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
-        both = g.merge(reference, on=on)
-        both = both[np.isfinite(both["slope_ms_per_item"]) & (both["chance_slope"] > 0)]
-        ratio = both["slope_ms_per_item"] / both["chance_slope"]
-        rows.append(
-            {
-                **head,
-                "conditions_faster_than_chance": int((ratio < 1).sum()),
-                "conditions_with_chance": int(len(both)),
-                "slope_ratio_to_chance": float(ratio.median()) if len(both) else float("nan"),
-            }
-        )
-    return pd.DataFrame(
-        rows, columns=[*keys, "conditions_faster_than_chance", "conditions_with_chance", "slope_ratio_to_chance"]
-    )
 
 
 # ------------------------------------------------------------------------------------------- running
@@ -445,156 +252,6 @@ def _load(trials: TrialSet, rows: np.ndarray, size: tuple[int, int], model: EccN
         raise DataError(trials.root / "trials.csv", "target images of one experiment differ in size")
     targets = torch.as_tensor(np.stack(tgts)).permute(0, 3, 1, 2).float() / 255.0
     return _pad_to(images, H, W), targets
-
-
-# ------------------------------------------------------------------------------------------- figures
-def plot_rt(slopes: pd.DataFrame, human: pd.DataFrame, models: Sequence[str]):
-    """RT vs set size per experiment: each model's two conditions, and the human slopes as lines through the
-    model's mean RT at the smallest set size (the human intercepts are not part of the reference)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    exps = list(dict.fromkeys(slopes["experiment"]))
-    fig, axes = plt.subplots(1, len(exps), figsize=(3.2 * len(exps), 3.2), squeeze=False)
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for ax, exp in zip(axes[0], exps):
-        for ci, model in enumerate(models):
-            for li, (_, row) in enumerate(slopes[(slopes.model == model) & (slopes.experiment == exp)].iterrows()):
-                ax.plot(
-                    json.loads(row.set_sizes),
-                    json.loads(row.mean_rt_ms),
-                    marker="o",
-                    color=colours[ci % 10],
-                    linestyle="-" if li == 0 else "--",
-                    label=f"{model}: {row.condition}",
-                )
-        for li, (_, row) in enumerate(human[human.experiment == exp].iterrows()):
-            ref = slopes[(slopes.experiment == exp)].iloc[0]
-            xs = np.asarray(json.loads(ref.set_sizes), dtype=float)
-            ax.plot(
-                xs,
-                RT_OFFSET_MS + RT_MS_PER_FIXATION + row.slope_ms_per_item * (xs - xs[0]),
-                color="k",
-                linestyle="-" if li == 0 else "--",
-                label=f"human: {row.condition}",
-            )
-        ax.set_title(exp, fontsize=9)
-        ax.set_xlabel("set size")
-        ax.legend(fontsize=5)
-    axes[0][0].set_ylabel("RT (ms)")
-    fig.tight_layout()
-    return fig
-
-
-def _agreement_label(name: str, agreement: pd.DataFrame | None, by: str) -> str:
-    """``name: human sign 4/6, 3/5; r 0.31 [-0.30, 0.75], ...`` per seed, from :func:`agreement_table`."""
-    if agreement is None or not len(agreement) or by not in agreement:
-        return name
-    g = agreement[agreement[by] == name]
-    if not len(g):
-        return name
-    signs = ", ".join(f"{int(a)}/{int(d)}" for a, d in zip(g["experiments_with_human_sign"], g["experiments_defined"]))
-    rs = ", ".join(
-        "undefined" if not np.isfinite(r) else f"{r:.2f} [{lo:.2f}, {hi:.2f}]"
-        for r, lo, hi in zip(g["slope_correlation"], g["slope_correlation_low"], g["slope_correlation_high"])
-    )
-    return f"{name}: human sign {signs}; r {rs}"
-
-
-def plot_indices(
-    indices: pd.DataFrame,
-    models: Sequence[str],
-    title: str = "asymmetry index",
-    by: str = "model",
-    agreement: pd.DataFrame | None = None,
-):
-    """Grouped bars: index per experiment for each model (or diet), mean over seeds of the defined ones; the
-    human index in black. With ``agreement`` (:func:`agreement_table`), each legend entry says per seed how many
-    experiments have the human sign (of the defined ones) and the model-human slope correlation with its 95%
-    interval."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    exps = list(dict.fromkeys(indices["experiment"]))
-    groups = [*models, "human"]
-    width = 0.8 / len(groups)
-    fig, ax = plt.subplots(figsize=(1.3 * len(exps) + 2, 3.4))
-    x = np.arange(len(exps) + 1)
-    for gi, name in enumerate(groups):
-        if name == "human":
-            sub = indices.drop_duplicates("experiment").set_index("experiment")["human_index"]
-        else:
-            # the mean over seeds of the defined indices (an undefined index is left out, not drawn as 0)
-            sub = indices[indices[by] == name].groupby("experiment")["index"].mean()
-        vals = [sub.get(e, np.nan) for e in exps]
-        vals.append(np.nanmean(vals) if np.isfinite(vals).any() else np.nan)
-        ax.bar(
-            x + (gi - (len(groups) - 1) / 2) * width,
-            vals,
-            width,
-            label=name if name == "human" else _agreement_label(name, agreement, by),
-            color="k" if name == "human" else None,
-        )
-    ax.set_xticks(x, [*exps, "mean"], rotation=30, ha="right", fontsize=7)
-    ax.axhline(0, color="grey", lw=0.5)
-    ax.set_ylim(-1.05, 1.05)
-    ax.set_ylabel(title)
-    if agreement is not None:
-        ax.legend(fontsize=5, ncol=1, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
-        fig.set_size_inches(1.3 * len(exps) + 6.5, 3.4)
-    else:
-        ax.legend(fontsize=6, ncol=2)
-    fig.tight_layout()
-    return fig
-
-
-def plot_fixations(trials: TrialSet, fixations: pd.DataFrame, per_experiment: int = 1):
-    """Example fixation sequences (numbered) over search images, one row per experiment; the target's box
-    in red."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    exps = list(dict.fromkeys(fixations["experiment"]))
-    fig, axes = plt.subplots(per_experiment, len(exps), figsize=(2.6 * len(exps), 2.8 * per_experiment), squeeze=False)
-    for ci, exp in enumerate(exps):
-        sub = fixations[fixations.experiment == exp]
-        # the largest set size of the harder-looking condition shows the most fixations
-        sub = sub.sort_values(["set_size", "fixations"], ascending=False).head(per_experiment)
-        for ri, (_, row) in enumerate(sub.iterrows()):
-            ax = axes[ri][ci]
-            r = int(trials.table.index[trials.table.trial_id == row.trial_id][0])
-            ax.imshow(trials.image(r))
-            t = trials.table.iloc[r]
-            ax.add_patch(
-                plt.Rectangle(
-                    (t.target_x0, t.target_y0),
-                    t.target_x1 - t.target_x0,
-                    t.target_y1 - t.target_y0,
-                    fill=False,
-                    color="red",
-                    lw=1,
-                )
-            )
-            seq = np.asarray(json.loads(row.sequence) if row.sequence else [], dtype=float).reshape(-1, 2)
-            h, w = trials.image(r).shape[:2]
-            path = np.vstack([[w / 2, h / 2], seq]) if len(seq) else np.array([[w / 2, h / 2]])
-            ax.plot(path[:, 0], path[:, 1], "-o", color="yellow", ms=3, lw=1)
-            for k, (fx, fy) in enumerate(seq, start=1):
-                ax.text(fx, fy, str(k), color="magenta", fontsize=6)
-            ax.set_title(f"{exp}\n{row.condition}, n={row.set_size}: {int(row.fixations)} fix.", fontsize=6)
-            ax.axis("off")
-    fig.tight_layout()
-    return fig
-
-
-def plot_diets(indices: pd.DataFrame, diets: Sequence[str], agreement: pd.DataFrame | None = None):
-    return plot_indices(indices, diets, title="asymmetry index (eccNET)", by="diet", agreement=agreement)
 
 
 # ------------------------------------------------------------------------------------------- the analysis
