@@ -10,7 +10,7 @@ from typing import Any
 from neuromodels.core.args import add_params_argument, add_runtime_arguments, load_params
 
 # settings of the `networks` config section that override a preset when set (not None)
-OVERRIDE_KEYS = ("epochs", "batch_size", "lr")
+OVERRIDE_KEYS = ("epochs", "batch_size", "lr", "stem", "captions")
 
 
 def _overrides(params: dict[str, Any]) -> dict[str, Any]:

@@ -10,7 +10,9 @@ from typing import Any
 from neuromodels.core.config import override_settings
 from neuromodels.core.errors import ConfigError
 
-__all__ = ["NetworkPreset", "PRESETS", "get_preset"]
+__all__ = ["NetworkPreset", "PRESETS", "get_preset", "CAPTION_DIETS"]
+
+CAPTION_DIETS = ("full", "category")
 
 
 @dataclass(frozen=True)
@@ -19,7 +21,10 @@ class NetworkPreset:
 
     ``image_size`` and ``patch_size`` are in pixels; ``lr`` is AdamW's peak learning rate (one-cycle
     schedule); ``temperature`` is CLIP's, ``ssl_temperature`` SimCLR's; ``val_fraction`` of the stimuli is held
-    out for the retrieval metrics.
+    out for the retrieval metrics. ``stem`` is the image tower's patch embedding (``patch``: ViT's strided
+    convolution; ``conv``: a convolutional stem, :func:`~neuromodels.networks.vit.conv_stem`). ``captions`` is
+    the training diet's words: ``full``, the stimulus set's captions as written (every attribute named);
+    ``category``, only each object's category (:func:`~neuromodels.stimuli.captions.category_caption`).
     """
 
     image_size: int = 32
@@ -42,6 +47,14 @@ class NetworkPreset:
     ssl_weight: float = 1.0
     val_fraction: float = 0.1
     checkpoint_every: int = 50
+    stem: str = "patch"
+    captions: str = "full"
+
+    def __post_init__(self) -> None:
+        if self.stem not in ("patch", "conv"):
+            raise ConfigError("networks.stem", f"must be 'patch' or 'conv'; got {self.stem!r}")
+        if self.captions not in CAPTION_DIETS:
+            raise ConfigError("networks.captions", f"must be one of {list(CAPTION_DIETS)}; got {self.captions!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

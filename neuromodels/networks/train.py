@@ -163,6 +163,7 @@ def fit_encoder(
         settings.num_heads,
         settings.mlp_ratio,
         settings.embed_dim,
+        stem=settings.stem,
     )
     text, tokens = None, None
     if needs_text:
@@ -320,6 +321,19 @@ def stimulus_captions(table: Any) -> list[str]:
     return captions(table)
 
 
+def category_captions(stimulus_dir: PathLike) -> list[str]:
+    """Captions of a stimulus set that name only each object's category, from its table's ``category``
+    columns (:func:`~neuromodels.stimuli.captions.category_caption`)."""
+    from neuromodels.stimuli import category_caption, read_stimulus_set
+
+    table = read_stimulus_set(stimulus_dir).table
+    if "category" not in table.columns:
+        raise ConfigError(
+            "networks.captions", f"'category' captions need a 'category' column in {stimulus_dir}'s stimulus table"
+        )
+    return [category_caption(row) for _, row in table.iterrows()]
+
+
 def train_image_encoder(
     stimulus_dir: PathLike,
     objective: str,
@@ -340,6 +354,9 @@ def train_image_encoder(
     """
     settings = get_preset(preset).with_overrides(overrides)
     ids, images, captions = load_training_set(stimulus_dir, settings.image_size)
+    if settings.captions == "category" and objective in ("clip", "slip"):
+        captions = category_captions(stimulus_dir)
+        log.info("training captions name only the category (networks.captions: category), e.g. %r", captions[0])
     bundle = fit_encoder(
         images, captions, objective, preset, seed, device, checkpoint_path, precision, overrides, on_step_end, progress
     )

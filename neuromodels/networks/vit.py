@@ -16,7 +16,9 @@ from torch import Tensor, nn
 
 from neuromodels.core.attention import Backend, TransformerEncoderLayer, init_transformer_weights
 
-__all__ = ["VisionTransformer", "prepare_images"]
+__all__ = ["VisionTransformer", "prepare_images", "conv_stem", "STEMS"]
+
+STEMS = ("patch", "conv")
 
 # Per-channel statistics used to centre images in [0, 1] before the patch projection; fixed rather than
 # measured so that every encoder sees the same input scale.
@@ -50,6 +52,23 @@ def prepare_images(images: Tensor | Any, image_size: int | None = None) -> Tenso
     return x.contiguous()
 
 
+def conv_stem(dim: int, patch_size: int) -> nn.Sequential:
+    """A convolutional patch embedding: ``(B, 3, H, W) -> (B, dim, H / patch_size, W / patch_size)`` by
+    log2(``patch_size``) stride-2 3x3 convolutions (group norm, ReLU), the last at ``dim / 2`` channels and each
+    earlier one half the next, then a 1x1 convolution to ``dim``."""
+    steps = int(patch_size).bit_length() - 1
+    if patch_size < 2 or 2**steps != patch_size:
+        raise ValueError(f"a convolutional stem needs a patch_size that is a power of two, got {patch_size}")
+    widths = [max(dim >> (steps - i), 8) for i in range(steps)]  # ..., dim / 4, dim / 2
+    layers: list[nn.Module] = []
+    c_in = 3
+    for width in widths:
+        layers += [nn.Conv2d(c_in, width, 3, stride=2, padding=1), nn.GroupNorm(1, width), nn.ReLU()]
+        c_in = width
+    layers.append(nn.Conv2d(c_in, dim, 1))
+    return nn.Sequential(*layers)
+
+
 class VisionTransformer(nn.Module):
     """ViT: conv patch embedding, CLS token, learned positions, pre-norm encoder layers, projection head.
 
@@ -71,6 +90,11 @@ class VisionTransformer(nn.Module):
         Width of the output embedding (the ``head`` projection of the CLS token); defaults to ``dim``.
     drop_path:
         Stochastic depth rate of the last block (linearly increasing from 0 over the blocks).
+    stem:
+        ``"patch"``: one strided convolution per patch (ViT's patch embedding); ``"conv"``: a convolutional stem
+        (Xiao et al., "Early convolutions help transformers see better", NeurIPS 2021): log2(patch_size) 3x3
+        convolutions of stride 2, each with group norm and ReLU, widths doubling up to ``dim / 2``, then a 1x1
+        projection to ``dim``. The same token grid either way; ``patch_size`` must then be a power of two.
     backend:
         Attention backend (None: the library default, SDPA).
     """
@@ -85,11 +109,14 @@ class VisionTransformer(nn.Module):
         mlp_ratio: float = 4.0,
         embed_dim: int | None = None,
         drop_path: float = 0.0,
+        stem: str = "patch",
         backend: Backend | None = None,
     ) -> None:
         super().__init__()
         if image_size % patch_size:
             raise ValueError(f"patch_size {patch_size} must divide image_size {image_size}")
+        if stem not in STEMS:
+            raise ValueError(f"stem must be one of {STEMS}, got {stem!r}")
         embed_dim = dim if embed_dim is None else embed_dim
         # constructor arguments, kept so an encoder can be saved, rebuilt and re-initialised
         self.config: dict[str, Any] = dict(
@@ -101,10 +128,15 @@ class VisionTransformer(nn.Module):
             mlp_ratio=mlp_ratio,
             embed_dim=embed_dim,
             drop_path=drop_path,
+            stem=stem,
         )
         self.image_size, self.patch_size, self.dim, self.embed_dim = image_size, patch_size, dim, embed_dim
         self.n_patches = (image_size // patch_size) ** 2
-        self.patch_embed = nn.Conv2d(3, dim, kernel_size=patch_size, stride=patch_size)
+        self.patch_embed = (
+            conv_stem(dim, patch_size)
+            if stem == "conv"
+            else nn.Conv2d(3, dim, kernel_size=patch_size, stride=patch_size)
+        )
         self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
         self.pos_embed = nn.Parameter(torch.zeros(1, 1 + self.n_patches, dim))
         rates = [drop_path * i / max(depth - 1, 1) for i in range(depth)]

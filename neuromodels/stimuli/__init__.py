@@ -11,7 +11,7 @@ One way in per task::
     display = search_display(target, distractors, set_size=8, grid=(4, 4), seed=0)
 """
 
-from .captions import caption, captions, vocabulary, words
+from .captions import caption, captions, category_caption, vocabulary, words
 from .displays import Display, as_glyph, bar, crossing_lines, letter, line, search_display, shaded_disc, world_display
 from .io import (
     StimulusSet,
@@ -47,6 +47,7 @@ __all__ = [
     "bar",
     "caption",
     "captions",
+    "category_caption",
     "crossing_lines",
     "draw",
     "latent_matrix",

@@ -92,6 +92,15 @@ def caption(row: Mapping[str, Any] | pd.Series, synonym: int = 0) -> str:
     return " and ".join(phrases) + f", lit from {LIGHT_WORDS[light]}"
 
 
+def category_caption(row: Mapping[str, Any] | pd.Series) -> str:
+    """A caption that names only each object's category (``"a star"``, ``"a star and a disc"``): the world's
+    words with every other attribute left unsaid."""
+    phrases = [f"a {row['category']}"]
+    if isinstance(row.get(SECOND_PREFIX + "category"), str):
+        phrases.append(f"a {row[SECOND_PREFIX + 'category']}")
+    return " and ".join(phrases)
+
+
 def captions(table: pd.DataFrame) -> list[str]:
     """The caption of every scene in ``table``, in order."""
     return [caption(row) for _, row in table.iterrows()]

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from neuromodels.cli import main
 from neuromodels.networks import embed_images, embed_texts, load_encoder, read_embeddings
@@ -89,6 +90,20 @@ def test_train_then_embed(stimuli_dir, tmp_path):
             else embed_texts(stimuli.table["caption"].tolist(), out)
         )
         np.testing.assert_allclose(emb, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_train_with_a_conv_stem_on_category_captions(stimuli_dir, tmp_path):
+    """``networks: {stem: conv, captions: category}``: the image tower has the convolutional stem and the caption
+    tower learned from captions that name only the categories (its words are those and "a", "and")."""
+    out = tmp_path / "clip.pt"
+    params = json.dumps({"epochs": 1, "batch_size": 16, "stem": "conv", "captions": "category"})
+    args = ["networks", "train", "--stimuli", str(stimuli_dir), "--objective", "clip", "--out", str(out)]
+    assert main([*args, "--preset", "tiny", "--params", params, "--device", "cpu", "--threads", "1"]) == 0
+    vision, text, meta = load_encoder(out)
+    assert meta["settings"]["stem"] == "conv" and meta["settings"]["captions"] == "category"
+    assert vision.config["stem"] == "conv" and isinstance(vision.patch_embed, torch.nn.Sequential)
+    categories = set(read_stimulus_set(stimuli_dir).table["category"].dropna())
+    assert set(text.vocab[3:]) == categories | {"a", "and"} or set(text.vocab[3:]) == categories | {"a"}
 
 
 def test_user_errors_are_one_line(stimuli_dir, tmp_path, capsys):

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from neuromodels.core.activations import extract_activations
-from neuromodels.core.errors import DataError
+from neuromodels.core.errors import ConfigError, DataError
 from neuromodels.networks import (
     Augmentation,
     CaptionEncoder,
@@ -165,3 +165,40 @@ def test_latent_probe_recovers_planted_linear_codes():
     assert good["mean"] > 0.9
     noise = latent_probe(rng.normal(size=(200, 16)), latents, names)
     assert noise["mean"] < 0.1
+
+
+def test_conv_stem_keeps_the_token_grid_and_rebuilds_from_its_config(tmp_path):
+    from neuromodels.networks.encoders import load_encoder, random_init_copy, save_encoder
+    from neuromodels.networks.vit import conv_stem
+
+    vit = VisionTransformer(image_size=32, patch_size=8, dim=48, depth=2, num_heads=4, stem="conv").eval()
+    images = torch.rand(3, 3, 32, 32)
+    feats = extract_activations(vit, [images], ["patch_embed"], pooling="none")
+    assert feats["patch_embed"].shape == (3, 48, 4, 4)  # the patch embedding's grid, by three stride-2 convs
+    convs = [m for m in vit.patch_embed if isinstance(m, torch.nn.Conv2d)]
+    assert [c.stride for c in convs] == [(2, 2)] * 3 + [(1, 1)] and [c.out_channels for c in convs] == [8, 12, 24, 48]
+    # a saved encoder rebuilds with its stem and gives the same outputs; the random-init copy keeps the stem
+    path = save_encoder(tmp_path / "e.pt", vit, None, {})
+    again, _, _ = load_encoder(path)
+    torch.testing.assert_close(again(images), vit(images))
+    copy = random_init_copy(vit, seed=3)
+    assert copy.config["stem"] == "conv" and not torch.allclose(copy(images), vit(images))
+    with pytest.raises(ValueError, match="power of two"):
+        conv_stem(48, 6)
+    with pytest.raises(ValueError, match="stem"):
+        VisionTransformer(image_size=32, patch_size=8, dim=48, stem="conv3")
+
+
+def test_category_captions_name_only_the_category():
+    from neuromodels.networks.presets import get_preset
+    from neuromodels.stimuli import category_caption, sample_scenes
+
+    table = sample_scenes(20, seed=3, p_second=0.5)
+    texts = [category_caption(row) for _, row in table.iterrows()]
+    for text, (_, row) in zip(texts, table.iterrows()):
+        second = row["second_category"]
+        assert text == (f"a {row['category']} and a {second}" if isinstance(second, str) else f"a {row['category']}")
+    with pytest.raises(ConfigError, match="networks.captions"):
+        get_preset("tiny").with_overrides({"captions": "short"})
+    with pytest.raises(ConfigError, match="networks.stem"):
+        get_preset("tiny").with_overrides({"stem": "conv3"})
