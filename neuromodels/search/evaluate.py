@@ -1,20 +1,6 @@
 """Running the models over the trials and the analysis of their fixations (tables, figures, the summary the
 registry reads). The formulas live in :mod:`.asymmetry`, the figures in :mod:`.figures`; both are re-exported
 here.
-
-- RT (ms) = 252.359 x fixations + 376.271 (the paper's linear map from fixations to key-press times).
-- Slope (ms/item) = least-squares line of the mean RT per set size against set size, per condition.
-- Asymmetry index of an experiment = (s_H - s_L) / (s_H + s_L), slopes clipped at 0, where H is the condition
-  humans find harder (higher human slope): a model with the human asymmetry scores positive, a reversed one
-  negative.
-- A degenerate index is undefined, not +1 or -1: when both clipped slopes are at most the experiment's floor,
-  the index of two flat lines is a ratio of noise (3.5 vs 0 ms/item reads +1). The floor is the larger of
-  :data:`MIN_SLOPE_MS_PER_ITEM` (1 ms/item) and the slope's resolution, the slope that one extra fixation in
-  one display at the largest set size makes (252.359 ms / displays per set size x (n_max - mean n) /
-  sum (n - mean n)^2; 7.0 ms/item for orientation's 1/4/8/12 with 3 displays, 3.5 with 6, 14.0 and 7.0 for
-  the intersections' 3/6/9).
-- A model's mean index is the mean over its defined experiments, reported with how many were defined; it is
-  undefined when fewer than half of the experiments are (:func:`mean_index`).
 """
 
 from __future__ import annotations
