@@ -96,14 +96,17 @@ class GazePreset:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def __post_init__(self) -> None:
+        # checked here, so a preset built in code is checked as one from a config file is
+        if self.select_on not in SELECT_ON:
+            raise ConfigError(
+                "gaze.overrides.select_on", f"must be one of {', '.join(SELECT_ON)}, got {self.select_on!r}"
+            )
+
     def with_overrides(self, overrides: Mapping[str, Any] | None) -> GazePreset:
         """A copy with some settings replaced (``None`` ignored); unknown names raise :class:`ConfigError`, also
         inside ``walk`` (``gaze.overrides.walk.<name>``)."""
         out = override_settings(self, dict(overrides or {}), "gaze")
-        if out.select_on not in SELECT_ON:
-            raise ConfigError(
-                "gaze.overrides.select_on", f"must be one of {', '.join(SELECT_ON)}, got {out.select_on!r}"
-            )
         if out.walk:
             from .simulate import walk_parameters
 

@@ -10,9 +10,11 @@ from typing import Any
 from neuromodels.core.config import override_settings
 from neuromodels.core.errors import ConfigError
 
-__all__ = ["NetworkPreset", "PRESETS", "get_preset", "CAPTION_DIETS"]
+__all__ = ["NetworkPreset", "PRESETS", "get_preset", "CAPTION_DIETS", "STEMS"]
 
 CAPTION_DIETS = ("full", "category")
+# the image towers' patch embeddings (see neuromodels.networks.vit)
+STEMS = ("patch", "conv")
 
 
 @dataclass(frozen=True)
@@ -51,8 +53,8 @@ class NetworkPreset:
     captions: str = "full"
 
     def __post_init__(self) -> None:
-        if self.stem not in ("patch", "conv"):
-            raise ConfigError("networks.stem", f"must be 'patch' or 'conv'; got {self.stem!r}")
+        if self.stem not in STEMS:
+            raise ConfigError("networks.stem", f"must be one of {list(STEMS)}; got {self.stem!r}")
         if self.captions not in CAPTION_DIETS:
             raise ConfigError("networks.captions", f"must be one of {list(CAPTION_DIETS)}; got {self.captions!r}")
 

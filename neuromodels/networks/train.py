@@ -301,37 +301,36 @@ def validation_metrics(
     return out
 
 
-def load_training_set(stimulus_dir: PathLike, image_size: int | None = None) -> tuple[list[str], np.ndarray, list[str]]:
+def load_training_set(
+    stimulus_dir: PathLike, image_size: int | None = None, captions: str = "full"
+) -> tuple[list[str], np.ndarray, list[str]]:
     """Stimulus ids, uint8 images ``(N, H, W, 3)`` (resized to ``image_size`` when given) and captions of a
-    stimulus set written by ``neuromodels stimuli generate``."""
+    stimulus set written by ``neuromodels stimuli generate`` (``captions``: the caption diet, see
+    :func:`stimulus_captions`)."""
     from neuromodels.stimuli import read_stimulus_set
 
     stimuli = read_stimulus_set(stimulus_dir)
     ids = [str(i) for i in stimuli.stimulus_ids]
     images = stimuli.images(size=image_size)
-    return ids, images, stimulus_captions(stimuli.table)
+    return ids, images, stimulus_captions(stimuli.table, captions, stimulus_dir)
 
 
-def stimulus_captions(table: Any) -> list[str]:
-    """The captions of a stimulus table (its ``caption`` column, else generated from the attributes)."""
+def stimulus_captions(table: Any, captions: str = "full", source: PathLike | None = None) -> list[str]:
+    """The captions of a stimulus table: ``full``, its ``caption`` column (else generated from the
+    attributes); ``category``, only each object's category from its ``category`` columns
+    (:func:`~neuromodels.stimuli.captions.category_caption`)."""
+    if captions == "category":
+        from neuromodels.stimuli import category_caption
+
+        if "category" not in table.columns:
+            where = f"{source}'s stimulus table" if source is not None else "the stimulus table"
+            raise ConfigError("networks.captions", f"'category' captions need a 'category' column in {where}")
+        return [category_caption(row) for _, row in table.iterrows()]
     if "caption" in table.columns:
         return [str(c) for c in table["caption"]]
-    from neuromodels.stimuli import captions
+    from neuromodels.stimuli import captions as world_captions
 
-    return captions(table)
-
-
-def category_captions(stimulus_dir: PathLike) -> list[str]:
-    """Captions of a stimulus set that name only each object's category, from its table's ``category``
-    columns (:func:`~neuromodels.stimuli.captions.category_caption`)."""
-    from neuromodels.stimuli import category_caption, read_stimulus_set
-
-    table = read_stimulus_set(stimulus_dir).table
-    if "category" not in table.columns:
-        raise ConfigError(
-            "networks.captions", f"'category' captions need a 'category' column in {stimulus_dir}'s stimulus table"
-        )
-    return [category_caption(row) for _, row in table.iterrows()]
+    return world_captions(table)
 
 
 def train_image_encoder(
@@ -353,9 +352,9 @@ def train_image_encoder(
     the held-out stimulus ids.
     """
     settings = get_preset(preset).with_overrides(overrides)
-    ids, images, captions = load_training_set(stimulus_dir, settings.image_size)
-    if settings.captions == "category" and objective in ("clip", "slip"):
-        captions = category_captions(stimulus_dir)
+    diet = settings.captions if objective in ("clip", "slip") else "full"
+    ids, images, captions = load_training_set(stimulus_dir, settings.image_size, diet)
+    if diet == "category":
         log.info("training captions name only the category (networks.captions: category), e.g. %r", captions[0])
     bundle = fit_encoder(
         images, captions, objective, preset, seed, device, checkpoint_path, precision, overrides, on_step_end, progress

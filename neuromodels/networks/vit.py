@@ -16,9 +16,9 @@ from torch import Tensor, nn
 
 from neuromodels.core.attention import Backend, TransformerEncoderLayer, init_transformer_weights
 
-__all__ = ["VisionTransformer", "prepare_images", "conv_stem", "STEMS"]
+from .presets import STEMS
 
-STEMS = ("patch", "conv")
+__all__ = ["VisionTransformer", "prepare_images", "conv_stem", "STEMS"]
 
 # Per-channel statistics used to centre images in [0, 1] before the patch projection; fixed rather than
 # measured so that every encoder sees the same input scale.
