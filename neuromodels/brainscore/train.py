@@ -22,9 +22,9 @@ from ..core.runtime import get_logger, seed_everything
 from ..core.training import Trainer, TrainSettings
 from ..networks.augment import random_resized_crop
 from .data import ImageDataset
-from .evaluate import input_gradient_sign
 from .models import CrossViT, CrossViTConfig, build_crossvit, crossvit_config
 from .presets import BrainScorePreset, get_preset, variant_flags
+from .robustness import input_gradient_sign
 
 __all__ = [
     "random_rotation",
