@@ -24,7 +24,7 @@ from torch import nn
 from ..core.activations import extract_activations
 from ..core.errors import ConfigError, DataError
 from ..core.runtime import get_logger
-from .data import average_repetitions
+from .assemblies import average_repetitions
 from .metric import MetricSettings, pls_cross_validated, split_half_ceiling
 from .robustness import _batched
 
