@@ -44,13 +44,17 @@ shaft-wide artefact that a common average cannot remove but a shaft Laplacian do
 
 ``ground_truth.csv`` lists every electrode's class, latency, noise level and read-out weights;
 ``planted.npz`` holds the mixture, the word embedding and the per-event drives of every movie.
+
+The simulation itself (:func:`simulate_dataset`) is held here; its parts are re-exported from the modules that
+hold them: the settings, classes, regions and latencies in :mod:`.simulation_settings`, the movies (scenes,
+utterances, synonyms, congruence) in :mod:`.movies`, the world's mixtures and the per-event drives in
+:mod:`.drives`, the electrodes' placement and amplitudes in :mod:`.electrodes`, the response kernel, noise and
+volume conduction in :mod:`.signals`.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -58,400 +62,39 @@ import pandas as pd
 
 from ..core.runtime import get_logger, rng
 from .data import trial_name, write_movie, write_trial
+from .drives import DriveModel, WorldMixtures, event_drives, utterance_embedding, world_mixtures
+from .electrodes import (
+    _electrode_amplitudes,
+    _grey_matter,  # noqa: F401  (re-exported: the tests read the grey matter here)
+    place_electrodes,
+)
+from .movies import STOPWORDS, congruence, content_words, make_movie, shown_image
+from .signals import _band_noise, _pink, kernel, volume_conduction
+from .simulation_settings import CLASSES, LATENCIES, LEVELS, REGIONS, SimulationSettings
+
+__all__ = [
+    "simulate_dataset",
+    "SimulationSettings",
+    "CLASSES",
+    "LEVELS",
+    "REGIONS",
+    "LATENCIES",
+    "STOPWORDS",
+    "content_words",
+    "congruence",
+    "make_movie",
+    "shown_image",
+    "WorldMixtures",
+    "world_mixtures",
+    "utterance_embedding",
+    "event_drives",
+    "DriveModel",
+    "place_electrodes",
+    "kernel",
+    "volume_conduction",
+]
 
 log = get_logger(__name__)
-
-CLASSES = ("vision", "language", "semantic_vision", "semantic_language", "multimodal", "noise")
-# The level of each class: low-level (a random network carries it too), semantic (needs what training gives).
-LEVELS = {
-    "vision": "low-level",
-    "language": "low-level",
-    "semantic_vision": "semantic",
-    "semantic_language": "semantic",
-    "multimodal": "multimodal",
-    "noise": "noise",
-}
-STOPWORDS = frozenset(
-    {"a", "an", "the", "of", "on", "in", "at", "and", "is", "to", "with", "its", "it", "this", "there", "one", "some"}
-)
-
-# Approximate MNI152 centres (mm, left hemisphere) of the regions the shafts target, and the classes their
-# contacts near the target are drawn from (probabilities; the rest of a shaft's contacts are noise).
-REGIONS: dict[str, tuple[tuple[float, float, float], dict[str, float]]] = {
-    "temporoparietal junction": (
-        (-52.0, -50.0, 22.0),
-        {"multimodal": 0.75, "language": 0.1, "vision": 0.1, "noise": 0.05},
-    ),
-    "lateral occipital cortex": ((-40.0, -80.0, 2.0), {"vision": 0.8, "noise": 0.2}),
-    "fusiform gyrus": ((-38.0, -55.0, -16.0), {"semantic_vision": 0.8, "noise": 0.2}),
-    "superior temporal gyrus": ((-58.0, -20.0, 4.0), {"language": 0.8, "noise": 0.2}),
-    "inferior frontal gyrus": ((-48.0, 22.0, 8.0), {"semantic_language": 0.8, "noise": 0.2}),
-    "supramarginal gyrus": ((-56.0, -38.0, 34.0), {"multimodal": 0.5, "language": 0.2, "noise": 0.3}),
-    "hippocampus": ((-28.0, -22.0, -14.0), {"noise": 1.0}),
-    "insula": ((-38.0, 2.0, 4.0), {"noise": 1.0}),
-    "precentral gyrus": ((-40.0, -10.0, 50.0), {"noise": 1.0}),
-}
-
-
-# Latency ranges (s, peak of the response kernel) of each driven class.
-LATENCIES = {
-    "vision": (0.10, 0.16),
-    "language": (0.18, 0.28),
-    "semantic_vision": (0.14, 0.22),
-    "semantic_language": (0.22, 0.32),
-    "multimodal": (0.26, 0.38),
-}
-
-
-@dataclass
-class SimulationSettings:
-    """Size and signal of the simulated dataset (times in s, frequencies in Hz)."""
-
-    n_subjects: int = 3
-    shafts_per_subject: int = 6
-    contacts_per_shaft: int = 8
-    target_contacts: int = 4  # contacts nearest the shaft tip that take the target region's classes
-    duration: float = 900.0  # total movie time, split evenly over ``n_movies``
-    n_movies: int = 2
-    scene_duration: tuple[float, float] = (2.5, 4.5)
-    word_interval: tuple[float, float] = (0.28, 0.42)
-    p_congruent: float = 0.5
-    sfreq: float = 512.0
-    line_freq: float = 60.0
-    gain: float = 0.6  # peak modulation of the high-gamma amplitude per unit drive
-    background: float = 1.0  # pink-noise amplitude relative to the high-gamma carrier
-    noise_spread: float = 0.3  # each electrode's background is background x U(1 - spread, 1 + spread)
-    common: float = 2.0  # amplitude of the reference signal shared by all contacts
-    shaft_drift: float = 2.0  # amplitude of the artefact shared by the contacts of one shaft
-    # volume conduction: share of the local high-gamma source of the first and second neighbour on the shaft
-    # (3.5 and 7 mm away) that a contact records beside its own
-    spread: tuple[float, float] = (0.4, 0.1)
-    line_noise: float = 3.0
-    vision_on_words: float = 0.4  # vision drive at word onsets relative to scene cuts
-    multimodal_on_cuts: float = 0.5
-    mixture_units: int = 24  # hidden tanh units of the vision and language mixtures
-    word_dim: int = 16  # dimension of the random word embedding
-    category_weight: float = 2.0  # weight of category words in the utterance embedding
-    p_synonym: float = 0.75  # probability that a sentence names its category with a synonym, not its own name
-    regions: list[str] = field(default_factory=lambda: list(REGIONS))
-
-
-def content_words(text: str) -> list[str]:
-    """Lower-case words of ``text`` without punctuation and stop words."""
-    words = [w.strip(".,;:!?\"'()").lower() for w in str(text).split()]
-    return [w for w in words if w and w not in STOPWORDS]
-
-
-def congruence(said: str, seen_caption: str) -> float:
-    """Jaccard overlap of the content words of what is said and of the shown image's caption (0..1); a synonym
-    counts as the category it names."""
-    from ..stimuli.captions import canonical_word
-
-    a = {canonical_word(w) for w in content_words(said)}
-    b = {canonical_word(w) for w in content_words(seen_caption)}
-    return len(a & b) / max(len(a | b), 1)
-
-
-def kernel(sfreq: float, peak: float = 0.2, length: float = 0.6) -> np.ndarray:
-    """Gamma-shaped response kernel sampled at ``sfreq`` (peak 1 at ``peak`` s)."""
-    t = np.arange(int(length * sfreq)) / sfreq
-    k = (t / peak) ** 3 * np.exp(3 * (1 - t / peak))
-    return k / k.max()
-
-
-def make_movie(
-    scenes: pd.DataFrame, settings: SimulationSettings, seed: int, duration: float | None = None
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Scene cuts (time, stimulus_id) and words (word, start, end, sentence, text, said_id) of one movie.
-
-    ``scenes`` needs ``stimulus_id`` and ``caption`` columns (and ``category``: then each sentence names the
-    category with a synonym with probability ``p_synonym``, drawn from a generator of its own so the movie's
-    timing and pairing do not depend on it). Truth columns kept in the tables: ``said_id`` (image whose caption is
-    spoken), ``congruent`` and ``category_word`` (the word that names the category, "" without one).
-    ``duration`` defaults to the settings' total duration.
-    """
-    gen = rng(seed)
-    said_with = _synonym_speaker(scenes, settings, seed)
-    duration = settings.duration if duration is None else duration
-    ids = scenes["stimulus_id"].tolist()
-    captions = dict(zip(ids, scenes["caption"].astype(str)))
-    cuts, words = [], []
-    t, sentence = 0.0, 0
-    while t < duration:
-        shown = ids[gen.integers(len(ids))]
-        congruent = bool(gen.random() < settings.p_congruent)
-        said = shown if congruent else ids[gen.choice([i for i in range(len(ids)) if ids[i] != shown])]
-        text, word = said_with(said, captions[said])
-        start = t + gen.uniform(0.3, 0.6)
-        onsets = start + np.concatenate(
-            [[0.0], np.cumsum(gen.uniform(*settings.word_interval, size=len(text.split()) - 1))]
-        )
-        end = max(t + gen.uniform(*settings.scene_duration), onsets[-1] + 0.8)
-        if end > duration:
-            break
-        cuts.append({"time": round(t, 4), "stimulus_id": shown})
-        for w, on in zip(text.split(), onsets):
-            words.append(
-                {
-                    "word": w,
-                    "start": round(float(on), 4),
-                    "end": round(float(on) + 0.25, 4),
-                    "sentence": sentence,
-                    "text": text,
-                    "said_id": said,
-                    "congruent": congruent,
-                    "category_word": word,
-                }
-            )
-        sentence += 1
-        t = end
-    return pd.DataFrame(words), pd.DataFrame(cuts)
-
-
-def _synonym_speaker(
-    scenes: pd.DataFrame, settings: SimulationSettings, seed: int
-) -> Callable[[object, str], tuple[str, str]]:
-    """``(said_id, caption) -> (text, category word)``: the caption with its first naming of the said image's
-    category replaced, with probability ``p_synonym``, by one of the category's synonyms (uniformly)."""
-    import re
-
-    from ..stimuli.captions import CATEGORY_SYNONYMS
-
-    category = (
-        dict(zip(scenes["stimulus_id"].tolist(), scenes["category"].astype(str).str.lower()))
-        if "category" in scenes
-        else {}
-    )
-    gen = np.random.default_rng([int(seed), 20])  # apart from the movie's own draws
-
-    def said_with(said, text: str) -> tuple[str, str]:
-        name = category.get(said)
-        if name is None or not re.search(rf"\b{re.escape(name)}\b", text):
-            return text, ""
-        others = CATEGORY_SYNONYMS.get(name, (name,))[1:]
-        if not others or gen.random() >= settings.p_synonym:
-            return text, name
-        word = others[int(gen.integers(len(others)))]
-        return re.sub(rf"\b{re.escape(name)}\b", word, text, count=1), word
-
-    return said_with
-
-
-@functools.lru_cache(maxsize=1)
-def _grey_matter():
-    from nilearn.datasets import load_mni152_gm_mask
-
-    mask = load_mni152_gm_mask(resolution=2)
-    ijk = np.argwhere(np.asarray(mask.dataobj) > 0)
-    xyz = ijk @ mask.affine[:3, :3].T + mask.affine[:3, 3]
-    return xyz
-
-
-def place_electrodes(settings: SimulationSettings, subject: int, seed: int) -> pd.DataFrame:
-    """Shafts of contacts (3.5 mm apart) whose tips sit in grey matter near the target regions.
-
-    Returns Electrode, Region, MNI_x, MNI_y, MNI_z (mm), shaft, target (the shaft's target region) and class.
-    """
-    gen = rng(seed * 1000 + subject)
-    grey = _grey_matter()
-    centres = {name: np.array(REGIONS[name][0]) for name in settings.regions}
-    rows = []
-    # Shafts go to the class-bearing regions first (listed first) so that each class is present.
-    order = list(settings.regions)
-    picks = [order[i % len(order)] for i in range(settings.shafts_per_subject)]
-    for s, target in enumerate(picks):
-        side = 1.0 if gen.random() < 0.3 else -1.0  # most shafts on the left, as language sites
-        centre = centres[target] * np.array([-1.0 if side > 0 else 1.0, 1.0, 1.0])
-        near = grey[np.linalg.norm(grey - centre, axis=1) < 6.0]
-        tip = near[gen.integers(len(near))] if len(near) else centre
-        direction = np.array([np.sign(tip[0]) or -1.0, gen.normal(0, 0.15), gen.normal(0, 0.15)])
-        direction /= np.linalg.norm(direction)
-        hemi = "L" if tip[0] < 0 else "R"
-        shaft = f"{hemi}{chr(ord('A') + s)}"
-        probs = REGIONS[target][1]
-        for c in range(settings.contacts_per_shaft):
-            pos = tip + direction * 3.5 * c
-            mirrored = pos * np.array([-1.0 if pos[0] > 0 else 1.0, 1, 1])
-            dists = {n: float(np.linalg.norm(mirrored - v)) for n, v in centres.items()}
-            nearest = min(dists, key=dists.get)
-            region = (
-                f"{'left' if hemi == 'L' else 'right'} {nearest}"
-                if dists[nearest] < 20.0
-                else "white matter / unlabelled"
-            )
-            if c < settings.target_contacts:
-                klass = str(gen.choice(list(probs), p=np.array(list(probs.values())) / sum(probs.values())))
-            else:
-                klass = "noise"
-            rows.append(
-                {
-                    "Electrode": f"{shaft}{c + 1}",
-                    "Region": region,
-                    "MNI_x": round(float(pos[0]), 2),
-                    "MNI_y": round(float(pos[1]), 2),
-                    "MNI_z": round(float(pos[2]), 2),
-                    "shaft": shaft,
-                    "target": target,
-                    "class": klass,
-                    "level": LEVELS[klass],
-                }
-            )
-    return pd.DataFrame(rows)
-
-
-def _band_noise(gen: np.random.Generator, n: int, sfreq: float, lo: float, hi: float) -> np.ndarray:
-    from scipy import fft
-
-    m = fft.next_fast_len(n, real=True)
-    spec = fft.rfft(gen.standard_normal(m))
-    f = fft.rfftfreq(m, 1 / sfreq)
-    spec[(f < lo) | (f > hi)] = 0
-    x = fft.irfft(spec, m)[:n]
-    return x / x.std()
-
-
-def _pink(gen: np.random.Generator, n: int, sfreq: float) -> np.ndarray:
-    from scipy import fft
-
-    m = fft.next_fast_len(n, real=True)
-    spec = fft.rfft(gen.standard_normal(m))
-    f = fft.rfftfreq(m, 1 / sfreq)
-    spec[1:] /= np.sqrt(f[1:])
-    spec[0] = 0
-    x = fft.irfft(spec, m)[:n]
-    return x / x.std()
-
-
-@dataclass
-class WorldMixtures:
-    """The fixed random maps from the world to the drives (drawn once per simulation seed).
-
-    Attributes
-    ----------
-    vision_in, vision_bias : (attributes, units), (units,): hidden = tanh(z @ vision_in + vision_bias), with ``z``
-        the standardised latent attributes of the shown image
-    vocab, word_embedding : content words and their (words, word_dim) random embedding
-    category_words : words weighted ``category_weight`` in the utterance embedding
-    language_in, language_bias : (word_dim, units), (units,): hidden = tanh(u @ language_in + language_bias),
-        with ``u`` the weighted sum of the utterance's word embeddings
-    categories : the categories of the scenes (lower case, sorted): rows of the semantic codes
-    semantic_vision_in, semantic_vision_bias : (categories, units), (units,): the shown category's code
-    semantic_language_in, semantic_language_bias : the same for the category said (drawn apart)
-    """
-
-    vision_in: np.ndarray
-    vision_bias: np.ndarray
-    vocab: list[str]
-    word_embedding: np.ndarray
-    category_words: list[str]
-    language_in: np.ndarray
-    language_bias: np.ndarray
-    category_weight: float = 2.0
-    categories: list[str] = field(default_factory=list)
-    semantic_vision_in: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
-    semantic_vision_bias: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    semantic_language_in: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
-    semantic_language_bias: np.ndarray = field(default_factory=lambda: np.zeros(0))
-
-
-def world_mixtures(scenes: pd.DataFrame, n_attributes: int, settings: SimulationSettings, seed: int) -> WorldMixtures:
-    """Draw the vision mixture, the word embedding and the language mixture from ``seed`` (nothing learned), and
-    the semantic codes of the categories (from a generator of their own). The vocabulary holds every content word
-    of the captions and every synonym of their categories (each its own random embedding: word identity)."""
-    from ..stimuli.captions import CATEGORY_SYNONYMS
-
-    gen = rng(seed * 7907 + 17)
-    units = settings.mixture_units
-    categories = sorted({str(c).lower() for c in scenes["category"].dropna()}) if "category" in scenes else []
-    synonyms = {w for c in categories for w in CATEGORY_SYNONYMS.get(c, (c,))}
-    vocab = sorted({w for c in scenes["caption"].astype(str) for w in content_words(c)} | synonyms)
-    sem = np.random.default_rng([int(seed), 7907, 29])
-    semantic = dict(
-        categories=categories,
-        semantic_vision_in=sem.standard_normal((len(categories), units)) * 1.5,
-        semantic_vision_bias=sem.normal(0.0, 0.5, units),
-        semantic_language_in=sem.standard_normal((len(categories), units)) * 1.5,
-        semantic_language_bias=sem.normal(0.0, 0.5, units),
-    )
-    return WorldMixtures(
-        vision_in=gen.standard_normal((n_attributes, units)) * 1.5 / np.sqrt(max(n_attributes, 1)),
-        vision_bias=gen.normal(0.0, 0.5, units),
-        vocab=vocab,
-        word_embedding=gen.standard_normal((len(vocab), settings.word_dim)),
-        category_words=[w for w in vocab if w in synonyms],
-        language_in=gen.standard_normal((settings.word_dim, units)) * 1.5 / np.sqrt(settings.word_dim),
-        language_bias=gen.normal(0.0, 0.5, units),
-        category_weight=settings.category_weight,
-        **semantic,
-    )
-
-
-def utterance_embedding(text: str, mix: WorldMixtures) -> np.ndarray:
-    """Weighted mean of the random embeddings of the utterance's content words (category words weighted)."""
-    pos = {w: i for i, w in enumerate(mix.vocab)}
-    cats = set(mix.category_words)
-    out = np.zeros(mix.word_embedding.shape[1])
-    total = 0.0
-    for w in content_words(text):
-        if w in pos:
-            weight = mix.category_weight if w in cats else 1.0
-            out += weight * mix.word_embedding[pos[w]]
-            total += weight**2
-    return out / np.sqrt(max(total, 1.0))
-
-
-def event_drives(
-    words: pd.DataFrame, cuts: pd.DataFrame, scenes: pd.DataFrame, vision_latents: np.ndarray, mix: WorldMixtures
-) -> dict[str, np.ndarray]:
-    """Per-event drives of the planted classes, for the words then the scene cuts of one movie.
-
-    Returns ``vision`` (events, units): the mixture's hidden units for the shown image; ``language`` (events,
-    units): the language mixture's hidden units for the utterance; ``semantic_vision`` / ``semantic_language``
-    (events, units): the semantic code of the category shown / said (with categories known); ``multimodal``
-    (events,): the congruence of the utterance with the shown image's caption; ``is_cut`` (events,) bool. A scene
-    cut goes with the utterance of its scene (the one spoken after it).
-    """
-    ids = scenes["stimulus_id"].tolist()
-    index = {s: i for i, s in enumerate(ids)}
-    captions = scenes["caption"].astype(str).tolist()
-    shown_at_word = shown_image(words["start"].to_numpy(float), cuts)
-    first_text = words.groupby("sentence")["text"].first()
-    cut_text = [first_text.get(k, "") for k in range(len(cuts))]
-    shown = list(shown_at_word) + cuts["stimulus_id"].tolist()
-    said = words["text"].tolist() + cut_text
-    lat = np.asarray(vision_latents, dtype=float)
-    lat = (lat - lat.mean(0)) / np.maximum(lat.std(0), 1e-9)
-    hidden_images = np.tanh(lat @ mix.vision_in + mix.vision_bias)
-    vision = hidden_images[[index[s] for s in shown]]
-    distinct = sorted(set(said))
-    u = np.stack([utterance_embedding(t, mix) for t in distinct])
-    hidden_texts = np.tanh(u @ mix.language_in + mix.language_bias)
-    row = {t: i for i, t in enumerate(distinct)}
-    language = hidden_texts[[row[t] for t in said]]
-    cong = np.array([congruence(t, captions[index[s]]) for t, s in zip(said, shown)])
-    is_cut = np.r_[np.zeros(len(words), bool), np.ones(len(cuts), bool)]
-    out = {"vision": vision, "language": language, "multimodal": cong, "is_cut": is_cut}
-    if mix.categories and "category" in scenes:
-        klass = {c: i for i, c in enumerate(mix.categories)}
-        category = scenes["category"].astype(str).str.lower().tolist()
-        first_said = words.groupby("sentence")["said_id"].first()
-        said_ids = words["said_id"].tolist() + [first_said.get(k, shown[len(words) + k]) for k in range(len(cuts))]
-        seen_k = np.array([klass[category[index[s]]] for s in shown])
-        said_k = np.array([klass[category[index[s]]] for s in said_ids])
-        out["semantic_vision"] = np.tanh(mix.semantic_vision_in[seen_k] + mix.semantic_vision_bias)
-        out["semantic_language"] = np.tanh(mix.semantic_language_in[said_k] + mix.semantic_language_bias)
-    return out
-
-
-# A drive model maps one movie's events to the drives of the classes (see :func:`event_drives`); the default is
-# the world's mixtures, and the tests bring a second generator of their own.
-DriveModel = Callable[[pd.DataFrame, pd.DataFrame], dict[str, np.ndarray]]
-
-
-def shown_image(times: np.ndarray, cuts: pd.DataFrame) -> np.ndarray:
-    """Stimulus on screen at each time (s, movie time): the last scene cut at or before it."""
-    pos = np.searchsorted(cuts["time"].to_numpy(float), times, side="right") - 1
-    return cuts["stimulus_id"].to_numpy()[np.clip(pos, 0, None)]
 
 
 def simulate_dataset(
@@ -605,64 +248,3 @@ def simulate_dataset(
         },
     )
     return truth
-
-
-def volume_conduction(labels: list[str], spread: tuple[float, ...]) -> np.ndarray:
-    """(contacts, contacts) mixing of local sources into recordings: each contact records its own source plus
-    ``spread[k - 1]`` of the sources k contacts away on the same shaft."""
-    from .data import split_label
-
-    parsed = [split_label(x) for x in labels]
-    where = {p: i for i, p in enumerate(parsed)}
-    mix = np.eye(len(labels))
-    for i, (shaft, contact) in enumerate(parsed):
-        for k, share in enumerate(spread, start=1):
-            for c in (contact - k, contact + k):
-                if (shaft, c) in where:
-                    mix[i, where[(shaft, c)]] = share
-    return mix
-
-
-def _electrode_amplitudes(
-    elec: pd.DataFrame, drives: list[dict[str, np.ndarray]], settings: SimulationSettings, gen: np.random.Generator
-) -> tuple[list[list[np.ndarray]], list[dict]]:
-    """Per electrode and movie the event amplitudes of its class, scaled to unit s.d. over word onsets (pooled
-    over movies), and the electrode's latency, noise level and read-out weights."""
-    amps, meta = [], []
-    for _, row in elec.iterrows():
-        klass = row["class"]
-        lo, hi = LATENCIES.get(klass, (0.2, 0.2))
-        latency = float(gen.uniform(lo, hi))
-        noise = settings.background * float(gen.uniform(1 - settings.noise_spread, 1 + settings.noise_spread))
-        per_movie, w = [], np.zeros(0)
-        if klass in ("vision", "language", "semantic_vision", "semantic_language"):
-            w = gen.standard_normal(drives[0][klass].shape[1])
-        for d in drives:
-            cut = d["is_cut"]
-            if klass in ("vision", "semantic_vision"):
-                a = d[klass] @ w
-                a = np.where(cut, a, settings.vision_on_words * a)
-            elif klass in ("language", "semantic_language"):
-                a = np.where(cut, 0.0, d[klass] @ w)
-            elif klass == "multimodal":
-                a = np.asarray(d["multimodal"], dtype=float)
-                a = np.where(cut, settings.multimodal_on_cuts * a, a)
-            else:
-                a = np.zeros(len(cut))
-            per_movie.append(a)
-        if klass != "noise":
-            # centre word onsets and scene cuts on their own pooled means, scale by the word onsets' s.d.
-            pooled = {
-                flag: np.concatenate([a[d["is_cut"] == flag] for a, d in zip(per_movie, drives)])
-                for flag in (False, True)
-            }
-            mean = {flag: (float(v.mean()) if v.size else 0.0) for flag, v in pooled.items()}
-            scale = max(float(pooled[False].std()), 1e-9)
-            per_movie = [
-                (a - np.where(d["is_cut"], mean[True], mean[False])) / scale for a, d in zip(per_movie, drives)
-            ]
-        amps.append(per_movie)
-        meta.append(
-            {"latency": round(latency, 4), "noise": round(noise, 4), "weights": " ".join(f"{x:.4f}" for x in w)}
-        )
-    return amps, meta
