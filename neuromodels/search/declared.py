@@ -49,13 +49,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..core.errors import ConfigError, DataError
+from .eccnet import _pad_multiple
 from .models import (
     MODEL_KINDS,
     N_BLOCKS,
     DogKernels,
     EccentricitySettings,
     EccNet,
-    _pad_multiple,
     pool_sizes,
 )
 

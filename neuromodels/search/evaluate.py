@@ -218,7 +218,7 @@ def run_model(
 
 
 def _load(trials: TrialSet, rows: np.ndarray, size: tuple[int, int], model: EccNet | None):
-    from .models import _pad_multiple, _pad_to
+    from .eccnet import _pad_multiple, _pad_to
 
     h, w = size
     H, W = (model.height, model.width) if model is not None else _pad_multiple(h, w, 2)
