@@ -221,7 +221,7 @@ class NeuralBenchmark:
         images,
         region: str,
         stimulus_ids: Sequence | None = None,
-        settings: MetricSettings = MetricSettings(),  # noqa: B008 (frozen, defined in .metric)
+        settings: MetricSettings = MetricSettings(),
         ceiling_splits: int = 10,
     ) -> None:
         regions = np.asarray(assembly["region"].values).astype(str)
@@ -330,7 +330,7 @@ def score_model(
     images,
     image_size: int = 0,
     regions: Sequence[str] = ("V4", "IT"),
-    settings: MetricSettings = MetricSettings(),  # noqa: B008 (frozen, defined in .metric)
+    settings: MetricSettings = MetricSettings(),
     public_fraction: float = 0.5,
     pooling: str = "flatten",
     device: torch.device | str = "cpu",

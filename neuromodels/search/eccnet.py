@@ -64,7 +64,7 @@ class EccNet(nn.Module):
         px_per_deg: float,
         layers: Sequence[int] = (2, 3, 4),
         eccentricity: bool = True,
-        settings: EccentricitySettings = EccentricitySettings(),  # noqa: B008  (a frozen dataclass)
+        settings: EccentricitySettings = EccentricitySettings(),
         naive: bool = False,
         relative_to_background: bool = True,
         recrop: bool = False,

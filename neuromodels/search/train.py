@@ -336,7 +336,7 @@ def load_backbone(path: PathLike, allow_pickle: bool = False) -> nn.Module:
     layout (``features.N.weight`` / ``.bias``, e.g. ImageNet's), mapped onto the project's VGG16
     (:func:`vgg16_from_torchvision`); or, only with ``allow_pickle`` (the user's explicit opt-in, see
     :data:`neuromodels.core.io.PICKLE_RISK`), any module saved whole with ``torch.save`` that has ``blocks``
-    (5 modules; see :mod:`.models`). Loaded weights-only otherwise. Returned in eval mode on the CPU."""
+    (5 modules; see :mod:`.backbone`). Loaded weights-only otherwise. Returned in eval mode on the CPU."""
     path = Path(path)
     if not path.is_file():
         raise DataError(path, "backbone file not found")

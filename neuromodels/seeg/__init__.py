@@ -1,7 +1,8 @@
 """SEEG encoding comparisons (Subramaniam et al., ICML 2024) on Brain Treebank-style recordings.
 
 Modules, one per thing they hold: :mod:`.data` (reader and validation of the recording format, BIDS iEEG reader),
-:mod:`.simulate` (writes the format with electrode classes planted in the stimulus world), :mod:`.preprocess`
+:mod:`.simulate` (writes the format with electrode classes planted in the stimulus world; its parts in
+:mod:`.simulation_settings`, :mod:`.movies`, :mod:`.drives`, :mod:`.electrodes`, :mod:`.signals`), :mod:`.preprocess`
 (MNE notch, bad channels, shaft Laplacian or common average, high-gamma envelope, event-locked time bins),
 :mod:`.targets` (binned activity around the events of every movie), :mod:`.features` (per-layer features of
 networks for image-text events, the extractor interface, the interaction feature), :mod:`.ridge` (grouped-CV
