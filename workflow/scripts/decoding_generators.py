@@ -1,13 +1,14 @@
 """The joint MindBridge model against the best single-subject model on each generator, as the registry's claim
 ``joint_mindbridge_matches_single_subject_models`` states it, outside the DAG.
 
-    python workflow/scripts/decoding_generators.py {simulator,prf,sparse} OUT_DIR [SEED ...]
+    python workflow/scripts/decoding_generators.py {simulator,prf,sparse} OUT_DIR [SEED ...] [--test-images N]
 
 Writes the generator's seed-0 data set under OUT_DIR/data (once), then per training seed (default 0 1 2): the
 joint model over every subject but the last (the preset's model and training settings, ``--preset``, default
 ``default``), and per source subject its top-1 against ridge and scratch fitted on that subject alone with all
 its images; prints one JSON line per seed and writes OUT_DIR/result.json. Targets: the generator's latent
 attributes (simulator, receptive fields) or its own embeddings (sparse, in NSD's release layout).
+``--test-images`` sets the receptive-field generator's shared test set (its default: 100 images).
 """
 
 from __future__ import annotations
@@ -25,15 +26,16 @@ from neuromodels.decoding.targets import make_targets
 from neuromodels.decoding.train import DecodingData, adapt, evaluate_subject, train_joint
 
 
-def simulate(generator: str, root: Path, preset) -> None:
+def simulate(generator: str, root: Path, preset, test_images: int | None = None) -> None:
     if generator == "simulator":
         from neuromodels.decoding.simulate import simulate_dataset
 
         simulate_dataset(root, preset.simulate, seed=0)
     elif generator == "prf":
-        from neuromodels.decoding.simulate_prf import simulate_prf_dataset
+        from neuromodels.decoding.simulate_prf import PRFSettings, simulate_prf_dataset
 
-        simulate_prf_dataset(root, None, seed=0)
+        settings = PRFSettings() if test_images is None else PRFSettings(n_test=test_images)
+        simulate_prf_dataset(root, settings, seed=0)
     else:
         from neuromodels.decoding.simulate_sparse import simulate_sparse_dataset
 
@@ -46,13 +48,14 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("seeds", type=int, nargs="*", default=[0, 1, 2])
     parser.add_argument("--preset", default="default")
+    parser.add_argument("--test-images", type=int, default=None, help="prf: shared test images (default 100)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     p = get_preset(args.preset)
     root = args.out / "data"
     if not (root / ".written").exists():
         root.mkdir(parents=True, exist_ok=True)
-        simulate(args.generator, root, p)
+        simulate(args.generator, root, p, args.test_images)
         (root / ".written").write_text("")
     if args.generator == "sparse":
         targets = make_targets(root, image=str(root / "embeddings.npy"), ids_path=str(root / "embedding_ids.txt"))
