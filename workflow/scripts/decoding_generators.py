@@ -50,13 +50,20 @@ def main() -> None:
     parser.add_argument("--preset", default="default")
     parser.add_argument("--test-images", type=int, default=None, help="prf: shared test images (default 100)")
     args = parser.parse_args()
+    if args.test_images is not None and args.generator != "prf":
+        parser.error("--test-images applies to the prf generator only")
     torch.set_num_threads(1)
     p = get_preset(args.preset)
     root = args.out / "data"
-    if not (root / ".written").exists():
+    # the marker names what the data set was written with, so a rerun never reuses one written otherwise
+    written = json.dumps({"generator": args.generator, "test_images": args.test_images})
+    marker = root / ".written"
+    if marker.exists() and marker.read_text() not in ("", written):
+        parser.error(f"{root} was written as {marker.read_text()}, not {written}: use another OUT_DIR")
+    if not marker.exists():
         root.mkdir(parents=True, exist_ok=True)
         simulate(args.generator, root, p, args.test_images)
-        (root / ".written").write_text("")
+        marker.write_text(written)
     if args.generator == "sparse":
         targets = make_targets(root, image=str(root / "embeddings.npy"), ids_path=str(root / "embedding_ids.txt"))
     else:
