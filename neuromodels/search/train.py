@@ -10,8 +10,9 @@ statistic changed, planted in the world rather than in the model:
 - ``lit_from_below``: the same objects lit from below (270 deg +- ``light_spread_deg``).
 
 Training goes through the shared :class:`~neuromodels.core.training.Trainer` (AdamW, one-cycle,
-checkpoints that resume after a kill). Horizontal flips are the only augmentation, so the diet's lighting
-direction is never undone.
+checkpoints that resume after a kill). Mirror flips are the only augmentation, about the axis of the diet's
+light (:data:`FLIP_AXIS`: left-right for the upright and lit-from-below diets, top-bottom for the rotated one),
+so the diet's lighting direction is never undone.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from .models import VGGBackbone
 from .presets import DIETS, SearchPreset, get_preset
 
 __all__ = [
+    "FLIP_AXIS",
     "diet_images",
     "train_backbone",
     "TrainedBackbone",
@@ -47,6 +49,11 @@ __all__ = [
 ]
 
 log = get_logger(__name__)
+
+# The mirror flip of each diet's augmentation (a batch's flip codes: 0 none, 1 left-right, 2 top-bottom): the
+# one that keeps its light on the same side. The rotated diet's light comes from the side, so a left-right
+# flip would light half its images from the other side.
+FLIP_AXIS: dict[str, int] = {"upright": 1, "lit_from_below": 1, "rotated_90": 2}
 
 
 def diet_images(
@@ -84,20 +91,24 @@ def diet_images(
 
 
 def _batches(
-    images: Tensor, labels: Tensor, batch_size: int, seed: int, epoch: int
+    images: Tensor, labels: Tensor, batch_size: int, seed: int, epoch: int, flip_axis: int = 1
 ) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
     rng = np.random.default_rng([seed, 5, epoch])
     order = torch.from_numpy(rng.permutation(len(labels)))
-    flips = torch.from_numpy(rng.random(len(labels)) < 0.5)
+    flips = torch.from_numpy((rng.random(len(labels)) < 0.5) * np.int64(flip_axis))
     for i in range(len(labels) // batch_size):
         idx = order[i * batch_size : (i + 1) * batch_size]
         yield images[idx], labels[idx], flips[idx]
 
 
 def classification_loss(model: nn.Module, batch: tuple[Tensor, Tensor, Tensor]) -> tuple[Tensor, dict[str, float]]:
+    """Cross-entropy of a batch ``(uint8 images, labels, flips)``; ``flips`` per image: 0 (or False) as drawn,
+    1 (or True) mirrored left-right, 2 mirrored top-bottom."""
     images, labels, flips = batch
     x = images.float() / 255.0
-    x = torch.where(flips.view(-1, 1, 1, 1), x.flip(3), x)
+    codes = flips.long().view(-1, 1, 1, 1)
+    x = torch.where(codes == 1, x.flip(3), x)
+    x = torch.where(codes == 2, x.flip(2), x)
     logits = model(x).float()
     loss = F.cross_entropy(logits, labels)
     return loss, {"accuracy": float((logits.argmax(1) == labels).float().mean())}
@@ -165,6 +176,7 @@ def train_backbone(
             "p_second": p.p_second,
             "light_spread_deg": p.light_spread_deg,
             "upright_spread_deg": p.upright_spread_deg,
+            "flip_axis": FLIP_AXIS[diet],
         },
     )
     log.info(
@@ -175,7 +187,7 @@ def train_backbone(
         p.train_size,
     )
     result = trainer.fit(
-        lambda epoch: _batches(images_t, labels_t, p.batch_size, seed, epoch),
+        lambda epoch: _batches(images_t, labels_t, p.batch_size, seed, epoch, FLIP_AXIS[diet]),
         steps_per_epoch=p.train_images // p.batch_size,
     )
     model = model.cpu().eval()

@@ -12,7 +12,15 @@ import torch.nn.functional as F
 
 from neuromodels.core.errors import DataError
 from neuromodels.search.presets import get_preset
-from neuromodels.search.train import diet_images, load_backbone, save_backbone, train_backbone
+from neuromodels.search.train import (
+    FLIP_AXIS,
+    _batches,
+    classification_loss,
+    diet_images,
+    load_backbone,
+    save_backbone,
+    train_backbone,
+)
 
 
 def test_diets_differ_only_in_their_planted_statistic() -> None:
@@ -27,6 +35,45 @@ def test_diets_differ_only_in_their_planted_statistic() -> None:
     top = diff[:, :, :16].sum()
     bottom = diff[:, :, 16:].sum()
     assert top > 0 > bottom
+
+
+class _Seen(torch.nn.Module):
+    """Keeps the input the loss hands it; ten zero logits."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.x = x
+        return torch.zeros(len(x), 10)
+
+
+def _augmented(diet: str, images: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The training batch of ``images`` as the loss sees it (one epoch, the diet's flips), its flip codes and the
+    batch as drawn (shuffled, not flipped)."""
+    labels = torch.zeros(len(images), dtype=torch.long)
+    (batch, _, flips), *_ = _batches(torch.from_numpy(images), labels, len(images), 0, 0, FLIP_AXIS[diet])
+    seen = _Seen()
+    classification_loss(seen, (batch, labels, flips))
+    return seen.x, flips, batch.float() / 255.0
+
+
+def test_flips_never_move_a_diets_light_to_the_other_side() -> None:
+    # the light's side, planted in the world: each rotated scene lit from above (turned: from the left) minus the
+    # same scene lit from below (turned: from the right) is brighter on its left half
+    lit_left, _ = diet_images("rotated_90", 32, 32, seed=1)
+    below, _ = diet_images("lit_from_below", 32, 32, seed=1)
+    lit_right = np.array(np.rot90(below, k=1, axes=(2, 3)), order="C")
+    x_left, flips, _ = _augmented("rotated_90", lit_left)
+    x_right, flips_again, _ = _augmented("rotated_90", lit_right)
+    assert torch.equal(flips, flips_again)
+    assert set(flips.unique().tolist()) == {0, 2}  # half mirrored top-bottom, none left-right
+    diff = (x_left - x_right)[flips > 0]
+    assert diff[..., :16].sum() > 0 > diff[..., 16:].sum()  # still lit from the left after the flips
+    # the upright diet mirrors left-right (its light stays above); the loss applies each code as drawn
+    up, _ = diet_images("upright", 8, 32, seed=1)
+    x_up, codes, raw = _augmented("upright", up)
+    assert set(codes.unique().tolist()) == {0, 1}
+    for i, code in enumerate(codes.tolist()):
+        assert torch.equal(x_up[i], raw[i].flip(2) if code else raw[i])
+    assert FLIP_AXIS == {"upright": 1, "lit_from_below": 1, "rotated_90": 2}
 
 
 def test_training_resumes_from_its_checkpoint(tmp_path: Path) -> None:
