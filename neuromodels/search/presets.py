@@ -91,7 +91,8 @@ class SearchPreset:
     with ``widths`` channels and ``convs`` 3x3 convolutions per block. Training: ``train_images`` world scenes
     of ``train_size`` px per diet (``p_second`` of them with a second object; objects upright within
     ``upright_spread_deg``, None for the world's uniform rotations; light drawn around the diet's direction
-    with ``light_spread_deg``), ``epochs`` of AdamW at ``lr`` (one-cycle). Evaluation: ``models``
+    with ``light_spread_deg``; ``dents`` of the scenes sunken rather than raised, drawn as lit from the opposite
+    side, with the label category x relief when above 0), ``epochs`` of AdamW at ``lr`` (one-cycle). Evaluation: ``models``
     on the first diet's backbone, eccNET on every diet, ``chance_draws`` random orders per trial for chance;
     ``relative_to_background`` takes feature maps relative to the empty display's (False: the paper's raw maps);
     ``recrop`` re-centres the input on each fixation (the paper's re-cropping; four times the pixels);
@@ -115,6 +116,7 @@ class SearchPreset:
     p_second: float = 0.3
     light_spread_deg: float = 30.0
     upright_spread_deg: float | None = 10.0
+    dents: float = 0.0
     epochs: int = 4
     batch_size: int = 64
     lr: float = 3e-3
@@ -133,6 +135,10 @@ class SearchPreset:
     bench_repeats: int = 3
 
     def __post_init__(self) -> None:
+        if not 0.0 <= float(self.dents) < 1.0:
+            raise ConfigError(
+                "search.dents", f"must be at least 0 and below 1 (a share of the scenes); got {self.dents}"
+            )
         # the backbone halves its maps after each of its five blocks: smaller or odd sizes fail inside torch
         if int(self.train_size) < 32 or int(self.train_size) % 32:
             raise ConfigError(

@@ -10,7 +10,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from neuromodels.core.errors import DataError
+from neuromodels.core.errors import ConfigError, DataError
+from neuromodels.core.runtime import seed_everything
+from neuromodels.search.models import VGGBackbone
 from neuromodels.search.presets import get_preset
 from neuromodels.search.train import (
     FLIP_AXIS,
@@ -35,6 +37,36 @@ def test_diets_differ_only_in_their_planted_statistic() -> None:
     top = diff[:, :, :16].sum()
     bottom = diff[:, :, 16:].sum()
     assert top > 0 > bottom
+
+
+def test_dents_are_the_scenes_lit_from_the_other_side_with_their_relief_in_the_label() -> None:
+    plain, labels = diet_images("upright", 40, 32, seed=4)
+    dented, relief_labels = diet_images("upright", 40, 32, seed=4, dents=0.3)
+    from_below, _ = diet_images("lit_from_below", 40, 32, seed=4)
+    sunken = relief_labels >= 10
+    assert 0 < sunken.sum() < len(sunken)
+    assert np.array_equal(relief_labels % 10, labels)
+    # a sunken scene is its raised twin with the light turned round (the light's draw is the same for both diets)
+    assert np.array_equal(dented[sunken], from_below[sunken])
+    assert np.array_equal(dented[~sunken], plain[~sunken])
+    # in the lit-from-below diet the same shading reads the other way
+    below_dented, below_labels = diet_images("lit_from_below", 40, 32, seed=4, dents=0.3)
+    assert np.array_equal(below_labels, relief_labels)
+    assert np.array_equal(below_dented[sunken], plain[sunken])
+    with pytest.raises(ConfigError, match="search.dents"):
+        get_preset("tiny", {"dents": 1.0})
+
+
+def test_a_dented_diet_trains_twenty_classes_on_the_same_convolutions() -> None:
+    p = get_preset("tiny", {"dents": 0.2, "epochs": 1, "train_images": 64})
+    trained = train_backbone("upright", p, seed=0, progress=False)
+    assert trained.model.head.out_features == 20
+    seed_everything(0)
+    plain = VGGBackbone(p.widths, p.convs, n_classes=10)
+    seed_everything(0)
+    dented = VGGBackbone(p.widths, p.convs, n_classes=20)
+    for (name, a), (_, b) in zip(plain.blocks.named_parameters(), dented.blocks.named_parameters()):
+        assert torch.equal(a, b), name
 
 
 class _Seen(torch.nn.Module):
