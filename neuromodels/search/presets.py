@@ -92,8 +92,8 @@ class SearchPreset:
     of ``train_size`` px per diet (``p_second`` of them with a second object; objects upright within
     ``upright_spread_deg``, None for the world's uniform rotations; light drawn around the diet's direction
     with ``light_spread_deg``; ``dents`` of the scenes sunken rather than raised, drawn as lit from the opposite
-    side, with the label category x relief when above 0), ``epochs`` of AdamW at ``lr`` (one-cycle). Evaluation: ``models``
-    on the first diet's backbone, eccNET on every diet, ``chance_draws`` random orders per trial for chance;
+    side, with the label category x relief when above 0), ``epochs`` of AdamW at ``lr`` (one-cycle).
+    Evaluation: ``models`` on the first diet's backbone, eccNET on every diet, ``chance_draws`` random orders per trial for chance;
     ``relative_to_background`` takes feature maps relative to the empty display's (False: the paper's raw maps);
     ``recrop`` re-centres the input on each fixation (the paper's re-cropping; four times the pixels);
     ``dog`` adds eccNET's difference-of-Gaussians stage (three iterations, the experiment's kernels);

@@ -101,6 +101,20 @@ def diet_images(
     return np.array(images.transpose(0, 3, 1, 2), order="C"), labels
 
 
+def _preset_diet(diet: str, p: SearchPreset, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` scenes of ``diet`` drawn with the preset's image size and world settings (training and held-out)."""
+    return diet_images(
+        diet,
+        n,
+        p.train_size,
+        seed=seed,
+        p_second=p.p_second,
+        light_spread_deg=p.light_spread_deg,
+        upright_spread_deg=p.upright_spread_deg,
+        dents=p.dents,
+    )
+
+
 def _batches(
     images: Tensor, labels: Tensor, batch_size: int, seed: int, epoch: int, flip_axis: int = 1
 ) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
@@ -144,16 +158,7 @@ def train_backbone(
     """Train the preset's VGG on ``diet``; resumes from ``checkpoint_path`` when a matching one exists."""
     p = get_preset(preset)
     device = torch.device(device)
-    images, labels = diet_images(
-        diet,
-        p.train_images,
-        p.train_size,
-        seed=1000 + seed,
-        p_second=p.p_second,
-        light_spread_deg=p.light_spread_deg,
-        upright_spread_deg=p.upright_spread_deg,
-        dents=p.dents,
-    )
+    images, labels = _preset_diet(diet, p, p.train_images, seed=1000 + seed)
     if p.train_images < p.batch_size:
         raise ConfigError("batch_size", f"{p.batch_size} is larger than the {p.train_images} training images")
     seed_everything(seed)
@@ -239,16 +244,7 @@ def heldout_accuracy(model: VGGBackbone, diet: str, preset: str | SearchPreset, 
     world, seed 2000 + seed; the training draw is 1000 + seed); chance is one over the classes (0.1; 0.05 with
     dents)."""
     p = get_preset(preset)
-    images, labels = diet_images(
-        diet,
-        heldout_size(p),
-        p.train_size,
-        seed=2000 + seed,
-        p_second=p.p_second,
-        light_spread_deg=p.light_spread_deg,
-        upright_spread_deg=p.upright_spread_deg,
-        dents=p.dents,
-    )
+    images, labels = _preset_diet(diet, p, heldout_size(p), seed=2000 + seed)
     was_training = model.training
     model.eval()
     correct = 0

@@ -58,8 +58,12 @@ def main() -> None:
     # the marker names what the data set was written with, so a rerun never reuses one written otherwise
     written = json.dumps({"generator": args.generator, "test_images": args.test_images})
     marker = root / ".written"
-    if marker.exists() and marker.read_text() not in ("", written):
-        parser.error(f"{root} was written as {marker.read_text()}, not {written}: use another OUT_DIR")
+    found = marker.read_text() if marker.exists() else None
+    # an empty marker is an older run's, written with the generator's default test set
+    if found is not None and found != written and (found or args.test_images is not None):
+        parser.error(
+            f"{root} was written as {found or 'an older run (default test set)'}, not {written}: use another OUT_DIR"
+        )
     if not marker.exists():
         root.mkdir(parents=True, exist_ok=True)
         simulate(args.generator, root, p, args.test_images)
